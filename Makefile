@@ -1,0 +1,43 @@
+# smsjourney — `make run` and `make test` are the whole quick start.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+
+.PHONY: run test lint bench run-services migrate clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Serve the product on http://127.0.0.1:8000 with the zero-setup defaults.
+run: $(STAMP)
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py load_demo_plan
+	DEBUG=1 $(BIN)/python manage.py ensure_admin
+	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## The whole test suite (PostgreSQL/Redis tests skip unless DATABASE_URL/CELERY_BROKER_URL say where).
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Web + worker + beat against PostgreSQL and Redis on this machine (see README "Production").
+run-services: $(STAMP)
+	bin/run-services
+
+bench: $(STAMP)
+	$(BIN)/python bench/webhook.py
+	$(BIN)/python bench/send.py
+	$(BIN)/python bench/expiry.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,0 +1,76 @@
+from django.conf import settings
+from django.db import models
+
+from contacts.phone import phone_normalize
+
+
+class Contact(models.Model):
+    """A person we text, keyed by their E.164 phone number (xConnect's contact)."""
+
+    phone = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +14155550100")
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    timezone = models.CharField(
+        max_length=64, blank=True, help_text="IANA name, e.g. America/New_York. Empty: implied by the number."
+    )
+    locale = models.CharField(max_length=16, blank=True)
+    opted_out = models.BooleanField(default=False)
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    attributes = models.JSONField(default=dict, blank=True, help_text="Custom attributes.")
+    engagement_value = models.IntegerField(default=0, help_text="Sum of the points of goals converted.")
+    is_test = models.BooleanField(
+        default=False, help_text="A simulator contact: never texted for real, left out of reports."
+    )
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["last_name", "first_name"])]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return f"{name} ({self.phone})" if name else self.phone
+
+    def clean(self) -> None:
+        super().clean()
+        if self.phone:
+            from django.core.exceptions import ValidationError
+
+            try:
+                self.phone = phone_normalize(self.phone)
+            except ValidationError as exc:
+                raise ValidationError({"phone": exc.messages}) from exc
+
+
+class ConsentEvent(models.Model):
+    """The consent log: every opt-out and opt-in, who or what caused it, and when."""
+
+    class Kind(models.TextChoices):
+        OPT_OUT = "opt_out", "Opted out"
+        OPT_IN = "opt_in", "Opted in"
+
+    class Source(models.TextChoices):
+        KEYWORD = "keyword", "Keyword from the contact"
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        CARRIER = "carrier", "Carrier error (21610)"
+        IMPORT = "import", "Import"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    detail = models.CharField(max_length=200, blank=True, help_text="The keyword, error code, …")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["contact", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} via {self.get_source_display()}"

@@ -1,0 +1,1 @@
+"""SMS backends behind one small interface, chosen by settings.SMS_BACKEND (like EMAIL_BACKEND)."""

@@ -1,0 +1,3 @@
+"""Keeps sent messages in memory (`outbox`), for tests and the simulator."""
+
+outbox: list = []

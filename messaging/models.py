@@ -1,0 +1,127 @@
+from django.db import models
+from django_fsm import FSMField, transition
+
+
+class SmsMessage(models.Model):
+    """An SMS message type a marketer authors (EXM's message). The body is a Django
+    template over ``contact`` and ``enrollment``."""
+
+    name = models.CharField(max_length=100, unique=True)
+    body = models.TextField(help_text="Django template; {{ contact.first_name }}, {{ enrollment.plan.name }} …")
+    media_url = models.URLField(blank=True, help_text="Optional image (MMS).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "SMS message"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliveryStatus(models.TextChoices):
+    HELD = "held", "Held (quiet hours)"
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    UNDELIVERED = "undelivered", "Undelivered"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled (not sent)"
+
+
+# How far along a status is; a status callback never moves a message to a lower rank.
+STATUS_RANK = {
+    DeliveryStatus.HELD: 0,
+    DeliveryStatus.QUEUED: 1,
+    DeliveryStatus.SENDING: 2,
+    DeliveryStatus.SENT: 3,
+    DeliveryStatus.DELIVERED: 4,
+    DeliveryStatus.UNDELIVERED: 4,
+    DeliveryStatus.FAILED: 4,
+    DeliveryStatus.CANCELED: 4,
+}
+
+
+class OutboundMessage(models.Model):
+    """Delivery of one outbound interaction: where it goes, why, and how far it got."""
+
+    class Purpose(models.TextChoices):
+        PROMPT = "prompt", "State message"
+        FALLBACK = "fallback", "Fallback (unmatched reply)"
+        REMINDER = "reminder", "Reminder (timeout)"
+        EXPIRY = "expiry", "Expiry text"
+        HELP = "help", "Help answer"
+        OPT_OUT_CONFIRMATION = "opt_out_confirmation", "Opt-out confirmation"
+        BULK = "bulk", "Bulk / campaign"
+
+    interaction = models.OneToOneField(
+        "tracking.Interaction", on_delete=models.CASCADE, related_name="outbound"
+    )
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="outbound_messages")
+    enrollment = models.ForeignKey(
+        "automation.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="outbound_messages"
+    )
+    state = models.ForeignKey(
+        "automation.PlanState", null=True, blank=True, on_delete=models.SET_NULL, related_name="outbound_messages"
+    )
+    sms_message = models.ForeignKey(
+        SmsMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbound_messages"
+    )
+    purpose = models.CharField(max_length=32, choices=Purpose.choices)
+    to_number = models.CharField(max_length=20)
+    from_number = models.CharField(max_length=20, blank=True)
+    media_url = models.URLField(blank=True)
+    answers_contact = models.BooleanField(
+        default=False, help_text="A reply to the contact's own message: quiet hours do not apply."
+    )
+    status = FSMField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    send_after = models.DateTimeField(null=True, blank=True, help_text="Held until then (quiet hours, retry backoff).")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error_code = models.CharField(max_length=16, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When Twilio accepted it.")
+    status_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # The release job: messages waiting for their time to come.
+            models.Index(
+                fields=["send_after"],
+                name="outbound_waiting_idx",
+                condition=models.Q(status__in=["held", "queued"]),
+            ),
+            # The loop guard: same text to the same contact recently.
+            models.Index(fields=["contact", "created_at"], name="outbound_contact_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"→ {self.to_number} [{self.status}]"
+
+    # Transitions change state only; no I/O here (services do that).
+    @transition(field=status, source=[DeliveryStatus.HELD, DeliveryStatus.QUEUED], target=DeliveryStatus.QUEUED)
+    def release(self) -> None:
+        pass
+
+    @transition(field=status, source=[DeliveryStatus.QUEUED], target=DeliveryStatus.SENDING)
+    def start_sending(self) -> None:
+        self.attempts += 1
+
+    @transition(field=status, source=[DeliveryStatus.SENDING], target=DeliveryStatus.QUEUED)
+    def retry_later(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=[DeliveryStatus.HELD, DeliveryStatus.QUEUED, DeliveryStatus.SENDING],
+        target=DeliveryStatus.CANCELED,
+    )
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=status, source=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING], target=DeliveryStatus.FAILED)
+    def fail(self) -> None:
+        pass

@@ -1,0 +1,11 @@
+"""The Celery app. Without CELERY_BROKER_URL tasks run eagerly in-process."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsjourney.settings")
+
+app = Celery("smsjourney")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

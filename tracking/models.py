@@ -1,0 +1,74 @@
+from django.db import models
+
+
+class Goal(models.Model):
+    """A marketing outcome worth points (Sitecore's goal + engagement value)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    points = models.PositiveIntegerField(default=0, help_text="Engagement value added per conversion.")
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.points} pts)"
+
+
+class Interaction(models.Model):
+    """One message, inbound or outbound: the contact's timeline (Universal Tracker)."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="interactions")
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.SMS)
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    body = models.TextField(blank=True)
+    media_urls = models.JSONField(default=list, blank=True)
+    # Twilio's MessageSid. Unique: a redelivered inbound webhook is recognised by it.
+    # Outbound messages get theirs when Twilio accepts them (NULL until then).
+    provider_sid = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    enrollment = models.ForeignKey(
+        "automation.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="interactions"
+    )
+    raw_payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["contact", "created_at"])]
+
+    def __str__(self) -> str:
+        arrow = "←" if self.direction == self.Direction.INBOUND else "→"
+        return f"{arrow} {self.body[:40]}"
+
+
+class GoalConversion(models.Model):
+    """A goal reached by a contact, at most once per enrollment."""
+
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="goal_conversions")
+    goal = models.ForeignKey(Goal, on_delete=models.PROTECT, related_name="conversions")
+    enrollment = models.ForeignKey(
+        "automation.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="goal_conversions"
+    )
+    interaction = models.ForeignKey(
+        Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="goal_conversions"
+    )
+    points = models.PositiveIntegerField(help_text="The goal's points when converted.")
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "goal"], name="goal_once_per_enrollment"),
+        ]
+        indexes = [models.Index(fields=["goal", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.goal.name} @ {self.occurred_at:%Y-%m-%d %H:%M}"
