@@ -1,0 +1,3 @@
+"""URLs of the automation app (included from smsjourney.urls)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""URLs of the contacts app (included from smsjourney.urls)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""URLs of the tracking app (included from smsjourney.urls)."""
+
+urlpatterns: list = []
