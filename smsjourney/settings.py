@@ -197,6 +197,13 @@ SMS_HELP_TEXT = env.str(
 )
 SMS_OPT_OUT_CONFIRMATION = env.str("SMS_OPT_OUT_CONFIRMATION", default="")
 SMS_QUIET_HOURS = env.str("SMS_QUIET_HOURS", default="21:00-08:00")
+# Refuse to start with a window that cannot be read (quiet_hours is pure: stdlib only).
+from messaging.quiet_hours import quiet_hours_parse  # noqa: E402
+
+try:
+    quiet_hours_parse(SMS_QUIET_HOURS)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SMS_QUIET_HOURS: {exc}") from exc
 # Region assumed for numbers written without a country code (admin, import, simulate).
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 # Loop guard: never send the same text to one contact more than N times in M minutes.
