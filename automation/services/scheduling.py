@@ -1,20 +1,312 @@
-"""Time in the journey: expiry, reply timeouts. Owner: time (issue 4)."""
+"""Time in the journey: enrollment expiry and reply timeouts. Owner: time (issue 4).
 
+Both jobs are driven by Celery beat (``automation.tasks``) and by management commands
+(``expire_enrollments``, ``process_timeouts``) for cron users. They are safe to run
+concurrently with live traffic and with another copy of themselves.
+
+Lock order. The engine (a live reply) locks the contact row, then the enrollment row.
+- Expiry locks enrollment rows only, always with ``SKIP LOCKED``: it never waits for a row a
+  reply holds, so it cannot deadlock with one. An enrollment a reply is working on is left
+  for the next run, and the guarded UPDATE re-checks ``status='active' AND expires_at <= now``
+  so a row is never expired from a state it already left. When a plan has an expiry text the
+  message insert needs the contact row too: those contacts are locked with ``SKIP LOCKED``
+  as well (no waiting while holding enrollment locks); an enrollment whose contact is busy
+  waits for the next run.
+- Timeouts follow the engine's order exactly: contact (``SKIP LOCKED``: a contact in the
+  middle of a reply is retried next run), then its enrollment; after locking, the enrollment
+  must still be active, in the same state, with its timeout still due — a stale timeout
+  (the contact replied, the enrollment moved on) never fires.
+
+Set-based expiry. ``Enrollment.status`` is a protected FSMField; the batch UPDATE is a
+queryset ``.update()``, which bypasses the FSM on purpose: the only transition it performs is
+``active → expired`` (exactly ``Enrollment.expire``'s source and target, guarded in SQL by
+``WHERE status='active'``), and doing it row by row would cost ~4 queries per enrollment.
+"""
+
+from collections.abc import Callable
 from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan, PlanState
+
+ProgressCallback = Callable[[int], None]
+
+
+# --- reply timeouts ------------------------------------------------------------------
+
+
+def _silence_deadline(*, prompt_sent_at: datetime, last_inbound_at: datetime | None, timeout) -> datetime:
+    """A wait timeout measures silence: it elapses `timeout` after the later of the prompt
+    being sent and the contact's last message."""
+    start = max(prompt_sent_at, last_inbound_at) if last_inbound_at else prompt_sent_at
+    return start + timeout
 
 
 def enrollment_prompt_sent(*, outbound_id: int, sent_at: datetime) -> None:
     """Called by messaging when a state's prompt was accepted by Twilio: if the enrollment
     is still in that state, start its reply timeout (later of prompt sent and last inbound)."""
-    # Placeholder until issue 4: no timeouts yet.
-    return None
+    from messaging.models import OutboundMessage
+
+    row = (
+        OutboundMessage.objects.filter(id=outbound_id, enrollment__isnull=False, state__isnull=False)
+        .values(
+            "enrollment_id",
+            "state_id",
+            "state__timeout",
+            "enrollment__last_inbound_at",
+            "contact__last_inbound_at",
+        )
+        .first()
+    )
+    if row is None or row["state__timeout"] is None:
+        return
+    last_inbound = max(
+        (t for t in (row["enrollment__last_inbound_at"], row["contact__last_inbound_at"]) if t), default=None
+    )
+    deadline = _silence_deadline(
+        prompt_sent_at=sent_at, last_inbound_at=last_inbound, timeout=row["state__timeout"]
+    )
+    # Guarded: only while the enrollment is still active in the state this prompt was for.
+    Enrollment.objects.filter(
+        id=row["enrollment_id"], status=EnrollmentStatus.ACTIVE, current_state_id=row["state_id"]
+    ).update(prompt_sent_at=sent_at, timeout_at=deadline)
 
 
-def enrollment_expire_due(*, now: datetime | None = None, batch_size: int = 5000, dry_run: bool = False) -> int:
-    """Expire every active enrollment whose expires_at has passed; return how many."""
-    raise NotImplementedError
+def _timeout_fire_one(*, enrollment_id: int, contact_id: int, state_id: int, now: datetime) -> bool:
+    """Fire one due timeout under the contact-then-enrollment lock order. True when the
+    enrollment moved to its timeout state."""
+    from automation.services.engine import enrollment_enter_state
+    from contacts.models import Contact
+
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update(skip_locked=True).filter(id=contact_id).first()
+        if contact is None:
+            return False  # a reply is being handled right now: next run
+        enrollment = (
+            Enrollment.objects.select_for_update(of=("self",))
+            .select_related("current_state__timeout_to", "plan", "contact")
+            .filter(
+                id=enrollment_id,
+                contact_id=contact_id,
+                status=EnrollmentStatus.ACTIVE,
+                current_state_id=state_id,
+                timeout_at__lte=now,
+            )
+            .first()
+        )
+        if enrollment is None:
+            return False  # stale: it moved on, ended, or the contact replied
+        state = enrollment.current_state
+        if state.timeout is None or state.timeout_to_id is None:
+            # Nowhere to go (the plan was edited): the timeout is simply over.
+            Enrollment.objects.filter(id=enrollment.id).update(timeout_at=None)
+            return False
+        # Silence is measured to the contact's last message, whoever recorded it.
+        if enrollment.prompt_sent_at:
+            last_inbound = max(
+                (t for t in (enrollment.last_inbound_at, contact.last_inbound_at) if t), default=None
+            )
+            deadline = _silence_deadline(
+                prompt_sent_at=enrollment.prompt_sent_at, last_inbound_at=last_inbound, timeout=state.timeout
+            )
+            if deadline > now:
+                Enrollment.objects.filter(id=enrollment.id).update(timeout_at=deadline)
+                return False
+        enrollment.timeout_at = None
+        Enrollment.objects.filter(id=enrollment.id).update(timeout_at=None)
+        enrollment_enter_state(enrollment=enrollment, state=state.timeout_to, via=EnrollmentStep.Via.TIMEOUT)
+        return True
 
 
-def enrollment_timeouts_fire(*, now: datetime | None = None, dry_run: bool = False) -> int:
-    """Fire every due reply timeout; return how many."""
-    raise NotImplementedError
+def _due_timeouts(now: datetime):
+    return Enrollment.objects.filter(status=EnrollmentStatus.ACTIVE, timeout_at__lte=now)
+
+
+def enrollment_timeouts_fire(
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    batch_size: int = 500,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Fire every due reply timeout; return how many enrollments moved to their timeout state.
+
+    Candidates are read in id order, in batches, without locks; each is then fired in its own
+    short transaction under the contact-then-enrollment lock order (see the module doc).
+    A dry run counts the due timeouts that have somewhere to go and changes nothing.
+    """
+    now = now or timezone.now()
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1.")
+    if dry_run:
+        return _due_timeouts(now).filter(current_state__timeout_to__isnull=False).count()
+    fired = 0
+    last_id = 0
+    while True:
+        batch = list(
+            _due_timeouts(now)
+            .filter(id__gt=last_id)
+            .order_by("id")
+            .values_list("id", "contact_id", "current_state_id")[:batch_size]
+        )
+        if not batch:
+            break
+        last_id = batch[-1][0]
+        for enrollment_id, contact_id, state_id in batch:
+            if _timeout_fire_one(
+                enrollment_id=enrollment_id, contact_id=contact_id, state_id=state_id, now=now
+            ):
+                fired += 1
+        if progress:
+            progress(fired)
+        if len(batch) < batch_size:
+            break
+    return fired
+
+
+# --- expiry --------------------------------------------------------------------------
+
+
+def _due_expiries(now: datetime):
+    return Enrollment.objects.filter(status=EnrollmentStatus.ACTIVE, expires_at__lte=now)
+
+
+def _expiry_texts(plan_ids) -> dict[int, str]:
+    """The expiry texts of the plans among `plan_ids` that have one."""
+    return dict(
+        Plan.objects.filter(id__in=set(plan_ids)).exclude(expiry_text="").values_list("id", "expiry_text")
+    )
+
+
+def _expire_batch(
+    *, now: datetime, last_id: int, batch_size: int, texts: dict[int, str | None]
+) -> tuple[int, int]:
+    """Expire up to `batch_size` due enrollments with id > `last_id` in one transaction.
+    Returns (how many expired, the last id looked at; 0 when nothing was due)."""
+    from contacts.models import Contact
+
+    with transaction.atomic():
+        rows = list(
+            _due_expiries(now)
+            .filter(id__gt=last_id)
+            .order_by("id")
+            .select_for_update(skip_locked=True)
+            .values_list("id", "current_state_id", "plan_id", "contact_id")[:batch_size]
+        )
+        if not rows:
+            return 0, 0
+        scanned_to = rows[-1][0]
+
+        # Plans with an expiry text need their contacts locked (messages reference them).
+        unknown = {plan_id for _, _, plan_id, _ in rows if plan_id not in texts}
+        if unknown:
+            found = _expiry_texts(unknown)
+            texts.update({plan_id: found.get(plan_id) for plan_id in unknown})
+        texting = [row for row in rows if texts.get(row[2])]
+        if texting:
+            locked = set(
+                Contact.objects.filter(id__in={row[3] for row in texting})
+                .order_by("id")
+                .select_for_update(skip_locked=True)
+                .values_list("id", flat=True)
+            )
+            busy = {row[0] for row in texting if row[3] not in locked}
+            if busy:  # a reply holds the contact: leave these for the next run
+                rows = [row for row in rows if row[0] not in busy]
+                texting = [row for row in texting if row[0] not in busy]
+        ids = [row[0] for row in rows]
+        if not ids:
+            return 0, scanned_to
+
+        updated = (
+            _due_expiries(now)
+            .filter(id__in=ids)
+            .update(status=EnrollmentStatus.EXPIRED, ended_at=now, timeout_at=None, end_reason="expired")
+        )
+        if updated != len(ids):
+            # Only on databases without row locks (SQLite): keep the rows that really changed.
+            changed = set(
+                Enrollment.objects.filter(
+                    id__in=ids, status=EnrollmentStatus.EXPIRED, ended_at=now
+                ).values_list("id", flat=True)
+            )
+            rows = [row for row in rows if row[0] in changed]
+            texting = [row for row in texting if row[0] in changed]
+
+        EnrollmentStep.objects.bulk_create(
+            [
+                EnrollmentStep(
+                    enrollment_id=eid, state_id=state_id, via=EnrollmentStep.Via.EXPIRY, occurred_at=now
+                )
+                for eid, state_id, _, _ in rows
+            ],
+            batch_size=batch_size,
+        )
+        if texting:
+            _expiry_texts_queue(rows=texting, texts=texts)
+        return len(rows), scanned_to
+
+
+def _expiry_texts_queue(*, rows, texts: dict[int, str | None]) -> None:
+    """Queue the plan's expiry text to each contact of `rows` (not an answer: quiet hours apply)."""
+    from contacts.models import Contact
+    from messaging.rendering import RenderError, sms_body_render
+    from messaging.services import outbound_queue
+
+    contacts = Contact.objects.in_bulk({row[3] for row in rows})
+    enrollments = Enrollment.objects.select_related("plan").in_bulk([row[0] for row in rows])
+    states = PlanState.objects.in_bulk({row[1] for row in rows})
+    for eid, state_id, plan_id, contact_id in rows:
+        contact, enrollment = contacts[contact_id], enrollments[eid]
+        try:
+            body = sms_body_render(template=texts[plan_id], contact=contact, enrollment=enrollment)
+        except RenderError:
+            body = texts[plan_id]
+        if not body:
+            continue
+        outbound_queue(
+            contact=contact,
+            body=body,
+            purpose="expiry",
+            answers_contact=False,
+            enrollment=enrollment,
+            state=states.get(state_id),
+        )
+
+
+def enrollment_expire_due(
+    *,
+    now: datetime | None = None,
+    batch_size: int = 5000,
+    dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Expire every active enrollment whose expires_at has passed; return how many.
+
+    Set-based: per batch one ``SELECT … FOR UPDATE SKIP LOCKED``, one guarded UPDATE and one
+    multi-row INSERT of the EnrollmentStep rows (plus the expiry texts, for plans that have
+    one). Each batch commits on its own, so a long run holds few locks and can be stopped.
+    Idempotent: a second run (or a concurrent copy) finds nothing left to expire.
+    `progress(total_so_far)` is called after every batch.
+    """
+    now = now or timezone.now()
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1.")
+    if dry_run:
+        return _due_expiries(now).count()
+    total = 0
+    last_id = 0
+    texts: dict[int, str | None] = {}
+    while True:
+        expired, last_id = _expire_batch(now=now, last_id=last_id, batch_size=batch_size, texts=texts)
+        if not last_id:
+            break
+        total += expired
+        if progress:
+            progress(total)
+    return total
+
+
+__all__ = ["enrollment_expire_due", "enrollment_prompt_sent", "enrollment_timeouts_fire"]
