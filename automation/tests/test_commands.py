@@ -121,7 +121,9 @@ def test_batch_size_smaller_than_the_count_expires_all_and_shows_progress():
 @time_machine.travel(T0, tick=False)
 def test_process_timeouts_dry_run_and_as_of():
     reminded = PlanStateFactory()
-    state = PlanStateFactory(plan=reminded.plan, is_start=True, timeout=timedelta(hours=24), timeout_to=reminded)
+    state = PlanStateFactory(
+        plan=reminded.plan, is_start=True, timeout=timedelta(hours=24), timeout_to=reminded
+    )
     e = EnrollmentFactory(current_state=state, prompt_sent_at=T0, timeout_at=T0 + timedelta(hours=24))
 
     assert "Would fire 0 timeouts" in run("process_timeouts", "--dry-run")[0]
