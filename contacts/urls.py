@@ -1,3 +1,11 @@
-"""URLs of the contacts app (included from smsjourney.urls)."""
+"""URLs of the contacts app (included from smsjourney.urls under ``api/``)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from contacts.apis import ContactDetailApi, ContactListApi, ContactMessagesApi
+
+urlpatterns = [
+    path("contacts/", ContactListApi.as_view(), name="contact-list"),
+    path("contacts/<int:contact_id>/", ContactDetailApi.as_view(), name="contact-detail"),
+    path("contacts/<int:contact_id>/messages/", ContactMessagesApi.as_view(), name="contact-messages"),
+]

@@ -1,0 +1,163 @@
+"""The read-only Contact API (CONTRACT §3): thin DRF views with nested serializers.
+
+- ``GET /api/contacts/?phone=<E.164>`` — contacts (paginated ``{"count", "next",
+  "previous", "results"}``), each with its enrollments and goals, oldest first.
+- ``GET /api/contacts/<id>/`` — one contact, same shape.
+- ``GET /api/contacts/<id>/messages/`` — the contact's messages (a JSON list), oldest first.
+
+Auth: ``Authorization: Token <key>``; no or bad token → 401, a user without
+``contacts.view_contact`` → 403. Simulator contacts (``is_test``) are never shown.
+
+The ``phone`` filter is normalised like every stored number (``phone_normalize``):
+``%2B14155550100``, ``(415) 555-0100`` and a ``+`` decoded to a space all find
+``+14155550100``. A syntactically E.164 number that is not a valid one (``+15551234567``)
+is looked up as written (so: an empty list); anything else that is no phone number → 400
+``{"phone": ["… is not a phone number."]}``.
+"""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from automation.models import Enrollment
+from contacts.models import Contact
+from contacts.phone import phone_normalize
+from tracking.models import GoalConversion, Interaction
+
+_E164 = re.compile(r"^\+[1-9]\d{5,14}$")
+
+
+class ContactViewPermission(DjangoModelPermissions):
+    """Django model permissions where reading needs the model's ``view`` permission
+    (DRF's default maps GET to no permission at all)."""
+
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+        "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+
+def contact_api_queryset() -> QuerySet[Contact]:
+    """Contacts shown by the API with everything the output needs, in a fixed number of
+    queries per page: one for the contacts, one for their enrollments, one for their goals."""
+    return (
+        Contact.objects.filter(is_test=False)
+        .prefetch_related(
+            Prefetch(
+                "enrollments",
+                queryset=Enrollment.objects.select_related("plan", "current_state").order_by(
+                    "enrolled_at", "id"
+                ),
+            ),
+            Prefetch(
+                "goal_conversions",
+                queryset=GoalConversion.objects.select_related("goal").order_by("occurred_at", "id"),
+            ),
+        )
+        .order_by("id")
+    )
+
+
+def phone_filter_value(raw: str) -> str:
+    """The E.164 number to look for, from a ``phone`` query parameter. Raises ValidationError."""
+    text = raw.strip()
+    if raw[:1] == " " and text.isdigit():
+        # An unencoded "+" arrives as a space: "?phone=+4477…" means "+4477…".
+        text = "+" + text
+    try:
+        return phone_normalize(text)
+    except ValidationError:
+        if _E164.match(text):
+            return text  # well-formed but not a valid number: no contact can have it
+        raise
+
+
+class BaseContactApi(APIView):
+    permission_classes = [ContactViewPermission]
+    queryset = Contact.objects.none()  # names the model for ContactViewPermission
+
+
+class ContactOutputSerializer(serializers.Serializer):
+    class EnrollmentSerializer(serializers.Serializer):
+        plan = serializers.CharField(source="plan.slug")
+        state = serializers.CharField(source="current_state.name")
+        status = serializers.CharField()
+        enrolled_at = serializers.DateTimeField()
+        expires_at = serializers.DateTimeField()
+
+    class GoalSerializer(serializers.Serializer):
+        goal = serializers.CharField(source="goal.name")
+        occurred_at = serializers.DateTimeField()
+
+    id = serializers.IntegerField()
+    phone = serializers.CharField()
+    opted_out = serializers.BooleanField()
+    engagement_value = serializers.IntegerField()
+    enrollments = EnrollmentSerializer(many=True)
+    goals = GoalSerializer(many=True, source="goal_conversions")
+
+
+class ContactListApi(BaseContactApi):
+    class FilterSerializer(serializers.Serializer):
+        phone = serializers.CharField(required=False, trim_whitespace=False, max_length=64)
+
+        def validate_phone(self, value: str) -> str:
+            try:
+                return phone_filter_value(value)
+            except ValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from exc
+
+    OutputSerializer = ContactOutputSerializer
+
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+
+        contacts = contact_api_queryset()
+        if "phone" in filters.validated_data:
+            contacts = contacts.filter(phone=filters.validated_data["phone"])
+
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(contacts, request, view=self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+class ContactDetailApi(BaseContactApi):
+    OutputSerializer = ContactOutputSerializer
+
+    def get(self, request, contact_id: int):
+        contact = get_object_or_404(contact_api_queryset(), pk=contact_id)
+        return Response(self.OutputSerializer(contact).data)
+
+
+class ContactMessagesApi(BaseContactApi):
+    class OutputSerializer(serializers.Serializer):
+        direction = serializers.CharField()
+        body = serializers.CharField()
+        sid = serializers.CharField(source="provider_sid", allow_null=True)
+        status = serializers.SerializerMethodField()
+        created_at = serializers.DateTimeField()
+
+        def get_status(self, interaction: Interaction) -> str | None:
+            if interaction.direction == Interaction.Direction.INBOUND:
+                return "received"
+            outbound = getattr(interaction, "outbound", None)
+            return outbound.status if outbound is not None else None
+
+    def get(self, request, contact_id: int):
+        contact = get_object_or_404(Contact.objects.filter(is_test=False), pk=contact_id)
+        interactions = (
+            Interaction.objects.filter(contact=contact)
+            .select_related("outbound")
+            .order_by("created_at", "id")
+        )
+        return Response(self.OutputSerializer(interactions, many=True).data)
