@@ -64,7 +64,9 @@ def test_empty_plan_says_so():
 @pytest.mark.django_db
 def test_plan_diagram_counts_active_enrollments_per_state_in_three_queries(django_assert_num_queries):
     plan = PlanFactory()
-    start = PlanStateFactory(plan=plan, name="Invited", is_start=True, message=SmsMessageFactory(name="Invite"))
+    start = PlanStateFactory(
+        plan=plan, name="Invited", is_start=True, message=SmsMessageFactory(name="Invite")
+    )
     end = PlanStateFactory(plan=plan, name="Bought", is_final=True)
     start.timeout = timedelta(hours=24)
     start.timeout_to = end

@@ -1,0 +1,131 @@
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from automation.models import Enrollment, EnrollmentStep
+from automation.reports import plan_report
+from automation.tests.factories import EnrollmentFactory, PlanFactory, PlanStateFactory
+from contacts.tests.factories import ContactFactory
+from messaging.models import OutboundMessage
+from tracking.models import GoalConversion, Interaction
+from tracking.tests.factories import GoalFactory, InteractionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def plan():
+    plan = PlanFactory()
+    plan.start = PlanStateFactory(plan=plan, name="Invited", is_start=True, position=0)
+    plan.middle = PlanStateFactory(plan=plan, name="Quoted", position=1)
+    plan.done = PlanStateFactory(plan=plan, name="Purchased", is_final=True, position=2)
+    plan.goal = GoalFactory(name="Purchase", points=50)
+    return plan
+
+
+def _enroll(plan, *, path, status="active", contact=None, enrolled_at=None, goal=False, outbound=()):
+    enrolled_at = enrolled_at or timezone.now()
+    enrollment = EnrollmentFactory(
+        plan=plan, current_state=path[-1], contact=contact or ContactFactory(), enrolled_at=enrolled_at
+    )
+    Enrollment.objects.filter(pk=enrollment.pk).update(status=status)
+    for i, state in enumerate(path):
+        EnrollmentStep.objects.create(
+            enrollment=enrollment, state=state, via="enroll" if i == 0 else "reply", occurred_at=enrolled_at
+        )
+    if goal:
+        GoalConversion.objects.create(
+            contact=enrollment.contact,
+            goal=plan.goal,
+            enrollment=enrollment,
+            points=50,
+            occurred_at=enrolled_at,
+        )
+    for delivery in outbound:
+        interaction = InteractionFactory(contact=enrollment.contact, direction=Interaction.Direction.OUTBOUND)
+        OutboundMessage.objects.create(
+            interaction=interaction,
+            contact=enrollment.contact,
+            enrollment=enrollment,
+            purpose="prompt",
+            to_number=enrollment.contact.phone,
+            status=delivery,
+        )
+    return enrollment
+
+
+def _seed(plan, scale=1):
+    for _ in range(scale):
+        _enroll(plan, path=[plan.start], outbound=["delivered"])
+        _enroll(plan, path=[plan.start, plan.middle], status="expired", outbound=["delivered", "failed"])
+        _enroll(
+            plan,
+            path=[plan.start, plan.middle, plan.done],
+            status="completed",
+            goal=True,
+            outbound=["delivered", "delivered", "undelivered"],
+        )
+        _enroll(plan, path=[plan.start], status="opted_out")
+        # Went back to the start state: still one enrollment reaching it.
+        _enroll(plan, path=[plan.start, plan.middle, plan.start], status="exited")
+        _enroll(plan, path=[plan.start], status="failed", outbound=["failed"])
+
+
+def test_counts_funnel_goals_delivery(plan):
+    _seed(plan)
+    # A simulator contact and another plan's enrollments are not counted.
+    _enroll(plan, path=[plan.start, plan.middle, plan.done], contact=ContactFactory(is_test=True), goal=True)
+    other = PlanStateFactory(is_start=True)
+    EnrollmentFactory(plan=other.plan, current_state=other)
+
+    report = plan_report(plan=plan)
+
+    assert report.enrolled == 6
+    assert report.outcomes == {
+        "active": 1,
+        "completed": 1,
+        "expired": 1,
+        "opted_out": 1,
+        "exited": 1,
+        "failed": 1,
+    }
+    assert [(r.name, r.reached) for r in report.funnel] == [("Invited", 6), ("Quoted", 3), ("Purchased", 1)]
+    assert report.funnel[1].percent == 50.0
+    assert [(g.name, g.conversions, g.points) for g in report.goals] == [("Purchase", 1, 50)]
+    assert report.engagement_value == 50
+    assert report.messages == 7
+    assert {r.status: r.count for r in report.delivery} == {"delivered": 4, "failed": 2, "undelivered": 1}
+
+
+def test_date_range_filters_by_enrolled_at_inclusive(plan):
+    day = date(2026, 3, 10)
+    at = timezone.make_aware(datetime(2026, 3, 10, 23, 30))
+    _enroll(plan, path=[plan.start], enrolled_at=at - timedelta(days=1))
+    _enroll(plan, path=[plan.start, plan.middle], enrolled_at=at, outbound=["sent"])
+    _enroll(plan, path=[plan.start], enrolled_at=at + timedelta(hours=1))
+
+    report = plan_report(plan=plan, date_from=day, date_to=day)
+
+    assert report.enrolled == 1
+    assert [r.reached for r in report.funnel] == [1, 1, 0]
+    assert report.messages == 1
+    assert plan_report(plan=plan, date_from=day).enrolled == 2
+    assert plan_report(plan=plan, date_to=day).enrolled == 2
+
+
+def test_empty_plan_reports_zeros(plan):
+    report = plan_report(plan=plan)
+    assert report.enrolled == 0
+    assert all(r.reached == 0 and r.percent == 0 for r in report.funnel)
+    assert report.goals == [] and report.delivery == []
+
+
+def test_query_count_does_not_grow_with_data(plan, django_assert_num_queries):
+    _seed(plan, scale=1)
+    with django_assert_num_queries(5):
+        small = plan_report(plan=plan, date_from=date(2000, 1, 1))
+    _seed(plan, scale=5)
+    with django_assert_num_queries(5):
+        large = plan_report(plan=plan, date_from=date(2000, 1, 1))
+    assert (small.enrolled, large.enrolled) == (6, 36)
