@@ -1,0 +1,98 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from automation.models import Enrollment, EnrollmentStep
+from automation.tests.factories import EnrollmentFactory, PlanStateFactory
+from contacts.models import ConsentEvent
+from contacts.tests.factories import ContactFactory
+from contacts.timeline import contact_timeline
+from messaging.models import OutboundMessage
+from tracking.models import GoalConversion, Interaction
+from tracking.tests.factories import GoalFactory, InteractionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _outbound(contact, body, at, status, enrollment=None, error_code=""):
+    interaction = InteractionFactory(
+        contact=contact, direction=Interaction.Direction.OUTBOUND, body=body, created_at=at, provider_sid=None
+    )
+    OutboundMessage.objects.create(
+        interaction=interaction,
+        contact=contact,
+        enrollment=enrollment,
+        purpose="prompt",
+        to_number=contact.phone,
+        status=status,
+        error_code=error_code,
+    )
+
+
+def test_conversation_interleaved_with_journey_and_consent():
+    contact = ContactFactory()
+    t0 = timezone.now() - timedelta(hours=1)
+    start = PlanStateFactory(name="Invited", is_start=True, plan__name="Quote and buy")
+    quoted = PlanStateFactory(plan=start.plan, name="Quoted")
+    goal = GoalFactory(name="Quote requested", points=10)
+
+    InteractionFactory(contact=contact, body="hi", created_at=t0)
+    enrollment = EnrollmentFactory(contact=contact, current_state=quoted, plan=start.plan, enrolled_at=t0)
+    EnrollmentStep.objects.create(enrollment=enrollment, state=start, via="enroll", occurred_at=t0)
+    _outbound(contact, "Reply QUOTE", t0, "delivered", enrollment)
+    t1 = t0 + timedelta(minutes=5)
+    InteractionFactory(contact=contact, body="quote", created_at=t1)
+    EnrollmentStep.objects.create(enrollment=enrollment, state=quoted, via="reply", occurred_at=t1)
+    GoalConversion.objects.create(
+        contact=contact, goal=goal, enrollment=enrollment, points=10, occurred_at=t1
+    )
+    _outbound(contact, "Your quote", t1, "undelivered", enrollment, error_code="30003")
+    t2 = t1 + timedelta(minutes=5)
+    InteractionFactory(contact=contact, body="STOP", created_at=t2)
+    ConsentEvent.objects.create(
+        contact=contact, kind="opt_out", source="keyword", detail="STOP", occurred_at=t2
+    )
+    Enrollment.objects.filter(pk=enrollment.pk).update(status="opted_out", ended_at=t2)
+    EnrollmentStep.objects.create(enrollment=enrollment, state=quoted, via="opt_out", occurred_at=t2)
+    InteractionFactory(contact=ContactFactory(), body="someone else", created_at=t1)
+
+    timeline = contact_timeline(contact=contact)
+
+    assert [(e.kind, e.title) for e in timeline.entries] == [
+        ("inbound", "Received"),
+        ("enrolled", "Enrolled in Quote and buy"),
+        ("step", "Quote and buy: starts in Invited"),
+        ("outbound", "State message"),
+        ("inbound", "Received"),
+        ("step", "Quote and buy: → Quoted"),
+        ("goal", "Goal: Quote requested in Quote and buy"),
+        ("outbound", "State message"),
+        ("inbound", "Received"),
+        ("consent", "Opted out"),
+        ("ended", "Quote and buy: opted out"),
+    ]
+    bubbles = [(e.body, e.status) for e in timeline.entries if e.is_message]
+    assert bubbles == [
+        ("hi", ""),
+        ("Reply QUOTE", "delivered"),
+        ("quote", ""),
+        ("Your quote", "undelivered"),
+        ("STOP", ""),
+    ]
+    assert timeline.entries[7].detail == "error 30003"
+    assert timeline.entries[9].detail == "via keyword from the contact (STOP)"
+    assert not timeline.truncated
+
+
+def test_fixed_query_count_and_cap(django_assert_num_queries):
+    contact = ContactFactory()
+    now = timezone.now()
+    for i in range(12):
+        InteractionFactory(contact=contact, body=f"m{i}", created_at=now + timedelta(seconds=i))
+    with django_assert_num_queries(5):
+        timeline = contact_timeline(contact=contact, limit=10)
+    assert timeline.truncated
+    assert [e.body for e in timeline.entries] == [
+        f"m{i}" for i in range(2, 12)
+    ]  # the latest ten, oldest first

@@ -1,0 +1,159 @@
+"""A contact's timeline: the conversation (chat bubbles) interleaved with enrollments,
+state changes, goals and consent events, oldest first.
+
+Five queries whatever the history's length; each source is capped at the latest
+`limit` rows and the merged list keeps the latest `limit` entries.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from automation.models import Enrollment, EnrollmentStep
+from contacts.models import ConsentEvent, Contact
+from tracking.models import GoalConversion, Interaction
+
+# Entries at the same instant read in cause-and-effect order.
+_ORDER = {"inbound": 0, "consent": 1, "enrolled": 2, "step": 3, "goal": 4, "outbound": 5, "ended": 6}
+_STEP_VIAS = {EnrollmentStep.Via.REPLY, EnrollmentStep.Via.TIMEOUT}
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    kind: str  # inbound | outbound | enrolled | step | goal | ended | consent
+    title: str
+    body: str = ""
+    status: str = ""  # outbound: the latest delivery status
+    status_label: str = ""
+    detail: str = ""
+    pk: int = 0
+
+    @property
+    def is_message(self) -> bool:
+        return self.kind in ("inbound", "outbound")
+
+
+@dataclass
+class Timeline:
+    entries: list[TimelineEntry] = field(default_factory=list)
+    truncated: bool = False
+
+
+def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
+    entries: list[TimelineEntry] = []
+    truncated = False
+
+    interactions = list(
+        Interaction.objects.filter(contact=contact)
+        .select_related("outbound")
+        .order_by("-created_at", "-id")[: limit + 1]
+    )
+    truncated |= len(interactions) > limit
+    for message in interactions[:limit]:
+        if message.direction == Interaction.Direction.INBOUND:
+            entries.append(
+                TimelineEntry(
+                    at=message.created_at, kind="inbound", title="Received", body=message.body, pk=message.pk
+                )
+            )
+            continue
+        outbound = getattr(message, "outbound", None)
+        entries.append(
+            TimelineEntry(
+                at=message.created_at,
+                kind="outbound",
+                title=outbound.get_purpose_display() if outbound else "Sent",
+                body=message.body,
+                status=outbound.status if outbound else "",
+                status_label=outbound.get_status_display() if outbound else "",
+                detail=(f"error {outbound.error_code}" if outbound and outbound.error_code else ""),
+                pk=message.pk,
+            )
+        )
+
+    enrollments = list(
+        Enrollment.objects.filter(contact=contact)
+        .select_related("plan")
+        .order_by("-enrolled_at")[: limit + 1]
+    )
+    truncated |= len(enrollments) > limit
+    for enrollment in enrollments[:limit]:
+        entries.append(
+            TimelineEntry(
+                at=enrollment.enrolled_at, kind="enrolled", title=f"Enrolled in {enrollment.plan.name}"
+            )
+        )
+        if enrollment.ended_at:
+            entries.append(
+                TimelineEntry(
+                    at=enrollment.ended_at,
+                    kind="ended",
+                    title=f"{enrollment.plan.name}: {enrollment.get_status_display().lower()}",
+                    status=enrollment.status,
+                    detail=enrollment.end_reason,
+                )
+            )
+
+    steps = list(
+        EnrollmentStep.objects.filter(enrollment__contact=contact)
+        .select_related("state", "enrollment__plan")
+        .order_by("-occurred_at", "-id")[: limit + 1]
+    )
+    truncated |= len(steps) > limit
+    for step in steps[:limit]:
+        state = step.state.name if step.state else "a deleted state"
+        if step.via == EnrollmentStep.Via.ENROLL:
+            title = f"{step.enrollment.plan.name}: starts in {state}"
+        elif step.via in _STEP_VIAS:
+            title = f"{step.enrollment.plan.name}: → {state}"
+        else:
+            continue  # the end of an enrollment is shown from the enrollment itself
+        entries.append(
+            TimelineEntry(
+                at=step.occurred_at, kind="step", title=title, detail=step.get_via_display(), pk=step.pk
+            )
+        )
+
+    goals = list(
+        GoalConversion.objects.filter(contact=contact)
+        .select_related("goal", "enrollment__plan")
+        .order_by("-occurred_at", "-id")[: limit + 1]
+    )
+    truncated |= len(goals) > limit
+    for conversion in goals[:limit]:
+        where = f" in {conversion.enrollment.plan.name}" if conversion.enrollment_id else ""
+        entries.append(
+            TimelineEntry(
+                at=conversion.occurred_at,
+                kind="goal",
+                title=f"Goal: {conversion.goal.name}{where}",
+                detail=f"+{conversion.points} points",
+                pk=conversion.pk,
+            )
+        )
+
+    consents = list(
+        ConsentEvent.objects.filter(contact=contact)
+        .select_related("actor")
+        .order_by("-occurred_at", "-id")[: limit + 1]
+    )
+    truncated |= len(consents) > limit
+    for event in consents[:limit]:
+        who = f" by {event.actor.get_username()}" if event.actor_id else ""
+        detail = f" ({event.detail})" if event.detail else ""
+        entries.append(
+            TimelineEntry(
+                at=event.occurred_at,
+                kind="consent",
+                title=f"{event.get_kind_display()}",
+                status=event.kind,
+                detail=f"via {event.get_source_display().lower()}{detail}{who}",
+                pk=event.pk,
+            )
+        )
+
+    entries.sort(key=lambda e: (e.at, _ORDER[e.kind], e.pk))
+    if len(entries) > limit:
+        entries = entries[-limit:]
+        truncated = True
+    return Timeline(entries=entries, truncated=truncated)
