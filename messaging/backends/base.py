@@ -1,0 +1,42 @@
+"""The SMS backend interface: one method, two kinds of failure."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the provider answered: its message id and its first status."""
+
+    sid: str
+    status: str
+
+
+class SendError(Exception):
+    """The message was not accepted by the provider."""
+
+    def __init__(self, message: str = "", *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = str(code or "")
+        self.message = message
+
+
+class TransientSendError(SendError):
+    """Worth trying again later: 429/20429, 5xx, timeouts, connection errors."""
+
+
+class PermanentSendError(SendError):
+    """Never worth retrying as is: Twilio's 4xx error JSON ``{"code": N, "message": …}``."""
+
+    def __init__(self, code: int | str, message: str = "") -> None:
+        super().__init__(message, code=str(code))
+
+
+class BaseSmsBackend:
+    """Subclass and implement `send`. Backends are cheap to build; expensive state
+    (HTTP sessions) is kept per process by the backend module itself."""
+
+    def __init__(self, *, timeout: float | None = None) -> None:
+        self.timeout = timeout
+
+    def send(self, *, to: str, body: str, media_url: str = "", status_callback: str = "") -> SendResult:
+        raise NotImplementedError

@@ -1,0 +1,97 @@
+"""Sends through Twilio's REST API with the official SDK (`twilio.rest.Client`).
+
+REST calls go to settings.TWILIO_API_BASE_URL (a staging proxy, or a fake in tests
+and benchmarks): the SDK builds ``https://api.twilio.com/…`` URLs and our HTTP client
+rewrites that origin. One client — one keep-alive HTTP session — per process and
+configuration, reused across sends.
+"""
+
+import threading
+
+import requests
+from django.conf import settings
+from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from messaging.backends.base import BaseSmsBackend, PermanentSendError, SendResult, TransientSendError
+
+TWILIO_ORIGIN = "https://api.twilio.com"
+DEFAULT_TIMEOUT = 5.0  # seconds, connect and read: a send never blocks a worker for long
+TRANSIENT_HTTP_STATUSES = {408, 429}
+TRANSIENT_TWILIO_CODES = {20429}  # too many requests
+
+
+class BaseUrlHttpClient(TwilioHttpClient):
+    """The SDK's own HTTP client (requests session, keep-alive) with the REST origin
+    replaced by `base_url`."""
+
+    def __init__(self, *, base_url: str, timeout: float) -> None:
+        super().__init__(pool_connections=True, timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method, url, *args, **kwargs):
+        if self.base_url and self.base_url != TWILIO_ORIGIN and url.startswith(TWILIO_ORIGIN):
+            url = self.base_url + url[len(TWILIO_ORIGIN) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+_clients: dict[tuple, Client] = {}
+_clients_lock = threading.Lock()
+
+
+def twilio_client(*, timeout: float | None = None) -> Client:
+    """The process's client for the current settings (built once, then reused)."""
+    key = (
+        settings.TWILIO_ACCOUNT_SID,
+        settings.TWILIO_AUTH_TOKEN,
+        settings.TWILIO_API_BASE_URL or TWILIO_ORIGIN,
+        timeout or DEFAULT_TIMEOUT,
+    )
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                http_client = BaseUrlHttpClient(base_url=key[2], timeout=key[3])
+                client = Client(key[0], key[1], http_client=http_client)
+                _clients[key] = client
+    return client
+
+
+def _error_from(exc: TwilioException) -> Exception:
+    status = getattr(exc, "status", None)
+    code = getattr(exc, "code", None)
+    message = str(getattr(exc, "msg", "") or getattr(exc, "detail", "") or getattr(exc, "title", "") or exc)
+    try:
+        status = int(status) if status is not None else None
+    except (TypeError, ValueError):
+        status = None
+    try:
+        code = int(code) if code is not None else None
+    except (TypeError, ValueError):
+        code = None
+    if status is None or status >= 500 or status in TRANSIENT_HTTP_STATUSES or code in TRANSIENT_TWILIO_CODES:
+        return TransientSendError(message, code=str(code or status or ""))
+    return PermanentSendError(code or status, message)
+
+
+class TwilioBackend(BaseSmsBackend):
+    def send(self, *, to: str, body: str, media_url: str = "", status_callback: str = "") -> SendResult:
+        kwargs: dict = {"to": to, "body": body}
+        if settings.TWILIO_MESSAGING_SERVICE_SID:
+            kwargs["messaging_service_sid"] = settings.TWILIO_MESSAGING_SERVICE_SID
+        else:
+            kwargs["from_"] = settings.TWILIO_FROM_NUMBER
+        if media_url:
+            kwargs["media_url"] = [media_url]
+        if status_callback:
+            kwargs["status_callback"] = status_callback
+        client = twilio_client(timeout=self.timeout)
+        try:
+            message = client.messages.create(**kwargs)
+        except requests.RequestException as exc:  # timeouts, refused/reset connections
+            raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
+        except TwilioException as exc:
+            raise _error_from(exc) from exc
+        return SendResult(sid=message.sid, status=message.status or "queued")

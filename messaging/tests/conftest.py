@@ -1,0 +1,53 @@
+"""Fixtures for the messaging tests: Twilio's REST API faked at the HTTP layer."""
+
+import json
+
+import pytest
+import responses
+
+from conftest import TEST_ACCOUNT_SID
+from messaging import services
+
+TWILIO_BACKEND = "messaging.backends.twilio.TwilioBackend"
+
+
+def messages_url(base: str = "https://api.twilio.com") -> str:
+    return f"{base}/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/Messages.json"
+
+
+def created(sid: str = "SM" + "a" * 32, status: str = "queued") -> dict:
+    """Twilio's 201 answer to a message create."""
+    return {
+        "body": json.dumps(
+            {"sid": sid, "status": status, "error_code": None, "account_sid": TEST_ACCOUNT_SID}
+        ),
+        "status": 201,
+        "content_type": "application/json",
+    }
+
+
+def error(status: int, code: int, message: str = "error") -> dict:
+    """Twilio's 4xx/5xx error JSON."""
+    return {
+        "body": json.dumps({"code": code, "message": message, "more_info": "", "status": status}),
+        "status": status,
+        "content_type": "application/json",
+    }
+
+
+@pytest.fixture
+def twilio_api(settings):
+    """Twilio's REST API, faked with `responses`; the twilio backend in use.
+    Register answers with `twilio_api.add(responses.POST, messages_url(), **created())`."""
+    settings.SMS_BACKEND = TWILIO_BACKEND
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+@pytest.fixture(autouse=True)
+def _no_eager_pause():
+    """A test that makes the provider fail pauses in-process sends for a while (a process-wide
+    circuit breaker on the monotonic clock); don't let that leak into the next test."""
+    services._eager_pause_until = 0.0
+    yield
+    services._eager_pause_until = 0.0

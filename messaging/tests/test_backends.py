@@ -1,0 +1,128 @@
+"""The SMS backends, Twilio's API faked at the HTTP layer."""
+
+import io
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+import responses
+
+from conftest import TEST_ACCOUNT_SID
+from messaging.backends import PermanentSendError, SendResult, TransientSendError, get_backend
+from messaging.backends.console import ConsoleBackend
+from messaging.backends.locmem import LocmemBackend
+from messaging.backends.twilio import TwilioBackend, twilio_client
+from messaging.tests.conftest import created, error, messages_url
+
+
+def form(call) -> dict:
+    return {k: v[0] for k, v in parse_qs(call.request.body).items()}
+
+
+def test_get_backend_reads_the_setting_at_call_time(settings):
+    assert isinstance(get_backend(), LocmemBackend)  # the test settings
+    settings.SMS_BACKEND = "messaging.backends.console.ConsoleBackend"
+    assert isinstance(get_backend(), ConsoleBackend)
+    assert isinstance(get_backend("messaging.backends.twilio.TwilioBackend"), TwilioBackend)
+
+
+def test_locmem_keeps_messages_in_the_outbox(sms_outbox):
+    result = get_backend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+    assert result.sid.startswith("SM")
+    assert result.status == "queued"
+    assert [(m.to, m.body, m.sid) for m in sms_outbox] == [("+12125550123", "Hi", result.sid)]
+
+
+def test_console_prints_the_message():
+    out = io.StringIO()
+    result = ConsoleBackend(stream=out).send(
+        to="+12125550123", body="Hello there", media_url="https://example.com/a.png", status_callback=""
+    )
+    text = out.getvalue()
+    assert "+12125550123" in text
+    assert "Hello there" in text
+    assert "https://example.com/a.png" in text
+    assert result.sid in text
+
+
+def test_twilio_sends_with_the_official_client(twilio_api):
+    twilio_api.add(responses.POST, messages_url(), **created(sid="SM" + "1" * 32, status="queued"))
+    result = TwilioBackend().send(
+        to="+12125550123",
+        body="Hi there",
+        media_url="https://example.com/a.png",
+        status_callback="https://sms.example.com/twilio/status/?id=7",
+    )
+    assert result == SendResult(sid="SM" + "1" * 32, status="queued")
+    (call,) = twilio_api.calls
+    assert form(call) == {
+        "To": "+12125550123",
+        "From": "+14155550100",
+        "Body": "Hi there",
+        "MediaUrl": "https://example.com/a.png",
+        "StatusCallback": "https://sms.example.com/twilio/status/?id=7",
+    }
+    assert call.request.headers["Authorization"].startswith("Basic ")
+
+
+def test_twilio_uses_the_messaging_service_when_set(twilio_api, settings):
+    settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + "0" * 32
+    twilio_api.add(responses.POST, messages_url(), **created())
+    TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+    sent = form(twilio_api.calls[0])
+    assert sent["MessagingServiceSid"] == "MG" + "0" * 32
+    assert "From" not in sent
+    assert "StatusCallback" not in sent  # none given: none sent
+
+
+def test_twilio_calls_the_configured_base_url(twilio_api, settings):
+    settings.TWILIO_API_BASE_URL = "http://twilio-proxy.internal:8080"
+    twilio_api.add(responses.POST, messages_url("http://twilio-proxy.internal:8080"), **created())
+    TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+    assert twilio_api.calls[0].request.url == messages_url("http://twilio-proxy.internal:8080")
+
+
+def test_twilio_client_is_reused_across_sends(settings):
+    assert twilio_client() is twilio_client()
+    settings.TWILIO_API_BASE_URL = "http://elsewhere.internal"
+    assert twilio_client() is not twilio_client(timeout=1.0)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [error(429, 20429, "Too Many Requests"), error(500, 20500, "Internal"), error(503, 503, "Unavailable")],
+    ids=["429", "500", "503"],
+)
+def test_twilio_transient_http_errors(twilio_api, answer):
+    twilio_api.add(responses.POST, messages_url(), **answer)
+    with pytest.raises(TransientSendError):
+        TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+
+
+def test_twilio_5xx_without_json_is_transient(twilio_api):
+    twilio_api.add(responses.POST, messages_url(), body="<html>Bad gateway</html>", status=502)
+    with pytest.raises(TransientSendError):
+        TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+
+
+@pytest.mark.parametrize("exc", [requests.ConnectionError("refused"), requests.ReadTimeout("slow")])
+def test_twilio_connection_errors_and_timeouts_are_transient(twilio_api, exc):
+    twilio_api.add(responses.POST, messages_url(), body=exc)
+    with pytest.raises(TransientSendError):
+        TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+
+
+def test_twilio_4xx_is_permanent_with_the_twilio_code(twilio_api):
+    twilio_api.add(
+        responses.POST, messages_url(), **error(400, 21211, "The 'To' number is not a valid phone number.")
+    )
+    with pytest.raises(PermanentSendError) as info:
+        TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+    assert info.value.code == "21211"
+    assert "not a valid phone number" in info.value.message
+
+
+def test_account_sid_is_in_the_url(twilio_api):
+    twilio_api.add(responses.POST, messages_url(), **created())
+    TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+    assert f"/Accounts/{TEST_ACCOUNT_SID}/Messages.json" in twilio_api.calls[0].request.url
