@@ -1,14 +1,63 @@
 """Contact services. Owner: engine (issue 3). Signatures are shared with other apps."""
 
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import ConsentEvent, Contact
 
 
-def contact_get_or_create_locked(*, phone: str) -> tuple["Contact", bool]:
+def _contact_touch_locked(*, phone: str, inbound_at: datetime) -> Contact | None:
+    """Lock the contact's row and set its last_inbound_at in ONE statement
+    (``UPDATE … RETURNING``, PostgreSQL and SQLite ≥ 3.35): the UPDATE takes the row lock
+    a ``SELECT … FOR UPDATE`` would. ``None`` when there is no such contact."""
+    meta = Contact._meta
+    qn = connection.ops.quote_name
+    table = qn(meta.db_table)
+    touched, stamp, key = (qn(meta.get_field(n).column) for n in ("last_inbound_at", "updated_at", "phone"))
+    # Identifiers come from the model and are quoted; values are parameters.
+    sql = f"UPDATE {table} SET {touched} = %s, {stamp} = %s WHERE {key} = %s RETURNING *"  # noqa: S608
+    field = meta.get_field("last_inbound_at")
+    value = field.get_db_prep_value(inbound_at, connection)
+    rows = list(Contact.objects.raw(sql, [value, value, phone]))
+    return rows[0] if rows else None
+
+
+def contact_get_or_create_locked(
+    *, phone: str, inbound_at: datetime | None = None, savepoint: bool = True
+) -> tuple["Contact", bool]:
     """Inside an atomic block: return the contact for an E.164 `phone`, created if new,
-    with its row locked (SELECT … FOR UPDATE). Safe against concurrent first messages."""
-    raise NotImplementedError
+    with its row locked (SELECT … FOR UPDATE). Safe against concurrent first messages.
+
+    `inbound_at`: also set the contact's last_inbound_at (in the locking statement).
+    `savepoint=False`: the caller retries its whole transaction on IntegrityError (a
+    concurrent first message from the same number won the insert); saves two queries.
+    """
+    if inbound_at is not None:
+        contact = _contact_touch_locked(phone=phone, inbound_at=inbound_at)
+    else:
+        contact = Contact.objects.select_for_update().filter(phone=phone).first()
+    if contact is not None:
+        return contact, False
+    new = Contact(phone=phone, last_inbound_at=inbound_at)
+    if not savepoint:
+        # Inserted rows are invisible to, and block, every other transaction until we
+        # commit: the new row is as good as locked.
+        new.save(force_insert=True)
+        return new, True
+    try:
+        with transaction.atomic():
+            new.save(force_insert=True)
+        return new, True
+    except IntegrityError:
+        # Someone else created it between our SELECT and INSERT (and has committed).
+        contact = Contact.objects.select_for_update().get(phone=phone)
+        if inbound_at is not None:
+            contact.last_inbound_at = inbound_at
+            contact.save(update_fields=["last_inbound_at", "updated_at"])
+        return contact, False
 
 
 def contact_opt_out(
@@ -16,11 +65,64 @@ def contact_opt_out(
 ) -> bool:
     """Opt the contact out, end its active enrollments as opted_out, cancel its unsent
     messages, write the consent log. Returns False if it was opted out already."""
-    raise NotImplementedError
+    from automation.models import Enrollment
+    from automation.services.engine import enrollment_end
+    from messaging.models import DeliveryStatus, OutboundMessage
+
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        if locked.opted_out:
+            contact.opted_out, contact.opted_out_at = True, locked.opted_out_at
+            return False
+        now = timezone.now()
+        contact.opted_out, contact.opted_out_at = True, now
+        Contact.objects.filter(pk=contact.pk).update(opted_out=True, opted_out_at=now, updated_at=now)
+        ConsentEvent.objects.create(
+            contact=contact,
+            kind=ConsentEvent.Kind.OPT_OUT,
+            source=source,
+            detail=detail[:200],
+            actor=actor,
+            occurred_at=now,
+        )
+        active = (
+            Enrollment.objects.filter(contact=contact, status=Enrollment.Status.ACTIVE)
+            .select_related("current_state")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        for enrollment in active:
+            enrollment_end(
+                enrollment=enrollment,
+                status=Enrollment.Status.OPTED_OUT,
+                reason=f"Opted out ({source}{': ' + detail if detail else ''})",
+            )
+        # Unsent messages never go out now (a message already being sent is stopped by
+        # the send-time opt-out check in messaging).
+        OutboundMessage.objects.filter(
+            contact=contact, status__in=[DeliveryStatus.HELD, DeliveryStatus.QUEUED]
+        ).update(status=DeliveryStatus.CANCELED, status_updated_at=now, error_message="Contact opted out.")
+    return True
 
 
 def contact_opt_in(
     *, contact: "Contact", source: str, detail: str = "", actor: AbstractBaseUser | None = None
 ) -> bool:
     """Opt an opted-out contact back in (no enrollment resumes). False if it was not opted out."""
-    raise NotImplementedError
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        if not locked.opted_out:
+            contact.opted_out = False
+            return False
+        now = timezone.now()
+        Contact.objects.filter(pk=contact.pk).update(opted_out=False, opted_out_at=None, updated_at=now)
+        contact.opted_out, contact.opted_out_at = False, None
+        ConsentEvent.objects.create(
+            contact=contact,
+            kind=ConsentEvent.Kind.OPT_IN,
+            source=source,
+            detail=detail[:200],
+            actor=actor,
+            occurred_at=now,
+        )
+    return True
