@@ -1,0 +1,375 @@
+"""Outbound sending: queue, send, retry, permanent errors. Twilio faked at the HTTP layer."""
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+import responses
+import time_machine
+from django.utils import timezone
+
+from automation.models import Enrollment, EnrollmentStatus
+from automation.tests.factories import EnrollmentFactory
+from contacts.models import ConsentEvent, Contact
+from contacts.tests.factories import ContactFactory
+from messaging.models import DeliveryStatus, OutboundMessage
+from messaging.services import (
+    MAX_ATTEMPTS,
+    backoff_seconds,
+    outbound_queue,
+    outbound_release_due,
+    outbound_send,
+)
+from messaging.tasks import outbound_send_task
+from messaging.tests.conftest import created, error, messages_url
+from tracking.models import Interaction
+
+pytestmark = pytest.mark.django_db
+
+SID = "SM" + "5" * 32
+
+
+def form(call) -> dict:
+    return {k: v[0] for k, v in parse_qs(call.request.body).items()}
+
+
+def queue(contact, body="Hi! Reply QUOTE.", *, purpose="prompt", answers_contact=True, **kwargs):
+    return outbound_queue(
+        contact=contact, body=body, purpose=purpose, answers_contact=answers_contact, **kwargs
+    )
+
+
+def later(minutes: float):
+    return time_machine.travel(timezone.now() + timedelta(minutes=minutes), tick=False)
+
+
+# --- queue ----------------------------------------------------------------------------
+
+
+def test_queue_records_interaction_and_message_and_sends_on_commit(
+    django_capture_on_commit_callbacks, sms_outbox
+):
+    contact = ContactFactory(phone="+12125550100")
+    enrollment = EnrollmentFactory(contact=contact)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        outbound = queue(contact, enrollment=enrollment, state=enrollment.current_state)
+    assert sms_outbox == []  # nothing sent before the commit
+    assert outbound.status == DeliveryStatus.QUEUED
+    assert outbound.to_number == "+12125550100"
+    assert outbound.from_number == "+14155550100"
+    interaction = outbound.interaction
+    assert interaction.direction == Interaction.Direction.OUTBOUND
+    assert interaction.enrollment == enrollment
+    assert interaction.body == "Hi! Reply QUOTE."
+    assert interaction.provider_sid is None
+
+    for callback in callbacks:
+        callback()
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.SENT
+    assert [m.body for m in sms_outbox] == ["Hi! Reply QUOTE."]
+    assert Interaction.objects.get(pk=interaction.pk).provider_sid == sms_outbox[0].sid
+
+
+def test_nothing_is_queued_for_an_opted_out_contact():
+    contact = ContactFactory(opted_out=True)
+    assert queue(contact) is None
+    assert not OutboundMessage.objects.exists()
+    assert not Interaction.objects.exists()
+
+
+@pytest.mark.parametrize("purpose", ["help", "opt_out_confirmation"])
+def test_help_and_opt_out_confirmation_reach_opted_out_contacts(
+    purpose, django_capture_on_commit_callbacks, sms_outbox
+):
+    contact = ContactFactory(opted_out=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        outbound = queue(contact, "Help text", purpose=purpose)
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.SENT
+    assert [m.body for m in sms_outbox] == ["Help text"]
+
+
+def test_loop_guard_stops_the_same_text_to_one_contact(settings, caplog):
+    settings.SMS_LOOP_GUARD_MAX = 3
+    settings.SMS_LOOP_GUARD_MINUTES = 10
+    contact = ContactFactory()
+    assert all(queue(contact, "Sorry?") for _ in range(3))
+    assert queue(contact, "Sorry?") is None
+    assert "loop guard" in caplog.text
+    assert queue(contact, "Something else") is not None  # another text is fine
+    assert queue(ContactFactory(), "Sorry?") is not None  # another contact is fine
+    with later(11):
+        assert queue(contact, "Sorry?") is not None  # the window has passed
+    assert OutboundMessage.objects.filter(contact=contact, interaction__body="Sorry?").count() == 4
+
+
+def test_quiet_hours_hold_messages_that_do_not_answer_the_contact(
+    settings, django_capture_on_commit_callbacks, sms_outbox
+):
+    settings.SMS_QUIET_HOURS = "21:00-08:00"
+    contact = ContactFactory(timezone="America/New_York")
+    night = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)  # 23:00 in New York
+    with time_machine.travel(night, tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            reminder = queue(contact, "Still interested?", purpose="reminder", answers_contact=False)
+            answer = queue(contact, "Your quote", purpose="prompt", answers_contact=True)
+        assert outbound_release_due() == 0
+    reminder.refresh_from_db()
+    answer.refresh_from_db()
+    assert answer.status == DeliveryStatus.SENT  # answers the contact: not held
+    assert reminder.status == DeliveryStatus.HELD
+    assert reminder.send_after == datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # 08:00 in New York
+    assert [m.body for m in sms_outbox] == ["Your quote"]
+
+    with time_machine.travel(datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC), tick=False):
+        assert outbound_release_due() == 1
+    reminder.refresh_from_db()
+    assert reminder.status == DeliveryStatus.SENT
+    assert [m.body for m in sms_outbox] == ["Your quote", "Still interested?"]
+
+
+def test_test_contacts_always_use_locmem(twilio_api, django_capture_on_commit_callbacks, sms_outbox):
+    contact = ContactFactory(is_test=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        outbound = queue(contact, "Simulated")
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.SENT
+    assert [m.body for m in sms_outbox] == ["Simulated"]
+    assert len(twilio_api.calls) == 0
+
+
+# --- send through Twilio -----------------------------------------------------------------
+
+
+def test_twilio_201_stores_the_sid_and_marks_sent(twilio_api, django_capture_on_commit_callbacks):
+    twilio_api.add(responses.POST, messages_url(), **created(sid=SID))
+    contact = ContactFactory(phone="+12125550123")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        outbound = queue(contact, "Your quote: 15% off.")
+    assert OutboundMessage.objects.get(pk=outbound.pk).status == DeliveryStatus.QUEUED
+    for callback in callbacks:
+        callback()
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.attempts == 1
+    assert outbound.sent_at is not None
+    assert outbound.interaction.provider_sid == SID
+    sent = form(twilio_api.calls[0])
+    assert sent["To"] == "+12125550123"
+    assert sent["From"] == "+14155550100"
+    assert sent["Body"] == "Your quote: 15% off."
+    assert sent["StatusCallback"] == f"https://sms.example.com/twilio/status/?id={outbound.pk}"
+
+
+def test_twilio_messaging_service_sid_is_used_when_set(twilio_api, settings):
+    settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + "1" * 32
+    twilio_api.add(responses.POST, messages_url(), **created(sid=SID))
+    outbound = queue(ContactFactory())
+    outbound_send(outbound_id=outbound.pk)
+    sent = form(twilio_api.calls[0])
+    assert sent["MessagingServiceSid"] == "MG" + "1" * 32
+    assert "From" not in sent
+
+
+def test_no_status_callback_without_a_public_base_url(twilio_api, settings):
+    settings.PUBLIC_BASE_URL = ""
+    twilio_api.add(responses.POST, messages_url(), **created(sid=SID))
+    outbound = queue(ContactFactory())
+    outbound_send(outbound_id=outbound.pk)
+    assert "StatusCallback" not in form(twilio_api.calls[0])
+
+
+def test_twilio_at_a_custom_base_url(twilio_api, settings):
+    settings.TWILIO_API_BASE_URL = "http://127.0.0.1:9999/twilio"
+    twilio_api.add(responses.POST, messages_url("http://127.0.0.1:9999/twilio"), **created(sid=SID))
+    outbound = queue(ContactFactory())
+    outbound_send(outbound_id=outbound.pk)
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.interaction.provider_sid == SID
+
+
+def test_sending_twice_sends_once(twilio_api):
+    twilio_api.add(responses.POST, messages_url(), **created(sid=SID))
+    outbound = queue(ContactFactory())
+    outbound_send(outbound_id=outbound.pk)
+    outbound_send(outbound_id=outbound.pk)
+    outbound_send_task.apply(args=(outbound.pk,))
+    assert len(twilio_api.calls) == 1
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.attempts == 1
+
+
+def test_opted_out_at_send_time_is_canceled_without_a_call(twilio_api):
+    contact = ContactFactory()
+    outbound = queue(contact)  # queued while opted in, not sent yet (no commit)
+    Contact.objects.filter(pk=contact.pk).update(opted_out=True)
+    outbound_send(outbound_id=outbound.pk)
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.CANCELED
+    assert len(twilio_api.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        error(429, 20429, "Too Many Requests"),
+        error(500, 20500, "Internal Server Error"),
+        {"body": requests.ConnectionError("connection refused")},
+        {"body": requests.ReadTimeout("read timed out")},
+    ],
+    ids=["429", "500", "connection-error", "timeout"],
+)
+def test_transient_errors_are_retried_after_a_backoff_then_sent(twilio_api, failure):
+    twilio_api.add(responses.POST, messages_url(), **failure)
+    twilio_api.add(responses.POST, messages_url(), **created(sid=SID))
+    outbound = queue(ContactFactory())
+
+    assert outbound_send(outbound_id=outbound.pk) == backoff_seconds(1) == 30
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.QUEUED
+    assert outbound.attempts == 1
+    assert outbound.send_after > timezone.now() + timedelta(seconds=25)
+    assert outbound.error_message
+
+    outbound_send(outbound_id=outbound.pk)  # a duplicate task before the backoff: nothing
+    assert len(twilio_api.calls) == 1
+
+    with later(2):  # the release job, after the backoff (and its grace)
+        assert outbound_release_due() == 1
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.attempts == 2
+    assert outbound.interaction.provider_sid == SID
+    assert outbound.error_code == ""
+    assert len(twilio_api.calls) == 2
+
+
+def test_backoff_grows_and_is_capped():
+    assert [backoff_seconds(n) for n in range(1, 6)] == [30, 60, 120, 240, 480]
+    assert backoff_seconds(20) == 3600
+
+
+def test_after_the_cap_of_attempts_the_message_fails_with_the_error_kept(twilio_api):
+    twilio_api.add(responses.POST, messages_url(), **error(503, 20503, "Service Unavailable"))
+    outbound = queue(ContactFactory())
+    outbound_send(outbound_id=outbound.pk)
+    for hour in range(1, MAX_ATTEMPTS + 3):
+        with later(hour * 60):  # each backoff is an hour at most
+            outbound_release_due()
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.FAILED
+    assert outbound.attempts == MAX_ATTEMPTS
+    assert outbound.error_code == "20503"
+    assert "Service Unavailable" in outbound.error_message
+    assert len(twilio_api.calls) == MAX_ATTEMPTS
+
+
+def test_eager_task_tries_once_and_leaves_the_message_queued(twilio_api):
+    twilio_api.add(responses.POST, messages_url(), **error(503, 20503, "Service Unavailable"))
+    outbound = queue(ContactFactory())
+    outbound_send_task.apply(args=(outbound.pk,))
+    assert len(twilio_api.calls) == 1  # no retry loop inside the caller
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.QUEUED
+    assert outbound.send_after > timezone.now()
+
+
+def test_21610_opts_the_contact_out_and_nothing_is_sent_to_them_later(twilio_api):
+    twilio_api.add(
+        responses.POST, messages_url(), **error(400, 21610, "Attempt to send to unsubscribed recipient")
+    )
+    contact = ContactFactory()
+    enrollment = EnrollmentFactory(contact=contact)
+    outbound = queue(contact, enrollment=enrollment)
+    other = queue(contact, "A second message")
+    outbound_send(outbound_id=outbound.pk)
+
+    outbound.refresh_from_db()
+    contact.refresh_from_db()
+    enrollment = Enrollment.objects.get(pk=enrollment.pk)  # a protected FSM field: re-read
+    assert outbound.status == DeliveryStatus.FAILED
+    assert outbound.error_code == "21610"
+    assert contact.opted_out
+    assert ConsentEvent.objects.filter(contact=contact, source="carrier", detail="21610").exists()
+    assert enrollment.status == EnrollmentStatus.OPTED_OUT
+
+    outbound_send(outbound_id=other.pk)
+    assert queue(contact, "Later") is None
+    assert len(twilio_api.calls) == 1
+    assert OutboundMessage.objects.get(pk=other.pk).status == DeliveryStatus.CANCELED
+
+
+@pytest.mark.parametrize("code", [21211, 21614, 21635])
+def test_unreachable_numbers_fail_the_enrollment(twilio_api, code):
+    twilio_api.add(responses.POST, messages_url(), **error(400, code, "Not a mobile number"))
+    contact = ContactFactory()
+    enrollment = EnrollmentFactory(contact=contact)
+    outbound = queue(contact, enrollment=enrollment)
+    outbound_send(outbound_id=outbound.pk)
+    outbound.refresh_from_db()
+    enrollment = Enrollment.objects.get(pk=enrollment.pk)  # a protected FSM field: re-read
+    contact.refresh_from_db()
+    assert outbound.status == DeliveryStatus.FAILED
+    assert outbound.error_code == str(code)
+    assert enrollment.status == EnrollmentStatus.FAILED
+    assert str(code) in enrollment.end_reason
+    assert not contact.opted_out
+
+
+def test_other_permanent_errors_fail_the_message_only(twilio_api):
+    twilio_api.add(responses.POST, messages_url(), **error(400, 21606, "From is not a valid number"))
+    contact = ContactFactory()
+    enrollment = EnrollmentFactory(contact=contact)
+    outbound = queue(contact, enrollment=enrollment)
+    outbound_send(outbound_id=outbound.pk)
+    outbound.refresh_from_db()
+    enrollment = Enrollment.objects.get(pk=enrollment.pk)  # a protected FSM field: re-read
+    assert outbound.status == DeliveryStatus.FAILED
+    assert outbound.error_code == "21606"
+    assert enrollment.status == EnrollmentStatus.ACTIVE
+    assert len(twilio_api.calls) == 1
+
+
+# --- recovery ---------------------------------------------------------------------------
+
+
+def test_a_message_lost_by_the_broker_is_sent_by_the_release_job(twilio_api):
+    twilio_api.add(responses.POST, messages_url(), **created(sid=SID))
+    outbound = queue(ContactFactory())  # committed but its task never ran
+    assert outbound_release_due() == 0  # in flight: left alone for a minute
+    with later(2):
+        assert outbound_release_due() == 1
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.SENT
+
+
+def test_a_message_stuck_sending_is_sent_again_after_a_while(twilio_api):
+    twilio_api.add(responses.POST, messages_url(), **created(sid=SID))
+    outbound = queue(ContactFactory())
+    # A worker claimed it and died during the HTTP call.
+    OutboundMessage.objects.filter(pk=outbound.pk).update(
+        status=DeliveryStatus.SENDING, attempts=1, status_updated_at=timezone.now()
+    )
+    with later(5):
+        assert outbound_release_due() == 0  # it may still be in flight
+    with later(11):
+        assert outbound_release_due() == 1
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.attempts == 2
+    assert len(twilio_api.calls) == 1
+
+
+def test_a_message_stuck_sending_but_known_to_twilio_is_not_sent_again(twilio_api):
+    outbound = queue(ContactFactory())
+    OutboundMessage.objects.filter(pk=outbound.pk).update(
+        status=DeliveryStatus.SENDING, attempts=1, status_updated_at=timezone.now()
+    )
+    Interaction.objects.filter(pk=outbound.interaction_id).update(provider_sid=SID)  # a callback told us
+    with later(30):
+        assert outbound_release_due() == 0
+    assert len(twilio_api.calls) == 0
