@@ -1,3 +1,81 @@
 from django.contrib import admin
+from django.db.models import Count
+from django.utils.text import Truncator
 
-# Register your models here.
+from tracking.models import Goal, GoalConversion, Interaction
+
+
+class ReadOnlyAdminMixin:
+    """History is written by the engine, never edited by hand: view only, for everyone."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInlineMixin(ReadOnlyAdminMixin):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields or [f.name for f in self.model._meta.fields]
+
+
+@admin.register(Goal)
+class GoalAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "points", "conversion_count"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    fields = ["name", "slug", "points", "description"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(conversion_count=Count("conversions"))
+
+    @admin.display(description="Conversions", ordering="conversion_count")
+    def conversion_count(self, obj: Goal) -> int:
+        return obj.conversion_count
+
+
+@admin.register(Interaction)
+class InteractionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "contact", "direction", "short_body", "provider_sid", "enrollment"]
+    list_filter = ["direction", "channel", "created_at"]
+    list_select_related = ["contact", "enrollment__plan", "enrollment__contact"]
+    search_fields = ["contact__phone", "provider_sid", "body"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["contact", "enrollment"]
+    fields = [
+        "created_at",
+        "contact",
+        "channel",
+        "direction",
+        "body",
+        "media_urls",
+        "provider_sid",
+        "enrollment",
+        "raw_payload",
+    ]
+
+    @admin.display(description="Body")
+    def short_body(self, obj: Interaction) -> str:
+        return Truncator(obj.body).chars(60)
+
+
+@admin.register(GoalConversion)
+class GoalConversionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["occurred_at", "contact", "goal_name", "points", "enrollment"]
+    list_filter = ["goal", "occurred_at"]
+    list_select_related = ["contact", "goal", "enrollment__plan", "enrollment__contact"]
+    search_fields = ["contact__phone", "goal__name"]
+    date_hierarchy = "occurred_at"
+    fields = ["occurred_at", "contact", "goal", "points", "enrollment", "interaction"]
+
+    @admin.display(description="Goal", ordering="goal__name")
+    def goal_name(self, obj: GoalConversion) -> str:
+        return obj.goal.name
