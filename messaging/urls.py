@@ -1,3 +1,9 @@
 """URLs of the messaging app (included from smsjourney.urls)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from messaging import apis
+
+urlpatterns: list = [
+    path("twilio/status/", apis.twilio_status, name="twilio_status"),
+]
