@@ -57,6 +57,8 @@ def inbound_payload_parse(*, payload: dict) -> InboundMessage:
         raise InboundPayloadError("From is missing.")
     try:
         # Twilio sends E.164; anything else (whatsapp:…, short codes) is not ours to guess.
+        if not raw_from.startswith("+"):
+            raise ValidationError("not E.164")
         phone = phone_normalize(raw_from, region=None)
     except ValidationError as exc:
         raise InboundPayloadError("From is not a phone number.") from exc

@@ -1,0 +1,144 @@
+"""Compliance keywords (CONTRACT §5) through the signed webhook, before any plan logic."""
+
+import pytest
+
+from automation.models import Enrollment
+from automation.tests.factories import PlanStateFactory, TransitionFactory
+from contacts.models import ConsentEvent, Contact
+from messaging.models import DeliveryStatus, OutboundMessage
+from messaging.tests.factories import SmsMessageFactory
+from tracking.models import Interaction
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "+12125550123"
+INVITE = "Hi! Reply QUOTE to get your exclusive discount."
+HELP = "Acme deals. Reply STOP to opt out."
+
+
+@pytest.fixture(autouse=True)
+def _help_text(settings):
+    settings.SMS_HELP_TEXT = HELP
+
+
+def sent(outbox):
+    return [m.body for m in outbox if m.to == PHONE]
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["Stop.", "  stop ", "STOP", "stopall", "Unsubscribe!", "cancel", "END", "quit", "OptOut", "revoke"],
+)
+def test_opt_out_words_in_any_case_and_punctuation(demo_plan, text_in, sms_outbox, word):
+    text_in(PHONE, "hello")
+    text_in(PHONE, word)
+    contact = Contact.objects.get(phone=PHONE)
+    assert contact.opted_out is True
+    assert contact.opted_out_at is not None
+    event = ConsentEvent.objects.get(contact=contact)
+    assert (event.kind, event.source, event.detail) == ("opt_out", "keyword", word.strip(" .!").upper())
+    enrollment = Enrollment.objects.get(contact=contact)
+    assert enrollment.status == Enrollment.Status.OPTED_OUT
+    assert enrollment.ended_at is not None
+    assert sent(sms_outbox) == [INVITE]  # no confirmation configured: Twilio sends its own
+
+
+def test_opted_out_contact_gets_nothing_but_help(demo_plan, text_in, sms_outbox):
+    text_in(PHONE, "STOP")
+    for body in ("hello", "QUOTE", "BUY", "hi there"):
+        text_in(PHONE, body)
+    assert sent(sms_outbox) == []
+    assert not Enrollment.objects.exists()
+    assert Interaction.objects.filter(contact__phone=PHONE, direction="inbound").count() == 5
+    text_in(PHONE, "HeLp")
+    text_in(PHONE, " info? ")
+    assert sent(sms_outbox) == [HELP, HELP]
+    assert not Enrollment.objects.exists()
+
+
+def test_help_is_answered_before_any_plan_logic(demo_plan, text_in, sms_outbox):
+    text_in(PHONE, "help")
+    assert sent(sms_outbox) == [HELP]
+    assert not Enrollment.objects.exists()  # HELP does not enroll
+    out = OutboundMessage.objects.get()
+    assert (out.purpose, out.answers_contact) == ("help", True)
+
+
+def test_opt_out_confirmation_is_sent_once(demo_plan, text_in, sms_outbox, settings):
+    settings.SMS_OPT_OUT_CONFIRMATION = "You are unsubscribed. Reply START to resubscribe."
+    text_in(PHONE, "hello")
+    text_in(PHONE, "STOP")
+    text_in(PHONE, "stop")
+    text_in(PHONE, "QUIT")
+    assert sent(sms_outbox) == [INVITE, "You are unsubscribed. Reply START to resubscribe."]
+    assert ConsentEvent.objects.filter(kind="opt_out").count() == 1
+
+
+def test_opt_out_cancels_unsent_messages(demo_plan, text_in, sms_outbox, settings):
+    from messaging.services import outbound_queue
+
+    text_in(PHONE, "hello")
+    contact = Contact.objects.get(phone=PHONE)
+    settings.SMS_QUIET_HOURS = "00:00-23:59"
+    held = outbound_queue(contact=contact, body="A reminder", purpose="reminder", answers_contact=False)
+    assert held.status == DeliveryStatus.HELD
+    text_in(PHONE, "stop")
+    held = OutboundMessage.objects.get(pk=held.pk)
+    assert held.status == DeliveryStatus.CANCELED
+
+
+@pytest.mark.parametrize("word", ["START", "yes", "Unstop!"])
+def test_opt_in_words_bring_an_opted_out_contact_back_without_resuming(demo_plan, text_in, sms_outbox, word):
+    text_in(PHONE, "hello")
+    text_in(PHONE, "STOP")
+    text_in(PHONE, word)
+    contact = Contact.objects.get(phone=PHONE)
+    assert contact.opted_out is False
+    assert list(ConsentEvent.objects.values_list("kind", "source")) == [
+        ("opt_out", "keyword"),
+        ("opt_in", "keyword"),
+    ]
+    assert list(Enrollment.objects.values_list("status", flat=True)) == ["opted_out"]
+    assert sent(sms_outbox) == [INVITE]
+    # From now on the contact is an ordinary one again: the next message enrolls anew.
+    text_in(PHONE, "hello again")
+    assert Enrollment.objects.filter(status="active").count() == 1
+    assert sent(sms_outbox) == [INVITE, INVITE]
+
+
+def test_opt_in_words_are_ordinary_replies_for_contacts_not_opted_out(text_in, sms_outbox):
+    start = PlanStateFactory(
+        plan__status="active", is_start=True, message=SmsMessageFactory(body="Like deals?")
+    )
+    TransitionFactory(
+        from_state=start,
+        to_state=PlanStateFactory(plan=start.plan, message=SmsMessageFactory(body="Great!")),
+        pattern="YES",
+    )
+    text_in(PHONE, "hi")
+    text_in(PHONE, "Yes!")
+    assert sent(sms_outbox) == ["Like deals?", "Great!"]
+    assert not ConsentEvent.objects.exists()
+
+
+def test_compliance_words_must_be_the_whole_message(demo_plan, text_in, sms_outbox):
+    text_in(PHONE, "hello")
+    text_in(PHONE, "please stop sending")
+    contact = Contact.objects.get(phone=PHONE)
+    assert contact.opted_out is False
+    assert sent(sms_outbox) == [INVITE, "Sorry, we didn't catch that. Reply QUOTE for your discount."]
+
+
+def test_plan_keyword_after_opt_out_does_nothing(text_in, sms_outbox):
+    start = PlanStateFactory(
+        plan__status="active",
+        plan__entry_trigger="keyword",
+        plan__entry_keywords="DEAL",
+        is_start=True,
+        message=SmsMessageFactory(body="Deal!"),
+    )
+    assert start.plan.status == "active"
+    text_in(PHONE, "STOP")
+    text_in(PHONE, "deal")
+    assert sent(sms_outbox) == []
+    assert not Enrollment.objects.exists()
