@@ -24,7 +24,11 @@ def _signature_valid(request: HttpRequest) -> bool:
         return False
     # The URL Twilio called, query string included (our StatusCallback carries ?id=).
     url = settings.PUBLIC_BASE_URL + request.get_full_path()
-    return RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, request.POST.dict(), signature)
+    try:
+        return RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, request.POST, signature)
+    except Exception:  # an unreadable body cannot carry a valid signature
+        logger.info("status callback: body unreadable", exc_info=True)
+        return False
 
 
 @csrf_exempt

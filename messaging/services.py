@@ -29,7 +29,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, CharField, F, Value, When
 from django.urls import reverse
 from django.utils import timezone
@@ -277,9 +277,13 @@ def _record_sent(*, outbound: OutboundMessage, result: SendResult) -> None:
     with transaction.atomic():
         # A status callback may already have stored the sid (matched by our id) and moved
         # the status on: only SENDING becomes SENT; sent_at and the sid are kept either way.
-        Interaction.objects.filter(pk=outbound.interaction_id).exclude(provider_sid=result.sid).update(
-            provider_sid=result.sid
-        )
+        try:
+            with transaction.atomic():
+                Interaction.objects.filter(pk=outbound.interaction_id).exclude(
+                    provider_sid=result.sid
+                ).update(provider_sid=result.sid)
+        except IntegrityError:  # the provider reused a sid: keep the send, log the oddity
+            logger.error("outbound %s: sid %s already belongs to another message", outbound.pk, result.sid)
         OutboundMessage.objects.filter(pk=outbound.pk).update(
             status=Case(
                 When(status=DeliveryStatus.SENDING, then=Value(DeliveryStatus.SENT)),

@@ -1,6 +1,7 @@
 """Fixtures for the messaging tests: Twilio's REST API faked at the HTTP layer."""
 
 import json
+import uuid
 
 import pytest
 import responses
@@ -24,6 +25,16 @@ def created(sid: str = "SM" + "a" * 32, status: str = "queued") -> dict:
         "status": 201,
         "content_type": "application/json",
     }
+
+
+def accept_all(rsps: responses.RequestsMock, url: str | None = None) -> None:
+    """Twilio accepting every message create, each with a new sid."""
+
+    def answer(request):
+        sid = "SM" + uuid.uuid4().hex
+        return 201, {}, json.dumps({"sid": sid, "status": "queued", "account_sid": TEST_ACCOUNT_SID})
+
+    rsps.add_callback(responses.POST, url or messages_url(), callback=answer, content_type="application/json")
 
 
 def error(status: int, code: int, message: str = "error") -> dict:
