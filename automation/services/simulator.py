@@ -1,0 +1,179 @@
+"""Try-it: a marketer chats with a plan as a test contact, through the real engine.
+
+Each (plan, user) pair has its own test contact (``Contact.is_test``), numbered in the
+fictional North American range NXX-555-0100…0199 (numbers that are never assigned), so
+nothing a marketer types can reach a real phone; messaging sends to test contacts with
+the ``locmem`` backend whatever ``SMS_BACKEND`` says, and reports, exports and the API
+leave them out.
+
+A message is handed to ``tracking.services.inbound_message_receive`` shaped like Twilio's
+webhook payload: compliance keywords, transitions, fallbacks, goals and replies are all
+the engine's own. One difference, for plans that are not active (drafts, paused): the
+engine enrolls only in active plans, so when the test contact is not enrolled in such a
+plan, its message is recorded and the contact enrolled directly with
+``enrollment_start`` (as if the message had been an entry message). From then on every
+message goes through the engine as usual.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from automation.models import Enrollment, EnrollmentStatus, Plan
+from contacts.models import Contact
+from tracking.models import Interaction
+
+# Fictional lines 555-0100…555-0199 in a few area codes: 100 test contacts per area code.
+SIMULATOR_AREA_CODES = ("202", "212", "213", "305", "312", "415", "512", "617", "702", "818")
+MAX_MESSAGE_LENGTH = 1600
+
+
+@dataclass
+class SimulatorState:
+    contact: Contact | None
+    enrollment: Enrollment | None  # the latest enrollment of the test contact in the plan
+
+    @property
+    def state_name(self) -> str:
+        return self.enrollment.current_state.name if self.enrollment else ""
+
+    @property
+    def status(self) -> str:
+        return self.enrollment.status if self.enrollment else ""
+
+
+@dataclass
+class SimulatorTurn:
+    sent: Interaction | None
+    replies: list[Interaction]
+    state: SimulatorState
+    note: str = ""
+
+
+def _lookup(*, plan: Plan, user) -> Contact | None:
+    return Contact.objects.filter(
+        is_test=True, attributes__simulator__plan=plan.pk, attributes__simulator__user=user.pk
+    ).first()
+
+
+def simulator_contact(*, plan: Plan, user) -> Contact:
+    """The user's test contact for `plan`, created on first use."""
+    contact = _lookup(plan=plan, user=user)
+    if contact is not None:
+        return contact
+    for area in SIMULATOR_AREA_CODES:
+        prefix = f"+1{area}55501"
+        taken = set(Contact.objects.filter(phone__startswith=prefix).values_list("phone", flat=True))
+        for line in range(100):
+            phone = f"{prefix}{line:02d}"
+            if phone in taken:
+                continue
+            try:
+                with transaction.atomic():
+                    return Contact.objects.create(
+                        phone=phone,
+                        first_name="Test",
+                        last_name=f"({user.get_username()})"[:100],
+                        is_test=True,
+                        attributes={"simulator": {"plan": plan.pk, "user": user.pk}},
+                    )
+            except IntegrityError:
+                continue  # taken meanwhile: try the next number
+    raise RuntimeError("Every simulator number is in use: reset some test contacts.")
+
+
+def simulator_state(*, plan: Plan, user) -> SimulatorState:
+    contact = _lookup(plan=plan, user=user)
+    enrollment = None
+    if contact is not None:
+        enrollment = (
+            Enrollment.objects.filter(contact=contact, plan=plan)
+            .select_related("current_state")
+            .order_by("-enrolled_at", "-id")
+            .first()
+        )
+    return SimulatorState(contact=contact, enrollment=enrollment)
+
+
+def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
+    """Send `text` to the plan as the user's test contact; return what came back."""
+    from automation.matching import reply_normalize
+    from automation.services.engine import enrollment_start
+    from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
+    from tracking.services import inbound_message_receive
+
+    text = (text or "")[:MAX_MESSAGE_LENGTH]
+    contact = simulator_contact(plan=plan, user=user)
+    started = timezone.now()
+    sid = f"SMsim{uuid.uuid4().hex[:29]}"
+    note = ""
+    normalized = reply_normalize(text)
+    compliance = normalized in OPT_OUT_KEYWORDS | HELP_KEYWORDS | OPT_IN_KEYWORDS
+    enrolled = Enrollment.objects.filter(contact=contact, plan=plan, status=EnrollmentStatus.ACTIVE).exists()
+
+    if plan.status != Plan.Status.ACTIVE and not enrolled and not compliance and not contact.opted_out:
+        with transaction.atomic():
+            contact = Contact.objects.select_for_update().get(pk=contact.pk)
+            sent = Interaction.objects.create(
+                contact=contact,
+                direction=Interaction.Direction.INBOUND,
+                body=text,
+                provider_sid=sid,
+                raw_payload={"simulator": True},
+                created_at=timezone.now(),
+            )
+            contact.last_inbound_at = sent.created_at
+            contact.save(update_fields=["last_inbound_at", "updated_at"])
+            enrollment_start(contact=contact, plan=plan, interaction=sent)
+        note = (
+            f"{plan.name} is {plan.get_status_display().lower()}: the test contact was enrolled directly "
+            "(only active plans enroll real contacts)."
+        )
+    else:
+        payload = {
+            "MessageSid": sid,
+            "SmsMessageSid": sid,
+            "SmsSid": sid,
+            "AccountSid": settings.TWILIO_ACCOUNT_SID or "AC-simulator",
+            "From": contact.phone,
+            "To": settings.TWILIO_FROM_NUMBER or "+15005550006",
+            "Body": text,
+            "NumMedia": "0",
+            "SmsStatus": "received",
+            "ApiVersion": "2010-04-01",
+        }
+        result = inbound_message_receive(payload=payload)
+        sent = result.interaction
+
+    state = simulator_state(plan=plan, user=user)
+    missed = state.enrollment is None or state.enrollment.enrolled_at < started
+    if not note and plan.status == Plan.Status.ACTIVE and not enrolled and missed:
+        others = list(
+            Enrollment.objects.filter(contact=contact, status=EnrollmentStatus.ACTIVE)
+            .exclude(plan=plan)
+            .values_list("plan__name", flat=True)
+        )
+        note = f"This message did not enroll the test contact in {plan.name}"
+        if plan.entry_trigger == Plan.EntryTrigger.KEYWORD and plan.entry_keywords:
+            note += f" (its entry keywords: {plan.entry_keywords})"
+        note += "." + (f" It is enrolled in: {', '.join(others)}." if others else "")
+    replies = list(
+        Interaction.objects.filter(
+            contact=contact, direction=Interaction.Direction.OUTBOUND, created_at__gte=started
+        ).order_by("created_at", "id")
+    )
+    return SimulatorTurn(sent=sent, replies=replies, state=state, note=note)
+
+
+def simulator_reset(*, plan: Plan, user) -> bool:
+    """Delete the user's test contact for `plan` and everything it did (messages,
+    enrollments, steps, goals, consent). False when there was nothing to reset."""
+    contact = _lookup(plan=plan, user=user)
+    if contact is None:
+        return False
+    with transaction.atomic():
+        contact.delete()
+    return True

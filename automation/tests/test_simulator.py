@@ -1,0 +1,114 @@
+import pytest
+
+from automation.models import Enrollment, Plan
+from automation.reports import plan_report
+from automation.services.simulator import simulator_contact, simulator_reset, simulator_send, simulator_state
+from automation.tests.factories import PlanFactory, PlanStateFactory, TransitionFactory
+from contacts.models import Contact
+from messaging.tests.factories import SmsMessageFactory
+from tracking.models import Interaction
+
+pytestmark = pytest.mark.django_db
+
+
+def _plan(status, **kwargs):
+    plan = PlanFactory(status=status, **kwargs)
+    start = PlanStateFactory(
+        plan=plan, name="Asked", is_start=True, message=SmsMessageFactory(body="Reply BUY to buy.")
+    )
+    start.fallback_text = "Please reply BUY."
+    start.save()
+    done = PlanStateFactory(
+        plan=plan, name="Bought", is_final=True, message=SmsMessageFactory(body="Thanks!")
+    )
+    TransitionFactory(plan=plan, from_state=start, to_state=done, pattern="BUY")
+    return plan
+
+
+@pytest.fixture
+def marketer(django_user_model):
+    return django_user_model.objects.create_user("mia", is_staff=True)
+
+
+def test_chat_with_an_active_plan_through_the_engine(
+    marketer, sms_outbox, django_capture_on_commit_callbacks
+):
+    plan = _plan(Plan.Status.ACTIVE)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = simulator_send(plan=plan, user=marketer, text="hello")
+    assert [r.body for r in first.replies] == ["Reply BUY to buy."]
+    assert (first.state.state_name, first.state.status) == ("Asked", "active")
+    assert first.note == ""
+
+    with django_capture_on_commit_callbacks(execute=True):
+        unmatched = simulator_send(plan=plan, user=marketer, text="what?")
+    assert [r.body for r in unmatched.replies] == ["Please reply BUY."]
+    assert unmatched.state.state_name == "Asked"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        bought = simulator_send(plan=plan, user=marketer, text=" buy! ")
+    assert [r.body for r in bought.replies] == ["Thanks!"]
+    assert (bought.state.state_name, bought.state.status) == ("Bought", "completed")
+
+    contact = simulator_contact(plan=plan, user=marketer)
+    assert contact.is_test and contact.phone.startswith("+1202555010")
+    # Replies went to the in-memory outbox, never to a real backend.
+    assert [(m.to, m.body) for m in sms_outbox] == [
+        (contact.phone, "Reply BUY to buy."),
+        (contact.phone, "Please reply BUY."),
+        (contact.phone, "Thanks!"),
+    ]
+    # A test contact is left out of the plan's report.
+    assert plan_report(plan=plan).enrolled == 0
+
+
+def test_each_user_and_plan_has_its_own_test_contact(marketer, django_user_model):
+    plan, other_plan = _plan(Plan.Status.ACTIVE), _plan(Plan.Status.ACTIVE)
+    other_user = django_user_model.objects.create_user("max", is_staff=True)
+    a = simulator_contact(plan=plan, user=marketer)
+    assert simulator_contact(plan=plan, user=marketer) == a
+    b = simulator_contact(plan=other_plan, user=marketer)
+    c = simulator_contact(plan=plan, user=other_user)
+    assert len({a.phone, b.phone, c.phone}) == 3
+
+
+def test_draft_plan_enrolls_the_test_contact_directly(marketer, sms_outbox):
+    plan = _plan(Plan.Status.DRAFT, entry_trigger=Plan.EntryTrigger.KEYWORD, entry_keywords="JOIN")
+
+    first = simulator_send(plan=plan, user=marketer, text="anything")
+    assert "draft" in first.note
+    assert [r.body for r in first.replies] == ["Reply BUY to buy."]
+    assert first.state.state_name == "Asked"
+    assert first.sent.body == "anything"
+
+    done = simulator_send(plan=plan, user=marketer, text="BUY")
+    assert done.note == ""
+    assert (done.state.state_name, done.state.status) == ("Bought", "completed")
+
+
+def test_active_keyword_plan_explains_a_message_that_did_not_enroll(marketer, sms_outbox):
+    plan = _plan(Plan.Status.ACTIVE, entry_trigger=Plan.EntryTrigger.KEYWORD, entry_keywords="JOIN")
+    turn = simulator_send(plan=plan, user=marketer, text="hi")
+    assert turn.replies == []
+    assert turn.state.enrollment is None
+    assert "did not enroll" in turn.note and "JOIN" in turn.note
+    assert simulator_send(plan=plan, user=marketer, text="join").state.state_name == "Asked"
+
+
+def test_stop_opts_the_test_contact_out_and_reset_deletes_everything(marketer, sms_outbox):
+    plan = _plan(Plan.Status.ACTIVE)
+    simulator_send(plan=plan, user=marketer, text="hello")
+    stopped = simulator_send(plan=plan, user=marketer, text="STOP")
+    assert stopped.state.status == "opted_out"
+    contact = simulator_contact(plan=plan, user=marketer)
+    assert contact.opted_out
+
+    assert simulator_reset(plan=plan, user=marketer) is True
+    assert not Contact.objects.filter(pk=contact.pk).exists()
+    assert not Interaction.objects.filter(contact_id=contact.pk).exists()
+    assert not Enrollment.objects.filter(contact_id=contact.pk).exists()
+    assert simulator_state(plan=plan, user=marketer).contact is None
+    assert simulator_reset(plan=plan, user=marketer) is False
+    # A fresh start after the reset.
+    assert simulator_send(plan=plan, user=marketer, text="hello").state.state_name == "Asked"
