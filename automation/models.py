@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django_fsm import FSMField, transition
 
@@ -233,3 +234,45 @@ class EnrollmentStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_via_display()} → {self.state}"
+
+
+class BulkEnrollmentJob(models.Model):
+    """Enrolling many contacts in a plan at once (admin action or CSV segment), run in
+    Celery batches; the counters show its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    class Source(models.TextChoices):
+        SELECTION = "selection", "Contacts selected in the admin"
+        CSV = "csv", "CSV segment"
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="bulk_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SELECTION)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0, help_text="Contacts to process.")
+    processed = models.PositiveIntegerField(default=0)
+    enrolled = models.PositiveIntegerField(default=0)
+    skipped_opted_out = models.PositiveIntegerField(default=0)
+    skipped_enrolled = models.PositiveIntegerField(default=0, help_text="Already enrolled (or a once-only plan).")
+    skipped_other = models.PositiveIntegerField(default=0, help_text="Test contacts, plan not active, errors.")
+    not_found = models.PositiveIntegerField(default=0, help_text="CSV phone numbers with no contact.")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "bulk enrollment"
+
+    def __str__(self) -> str:
+        return f"Bulk enrollment #{self.pk} in {self.plan}"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.processed / self.total) if self.total else 100

@@ -93,3 +93,8 @@ def enrollment_timeouts_fire_task() -> dict:
     if count:
         logger.info("fired %d reply timeouts", count)
     return {"fired": count}
+
+
+# Bulk enrollment batches live in their own module (issue 5): importing it here registers
+# them with the worker, which autodiscovers `tasks` modules only.
+from automation.tasks_bulk import bulk_enrollment_batch_task  # noqa: E402, F401

@@ -1,0 +1,10 @@
+"""Bulk enrollment batches (registered with the worker by an import in automation.tasks)."""
+
+from celery import shared_task
+
+from automation.services.bulk import bulk_enrollment_batch_run
+
+
+@shared_task(acks_late=True)
+def bulk_enrollment_batch_task(job_id: int, contact_ids: list[int]) -> None:
+    bulk_enrollment_batch_run(job_id=job_id, contact_ids=contact_ids)

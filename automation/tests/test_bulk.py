@@ -1,0 +1,110 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from automation.models import BulkEnrollmentJob, Enrollment, Plan
+from automation.services import bulk
+from automation.services.bulk import (
+    bulk_enrollment_batch_run,
+    bulk_enrollment_create,
+    bulk_enrollment_from_csv,
+    segment_from_csv,
+)
+from automation.tests.factories import EnrollmentFactory, PlanFactory, PlanStateFactory
+from contacts.tests.factories import ContactFactory
+from messaging.tests.factories import SmsMessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def plan():
+    plan = PlanFactory(status=Plan.Status.ACTIVE)
+    PlanStateFactory(
+        plan=plan, name="Invited", is_start=True, message=SmsMessageFactory(body="Hi! Reply QUOTE.")
+    )
+    return plan
+
+
+def test_enrolls_in_batches_skipping_opted_out_enrolled_and_test_contacts(
+    plan, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(bulk, "BATCH_SIZE", 2)
+    fresh = [ContactFactory() for _ in range(3)]
+    opted_out = ContactFactory(opted_out=True)
+    enrolled = EnrollmentFactory(plan=plan, current_state=plan.states.get()).contact
+    tester = ContactFactory(is_test=True)
+    ids = [c.pk for c in [*fresh, opted_out, enrolled, tester]]
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        job = bulk_enrollment_create(plan=plan, contact_ids=ids + ids[:2])  # duplicates collapse
+
+    assert len([c for c in callbacks if c]) >= 3  # six contacts in batches of two
+    job.refresh_from_db()
+    assert (job.status, job.total, job.processed) == ("done", 6, 6)
+    assert (job.enrolled, job.skipped_opted_out, job.skipped_enrolled, job.skipped_other) == (3, 1, 1, 1)
+    assert job.finished_at is not None
+    assert set(
+        Enrollment.objects.filter(plan=plan, status="active").values_list("contact_id", flat=True)
+    ) == {
+        *(c.pk for c in fresh),
+        enrolled.pk,
+    }
+    # Bulk messages are not answers: quiet hours apply to them.
+    first = fresh[0].outbound_messages.get()
+    assert (first.purpose, first.answers_contact) == ("prompt", False)
+
+
+def test_a_batch_run_twice_enrolls_nobody_twice(plan):
+    contact = ContactFactory()
+    job = BulkEnrollmentJob.objects.create(plan=plan, total=1)
+    bulk_enrollment_batch_run(job_id=job.pk, contact_ids=[contact.pk])
+    bulk_enrollment_batch_run(job_id=job.pk, contact_ids=[contact.pk])
+    assert Enrollment.objects.filter(contact=contact, plan=plan).count() == 1
+    job.refresh_from_db()
+    assert (job.enrolled, job.skipped_enrolled) == (1, 1)
+
+
+def test_once_only_plan_skips_contacts_that_were_ever_enrolled(plan):
+    Plan.objects.filter(pk=plan.pk).update(reentry=Plan.Reentry.NEVER)  # the job reads the plan afresh
+    past = EnrollmentFactory(plan=plan, current_state=plan.states.get())
+    Enrollment.objects.filter(pk=past.pk).update(status="completed")
+    job = BulkEnrollmentJob.objects.create(plan=plan, total=1)
+    bulk_enrollment_batch_run(job_id=job.pk, contact_ids=[past.contact_id])
+    job.refresh_from_db()
+    assert (job.enrolled, job.skipped_enrolled) == (0, 1)
+
+
+def test_only_active_plans_and_a_plan_paused_midway_skips_the_rest(plan):
+    draft = PlanFactory()
+    PlanStateFactory(plan=draft, is_start=True)
+    with pytest.raises(ValidationError, match="only active plans enroll"):
+        bulk_enrollment_create(plan=draft, contact_ids=[ContactFactory().pk])
+    assert not BulkEnrollmentJob.objects.exists()
+
+    job = BulkEnrollmentJob.objects.create(plan=plan, total=2)
+    Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.PAUSED)
+    bulk_enrollment_batch_run(job_id=job.pk, contact_ids=[ContactFactory().pk, ContactFactory().pk])
+    job.refresh_from_db()
+    assert (job.status, job.enrolled, job.skipped_other) == ("done", 0, 2)
+    assert "not active" in job.note
+
+
+def test_segment_from_csv_reports_bad_lines_by_number():
+    ContactFactory(phone="+14155550101")
+    segment = segment_from_csv(data="phone,name\n(415) 555-0101,Ann\n+14155550109,Unknown\n\n")
+    assert (segment.phones, segment.not_found) == (2, ["+14155550109"])
+    with pytest.raises(ValidationError) as error:
+        segment_from_csv(data="phone\n+14155550101\nabc\n+1\n")
+    assert error.value.messages == ["Line 3: abc is not a phone number.", "Line 4: +1 is not a phone number."]
+    # Without a header the first column is the phone number.
+    assert segment_from_csv(data="4155550101\n").contact_ids != []
+
+
+def test_csv_segment_job_counts_unknown_numbers(plan, django_capture_on_commit_callbacks):
+    known = ContactFactory(phone="+14155550101")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = bulk_enrollment_from_csv(plan=plan, data="phone\n+14155550101\n+14155550102\n")
+    job.refresh_from_db()
+    assert (job.source, job.total, job.enrolled, job.not_found) == ("csv", 1, 1, 1)
+    assert "+14155550102" in job.note
+    assert Enrollment.objects.filter(contact=known, plan=plan).exists()
