@@ -7,6 +7,8 @@ from messaging.preview import sms_template_error
 class SmsMessageForm(forms.ModelForm):
     """An SMS message type; a body that does not render for the sample contact is refused."""
 
+    media_url = forms.URLField(required=False, assume_scheme="https", help_text="Optional image (MMS).")
+
     class Meta:
         model = SmsMessage
         fields = ["name", "body", "media_url"]
