@@ -17,12 +17,15 @@ Lock order. The engine (a live reply) locks the contact row, then the enrollment
   must still be active, in the same state, with its timeout still due — a stale timeout
   (the contact replied, the enrollment moved on) never fires.
 
-Set-based expiry. ``Enrollment.status`` is a protected FSMField; the batch UPDATE is a
+Set-based expiry does what ``engine.enrollment_end`` does for one enrollment, for a batch:
+status, ended_at, end_reason, timeout cleared, a step (via "expiry"), held messages canceled.
+``Enrollment.status`` is a protected FSMField; the batch UPDATE is a
 queryset ``.update()``, which bypasses the FSM on purpose: the only transition it performs is
 ``active → expired`` (exactly ``Enrollment.expire``'s source and target, guarded in SQL by
 ``WHERE status='active'``), and doing it row by row would cost ~4 queries per enrollment.
 """
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -30,6 +33,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan, PlanState
+
+logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int], None]
 
@@ -86,7 +91,7 @@ def _timeout_fire_one(*, enrollment_id: int, contact_id: int, state_id: int, now
             return False  # a reply is being handled right now: next run
         enrollment = (
             Enrollment.objects.select_for_update(of=("self",))
-            .select_related("current_state__timeout_to", "plan", "contact")
+            .select_related("current_state__timeout_to", "plan")
             .filter(
                 id=enrollment_id,
                 contact_id=contact_id,
@@ -114,9 +119,10 @@ def _timeout_fire_one(*, enrollment_id: int, contact_id: int, state_id: int, now
             if deadline > now:
                 Enrollment.objects.filter(id=enrollment.id).update(timeout_at=deadline)
                 return False
-        enrollment.timeout_at = None
-        Enrollment.objects.filter(id=enrollment.id).update(timeout_at=None)
-        enrollment_enter_state(enrollment=enrollment, state=state.timeout_to, via=EnrollmentStep.Via.TIMEOUT)
+        enrollment.contact = contact  # the locked row
+        enrollment_enter_state(
+            enrollment=enrollment, state=state.timeout_to, via=EnrollmentStep.Via.TIMEOUT, now=now
+        )
         return True
 
 
@@ -155,10 +161,16 @@ def enrollment_timeouts_fire(
             break
         last_id = batch[-1][0]
         for enrollment_id, contact_id, state_id in batch:
-            if _timeout_fire_one(
-                enrollment_id=enrollment_id, contact_id=contact_id, state_id=state_id, now=now
-            ):
-                fired += 1
+            try:
+                moved = _timeout_fire_one(
+                    enrollment_id=enrollment_id, contact_id=contact_id, state_id=state_id, now=now
+                )
+            except Exception:  # one broken enrollment (e.g. a plan edited badly) must not stop the rest
+                logger.exception(
+                    "reply timeout of enrollment %s did not fire; retried next run", enrollment_id
+                )
+                continue
+            fired += moved
         if progress:
             progress(fired)
         if len(batch) < batch_size:
@@ -186,6 +198,7 @@ def _expire_batch(
     """Expire up to `batch_size` due enrollments with id > `last_id` in one transaction.
     Returns (how many expired, the last id looked at; 0 when nothing was due)."""
     from contacts.models import Contact
+    from messaging.models import DeliveryStatus, OutboundMessage
 
     with transaction.atomic():
         rows = list(
@@ -235,6 +248,10 @@ def _expire_batch(
             rows = [row for row in rows if row[0] in changed]
             texting = [row for row in texting if row[0] in changed]
 
+        # Messages held for quiet hours belong to a journey that is over now (as enrollment_end does).
+        OutboundMessage.objects.filter(
+            enrollment_id__in=[row[0] for row in rows], status=DeliveryStatus.HELD
+        ).update(status=DeliveryStatus.CANCELED, status_updated_at=now, error_message="Enrollment expired.")
         EnrollmentStep.objects.bulk_create(
             [
                 EnrollmentStep(
