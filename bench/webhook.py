@@ -1,0 +1,467 @@
+"""Benchmark of the inbound webhook ``POST /twilio/sms/`` (issue 3, item 9).
+
+Run: ``.venv/bin/python bench/webhook.py`` (or ``make bench``). Needs PostgreSQL at
+127.0.0.1:5432 (role root, trust) and Redis at 127.0.0.1:6379. See bench/README.md.
+
+What it does, in one run and one server config:
+1. creates the database ``sj_bench_webhook`` (dropped first), migrates, loads the demo
+   plan (``load_demo_plan``), creates the floor's table, empties Redis db 5;
+2. counts the SQL queries of one message of each kind through the real view, in-process
+   (``CaptureQueriesContext``): a first message, QUOTE, BUY, an unmatched reply, a redelivery;
+3. starts gunicorn (sync workers) with ``CELERY_BROKER_URL=redis://127.0.0.1:6379/5`` and no
+   Celery worker, so the webhook only writes and enqueues;
+4. drives, each for ``--seconds``, with ``--concurrency`` keep-alive loopback connections:
+   the trivial view, the durable-floor view, phase A (first messages from new numbers:
+   a contact, an enrollment and a queued prompt each) and phase B (QUOTE replies from
+   contacts in Invited — the phase A contacts, topped up by an untimed seeding pass);
+5. checks what the database holds, prints requests/s, p50/p99 and the ratios, and cleans
+   up (gunicorn stopped, Redis db 5 emptied, database dropped unless ``--keep``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    BENCH_ACCOUNT_SID,
+    BENCH_AUTH_TOKEN,
+    BENCH_FROM_NUMBER,
+    BENCH_PUBLIC_BASE_URL,
+    Gunicorn,
+    PhaseResult,
+    build_request,
+    database_drop,
+    database_recreate,
+    run_load,
+    server_env,
+)
+
+WEBHOOK = "/twilio/sms/"
+TRIVIAL = "/bench/ok/"
+FLOOR = "/bench/floor/"
+GOAL_RATIO = 0.35
+GOAL_QUERIES = 12
+
+
+# --- payloads -------------------------------------------------------------------------
+
+_sids = itertools.count(1)
+
+
+def payload(phone: str, body: str) -> dict[str, str]:
+    """An inbound SMS as Twilio posts it (shared/fixtures/twilio/inbound_sms.json)."""
+    sid = f"SM{next(_sids):032x}"
+    return {
+        "ToCountry": "US",
+        "ToState": "CA",
+        "SmsMessageSid": sid,
+        "NumMedia": "0",
+        "ToCity": "SAN FRANCISCO",
+        "FromZip": "10001",
+        "SmsSid": sid,
+        "FromState": "NY",
+        "SmsStatus": "received",
+        "Body": body,
+        "FromCountry": "US",
+        "To": BENCH_FROM_NUMBER,
+        "ToZip": "94105",
+        "NumSegments": "1",
+        "MessageSid": sid,
+        "AccountSid": BENCH_ACCOUNT_SID,
+        "From": phone,
+        "ApiVersion": "2010-04-01",
+    }
+
+
+class Signer:
+    def __init__(self) -> None:
+        from twilio.request_validator import RequestValidator
+
+        self.validator = RequestValidator(BENCH_AUTH_TOKEN)
+
+    def __call__(self, path: str, params: dict) -> str:
+        return self.validator.compute_signature(BENCH_PUBLIC_BASE_URL + path, params)
+
+
+def signed_post(port: int, path: str, params: dict, signature: str) -> bytes:
+    return build_request(
+        "POST",
+        path,
+        port=port,
+        body=urlencode(params).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+    )
+
+
+def phone_numbers(area_codes: list[str]):
+    """Distinct valid US numbers (phonenumbers-valid, so the webhook accepts them)."""
+    import phonenumbers
+
+    for area in area_codes:
+        for exchange in range(201, 1000):
+            if exchange % 100 == 11 or exchange == 555:
+                continue
+            for line in range(0, 10000, 7):
+                e164 = f"+1{area}{exchange}{line:04d}"
+                if phonenumbers.is_valid_number(phonenumbers.parse(e164)):
+                    yield e164
+
+
+# --- setup in-process -----------------------------------------------------------------
+
+
+def django_setup(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    import django
+
+    # WhiteNoise warns that collectstatic never ran: no static file is served here.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+
+    django.setup()
+
+
+def demo_plan_load() -> str:
+    from django.core.management import call_command, get_commands
+
+    if "load_demo_plan" in get_commands():
+        call_command("load_demo_plan", verbosity=0)
+        return "manage.py load_demo_plan"
+    _bench_seed_demo_plan()
+    return "bench-local seed (load_demo_plan not available yet)"
+
+
+def _bench_seed_demo_plan() -> None:
+    """CONTRACT §4's plan, for as long as ``load_demo_plan`` does not exist."""
+    from datetime import timedelta
+
+    from automation.models import Plan, PlanState, Transition
+    from messaging.models import SmsMessage
+    from tracking.models import Goal
+
+    quote_goal = Goal.objects.create(name="Quote requested", slug="quote-requested", points=10)
+    buy_goal = Goal.objects.create(name="Purchase", slug="purchase", points=50)
+    plan = Plan.objects.create(
+        name="Quote and buy", slug="quote-and-buy", entry_trigger=Plan.EntryTrigger.ANY
+    )
+
+    def msg(name: str, body: str) -> SmsMessage:
+        return SmsMessage.objects.create(name=name, body=body)
+
+    fallback_quote = "Sorry, we didn't catch that. Reply QUOTE for your discount."
+    reminded = PlanState.objects.create(
+        plan=plan,
+        name="Reminded",
+        position=1,
+        message=msg("Reminder", "Still interested? Reply QUOTE for your discount."),
+        fallback_text=fallback_quote,
+    )
+    invited = PlanState.objects.create(
+        plan=plan,
+        name="Invited",
+        position=0,
+        is_start=True,
+        message=msg("Invitation", "Hi! Reply QUOTE to get your exclusive discount."),
+        fallback_text=fallback_quote,
+        timeout=timedelta(hours=24),
+        timeout_to=reminded,
+    )
+    quoted = PlanState.objects.create(
+        plan=plan,
+        name="Quoted",
+        position=2,
+        message=msg("Quote", "Your quote: 15% off your next order. Reply BUY to claim it."),
+        goal=quote_goal,
+        fallback_text="Sorry, we didn't catch that. Reply BUY to claim your discount.",
+    )
+    purchased = PlanState.objects.create(
+        plan=plan,
+        name="Purchased",
+        position=3,
+        is_final=True,
+        message=msg("Thanks", "Thanks for your purchase! Your discount is applied."),
+        goal=buy_goal,
+    )
+    for source, target, word in [
+        (invited, quoted, "QUOTE"),
+        (reminded, quoted, "QUOTE"),
+        (quoted, purchased, "BUY"),
+    ]:
+        Transition.objects.create(plan=plan, from_state=source, to_state=target, pattern=word)
+    plan.activate()
+    plan.save()
+
+
+def floor_table_create() -> None:
+    from django.db import connection
+
+    from bench.reference import FLOOR_DDL
+
+    with connection.cursor() as cursor:
+        cursor.execute(FLOOR_DDL)
+
+
+def queries_per_message(numbers, *, show: bool = False) -> dict[str, int]:
+    """SQL queries of one webhook request of each kind, through the real view and the
+    real middleware, counted with CaptureQueriesContext (a warm-up message goes first)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    sign = Signer()
+
+    def post(params: dict) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            resp = client.post(
+                WEBHOOK,
+                data=urlencode(params),
+                content_type="application/x-www-form-urlencoded",
+                HTTP_X_TWILIO_SIGNATURE=sign(WEBHOOK, params),
+            )
+        if resp.status_code != 200:
+            raise RuntimeError(f"the webhook answered {resp.status_code}: {resp.content[:200]!r}")
+        if show:
+            print(f"--- {params['Body']!r} from {params['From']}: {len(ctx.captured_queries)} queries")
+            for query in ctx.captured_queries:
+                print("   ", query["sql"][:160])
+        return len(ctx.captured_queries)
+
+    warm = next(numbers)
+    for body in ("Hello", "QUOTE", "BUY"):
+        post(payload(warm, body))
+    phone = next(numbers)
+    counts = {"first message (enroll + prompt)": post(payload(phone, "Hello"))}
+    counts["unmatched reply (fallback)"] = post(payload(phone, "what?"))
+    counts["QUOTE (transition + goal + prompt)"] = post(payload(phone, "QUOTE"))
+    counts["BUY (transition + goal + complete)"] = post(payload(phone, "BUY"))
+    again = payload(next(numbers), "Hello")
+    post(again)
+    counts["redelivered MessageSid"] = post(again)
+    connection.close()
+    return counts
+
+
+def redis_flush(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def redis_queue_length(url: str) -> int:
+    import redis
+
+    return redis.Redis.from_url(url).llen("celery")
+
+
+# --- the run --------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of each measured phase")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--concurrency", type=int, default=4, help="client connections")
+    parser.add_argument("--max-requests", type=int, default=40000, help="cap per phase")
+    parser.add_argument("--database", default="sj_bench_webhook")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/5")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--show-queries", action="store_true", help="print the SQL of each counted request")
+    parser.add_argument("--queries-only", action="store_true", help="count queries, skip the load phases")
+    args = parser.parse_args()
+
+    print(f"database {args.database}, broker {args.broker}, no Celery worker")
+    db_url = database_recreate(args.database)
+    env = server_env(database_url=db_url, broker_url=args.broker)
+    redis_flush(args.broker)
+    try:
+        django_setup(env)
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        print("demo plan:", demo_plan_load())
+        floor_table_create()
+
+        numbers = phone_numbers(["212", "415", "646", "718", "917", "310", "312", "617", "702", "503"])
+        queries = queries_per_message(numbers, show=args.show_queries or args.queries_only)
+        redis_flush(args.broker)
+        if args.queries_only:
+            return 0
+
+        results = run_phases(args, env, numbers)
+        counts = database_counts()
+        queued_tasks = redis_queue_length(args.broker)
+    finally:
+        redis_flush(args.broker)
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            database_drop(args.database)
+
+    report(args, results, queries, counts, queued_tasks)
+    return 0
+
+
+def run_phases(args, env: dict[str, str], numbers) -> dict[str, PhaseResult]:
+    from django.db import connections
+
+    connections.close_all()
+    sign = Signer()
+    results: dict[str, PhaseResult] = {}
+    with Gunicorn(env=env, workers=args.workers, ready_path=TRIVIAL) as server:
+        port = server.port
+        pids = server.pids()
+        cap = args.max_requests
+
+        def unsigned(path: str, count: int):
+            # The reference views do not check signatures; same payload and header size.
+            fake = "x" * 28
+            return [
+                (None, signed_post(port, path, payload(next(numbers), "Hello"), fake)) for _ in range(count)
+            ]
+
+        def first_messages(count: int):
+            out = []
+            for phone in itertools.islice(numbers, count):
+                params = payload(phone, "Hello")
+                out.append((phone, signed_post(port, WEBHOOK, params, sign(WEBHOOK, params))))
+            return out
+
+        def replies(phones: list[str], word: str):
+            out = []
+            for phone in phones:
+                params = payload(phone, word)
+                out.append((phone, signed_post(port, WEBHOOK, params, sign(WEBHOOK, params))))
+            return out
+
+        def phase(name: str, requests, duration: float = args.seconds) -> PhaseResult:
+            result = run_load(
+                name,
+                port=port,
+                requests=requests,
+                concurrency=args.concurrency,
+                duration=duration,
+                server_pids=pids,
+            )
+            print(
+                f"  {name:<34} {result.ok:>7} ok in {result.elapsed:5.1f} s"
+                f"  ({result.count - result.ok} non-200, {result.errors} errors)"
+            )
+            return result
+
+        print(
+            f"gunicorn: {args.workers} sync workers on 127.0.0.1:{port};"
+            f" {args.concurrency} client connections"
+        )
+        # Warm-up (not measured): imports, connections, caches of every worker.
+        phase("warm-up trivial", unsigned(TRIVIAL, 400), 3)
+        phase("warm-up floor", unsigned(FLOOR, 400), 3)
+        phase("warm-up webhook", first_messages(400), 5)
+
+        results["trivial"] = phase("trivial view", unsigned(TRIVIAL, cap))
+        results["floor"] = phase("durable floor", unsigned(FLOOR, cap))
+        results["A"] = phase("webhook A: first messages", first_messages(cap))
+
+        # Phase B replies QUOTE from contacts in Invited: phase A's, topped up so that
+        # B cannot run dry at up to twice A's rate.
+        pool = list(results["A"].sent)
+        needed = int(results["A"].rps * args.seconds * 2) + 100
+        if len(pool) < needed:
+            seeded = phase(
+                "seeding Invited contacts", first_messages(needed - len(pool)), duration=args.seconds * 4
+            )
+            pool += seeded.sent
+        results["B"] = phase("webhook B: QUOTE replies", replies(pool, "QUOTE"))
+        if results["B"].ok >= len(pool):
+            print("  (phase B used every seeded contact: its rate is a lower bound)")
+    return results
+
+
+def database_counts() -> dict[str, int]:
+    from django.db import connection
+    from django.db.models import Count
+
+    from automation.models import Enrollment
+    from bench.reference import FLOOR_TABLE
+    from contacts.models import Contact
+    from messaging.models import OutboundMessage
+    from tracking.models import Interaction
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {FLOOR_TABLE}")
+        floor_rows = cursor.fetchone()[0]
+    by_state = dict(
+        Enrollment.objects.values_list("current_state__name")
+        .annotate(n=Count("id"))
+        .values_list("current_state__name", "n")
+    )
+    return {
+        "contacts": Contact.objects.count(),
+        "inbound interactions": Interaction.objects.filter(direction="inbound").count(),
+        "outbound messages": OutboundMessage.objects.count(),
+        "enrollments in Invited": by_state.get("Invited", 0),
+        "enrollments in Quoted": by_state.get("Quoted", 0),
+        "floor rows": floor_rows,
+    }
+
+
+def report(args, results: dict[str, PhaseResult], queries: dict[str, int], counts: dict, queued: int) -> None:
+    print()
+    print("SQL queries per webhook request (in-process, CaptureQueriesContext):")
+    for kind, n in queries.items():
+        print(f"  {kind:<40} {n:>3}")
+    worst = max(queries.values())
+    print(f"  max {worst} (goal <= {GOAL_QUERIES}: {'met' if worst <= GOAL_QUERIES else 'MISSED'})")
+    print()
+    print("Database after the run:", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"Celery tasks waiting in Redis (no worker ran): {queued}")
+    print()
+    header = (
+        f"{'endpoint':<30}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'srv CPU ms/req':>16}{'machine busy':>14}"
+    )
+    print(header)
+    print("-" * len(header))
+    labels = {
+        "trivial": "trivial Django view",
+        "floor": "durable floor (1 INSERT)",
+        "A": "webhook A: first messages",
+        "B": "webhook B: QUOTE replies",
+    }
+    for key, label in labels.items():
+        r = results[key]
+        cpu = r.server_cpu / r.ok * 1000 if r.ok else float("nan")
+        print(
+            f"{label:<30}{r.rps:>9.0f}{r.pct(50):>9.1f}{r.pct(99):>9.1f}{cpu:>16.2f}{r.machine_util:>13.0%}"
+        )
+    print()
+    floor, trivial = results["floor"].rps, results["trivial"].rps
+    for key in ("A", "B"):
+        r = results[key].rps
+        verdict = "met" if r >= GOAL_RATIO * floor else "MISSED"
+        print(
+            f"{labels[key]:<30} {r / floor:5.2f} x floor  {r / trivial:5.2f} x trivial"
+            f"   (goal >= {GOAL_RATIO} x floor: {verdict})"
+        )
+    bad = {k: (r.count - r.ok, r.errors) for k, r in results.items() if r.count - r.ok or r.errors}
+    if bad:
+        print("non-200 answers / connection errors:", bad)
+    print(
+        f"\nconfig: gunicorn {args.workers} sync workers, {args.concurrency} keep-alive client connections "
+        f"(Python threads, raw sockets), {args.seconds:.0f} s per phase, {os.cpu_count()} CPUs"
+    )
+
+
+if __name__ == "__main__":
+    started = time.monotonic()
+    code = main()
+    print(f"bench/webhook.py done in {time.monotonic() - started:.0f} s")
+    sys.exit(code)
