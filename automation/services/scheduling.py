@@ -194,9 +194,9 @@ def _expiry_texts(plan_ids) -> dict[int, str]:
 
 def _expire_batch(
     *, now: datetime, last_id: int, batch_size: int, texts: dict[int, str | None]
-) -> tuple[int, int]:
+) -> tuple[int, int, bool]:
     """Expire up to `batch_size` due enrollments with id > `last_id` in one transaction.
-    Returns (how many expired, the last id looked at; 0 when nothing was due)."""
+    Returns (how many expired, the last id looked at, whether more may be due after it)."""
     from contacts.models import Contact
     from messaging.models import DeliveryStatus, OutboundMessage
 
@@ -209,8 +209,9 @@ def _expire_batch(
             .values_list("id", "current_state_id", "plan_id", "contact_id")[:batch_size]
         )
         if not rows:
-            return 0, 0
+            return 0, last_id, False
         scanned_to = rows[-1][0]
+        more = len(rows) == batch_size  # SKIP LOCKED fills the LIMIT when it can
 
         # Plans with an expiry text need their contacts locked (messages reference them).
         unknown = {plan_id for _, _, plan_id, _ in rows if plan_id not in texts}
@@ -231,7 +232,7 @@ def _expire_batch(
                 texting = [row for row in texting if row[0] not in busy]
         ids = [row[0] for row in rows]
         if not ids:
-            return 0, scanned_to
+            return 0, scanned_to, more
 
         updated = (
             _due_expiries(now)
@@ -263,7 +264,7 @@ def _expire_batch(
         )
         if texting:
             _expiry_texts_queue(rows=texting, texts=texts)
-        return len(rows), scanned_to
+        return len(rows), scanned_to, more
 
 
 def _expiry_texts_queue(*, rows, texts: dict[int, str | None]) -> None:
@@ -317,12 +318,12 @@ def enrollment_expire_due(
     last_id = 0
     texts: dict[int, str | None] = {}
     while True:
-        expired, last_id = _expire_batch(now=now, last_id=last_id, batch_size=batch_size, texts=texts)
-        if not last_id:
-            break
+        expired, last_id, more = _expire_batch(now=now, last_id=last_id, batch_size=batch_size, texts=texts)
         total += expired
-        if progress:
+        if progress and (expired or more):
             progress(total)
+        if not more:
+            break
     return total
 
 

@@ -1,0 +1,323 @@
+"""Expiry and reply timeouts (automation.services.scheduling), with frozen time.
+
+Journeys are driven through the signed webhook (the `twilio` fixture) so the prompt is
+really sent (locmem backend) and its "accepted by Twilio" time starts the reply timeout.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from automation.models import Enrollment, EnrollmentStep, Plan
+from automation.services import (
+    enrollment_expire_due,
+    enrollment_prompt_sent,
+    enrollment_timeouts_fire,
+)
+from automation.tests.factories import EnrollmentFactory, PlanFactory, PlanStateFactory, TransitionFactory
+from conftest import inbound_payload
+from contacts.models import Contact
+from messaging.models import DeliveryStatus, OutboundMessage
+from messaging.tests.factories import SmsMessageFactory
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
+PHONE = "+12125550177"
+PROMPT = "Reply YES for the deal."
+NUDGE = "Still there? Reply YES."
+
+
+@pytest.fixture
+def plan():
+    """Ask → (24 h of silence) → Nudge (no further timeout); YES in either → Done."""
+    plan = PlanFactory(slug="timeouts", entry_trigger=Plan.EntryTrigger.ANY, expiry_text="")
+    nudge = PlanStateFactory(plan=plan, name="Nudge", message=SmsMessageFactory(body=NUDGE))
+    ask = PlanStateFactory(
+        plan=plan,
+        name="Ask",
+        is_start=True,
+        message=SmsMessageFactory(body=PROMPT),
+        timeout=timedelta(hours=24),
+        timeout_to=nudge,
+        fallback_text="Sorry? Reply YES.",
+    )
+    done = PlanStateFactory(plan=plan, name="Done", is_final=True)
+    TransitionFactory(plan=plan, from_state=ask, to_state=done, pattern="YES")
+    TransitionFactory(plan=plan, from_state=nudge, to_state=done, pattern="YES")
+    Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.ACTIVE)  # protected FSM field
+    return plan
+
+
+@pytest.fixture
+def text_in(twilio, django_capture_on_commit_callbacks):
+    def send(body, phone=PHONE):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = twilio.post("/twilio/sms/", inbound_payload(phone, body))
+        assert response.status_code == 200, response.content
+
+    return send
+
+
+@pytest.fixture
+def fire(django_capture_on_commit_callbacks):
+    """Run the timeouts job (as beat would); the reminders it queues are sent."""
+
+    def run(**kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return enrollment_timeouts_fire(**kwargs)
+
+    return run
+
+
+def enrollment():
+    return Enrollment.objects.select_related("current_state").get(contact__phone=PHONE)
+
+
+def sent(outbox):
+    return [m.body for m in outbox if m.to == PHONE]
+
+
+# --- reply timeouts ------------------------------------------------------------------
+
+
+def test_timeout_starts_when_the_prompt_is_accepted(plan, text_in, sms_outbox):
+    with time_machine.travel(T0, tick=False):
+        text_in("hello")
+    e = enrollment()
+    assert sent(sms_outbox) == [PROMPT]
+    assert e.current_state.name == "Ask"
+    assert e.prompt_sent_at == T0
+    assert e.timeout_at == T0 + timedelta(hours=24)
+
+
+def test_timeout_fires_after_24_hours_of_silence_once(plan, text_in, fire, sms_outbox):
+    with time_machine.travel(T0, tick=False) as clock:
+        text_in("hello")
+        clock.shift(timedelta(hours=24) - timedelta(seconds=1))
+        assert fire() == 0
+        assert enrollment().current_state.name == "Ask"
+
+        clock.shift(timedelta(seconds=1))
+        assert fire() == 1
+        e = enrollment()
+        assert e.current_state.name == "Nudge"
+        assert sent(sms_outbox) == [PROMPT, NUDGE]
+        step = EnrollmentStep.objects.filter(enrollment=e).last()
+        assert (step.via, step.state.name, step.occurred_at) == ("timeout", "Nudge", T0 + timedelta(hours=24))
+        # Nudge has no timeout of its own: nothing more fires, ever.
+        assert e.timeout_at is None
+
+        clock.shift(timedelta(days=3))
+        assert fire() == 0
+    assert sent(sms_outbox) == [PROMPT, NUDGE]
+    assert enrollment().status == "active"
+
+
+def test_a_reply_in_between_pushes_the_timeout(plan, text_in, fire, sms_outbox):
+    with time_machine.travel(T0, tick=False) as clock:
+        text_in("hello")
+        clock.shift(timedelta(hours=20))
+        text_in("hmm, what deal?")  # no transition: the fallback answers, silence restarts
+        assert enrollment().timeout_at == T0 + timedelta(hours=44)
+
+        clock.shift(timedelta(hours=4))  # 24 h after the prompt, 4 h after the reply
+        assert fire() == 0
+        assert enrollment().current_state.name == "Ask"
+
+        clock.shift(timedelta(hours=20))  # 24 h after the reply
+        assert fire() == 1
+    assert enrollment().current_state.name == "Nudge"
+    assert sent(sms_outbox)[-1] == NUDGE
+
+
+def test_a_reply_before_the_prompt_was_accepted_counts_too(plan, fire):
+    """The later of prompt accepted and last inbound: a prompt accepted late starts from then,
+    a message from the contact after the prompt started waiting pushes it."""
+    ask = plan.states.get(name="Ask")
+    e = EnrollmentFactory(current_state=ask, enrolled_at=T0, last_inbound_at=T0 + timedelta(hours=2))
+    outbound = OutboundMessage.objects.create(
+        interaction=e.contact.interactions.create(direction="outbound", body=PROMPT, created_at=T0),
+        contact=e.contact,
+        enrollment=e,
+        state=ask,
+        purpose="prompt",
+        to_number=e.contact.phone,
+    )
+    enrollment_prompt_sent(outbound_id=outbound.pk, sent_at=T0 + timedelta(hours=1))
+    e = Enrollment.objects.get(pk=e.pk)
+    assert e.prompt_sent_at == T0 + timedelta(hours=1)
+    assert e.timeout_at == T0 + timedelta(hours=26)  # from the later inbound
+
+
+def test_prompt_sent_for_a_state_left_already_starts_nothing(plan):
+    ask, nudge = plan.states.get(name="Ask"), plan.states.get(name="Nudge")
+    e = EnrollmentFactory(current_state=nudge, enrolled_at=T0)
+    outbound = OutboundMessage.objects.create(
+        interaction=e.contact.interactions.create(direction="outbound", body=PROMPT, created_at=T0),
+        contact=e.contact,
+        enrollment=e,
+        state=ask,
+        purpose="prompt",
+        to_number=e.contact.phone,
+    )
+    enrollment_prompt_sent(outbound_id=outbound.pk, sent_at=T0)
+    e = Enrollment.objects.get(pk=e.pk)
+    assert (e.prompt_sent_at, e.timeout_at) == (None, None)
+
+
+def test_stale_timeout_never_fires_after_the_enrollment_moved_on(plan, text_in, fire, sms_outbox):
+    with time_machine.travel(T0, tick=False) as clock:
+        text_in("hello")
+        due_at = enrollment().timeout_at
+        clock.shift(timedelta(hours=2))
+        text_in("yes")
+        assert enrollment().status == "completed"
+        # Even if a stale timeout_at were left behind, it would not fire from the old state.
+        Enrollment.objects.filter(contact__phone=PHONE).update(timeout_at=due_at)
+        clock.shift(timedelta(days=2))
+        assert fire() == 0
+    assert enrollment().current_state.name == "Done"
+    assert NUDGE not in sent(sms_outbox)
+
+
+def test_stale_timeout_from_a_previous_state_does_not_fire(plan, fire):
+    """The job read the candidate in Ask, but by the time it locks the row it is elsewhere."""
+    ask, nudge = plan.states.get(name="Ask"), plan.states.get(name="Nudge")
+    e = EnrollmentFactory(current_state=nudge, enrolled_at=T0, timeout_at=T0)
+    from automation.services.scheduling import _timeout_fire_one
+
+    assert not _timeout_fire_one(
+        enrollment_id=e.pk, contact_id=e.contact_id, state_id=ask.pk, now=T0 + timedelta(hours=1)
+    )
+    assert Enrollment.objects.get(pk=e.pk).current_state == nudge
+    assert not EnrollmentStep.objects.filter(enrollment=e).exists()
+
+
+def test_timeout_without_a_target_is_cleared(plan, fire):
+    lonely = PlanStateFactory(plan=plan, name="Lonely", timeout=timedelta(hours=1))
+    e = EnrollmentFactory(current_state=lonely, enrolled_at=T0, timeout_at=T0 + timedelta(hours=1))
+    assert fire(now=T0 + timedelta(hours=2)) == 0
+    e = Enrollment.objects.get(pk=e.pk)
+    assert (e.current_state, e.timeout_at, e.status) == (lonely, None, "active")
+
+
+def test_timeouts_dry_run_and_batches(plan, fire):
+    ask = plan.states.get(name="Ask")
+    due = [
+        EnrollmentFactory(current_state=ask, enrolled_at=T0, timeout_at=T0 + timedelta(hours=i))
+        for i in range(5)
+    ]
+    later = EnrollmentFactory(current_state=ask, enrolled_at=T0, timeout_at=T0 + timedelta(days=9))
+    now = T0 + timedelta(days=1)
+    assert enrollment_timeouts_fire(now=now, dry_run=True) == 5
+    assert {Enrollment.objects.get(pk=e.pk).current_state.name for e in due} == {"Ask"}
+
+    progress = []
+    assert fire(now=now, batch_size=2, progress=progress.append) == 5
+    assert progress == [2, 4, 5]
+    assert {Enrollment.objects.get(pk=e.pk).current_state.name for e in due} == {"Nudge"}
+    assert Enrollment.objects.get(pk=later.pk).current_state.name == "Ask"
+    assert fire(now=now) == 0  # idempotent
+
+
+def test_quiet_hours_hold_the_reminder_but_not_the_answer(plan, text_in, fire, sms_outbox, settings):
+    settings.SMS_QUIET_HOURS = "21:00-08:00"
+    # 23:30 in New York (the number's zone): the contact texts; the answer goes at once.
+    night = datetime(2026, 6, 2, 3, 30, tzinfo=UTC)
+    with time_machine.travel(night, tick=False) as clock:
+        text_in("hello")
+        assert sent(sms_outbox) == [PROMPT]
+        clock.shift(timedelta(hours=24))
+        assert fire() == 1
+    reminder = OutboundMessage.objects.get(contact__phone=PHONE, interaction__body=NUDGE)
+    assert reminder.status == DeliveryStatus.HELD
+    assert reminder.answers_contact is False
+    assert reminder.send_after == datetime(2026, 6, 3, 12, 0, tzinfo=UTC)  # 08:00 EDT
+    assert sent(sms_outbox) == [PROMPT]
+
+
+# --- expiry --------------------------------------------------------------------------
+
+
+def test_expiry_records_the_step_and_ends_the_enrollment(plan):
+    ask = plan.states.get(name="Ask")
+    e = EnrollmentFactory(current_state=ask, enrolled_at=T0 - timedelta(days=7), timeout_at=T0)
+    assert enrollment_expire_due(now=T0) == 1
+    e = Enrollment.objects.get(pk=e.pk)
+    assert (e.status, e.ended_at, e.timeout_at, e.end_reason) == ("expired", T0, None, "expired")
+    step = EnrollmentStep.objects.get(enrollment=e)
+    assert (step.via, step.state, step.occurred_at) == ("expiry", ask, T0)
+
+
+def test_expiry_spares_the_active_not_due_and_the_ended():
+    due = EnrollmentFactory(enrolled_at=T0 - timedelta(days=8))
+    fresh = EnrollmentFactory(enrolled_at=T0 - timedelta(days=6))
+    done = EnrollmentFactory(enrolled_at=T0 - timedelta(days=8))
+    Enrollment.objects.filter(pk=done.pk).update(status="completed", ended_at=T0 - timedelta(days=7))
+    assert enrollment_expire_due(now=T0, dry_run=True) == 1
+    assert enrollment_expire_due(now=T0) == 1
+    assert [Enrollment.objects.get(pk=x.pk).status for x in (due, fresh, done)] == [
+        "expired",
+        "active",
+        "completed",
+    ]
+    assert enrollment_expire_due(now=T0) == 0
+
+
+def test_expiry_text_is_queued_for_plans_that_have_one(
+    settings, django_capture_on_commit_callbacks, sms_outbox
+):
+    with_text = PlanFactory(expiry_text="Your offer has ended, {{ contact.first_name }}.")
+    state = PlanStateFactory(plan=with_text, is_start=True)
+    e1 = EnrollmentFactory(current_state=state, enrolled_at=T0 - timedelta(days=8), contact__first_name="Ann")
+    e2 = EnrollmentFactory(enrolled_at=T0 - timedelta(days=8))  # its plan has no expiry text
+    with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert enrollment_expire_due(now=T0) == 2
+    message = OutboundMessage.objects.get()
+    assert (message.enrollment_id, message.purpose, message.answers_contact) == (e1.pk, "expiry", False)
+    assert [m.body for m in sms_outbox] == ["Your offer has ended, Ann."]
+    assert not OutboundMessage.objects.filter(enrollment=e2).exists()
+
+
+def test_expiry_cancels_reminders_held_for_quiet_hours(plan, text_in, fire, settings):
+    settings.SMS_QUIET_HOURS = "21:00-08:00"
+    night = datetime(2026, 6, 2, 3, 30, tzinfo=UTC)  # 23:30 in New York
+    with time_machine.travel(night, tick=False) as clock:
+        text_in("hello")
+        clock.shift(timedelta(hours=24))
+        fire()
+        reminder = OutboundMessage.objects.get(interaction__body=NUDGE)
+        assert reminder.status == DeliveryStatus.HELD
+        assert enrollment_expire_due(now=enrollment().expires_at) == 1
+    assert OutboundMessage.objects.get(pk=reminder.pk).status == DeliveryStatus.CANCELED
+
+
+def test_expiry_in_batches_reports_progress():
+    due = [EnrollmentFactory(enrolled_at=T0 - timedelta(days=8, minutes=i)) for i in range(5)]
+    progress = []
+    assert enrollment_expire_due(now=T0, batch_size=2, progress=progress.append) == 5
+    assert progress == [2, 4, 5]
+    assert {Enrollment.objects.get(pk=e.pk).status for e in due} == {"expired"}
+    assert EnrollmentStep.objects.filter(via="expiry").count() == 5
+
+
+@pytest.mark.parametrize("count", [1, 40])
+def test_expiry_query_count_does_not_grow_with_the_batch(count, django_assert_max_num_queries):
+    for _ in range(count):
+        EnrollmentFactory(enrolled_at=T0 - timedelta(days=8))
+    # One batch: savepoint, select for update, plan texts, update, cancel held, insert steps, release.
+    with django_assert_max_num_queries(7):
+        assert enrollment_expire_due(now=T0) == count
+
+
+def test_a_contact_who_enrolled_again_after_expiry(plan, text_in, sms_outbox):
+    with time_machine.travel(T0, tick=False) as clock:
+        text_in("hello")
+        clock.shift(timedelta(days=7))
+        assert enrollment_expire_due() == 1
+        text_in("hello again")
+    contact = Contact.objects.get(phone=PHONE)
+    assert list(contact.enrollments.order_by("id").values_list("status", flat=True)) == ["expired", "active"]
+    assert sent(sms_outbox) == [PROMPT, PROMPT]
