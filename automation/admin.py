@@ -4,6 +4,7 @@ from django.db.models import Count, Q
 from django.utils.html import format_html
 from django_fsm.admin import FSMAdminMixin
 
+from automation.admin_cockpit import PlanCockpitMixin
 from automation.forms import PlanForm, PlanStateForm, PlanStateFormSet, TransitionForm, TransitionFormSet
 from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan, PlanState, Transition
 from automation.services.plans import plan_activate, plan_archive, plan_pause, plan_validate
@@ -75,7 +76,7 @@ class TransitionInline(_PlanStatesChoicesMixin, admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(FSMAdminMixin, admin.ModelAdmin):
+class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
     form = PlanForm
     fsm_fields = ["status"]
     list_display = ["name", "slug", "status", "entry", "state_count", "active_enrollments", "updated_at"]

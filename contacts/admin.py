@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from automation.models import Enrollment
 from contacts import services
+from contacts.admin_cockpit import ContactCockpitMixin
 from contacts.models import ConsentEvent, Contact
 from contacts.phone import phone_normalize
 from tracking.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
@@ -81,7 +82,7 @@ class ConsentEventInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
     form = ContactAdminForm
     list_display = ["phone", "full_name", "opted_out", "engagement_value", "last_inbound_at", "created_at"]
     list_display_links = ["phone", "full_name"]

@@ -1,0 +1,91 @@
+"""The marketer's cockpit on the contact admin: CSV import/export (django-import-export),
+the timeline on a contact's page, and the "Enroll in a plan…" bulk action.
+
+`ContactCockpitMixin` is mixed into `contacts.admin.ContactAdmin` (first among its bases).
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from import_export.admin import ImportExportMixin
+
+from automation.models import Plan
+from automation.services.bulk import bulk_enrollment_create
+from contacts.resources import ContactResource
+from contacts.timeline import contact_timeline
+
+
+class BulkEnrollForm(forms.Form):
+    plan = forms.ModelChoiceField(
+        queryset=Plan.objects.filter(status=Plan.Status.ACTIVE).order_by("name"),
+        empty_label="Choose an active plan",
+        help_text="Opted-out contacts and contacts already enrolled in it are skipped.",
+    )
+
+
+class ContactCockpitMixin(ImportExportMixin):
+    resource_classes = [ContactResource]
+    change_form_template = "admin/contacts/contact/cockpit_change_form.html"
+
+    # Import needs the right to add and change contacts; export the right to see them.
+    def has_import_permission(self, request):
+        return request.user.has_perms(["contacts.add_contact", "contacts.change_contact"])
+
+    def has_export_permission(self, request):
+        return request.user.has_perm("contacts.view_contact")
+
+    def get_export_queryset(self, request):
+        return super().get_export_queryset(request).filter(is_test=False)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        contact = self.get_object(request, object_id)
+        if contact is not None:
+            extra_context["timeline"] = contact_timeline(contact=contact)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if request.user.has_perm("automation.add_bulkenrollmentjob"):
+            actions["enroll_in_plan"] = (
+                type(self).enroll_in_plan,
+                "enroll_in_plan",
+                "Enroll the selected contacts in a plan…",
+            )
+        return actions
+
+    @admin.action(description="Enroll the selected contacts in a plan…")
+    def enroll_in_plan(self, request, queryset):
+        """An intermediate page picks the plan; the job runs in Celery batches."""
+        form = BulkEnrollForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            ids = list(queryset.order_by().values_list("pk", flat=True))
+            try:
+                job = bulk_enrollment_create(
+                    plan=form.cleaned_data["plan"], contact_ids=ids, user=request.user
+                )
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                return None
+            self.message_user(
+                request,
+                f"Bulk enrollment #{job.pk} queued: {job.total} contact(s) in {job.plan.name}.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(reverse("admin:automation_bulkenrollmentjob_change", args=[job.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Enroll contacts in a plan",
+            "opts": self.model._meta,
+            "form": form,
+            "count": queryset.count(),
+            "queryset": queryset[:10],
+            "select_across": request.POST.get("select_across", "0"),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/contacts/contact/cockpit_bulk_enroll.html", context)

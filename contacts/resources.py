@@ -1,0 +1,102 @@
+"""Contacts as CSV, both ways (django-import-export).
+
+Import rules:
+- rows are matched on the phone number, normalised to E.164 first (``(415) 555-0100``
+  and ``+14155550100`` are the same contact); numbers without a country code are read
+  in ``PHONE_DEFAULT_REGION``;
+- a bad row (no or invalid phone, invalid e-mail or timezone, the same phone twice, a
+  simulator number) is reported with its row number (1 = the first row after the
+  header) and the reason, and then nothing of the file is imported;
+- the opt-out status is never changed by an import: the ``opted_out`` column is
+  exported for information and ignored on the way in (consent changes only through
+  the contact's keywords, the API, the admin or the carrier, and are logged).
+
+Export leaves out test contacts (the simulator's).
+"""
+
+from zoneinfo import available_timezones
+
+import tablib
+from django.core.exceptions import ValidationError
+from import_export import fields, resources, widgets
+
+from contacts.models import Contact
+from contacts.phone import phone_normalize
+
+
+class ContactResource(resources.ModelResource):
+    opted_out = fields.Field(
+        attribute="opted_out", column_name="opted_out", readonly=True, widget=widgets.BooleanWidget()
+    )
+
+    class Meta:
+        model = Contact
+        fields = ("phone", "first_name", "last_name", "email", "timezone", "locale", "opted_out")
+        export_order = fields
+        import_id_fields = ("phone",)
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+        use_transactions = True
+
+    def before_import(self, dataset, **kwargs):
+        self._seen_phones: dict[str, int] = {}
+        if "phone" not in (dataset.headers or []):
+            raise ValidationError("The file needs a 'phone' column.")
+        super().before_import(dataset, **kwargs)
+
+    def before_import_row(self, row, row_number=None, **kwargs):
+        raw = str(row.get("phone") or "")
+        try:
+            phone = phone_normalize(raw)
+        except ValidationError as exc:
+            raise ValidationError({"phone": exc.messages}) from exc
+        first = self._seen_phones.setdefault(phone, row_number)
+        if first != row_number:
+            raise ValidationError({"phone": f"{phone} is already in row {first} of this file."})
+        row["phone"] = phone
+        zone = str(row.get("timezone") or "").strip()
+        if zone and zone not in available_timezones():
+            raise ValidationError({"timezone": f"{zone[:64]} is not a known timezone (e.g. America/New_York)."})
+        super().before_import_row(row, row_number=row_number, **kwargs)
+
+    def after_init_instance(self, instance, new, row, **kwargs):
+        if not new and instance.is_test:
+            raise ValidationError({"phone": f"{instance.phone} belongs to a simulator test contact."})
+        super().after_init_instance(instance, new, row, **kwargs)
+
+    def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None, **kwargs):
+        # All or nothing: any bad row rolls the whole file back, validation errors included.
+        kwargs["rollback_on_validation_errors"] = True
+        return super().import_data(
+            dataset, dry_run=dry_run, raise_errors=raise_errors, use_transactions=True, **kwargs
+        )
+
+    def filter_export(self, queryset, **kwargs):
+        return super().filter_export(queryset, **kwargs).filter(is_test=False)
+
+
+def contacts_import_csv(*, data: str, dry_run: bool = False):
+    """Import contacts from CSV text; returns django-import-export's Result. Nothing is
+    saved when any row is bad (see `result.has_errors()` / `result.has_validation_errors()`)."""
+    dataset = tablib.Dataset().load(data, format="csv")
+    return ContactResource().import_data(dataset, dry_run=dry_run)
+
+
+def import_problems(result) -> list[str]:
+    """The bad rows of an import result, as ``row N: reason`` lines."""
+    if result.base_errors:  # the file as a whole is unusable: rows would only repeat it
+        return [
+            " ".join(getattr(error.error, "messages", [str(error.error)])) for error in result.base_errors
+        ]
+    problems = []
+    for invalid in result.invalid_rows:
+        for field_name, messages in invalid.field_specific_errors.items():
+            for message in messages:
+                problems.append(f"row {invalid.number}: {field_name}: {message}")
+        for message in invalid.non_field_specific_errors:
+            problems.append(f"row {invalid.number}: {message}")
+    for number, errors in result.row_errors():
+        for error in errors:
+            problems.append(f"row {number}: {error.error}")
+    return problems
