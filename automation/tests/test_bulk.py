@@ -108,3 +108,36 @@ def test_csv_segment_job_counts_unknown_numbers(plan, django_capture_on_commit_c
     assert (job.source, job.total, job.enrolled, job.not_found) == ("csv", 1, 1, 1)
     assert "+14155550102" in job.note
     assert Enrollment.objects.filter(contact=known, plan=plan).exists()
+
+
+def test_admin_action_picks_a_plan_then_queues_the_job(
+    admin_client, plan, django_capture_on_commit_callbacks
+):
+    contacts = [ContactFactory(), ContactFactory()]
+    data = {"action": "enroll_in_plan", "_selected_action": [c.pk for c in contacts], "index": 0}
+    page = admin_client.post("/admin/contacts/contact/", data)
+    assert page.status_code == 200
+    assert "Enroll contacts in a plan" in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/contacts/contact/", {**data, "plan": plan.pk, "apply": "1"})
+    job = BulkEnrollmentJob.objects.get()
+    assert response.status_code == 302 and response["Location"].endswith(
+        f"/bulkenrollmentjob/{job.pk}/change/"
+    )
+    job.refresh_from_db()
+    assert (job.status, job.enrolled) == ("done", 2)
+    assert "2 / 2" in admin_client.get(response["Location"]).content.decode()
+
+
+def test_plan_segment_upload_page(admin_client, plan, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    ContactFactory(phone="+14155550101")
+    url = f"/admin/automation/plan/{plan.pk}/enroll-csv/"
+    bad = admin_client.post(url, {"file": SimpleUploadedFile("s.csv", b"phone\nxyz\n")})
+    assert bad.status_code == 200 and "Line 2: xyz is not a phone number." in bad.content.decode()
+    assert not BulkEnrollmentJob.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        ok = admin_client.post(url, {"file": SimpleUploadedFile("s.csv", b"phone\n+14155550101\n")})
+    assert ok.status_code == 302
+    assert BulkEnrollmentJob.objects.get().enrolled == 1

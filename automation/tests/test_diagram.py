@@ -87,3 +87,15 @@ def test_plan_diagram_counts_active_enrollments_per_state_in_three_queries(djang
     assert f'data-state-id="{start.pk}" data-active="3"' in svg  # the test contact is not counted
     assert f'data-state-id="{end.pk}" data-active="1"' in svg  # the completed one is not active
     assert ">BUY<" in svg and ">after 24 h<" in svg and "✉ Invite" in svg
+
+
+@pytest.mark.django_db
+def test_plan_change_page_shows_the_diagram_and_cockpit_links(admin_client):
+    plan = PlanFactory()
+    PlanStateFactory(plan=plan, name="Invited", is_start=True)
+    html = admin_client.get(f"/admin/automation/plan/{plan.pk}/change/").content.decode()
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="plan-diagram"' in html
+    assert f"/admin/automation/plan/{plan.pk}/report/" in html
+    assert f"/admin/automation/plan/{plan.pk}/try/" in html
+    changelist = admin_client.get("/admin/automation/plan/").content.decode()
+    assert f"/admin/automation/plan/{plan.pk}/report/" in changelist

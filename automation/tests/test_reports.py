@@ -129,3 +129,28 @@ def test_query_count_does_not_grow_with_data(plan, django_assert_num_queries):
     with django_assert_num_queries(5):
         large = plan_report(plan=plan, date_from=date(2000, 1, 1))
     assert (small.enrolled, large.enrolled) == (6, 36)
+
+
+def test_report_page_with_date_filter(admin_client, plan):
+    _seed(plan)
+    url = f"/admin/automation/plan/{plan.pk}/report/"
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    assert response.context["report"].enrolled == 6
+    html = response.content.decode()
+    assert '<span class="n" data-key="enrolled">6</span>' in html
+    assert 'id="engagement-value">50<' in html
+    future = admin_client.get(url, {"date_from": "2999-01-01"})
+    assert future.context["report"].enrolled == 0
+    # Bad input: a clear error, the unfiltered report, no 500.
+    bad = admin_client.get(url, {"date_from": "2026-02-10", "date_to": "2026-01-01"})
+    assert bad.status_code == 200
+    assert "The start date is after the end date." in bad.content.decode()
+    assert bad.context["report"].enrolled == 6
+    assert admin_client.get(url, {"date_from": "not-a-date"}).status_code == 200
+    assert admin_client.get("/admin/automation/plan/999999/report/").status_code == 404
+
+
+def test_report_page_needs_view_permission(client, django_user_model, plan):
+    client.force_login(django_user_model.objects.create_user("nobody", is_staff=True))
+    assert client.get(f"/admin/automation/plan/{plan.pk}/report/").status_code == 403

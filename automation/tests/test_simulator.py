@@ -112,3 +112,21 @@ def test_stop_opts_the_test_contact_out_and_reset_deletes_everything(marketer, s
     assert simulator_reset(plan=plan, user=marketer) is False
     # A fresh start after the reset.
     assert simulator_send(plan=plan, user=marketer, text="hello").state.state_name == "Asked"
+
+
+def test_simulator_page_chat_and_reset(admin_client, admin_user, django_capture_on_commit_callbacks):
+    plan = _plan(Plan.Status.ACTIVE)
+    url = f"/admin/automation/plan/{plan.pk}/try/"
+    assert admin_client.get(url).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, {"text": "hello"})
+    assert response.status_code == 302
+    page = admin_client.get(url)
+    html = page.content.decode()
+    assert "Reply BUY to buy." in html and 'class="bubble inbound"' in html
+    assert "State: <strong>Asked</strong>" in html
+    assert 'class="state start current"' in html  # the diagram highlights where the test contact is
+    # An empty message is refused, nothing sent.
+    assert admin_client.post(url, {"text": ""}).status_code == 200
+    assert admin_client.post(url, {"reset": "1"}).status_code == 302
+    assert simulator_state(plan=plan, user=admin_user).contact is None

@@ -96,3 +96,13 @@ def test_fixed_query_count_and_cap(django_assert_num_queries):
     assert [e.body for e in timeline.entries] == [
         f"m{i}" for i in range(2, 12)
     ]  # the latest ten, oldest first
+
+
+def test_contact_page_shows_the_timeline(admin_client):
+    contact = ContactFactory()
+    InteractionFactory(contact=contact, body="hello there")
+    _outbound(contact, "Welcome!", timezone.now(), "delivered")
+    html = admin_client.get(f"/admin/contacts/contact/{contact.pk}/change/").content.decode()
+    assert 'id="contact-timeline"' in html
+    assert 'class="bubble inbound"' in html and "hello there" in html
+    assert 'class="bubble outbound"' in html and 'class="delivery delivery-delivered">Delivered<' in html
