@@ -145,11 +145,24 @@ def _inbound_process(*, message: InboundMessage) -> InboundResult:
 
 
 def goal_convert(
-    *, contact: Contact, goal: Goal, enrollment=None, interaction: Interaction | None = None
+    *,
+    contact: Contact,
+    goal: Goal,
+    enrollment=None,
+    interaction: Interaction | None = None,
+    known_new: bool = False,
 ) -> GoalConversion | None:
     """Record that `contact` reached `goal` (once per enrollment and goal) and add the
-    goal's points to the contact's engagement value. None when already converted."""
-    if enrollment is not None and GoalConversion.objects.filter(enrollment=enrollment, goal=goal).exists():
+    goal's points to the contact's engagement value. None when already converted.
+
+    Call it with the contact row locked. `known_new`: the caller has just checked, under
+    that lock, that this enrollment has not converted this goal (saves a query); the
+    unique constraint on (enrollment, goal) still guards it."""
+    if (
+        enrollment is not None
+        and not known_new
+        and GoalConversion.objects.filter(enrollment=enrollment, goal=goal).exists()
+    ):
         return None
     conversion = GoalConversion.objects.create(
         contact=contact,

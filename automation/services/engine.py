@@ -9,8 +9,8 @@ Routing of one reply (DESIGN §3; compliance keywords were handled by the caller
    (the enrollment whose state was entered last is asked first; priority order);
 2. else another active plan's entry keyword: enroll, ending the current enrollments as
    ``exited`` unless that plan says it does not interrupt;
-3. else a catch-all plan (entry trigger "any message") the contact is not active in and
-   may (re-)enter: enroll in the first one;
+3. else, when the contact has no active enrollment at all, a catch-all plan (entry
+   trigger "any message") it may (re-)enter: enroll in the oldest such plan;
 4. else the current state's fallback text, at most once per state entered.
 """
 
@@ -18,7 +18,7 @@ import logging
 import re
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from automation.matching import keyword_normalize, transition_matches
@@ -108,9 +108,23 @@ def _route_transition(
 ) -> Enrollment | None:
     if not enrollments:
         return None
+    from tracking.models import GoalConversion
+
+    # Whether each goal a transition would record was converted already in the
+    # enrollment it would move (the active one in its from-state): asked here, in the
+    # same query, instead of once per goal later.
+    converted = GoalConversion.objects.filter(
+        enrollment__contact_id=enrollments[0].contact_id,
+        enrollment__status=Status.ACTIVE,
+        enrollment__current_state_id=OuterRef("from_state_id"),
+    )
     transitions = list(
         Transition.objects.filter(from_state_id__in={e.current_state_id for e in enrollments})
         .select_related("to_state__message", "to_state__goal", "goal")
+        .annotate(
+            goal_converted=Exists(converted.filter(goal_id=OuterRef("goal_id"))),
+            state_goal_converted=Exists(converted.filter(goal_id=OuterRef("to_state__goal_id"))),
+        )
         .order_by("priority", "id")
     )
     for enrollment in enrollments:
@@ -171,7 +185,9 @@ def _route_entry(
             return enrollment_start(
                 contact=contact, plan=start.plan, interaction=interaction, start_state=start
             )
-    for start in catch_all:
+    # A catch-all plan takes messages that belong to no conversation: a contact in the
+    # middle of a journey gets that state's fallback, not a second journey.
+    for start in [] if enrollments else catch_all:
         if _may_enter(contact=contact, plan=start.plan, new_contact=new_contact):
             return enrollment_start(
                 contact=contact, plan=start.plan, interaction=interaction, start_state=start
@@ -316,12 +332,21 @@ def _enter(
         enrollment=enrollment, state=state, via=via, interaction=interaction, occurred_at=now
     )
 
-    goals = []
-    for goal in (transition.goal if transition is not None else None, state.goal):
-        if goal is not None and goal.pk not in {g.pk for g in goals}:
-            goals.append(goal)
-    for goal in goals:
-        goal_convert(contact=enrollment.contact, goal=goal, enrollment=enrollment, interaction=interaction)
+    goals: dict[int, tuple] = {}
+    if transition is not None and transition.goal is not None:
+        goals[transition.goal.pk] = (transition.goal, getattr(transition, "goal_converted", None))
+    if state.goal is not None and state.goal.pk not in goals:
+        goals[state.goal.pk] = (state.goal, getattr(transition, "state_goal_converted", None))
+    for goal, converted in goals.values():
+        if converted:
+            continue
+        goal_convert(
+            contact=enrollment.contact,
+            goal=goal,
+            enrollment=enrollment,
+            interaction=interaction,
+            known_new=converted is False,
+        )
 
     message = state.message
     if message is not None:
