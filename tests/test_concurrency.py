@@ -1,0 +1,88 @@
+"""Concurrent messages on PostgreSQL: real threads, each with its own connection, through
+the signed webhook. Replies serialize on the contact row: one transition per message, never
+from a stale state (CONTRACT §3)."""
+
+import threading
+
+import pytest
+from django.db import connections
+from django.test import Client
+
+from automation.models import Enrollment, EnrollmentStep
+from conftest import TwilioClient, inbound_payload
+from contacts.models import Contact
+from messaging.models import OutboundMessage
+from tracking.models import GoalConversion, Interaction
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+PHONE = "+12125550123"
+QUOTED = "Your quote: 15% off your next order. Reply BUY to claim it."
+
+
+def post_all_at_once(payloads: list[dict]) -> list[int]:
+    """POST every payload from its own thread (and DB connection), released together."""
+    barrier = threading.Barrier(len(payloads))
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def run(payload):
+        try:
+            twilio = TwilioClient(Client())
+            barrier.wait(timeout=30)
+            statuses.append(twilio.post("/twilio/sms/", payload).status_code)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    return statuses
+
+
+def test_simultaneous_replies_make_exactly_one_transition(demo_plan, twilio, sms_outbox):
+    assert twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello")).status_code == 200
+    enrollment = Enrollment.objects.get(contact__phone=PHONE)
+    assert enrollment.current_state.name == "Invited"
+
+    statuses = post_all_at_once([inbound_payload(PHONE, "QUOTE") for _ in range(12)])
+
+    assert statuses == [200] * 12
+    enrollment = Enrollment.objects.get(pk=enrollment.pk)
+    assert enrollment.current_state.name == "Quoted"
+    assert EnrollmentStep.objects.filter(enrollment=enrollment, via="reply").count() == 1
+    assert GoalConversion.objects.filter(contact__phone=PHONE).count() == 1
+    assert Contact.objects.get(phone=PHONE).engagement_value == 10
+    prompts = OutboundMessage.objects.filter(contact__phone=PHONE, purpose="prompt", state__name="Quoted")
+    assert prompts.count() == 1
+    assert [m.body for m in sms_outbox].count(QUOTED) == 1
+    # The other eleven were judged in Quoted, where QUOTE means nothing: one fallback.
+    assert OutboundMessage.objects.filter(contact__phone=PHONE, purpose="fallback").count() == 1
+    assert Interaction.objects.filter(contact__phone=PHONE, direction="inbound").count() == 13
+
+
+def test_simultaneous_first_messages_make_one_contact_and_one_enrollment(demo_plan, sms_outbox):
+    statuses = post_all_at_once([inbound_payload(PHONE, f"hi {i}") for i in range(8)])
+
+    assert statuses == [200] * 8
+    assert Contact.objects.filter(phone=PHONE).count() == 1
+    assert Enrollment.objects.filter(contact__phone=PHONE).count() == 1
+    assert Interaction.objects.filter(contact__phone=PHONE, direction="inbound").count() == 8
+    assert OutboundMessage.objects.filter(contact__phone=PHONE, purpose="prompt").count() == 1
+    assert Contact.objects.get(phone=PHONE).last_inbound_at is not None
+
+
+def test_simultaneous_redeliveries_are_stored_once(demo_plan):
+    payload = inbound_payload(PHONE, "hello", MessageSid="SM" + "ab" * 16)
+
+    statuses = post_all_at_once([dict(payload) for _ in range(6)])
+
+    assert statuses == [200] * 6
+    assert Interaction.objects.filter(provider_sid="SM" + "ab" * 16).count() == 1
+    assert Enrollment.objects.count() == 1
+    assert OutboundMessage.objects.filter(purpose="prompt").count() == 1
