@@ -18,7 +18,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 BOX_W = 180
-BOX_H = 72
+BOX_H = 88
 COL_GAP = 120
 ROW_GAP = 56
 MARGIN = 24
@@ -265,17 +265,17 @@ def diagram_svg(nodes: list[Node], edges: list[Edge], *, highlight: int | None =
             f'<text x="{x + 12}" y="{y + 26}" font-weight="bold" font-size="13" fill="#1b1f29">'
             f"{escape(_truncate(node.name, 24))}</text>"
         )
-        if node.detail:
+        for i, line in enumerate(node.detail.splitlines()[:2]):
             parts.append(
-                f'<text x="{x + 12}" y="{y + 44}" fill="#555">{escape(_truncate(node.detail, 28))}</text>'
+                f'<text x="{x + 12}" y="{y + 43 + 16 * i}" fill="#555">{escape(_truncate(line, 24))}</text>'
             )
         pill = f"{node.active} active"
         pill_w = len(pill) * 6.5 + 12
         pill_fill = "#1565c0" if node.active else "#b8c0cc"
         parts.append(
-            f'<rect x="{x + BOX_W - pill_w - 8}" y="{y + BOX_H - 22}" width="{pill_w:.0f}" height="16" '
+            f'<rect x="{x + BOX_W - pill_w - 8}" y="{y + BOX_H - 21}" width="{pill_w:.0f}" height="16" '
             f'rx="8" fill="{pill_fill}"/>'
-            f'<text class="active-count" x="{x + BOX_W - pill_w - 2}" y="{y + BOX_H - 10}" fill="#fff" '
+            f'<text class="active-count" x="{x + BOX_W - pill_w - 2}" y="{y + BOX_H - 9}" fill="#fff" '
             f'font-size="11">{pill}</text></g>'
         )
 
@@ -344,7 +344,7 @@ def plan_diagram_svg(*, plan, highlight_state_id: int | None = None) -> SafeStri
                 is_start=state.is_start,
                 is_final=state.is_final,
                 active=counts.get(state.pk, 0),
-                detail="  ".join(bits),
+                detail="\n".join(bits),
             )
         )
     edges = [

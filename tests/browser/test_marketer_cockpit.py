@@ -1,0 +1,176 @@
+"""A marketer's afternoon, in a real browser: build a two-state plan through the inline
+forms, activate it, chat with it in the simulator, then read the diagram, the report and
+a contact's timeline."""
+
+import importlib
+import re
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+
+from conftest import inbound_payload
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "a-long-test-password-42"
+
+
+def _marketer(django_user_model):
+    """A staff user in the Marketers group (the group's migration data does not survive
+    the flushes of transactional tests, so it is put back the same way when missing)."""
+    group, created = Group.objects.get_or_create(name="Marketers")
+    if created or not group.permissions.exists():
+        grants = importlib.import_module("automation.migrations.0003_marketers_group").PERMISSIONS
+        for app_label, models in grants.items():
+            for model, actions in models.items():
+                group.permissions.add(
+                    *Permission.objects.filter(
+                        content_type__app_label=app_label, codename__in=[f"{a}_{model}" for a in actions]
+                    )
+                )
+        group.permissions.add(
+            *Permission.objects.filter(codename__in=["add_bulkenrollmentjob", "view_bulkenrollmentjob"])
+        )
+    user = django_user_model.objects.create_user("mia", password=PASSWORD, is_staff=True)
+    user.groups.add(group)
+    return user
+
+
+def _select_by_label(page, selector, label):
+    page.locator(selector).select_option(label=label)
+
+
+def test_marketer_builds_activates_tries_and_reads_the_report(page, shots, django_user_model, settings):
+    from django.db import transaction
+
+    from automation.models import Plan
+    from messaging.models import SmsMessage
+    from tracking.models import Goal
+    from tracking.services import inbound_message_receive
+
+    _marketer(django_user_model)
+    SmsMessage.objects.create(
+        name="Coffee invite", body="Hi {{ contact.first_name }}! Reply BUY for a free coffee."
+    )
+    SmsMessage.objects.create(name="Coffee thanks", body="Enjoy your coffee!")
+    Goal.objects.create(name="Coffee bought", slug="coffee-bought", points=5)
+
+    # Log in.
+    page.goto("/admin/login/")
+    page.fill("#id_username", "mia")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/$"))
+
+    # A new plan with its first state (the transitions inline appears once states exist).
+    page.goto("/admin/automation/plan/add/")
+    page.fill("#id_name", "Coffee club")
+    page.fill("#id_slug", "coffee-club")
+    page.select_option("#id_entry_trigger", "keyword")
+    page.fill("#id_entry_keywords", "COFFEE")
+    page.fill("#id_states-0-name", "Invited")
+    page.check("#id_states-0-is_start")
+    _select_by_label(page, "#id_states-0-message", "Coffee invite")
+    page.fill("#id_states-0-fallback_text", "Reply BUY for your coffee.")
+    page.click("#states-group .add-row a")  # the admin's "Add another State"
+    page.fill("#id_states-1-position", "1")
+    page.fill("#id_states-1-name", "Bought")
+    page.check("#id_states-1-is_final")
+    _select_by_label(page, "#id_states-1-message", "Coffee thanks")
+    _select_by_label(page, "#id_states-1-goal", "Coffee bought (5 pts)")
+    page.click("input[name=_continue]")
+    page.wait_for_url(re.compile(r"/admin/automation/plan/\d+/change/"))
+    assert not page.locator(".errornote, .errorlist").count(), page.inner_text("#content")
+    plan = Plan.objects.get(name="Coffee club")
+    assert list(plan.states.values_list("name", flat=True)) == ["Invited", "Bought"]
+
+    # The transition, through its inline.
+    _select_by_label(page, "#id_transitions-0-from_state", "Invited")
+    page.select_option("#id_transitions-0-match", "keyword")
+    page.fill("#id_transitions-0-pattern", "buy")
+    _select_by_label(page, "#id_transitions-0-to_state", "Bought")
+    page.click("input[name=_continue]")
+    page.wait_for_url(re.compile(r"/admin/automation/plan/\d+/change/"))
+    assert plan.transitions.count() == 1
+
+    # Activate it.
+    page.click("button[name=_fsm_transition_to][value=activate]")
+    page.wait_for_load_state()
+    assert Plan.objects.get(pk=plan.pk).status == "active"
+
+    # Try it: the simulator runs the real engine for a test contact.
+    page.goto(f"/admin/automation/plan/{plan.pk}/try/")
+    page.fill("#id_text", "coffee")
+    page.click("button[name=send]")
+    page.wait_for_selector(".bubble.outbound")
+    assert "Reply BUY for a free coffee." in page.inner_text(".cockpit-timeline")
+    assert "Invited" in page.inner_text("#simulator-state")
+    page.fill("#id_text", "what?")
+    page.click("button[name=send]")
+    page.wait_for_selector("text=Reply BUY for your coffee.")
+    page.fill("#id_text", " Buy! ")
+    page.click("button[name=send]")
+    page.wait_for_selector("text=Enjoy your coffee!")
+    assert "Bought" in page.inner_text("#simulator-state")
+    assert "completed" in page.inner_text("#simulator-state")
+    page.screenshot(path=shots("simulator"), full_page=True)
+
+    # A few real contacts go through the plan (as if they had texted in).
+    journeys = {
+        "+14155550141": ["coffee", "buy"],
+        "+14155550142": ["coffee", "buy"],
+        "+14155550143": ["coffee", "hmm"],
+        "+14155550144": ["coffee"],
+        "+14155550145": ["coffee", "STOP"],
+    }
+    for phone, texts in journeys.items():
+        for text in texts:
+            with transaction.atomic():
+                inbound_message_receive(payload=inbound_payload(phone, text))
+
+    # The diagram on the plan's page: both states, the keyword arrow, live counts.
+    page.goto(f"/admin/automation/plan/{plan.pk}/change/")
+    diagram = page.locator("svg.plan-diagram")
+    assert diagram.is_visible()
+    assert diagram.locator("g.state.start").get_attribute("data-active") == "2"  # two still in Invited
+    assert "BUY" in diagram.text_content()
+    page.locator(".cockpit-diagram").screenshot(path=shots("diagram"))
+
+    # The report: the five real contacts, not the test contact.
+    page.click("text=Report")
+    page.wait_for_url(re.compile(r"/report/"))
+    assert page.inner_text('[data-key="enrolled"]') == "5"
+    assert page.inner_text('[data-key="completed"]') == "2"
+    assert page.inner_text('[data-key="opted_out"]') == "1"
+    funnel = page.inner_text("#report-funnel")
+    assert re.search(r"Bought\s+final\s+2\s+40.0%", funnel), funnel
+    assert page.inner_text("#engagement-value") == "10"
+    page.screenshot(path=shots("report"), full_page=True)
+    page.fill("#id_date_from", "2999-01-01")
+    page.click("text=Filter")
+    page.wait_for_url(re.compile(r"date_from=2999-01-01"))
+    assert page.inner_text('[data-key="enrolled"]') == "0"
+
+    # A contact's timeline: bubbles and journey events, delivery status on each reply.
+    from contacts.models import Contact
+
+    contact = Contact.objects.get(phone="+14155550143")
+    page.goto(f"/admin/contacts/contact/{contact.pk}/change/")
+    timeline = page.locator("#contact-timeline")
+    assert timeline.locator(".bubble.inbound").count() == 2
+    assert timeline.locator(".bubble.outbound").count() == 2
+    assert "Enrolled in Coffee club" in timeline.inner_text()
+    timeline.screenshot(path=shots("timeline"))
+
+    # The seed journey's diagram: a timeout (dashed) and two ways into Quoted.
+    from automation.services.plans import plan_load_demo
+
+    demo = plan_load_demo()
+    page.goto(f"/admin/automation/plan/{demo.pk}/change/")
+    assert page.locator("svg.plan-diagram path.edge.timeout").count() == 1
+    page.locator(".cockpit-diagram").screenshot(path=shots("diagram-demo"))
+
+    # The contacts list offers CSV import/export and the bulk enrollment action.
+    page.goto("/admin/contacts/contact/")
+    assert page.locator("a.import_link, a:has-text('Import')").count() >= 1
+    assert page.locator("select[name=action] option[value=enroll_in_plan]").count() == 1
