@@ -7,6 +7,7 @@ with ``messaging.services.outbound_queue``, which sends on commit.
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -176,3 +177,36 @@ def goal_convert(
         Contact.objects.filter(pk=contact.pk).update(engagement_value=F("engagement_value") + goal.points)
         contact.engagement_value += goal.points  # the in-memory copy follows (caller holds the lock)
     return conversion
+
+
+@dataclass(frozen=True)
+class SimulatedReply:
+    body: str
+    purpose: str
+    status: str  # queued (would be sent now) or held (quiet hours)
+    send_after: object = None
+
+
+def inbound_message_simulate(*, phone: str, body: str) -> list[SimulatedReply]:
+    """Run the inbound pipeline for one message from `phone` (E.164) and return what the
+    contact would be sent back. Everything happens in a transaction that is rolled back:
+    nothing is stored, and the sends (queued on commit) never run."""
+    from messaging.models import OutboundMessage
+
+    message = InboundMessage(
+        sid=f"SIMULATED{uuid.uuid4().hex}", phone=phone, body=body, media_urls=[], raw={"Body": body}
+    )
+    with transaction.atomic():
+        result = _inbound_process(message=message)
+        replies = [
+            SimulatedReply(
+                body=o.interaction.body, purpose=o.purpose, status=o.status, send_after=o.send_after
+            )
+            for o in OutboundMessage.objects.filter(
+                contact=result.contact, interaction_id__gt=result.interaction.pk
+            )
+            .select_related("interaction")
+            .order_by("pk")
+        ]
+        transaction.set_rollback(True)
+    return replies
