@@ -14,7 +14,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from automation.matching import is_single_word, keyword_normalize
-from automation.models import Enrollment, EnrollmentStatus, Plan, PlanState, Transition
+from automation.models import Plan, PlanState, Transition
 from automation.services.plans import (
     WORD_MATCHES,
     PlanSpec,
@@ -226,18 +226,10 @@ class PlanStateFormSet(PlanInlineFormSet):
         if len(starts) > 1:
             names = ", ".join(f"“{n}”" for n in starts)
             errors.append(f"Only one state can be the start state; {names} are all ticked: keep one.")
+        # Deleting a state an enrollment is (or was) in: the admin's protected-delete check
+        # refuses it with the enrollments named (Enrollment.current_state is PROTECT).
         deleted = _deleted_state_pks(self)
         if deleted:
-            for state in PlanState.objects.filter(pk__in=deleted):
-                used = Enrollment.objects.filter(current_state=state)
-                total = used.count()
-                if total:
-                    active = used.filter(status=EnrollmentStatus.ACTIVE).count()
-                    errors.append(
-                        f"State “{state.name}” cannot be deleted: {total} enrollment(s) are or were in it "
-                        f"({active} active). Keep it; to stop using it, change the transitions "
-                        "that lead to it."
-                    )
             for f in live:
                 target = f.cleaned_data.get("timeout_to")
                 if target is not None and target.pk in deleted:
