@@ -216,33 +216,43 @@ def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool
     queued (the task retries then), else None."""
     global _eager_pause_until
     now = timezone.now()
-    contact_id = OutboundMessage.objects.filter(pk=outbound_id).values_list("contact_id", flat=True).first()
-    if contact_id is None:
+    outbound = (
+        OutboundMessage.objects.select_related("interaction", "contact")
+        .only(
+            "status", "send_after", "purpose", "to_number", "media_url", "attempts", "enrollment_id",
+            "interaction__body", "contact__opted_out", "contact__is_test",
+        )
+        .filter(pk=outbound_id)
+        .first()
+    )  # fmt: skip
+    if outbound is None:
         logger.warning("outbound %s does not exist", outbound_id)
         return None
-
-    # 1. Claim it, briefly, in the lock order used everywhere: contact, then message.
-    with transaction.atomic():
-        contact = Contact.objects.select_for_update().get(pk=contact_id)
-        outbound = (
-            OutboundMessage.objects.select_for_update().select_related("interaction").get(pk=outbound_id)
+    if outbound.status != DeliveryStatus.QUEUED:
+        logger.info("outbound %s is %s, not queued: nothing to do", outbound_id, outbound.status)
+        return None
+    if outbound.send_after and outbound.send_after > now + DUE_TOLERANCE:
+        logger.info("outbound %s is not due before %s", outbound_id, outbound.send_after)
+        return None
+    if outbound.contact.opted_out and outbound.purpose not in ALWAYS_ALLOWED_PURPOSES:
+        OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
+            status=DeliveryStatus.CANCELED,
+            error_message="Contact opted out before sending.",
+            status_updated_at=now,
         )
-        if outbound.status != DeliveryStatus.QUEUED:
-            logger.info("outbound %s is %s, not queued: nothing to do", outbound_id, outbound.status)
-            return None
-        if outbound.send_after and outbound.send_after > now + DUE_TOLERANCE:
-            logger.info("outbound %s is not due before %s", outbound_id, outbound.send_after)
-            return None
-        if contact.opted_out and outbound.purpose not in ALWAYS_ALLOWED_PURPOSES:
-            outbound.cancel()
-            outbound.error_message = "Contact opted out before sending."
-            outbound.status_updated_at = now
-            outbound.save(update_fields=["status", "error_message", "status_updated_at"])
-            logger.info("outbound %s canceled: contact %s opted out", outbound_id, contact_id)
-            return None
-        outbound.start_sending()
-        outbound.status_updated_at = now
-        outbound.save(update_fields=["status", "attempts", "status_updated_at"])
+        logger.info("outbound %s canceled: contact %s opted out", outbound_id, outbound.contact_id)
+        return None
+
+    # 1. Claim it: one guarded UPDATE (QUEUED → SENDING), committed at once. Of two tasks
+    # for the same message only one matches; an opt-out committed meanwhile canceled the
+    # row (contacts.services.contact_opt_out), so it does not match either.
+    claimed = OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, status_updated_at=now
+    )
+    if not claimed:
+        logger.info("outbound %s was claimed or canceled meanwhile: nothing to do", outbound_id)
+        return None
+    contact = outbound.contact
 
     # 2. The network call, with no transaction open.
     backend = (
@@ -274,16 +284,16 @@ def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool
 
 def _record_sent(*, outbound: OutboundMessage, result: SendResult) -> None:
     now = timezone.now()
-    with transaction.atomic():
-        # A status callback may already have stored the sid (matched by our id) and moved
-        # the status on: only SENDING becomes SENT; sent_at and the sid are kept either way.
+    with transaction.atomic():  # one commit for both rows
         try:
-            with transaction.atomic():
+            with transaction.atomic():  # a savepoint: a failed statement must not break the rest
                 Interaction.objects.filter(pk=outbound.interaction_id).exclude(
                     provider_sid=result.sid
                 ).update(provider_sid=result.sid)
         except IntegrityError:  # the provider reused a sid: keep the send, log the oddity
             logger.error("outbound %s: sid %s already belongs to another message", outbound.pk, result.sid)
+        # A status callback may already have moved the status on (matched by our id): only
+        # SENDING becomes SENT; sent_at is kept either way.
         OutboundMessage.objects.filter(pk=outbound.pk).update(
             status=Case(
                 When(status=DeliveryStatus.SENDING, then=Value(DeliveryStatus.SENT)),

@@ -5,6 +5,7 @@ Nagle off, one thread per connection."""
 
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -23,7 +24,7 @@ class FakeTwilioHandler(BaseHTTPRequestHandler):
             return
         sid = "SM" + uuid.uuid4().hex
         with server.lock:
-            server.received.append({"path": self.path, "form": form, "sid": sid})
+            server.received.append({"path": self.path, "form": form, "sid": sid, "at": time.perf_counter()})
         self._answer(201, {"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body")})
 
     def _answer(self, status: int, payload: dict) -> None:
