@@ -1,0 +1,242 @@
+"""Benchmark: the plan report (automation.reports.plan_report) on 1,000,000 enrollments.
+
+    .venv/bin/python bench/report.py [--n 1000000] [--repeat 3] [--keep]
+
+Creates its own PostgreSQL database (``sj_bench_report`` on 127.0.0.1, dropped first and
+at the end unless ``--keep``), migrates, and seeds with COPY one plan of four states
+(Invited → Reminded → Quoted → Purchased) and N enrollments from N contacts, enrolled
+over 90 days with a realistic mix of outcomes, their steps (1 to 3 per enrollment), goal
+conversions and one outbound message (+ its interaction) each; plus a few test contacts
+that the report must leave out. Then it times the report — all time, and a 30-day
+range — `--repeat` times each, and prints the best and median wall time and the number
+of SQL queries (always the same: the report is a fixed set of aggregate queries).
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DBNAME = "sj_bench_report"
+
+
+def django_setup(url: str) -> None:
+    import os
+
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsjourney.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+
+
+def seed(n: int) -> int:
+    from django.core.management import call_command
+    from django.db import connection
+
+    from automation.models import Enrollment, EnrollmentStep, Plan, PlanState
+    from bench.expiry import NOW, copy_rows
+    from contacts.models import Contact
+    from messaging.models import OutboundMessage
+    from tracking.models import Goal, GoalConversion, Interaction
+
+    call_command("migrate", verbosity=0)
+    plan = Plan.objects.create(name="Bench", slug="bench")
+    names = ["Invited", "Reminded", "Quoted", "Purchased"]
+    states = [
+        PlanState.objects.create(plan=plan, name=name, position=i, is_start=i == 0, is_final=i == 3)
+        for i, name in enumerate(names)
+    ]
+    quote = Goal.objects.create(name="Quote requested", slug="quote", points=10)
+    purchase = Goal.objects.create(name="Purchase", slug="purchase", points=50)
+    started = time.perf_counter()
+    tests = 10
+    copy_rows(
+        Contact,
+        ({"phone": f"+1555{i:07d}", "is_test": i > n} for i in range(1, n + tests + 1)),
+        count=n + tests,
+    )
+
+    # Enrollment i: its path through the plan and its outcome, by i modulo 20.
+    def path(i: int) -> list[int]:
+        k = i % 20
+        if k < 6:
+            return [0]  # still invited / expired / opted out
+        if k < 10:
+            return [0, 1]  # reminded
+        if k < 16:
+            return [0, 2] if k % 2 else [0, 1, 2]  # quoted
+        return [0, 2, 3]  # purchased
+
+    def status(i: int) -> str:
+        k = i % 20
+        if k >= 16:
+            return "completed"
+        return ["active", "expired", "opted_out", "exited", "failed", "active", "expired"][k % 7]
+
+    def enrolled_at(i: int):
+        return NOW - timedelta(days=90) + timedelta(seconds=(i * 7919) % (90 * 86400))
+
+    total = n + tests  # the test contacts (ids n+1…) are enrolled too
+
+    def enrollments():
+        for i in range(1, total + 1):
+            at = enrolled_at(i)
+            yield {
+                "contact_id": i,
+                "plan_id": plan.id,
+                "current_state_id": states[path(i)[-1]].id,
+                "status": status(i),
+                "enrolled_at": at,
+                "state_entered_at": at,
+                "expires_at": at + timedelta(days=7),
+                "ended_at": None if status(i) == "active" else at + timedelta(days=1),
+            }
+
+    copy_rows(Enrollment, enrollments(), count=total)
+
+    def steps():
+        for i in range(1, total + 1):
+            at = enrolled_at(i)
+            for j, s in enumerate(path(i)):
+                yield {
+                    "enrollment_id": i,
+                    "state_id": states[s].id,
+                    "via": "enroll" if j == 0 else "reply",
+                    "occurred_at": at + timedelta(minutes=j),
+                }
+
+    copy_rows(EnrollmentStep, steps(), count=sum(len(path(i)) for i in range(1, total + 1)))
+
+    def conversions():
+        for i in range(1, total + 1):
+            p = path(i)
+            at = enrolled_at(i)
+            if 2 in p:
+                yield {
+                    "contact_id": i,
+                    "goal_id": quote.id,
+                    "enrollment_id": i,
+                    "points": 10,
+                    "occurred_at": at,
+                }
+            if 3 in p:
+                yield {
+                    "contact_id": i,
+                    "goal_id": purchase.id,
+                    "enrollment_id": i,
+                    "points": 50,
+                    "occurred_at": at,
+                }
+
+    copy_rows(
+        GoalConversion, conversions(), count=sum((2 in path(i)) + (3 in path(i)) for i in range(1, total + 1))
+    )
+
+    copy_rows(
+        Interaction,
+        (
+            {
+                "contact_id": i,
+                "direction": "outbound",
+                "body": "Hi!",
+                "created_at": enrolled_at(i),
+                "enrollment_id": i,
+            }
+            for i in range(1, total + 1)
+        ),
+        count=total,
+    )
+    outcomes = ["delivered"] * 16 + ["sent", "undelivered", "failed", "queued"]
+    copy_rows(
+        OutboundMessage,
+        (
+            {
+                "interaction_id": i,
+                "contact_id": i,
+                "enrollment_id": i,
+                "state_id": states[path(i)[-1]].id,
+                "purpose": "prompt",
+                "to_number": f"+1555{i:07d}",
+                "status": outcomes[i % 20],
+                "created_at": enrolled_at(i),
+            }
+            for i in range(1, total + 1)
+        ),
+        count=total,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(f"  seeded in {time.perf_counter() - started:.1f} s")
+    return plan.id
+
+
+def time_report(
+    plan_id: int, *, repeat: int, date_from=None, date_to=None
+) -> tuple[list[float], int, object]:
+    from django.db import connection
+
+    from automation.models import Plan
+    from automation.reports import plan_report
+
+    plan = Plan.objects.get(pk=plan_id)
+    counter = {"n": 0}
+
+    def count(execute, sql, params, many, context):
+        counter["n"] += 1
+        return execute(sql, params, many, context)
+
+    times, report = [], None
+    for _ in range(repeat):
+        counter["n"] = 0
+        with connection.execute_wrapper(count):
+            started = time.perf_counter()
+            report = plan_report(plan=plan, date_from=date_from, date_to=date_to)
+            times.append(time.perf_counter() - started)
+    return times, counter["n"], report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=1_000_000, help="enrollments (and contacts)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the sj_bench_report database")
+    args = parser.parse_args()
+
+    from bench.common import database_drop, database_recreate
+
+    url = database_recreate(DBNAME)
+    try:
+        django_setup(url)
+        print(f"seeding {args.n:,} enrollments into {DBNAME} …")
+        plan_id = seed(args.n)
+        for label, kwargs in (
+            ("all time", {}),
+            ("30 days", {"date_from": date(2026, 4, 1), "date_to": date(2026, 4, 30)}),
+        ):
+            times, queries, report = time_report(plan_id, repeat=args.repeat, **kwargs)
+            print(
+                f"plan report, {label}: best {min(times):.2f} s, median {statistics.median(times):.2f} s "
+                f"over {args.repeat} runs; {queries} queries; enrolled {report.enrolled:,}, "
+                f"funnel {[r.reached for r in report.funnel]}, conversions {report.conversions:,}, "
+                f"messages {report.messages:,}"
+            )
+    finally:
+        if not args.keep:
+            from django.db import connections
+
+            connections.close_all()
+            database_drop(DBNAME)
+
+
+if __name__ == "__main__":
+    main()
