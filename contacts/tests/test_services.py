@@ -1,0 +1,98 @@
+"""Contact services: get-or-create under lock, opt-out and opt-in with the consent log."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from automation.models import Enrollment
+from automation.tests.factories import EnrollmentFactory
+from contacts.models import ConsentEvent, Contact
+from contacts.services import contact_get_or_create_locked, contact_opt_in, contact_opt_out
+from contacts.tests.factories import ContactFactory
+from messaging.models import DeliveryStatus, OutboundMessage
+from messaging.services import outbound_queue
+
+pytestmark = pytest.mark.django_db
+
+
+def test_get_or_create_creates_then_finds():
+    with transaction.atomic():
+        contact, created = contact_get_or_create_locked(phone="+12125550123")
+    assert created is True
+    with transaction.atomic():
+        again, created = contact_get_or_create_locked(phone="+12125550123")
+    assert (again.pk, created) == (contact.pk, False)
+    assert Contact.objects.count() == 1
+
+
+def test_get_or_create_can_stamp_the_last_inbound_time():
+    when = datetime(2030, 5, 1, 9, 30, tzinfo=UTC)
+    existing = ContactFactory(phone="+12125550123", first_name="Ada")
+    with transaction.atomic():
+        contact, created = contact_get_or_create_locked(phone="+12125550123", inbound_at=when)
+    assert (contact.pk, created, contact.first_name, contact.last_inbound_at) == (
+        existing.pk,
+        False,
+        "Ada",
+        when,
+    )
+    assert Contact.objects.get(pk=existing.pk).last_inbound_at == when
+    with transaction.atomic():
+        new, created = contact_get_or_create_locked(phone="+12125550199", inbound_at=when, savepoint=False)
+    assert created is True
+    assert Contact.objects.get(pk=new.pk).last_inbound_at == when
+
+
+def queued_and_sent(contact):
+    queued = outbound_queue(contact=contact, body="queued one", purpose="bulk", answers_contact=True)
+    sent = outbound_queue(contact=contact, body="sent one", purpose="bulk", answers_contact=True)
+    OutboundMessage.objects.filter(pk=sent.pk).update(status=DeliveryStatus.SENT)
+    return queued, sent
+
+
+def test_opt_out_ends_enrollments_cancels_unsent_messages_and_logs_consent():
+    admin = get_user_model().objects.create_user("ops")
+    enrollment = EnrollmentFactory()
+    contact = enrollment.contact
+    queued, sent = queued_and_sent(contact)  # on_commit never runs here: both stay unsent until marked
+
+    assert contact_opt_out(
+        contact=contact, source=ConsentEvent.Source.ADMIN, detail="asked by phone", actor=admin
+    )
+
+    contact = Contact.objects.get(pk=contact.pk)
+    assert contact.opted_out is True and contact.opted_out_at is not None
+    assert Enrollment.objects.get(pk=enrollment.pk).status == "opted_out"
+    assert OutboundMessage.objects.get(pk=queued.pk).status == DeliveryStatus.CANCELED
+    assert OutboundMessage.objects.get(pk=sent.pk).status == DeliveryStatus.SENT
+    event = ConsentEvent.objects.get()
+    assert (event.kind, event.source, event.detail, event.actor) == (
+        "opt_out",
+        "admin",
+        "asked by phone",
+        admin,
+    )
+
+
+def test_opt_out_twice_changes_nothing_the_second_time():
+    contact = ContactFactory()
+    assert contact_opt_out(contact=contact, source="api") is True
+    assert contact_opt_out(contact=contact, source="api") is False
+    assert ConsentEvent.objects.count() == 1
+
+
+def test_opt_in_only_for_opted_out_contacts_and_resumes_nothing():
+    enrollment = EnrollmentFactory()
+    contact = enrollment.contact
+    assert contact_opt_in(contact=contact, source="api") is False
+    contact_opt_out(contact=contact, source="keyword", detail="STOP")
+    assert contact_opt_in(contact=contact, source="keyword", detail="START") is True
+    contact = Contact.objects.get(pk=contact.pk)
+    assert (contact.opted_out, contact.opted_out_at) == (False, None)
+    assert Enrollment.objects.get(pk=enrollment.pk).status == "opted_out"
+    assert list(ConsentEvent.objects.values_list("kind", "detail")) == [
+        ("opt_out", "STOP"),
+        ("opt_in", "START"),
+    ]
