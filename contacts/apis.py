@@ -12,7 +12,7 @@ The ``phone`` filter is normalised like every stored number (``phone_normalize``
 ``%2B14155550100``, ``(415) 555-0100`` and a ``+`` decoded to a space all find
 ``+14155550100``. A syntactically E.164 number that is not a valid one (``+15551234567``)
 is looked up as written (so: an empty list); anything else that is no phone number → 400
-``{"phone": ["… is not a phone number."]}``.
+``{"phone": ["… is not a phone number."]}``. An empty ``?phone=`` is no filter.
 """
 
 import re

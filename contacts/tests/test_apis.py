@@ -125,6 +125,11 @@ def test_unknown_contact_is_404(api):
     assert api("/api/contacts/999999/messages/").status_code == 404
 
 
+def test_out_of_range_id_is_404_not_500(api):
+    assert api("/api/contacts/99999999999999999999999/").status_code == 404
+    assert api("/api/contacts/99999999999999999999999/messages/").status_code == 404
+
+
 def test_test_contacts_are_404(api):
     contact = ContactFactory(is_test=True)
     assert api(f"/api/contacts/{contact.id}/").status_code == 404
@@ -282,12 +287,31 @@ def test_phone_filter_well_formed_but_invalid_number_is_an_empty_list(api):
     assert resp.json()["results"] == []
 
 
-@pytest.mark.parametrize("raw", ["not-a-phone", "12", "+"])
-def test_phone_filter_garbage_is_400_with_a_reason(api, raw):
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("not-a-phone", "not-a-phone is not a phone number."),
+        ("+", "+ is not a phone number."),
+        ("12", "12 is not a valid phone number."),
+    ],
+)
+def test_phone_filter_garbage_is_400_with_a_reason(api, raw, reason):
     resp = api("/api/contacts/", phone=raw)
     assert resp.status_code == 400
-    assert "phone" in resp.json()
-    assert "phone number" in resp.json()["phone"][0]
+    assert resp.json() == {"phone": [reason]}
+
+
+@pytest.mark.parametrize("raw", ["\x00+14155550123", "9" * 70])
+def test_phone_filter_hostile_input_is_400(api, raw):
+    resp = api("/api/contacts/", phone=raw)
+    assert resp.status_code == 400
+    assert list(resp.json()) == ["phone"]
+
+
+def test_empty_phone_is_no_filter(api):
+    ContactFactory()
+    ContactFactory()
+    assert api("/api/contacts/", phone="").json()["count"] == 2
 
 
 def test_phone_filter_skips_test_contacts(api):
