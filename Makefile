@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/webhook.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/expiry.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
