@@ -161,9 +161,13 @@ class PlanCockpitMixin:
                 return HttpResponseRedirect(url)
             form = SimulatorForm(request.POST)
             if form.is_valid():
-                turn = simulator_send(plan=plan, user=request.user, text=form.cleaned_data["text"])
-                if turn.note:
-                    messages.warning(request, turn.note)
+                try:
+                    turn = simulator_send(plan=plan, user=request.user, text=form.cleaned_data["text"])
+                except ValidationError as exc:
+                    messages.error(request, " ".join(exc.messages))
+                else:
+                    if turn.note:
+                        messages.warning(request, turn.note)
                 return HttpResponseRedirect(url)
         state = simulator_state(plan=plan, user=request.user)
         timeline = contact_timeline(contact=state.contact) if state.contact else None

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -82,7 +83,7 @@ def simulator_contact(*, plan: Plan, user) -> Contact:
                     )
             except IntegrityError:
                 continue  # taken meanwhile: try the next number
-    raise RuntimeError("Every simulator number is in use: reset some test contacts.")
+    raise ValidationError("Every simulator number is in use: reset some test contacts.")
 
 
 def simulator_state(*, plan: Plan, user) -> SimulatorState:
@@ -99,7 +100,8 @@ def simulator_state(*, plan: Plan, user) -> SimulatorState:
 
 
 def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
-    """Send `text` to the plan as the user's test contact; return what came back."""
+    """Send `text` to the plan as the user's test contact; return what came back.
+    Raises ValidationError (nothing stored) when a non-active plan cannot enroll anyone."""
     from automation.matching import reply_normalize
     from automation.services.engine import enrollment_start
     from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
@@ -127,7 +129,10 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
             )
             contact.last_inbound_at = sent.created_at
             contact.save(update_fields=["last_inbound_at", "updated_at"])
-            enrollment_start(contact=contact, plan=plan, interaction=sent)
+            try:
+                enrollment_start(contact=contact, plan=plan, interaction=sent)
+            except ValueError as exc:  # no start state yet: nothing of this message is kept
+                raise ValidationError(f"{plan.name} cannot enroll anyone yet: {exc}") from exc
         note = (
             f"{plan.name} is {plan.get_status_display().lower()}: the test contact was enrolled directly "
             "(only active plans enroll real contacts)."

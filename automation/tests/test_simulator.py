@@ -1,4 +1,5 @@
 import pytest
+from django.core.exceptions import ValidationError
 
 from automation.models import Enrollment, Plan
 from automation.reports import plan_report
@@ -130,3 +131,14 @@ def test_simulator_page_chat_and_reset(admin_client, admin_user, django_capture_
     assert admin_client.post(url, {"text": ""}).status_code == 200
     assert admin_client.post(url, {"reset": "1"}).status_code == 302
     assert simulator_state(plan=plan, user=admin_user).contact is None
+
+
+def test_draft_plan_without_a_start_state_is_a_clear_error(admin_client, admin_user):
+    plan = PlanFactory()
+    PlanStateFactory(plan=plan, name="Lonely")
+    with pytest.raises(ValidationError, match="cannot enroll anyone yet"):
+        simulator_send(plan=plan, user=admin_user, text="hi")
+    assert not Interaction.objects.exists()
+    response = admin_client.post(f"/admin/automation/plan/{plan.pk}/try/", {"text": "hi"}, follow=True)
+    assert response.status_code == 200
+    assert "cannot enroll anyone yet" in response.content.decode()
