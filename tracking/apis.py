@@ -23,7 +23,9 @@ def twilio_signature_valid(request: HttpRequest) -> bool:
     if not signature or not settings.TWILIO_AUTH_TOKEN:
         return False
     query = request.META.get("QUERY_STRING", "")
-    url = settings.PUBLIC_BASE_URL + request.path + (f"?{query}" if query else "")
+    # The URL Twilio called: the public origin (we may sit behind a proxy), else our own.
+    base = settings.PUBLIC_BASE_URL or f"{request.scheme}://{request.get_host()}"
+    url = base + request.path + (f"?{query}" if query else "")
     try:
         return RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, request.POST, signature)
     except Exception:  # an unreadable body cannot carry a valid signature

@@ -157,3 +157,17 @@ def test_media_urls_are_kept(twilio):
     payload = inbound_payload(PHONE, "", NumMedia="1", MediaUrl0="https://api.twilio.com/m/ME1")
     assert twilio.post("/twilio/sms/", payload).status_code == 200
     assert Interaction.objects.get().media_urls == ["https://api.twilio.com/m/ME1"]
+
+
+def test_without_public_base_url_the_request_url_is_used(client, settings):
+    from urllib.parse import urlencode
+
+    settings.PUBLIC_BASE_URL = ""
+    params = inbound_payload(PHONE, "hello")
+    response = client.post(
+        "/twilio/sms/",
+        data=urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_TWILIO_SIGNATURE=twilio_signature("http://testserver/twilio/sms/", params),
+    )
+    assert response.status_code == 200
