@@ -161,7 +161,10 @@ def segment_from_csv(*, data: str) -> Segment:
     """Read a CSV of phone numbers (a ``phone`` column, else the first column) and find
     the contacts. Raises ValidationError listing the bad lines (by line number) when any
     number is not a phone number; unknown numbers are returned in `not_found`."""
-    rows = list(csv.reader(io.StringIO(data)))
+    try:
+        rows = list(csv.reader(io.StringIO(data)))
+    except csv.Error as exc:
+        raise ValidationError(f"The file is not a readable CSV file: {exc}") from exc
     if not rows:
         raise ValidationError("The file is empty.")
     header = [h.strip().lower() for h in rows[0]]
