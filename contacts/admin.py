@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -158,12 +158,8 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
     def _consent_action(self, request, queryset, *, opt_out: bool) -> None:
         service = services.contact_opt_out if opt_out else services.contact_opt_in
         changed = 0
-        try:
-            for contact in queryset.order_by("pk"):
-                changed += bool(service(contact=contact, source="admin", actor=request.user))
-        except NotImplementedError:
-            self.message_user(request, "Opt-out/opt-in is not available yet.", messages.ERROR)
-            return
+        for contact in queryset.order_by("pk"):
+            changed += bool(service(contact=contact, source="admin", actor=request.user))
         verb = "opted out" if opt_out else "opted back in"
         self.message_user(request, f"{changed} contact(s) {verb}; {queryset.count() - changed} unchanged.")
 
