@@ -373,3 +373,18 @@ def test_a_message_stuck_sending_but_known_to_twilio_is_not_sent_again(twilio_ap
     with later(30):
         assert outbound_release_due() == 0
     assert len(twilio_api.calls) == 0
+
+
+def test_send_due_messages_command_runs_the_release_job(twilio_api):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    twilio_api.add(responses.POST, messages_url(), **created(sid=SID))
+    outbound = queue(ContactFactory())
+    with later(2):
+        out = StringIO()
+        call_command("send_due_messages", stdout=out)
+    assert out.getvalue().strip() == "Released 1 message."
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.SENT
