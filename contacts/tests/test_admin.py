@@ -1,0 +1,196 @@
+"""The contact admin: phone normalisation, search by any phone format, filters, read-only
+history inlines and the opt-out/opt-in actions."""
+
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from automation.models import Enrollment
+from automation.tests.factories import EnrollmentFactory, PlanFactory, PlanStateFactory
+from contacts.models import ConsentEvent, Contact
+from contacts.tests.factories import ContactFactory
+from tracking.models import GoalConversion
+from tracking.tests.factories import GoalFactory, InteractionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+
+
+@pytest.fixture
+def admin_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def _management_forms(page: str) -> dict:
+    """The inline management forms of a rendered admin page, as a browser would post them."""
+    fields = re.findall(r'name="([\w-]+-(?:TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS)"[^>]*value="(\d*)"', page)
+    fields += [
+        (n, v)
+        for v, n in re.findall(
+            r'value="(\d*)"[^>]*name="([\w-]+-(?:TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS)"', page
+        )
+    ]
+    return dict(fields)
+
+
+def _add(admin_client, **fields):
+    url = reverse("admin:contacts_contact_add")
+    data = _management_forms(admin_client.get(url).content.decode())
+    data.update({"attributes": "{}", **fields})
+    return admin_client.post(url, data)
+
+
+def _changelist(admin_client, **params):
+    response = admin_client.get(reverse("admin:contacts_contact_changelist"), params)
+    assert response.status_code == 200
+    return list(response.context["cl"].result_list)
+
+
+# --- phone in the form ---------------------------------------------------------------------
+
+
+def test_add_normalises_a_national_number(admin_client, settings):
+    settings.PHONE_DEFAULT_REGION = "US"
+    response = _add(admin_client, phone="(212) 555-0199", first_name="Ada")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Contact.objects.get(first_name="Ada").phone == "+12125550199"
+
+
+def test_add_with_a_bad_phone_is_a_form_error(admin_client):
+    response = _add(admin_client, phone="call me maybe", first_name="Ada")
+    assert response.status_code == 200
+    assert "is not a phone number" in response.content.decode()
+    assert not Contact.objects.exists()
+
+
+def test_same_number_in_another_format_is_a_duplicate(admin_client):
+    ContactFactory(phone="+12125550199")
+    response = _add(admin_client, phone="212-555-0199")
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert Contact.objects.count() == 1
+
+
+# --- search and filters --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "term", ["+12125550123", "+1 212 555 0123", "(212) 555-0123", "212.555.0123", "Lovelace", "ada"]
+)
+def test_search_finds_the_contact_by_any_phone_format_or_name(admin_client, term):
+    ada = ContactFactory(phone="+12125550123", first_name="Ada", last_name="Lovelace")
+    ContactFactory(phone="+12125550999", first_name="Bob", last_name="Smith")
+    assert _changelist(admin_client, q=term) == [ada]
+
+
+def test_search_with_garbage_finds_nothing_and_does_not_crash(admin_client):
+    ContactFactory(phone="+12125550123")
+    assert _changelist(admin_client, q="+1 (((") == []
+
+
+def test_filters_opted_out_plan_and_enrollment_status(admin_client):
+    plan = PlanFactory(name="Spring")
+    other = PlanFactory(name="Autumn")
+    in_spring = EnrollmentFactory(current_state=PlanStateFactory(plan=plan, is_start=True), plan=plan).contact
+    in_autumn = EnrollmentFactory(
+        current_state=PlanStateFactory(plan=other, is_start=True), plan=other
+    ).contact
+    Enrollment.objects.filter(contact=in_autumn).update(status="completed")
+    opted = ContactFactory(opted_out=True)
+    assert _changelist(admin_client, opted_out__exact="1") == [opted]
+    assert _changelist(admin_client, enrollments__plan__id__exact=plan.pk) == [in_spring]
+    assert _changelist(admin_client, enrollments__status="completed") == [in_autumn]
+    assert _changelist(admin_client, enrollments__status="active") == [in_spring]
+
+
+# --- history inlines ------------------------------------------------------------------------
+
+
+def test_change_page_shows_read_only_history(admin_client):
+    enrollment = EnrollmentFactory()
+    contact = enrollment.contact
+    interaction = InteractionFactory(contact=contact, body="QUOTE please", enrollment=enrollment)
+    goal = GoalFactory(name="Quote requested")
+    GoalConversion.objects.create(
+        contact=contact,
+        goal=goal,
+        enrollment=enrollment,
+        interaction=interaction,
+        points=10,
+        occurred_at=timezone.now(),
+    )
+    ConsentEvent.objects.create(
+        contact=contact, kind="opt_in", source="keyword", detail="START", occurred_at=timezone.now()
+    )
+    page = admin_client.get(reverse("admin:contacts_contact_change", args=[contact.pk])).content.decode()
+    assert "QUOTE please" in page
+    assert "Quote requested" in page
+    assert str(enrollment.plan) in page
+    assert "START" in page
+    # Read-only: the rows are shown as text, never as inputs, and no row can be added.
+    for prefix, field in [
+        ("interactions", "body"),
+        ("goal_conversions", "goal"),
+        ("enrollments", "plan"),
+        ("consent_events", "kind"),
+    ]:
+        assert f'name="{prefix}-TOTAL_FORMS"' in page
+        assert f'name="{prefix}-0-{field}"' not in page
+        assert f'id="{prefix}-empty"' not in page
+
+
+def test_saving_a_contact_keeps_its_history(admin_client):
+    enrollment = EnrollmentFactory()
+    contact = enrollment.contact
+    InteractionFactory(contact=contact, enrollment=enrollment)
+    url = reverse("admin:contacts_contact_change", args=[contact.pk])
+    data = _management_forms(admin_client.get(url).content.decode())
+    data.update({"phone": contact.phone, "first_name": "Renamed", "attributes": "{}"})
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Contact.objects.get(pk=contact.pk).first_name == "Renamed"
+    assert contact.interactions.count() == 1
+    assert Enrollment.objects.filter(contact=contact).count() == 1
+
+
+# --- consent actions ------------------------------------------------------------------------
+
+
+def test_opt_out_and_opt_in_actions_go_through_the_consent_log(admin_client, staff):
+    enrollment = EnrollmentFactory()
+    contact = enrollment.contact
+    url = reverse("admin:contacts_contact_changelist")
+    response = admin_client.post(url, {"action": "opt_out", "_selected_action": [contact.pk]}, follow=True)
+    assert response.status_code == 200
+    contact = Contact.objects.get(pk=contact.pk)
+    assert contact.opted_out
+    assert Enrollment.objects.get(pk=enrollment.pk).status == "opted_out"
+    event = ConsentEvent.objects.get(contact=contact)
+    assert (event.kind, event.source, event.actor) == ("opt_out", "admin", staff)
+
+    admin_client.post(url, {"action": "opt_in", "_selected_action": [contact.pk]})
+    assert not Contact.objects.get(pk=contact.pk).opted_out
+    assert list(ConsentEvent.objects.filter(contact=contact).values_list("kind", "source")) == [
+        ("opt_out", "admin"),
+        ("opt_in", "admin"),
+    ]
+
+
+def test_opt_out_twice_changes_nothing_more(admin_client):
+    contact = ContactFactory()
+    url = reverse("admin:contacts_contact_changelist")
+    admin_client.post(url, {"action": "opt_out", "_selected_action": [contact.pk]})
+    admin_client.post(url, {"action": "opt_out", "_selected_action": [contact.pk]})
+    assert ConsentEvent.objects.filter(contact=contact).count() == 1
