@@ -1,0 +1,116 @@
+"""The SMS message admin: live preview for a sample contact, encoding and segments,
+and a template that does not render is refused on save."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from messaging.models import SmsMessage
+from messaging.tests.factories import SmsMessageFactory
+
+pytestmark = pytest.mark.django_db
+
+PREVIEW = "admin:messaging_smsmessage_preview"
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+    return client
+
+
+@pytest.fixture
+def marketer_client(client, django_user_model):
+    user = django_user_model.objects.create_user("m", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="Marketers"))
+    client.force_login(user)
+    return client
+
+
+def test_preview_renders_for_the_sample_contact(admin_client):
+    response = admin_client.post(reverse(PREVIEW), {"body": "Hi {{ contact.first_name }}! Reply QUOTE."})
+    assert response.status_code == 200
+    data = response.json()
+    assert data["ok"] is True
+    assert data["body"] == "Hi Alex! Reply QUOTE."
+    assert (data["encoding"], data["encoding_label"], data["units"], data["segments"]) == (
+        "gsm7",
+        "GSM-7",
+        21,
+        1,
+    )
+
+
+def test_preview_counts_the_rendered_text_not_the_template(admin_client):
+    body = "{{ contact.first_name }} " + "x" * 150  # the template is short of 160; the text is 155
+    data = admin_client.post(reverse(PREVIEW), {"body": body}).json()
+    assert data["units"] == 155
+    data = admin_client.post(reverse(PREVIEW), {"body": body + "xxxxxx"}).json()
+    assert (data["units"], data["segments"], data["per_segment"]) == (161, 2, 153)
+
+
+def test_preview_shows_ucs2_and_the_characters_that_caused_it(admin_client):
+    data = admin_client.post(reverse(PREVIEW), {"body": "Thanks \U0001f600"}).json()
+    assert (data["encoding"], data["segments"], data["non_gsm_chars"]) == ("ucs2", 1, ["\U0001f600"])
+
+
+def test_preview_of_a_broken_template_says_why(admin_client):
+    data = admin_client.post(reverse(PREVIEW), {"body": "Hi {% if %}"}).json()
+    assert data["ok"] is False
+    assert "does not render" in data["error"]
+
+
+def test_preview_refuses_get_and_huge_bodies(admin_client):
+    assert admin_client.get(reverse(PREVIEW)).status_code == 405
+    data = admin_client.post(reverse(PREVIEW), {"body": "x" * 6000}).json()
+    assert data["ok"] is False
+
+
+def test_preview_needs_authoring_rights(client, django_user_model, marketer_client):
+    assert marketer_client.post(reverse(PREVIEW), {"body": "Hi"}).status_code == 200
+    viewer = django_user_model.objects.create_user("v", password="pw", is_staff=True)
+    client.force_login(viewer)
+    assert client.post(reverse(PREVIEW), {"body": "Hi"}).status_code == 403
+
+
+def test_change_page_has_the_live_preview(admin_client):
+    message = SmsMessageFactory(body="Hello {{ contact.first_name }}")
+    page = admin_client.get(reverse("admin:messaging_smsmessage_change", args=[message.pk])).content.decode()
+    assert 'id="sms-preview"' in page
+    assert reverse(PREVIEW) in page
+    assert "GSM-7, 10 units, 1 segment(s)" in page  # "Hello Alex" rendered, shown server-side too
+
+
+def test_add_page_has_the_live_preview(admin_client):
+    page = admin_client.get(reverse("admin:messaging_smsmessage_add")).content.decode()
+    assert 'id="sms-preview"' in page
+
+
+def test_saving_a_template_that_does_not_render_is_refused(admin_client):
+    response = admin_client.post(
+        reverse("admin:messaging_smsmessage_add"),
+        {"name": "Broken", "body": "Hi {{ contact.first_name|nosuch }}"},
+    )
+    assert response.status_code == 200
+    assert "does not render" in response.content.decode()
+    assert not SmsMessage.objects.exists()
+
+
+def test_saving_a_good_template(marketer_client):
+    response = marketer_client.post(
+        reverse("admin:messaging_smsmessage_add"), {"name": "Hello", "body": "Hi {{ contact.first_name }}!"}
+    )
+    assert response.status_code == 302
+    assert SmsMessage.objects.get(name="Hello").body == "Hi {{ contact.first_name }}!"
+
+
+def test_changelist_shows_encoding_and_segments(admin_client):
+    SmsMessageFactory(name="Long", body="y" * 200)
+    page = admin_client.get(reverse("admin:messaging_smsmessage_changelist")).content.decode()
+    assert "GSM-7" in page
+    assert '<td class="field-segments">2</td>' in page
