@@ -1,15 +1,16 @@
 """Benchmark: set-based enrollment expiry against a naive one-row-at-a-time loop.
 
-    .venv/bin/python bench/expiry.py [--n 1000000] [--due 0.10] [--naive 10000] [--batch-size 5000]
+    .venv/bin/python bench/expiry.py [--n 1000000] [--due 0.10] [--naive 10000] [--batch-size 5000] [--keep]
 
-Uses its own PostgreSQL database (``sj_bench_expiry`` on 127.0.0.1, created and migrated if
-missing; override with BENCH_EXPIRY_DATABASE_URL), seeds N active enrollments (10 % of them
-due) with COPY, then in a fresh child process times ``manage.py expire_enrollments`` and
-reports its wall time, its peak memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, the
-whole process including Django) and its number of SQL queries. In the same run it puts a
-subset of the expired rows back to active and expires them the naive way (load each one,
-``Enrollment.expire()`` through the FSM, ``save()``, one step row each) to print the per-row
-speed-up. Goals (issue 4): 1,000,000 in < 60 s, peak memory < 200 MB, ratio ≥ 20x.
+Uses its own PostgreSQL database (``sj_bench_expiry``: recreated and migrated, dropped at
+the end unless ``--keep``; PGHOST/PGPORT/PGUSER as in bench/common.py) and seeds N active
+enrollments, 10 % of them due, with COPY. A fresh child process then times
+``manage.py expire_enrollments`` and reports its wall time, its peak memory
+(``resource.getrusage(RUSAGE_SELF).ru_maxrss``: the whole process, Django included) and
+its number of SQL queries. In the same run a subset of the expired rows is put back to
+active and expired the naive way (each row loaded, ``Enrollment.expire()`` through the FSM,
+``save()``, one step row each) to print the per-row speed-up.
+Goals (issue 4): 1,000,000 in < 60 s, peak memory < 200 MB, ratio >= 20x.
 """
 
 import argparse
@@ -26,12 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_URL = "postgres://root@127.0.0.1:5432/sj_bench_expiry"
+from bench.common import database_drop, database_recreate, machine_busy, pg_url  # noqa: E402
+
+DBNAME = "sj_bench_expiry"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # the run's "now" (--as-of): reproducible
 
 
 def database_url() -> str:
-    return os.environ.get("BENCH_EXPIRY_DATABASE_URL", DEFAULT_URL)
+    return pg_url(DBNAME)
 
 
 def django_setup() -> None:
@@ -43,21 +46,6 @@ def django_setup() -> None:
     import django
 
     django.setup()
-
-
-def database_create() -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    url = database_url()
-    name = url.rsplit("/", 1)[1]
-    admin = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not cur.fetchone():
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin.close()
 
 
 class _Stream(io.RawIOBase):
@@ -130,14 +118,10 @@ def seed(*, n: int, due: float) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from automation.models import Enrollment, EnrollmentStep, Plan, PlanState
+    from automation.models import Enrollment, Plan, PlanState
     from contacts.models import Contact
 
     call_command("migrate", verbosity=0)
-    tables = [Enrollment, EnrollmentStep, Contact, PlanState, Plan]
-    with connection.cursor() as cursor:
-        names = ", ".join(m._meta.db_table for m in tables)
-        cursor.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     plan = Plan.objects.create(name="Bench", slug="bench")
     state = PlanState.objects.create(plan=plan, name="Invited", is_start=True)
     started = time.perf_counter()
@@ -247,6 +231,7 @@ def main() -> None:
     parser.add_argument("--due", type=float, default=0.10, help="share of them already due (default 0.10)")
     parser.add_argument("--naive", type=int, default=10_000, help="naive loop subset (default 10,000)")
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--keep", action="store_true", help="keep the database sj_bench_expiry afterwards")
     parser.add_argument("--phase", choices=["expire"], help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -255,12 +240,24 @@ def main() -> None:
         return
 
     print(f"bench/expiry.py — database {database_url()}")
-    database_create()
+    database_recreate(DBNAME)
     django_setup()
+    try:
+        run(args)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            database_drop(DBNAME)
+
+
+def run(args) -> None:
     print(f"Seeding {args.n:,} active enrollments ({args.due:.0%} due) …")
     seed(n=args.n, due=args.due)
 
     print("Set-based: manage.py expire_enrollments (fresh process) …")
+    busy_before = machine_busy()
     child = subprocess.run(
         [sys.executable, __file__, "--phase", "expire", "--batch-size", str(args.batch_size)],
         capture_output=True,
@@ -271,6 +268,8 @@ def main() -> None:
         sys.stderr.write(child.stdout + child.stderr)
         sys.exit(child.returncode)
     fast = json.loads(child.stdout.strip().splitlines()[-1])
+    busy_after = machine_busy()
+    busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
 
     from django.db import connection
 
@@ -293,6 +292,7 @@ def main() -> None:
         f"({naive_rate:,.0f}/s), {naive['queries']:,} queries"
     )
     print(f"  speed-up per row: {ratio:.0f}x")
+    print(f"  machine busy:     {busy:.0%} of 2 cores during the set-based run (everything, not just us)")
     goals = [
         (f"{args.n:,} in < 60 s", fast["elapsed"] < 60),
         ("peak memory < 200 MB", peak_mb < 200),
