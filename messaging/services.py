@@ -24,13 +24,14 @@ The life of an outbound message (`OutboundMessage.status`):
   rare duplicate to a silently lost message.
 """
 
+import functools
 import logging
 import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, CharField, F, Value, When
+from django.db.models import Case, F, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -100,10 +101,15 @@ def backoff_seconds(attempts: int) -> int:
     return min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_CAP_SECONDS)
 
 
+@functools.cache
+def _status_path() -> str:
+    return reverse("twilio_status")
+
+
 def status_callback_url(outbound_id: int) -> str:
     if not settings.PUBLIC_BASE_URL:
         return ""
-    return f"{settings.PUBLIC_BASE_URL}{reverse('twilio_status')}?id={outbound_id}"
+    return f"{settings.PUBLIC_BASE_URL}{_status_path()}?id={outbound_id}"
 
 
 def _contact_tz(contact: Contact) -> str:
@@ -216,31 +222,24 @@ def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool
     queued (the task retries then), else None."""
     global _eager_pause_until
     now = timezone.now()
-    outbound = (
-        OutboundMessage.objects.select_related("interaction", "contact")
-        .only(
-            "status", "send_after", "purpose", "to_number", "media_url", "attempts", "enrollment_id",
-            "interaction__body", "contact__opted_out", "contact__is_test",
-        )
-        .filter(pk=outbound_id)
-        .first()
-    )  # fmt: skip
-    if outbound is None:
+    try:
+        row = OutboundMessage.objects.values(*_SEND_FIELDS).get(pk=outbound_id)
+    except OutboundMessage.DoesNotExist:
         logger.warning("outbound %s does not exist", outbound_id)
         return None
-    if outbound.status != DeliveryStatus.QUEUED:
-        logger.info("outbound %s is %s, not queued: nothing to do", outbound_id, outbound.status)
+    if row["status"] != DeliveryStatus.QUEUED:
+        logger.info("outbound %s is %s, not queued: nothing to do", outbound_id, row["status"])
         return None
-    if outbound.send_after and outbound.send_after > now + DUE_TOLERANCE:
-        logger.info("outbound %s is not due before %s", outbound_id, outbound.send_after)
+    if row["send_after"] and row["send_after"] > now + DUE_TOLERANCE:
+        logger.info("outbound %s is not due before %s", outbound_id, row["send_after"])
         return None
-    if outbound.contact.opted_out and outbound.purpose not in ALWAYS_ALLOWED_PURPOSES:
+    if row["contact__opted_out"] and row["purpose"] not in ALWAYS_ALLOWED_PURPOSES:
         OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
             status=DeliveryStatus.CANCELED,
             error_message="Contact opted out before sending.",
             status_updated_at=now,
         )
-        logger.info("outbound %s canceled: contact %s opted out", outbound_id, outbound.contact_id)
+        logger.info("outbound %s canceled: contact %s opted out", outbound_id, row["contact_id"])
         return None
 
     # 1. Claim it: one guarded UPDATE (QUEUED → SENDING), committed at once. Of two tasks
@@ -252,20 +251,19 @@ def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool
     if not claimed:
         logger.info("outbound %s was claimed or canceled meanwhile: nothing to do", outbound_id)
         return None
-    contact = outbound.contact
 
     # 2. The network call, with no transaction open.
     backend = (
         get_backend(LOCMEM_BACKEND)
-        if contact.is_test
+        if row["contact__is_test"]
         else get_backend(timeout=timeout or (EAGER_SEND_TIMEOUT_SECONDS if eager else SEND_TIMEOUT_SECONDS))
     )
     try:
         result = backend.send(
-            to=outbound.to_number,
-            body=outbound.interaction.body,
-            media_url=outbound.media_url,
-            status_callback=status_callback_url(outbound.pk),
+            to=row["to_number"],
+            body=row["interaction__body"],
+            media_url=row["media_url"],
+            status_callback=status_callback_url(outbound_id),
         )
     except PermanentSendError as exc:
         _record_permanent(outbound_id=outbound_id, error=exc)
@@ -278,38 +276,37 @@ def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool
         return _record_transient(outbound_id=outbound_id, error=exc)
 
     # 3. The outcome.
-    _record_sent(outbound=outbound, result=result)
+    sent_at = _record_sent(outbound_id=outbound_id, interaction_id=row["interaction_id"], result=result)
+    if row["purpose"] in PROMPT_PURPOSES and row["enrollment_id"]:
+        from automation.services import enrollment_prompt_sent
+
+        enrollment_prompt_sent(outbound_id=outbound_id, sent_at=sent_at)
     return None
 
 
-def _record_sent(*, outbound: OutboundMessage, result: SendResult) -> None:
+_SEND_FIELDS = (
+    "status", "send_after", "purpose", "to_number", "media_url", "enrollment_id", "interaction_id",
+    "contact_id", "interaction__body", "contact__opted_out", "contact__is_test",
+)  # fmt: skip
+
+
+def _record_sent(*, outbound_id: int, interaction_id: int, result: SendResult) -> datetime:
     now = timezone.now()
     with transaction.atomic():  # one commit for both rows
         try:
             with transaction.atomic():  # a savepoint: a failed statement must not break the rest
-                Interaction.objects.filter(pk=outbound.interaction_id).exclude(
-                    provider_sid=result.sid
-                ).update(provider_sid=result.sid)
+                Interaction.objects.filter(pk=interaction_id).update(provider_sid=result.sid)
         except IntegrityError:  # the provider reused a sid: keep the send, log the oddity
-            logger.error("outbound %s: sid %s already belongs to another message", outbound.pk, result.sid)
+            logger.error("outbound %s: sid %s already belongs to another message", outbound_id, result.sid)
+        fields = {"sent_at": now, "status_updated_at": now, "error_code": "", "error_message": ""}
         # A status callback may already have moved the status on (matched by our id): only
         # SENDING becomes SENT; sent_at is kept either way.
-        OutboundMessage.objects.filter(pk=outbound.pk).update(
-            status=Case(
-                When(status=DeliveryStatus.SENDING, then=Value(DeliveryStatus.SENT)),
-                default=F("status"),
-                output_field=CharField(),
-            ),
-            sent_at=now,
-            status_updated_at=now,
-            error_code="",
-            error_message="",
-        )
-    logger.info("outbound %s sent as %s", outbound.pk, result.sid)
-    if outbound.purpose in PROMPT_PURPOSES and outbound.enrollment_id:
-        from automation.services import enrollment_prompt_sent
-
-        enrollment_prompt_sent(outbound_id=outbound.pk, sent_at=now)
+        if not OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.SENT, **fields
+        ):
+            OutboundMessage.objects.filter(pk=outbound_id).update(**fields)
+    logger.info("outbound %s sent as %s", outbound_id, result.sid)
+    return now
 
 
 def _record_transient(*, outbound_id: int, error: Exception) -> int | None:

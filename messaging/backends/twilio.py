@@ -27,8 +27,14 @@ class BaseUrlHttpClient(TwilioHttpClient):
     replaced by `base_url`."""
 
     def __init__(self, *, base_url: str, timeout: float) -> None:
-        super().__init__(pool_connections=True, timeout=timeout)
-        self.base_url = base_url.rstrip("/")
+        base_url = base_url.rstrip("/")
+        # Proxies from the environment (HTTPS_PROXY, NO_PROXY) are looked up once here
+        # rather than by requests on every call (trust_env): a measurable share of a send.
+        super().__init__(
+            pool_connections=True, timeout=timeout, proxy=requests.utils.get_environ_proxies(base_url) or None
+        )
+        self.session.trust_env = False
+        self.base_url = base_url
 
     def request(self, method, url, *args, **kwargs):
         if self.base_url and self.base_url != TWILIO_ORIGIN and url.startswith(TWILIO_ORIGIN):
