@@ -1,0 +1,147 @@
+"""Start-up configuration: refused when unsafe, clean `check --deploy` when production-like,
+and every variable documented in .env.example. Each case runs Django in a subprocess with a
+clean environment (nothing inherited but PATH), exactly as an operator would start it."""
+
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# CONTRACT §2, every variable.
+CONTRACT_VARIABLES = [
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "SMS_BACKEND",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM_NUMBER",
+    "TWILIO_MESSAGING_SERVICE_SID",
+    "TWILIO_API_BASE_URL",
+    "PUBLIC_BASE_URL",
+    "TWILIO_VALIDATE_SIGNATURE",
+    "SMS_HELP_TEXT",
+    "SMS_OPT_OUT_CONFIRMATION",
+    "SMS_QUIET_HOURS",
+]
+
+SETUP = "import django; django.setup(); print('started')"
+
+
+def _run(args: list[str], env: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    # Explicit values for everything a developer's .env could set (a real variable wins
+    # over .env, even an empty one), so the result depends only on `env`.
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "smsjourney.settings",
+        "SECRET_KEY": "",
+        "DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "CELERY_BROKER_URL": "",
+        "TWILIO_VALIDATE_SIGNATURE": "1",
+        "SMS_QUIET_HOURS": "21:00-08:00",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "1",
+        "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_HSTS_PRELOAD": "0",
+    }
+    return subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_no_secret_key_in_production_stops_start_up(tmp_path):
+    result = _run(["-c", SETUP], {"SECRET_KEY": "", "DEBUG": "0"}, tmp_path)
+    assert result.returncode != 0
+    assert "started" not in result.stdout
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_no_secret_key_also_stops_manage_py(tmp_path):
+    result = _run(["manage.py", "check"], {"SECRET_KEY": "", "DEBUG": "0"}, tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_runs_without_a_secret_key(tmp_path):
+    result = _run(["-c", SETUP], {"SECRET_KEY": "", "DEBUG": "1"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+def test_unsigned_webhooks_are_refused_without_debug(tmp_path):
+    env = {"SECRET_KEY": secrets.token_urlsafe(50), "DEBUG": "0", "TWILIO_VALIDATE_SIGNATURE": "0"}
+    result = _run(["-c", SETUP], env, tmp_path)
+    assert result.returncode != 0
+    assert "TWILIO_VALIDATE_SIGNATURE=0 is only allowed with DEBUG=1" in result.stderr
+
+
+def test_unsigned_webhooks_are_allowed_in_debug(tmp_path):
+    result = _run(["-c", SETUP], {"DEBUG": "1", "TWILIO_VALIDATE_SIGNATURE": "0"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_deploy_is_clean_when_production_like(tmp_path):
+    env = {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "sms.example.com",
+        "PUBLIC_BASE_URL": "https://sms.example.com",
+    }
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+    assert "WARNINGS" not in result.stdout + result.stderr
+
+
+def test_check_deploy_does_warn_when_it_should(tmp_path):
+    # The check is live: a short key and DEBUG on are reported (so the test above can fail).
+    env = {"SECRET_KEY": "short", "DEBUG": "1", "ALLOWED_HOSTS": "sms.example.com"}
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
+    assert result.returncode != 0
+    assert "security.W009" in result.stderr + result.stdout  # weak SECRET_KEY
+    assert "security.W018" in result.stderr + result.stdout  # DEBUG on
+
+
+def _documented() -> set[str]:
+    text = (ROOT / ".env.example").read_text()
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize("name", CONTRACT_VARIABLES)
+def test_env_example_documents_every_contract_variable(name):
+    assert name in _documented()
+
+
+def test_env_example_documents_every_variable_settings_read():
+    settings_source = (ROOT / "smsjourney" / "settings.py").read_text()
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z][A-Z0-9_]+)"', settings_source))
+    assert read, 'no env.…("NAME") calls found: has settings.py changed how it reads the environment?'
+    assert read - _documented() == set()
+
+
+def test_env_example_as_is_with_a_secret_key_starts(tmp_path):
+    # Its uncommented lines are valid values (the file is read like a .env).
+    values = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#") and "=" in line
+    )
+    values.update(
+        {"SECRET_KEY": secrets.token_urlsafe(50), "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}
+    )
+    result = _run(["-c", SETUP], values, tmp_path)
+    assert result.returncode == 0, result.stderr
