@@ -1,0 +1,36 @@
+"""The SMS message page's live preview, in a real browser: typing re-renders the text for
+the sample contact with its encoding and segment count; a broken template shows why."""
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "a-long-test-password-42"
+
+
+def test_live_preview_follows_typing(page, shots, django_user_model):
+    django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD)
+    page.goto("/admin/login/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.goto("/admin/messaging/smsmessage/add/")
+
+    body = page.locator("#id_body")
+    body.fill("Hi {{ contact.first_name }}! Reply QUOTE.")
+    page.wait_for_function(
+        "document.getElementById('sms-preview-body').textContent === 'Hi Alex! Reply QUOTE.'"
+    )
+    stats = page.locator("#sms-preview-stats")
+    assert "GSM-7" in stats.inner_text()
+    assert "1 segment" in stats.inner_text()
+
+    body.fill("Merci \U0001f600 " + "x" * 70)
+    page.wait_for_function("document.getElementById('sms-preview-stats').textContent.includes('UCS-2')")
+    assert "2 segments" in stats.inner_text()
+    assert "\U0001f600" in stats.inner_text()
+    page.screenshot(path=shots("sms-preview"), full_page=True)
+
+    body.fill("Hi {% if %}")
+    page.wait_for_function("!document.getElementById('sms-preview-error').hidden")
+    assert "does not render" in page.locator("#sms-preview-error").inner_text()
