@@ -165,6 +165,14 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
             self._warn_if_incomplete(request, obj)
         return super().response_change(request, obj)
 
+    def render_change_form(self, request, context, *args, **kwargs):
+        # Whole-plan problems are shown on their inline; repeat them at the top of the page.
+        if request.method == "POST":
+            for inline in context.get("inline_admin_formsets", []):
+                for error in inline.formset.non_form_errors():
+                    self.message_user(request, error, messages.ERROR)
+        return super().render_change_form(request, context, *args, **kwargs)
+
     def _warn_if_incomplete(self, request, obj: Plan) -> None:
         if obj.status == Plan.Status.ACTIVE:
             return

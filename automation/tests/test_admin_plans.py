@@ -194,8 +194,12 @@ def test_active_plan_without_start_state_is_refused(admin_client, demo):
     states = state_rows(demo)
     for row in states:
         row["is_start"] = False
-    page = errors_of(post_change(admin_client, demo, states=states))
+    response = post_change(admin_client, demo, states=states)
+    page = errors_of(response)
     assert "no start state" in page
+    # Also at the top of the page, as a message.
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("no start state" in m for m in shown)
     assert snapshot(demo) == before
 
 
