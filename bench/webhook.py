@@ -286,9 +286,17 @@ def main() -> int:
     args = parser.parse_args()
 
     print(f"database {args.database}, broker {args.broker}, no Celery worker")
-    db_url = database_recreate(args.database)
+    try:
+        redis_flush(args.broker)
+    except Exception as exc:
+        print(f"Redis is not answering at {args.broker} ({exc}); start it first.", file=sys.stderr)
+        return 2
+    try:
+        db_url = database_recreate(args.database)
+    except Exception as exc:
+        print(f"PostgreSQL is not usable ({exc}); see bench/README.md.", file=sys.stderr)
+        return 2
     env = server_env(database_url=db_url, broker_url=args.broker)
-    redis_flush(args.broker)
     try:
         django_setup(env)
         from django.core.management import call_command
