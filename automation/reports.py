@@ -97,6 +97,20 @@ def _percent(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
 
+def _by_states(queryset: QuerySet, *, plan: Plan, states: list[dict], date_from, date_to) -> QuerySet:
+    """Rows (steps, outbound messages) of the plan's states, of the cohort's enrollments."""
+    queryset = queryset.filter(state_id__in=[s["id"] for s in states]).exclude(
+        enrollment_id__in=Enrollment.objects.filter(
+            plan=plan, contact_id__in=Contact.objects.filter(is_test=True).values("id")
+        ).values("id")
+    )
+    if date_from:
+        queryset = queryset.filter(enrollment__enrolled_at__gte=_day_start(date_from))
+    if date_to:
+        queryset = queryset.filter(enrollment__enrolled_at__lt=_day_start(date_to + timedelta(days=1)))
+    return queryset
+
+
 def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | None = None) -> PlanReport:
     report = PlanReport(plan=plan, date_from=date_from, date_to=date_to)
     cohort = plan_cohort(plan=plan, date_from=date_from, date_to=date_to)
@@ -113,13 +127,14 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
     report.enrolled = counts.pop("enrolled")
     report.outcomes = counts
 
-    # 3. Funnel: how many distinct enrollments ever entered each state.
-    reached = dict(
-        EnrollmentStep.objects.filter(enrollment_id__in=cohort_ids, state__isnull=False)
-        .values_list("state_id")
-        .annotate(n=Count("enrollment_id", distinct=True))
-        .order_by()
+    # 3. Funnel: how many distinct enrollments ever entered each state. Steps are picked
+    # by the plan's states (a state belongs to one plan), not by joining every enrollment
+    # of the plan: only the test contacts' few enrollments are looked up, and the
+    # enrollments themselves only when a date range narrows the cohort.
+    steps = _by_states(
+        EnrollmentStep.objects.all(), plan=plan, states=states, date_from=date_from, date_to=date_to
     )
+    reached = dict(steps.values_list("state_id").annotate(n=Count("enrollment_id", distinct=True)).order_by())
     report.funnel = [
         FunnelRow(
             state_id=s["id"],
@@ -147,13 +162,12 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
     ]
     report.engagement_value = sum(g.points for g in report.goals)
 
-    # 5. Delivery outcomes of the messages sent to the cohort.
-    by_status = dict(
-        OutboundMessage.objects.filter(enrollment_id__in=cohort_ids)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .order_by()
+    # 5. Delivery outcomes of the messages sent to the cohort (every message an enrollment
+    # causes names its state; picked by state as the steps are).
+    outbound = _by_states(
+        OutboundMessage.objects.all(), plan=plan, states=states, date_from=date_from, date_to=date_to
     )
+    by_status = dict(outbound.values_list("status").annotate(n=Count("id")).order_by())
     report.messages = sum(by_status.values())
     report.delivery = [
         DeliveryRow(

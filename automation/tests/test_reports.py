@@ -48,6 +48,7 @@ def _enroll(plan, *, path, status="active", contact=None, enrolled_at=None, goal
             interaction=interaction,
             contact=enrollment.contact,
             enrollment=enrollment,
+            state=path[-1],  # the engine names the state of every message an enrollment causes
             purpose="prompt",
             to_number=enrollment.contact.phone,
             status=delivery,
