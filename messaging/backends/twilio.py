@@ -10,6 +10,7 @@ import threading
 
 import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -18,6 +19,7 @@ from messaging.backends.base import BaseSmsBackend, PermanentSendError, SendResu
 
 TWILIO_ORIGIN = "https://api.twilio.com"
 DEFAULT_TIMEOUT = 5.0  # seconds, connect and read: a send never blocks a worker for long
+POOL_MAXSIZE = 32  # kept-alive connections per host and process
 TRANSIENT_HTTP_STATUSES = {408, 429}
 TRANSIENT_TWILIO_CODES = {20429}  # too many requests
 
@@ -34,6 +36,9 @@ class BaseUrlHttpClient(TwilioHttpClient):
             pool_connections=True, timeout=timeout, proxy=requests.utils.get_environ_proxies(base_url) or None
         )
         self.session.trust_env = False
+        # One keep-alive connection per sending thread (a threads-pool worker runs many).
+        for scheme in ("https://", "http://"):
+            self.session.mount(scheme, HTTPAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE))
         self.base_url = base_url
 
     def request(self, method, url, *args, **kwargs):
