@@ -137,6 +137,19 @@ def _deleted_state_pks(states_formset) -> set[int]:
     }
 
 
+def _row(form, *names: str) -> dict:
+    """The submitted values of one inline row; a view-only row (not posted) keeps its saved ones."""
+    data = getattr(form, "cleaned_data", None) or {}
+    return {n: data[n] if n in data else getattr(form.instance, n, None) for n in names}
+
+
+def _as_state(value) -> PlanState | None:
+    """A state from cleaned data; a view-only inline row carries its initial pk instead."""
+    if value is None or isinstance(value, PlanState):
+        return value
+    return PlanState.objects.filter(pk=value).first()
+
+
 class PlanInlineFormSet(forms.BaseInlineFormSet):
     """Knows its sibling inlines on the plan page (set by PlanAdmin._create_formsets)."""
 
@@ -162,31 +175,29 @@ class PlanInlineFormSet(forms.BaseInlineFormSet):
         states = []
         state_forms = _live_forms(states_fs) if states_fs is not None else []
         for i, f in enumerate(state_forms):
-            d = f.cleaned_data
-            target = d.get("timeout_to")
+            d = _row(f, "name", "is_start", "is_final", "timeout", "timeout_to")
+            target = _as_state(d["timeout_to"])
             states.append(
                 StateSpec(
                     key=f.instance.pk or ("new", i),
-                    name=d.get("name", ""),
+                    name=d["name"] or "",
                     plan_id=plan.pk,
-                    is_start=d.get("is_start", False),
-                    is_final=d.get("is_final", False),
-                    timeout=d.get("timeout"),
+                    is_start=bool(d["is_start"]),
+                    is_final=bool(d["is_final"]),
+                    timeout=d["timeout"],
                     timeout_to=target.pk if target else None,
                     timeout_to_plan_id=target.plan_id if target else None,
                     timeout_to_name=target.name if target else "",
                 )
             )
         if transitions_fs is not None:
+            rows = [
+                _row(f, "from_state", "to_state", "match", "pattern") for f in _live_forms(transitions_fs)
+            ]
             pairs = [
-                (
-                    f.cleaned_data["from_state"],
-                    f.cleaned_data["to_state"],
-                    f.cleaned_data.get("match", ""),
-                    f.cleaned_data.get("pattern", ""),
-                )
-                for f in _live_forms(transitions_fs)
-                if f.cleaned_data.get("from_state") and f.cleaned_data.get("to_state")
+                (_as_state(r["from_state"]), _as_state(r["to_state"]), r["match"] or "", r["pattern"] or "")
+                for r in rows
+                if r["from_state"] and r["to_state"]
             ]
         else:  # not on the page: the saved ones
             pairs = [
@@ -222,7 +233,8 @@ class PlanStateFormSet(PlanInlineFormSet):
         super().clean()
         errors = []
         live = _live_forms(self)
-        starts = [f.cleaned_data.get("name", "") for f in live if f.cleaned_data.get("is_start")]
+        rows = [_row(f, "name", "is_start", "timeout_to") for f in live]
+        starts = [r["name"] for r in rows if r["is_start"]]
         if len(starts) > 1:
             names = ", ".join(f"“{n}”" for n in starts)
             errors.append(f"Only one state can be the start state; {names} are all ticked: keep one.")
@@ -230,11 +242,11 @@ class PlanStateFormSet(PlanInlineFormSet):
         # refuses it with the enrollments named (Enrollment.current_state is PROTECT).
         deleted = _deleted_state_pks(self)
         if deleted:
-            for f in live:
-                target = f.cleaned_data.get("timeout_to")
+            for r in rows:
+                target = _as_state(r["timeout_to"])
                 if target is not None and target.pk in deleted:
                     errors.append(
-                        f"State “{f.cleaned_data.get('name')}” times out into “{target.name}”, which you are "
+                        f"State “{r['name']}” times out into “{target.name}”, which you are "
                         "deleting: change its “timeout to” as well."
                     )
         if errors:
@@ -253,15 +265,15 @@ class TransitionFormSet(PlanInlineFormSet):
         deleted = _deleted_state_pks(self._sibling(PlanState))
         seen: set[tuple[int, str]] = set()
         for f in live:
-            d = f.cleaned_data
-            source, target = d.get("from_state"), d.get("to_state")
+            d = _row(f, "from_state", "to_state", "match", "pattern")
+            source, target = _as_state(d["from_state"]), _as_state(d["to_state"])
             for state in (source, target):
                 if state is not None and state.pk in deleted:
                     errors.append(
                         f"The transition {source} → {target} uses the state “{state.name}”, which you are "
                         "deleting: delete the transition too, or keep the state."
                     )
-            pattern, match = d.get("pattern", ""), d.get("match")
+            pattern, match = d["pattern"] or "", d["match"]
             if source is None or match not in WORD_MATCHES or not is_single_word(pattern):
                 continue
             key = (source.pk, keyword_normalize(pattern))

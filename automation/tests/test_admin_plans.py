@@ -470,3 +470,29 @@ def test_a_marketer_can_author_and_activate(client, django_user_model, db):
     assert response.status_code == 302
     _press(client, Plan.objects.get(pk=plan.pk), "activate")
     assert _status(plan) == "active"
+
+
+def test_plan_editor_with_view_only_states_and_transitions_can_save(client, django_user_model, demo):
+    # Their inline rows are view-only: they are not posted, and the checks must not choke on them.
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("editor", password="pw", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="automation",
+            codename__in=["change_plan", "view_plan", "view_planstate", "view_transition"],
+        )
+    )
+    client.force_login(user)
+    url = reverse("admin:automation_plan_change", args=[demo.pk])
+    # As the browser posts view-only rows: their ids only.
+    states = [{"id": r["id"], "plan": demo.pk} for r in state_rows(demo)]
+    transitions = [{"id": r["id"], "plan": demo.pk} for r in transition_rows(demo)]
+    data = form_data(
+        {**plan_fields(demo), "description": "Edited by an editor"},
+        {"states": (states, len(states)), "transitions": (transitions, len(transitions))},
+    )
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Plan.objects.get(pk=demo.pk).description == "Edited by an editor"
+    assert demo.states.count() == 4 and demo.transitions.count() == 3
