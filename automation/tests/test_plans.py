@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from automation.models import Plan, PlanState, Transition
+from automation.services.demo_plan import DEMO_SLUG
 from automation.services.plans import (
-    DEMO_SLUG,
     plan_activate,
     plan_archive,
     plan_load_demo,

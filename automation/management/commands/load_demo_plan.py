@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from automation.services.plans import plan_load_demo_with_summary
+from automation.services.demo_plan import plan_load_demo_with_summary
 
 
 class Command(BaseCommand):
