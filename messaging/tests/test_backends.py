@@ -126,3 +126,17 @@ def test_account_sid_is_in_the_url(twilio_api):
     twilio_api.add(responses.POST, messages_url(), **created())
     TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
     assert f"/Accounts/{TEST_ACCOUNT_SID}/Messages.json" in twilio_api.calls[0].request.url
+
+
+def test_twilio_rfc9457_errors_are_understood(twilio_api):
+    body = {
+        "type": "https://www.twilio.com/docs/errors/21211",
+        "title": "Invalid 'To' Phone Number",
+        "status": 400,
+        "code": 21211,
+        "detail": "The 'To' number +1555 is not a valid phone number.",
+    }
+    twilio_api.add(responses.POST, messages_url(), json=body, status=400)
+    with pytest.raises(PermanentSendError) as info:
+        TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+    assert info.value.code == "21211"

@@ -388,3 +388,37 @@ def test_send_due_messages_command_runs_the_release_job(twilio_api):
     assert out.getvalue().strip() == "Released 1 message."
     outbound.refresh_from_db()
     assert outbound.status == DeliveryStatus.SENT
+
+
+def test_a_message_stuck_sending_past_the_cap_fails(twilio_api):
+    outbound = queue(ContactFactory())
+    OutboundMessage.objects.filter(pk=outbound.pk).update(
+        status=DeliveryStatus.SENDING, attempts=MAX_ATTEMPTS, status_updated_at=timezone.now()
+    )
+    with later(11):
+        assert outbound_release_due() == 0
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.FAILED
+    assert outbound.error_message
+    assert len(twilio_api.calls) == 0
+
+
+def test_a_status_callback_during_a_failed_call_wins(twilio_api):
+    """Twilio accepted the message but our call timed out; its callback (matched by our id)
+    arrived first: the message is not sent again."""
+    from messaging.services import delivery_status_apply
+
+    outbound = queue(ContactFactory())
+
+    def accepted_then_timeout(request):
+        delivery_status_apply(sid=SID, status="sent", outbound_id=outbound.pk)
+        raise requests.ReadTimeout("read timed out")
+
+    twilio_api.add_callback(responses.POST, messages_url(), callback=accepted_then_timeout)
+    assert outbound_send(outbound_id=outbound.pk) is None  # nothing to retry
+    with later(30):
+        assert outbound_release_due() == 0
+    outbound.refresh_from_db()
+    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.interaction.provider_sid == SID
+    assert len(twilio_api.calls) == 1
