@@ -7,9 +7,12 @@ The life of an outbound message (`OutboundMessage.status`):
                                                                     └───────┘ transient error (backoff)
 
 - `outbound_queue` writes, inside the caller's transaction, and enqueues on commit.
-- `outbound_send` claims the row (QUEUED → SENDING) in a short transaction, calls the
-  backend with no transaction open, then records the outcome. A second task for the
-  same message finds it not QUEUED and does nothing: never two sends.
+- `outbound_send` checks opt-out (cancels), then claims the row with one guarded
+  `UPDATE … SET status='sending' WHERE status='queued'` (committed at once), calls the
+  backend with no transaction open, then records the outcome. Of two tasks for the same
+  message only one claim matches; the other does nothing: never two sends. An opt-out
+  committed between the check and the claim cancels the QUEUED row
+  (contacts.services.contact_opt_out), so the claim does not match either.
 - Transient errors put the message back to QUEUED with `send_after` = now + backoff;
   the Celery task retries at that time on a worker, and `outbound_release_due` (beat,
   every minute) re-enqueues anything whose time has passed, so a lost task or broker
