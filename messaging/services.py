@@ -138,27 +138,12 @@ def outbound_queue(
 ) -> OutboundMessage | None:
     """Inside the caller's transaction: record an outbound Interaction + OutboundMessage
     (held for quiet hours when it does not answer the contact) and send it on commit.
-    Returns None when nothing may be sent (opted out, except help/opt-out confirmation;
-    loop guard)."""
+    Returns None when nothing may be sent (opted out, except help/opt-out confirmation).
+    The loop guard is checked when sending, off the webhook's path (`outbound_send`)."""
     if contact.opted_out and purpose not in ALWAYS_ALLOWED_PURPOSES:
         logger.info("not queued: contact %s is opted out (purpose %s)", contact.pk, purpose)
         return None
     now = timezone.now()
-
-    window_start = now - timedelta(minutes=settings.SMS_LOOP_GUARD_MINUTES)
-    recent_same = (
-        OutboundMessage.objects.filter(contact=contact, created_at__gte=window_start, interaction__body=body)
-        .exclude(status=DeliveryStatus.CANCELED)
-        .count()
-    )
-    if recent_same >= settings.SMS_LOOP_GUARD_MAX:
-        logger.warning(
-            "loop guard: not queued for contact %s, the same text was queued %d times in %d min",
-            contact.pk,
-            recent_same,
-            settings.SMS_LOOP_GUARD_MINUTES,
-        )
-        return None
 
     status, send_after = DeliveryStatus.QUEUED, now
     if not answers_contact:
@@ -244,6 +229,17 @@ def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool
         )
         logger.info("outbound %s canceled: contact %s opted out", outbound_id, row["contact_id"])
         return None
+    if _loop_guard_tripped(row=row, outbound_id=outbound_id, now=now):
+        OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
+            status=DeliveryStatus.CANCELED,
+            error_message=(
+                f"Loop guard: the same text went to this contact {settings.SMS_LOOP_GUARD_MAX} times "
+                f"in {settings.SMS_LOOP_GUARD_MINUTES} min."
+            ),
+            status_updated_at=now,
+        )
+        logger.warning("loop guard: outbound %s to contact %s canceled", outbound_id, row["contact_id"])
+        return None
 
     # 1. Claim it: one guarded UPDATE (QUEUED → SENDING), committed at once. Of two tasks
     # for the same message only one matches; an opt-out committed meanwhile canceled the
@@ -286,6 +282,28 @@ def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool
         enrollment_prompt_sent(outbound_id=outbound_id, sent_at=sent_at)
     return None
 
+
+def _loop_guard_tripped(*, row: dict, outbound_id: int, now: datetime) -> bool:
+    """Whether the same text already went to this contact SMS_LOOP_GUARD_MAX times within
+    SMS_LOOP_GUARD_MINUTES (an auto-responder ping-pong, a plan that loops on itself)."""
+    window_start = now - timedelta(minutes=settings.SMS_LOOP_GUARD_MINUTES)
+    sent_before = (
+        OutboundMessage.objects.filter(
+            contact_id=row["contact_id"],
+            created_at__gte=window_start,
+            interaction__body=row["interaction__body"],
+            status__in=GONE_OUT_STATUSES,
+        )
+        .exclude(pk=outbound_id)
+        .count()
+    )
+    return sent_before >= settings.SMS_LOOP_GUARD_MAX
+
+
+# Statuses of a message that left (or is leaving) for the carrier.
+GONE_OUT_STATUSES = (
+    DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED,
+)  # fmt: skip
 
 _SEND_FIELDS = (
     "status", "send_after", "purpose", "to_number", "media_url", "enrollment_id", "interaction_id",
