@@ -305,8 +305,8 @@ def redis_queue_length(url: str) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each measured phase")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
-    parser.add_argument("--concurrency", type=int, default=4, help="client connections")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (default 4)")
+    parser.add_argument("--concurrency", type=int, help="client connections (default: 2 per worker)")
     parser.add_argument("--max-requests", type=int, default=40000, help="cap per phase")
     parser.add_argument("--database", default="sj_bench_webhook")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/5")
@@ -314,6 +314,7 @@ def main() -> int:
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of each counted request")
     parser.add_argument("--queries-only", action="store_true", help="count queries, skip the load phases")
     args = parser.parse_args()
+    args.concurrency = args.concurrency or 2 * args.workers
 
     print(f"database {args.database}, broker {args.broker}, no Celery worker")
     try:
