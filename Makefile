@@ -25,7 +25,7 @@ run: $(STAMP)
 ## The whole test suite (PostgreSQL/Redis tests skip unless DATABASE_URL/CELERY_BROKER_URL say where).
 # Tests run with production settings (DEBUG=0), so they need a key; it is not a secret.
 test: $(STAMP)
-	SECRET_KEY=$${SECRET_KEY:-test-only-not-a-secret} $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	SECRET_KEY=$${SECRET_KEY:-test-only-not-a-secret} $(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

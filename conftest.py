@@ -7,7 +7,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 TEST_PUBLIC_BASE_URL = "https://sms.example.com"
-TEST_AUTH_TOKEN = "12345678901234567890123456789012"
+TEST_AUTH_TOKEN = "12345678901234567890123456789012"  # noqa: S105 - a test token
 TEST_ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
 
 
@@ -27,6 +27,17 @@ def _test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _no_eager_pause():
+    """A test that makes the provider fail pauses in-process sends for a while (a process-wide
+    circuit breaker); don't let that leak into the next test."""
+    from messaging.services import eager_pause
+
+    eager_pause.reset()
+    yield
+    eager_pause.reset()
 
 
 def twilio_signature(url: str, params: dict, token: str = TEST_AUTH_TOKEN) -> str:

@@ -4,7 +4,8 @@ import re
 import string
 
 _SPACES = re.compile(r"\s+")
-_STRIP = string.punctuation + "\u00a1\u00bf\u2018\u2019\u201c\u201d\u2026"  # ¡ ¿ ‘ ’ “ ” …
+# Also inverted ! and ?, curly quotes and the ellipsis.
+_STRIP = string.punctuation + "\u00a1\u00bf\u2018\u2019\u201c\u201d\u2026"
 
 
 def reply_normalize(text: str) -> str:

@@ -26,7 +26,9 @@ class Plan(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     status = FSMField(max_length=16, choices=Status.choices, default=Status.DRAFT, protected=True)
-    entry_trigger = models.CharField(max_length=16, choices=EntryTrigger.choices, default=EntryTrigger.KEYWORD)
+    entry_trigger = models.CharField(
+        max_length=16, choices=EntryTrigger.choices, default=EntryTrigger.KEYWORD
+    )
     entry_keywords = models.CharField(
         max_length=200, blank=True, help_text="Comma-separated single words, e.g. JOIN, DEAL."
     )
@@ -59,7 +61,9 @@ class Plan(models.Model):
     def activate(self) -> None:
         pass
 
-    @transition(field=status, source=Status.ACTIVE, target=Status.PAUSED, custom={"label": "Pause", "admin": True})
+    @transition(
+        field=status, source=Status.ACTIVE, target=Status.PAUSED, custom={"label": "Pause", "admin": True}
+    )
     def pause(self) -> None:
         pass
 
@@ -84,12 +88,16 @@ class PlanState(models.Model):
     message = models.ForeignKey(
         "messaging.SmsMessage", null=True, blank=True, on_delete=models.PROTECT, related_name="states"
     )
-    goal = models.ForeignKey("tracking.Goal", null=True, blank=True, on_delete=models.PROTECT, related_name="states")
+    goal = models.ForeignKey(
+        "tracking.Goal", null=True, blank=True, on_delete=models.PROTECT, related_name="states"
+    )
     fallback_text = models.TextField(
         blank=True, help_text="Sent (at most once per visit) when a reply matches no transition."
     )
     timeout = models.DurationField(
-        null=True, blank=True, help_text="Silence after the prompt is sent before moving to the timeout state."
+        null=True,
+        blank=True,
+        help_text="Silence after the prompt is sent before moving to the timeout state.",
     )
     timeout_to = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="timeout_from"
@@ -99,7 +107,9 @@ class PlanState(models.Model):
         ordering = ["plan", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "name"], name="state_name_unique_in_plan"),
-            models.UniqueConstraint(fields=["plan"], condition=models.Q(is_start=True), name="one_start_state_per_plan"),
+            models.UniqueConstraint(
+                fields=["plan"], condition=models.Q(is_start=True), name="one_start_state_per_plan"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -150,7 +160,9 @@ class Enrollment(models.Model):
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="enrollments")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="enrollments")
     current_state = models.ForeignKey(PlanState, on_delete=models.PROTECT, related_name="enrollments")
-    status = FSMField(max_length=16, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ACTIVE, protected=True)
+    status = FSMField(
+        max_length=16, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ACTIVE, protected=True
+    )
     enrolled_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
@@ -159,7 +171,9 @@ class Enrollment(models.Model):
     prompt_sent_at = models.DateTimeField(null=True, blank=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     timeout_at = models.DateTimeField(null=True, blank=True)
-    fallback_sent = models.BooleanField(default=False, help_text="The current state's fallback text went out.")
+    fallback_sent = models.BooleanField(
+        default=False, help_text="The current state's fallback text went out."
+    )
     end_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -172,7 +186,11 @@ class Enrollment(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["expires_at"], name="enrollment_active_expiry_idx", condition=models.Q(status="active")),
+            models.Index(
+                fields=["expires_at"],
+                name="enrollment_active_expiry_idx",
+                condition=models.Q(status="active"),
+            ),
             models.Index(
                 fields=["timeout_at"],
                 name="enrollment_active_timeout_idx",
@@ -221,7 +239,9 @@ class EnrollmentStep(models.Model):
         FAIL = "fail", "Failed"
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="steps")
-    state = models.ForeignKey(PlanState, null=True, blank=True, on_delete=models.SET_NULL, related_name="steps")
+    state = models.ForeignKey(
+        PlanState, null=True, blank=True, on_delete=models.SET_NULL, related_name="steps"
+    )
     via = models.CharField(max_length=16, choices=Via.choices)
     interaction = models.ForeignKey(
         "tracking.Interaction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -230,7 +250,10 @@ class EnrollmentStep(models.Model):
 
     class Meta:
         ordering = ["occurred_at", "id"]
-        indexes = [models.Index(fields=["state", "enrollment"]), models.Index(fields=["enrollment", "occurred_at"])]
+        indexes = [
+            models.Index(fields=["state", "enrollment"]),
+            models.Index(fields=["enrollment", "occurred_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_via_display()} → {self.state}"
@@ -259,8 +282,12 @@ class BulkEnrollmentJob(models.Model):
     processed = models.PositiveIntegerField(default=0)
     enrolled = models.PositiveIntegerField(default=0)
     skipped_opted_out = models.PositiveIntegerField(default=0)
-    skipped_enrolled = models.PositiveIntegerField(default=0, help_text="Already enrolled (or a once-only plan).")
-    skipped_other = models.PositiveIntegerField(default=0, help_text="Test contacts, plan not active, errors.")
+    skipped_enrolled = models.PositiveIntegerField(
+        default=0, help_text="Already enrolled (or a once-only plan)."
+    )
+    skipped_other = models.PositiveIntegerField(
+        default=0, help_text="Test contacts, plan not active, errors."
+    )
     not_found = models.PositiveIntegerField(default=0, help_text="CSV phone numbers with no contact.")
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class MessagingConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'messaging'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "messaging"

@@ -7,7 +7,9 @@ class SmsMessage(models.Model):
     template over ``contact`` and ``enrollment``."""
 
     name = models.CharField(max_length=100, unique=True)
-    body = models.TextField(help_text="Django template; {{ contact.first_name }}, {{ enrollment.plan.name }} …")
+    body = models.TextField(
+        help_text="Django template; {{ contact.first_name }}, {{ enrollment.plan.name }} …"
+    )
     media_url = models.URLField(blank=True, help_text="Optional image (MMS).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -59,12 +61,22 @@ class OutboundMessage(models.Model):
     interaction = models.OneToOneField(
         "tracking.Interaction", on_delete=models.CASCADE, related_name="outbound"
     )
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="outbound_messages")
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="outbound_messages"
+    )
     enrollment = models.ForeignKey(
-        "automation.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="outbound_messages"
+        "automation.Enrollment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="outbound_messages",
     )
     state = models.ForeignKey(
-        "automation.PlanState", null=True, blank=True, on_delete=models.SET_NULL, related_name="outbound_messages"
+        "automation.PlanState",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="outbound_messages",
     )
     sms_message = models.ForeignKey(
         SmsMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbound_messages"
@@ -77,7 +89,9 @@ class OutboundMessage(models.Model):
         default=False, help_text="A reply to the contact's own message: quiet hours do not apply."
     )
     status = FSMField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
-    send_after = models.DateTimeField(null=True, blank=True, help_text="Held until then (quiet hours, retry backoff).")
+    send_after = models.DateTimeField(
+        null=True, blank=True, help_text="Held until then (quiet hours, retry backoff)."
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     error_code = models.CharField(max_length=16, blank=True)
     error_message = models.TextField(blank=True)
@@ -102,7 +116,9 @@ class OutboundMessage(models.Model):
         return f"→ {self.to_number} [{self.status}]"
 
     # Transitions change state only; no I/O here (services do that).
-    @transition(field=status, source=[DeliveryStatus.HELD, DeliveryStatus.QUEUED], target=DeliveryStatus.QUEUED)
+    @transition(
+        field=status, source=[DeliveryStatus.HELD, DeliveryStatus.QUEUED], target=DeliveryStatus.QUEUED
+    )
     def release(self) -> None:
         pass
 
@@ -122,6 +138,8 @@ class OutboundMessage(models.Model):
     def cancel(self) -> None:
         pass
 
-    @transition(field=status, source=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING], target=DeliveryStatus.FAILED)
+    @transition(
+        field=status, source=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING], target=DeliveryStatus.FAILED
+    )
     def fail(self) -> None:
         pass

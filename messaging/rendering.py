@@ -17,5 +17,5 @@ def sms_body_render(*, template: str, contact, enrollment=None) -> str:
         return compiled.render(Context({"contact": contact, "enrollment": enrollment})).strip()
     except TemplateSyntaxError as exc:
         raise RenderError(f"The message template does not render: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - any error inside a marketer's template is theirs to fix
+    except Exception as exc:
         raise RenderError(f"The message template does not render: {exc}") from exc

@@ -175,9 +175,7 @@ _SMS_BACKENDS = {
     "console": "messaging.backends.console.ConsoleBackend",
     "locmem": "messaging.backends.locmem.LocmemBackend",
 }
-SMS_BACKEND = _SMS_BACKENDS.get(env.str("SMS_BACKEND", default="console"), None) or env.str(
-    "SMS_BACKEND"
-)
+SMS_BACKEND = _SMS_BACKENDS.get(env.str("SMS_BACKEND", default="console")) or env.str("SMS_BACKEND")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class TrackingConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'tracking'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "tracking"

@@ -55,7 +55,11 @@ class GoalConversion(models.Model):
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="goal_conversions")
     goal = models.ForeignKey(Goal, on_delete=models.PROTECT, related_name="conversions")
     enrollment = models.ForeignKey(
-        "automation.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="goal_conversions"
+        "automation.Enrollment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="goal_conversions",
     )
     interaction = models.ForeignKey(
         Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="goal_conversions"

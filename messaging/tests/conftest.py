@@ -7,7 +7,6 @@ import pytest
 import responses
 
 from conftest import TEST_ACCOUNT_SID
-from messaging import services
 
 TWILIO_BACKEND = "messaging.backends.twilio.TwilioBackend"
 
@@ -53,12 +52,3 @@ def twilio_api(settings):
     settings.SMS_BACKEND = TWILIO_BACKEND
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         yield rsps
-
-
-@pytest.fixture(autouse=True)
-def _no_eager_pause():
-    """A test that makes the provider fail pauses in-process sends for a while (a process-wide
-    circuit breaker on the monotonic clock); don't let that leak into the next test."""
-    services._eager_pause_until = 0.0
-    yield
-    services._eager_pause_until = 0.0

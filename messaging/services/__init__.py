@@ -1,0 +1,45 @@
+"""Outbound sending and delivery status. Owner: messaging (issue 3).
+
+The life of an outbound message (`OutboundMessage.status`):
+
+    outbound_queue ──▶ HELD (quiet hours) ──release job──▶ QUEUED ──▶ SENDING ──▶ SENT ──▶ DELIVERED …
+                   └─▶ QUEUED ─────────────────────────────────┘   ▲       │
+                                                                    └───────┘ transient error (backoff)
+
+- `outbound_queue` writes, inside the caller's transaction, and enqueues on commit.
+- `outbound_send` checks opt-out (cancels), then claims the row with one guarded
+  `UPDATE … SET status='sending' WHERE status='queued'` (committed at once), calls the
+  backend with no transaction open, then records the outcome. Of two tasks for the same
+  message only one claim matches; the other does nothing: never two sends. An opt-out
+  committed between the check and the claim cancels the QUEUED row
+  (contacts.services.contact_opt_out), so the claim does not match either.
+- Transient errors put the message back to QUEUED with `send_after` = now + backoff;
+  the Celery task retries at that time on a worker, and `outbound_release_due` (beat,
+  every minute) re-enqueues anything whose time has passed, so a lost task or broker
+  message never loses the SMS. In eager mode (no broker) a send is tried once, with a
+  short timeout, and left to the release job on failure: a webhook never waits on retries.
+- A message stuck in SENDING (the worker died during the HTTP call) is re-queued by the
+  release job after SENDING_STALE_AFTER when no provider sid is known for it. Twilio
+  calls the StatusCallback (which carries our id) within seconds of accepting a message,
+  so after that long "no sid" almost surely means "never accepted". This is
+  at-least-once: a duplicate is possible only if Twilio accepted the first call and no
+  callback reached us for SENDING_STALE_AFTER (e.g. PUBLIC_BASE_URL unset). We prefer a
+  rare duplicate to a silently lost message.
+"""
+
+from messaging.services.delivery import delivery_status_apply
+from messaging.services.outbound import outbound_enqueue, outbound_queue, outbound_release_due
+from messaging.services.policy import MAX_ATTEMPTS, backoff_seconds, eager_pause, status_callback_url
+from messaging.services.sending import outbound_send
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "backoff_seconds",
+    "delivery_status_apply",
+    "eager_pause",
+    "outbound_enqueue",
+    "outbound_queue",
+    "outbound_release_due",
+    "outbound_send",
+    "status_callback_url",
+]

@@ -1,0 +1,160 @@
+"""Queueing outbound messages, handing them to Celery, and the release job."""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.models import Contact
+from messaging.models import DeliveryStatus, OutboundMessage, SmsMessage
+from messaging.quiet_hours import quiet_hours_release_at
+from messaging.services.policy import (
+    ALWAYS_ALLOWED_PURPOSES,
+    MAX_ATTEMPTS,
+    RELEASE_BATCH,
+    RELEASE_GRACE,
+    SENDING_STALE_AFTER,
+    celery_eager,
+    contact_tz,
+    eager_pause,
+)
+from tracking.models import Interaction
+
+logger = logging.getLogger(__name__)
+
+# --- queue ----------------------------------------------------------------------------
+
+
+def outbound_queue(
+    *,
+    contact: Contact,
+    body: str,
+    purpose: str,
+    answers_contact: bool,
+    enrollment=None,
+    state=None,
+    sms_message: SmsMessage | None = None,
+    media_url: str = "",
+) -> OutboundMessage | None:
+    """Inside the caller's transaction: record an outbound Interaction + OutboundMessage
+    (held for quiet hours when it does not answer the contact) and send it on commit.
+    Returns None when nothing may be sent (opted out, except help/opt-out confirmation).
+    The loop guard is checked when sending, off the webhook's path (`outbound_send`)."""
+    if contact.opted_out and purpose not in ALWAYS_ALLOWED_PURPOSES:
+        logger.info("not queued: contact %s is opted out (purpose %s)", contact.pk, purpose)
+        return None
+    now = timezone.now()
+
+    status, send_after = DeliveryStatus.QUEUED, now
+    if not answers_contact:
+        release_at = quiet_hours_release_at(
+            now=now, tz_name=contact_tz(contact), window=settings.SMS_QUIET_HOURS
+        )
+        if release_at is not None:
+            status, send_after = DeliveryStatus.HELD, release_at
+
+    interaction = Interaction.objects.create(
+        contact=contact,
+        direction=Interaction.Direction.OUTBOUND,
+        body=body,
+        media_urls=[media_url] if media_url else [],
+        enrollment=enrollment,
+        created_at=now,
+    )
+    outbound = OutboundMessage.objects.create(
+        interaction=interaction,
+        contact=contact,
+        enrollment=enrollment,
+        state=state,
+        sms_message=sms_message,
+        purpose=purpose,
+        to_number=contact.phone,
+        from_number=settings.TWILIO_FROM_NUMBER,
+        media_url=media_url,
+        answers_contact=answers_contact,
+        status=status,
+        send_after=send_after,
+        status_updated_at=now,
+    )
+    if status == DeliveryStatus.QUEUED:
+        outbound_id = outbound.pk
+        transaction.on_commit(lambda: outbound_enqueue(outbound_id=outbound_id))
+    return outbound
+
+
+def outbound_enqueue(*, outbound_id: int, force: bool = False) -> None:
+    """Hand one message to Celery: a worker when a broker is configured, else run it here
+    (one short try; skipped for a while after a failure unless `force`). Never raises:
+    whatever is not sent now, the release job sends later."""
+    from messaging.tasks import outbound_send_task
+
+    try:
+        if celery_eager():
+            if not force and eager_pause.active():
+                logger.info("outbound %s left queued: sending is paused after a recent failure", outbound_id)
+                return
+            outbound_send_task.apply(args=(outbound_id,))
+        else:
+            outbound_send_task.apply_async(args=(outbound_id,))
+    except Exception:
+        logger.exception("outbound %s not handed over now; the release job will send it", outbound_id)
+
+
+# --- release job ----------------------------------------------------------------------
+
+
+def outbound_release_due(*, now: datetime | None = None, batch_size: int = RELEASE_BATCH) -> int:
+    """Enqueue every message whose time has come: HELD ones past quiet hours, QUEUED ones
+    past their backoff whose task was lost, SENDING ones abandoned by a dead worker.
+    Returns how many were enqueued. Idempotent; safe to run concurrently (sending is)."""
+    now = now or timezone.now()
+    held = list(
+        OutboundMessage.objects.filter(status=DeliveryStatus.HELD, send_after__lte=now)
+        .order_by("send_after")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    if held:
+        OutboundMessage.objects.filter(pk__in=held, status=DeliveryStatus.HELD).update(
+            status=DeliveryStatus.QUEUED, status_updated_at=now
+        )
+    late = list(
+        OutboundMessage.objects.filter(status=DeliveryStatus.QUEUED, send_after__lte=now - RELEASE_GRACE)
+        .order_by("send_after")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    stale = list(
+        OutboundMessage.objects.filter(
+            status=DeliveryStatus.SENDING,
+            status_updated_at__lte=now - SENDING_STALE_AFTER,
+            interaction__provider_sid__isnull=True,
+        ).values_list("pk", "attempts")[:batch_size]
+    )
+    for pk, attempts in stale:
+        base = OutboundMessage.objects.filter(pk=pk, status=DeliveryStatus.SENDING, attempts=attempts)
+        if attempts >= MAX_ATTEMPTS:
+            base.update(
+                status=DeliveryStatus.FAILED,
+                error_message="No answer from the provider (worker lost during the send).",
+                status_updated_at=now,
+            )
+        elif base.update(status=DeliveryStatus.QUEUED, send_after=now, status_updated_at=now):
+            logger.warning("outbound %s was stuck sending since a worker died; queued again", pk)
+            late.append(pk)
+    ids = held + late
+    eager = celery_eager()
+    pause_before = eager_pause.until
+    enqueued = 0
+    for pk in ids:
+        if eager and eager_pause.until != pause_before:
+            # Sending in-process and the provider just failed: the rest waits for the next run.
+            logger.warning(
+                "release job: provider failing, %d messages left for the next run", len(ids) - enqueued
+            )
+            break
+        outbound_enqueue(outbound_id=pk, force=True)
+        enqueued += 1
+    if enqueued:
+        logger.info("release job: enqueued %d messages", enqueued)
+    return enqueued

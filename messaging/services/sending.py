@@ -1,0 +1,228 @@
+"""Sending one message through the SMS backend: idempotent, retried, guarded."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from contacts.models import Contact
+from messaging.backends import (
+    LOCMEM_BACKEND,
+    PermanentSendError,
+    SendResult,
+    TransientSendError,
+    get_backend,
+)
+from messaging.models import DeliveryStatus, OutboundMessage
+from messaging.services.policy import (
+    ALWAYS_ALLOWED_PURPOSES,
+    CODE_OPTED_OUT,
+    CODES_UNREACHABLE,
+    DUE_TOLERANCE,
+    EAGER_SEND_TIMEOUT_SECONDS,
+    MAX_ATTEMPTS,
+    PROMPT_PURPOSES,
+    SEND_TIMEOUT_SECONDS,
+    backoff_seconds,
+    eager_pause,
+    status_callback_url,
+)
+from tracking.models import Interaction
+
+logger = logging.getLogger(__name__)
+
+# --- send -----------------------------------------------------------------------------
+
+
+def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool = False) -> int | None:
+    """Send one queued message through the SMS backend. Idempotent.
+
+    Returns the seconds after which to try again when a transient error left the message
+    queued (the task retries then), else None."""
+    now = timezone.now()
+    try:
+        row = OutboundMessage.objects.values(*_SEND_FIELDS).get(pk=outbound_id)
+    except OutboundMessage.DoesNotExist:
+        logger.warning("outbound %s does not exist", outbound_id)
+        return None
+    if row["status"] != DeliveryStatus.QUEUED:
+        logger.info("outbound %s is %s, not queued: nothing to do", outbound_id, row["status"])
+        return None
+    if row["send_after"] and row["send_after"] > now + DUE_TOLERANCE:
+        logger.info("outbound %s is not due before %s", outbound_id, row["send_after"])
+        return None
+    if row["contact__opted_out"] and row["purpose"] not in ALWAYS_ALLOWED_PURPOSES:
+        OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
+            status=DeliveryStatus.CANCELED,
+            error_message="Contact opted out before sending.",
+            status_updated_at=now,
+        )
+        logger.info("outbound %s canceled: contact %s opted out", outbound_id, row["contact_id"])
+        return None
+    if _loop_guard_tripped(row=row, outbound_id=outbound_id, now=now):
+        OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
+            status=DeliveryStatus.CANCELED,
+            error_message=(
+                f"Loop guard: the same text went to this contact {settings.SMS_LOOP_GUARD_MAX} times "
+                f"in {settings.SMS_LOOP_GUARD_MINUTES} min."
+            ),
+            status_updated_at=now,
+        )
+        logger.warning("loop guard: outbound %s to contact %s canceled", outbound_id, row["contact_id"])
+        return None
+
+    # 1. Claim it: one guarded UPDATE (QUEUED → SENDING), committed at once. Of two tasks
+    # for the same message only one matches; an opt-out committed meanwhile canceled the
+    # row (contacts.services.contact_opt_out), so it does not match either.
+    claimed = OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, status_updated_at=now
+    )
+    if not claimed:
+        logger.info("outbound %s was claimed or canceled meanwhile: nothing to do", outbound_id)
+        return None
+
+    # 2. The network call, with no transaction open.
+    backend = (
+        get_backend(LOCMEM_BACKEND)
+        if row["contact__is_test"]
+        else get_backend(timeout=timeout or (EAGER_SEND_TIMEOUT_SECONDS if eager else SEND_TIMEOUT_SECONDS))
+    )
+    try:
+        result = backend.send(
+            to=row["to_number"],
+            body=row["interaction__body"],
+            media_url=row["media_url"],
+            status_callback=status_callback_url(outbound_id),
+        )
+    except PermanentSendError as exc:
+        _record_permanent(outbound_id=outbound_id, error=exc)
+        return None
+    except Exception as exc:  # TransientSendError, or a backend bug: retry, capped
+        if not isinstance(exc, TransientSendError):
+            logger.exception("outbound %s: unexpected backend error", outbound_id)
+        if eager:
+            eager_pause.trip()
+        return _record_transient(outbound_id=outbound_id, error=exc)
+
+    # 3. The outcome.
+    sent_at = _record_sent(outbound_id=outbound_id, interaction_id=row["interaction_id"], result=result)
+    if row["purpose"] in PROMPT_PURPOSES and row["enrollment_id"]:
+        from automation.services import enrollment_prompt_sent
+
+        enrollment_prompt_sent(outbound_id=outbound_id, sent_at=sent_at)
+    return None
+
+
+def _loop_guard_tripped(*, row: dict, outbound_id: int, now: datetime) -> bool:
+    """Whether the same text already went to this contact SMS_LOOP_GUARD_MAX times within
+    SMS_LOOP_GUARD_MINUTES (an auto-responder ping-pong, a plan that loops on itself)."""
+    window_start = now - timedelta(minutes=settings.SMS_LOOP_GUARD_MINUTES)
+    sent_before = (
+        OutboundMessage.objects.filter(
+            contact_id=row["contact_id"],
+            created_at__gte=window_start,
+            interaction__body=row["interaction__body"],
+            status__in=GONE_OUT_STATUSES,
+        )
+        .exclude(pk=outbound_id)
+        .count()
+    )
+    return sent_before >= settings.SMS_LOOP_GUARD_MAX
+
+
+# Statuses of a message that left (or is leaving) for the carrier.
+GONE_OUT_STATUSES = (
+    DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED,
+)  # fmt: skip
+
+_SEND_FIELDS = (
+    "status", "send_after", "purpose", "to_number", "media_url", "enrollment_id", "interaction_id",
+    "contact_id", "interaction__body", "contact__opted_out", "contact__is_test",
+)  # fmt: skip
+
+
+def _record_sent(*, outbound_id: int, interaction_id: int, result: SendResult) -> datetime:
+    now = timezone.now()
+    with transaction.atomic():  # one commit for both rows
+        try:
+            with transaction.atomic():  # a savepoint: a failed statement must not break the rest
+                Interaction.objects.filter(pk=interaction_id).update(provider_sid=result.sid)
+        except IntegrityError:  # the provider reused a sid: keep the send, log the oddity
+            logger.error("outbound %s: sid %s already belongs to another message", outbound_id, result.sid)
+        fields = {"sent_at": now, "status_updated_at": now, "error_code": "", "error_message": ""}
+        # A status callback may already have moved the status on (matched by our id): only
+        # SENDING becomes SENT; sent_at is kept either way.
+        if not OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.SENT, **fields
+        ):
+            OutboundMessage.objects.filter(pk=outbound_id).update(**fields)
+    logger.info("outbound %s sent as %s", outbound_id, result.sid)
+    return now
+
+
+def _record_transient(*, outbound_id: int, error: Exception) -> int | None:
+    now = timezone.now()
+    code = getattr(error, "code", "") or ""
+    with transaction.atomic():
+        outbound = OutboundMessage.objects.select_for_update().get(pk=outbound_id)
+        if outbound.status != DeliveryStatus.SENDING:
+            return None  # a status callback showed Twilio accepted it after all
+        outbound.error_code = str(code)[:16]
+        outbound.error_message = str(error)[:2000] or type(error).__name__
+        outbound.status_updated_at = now
+        if outbound.attempts >= MAX_ATTEMPTS:
+            outbound.fail()
+            retry_in = None
+            logger.error("outbound %s failed after %d attempts: %s", outbound_id, outbound.attempts, error)
+        else:
+            outbound.retry_later()
+            retry_in = backoff_seconds(outbound.attempts)
+            outbound.send_after = now + timedelta(seconds=retry_in)
+            logger.warning(
+                "outbound %s: transient error (attempt %d), retry in %d s: %s",
+                outbound_id,
+                outbound.attempts,
+                retry_in,
+                error,
+            )
+        outbound.save(
+            update_fields=["status", "error_code", "error_message", "status_updated_at", "send_after"]
+        )
+    return retry_in
+
+
+def _record_permanent(*, outbound_id: int, error: PermanentSendError) -> None:
+    from automation.models import Enrollment, EnrollmentStatus
+    from automation.services import enrollment_end
+    from contacts.services import contact_opt_out
+
+    now = timezone.now()
+    contact_id = OutboundMessage.objects.filter(pk=outbound_id).values_list("contact_id", flat=True).get()
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=contact_id)
+        outbound = OutboundMessage.objects.select_for_update().get(pk=outbound_id)
+        if outbound.status != DeliveryStatus.SENDING:
+            return
+        outbound.fail()
+        outbound.error_code = error.code[:16]
+        outbound.error_message = error.message[:2000]
+        outbound.status_updated_at = now
+        outbound.save(update_fields=["status", "error_code", "error_message", "status_updated_at"])
+        logger.warning("outbound %s failed permanently: %s %s", outbound_id, error.code, error.message)
+        if error.code == CODE_OPTED_OUT:
+            contact_opt_out(contact=contact, source="carrier", detail=CODE_OPTED_OUT)
+        elif error.code in CODES_UNREACHABLE and outbound.enrollment_id:
+            enrollment = (
+                Enrollment.objects.select_for_update()
+                .filter(pk=outbound.enrollment_id, status=EnrollmentStatus.ACTIVE)
+                .first()
+            )
+            if enrollment is not None:
+                enrollment_end(
+                    enrollment=enrollment,
+                    status=EnrollmentStatus.FAILED,
+                    reason=f"Twilio {error.code}: {error.message}"[:200],
+                )
