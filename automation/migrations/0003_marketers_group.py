@@ -1,5 +1,5 @@
 """The "Marketers" group: staff users in it author plans, messages and goals in the admin,
-see contacts and their history, and administer no users or groups."""
+see contacts and their history, start bulk enrollments, and administer no users or groups."""
 
 from django.db import migrations
 
@@ -13,6 +13,7 @@ PERMISSIONS = {
         "transition": ["add", "change", "delete", "view"],
         "enrollment": ["view"],
         "enrollmentstep": ["view"],
+        "bulkenrollmentjob": ["add", "view"],
     },
     "messaging": {
         "smsmessage": ["add", "change", "delete", "view"],
