@@ -1,5 +1,6 @@
 """Twilio's inbound message webhook: a thin door onto tracking.services (CONTRACT §3)."""
 
+import functools
 import logging
 
 from django.conf import settings
@@ -15,6 +16,21 @@ logger = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
+@functools.lru_cache(maxsize=4)
+def _validator(token: str) -> RequestValidator:
+    """One validator per auth token and process."""
+    return RequestValidator(token)
+
+
+class _SignedParams(dict):
+    """The POST params as name → list of values, with the ``getall`` RequestValidator looks
+    for first (as on a Flask MultiDict): every value of a repeated name is signed, and no
+    AttributeError is raised and caught per parameter, as happens with a QueryDict."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
 def twilio_signature_valid(request: HttpRequest) -> bool:
     """Whether X-Twilio-Signature signs the public URL Twilio called and the POST params."""
     if not settings.TWILIO_VALIDATE_SIGNATURE:
@@ -27,7 +43,8 @@ def twilio_signature_valid(request: HttpRequest) -> bool:
     base = settings.PUBLIC_BASE_URL or f"{request.scheme}://{request.get_host()}"
     url = base + request.path + (f"?{query}" if query else "")
     try:
-        return RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, request.POST, signature)
+        params = _SignedParams(request.POST.lists())
+        return _validator(settings.TWILIO_AUTH_TOKEN).validate(url, params, signature)
     except Exception:  # an unreadable body cannot carry a valid signature
         logger.info("inbound webhook: body unreadable", exc_info=True)
         return False
