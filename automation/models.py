@@ -303,3 +303,23 @@ class BulkEnrollmentJob(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.processed / self.total) if self.total else 100
+
+
+class PlanGraphStamp(models.Model):
+    """One row whose `token` changes whenever any row of the journey graph changes: a plan,
+    a state, a transition, an SMS message type or a goal — by any path (admin, services,
+    ``QuerySet.update()``, ``loaddata``, SQL), because database triggers rewrite it
+    (migration ``plan_graph_version``), in the writing transaction.
+
+    The per-process graph cache (``automation.graph``) is valid while the token it was
+    built under is the one the database holds; the webhook reads it in a query it runs
+    anyway. No row (e.g. after a test flush) means "no cache": the graph is read afresh."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    token = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = "plan graph stamp"
+
+    def __str__(self) -> str:
+        return f"graph stamp {self.token}"

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from contacts.models import ConsentEvent, Contact
 from contacts.phone import phone_normalize
+from smsjourney.hotpath import instance_insert
 from tracking.models import Goal, GoalConversion, Interaction
 
 logger = logging.getLogger(__name__)
@@ -113,14 +113,16 @@ def _inbound_process(*, message: InboundMessage) -> InboundResult:
 
     now = timezone.now()
     contact, created = contact_get_or_create_locked(phone=message.phone, inbound_at=now, savepoint=False)
-    interaction = Interaction.objects.create(
-        contact=contact,
-        direction=Interaction.Direction.INBOUND,
-        body=message.body,
-        media_urls=message.media_urls,
-        provider_sid=message.sid,
-        raw_payload=message.raw,
-        created_at=now,
+    interaction = instance_insert(
+        Interaction(
+            contact=contact,
+            direction=Interaction.Direction.INBOUND,
+            body=message.body,
+            media_urls=message.media_urls,
+            provider_sid=message.sid,
+            raw_payload=message.raw,
+            created_at=now,
+        )
     )
     result = InboundResult(contact=contact, interaction=interaction)
     normalized = reply_normalize(message.body)
@@ -156,27 +158,62 @@ def goal_convert(
     """Record that `contact` reached `goal` (once per enrollment and goal) and add the
     goal's points to the contact's engagement value. None when already converted.
 
-    Call it with the contact row locked. `known_new`: the caller has just checked, under
-    that lock, that this enrollment has not converted this goal (saves a query); the
-    unique constraint on (enrollment, goal) still guards it."""
-    if (
-        enrollment is not None
-        and not known_new
-        and GoalConversion.objects.filter(enrollment=enrollment, goal=goal).exists()
-    ):
-        return None
-    conversion = GoalConversion.objects.create(
-        contact=contact,
-        goal=goal,
-        enrollment=enrollment,
-        interaction=interaction,
-        points=goal.points,
-        occurred_at=interaction.created_at if interaction is not None else timezone.now(),
-    )
+    Call it with the contact row locked. With an enrollment, the unique constraint on
+    (enrollment, goal) decides in the INSERT itself (``ON CONFLICT DO NOTHING``): one
+    statement, no separate check. `known_new` is accepted for compatibility (the caller
+    knows it is new); the INSERT is the same."""
+    occurred_at = interaction.created_at if interaction is not None else timezone.now()
+    values = {
+        "contact_id": contact.pk,
+        "goal_id": goal.pk,
+        "enrollment_id": enrollment.pk if enrollment is not None else None,
+        "interaction_id": interaction.pk if interaction is not None else None,
+        "points": goal.points,
+        "occurred_at": occurred_at,
+    }
+    if enrollment is None:
+        conversion = GoalConversion.objects.create(**values)
+    else:
+        pk = _goal_conversion_insert_once(values)
+        if pk is None:
+            return None
+        conversion = GoalConversion(pk=pk, **values)
+        conversion._state.adding = False
     if goal.points:
-        Contact.objects.filter(pk=contact.pk).update(engagement_value=F("engagement_value") + goal.points)
+        _engagement_add(contact_id=contact.pk, points=goal.points)
         contact.engagement_value += goal.points  # the in-memory copy follows (caller holds the lock)
     return conversion
+
+
+def _engagement_add(*, contact_id: int, points: int) -> None:
+    """``UPDATE … SET engagement_value = engagement_value + points`` (as
+    ``update(engagement_value=F(...) + points)`` would, without compiling it each time)."""
+    qn = connection.ops.quote_name
+    meta = Contact._meta
+    column = qn(meta.get_field("engagement_value").column)
+    sql = f"UPDATE {qn(meta.db_table)} SET {column} = {column} + %s WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [points, contact_id])
+
+
+def _goal_conversion_insert_once(values: dict) -> int | None:
+    """``INSERT … ON CONFLICT (enrollment_id, goal_id) DO NOTHING RETURNING id`` (PostgreSQL,
+    SQLite ≥ 3.35): the new row's id, or None when this enrollment converted the goal before."""
+    meta = GoalConversion._meta
+    qn = connection.ops.quote_name
+    fields = [meta.get_field(name.removesuffix("_id") if name.endswith("_id") else name) for name in values]
+    columns = ", ".join(qn(f.column) for f in fields)
+    conflict = ", ".join(qn(meta.get_field(n).column) for n in ("enrollment", "goal"))
+    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)]
+    # Identifiers come from the model and are quoted; values are parameters.
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608
+        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {qn(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 @dataclass(frozen=True)

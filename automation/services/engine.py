@@ -14,16 +14,18 @@ Routing of one reply (DESIGN §3; compliance keywords were handled by the caller
 4. else the current state's fallback text, at most once per state entered.
 """
 
+import functools
 import logging
-import re
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection
 from django.utils import timezone
 
-from automation.matching import keyword_normalize, transition_matches
-from automation.models import Enrollment, EnrollmentStep, Plan, PlanState, Transition
+from automation.graph import PlanGraph, entry_graphs, graph_token, plan_entry_keywords, plan_graphs
+from automation.matching import transition_matches
+from automation.models import Enrollment, EnrollmentStep, Plan, PlanGraphStamp, PlanState, Transition
 from contacts.models import Contact
+from smsjourney.hotpath import instance_insert, instance_update, row_convert
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -44,12 +46,6 @@ _END_VIA = {
     Status.EXITED: Via.EXIT,
     Status.FAILED: Via.FAIL,
 }
-_KEYWORD_SPLIT = re.compile(r"[,;\s]+")
-
-
-def plan_entry_keywords(plan: Plan) -> set[str]:
-    """A plan's entry keywords in the normalised form replies are compared with."""
-    return {k for k in (keyword_normalize(w) for w in _KEYWORD_SPLIT.split(plan.entry_keywords or "")) if k}
 
 
 def enrollment_route(
@@ -59,13 +55,18 @@ def enrollment_route(
     else another plan's entry keyword, else a catch-all entry, else the state's fallback.
 
     `new_contact`: the contact was created by this very message (it has no enrollments,
-    which saves two queries)."""
+    which saves a query). The plans' graph comes from the per-process cache
+    (automation.graph), checked against the graph stamp read with the enrollments."""
     now = interaction.created_at
-    enrollments = [] if new_contact else _active_enrollments_locked(contact=contact)
+    enrollments, token, graphs = (
+        ([], None, {}) if new_contact else _active_enrollments_locked(contact=contact)
+    )
     for enrollment in enrollments:
         _reply_touch(enrollment=enrollment, now=now)
 
-    handled = _route_transition(enrollments=enrollments, interaction=interaction, normalized=normalized)
+    handled = _route_transition(
+        enrollments=enrollments, interaction=interaction, normalized=normalized, graphs=graphs
+    )
     if handled is None:
         handled = _route_entry(
             contact=contact,
@@ -73,26 +74,72 @@ def enrollment_route(
             normalized=normalized,
             enrollments=enrollments,
             new_contact=new_contact,
+            token=token if enrollments else graph_token(),
         )
     if handled is None and enrollments:
         handled = _route_fallback(enrollment=enrollments[0], interaction=interaction)
     # Every active enrollment heard from the contact (timeouts measure silence).
     for enrollment in enrollments:
         if enrollment is not handled and enrollment.status == Status.ACTIVE:
-            enrollment.save(update_fields=["last_inbound_at", "timeout_at"])
+            instance_update(enrollment, fields=["last_inbound_at", "timeout_at"])
 
 
-def _active_enrollments_locked(*, contact: Contact) -> list[Enrollment]:
-    """The contact's active enrollments, locked, the one whose state was entered last first."""
-    enrollments = list(
-        Enrollment.objects.filter(contact=contact, status=Status.ACTIVE)
-        .select_related("plan", "current_state")
-        .select_for_update(of=("self",))
-        .order_by("-state_entered_at", "-id")
-    )
+def _active_enrollments_locked(
+    *, contact: Contact
+) -> tuple[list[Enrollment], int | None, dict[int, PlanGraph]]:
+    """The contact's active enrollments, locked, the one whose state was entered last
+    first, with their plan and current state from the graph cache; the graph stamp's
+    token (read in the same query) and the graphs of their plans."""
+    enrollments, token = _active_enrollments_select(contact_id=contact.pk)
+    if not enrollments:
+        return [], None, {}
+    graphs = plan_graphs(plan_ids={e.plan_id for e in enrollments}, token=token)
     for enrollment in enrollments:
         enrollment.contact = contact  # the locked instance, no query
-    return enrollments
+        graph = graphs[enrollment.plan_id]
+        enrollment.plan = graph.plan
+        state = graph.states.get(enrollment.current_state_id)
+        if state is None:  # not a state of its plan: never expected, read it as before
+            state = PlanState.objects.select_related("plan", "message", "goal").get(
+                pk=enrollment.current_state_id
+            )
+        enrollment.current_state = state
+    return enrollments, token, graphs
+
+
+@functools.cache
+def _active_enrollments_sql(vendor: str) -> tuple[str, list[str]]:
+    """``SELECT … FOR UPDATE`` of a contact's active enrollments, newest state first, with
+    the graph stamp's token as a scalar subquery: built once (the ORM would compile it
+    per message)."""
+    meta = Enrollment._meta
+    qn = connection.ops.quote_name
+    names = [f.attname for f in meta.concrete_fields]
+    columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
+    stamp = PlanGraphStamp._meta
+    column = qn(meta.get_field("contact").column)
+    status, entered, pk = (qn(meta.get_field(n).column) for n in ("status", "state_entered_at", "id"))
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    # Identifiers come from the models and are quoted; values are parameters.
+    sql = (
+        f"SELECT {columns}, (SELECT {qn('token')} FROM {qn(stamp.db_table)} WHERE {qn('id')} = 1) "  # noqa: S608
+        f"FROM {qn(meta.db_table)} WHERE {column} = %s AND {status} = %s "
+        f"ORDER BY {entered} DESC, {pk} DESC{lock}"
+    )
+    return sql, names
+
+
+def _active_enrollments_select(*, contact_id: int) -> tuple[list[Enrollment], int | None]:
+    sql, names = _active_enrollments_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [contact_id, Status.ACTIVE.value])
+        rows = cursor.fetchall()
+    if not rows:
+        return [], None
+    enrollments = [
+        Enrollment.from_db(connection.alias, names, values) for values in row_convert(Enrollment, rows)
+    ]
+    return enrollments, rows[0][-1]
 
 
 def _reply_touch(*, enrollment: Enrollment, now: datetime) -> None:
@@ -104,35 +151,11 @@ def _reply_touch(*, enrollment: Enrollment, now: datetime) -> None:
 
 
 def _route_transition(
-    *, enrollments: list[Enrollment], interaction: Interaction, normalized: str
+    *, enrollments: list[Enrollment], interaction: Interaction, normalized: str, graphs: dict[int, PlanGraph]
 ) -> Enrollment | None:
-    if not enrollments:
-        return None
-    from tracking.models import GoalConversion
-
-    # Whether each goal a transition would record was converted already in the
-    # enrollment it would move (the active one in its from-state): asked here, in the
-    # same query, instead of once per goal later.
-    converted = GoalConversion.objects.filter(
-        enrollment__contact_id=enrollments[0].contact_id,
-        enrollment__status=Status.ACTIVE,
-        enrollment__current_state_id=OuterRef("from_state_id"),
-    )
-    transitions = list(
-        Transition.objects.filter(from_state_id__in={e.current_state_id for e in enrollments})
-        .select_related("to_state__message", "to_state__goal", "goal")
-        .annotate(
-            goal_converted=Exists(converted.filter(goal_id=OuterRef("goal_id"))),
-            state_goal_converted=Exists(converted.filter(goal_id=OuterRef("to_state__goal_id"))),
-        )
-        .order_by("priority", "id")
-    )
     for enrollment in enrollments:
-        for transition in transitions:
-            if transition.from_state_id != enrollment.current_state_id:
-                continue
-            if transition.to_state.plan_id != enrollment.plan_id:
-                continue  # a transition into another plan: never followed
+        graph = graphs[enrollment.plan_id]
+        for transition in graph.transitions_from.get(enrollment.current_state_id, ()):
             if transition_matches(
                 match=transition.match, pattern=transition.pattern, normalized_reply=normalized
             ):
@@ -154,43 +177,36 @@ def _route_entry(
     normalized: str,
     enrollments: list[Enrollment],
     new_contact: bool,
+    token: int | None,
 ) -> Enrollment | None:
     """An entry keyword of another plan, else a catch-all plan."""
     active_plan_ids = {e.plan_id for e in enrollments}
-    wanted = Q(plan__entry_trigger=Plan.EntryTrigger.ANY)
-    if normalized:
-        wanted |= Q(plan__entry_trigger=Plan.EntryTrigger.KEYWORD, plan__entry_keywords__icontains=normalized)
-    starts = [
-        s
-        for s in PlanState.objects.filter(wanted, is_start=True, plan__status=Plan.Status.ACTIVE)
-        .select_related("plan", "message", "goal")
-        .order_by("plan__created_at", "plan_id")
-        if s.plan_id not in active_plan_ids
-    ]
+    starts = [g for g in entry_graphs(token=token) if g.plan.pk not in active_plan_ids]
     by_keyword = [
-        s
-        for s in starts
-        if s.plan.entry_trigger == Plan.EntryTrigger.KEYWORD and normalized in plan_entry_keywords(s.plan)
+        g
+        for g in starts
+        if g.plan.entry_trigger == Plan.EntryTrigger.KEYWORD and normalized in g.entry_keywords
     ]
-    catch_all = [s for s in starts if s.plan.entry_trigger == Plan.EntryTrigger.ANY]
-    for start in by_keyword:
-        if _may_enter(contact=contact, plan=start.plan, new_contact=new_contact):
-            if start.plan.interrupts_other_plans:
+    catch_all = [g for g in starts if g.plan.entry_trigger == Plan.EntryTrigger.ANY]
+    for graph in by_keyword:
+        plan = graph.plan
+        if _may_enter(contact=contact, plan=plan, new_contact=new_contact):
+            if plan.interrupts_other_plans:
                 for enrollment in enrollments:
                     enrollment_end(
                         enrollment=enrollment,
                         status=Status.EXITED,
-                        reason=f"Interrupted by the entry keyword {normalized} of {start.plan.slug}",
+                        reason=f"Interrupted by the entry keyword {normalized} of {plan.slug}",
                     )
             return enrollment_start(
-                contact=contact, plan=start.plan, interaction=interaction, start_state=start
+                contact=contact, plan=plan, interaction=interaction, start_state=graph.start
             )
     # A catch-all plan takes messages that belong to no conversation: a contact in the
     # middle of a journey gets that state's fallback, not a second journey.
-    for start in [] if enrollments else catch_all:
-        if _may_enter(contact=contact, plan=start.plan, new_contact=new_contact):
+    for graph in [] if enrollments else catch_all:
+        if _may_enter(contact=contact, plan=graph.plan, new_contact=new_contact):
             return enrollment_start(
-                contact=contact, plan=start.plan, interaction=interaction, start_state=start
+                contact=contact, plan=graph.plan, interaction=interaction, start_state=graph.start
             )
     return None
 
@@ -217,7 +233,7 @@ def _route_fallback(*, enrollment: Enrollment, interaction: Interaction) -> Enro
         logger.exception("Fallback text of state %s does not render; sending it as written", state.pk)
         body = state.fallback_text.strip()
     enrollment.fallback_sent = True
-    enrollment.save(update_fields=["fallback_sent", "last_inbound_at", "timeout_at"])
+    instance_update(enrollment, fields=["fallback_sent", "last_inbound_at", "timeout_at"])
     if body:
         outbound_queue(
             contact=enrollment.contact,
@@ -313,10 +329,11 @@ def _enter(
         enrollment.end_reason = f"Reached {state.name}"[:200]
         enrollment.timeout_at = None
     if enrollment.pk is None:
-        enrollment.save(force_insert=True)
+        instance_insert(enrollment)
     else:
-        enrollment.save(
-            update_fields=[
+        instance_update(
+            enrollment,
+            fields=[
                 "current_state",
                 "state_entered_at",
                 "fallback_sent",
@@ -326,27 +343,19 @@ def _enter(
                 "status",
                 "ended_at",
                 "end_reason",
-            ]
+            ],
         )
-    EnrollmentStep.objects.create(
-        enrollment=enrollment, state=state, via=via, interaction=interaction, occurred_at=now
+    instance_insert(
+        EnrollmentStep(enrollment=enrollment, state=state, via=via, interaction=interaction, occurred_at=now)
     )
 
-    goals: dict[int, tuple] = {}
-    if transition is not None and transition.goal is not None:
-        goals[transition.goal.pk] = (transition.goal, getattr(transition, "goal_converted", None))
-    if state.goal is not None and state.goal.pk not in goals:
-        goals[state.goal.pk] = (state.goal, getattr(transition, "state_goal_converted", None))
-    for goal, converted in goals.values():
-        if converted:
-            continue
-        goal_convert(
-            contact=enrollment.contact,
-            goal=goal,
-            enrollment=enrollment,
-            interaction=interaction,
-            known_new=converted is False,
-        )
+    # The transition's goal, then the state's: each recorded once per enrollment (the
+    # unique constraint decides, in the INSERT itself).
+    goals = [g for g in (transition.goal if transition is not None else None, state.goal) if g is not None]
+    if len(goals) == 2 and goals[0].pk == goals[1].pk:
+        goals.pop()
+    for goal in goals:
+        goal_convert(contact=enrollment.contact, goal=goal, enrollment=enrollment, interaction=interaction)
 
     message = state.message
     if message is not None:

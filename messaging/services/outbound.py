@@ -20,6 +20,7 @@ from messaging.services.policy import (
     contact_tz,
     eager_pause,
 )
+from smsjourney.hotpath import instance_insert
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -55,15 +56,18 @@ def outbound_queue(
         if release_at is not None:
             status, send_after = DeliveryStatus.HELD, release_at
 
-    interaction = Interaction.objects.create(
-        contact=contact,
-        direction=Interaction.Direction.OUTBOUND,
-        body=body,
-        media_urls=[media_url] if media_url else [],
-        enrollment=enrollment,
-        created_at=now,
+    # One cached statement each (smsjourney.hotpath): this runs on the webhook's path.
+    interaction = instance_insert(
+        Interaction(
+            contact=contact,
+            direction=Interaction.Direction.OUTBOUND,
+            body=body,
+            media_urls=[media_url] if media_url else [],
+            enrollment=enrollment,
+            created_at=now,
+        )
     )
-    outbound = OutboundMessage.objects.create(
+    outbound = OutboundMessage(
         interaction=interaction,
         contact=contact,
         enrollment=enrollment,
@@ -78,6 +82,7 @@ def outbound_queue(
         send_after=send_after,
         status_updated_at=now,
     )
+    instance_insert(outbound)
     if status == DeliveryStatus.QUEUED:
         outbound_id = outbound.pk
         transaction.on_commit(lambda: outbound_enqueue(outbound_id=outbound_id))
