@@ -22,12 +22,12 @@ read-only (the engine only reads them and assigns them to foreign keys).
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Subquery
 
 from automation.matching import keyword_normalize
 from automation.models import Plan, PlanGraphStamp, PlanState, Transition
@@ -67,14 +67,20 @@ def plan_entry_keywords(plan: Plan) -> frozenset[str]:
     return frozenset(k for k in words if k)
 
 
-def graph_token_subquery() -> Subquery:
-    """The stamp's token as a scalar subquery, to annotate a query the caller runs anyway."""
-    return Subquery(PlanGraphStamp.objects.filter(pk=1).values("token")[:1])
-
-
 def graph_token() -> int | None:
-    """The stamp's token (one small query); None when there is none."""
-    return PlanGraphStamp.objects.filter(pk=1).values_list("token", flat=True).first()
+    """The stamp's token (one small query, its SQL built once); None when there is none."""
+    with connection.cursor() as cursor:
+        cursor.execute(_graph_token_sql(connection.vendor))
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@functools.cache
+def _graph_token_sql(vendor: str) -> str:
+    meta = PlanGraphStamp._meta
+    qn = connection.ops.quote_name
+    token, pk = (qn(meta.get_field(n).column) for n in ("token", "id"))
+    return f"SELECT {token} FROM {qn(meta.db_table)} WHERE {pk} = 1"  # noqa: S608
 
 
 def _cacheable(token: int | None) -> bool:

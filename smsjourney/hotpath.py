@@ -17,7 +17,15 @@ from __future__ import annotations
 import functools
 
 from django.db import DatabaseError, connections
-from django.db.models import Model
+from django.db.models import (
+    BooleanField,
+    CharField,
+    ForeignKey,
+    IntegerField,
+    Model,
+    TextField,
+)
+from django.db.models.fields import AutoFieldMixin, Field
 from django.db.models.signals import post_save, pre_save
 
 
@@ -29,6 +37,33 @@ def _plain(model: type[Model]) -> bool:
         and not pre_save.has_listeners(model)
         and not post_save.has_listeners(model)
     )
+
+
+# Fields whose database value IS the Python value when that is None or of the plain type
+# below (prep would only call str()/int()/bool() on it again); anything else is prepared.
+_AS_IS = {CharField: str, TextField: str, BooleanField: bool, IntegerField: int, AutoFieldMixin: int}
+
+
+@functools.cache
+def _plain_type(field) -> type | None:
+    if isinstance(field, ForeignKey):
+        return _plain_type(field.target_field)
+    if field.choices and not isinstance(field, CharField):
+        return None
+    for kind, python_type in _AS_IS.items():
+        if isinstance(field, kind) and type(field).get_db_prep_save is Field.get_db_prep_save:
+            return python_type
+    return None
+
+
+def _prepared(fields: tuple, values: list, connection) -> list:
+    out = []
+    for f, v in zip(fields, values, strict=True):
+        if v is None or type(v) is _plain_type(f):
+            out.append(v)
+        else:
+            out.append(f.get_db_prep_save(v, connection))
+    return out
 
 
 @functools.cache
@@ -76,7 +111,7 @@ def instance_insert(instance: Model, *, using: str = "default") -> Model:
     if any(hasattr(v, "resolve_expression") for v in values):
         instance.save(force_insert=True, using=using)
         return instance
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+    params = _prepared(fields, values, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         (pk,) = cursor.fetchone()
@@ -99,7 +134,7 @@ def instance_update(instance: Model, *, fields: list[str], using: str = "default
     if any(hasattr(v, "resolve_expression") for v in values):
         instance.save(update_fields=fields, using=using)
         return
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(model_fields, values, strict=True)]
+    params = _prepared(model_fields, values, connection)
     params.append(instance.pk)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

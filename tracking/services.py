@@ -6,6 +6,7 @@ plan logic, then the journey engine. Nothing here does network I/O: replies are 
 with ``messaging.services.outbound_queue``, which sends on commit.
 """
 
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -188,30 +189,44 @@ def goal_convert(
 def _engagement_add(*, contact_id: int, points: int) -> None:
     """``UPDATE … SET engagement_value = engagement_value + points`` (as
     ``update(engagement_value=F(...) + points)`` would, without compiling it each time)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_engagement_add_sql(connection.vendor), [points, contact_id])
+
+
+@functools.cache
+def _engagement_add_sql(vendor: str) -> str:
     qn = connection.ops.quote_name
     meta = Contact._meta
     column = qn(meta.get_field("engagement_value").column)
-    sql = f"UPDATE {qn(meta.db_table)} SET {column} = {column} + %s WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [points, contact_id])
+    return f"UPDATE {qn(meta.db_table)} SET {column} = {column} + %s WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
+
+
+_CONVERSION_FIELDS = ("contact", "goal", "enrollment", "interaction", "points", "occurred_at")
+
+
+@functools.cache
+def _goal_conversion_insert_sql(vendor: str) -> str:
+    meta = GoalConversion._meta
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(meta.get_field(n).column) for n in _CONVERSION_FIELDS)
+    conflict = ", ".join(qn(meta.get_field(n).column) for n in ("enrollment", "goal"))
+    marks = ", ".join(["%s"] * len(_CONVERSION_FIELDS))
+    # Identifiers come from the model and are quoted; values are parameters.
+    return (
+        f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608
+        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {qn(meta.pk.column)}"
+    )
 
 
 def _goal_conversion_insert_once(values: dict) -> int | None:
     """``INSERT … ON CONFLICT (enrollment_id, goal_id) DO NOTHING RETURNING id`` (PostgreSQL,
     SQLite ≥ 3.35): the new row's id, or None when this enrollment converted the goal before."""
-    meta = GoalConversion._meta
-    qn = connection.ops.quote_name
-    fields = [meta.get_field(name.removesuffix("_id") if name.endswith("_id") else name) for name in values]
-    columns = ", ".join(qn(f.column) for f in fields)
-    conflict = ", ".join(qn(meta.get_field(n).column) for n in ("enrollment", "goal"))
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)]
-    # Identifiers come from the model and are quoted; values are parameters.
-    sql = (
-        f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "  # noqa: S608
-        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {qn(meta.pk.column)}"
+    occurred_at = GoalConversion._meta.get_field("occurred_at").get_db_prep_save(
+        values["occurred_at"], connection
     )
+    params = [values[f"{n}_id"] for n in _CONVERSION_FIELDS[:4]] + [values["points"], occurred_at]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_goal_conversion_insert_sql(connection.vendor), params)
         row = cursor.fetchone()
     return row[0] if row else None
 

@@ -31,6 +31,9 @@ from tracking.models import Interaction
 logger = logging.getLogger(__name__)
 
 Status = Enrollment.Status
+_CONTACT, _PLAN, _CURRENT_STATE = (
+    Enrollment._meta.get_field(n) for n in ("contact", "plan", "current_state")
+)
 Via = EnrollmentStep.Via
 
 _END_METHODS = {
@@ -95,15 +98,16 @@ def _active_enrollments_locked(
         return [], None, {}
     graphs = plan_graphs(plan_ids={e.plan_id for e in enrollments}, token=token)
     for enrollment in enrollments:
-        enrollment.contact = contact  # the locked instance, no query
         graph = graphs[enrollment.plan_id]
-        enrollment.plan = graph.plan
         state = graph.states.get(enrollment.current_state_id)
         if state is None:  # not a state of its plan: never expected, read it as before
             state = PlanState.objects.select_related("plan", "message", "goal").get(
                 pk=enrollment.current_state_id
             )
-        enrollment.current_state = state
+        # The ids are set already: only the related objects are attached (no query).
+        _CONTACT.set_cached_value(enrollment, contact)  # the locked instance
+        _PLAN.set_cached_value(enrollment, graph.plan)
+        _CURRENT_STATE.set_cached_value(enrollment, state)
     return enrollments, token, graphs
 
 
