@@ -8,25 +8,19 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from contacts.models import ConsentEvent, Contact
-from smsjourney.hotpath import instance_insert, row_convert
 
 
 def _contact_touch_locked(*, phone: str, inbound_at: datetime) -> Contact | None:
     """Lock the contact's row and set its last_inbound_at in ONE statement
     (``UPDATE … RETURNING``, PostgreSQL and SQLite ≥ 3.35): the UPDATE takes the row lock
     a ``SELECT … FOR UPDATE`` would. ``None`` when there is no such contact."""
-    sql, names = _contact_touch_sql(connection.vendor)
+    sql = _contact_touch_sql(connection.vendor)
     value = Contact._meta.get_field("last_inbound_at").get_db_prep_value(inbound_at, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value, value, phone])
-        rows = cursor.fetchall()
-    if not rows:
-        return None
-    return Contact.from_db(connection.alias, names, row_convert(Contact, rows)[0])
+    return next(iter(Contact.objects.raw(sql, [value, value, phone])), None)
 
 
 @functools.cache
-def _contact_touch_sql(vendor: str) -> tuple[str, list[str]]:
+def _contact_touch_sql(vendor: str) -> str:
     """The statement of `_contact_touch_locked`, built once per process."""
     meta = Contact._meta
     qn = connection.ops.quote_name
@@ -34,8 +28,7 @@ def _contact_touch_sql(vendor: str) -> tuple[str, list[str]]:
     touched, stamp, key = (qn(meta.get_field(n).column) for n in ("last_inbound_at", "updated_at", "phone"))
     returning = ", ".join(qn(f.column) for f in meta.concrete_fields)
     # Identifiers come from the model and are quoted; values are parameters.
-    sql = f"UPDATE {table} SET {touched} = %s, {stamp} = %s WHERE {key} = %s RETURNING {returning}"  # noqa: S608
-    return sql, [f.attname for f in meta.concrete_fields]
+    return f"UPDATE {table} SET {touched} = %s, {stamp} = %s WHERE {key} = %s RETURNING {returning}"  # noqa: S608
 
 
 def contact_get_or_create_locked(
@@ -58,7 +51,7 @@ def contact_get_or_create_locked(
     if not savepoint:
         # Inserted rows are invisible to, and block, every other transaction until we
         # commit: the new row is as good as locked.
-        instance_insert(new)
+        new.save(force_insert=True)
         return new, True
     try:
         with transaction.atomic():

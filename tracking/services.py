@@ -19,7 +19,6 @@ from django.utils import timezone
 from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from contacts.models import ConsentEvent, Contact
 from contacts.phone import phone_normalize
-from smsjourney.hotpath import instance_insert
 from tracking.models import Goal, GoalConversion, Interaction
 
 logger = logging.getLogger(__name__)
@@ -114,16 +113,14 @@ def _inbound_process(*, message: InboundMessage) -> InboundResult:
 
     now = timezone.now()
     contact, created = contact_get_or_create_locked(phone=message.phone, inbound_at=now, savepoint=False)
-    interaction = instance_insert(
-        Interaction(
-            contact=contact,
-            direction=Interaction.Direction.INBOUND,
-            body=message.body,
-            media_urls=message.media_urls,
-            provider_sid=message.sid,
-            raw_payload=message.raw,
-            created_at=now,
-        )
+    interaction = Interaction.objects.create(
+        contact=contact,
+        direction=Interaction.Direction.INBOUND,
+        body=message.body,
+        media_urls=message.media_urls,
+        provider_sid=message.sid,
+        raw_payload=message.raw,
+        created_at=now,
     )
     result = InboundResult(contact=contact, interaction=interaction)
     normalized = reply_normalize(message.body)

@@ -25,7 +25,6 @@ from automation.graph import PlanGraph, entry_graphs, graph_token, plan_entry_ke
 from automation.matching import transition_matches
 from automation.models import Enrollment, EnrollmentStep, Plan, PlanGraphStamp, PlanState, Transition
 from contacts.models import Contact
-from smsjourney.hotpath import instance_insert, instance_update, row_convert
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -84,7 +83,7 @@ def enrollment_route(
     # Every active enrollment heard from the contact (timeouts measure silence).
     for enrollment in enrollments:
         if enrollment is not handled and enrollment.status == Status.ACTIVE:
-            instance_update(enrollment, fields=["last_inbound_at", "timeout_at"])
+            enrollment.save(update_fields=["last_inbound_at", "timeout_at"])
 
 
 def _active_enrollments_locked(
@@ -112,13 +111,12 @@ def _active_enrollments_locked(
 
 
 @functools.cache
-def _active_enrollments_sql(vendor: str) -> tuple[str, list[str]]:
+def _active_enrollments_sql(vendor: str) -> str:
     """``SELECT … FOR UPDATE`` of a contact's active enrollments, newest state first, with
     the graph stamp's token as a scalar subquery: built once (the ORM would compile it
     per message)."""
     meta = Enrollment._meta
     qn = connection.ops.quote_name
-    names = [f.attname for f in meta.concrete_fields]
     columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
     stamp = PlanGraphStamp._meta
     column = qn(meta.get_field("contact").column)
@@ -126,24 +124,20 @@ def _active_enrollments_sql(vendor: str) -> tuple[str, list[str]]:
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     # Identifiers come from the models and are quoted; values are parameters.
     sql = (
-        f"SELECT {columns}, (SELECT {qn('token')} FROM {qn(stamp.db_table)} WHERE {qn('id')} = 1) "  # noqa: S608
+        f"SELECT {columns}, "  # noqa: S608
+        f"(SELECT {qn('token')} FROM {qn(stamp.db_table)} WHERE {qn('id')} = 1) AS graph_token "
         f"FROM {qn(meta.db_table)} WHERE {column} = %s AND {status} = %s "
         f"ORDER BY {entered} DESC, {pk} DESC{lock}"
     )
-    return sql, names
+    return sql
 
 
 def _active_enrollments_select(*, contact_id: int) -> tuple[list[Enrollment], int | None]:
-    sql, names = _active_enrollments_sql(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [contact_id, Status.ACTIVE.value])
-        rows = cursor.fetchall()
-    if not rows:
+    sql = _active_enrollments_sql(connection.vendor)
+    enrollments = list(Enrollment.objects.raw(sql, [contact_id, Status.ACTIVE.value]))
+    if not enrollments:
         return [], None
-    enrollments = [
-        Enrollment.from_db(connection.alias, names, values) for values in row_convert(Enrollment, rows)
-    ]
-    return enrollments, rows[0][-1]
+    return enrollments, enrollments[0].graph_token
 
 
 def _reply_touch(*, enrollment: Enrollment, now: datetime) -> None:
@@ -237,7 +231,7 @@ def _route_fallback(*, enrollment: Enrollment, interaction: Interaction) -> Enro
         logger.exception("Fallback text of state %s does not render; sending it as written", state.pk)
         body = state.fallback_text.strip()
     enrollment.fallback_sent = True
-    instance_update(enrollment, fields=["fallback_sent", "last_inbound_at", "timeout_at"])
+    enrollment.save(update_fields=["fallback_sent", "last_inbound_at", "timeout_at"])
     if body:
         outbound_queue(
             contact=enrollment.contact,
@@ -333,11 +327,10 @@ def _enter(
         enrollment.end_reason = f"Reached {state.name}"[:200]
         enrollment.timeout_at = None
     if enrollment.pk is None:
-        instance_insert(enrollment)
+        enrollment.save(force_insert=True)
     else:
-        instance_update(
-            enrollment,
-            fields=[
+        enrollment.save(
+            update_fields=[
                 "current_state",
                 "state_entered_at",
                 "fallback_sent",
@@ -349,8 +342,8 @@ def _enter(
                 "end_reason",
             ],
         )
-    instance_insert(
-        EnrollmentStep(enrollment=enrollment, state=state, via=via, interaction=interaction, occurred_at=now)
+    EnrollmentStep.objects.create(
+        enrollment=enrollment, state=state, via=via, interaction=interaction, occurred_at=now
     )
 
     # The transition's goal, then the state's: each recorded once per enrollment (the

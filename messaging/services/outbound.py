@@ -20,7 +20,6 @@ from messaging.services.policy import (
     contact_tz,
     eager_pause,
 )
-from smsjourney.hotpath import instance_insert
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -56,18 +55,15 @@ def outbound_queue(
         if release_at is not None:
             status, send_after = DeliveryStatus.HELD, release_at
 
-    # One cached statement each (smsjourney.hotpath): this runs on the webhook's path.
-    interaction = instance_insert(
-        Interaction(
-            contact=contact,
-            direction=Interaction.Direction.OUTBOUND,
-            body=body,
-            media_urls=[media_url] if media_url else [],
-            enrollment=enrollment,
-            created_at=now,
-        )
+    interaction = Interaction.objects.create(
+        contact=contact,
+        direction=Interaction.Direction.OUTBOUND,
+        body=body,
+        media_urls=[media_url] if media_url else [],
+        enrollment=enrollment,
+        created_at=now,
     )
-    outbound = OutboundMessage(
+    outbound = OutboundMessage.objects.create(
         interaction=interaction,
         contact=contact,
         enrollment=enrollment,
@@ -82,7 +78,6 @@ def outbound_queue(
         send_after=send_after,
         status_updated_at=now,
     )
-    instance_insert(outbound)
     if status == DeliveryStatus.QUEUED:
         outbound_id = outbound.pk
         transaction.on_commit(lambda: outbound_enqueue(outbound_id=outbound_id))
