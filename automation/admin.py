@@ -41,18 +41,7 @@ class PlanStateInline(_PlanStatesChoicesMixin, admin.TabularInline):
     form = PlanStateForm
     formset = PlanStateFormSet
     state_fields = ("timeout_to",)
-    extra = 1
-    fields = [
-        "position",
-        "name",
-        "is_start",
-        "is_final",
-        "message",
-        "goal",
-        "fallback_text",
-        "timeout",
-        "timeout_to",
-    ]
+    extra = 1  # fields: PlanStateForm.Meta.fields
     ordering = ["position", "id"]
     autocomplete_fields = []
     verbose_name_plural = "States (what is sent and recorded on entering each; timeouts are HH:MM:SS)"

@@ -292,44 +292,38 @@ def _not_allowed(plan: Plan, verb: str) -> PlanInvalid:
     return PlanInvalid(f"A plan that is {plan.get_status_display().lower()} cannot be {verb}.")
 
 
+def _plan_transition(plan: Plan, name: str, verb: str) -> Plan:
+    """Apply the plan FSM's transition `name` (activate, pause, archive) and save it."""
+    try:
+        getattr(plan, name)()
+    except TransitionNotAllowed as exc:
+        raise _not_allowed(plan, verb) from exc
+    plan.save(update_fields=["status", "updated_at"])
+    return plan
+
+
 @transaction.atomic
 def plan_activate(*, plan: Plan) -> Plan:
     """Validate, then activate (draft or paused → active). Raises PlanInvalid saying what to fix."""
     plan = _locked(plan)
-    if plan.status == Plan.Status.ARCHIVED or plan.status == Plan.Status.ACTIVE:
+    if plan.status in (Plan.Status.ARCHIVED, Plan.Status.ACTIVE):
         raise _not_allowed(plan, "activated")
     problems = plan_validate(plan=plan)
     if problems:
         raise PlanInvalid(["The plan cannot be activated until this is fixed:", *problems])
-    try:
-        plan.activate()
-    except TransitionNotAllowed as exc:
-        raise _not_allowed(plan, "activated") from exc
-    plan.save(update_fields=["status", "updated_at"])
-    return plan
+    return _plan_transition(plan, "activate", "activated")
 
 
 @transaction.atomic
 def plan_pause(*, plan: Plan) -> Plan:
     """Active → paused: no new enrollments (the engine's rule); existing ones stay."""
-    plan = _locked(plan)
-    try:
-        plan.pause()
-    except TransitionNotAllowed as exc:
-        raise _not_allowed(plan, "paused") from exc
-    plan.save(update_fields=["status", "updated_at"])
-    return plan
+    return _plan_transition(_locked(plan), "pause", "paused")
 
 
 @transaction.atomic
 def plan_archive(*, plan: Plan) -> Plan:
-    plan = _locked(plan)
-    try:
-        plan.archive()
-    except TransitionNotAllowed as exc:
-        raise _not_allowed(plan, "archived") from exc
-    plan.save(update_fields=["status", "updated_at"])
-    return plan
+    """Draft, active or paused → archived: for good; existing enrollments stay."""
+    return _plan_transition(_locked(plan), "archive", "archived")
 
 
 # --- the demo plan (CONTRACT §4): automation.services.demo_plan ------------------------
