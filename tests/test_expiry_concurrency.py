@@ -4,20 +4,13 @@ The PostgreSQL tests use real threads with their own connections (transactional 
 whichever wins, an enrollment is never both expired and moved on from its old state.
 """
 
-import os
-import subprocess
-import sys
-import tempfile
 import threading
-import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import pytest
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -26,9 +19,8 @@ from automation.services import enrollment_expire_due, enrollment_timeouts_fire
 from automation.tasks import cron_lock, enrollment_expire_due_task
 from automation.tests.factories import EnrollmentFactory
 from conftest import TEST_PUBLIC_BASE_URL, inbound_payload, twilio_signature
+from tests.celery_worker import celery_worker, wait_for, worker_log
 from tracking.models import GoalConversion, Interaction
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def post_inbound(phone: str, body: str) -> int:
@@ -238,61 +230,13 @@ def test_timeouts_racing_replies_fire_only_from_the_state_they_were_set_in(demo_
 # --- Celery mode: a real worker runs the beat task -----------------------------------
 
 
-def database_url() -> str:
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "")
-    if s.get("PASSWORD"):
-        auth += ":" + quote(s["PASSWORD"])
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 @pytest.mark.celery_broker
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_runs_the_expiry_beat_task(settings):
-    from smsjourney.celery import app
-
     e = EnrollmentFactory(enrolled_at=timezone.now() - timedelta(days=8))
-    queue = f"test-time-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "SECRET_KEY": "worker-test",
-        "DEBUG": "0",
-        "SMS_BACKEND": "locmem",
-        "SMS_QUIET_HOURS": "",
-    }
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(  # noqa: S603 (our own fixed command line)
-        [
-            *(sys.executable, "-m", "celery", "-A", "smsjourney", "worker", "--pool=solo", "-Q", queue),
-            *("--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    saved = (app.conf.task_always_eager, app.conf.task_default_queue)
-    app.conf.task_always_eager, app.conf.task_default_queue = False, queue
-    try:
+    with celery_worker(settings, SMS_BACKEND="locmem") as (proc, log):
         enrollment_expire_due_task.delay()  # what beat sends every minute
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and Enrollment.objects.get(pk=e.pk).status == "active":
-            time.sleep(0.2)
-        log.seek(0)
-        assert Enrollment.objects.get(pk=e.pk).status == "expired", log.read()[-4000:]
+        expired = wait_for(lambda: Enrollment.objects.get(pk=e.pk).status == "expired")
+        assert expired, worker_log(proc, log)
         assert steps(e) == [("expiry", e.current_state.name)]
-    finally:
-        app.conf.task_always_eager, app.conf.task_default_queue = saved
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        close_old_connections()
-        connection.close()
-        log.close()
-        os.unlink(log.name)

@@ -1,0 +1,86 @@
+"""A real Celery worker process for integration tests: it consumes a queue of its own
+(so no other worker on the broker takes the test's tasks) and uses the test database."""
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import close_old_connections, connection
+
+from smsjourney.celery import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """The test database (pytest-django's `test_<name>`), as a URL for the worker."""
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "")
+    if s.get("PASSWORD"):
+        auth += ":" + quote(s["PASSWORD"])
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@contextlib.contextmanager
+def celery_worker(settings, **env: str) -> Iterator[tuple[subprocess.Popen, object]]:
+    """Run `celery -A smsjourney worker` (solo pool) with `env` on top of ours, and make
+    this process publish to it (not eagerly). Yields the process and its log file."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    worker_env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": "worker-test",
+        "DEBUG": "0",
+        "SMS_QUIET_HOURS": "",
+        **env,
+    }
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(  # noqa: S603 (our own fixed command line)
+        [
+            *(sys.executable, "-m", "celery", "-A", "smsjourney", "worker", "--pool=solo", "-Q", queue),
+            *("--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"),
+        ],
+        cwd=ROOT,
+        env=worker_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    saved = (app.conf.task_always_eager, app.conf.task_default_queue)
+    app.conf.task_always_eager, app.conf.task_default_queue = False, queue
+    try:
+        yield proc, log
+    finally:
+        app.conf.task_always_eager, app.conf.task_default_queue = saved
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        # Let the worker's connections go before pytest-django drops the test database.
+        close_old_connections()
+        connection.close()
+        log.close()
+        os.unlink(log.name)
+
+
+def wait_for(predicate: Callable[[], bool], *, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def worker_log(proc: subprocess.Popen, log) -> str:
+    log.seek(0)
+    return f"(worker exit {proc.poll()})\n{log.read()[-4000:]}"
