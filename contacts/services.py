@@ -72,7 +72,7 @@ def contact_opt_out(
     """Opt the contact out, end its active enrollments as opted_out, cancel its unsent
     messages, write the consent log. Returns False if it was opted out already."""
     from automation.models import Enrollment
-    from automation.services.engine import enrollment_end
+    from automation.services.enrollments import enrollment_end
     from messaging.models import DeliveryStatus, OutboundMessage
 
     with transaction.atomic():

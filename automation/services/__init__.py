@@ -1,11 +1,7 @@
 """Automation services, re-exported: `from automation.services import enrollment_route`."""
 
-from automation.services.engine import (
-    enrollment_end,
-    enrollment_enter_state,
-    enrollment_route,
-    enrollment_start,
-)
+from automation.services.engine import enrollment_route
+from automation.services.enrollments import enrollment_end, enrollment_enter_state, enrollment_start
 from automation.services.plans import (
     plan_activate,
     plan_archive,

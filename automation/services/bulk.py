@@ -134,7 +134,7 @@ def bulk_enrollment_batch_run(*, job_id: int, contact_ids: list[int]) -> None:
 
 
 def _enroll_one(*, contact: Contact, plan: Plan, start_state) -> str:
-    from automation.services.engine import enrollment_start
+    from automation.services.enrollments import enrollment_start
 
     if contact.is_test:
         return "skipped_other"

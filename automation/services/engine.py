@@ -1,4 +1,4 @@
-"""The journey engine. Owner: engine (issue 3).
+"""The journey engine: routing one reply. Owner: engine (issue 3).
 
 All functions run inside the caller's transaction with the contact row already locked
 (lock order everywhere: contact, then enrollment). No network I/O: messages are queued
@@ -19,11 +19,11 @@ import logging
 from datetime import datetime
 
 from django.db import connection
-from django.utils import timezone
 
 from automation.graph import PlanGraph, entry_graphs, graph_token, plan_entry_keywords, plan_graphs
 from automation.matching import transition_matches
-from automation.models import Enrollment, EnrollmentStep, Plan, PlanGraphStamp, PlanState, Transition
+from automation.models import Enrollment, EnrollmentStep, Plan, PlanGraphStamp, PlanState
+from automation.services.enrollments import enrollment_end, enrollment_enter_state, enrollment_start
 from contacts.models import Contact
 from tracking.models import Interaction
 
@@ -34,20 +34,6 @@ _CONTACT, _PLAN, _CURRENT_STATE = (
     Enrollment._meta.get_field(n) for n in ("contact", "plan", "current_state")
 )
 Via = EnrollmentStep.Via
-
-_END_METHODS = {
-    Status.COMPLETED: "complete",
-    Status.EXPIRED: "expire",
-    Status.OPTED_OUT: "opt_out",
-    Status.EXITED: "exit",
-    Status.FAILED: "fail",
-}
-_END_VIA = {
-    Status.EXPIRED: Via.EXPIRY,
-    Status.OPTED_OUT: Via.OPT_OUT,
-    Status.EXITED: Via.EXIT,
-    Status.FAILED: Via.FAIL,
-}
 
 
 def enrollment_route(
@@ -244,166 +230,4 @@ def _route_fallback(*, enrollment: Enrollment, interaction: Interaction) -> Enro
     return enrollment
 
 
-def enrollment_start(
-    *,
-    contact: Contact,
-    plan: Plan,
-    interaction: Interaction | None = None,
-    start_state: PlanState | None = None,
-) -> Enrollment:
-    """Enroll `contact` in `plan` at its start state (and enter it).
-
-    `start_state`: the plan's start state when the caller has it already (one query less).
-    Raises ValueError when the plan has no start state or the contact is opted out."""
-    if contact.opted_out:
-        raise ValueError(f"{contact} has opted out and cannot be enrolled.")
-    if start_state is None:
-        start_state = plan.states.select_related("message", "goal").filter(is_start=True).first()
-        if start_state is None:
-            raise ValueError(f"The plan {plan.slug} has no start state.")
-    now = interaction.created_at if interaction is not None else timezone.now()
-    enrollment = Enrollment(
-        contact=contact,
-        plan=plan,
-        current_state=start_state,
-        enrolled_at=now,
-        state_entered_at=now,
-        expires_at=now + plan.enrollment_lifetime,
-    )
-    _enter(enrollment=enrollment, state=start_state, via=Via.ENROLL, interaction=interaction, now=now)
-    return enrollment
-
-
-def enrollment_enter_state(
-    *,
-    enrollment: Enrollment,
-    state: PlanState,
-    via: str,
-    interaction: Interaction | None = None,
-    transition: Transition | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Move `enrollment` into `state`: record the step, the goal, queue the state's message
-    (answers_contact when `interaction` is the contact's own message), complete on final.
-
-    `transition`: the transition followed, whose goal (if any) is recorded too."""
-    if enrollment.status != Status.ACTIVE:
-        raise ValueError(f"Enrollment {enrollment.pk} is {enrollment.status}, not active.")
-    if state.plan_id != enrollment.plan_id:
-        raise ValueError(f"State {state.pk} is not in the plan of enrollment {enrollment.pk}.")
-    if now is None:
-        now = interaction.created_at if interaction is not None else timezone.now()
-    _enter(
-        enrollment=enrollment, state=state, via=via, interaction=interaction, transition=transition, now=now
-    )
-
-
-def _enter(
-    *,
-    enrollment: Enrollment,
-    state: PlanState,
-    via: str,
-    interaction: Interaction | None,
-    now: datetime,
-    transition: Transition | None = None,
-) -> None:
-    from messaging.rendering import RenderError, sms_body_render
-    from messaging.services import outbound_queue
-    from tracking.services import goal_convert
-
-    answers_contact = interaction is not None and interaction.direction == Interaction.Direction.INBOUND
-    enrollment.current_state = state
-    enrollment.state_entered_at = now
-    enrollment.fallback_sent = False
-    enrollment.prompt_sent_at = None
-    # The reply timeout starts when the prompt is sent (scheduling.enrollment_prompt_sent);
-    # a state that sends nothing starts waiting now.
-    enrollment.timeout_at = now + state.timeout if state.timeout and not state.message_id else None
-    if answers_contact:
-        enrollment.last_inbound_at = now
-    if state.is_final:
-        enrollment.complete()
-        enrollment.ended_at = now
-        enrollment.end_reason = f"Reached {state.name}"[:200]
-        enrollment.timeout_at = None
-    if enrollment.pk is None:
-        enrollment.save(force_insert=True)
-    else:
-        enrollment.save(
-            update_fields=[
-                "current_state",
-                "state_entered_at",
-                "fallback_sent",
-                "prompt_sent_at",
-                "timeout_at",
-                "last_inbound_at",
-                "status",
-                "ended_at",
-                "end_reason",
-            ],
-        )
-    EnrollmentStep.objects.create(
-        enrollment=enrollment, state=state, via=via, interaction=interaction, occurred_at=now
-    )
-
-    # The transition's goal, then the state's: each recorded once per enrollment (the
-    # unique constraint decides, in the INSERT itself).
-    goals = [g for g in (transition.goal if transition is not None else None, state.goal) if g is not None]
-    if len(goals) == 2 and goals[0].pk == goals[1].pk:
-        goals.pop()
-    for goal in goals:
-        goal_convert(contact=enrollment.contact, goal=goal, enrollment=enrollment, interaction=interaction)
-
-    message = state.message
-    if message is not None:
-        try:
-            body = sms_body_render(template=message.body, contact=enrollment.contact, enrollment=enrollment)
-        except RenderError:
-            logger.exception("The message %s of state %s does not render: nothing sent", message.pk, state.pk)
-            return
-        if body or message.media_url:
-            outbound_queue(
-                contact=enrollment.contact,
-                body=body,
-                purpose="prompt",
-                answers_contact=answers_contact,
-                enrollment=enrollment,
-                state=state,
-                sms_message=message,
-                media_url=message.media_url,
-            )
-
-
-def enrollment_end(*, enrollment: Enrollment, status: str, reason: str = "", via: str | None = None) -> None:
-    """End an active enrollment with `status` (an EnrollmentStatus other than active)
-    through its FSM transition; record the step; clear its timeout."""
-    from messaging.models import DeliveryStatus, OutboundMessage
-
-    method = _END_METHODS.get(status)
-    if method is None:
-        raise ValueError(f"{status!r} does not end an enrollment.")
-    getattr(enrollment, method)()  # TransitionNotAllowed unless it is active
-    now = timezone.now()
-    enrollment.ended_at = now
-    enrollment.end_reason = reason[:200]
-    enrollment.timeout_at = None
-    enrollment.save(update_fields=["status", "ended_at", "end_reason", "timeout_at", "last_inbound_at"])
-    step_via = via or _END_VIA.get(status)
-    if step_via:
-        EnrollmentStep.objects.create(
-            enrollment=enrollment, state_id=enrollment.current_state_id, via=step_via, occurred_at=now
-        )
-    # Reminders held for quiet hours belong to a journey that is over now.
-    OutboundMessage.objects.filter(enrollment=enrollment, status=DeliveryStatus.HELD).update(
-        status=DeliveryStatus.CANCELED, status_updated_at=now, error_message=f"Enrollment {status}."
-    )
-
-
-__all__ = [
-    "EnrollmentStep",
-    "enrollment_end",
-    "enrollment_enter_state",
-    "enrollment_route",
-    "enrollment_start",
-    "plan_entry_keywords",
-]
+__all__ = ["enrollment_route", "plan_entry_keywords"]

@@ -83,7 +83,7 @@ def enrollment_prompt_sent(*, outbound_id: int, sent_at: datetime) -> None:
 def _timeout_fire_one(*, enrollment_id: int, contact_id: int, state_id: int, now: datetime) -> bool:
     """Fire one due timeout under the contact-then-enrollment lock order. True when the
     enrollment moved to its timeout state."""
-    from automation.services.engine import enrollment_enter_state
+    from automation.services.enrollments import enrollment_enter_state
     from contacts.models import Contact
 
     with transaction.atomic():

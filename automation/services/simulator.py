@@ -103,7 +103,7 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
     """Send `text` to the plan as the user's test contact; return what came back.
     Raises ValidationError (nothing stored) when a non-active plan cannot enroll anyone."""
     from automation.matching import reply_normalize
-    from automation.services.engine import enrollment_start
+    from automation.services.enrollments import enrollment_start
     from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
     from tracking.services import inbound_message_receive
 
