@@ -1,7 +1,7 @@
 """Queueing outbound messages, handing them to Celery, and the release job."""
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -40,12 +40,21 @@ def outbound_queue(
 ) -> OutboundMessage | None:
     """Inside the caller's transaction: record an outbound Interaction + OutboundMessage
     (held for quiet hours when it does not answer the contact) and send it on commit.
-    Returns None when nothing may be sent (opted out, except help/opt-out confirmation).
-    The loop guard is checked when sending, off the webhook's path (`outbound_send`)."""
+    Returns None when nothing may be sent: the contact opted out (except help and the
+    opt-out confirmation), or the loop guard tripped."""
     if contact.opted_out and purpose not in ALWAYS_ALLOWED_PURPOSES:
         logger.info("not queued: contact %s is opted out (purpose %s)", contact.pk, purpose)
         return None
     now = timezone.now()
+
+    if _same_text_queued(contact=contact, body=body, now=now) >= settings.SMS_LOOP_GUARD_MAX:
+        logger.warning(
+            "loop guard: not queued for contact %s, the same text went %d times in %d min",
+            contact.pk,
+            settings.SMS_LOOP_GUARD_MAX,
+            settings.SMS_LOOP_GUARD_MINUTES,
+        )
+        return None
 
     status, send_after = DeliveryStatus.QUEUED, now
     if not answers_contact:
@@ -82,6 +91,18 @@ def outbound_queue(
         outbound_id = outbound.pk
         transaction.on_commit(lambda: outbound_enqueue(outbound_id=outbound_id))
     return outbound
+
+
+def _same_text_queued(*, contact: Contact, body: str, now: datetime) -> int:
+    """The loop guard's count: how many times this text went (or is going) to the contact
+    within SMS_LOOP_GUARD_MINUTES — an auto-responder ping-pong, a plan that loops on
+    itself. One indexed query on the contact's recent interactions (no join)."""
+    return Interaction.objects.filter(
+        contact=contact,
+        direction=Interaction.Direction.OUTBOUND,
+        created_at__gte=now - timedelta(minutes=settings.SMS_LOOP_GUARD_MINUTES),
+        body=body,
+    ).count()
 
 
 def outbound_enqueue(*, outbound_id: int, force: bool = False) -> None:

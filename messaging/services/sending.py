@@ -3,7 +3,6 @@
 import logging
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -62,17 +61,6 @@ def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool
         )
         logger.info("outbound %s canceled: contact %s opted out", outbound_id, row["contact_id"])
         return None
-    if _loop_guard_tripped(row=row, outbound_id=outbound_id, now=now):
-        OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
-            status=DeliveryStatus.CANCELED,
-            error_message=(
-                f"Loop guard: the same text went to this contact {settings.SMS_LOOP_GUARD_MAX} times "
-                f"in {settings.SMS_LOOP_GUARD_MINUTES} min."
-            ),
-            status_updated_at=now,
-        )
-        logger.warning("loop guard: outbound %s to contact %s canceled", outbound_id, row["contact_id"])
-        return None
 
     # 1. Claim it: one guarded UPDATE (QUEUED → SENDING), committed at once. Of two tasks
     # for the same message only one matches; an opt-out committed meanwhile canceled the
@@ -115,28 +103,6 @@ def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool
         enrollment_prompt_sent(outbound_id=outbound_id, sent_at=sent_at)
     return None
 
-
-def _loop_guard_tripped(*, row: dict, outbound_id: int, now: datetime) -> bool:
-    """Whether the same text already went to this contact SMS_LOOP_GUARD_MAX times within
-    SMS_LOOP_GUARD_MINUTES (an auto-responder ping-pong, a plan that loops on itself)."""
-    window_start = now - timedelta(minutes=settings.SMS_LOOP_GUARD_MINUTES)
-    sent_before = (
-        OutboundMessage.objects.filter(
-            contact_id=row["contact_id"],
-            created_at__gte=window_start,
-            interaction__body=row["interaction__body"],
-            status__in=GONE_OUT_STATUSES,
-        )
-        .exclude(pk=outbound_id)
-        .count()
-    )
-    return sent_before >= settings.SMS_LOOP_GUARD_MAX
-
-
-# Statuses of a message that left (or is leaving) for the carrier.
-GONE_OUT_STATUSES = (
-    DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED,
-)  # fmt: skip
 
 _SEND_FIELDS = (
     "status", "send_after", "purpose", "to_number", "media_url", "enrollment_id", "interaction_id",

@@ -91,27 +91,18 @@ def test_help_and_opt_out_confirmation_reach_opted_out_contacts(
     assert [m.body for m in sms_outbox] == ["Help text"]
 
 
-def test_loop_guard_stops_the_same_text_to_one_contact(settings, caplog, sms_outbox):
+def test_loop_guard_stops_the_same_text_to_one_contact(settings, caplog):
     settings.SMS_LOOP_GUARD_MAX = 3
     settings.SMS_LOOP_GUARD_MINUTES = 10
     contact = ContactFactory()
-
-    def send(to, body):
-        outbound = queue(to, body)
-        outbound_send(outbound_id=outbound.pk)
-        outbound.refresh_from_db()
-        return outbound
-
-    assert [send(contact, "Sorry?").status for _ in range(3)] == [DeliveryStatus.SENT] * 3
-    stopped = send(contact, "Sorry?")
-    assert stopped.status == DeliveryStatus.CANCELED
-    assert "Loop guard" in stopped.error_message
+    assert all(queue(contact, "Sorry?") for _ in range(3))
+    assert queue(contact, "Sorry?") is None
     assert "loop guard" in caplog.text
-    assert send(contact, "Something else").status == DeliveryStatus.SENT  # another text is fine
-    assert send(ContactFactory(), "Sorry?").status == DeliveryStatus.SENT  # another contact is fine
+    assert queue(contact, "Something else") is not None  # another text is fine
+    assert queue(ContactFactory(), "Sorry?") is not None  # another contact is fine
     with later(11):
-        assert send(contact, "Sorry?").status == DeliveryStatus.SENT  # the window has passed
-    assert [m.body for m in sms_outbox].count("Sorry?") == 5
+        assert queue(contact, "Sorry?") is not None  # the window has passed
+    assert OutboundMessage.objects.filter(contact=contact, interaction__body="Sorry?").count() == 4
 
 
 def test_quiet_hours_hold_messages_that_do_not_answer_the_contact(
