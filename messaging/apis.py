@@ -7,10 +7,15 @@ from messaging.services import delivery_status_apply
 from smsjourney.twilio_webhooks import twilio_webhook, twiml_empty
 
 
+def _field(request: HttpRequest, name: str) -> str:
+    # As text a database can store: PostgreSQL refuses NUL characters.
+    return request.POST.get(name, "").replace("\x00", "").strip()
+
+
 @twilio_webhook
 def twilio_status(request: HttpRequest) -> HttpResponse:
-    sid = request.POST.get("MessageSid", "").strip()
-    status = request.POST.get("MessageStatus", "").strip()
+    sid = _field(request, "MessageSid")
+    status = _field(request, "MessageStatus")
     if not sid or not status:
         return HttpResponseBadRequest("MessageSid and MessageStatus are required.", content_type="text/plain")
     # Our own message id, in the StatusCallback URL: matches a callback that arrives
@@ -20,7 +25,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     delivery_status_apply(
         sid=sid[:64],
         status=status,
-        error_code=request.POST.get("ErrorCode", "").strip(),
+        error_code=_field(request, "ErrorCode"),
         outbound_id=outbound_id,
     )
     return twiml_empty()
