@@ -32,88 +32,20 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
-    BENCH_ACCOUNT_SID,
-    BENCH_AUTH_TOKEN,
-    BENCH_FROM_NUMBER,
-    BENCH_PUBLIC_BASE_URL,
     Gunicorn,
     PhaseResult,
-    build_request,
     database_drop,
     database_recreate,
     run_load,
     server_env,
 )
+from bench.twilio_traffic import Signer, payload, phone_numbers, signed_post
 
 WEBHOOK = "/twilio/sms/"
 TRIVIAL = "/bench/ok/"
 FLOOR = "/bench/floor/"
 GOAL_RATIO = 0.35
 GOAL_QUERIES = 12
-
-
-# --- payloads -------------------------------------------------------------------------
-
-_sids = itertools.count(1)
-
-
-def payload(phone: str, body: str) -> dict[str, str]:
-    """An inbound SMS as Twilio posts it (shared/fixtures/twilio/inbound_sms.json)."""
-    sid = f"SM{next(_sids):032x}"
-    return {
-        "ToCountry": "US",
-        "ToState": "CA",
-        "SmsMessageSid": sid,
-        "NumMedia": "0",
-        "ToCity": "SAN FRANCISCO",
-        "FromZip": "10001",
-        "SmsSid": sid,
-        "FromState": "NY",
-        "SmsStatus": "received",
-        "Body": body,
-        "FromCountry": "US",
-        "To": BENCH_FROM_NUMBER,
-        "ToZip": "94105",
-        "NumSegments": "1",
-        "MessageSid": sid,
-        "AccountSid": BENCH_ACCOUNT_SID,
-        "From": phone,
-        "ApiVersion": "2010-04-01",
-    }
-
-
-class Signer:
-    def __init__(self) -> None:
-        from twilio.request_validator import RequestValidator
-
-        self.validator = RequestValidator(BENCH_AUTH_TOKEN)
-
-    def __call__(self, path: str, params: dict) -> str:
-        return self.validator.compute_signature(BENCH_PUBLIC_BASE_URL + path, params)
-
-
-def signed_post(port: int, path: str, params: dict, signature: str) -> bytes:
-    return build_request(
-        "POST",
-        path,
-        port=port,
-        body=urlencode(params).encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
-    )
-
-
-def phone_numbers(area_codes: list[str]):
-    """Distinct valid US numbers (phonenumbers-valid, so the webhook accepts them)."""
-    import phonenumbers
-
-    for area in area_codes:
-        for exchange in range(201, 1000):
-            if exchange % 100 == 11 or exchange == 555:
-                continue
-            for line in range(0, 10000, 7):
-                e164 = f"+1{area}{exchange}{line:04d}"
-                if phonenumbers.is_valid_number(phonenumbers.parse(e164)):
-                    yield e164
 
 
 # --- setup in-process -----------------------------------------------------------------
@@ -130,74 +62,10 @@ def django_setup(env: dict[str, str]) -> None:
 
 
 def demo_plan_load() -> str:
-    from django.core.management import call_command, get_commands
+    from django.core.management import call_command
 
-    if "load_demo_plan" in get_commands():
-        call_command("load_demo_plan", verbosity=0)
-        return "manage.py load_demo_plan"
-    _bench_seed_demo_plan()
-    return "bench-local seed (load_demo_plan not available yet)"
-
-
-def _bench_seed_demo_plan() -> None:
-    """CONTRACT §4's plan, for as long as ``load_demo_plan`` does not exist."""
-    from datetime import timedelta
-
-    from automation.models import Plan, PlanState, Transition
-    from messaging.models import SmsMessage
-    from tracking.models import Goal
-
-    quote_goal = Goal.objects.create(name="Quote requested", slug="quote-requested", points=10)
-    buy_goal = Goal.objects.create(name="Purchase", slug="purchase", points=50)
-    plan = Plan.objects.create(
-        name="Quote and buy", slug="quote-and-buy", entry_trigger=Plan.EntryTrigger.ANY
-    )
-
-    def msg(name: str, body: str) -> SmsMessage:
-        return SmsMessage.objects.create(name=name, body=body)
-
-    fallback_quote = "Sorry, we didn't catch that. Reply QUOTE for your discount."
-    reminded = PlanState.objects.create(
-        plan=plan,
-        name="Reminded",
-        position=1,
-        message=msg("Reminder", "Still interested? Reply QUOTE for your discount."),
-        fallback_text=fallback_quote,
-    )
-    invited = PlanState.objects.create(
-        plan=plan,
-        name="Invited",
-        position=0,
-        is_start=True,
-        message=msg("Invitation", "Hi! Reply QUOTE to get your exclusive discount."),
-        fallback_text=fallback_quote,
-        timeout=timedelta(hours=24),
-        timeout_to=reminded,
-    )
-    quoted = PlanState.objects.create(
-        plan=plan,
-        name="Quoted",
-        position=2,
-        message=msg("Quote", "Your quote: 15% off your next order. Reply BUY to claim it."),
-        goal=quote_goal,
-        fallback_text="Sorry, we didn't catch that. Reply BUY to claim your discount.",
-    )
-    purchased = PlanState.objects.create(
-        plan=plan,
-        name="Purchased",
-        position=3,
-        is_final=True,
-        message=msg("Thanks", "Thanks for your purchase! Your discount is applied."),
-        goal=buy_goal,
-    )
-    for source, target, word in [
-        (invited, quoted, "QUOTE"),
-        (reminded, quoted, "QUOTE"),
-        (quoted, purchased, "BUY"),
-    ]:
-        Transition.objects.create(plan=plan, from_state=source, to_state=target, pattern=word)
-    plan.activate()
-    plan.save()
+    call_command("load_demo_plan", verbosity=0)
+    return "manage.py load_demo_plan"
 
 
 def floor_table_create() -> None:
