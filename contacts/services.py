@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from contacts.models import ConsentEvent, Contact
@@ -29,6 +30,24 @@ def _contact_touch_sql(vendor: str) -> str:
     returning = ", ".join(qn(f.column) for f in meta.concrete_fields)
     # Identifiers come from the model and are quoted; values are parameters.
     return f"UPDATE {table} SET {touched} = %s, {stamp} = %s WHERE {key} = %s RETURNING {returning}"  # noqa: S608
+
+
+def contact_insert_if_new(*, phone: str) -> int | None:
+    """Create the contact for an E.164 `phone` unless it exists, in ONE statement that never
+    fails on a duplicate (``INSERT … ON CONFLICT (phone) DO NOTHING``): the new contact's id,
+    or None when the number is known (or a concurrent request created it a moment ago).
+
+    For callers in autocommit that must not take a lock (the inbound webhook). It goes
+    through the ORM's own insert compiler (``QuerySet._insert``, what ``save()`` and
+    ``bulk_create()`` use), so field defaults and ``auto_now`` apply as in ``save()``;
+    ``bulk_create(ignore_conflicts=True)`` would add a BEGIN/COMMIT around it and cannot
+    say whether it inserted."""
+    meta = Contact._meta
+    fields = [f for f in meta.local_concrete_fields if not f.primary_key]
+    rows = Contact.objects._insert(
+        [Contact(phone=phone)], fields=fields, returning_fields=[meta.pk], on_conflict=OnConflict.IGNORE
+    )
+    return rows[0][0] if rows and rows[0] else None
 
 
 def contact_get_or_create_locked(

@@ -155,6 +155,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "route-waiting-inbound": {
+        "task": "tracking.tasks.inbound_route_due_task",
+        "schedule": timedelta(minutes=1),
+    },
     "process-timeouts": {
         "task": "automation.tasks.enrollment_timeouts_fire_task",
         "schedule": timedelta(minutes=1),

@@ -59,6 +59,7 @@ class InteractionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "media_urls",
         "provider_sid",
         "enrollment",
+        "routed_at",
         "raw_payload",
     ]
 

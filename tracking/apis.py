@@ -1,4 +1,7 @@
-"""Twilio's inbound message webhook: a thin door onto tracking.services (CONTRACT §3)."""
+"""Twilio's inbound message webhook: a thin door onto tracking.services (CONTRACT §3).
+
+It answers as soon as the message is stored (committed); the journey engine routes it on
+a worker (in-process when no broker is configured)."""
 
 from django.http import HttpRequest, HttpResponse
 

@@ -39,10 +39,21 @@ class Interaction(models.Model):
     )
     raw_payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(db_index=True)
+    # Inbound only: when the journey engine took the message (tracking.services.
+    # inbound_message_route). NULL while it waits for a worker; outbound rows keep NULL.
+    routed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["contact", "created_at"])]
+        indexes = [
+            models.Index(fields=["contact", "created_at"]),
+            # The sweeper's look-up of inbound messages no worker has routed (a small set).
+            models.Index(
+                fields=["created_at"],
+                name="tracking_inbound_unrouted",
+                condition=models.Q(direction="inbound", routed_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         arrow = "←" if self.direction == self.Direction.INBOUND else "→"

@@ -1,19 +1,32 @@
 """Tracking services: the inbound message pipeline and goal conversions. Owner: engine (issue 3).
 
-``inbound_message_receive`` is DESIGN §1 in code: one transaction per message, the
-contact row locked first, every message an Interaction, compliance keywords before any
-plan logic, then the journey engine. Nothing here does network I/O: replies are queued
-with ``messaging.services.outbound_queue``, which sends on commit.
+DESIGN §1 in code, in two steps:
+
+- ``inbound_message_receive`` — the webhook's service. It checks the payload and stores
+  the message as an inbound Interaction on its contact (created if new): ONE ``INSERT``
+  in autocommit for a known number, deduplicated on the MessageSid by the unique
+  constraint. Stored means committed: the webhook can say 200 and Twilio will not retry.
+  It then hands the message to the journey engine — a Celery worker when a broker is
+  configured, else right here, in-process, as before.
+- ``inbound_message_route`` — the engine's entry, on the worker: one transaction per
+  message that claims it (``routed_at``, so a redelivered task routes nothing twice) and
+  locks the contact row first, then compliance keywords before any plan logic, then the
+  journey engine. Nothing here does network I/O: replies are queued with
+  ``messaging.services.outbound_queue``, which sends on commit.
+
+``inbound_route_due`` (beat, every minute) routes what no worker took: a message stored
+while the broker was down, or whose worker died mid-way. A message is never lost.
 """
 
 import functools
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
@@ -24,6 +37,11 @@ from tracking.models import Goal, GoalConversion, Interaction
 logger = logging.getLogger(__name__)
 
 MAX_MEDIA = 10  # Twilio sends at most 10 attachments
+# A stored message no worker has routed after this long is routed by the sweeper.
+ROUTE_GRACE = timedelta(seconds=60)
+# ... unless it is older than this: it failed to route for a day, a person must look.
+ROUTE_GIVE_UP = timedelta(days=1)
+ROUTE_BATCH = 500
 
 
 class InboundPayloadError(ValueError):
@@ -39,11 +57,24 @@ class InboundMessage:
     raw: dict
 
 
+@dataclass(frozen=True)
+class InboundAccepted:
+    """What the webhook stored: the inbound Interaction's id; None for a redelivery (the
+    MessageSid is known: nothing was stored, nothing happens)."""
+
+    interaction_id: int | None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.interaction_id is None
+
+
 @dataclass
 class InboundResult:
-    duplicate: bool = False
-    contact: Contact | None = None
-    interaction: Interaction | None = None
+    """What routing one message did: the (locked) contact and the inbound interaction."""
+
+    contact: Contact
+    interaction: Interaction
 
 
 def inbound_payload_parse(*, payload: dict) -> InboundMessage:
@@ -83,47 +114,119 @@ def _text(value) -> str:
     return str(value).replace("\x00", "")
 
 
-def inbound_message_receive(*, payload: dict) -> InboundResult:
-    """Store one inbound message and act on it, in one transaction.
+# --- the webhook's step: store, then hand over ------------------------------------------
 
-    Raises InboundPayloadError (nothing stored) for an unusable payload. A MessageSid
-    seen before is a Twilio retry: ``InboundResult(duplicate=True)``, nothing changes.
-    """
+
+def inbound_message_receive(*, payload: dict, route_now: bool = False) -> InboundAccepted:
+    """Store one inbound message and hand it to the journey engine.
+
+    Raises InboundPayloadError (nothing stored) for an unusable payload. A MessageSid seen
+    before is a Twilio redelivery: ``InboundAccepted(None)``, nothing changes. Runs in
+    autocommit (the webhook has no transaction): when this returns, the message is
+    committed. `route_now`: route it here, whatever the broker (the admin's simulator)."""
+    from contacts.services import contact_insert_if_new
+
     message = inbound_payload_parse(payload=payload)
-    for attempt in range(3):
-        try:
-            with transaction.atomic():
-                return _inbound_process(message=message)
-        except IntegrityError:
-            # The transaction is rolled back whole: nothing of this message is stored.
-            # Either the MessageSid is known (a redelivery), or a concurrent first
-            # message from the same new number created the contact first: try again.
-            if Interaction.objects.filter(provider_sid=message.sid).exists():
-                return InboundResult(duplicate=True)
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    interaction_id = _inbound_insert(message=message, created_at=timezone.now())
+    if interaction_id is None:
+        # Either the MessageSid is known (a redelivery) or the number is new: create the
+        # contact (a no-op when it exists) and try once more.
+        contact_insert_if_new(phone=message.phone)
+        interaction_id = _inbound_insert(message=message, created_at=timezone.now())
+        if interaction_id is None:
+            return InboundAccepted(None)
+    if route_now:
+        inbound_message_route(interaction_id=interaction_id)
+    else:
+        inbound_route_enqueue(interaction_id=interaction_id)
+    return InboundAccepted(interaction_id)
 
 
-def _inbound_process(*, message: InboundMessage) -> InboundResult:
+_INSERTED = (
+    *("contact", "channel", "direction", "body"),
+    *("media_urls", "provider_sid", "raw_payload", "created_at"),
+)
+
+
+def _inbound_insert(*, message: InboundMessage, created_at) -> int | None:
+    """``INSERT INTO interaction … SELECT <the contact's id>, … WHERE phone = %s ON CONFLICT
+    (provider_sid) DO NOTHING RETURNING id``: the new row's id; None when the number has no
+    contact yet or the MessageSid is known. One statement, never an error for either."""
+    meta = Interaction._meta
+    values = {
+        "channel": Interaction.Channel.SMS.value,
+        "direction": Interaction.Direction.INBOUND.value,
+        "body": message.body,
+        "media_urls": message.media_urls,
+        "provider_sid": message.sid,
+        "raw_payload": message.raw,
+        "created_at": created_at,
+    }
+    params = [meta.get_field(n).get_db_prep_save(values[n], connection) for n in _INSERTED[1:]]
+    with connection.cursor() as cursor:
+        cursor.execute(_inbound_insert_sql(connection.vendor), [*params, message.phone])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@functools.cache
+def _inbound_insert_sql(vendor: str) -> str:
+    """The statement of `_inbound_insert`, built once per process from the models."""
+    meta, contacts = Interaction._meta, Contact._meta
+    qn = connection.ops.quote_name
+    fields = [meta.get_field(n) for n in _INSERTED]
+    # INSERT … SELECT takes the parameters' types from the SELECT, not from the columns:
+    # PostgreSQL needs them spelled out (SQLite has no column types to match).
+    marks = ", ".join(f"%s::{f.db_type(connection)}" if vendor == "postgresql" else "%s" for f in fields[1:])
+    phone, pk = qn(contacts.get_field("phone").column), qn(contacts.pk.column)
+    # Identifiers come from the models and are quoted; values are parameters. SQLite needs
+    # the WHERE for its parser to read ON CONFLICT as the upsert clause; it is there.
+    return (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+        f"SELECT {pk}, {marks} FROM {qn(contacts.db_table)} WHERE {phone} = %s "
+        f"ON CONFLICT ({qn(meta.get_field('provider_sid').column)}) DO NOTHING RETURNING {qn(meta.pk.column)}"
+    )
+
+
+def inbound_route_enqueue(*, interaction_id: int) -> None:
+    """Hand a stored message to the engine: a Celery task when a broker is configured, else
+    route it here. Never raises: whatever is not routed now, the sweeper routes later."""
+    from messaging.services.policy import celery_eager
+    from tracking.tasks import inbound_route_task
+
+    try:
+        if celery_eager():
+            inbound_message_route(interaction_id=interaction_id)
+        else:
+            inbound_route_task.apply_async(args=(interaction_id,))
+    except Exception:
+        logger.exception("inbound %s not routed now; the sweeper routes it within minutes", interaction_id)
+
+
+# --- the engine's step: one transaction per message --------------------------------------
+
+
+def inbound_message_route(*, interaction_id: int) -> InboundResult | None:
+    """Route one stored inbound message through compliance and the journey engine, in one
+    transaction that claims the message and locks its contact's row first. None when it
+    was routed already (a redelivered task, the sweeper racing a slow worker)."""
+    with transaction.atomic():
+        claimed = _inbound_claim(interaction_id=interaction_id, now=timezone.now())
+        if claimed is None:
+            return None
+        contact, interaction, token = claimed
+        _route(contact=contact, interaction=interaction, token=token)
+    return InboundResult(contact=contact, interaction=interaction)
+
+
+def _route(*, contact: Contact, interaction: Interaction, token: int | None = None) -> None:
+    """Compliance keywords first, then the journey engine (caller: contact row locked)."""
     from automation.matching import reply_normalize
     from automation.services.engine import enrollment_route
-    from contacts.services import contact_get_or_create_locked, contact_opt_in, contact_opt_out
+    from contacts.services import contact_opt_in, contact_opt_out
     from messaging.services import outbound_queue
 
-    now = timezone.now()
-    contact, created = contact_get_or_create_locked(phone=message.phone, inbound_at=now, savepoint=False)
-    interaction = Interaction.objects.create(
-        contact=contact,
-        direction=Interaction.Direction.INBOUND,
-        body=message.body,
-        media_urls=message.media_urls,
-        provider_sid=message.sid,
-        raw_payload=message.raw,
-        created_at=now,
-    )
-    result = InboundResult(contact=contact, interaction=interaction)
-    normalized = reply_normalize(message.body)
+    normalized = reply_normalize(interaction.body)
 
     def reply(text: str, purpose: str) -> None:
         outbound_queue(contact=contact, body=text, purpose=purpose, answers_contact=True)
@@ -132,17 +235,129 @@ def _inbound_process(*, message: InboundMessage) -> InboundResult:
         changed = contact_opt_out(contact=contact, source=ConsentEvent.Source.KEYWORD, detail=normalized)
         if changed and settings.SMS_OPT_OUT_CONFIRMATION:
             reply(settings.SMS_OPT_OUT_CONFIRMATION, "opt_out_confirmation")
-        return result
+        return
     if normalized in HELP_KEYWORDS:
         reply(settings.SMS_HELP_TEXT, "help")
-        return result
+        return
     if contact.opted_out:
         if normalized in OPT_IN_KEYWORDS:
             contact_opt_in(contact=contact, source=ConsentEvent.Source.KEYWORD, detail=normalized)
         # Opted out (or just back in): the message is recorded, nothing else happens.
-        return result
-    enrollment_route(contact=contact, interaction=interaction, normalized=normalized, new_contact=created)
-    return result
+        return
+    enrollment_route(contact=contact, interaction=interaction, normalized=normalized, token=token)
+
+
+_CLAIMED = (  # every column: the loaded Interaction has no deferred field
+    *("id", "contact", "channel", "direction", "body", "media_urls"),
+    *("provider_sid", "enrollment", "raw_payload", "routed_at", "created_at"),
+)
+
+
+def _inbound_claim(*, interaction_id: int, now) -> tuple[Contact, Interaction, int | None] | None:
+    """Inside the route's transaction: mark the message routed, lock its contact's row (an
+    UPDATE of last_inbound_at takes the lock a SELECT … FOR UPDATE would) and return the
+    contact, the message and the plan graph's token (automation.graph). None when the
+    message was routed already. PostgreSQL does it in ONE statement (a data-modifying
+    CTE); other databases in two."""
+    i_fields = [Interaction._meta.get_field(n) for n in _CLAIMED]
+    c_fields = Contact._meta.concrete_fields
+    stamp = Interaction._meta.get_field("routed_at").get_db_prep_save(now, connection)
+    statements = _claim_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        if len(statements) == 1:
+            cursor.execute(statements[0], [stamp, interaction_id, stamp])
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            i_values, c_values, token = row[: len(i_fields)], row[len(i_fields) : -1], row[-1]
+        else:
+            cursor.execute(statements[0], [stamp, interaction_id])
+            i_values = cursor.fetchone()
+            if i_values is None:
+                return None
+            contact_id, created_at = i_values[1], i_values[-1]
+            cursor.execute(statements[1], [created_at, created_at, stamp, contact_id])
+            *c_values, token = cursor.fetchone()
+    db = connection.alias
+    contact = Contact.from_db(db, [f.attname for f in c_fields], _loaded(c_fields, c_values))
+    interaction = Interaction.from_db(db, [f.attname for f in i_fields], _loaded(i_fields, i_values))
+    return contact, interaction, token
+
+
+def _loaded(fields, values) -> list:
+    """Raw column values as the ORM loads them (its converters: JSON, datetimes, booleans)."""
+    out = []
+    for field, value in zip(fields, values, strict=True):
+        col = field.get_col(field.model._meta.db_table)  # what a queryset's compiler converts by
+        for converter in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+            value = converter(value, col, connection)
+        out.append(value)
+    return out
+
+
+@functools.cache
+def _claim_sql(vendor: str) -> tuple[str, ...]:
+    """The statement(s) of `_inbound_claim`, built once per process from the models."""
+    from automation.models import PlanGraphStamp
+
+    qn = connection.ops.quote_name
+    i_meta, c_meta, s_meta = Interaction._meta, Contact._meta, PlanGraphStamp._meta
+    i_table, c_table = qn(i_meta.db_table), qn(c_meta.db_table)
+    i_cols = [qn(i_meta.get_field(n).column) for n in _CLAIMED]
+    c_cols = [qn(f.column) for f in c_meta.concrete_fields]
+    routed, direction = (qn(i_meta.get_field(n).column) for n in ("routed_at", "direction"))
+    contact_id, created = i_cols[1], i_cols[-1]
+    last, updated = (qn(c_meta.get_field(n).column) for n in ("last_inbound_at", "updated_at"))
+    c_pk = qn(c_meta.pk.column)
+    # Identifiers come from the models and are quoted; values are parameters.
+    token = f"(SELECT {qn('token')} FROM {qn(s_meta.db_table)} WHERE {qn('id')} = 1)"  # noqa: S608
+    claim = (
+        f"UPDATE {i_table} SET {routed} = %s WHERE {qn(i_meta.pk.column)} = %s "  # noqa: S608
+        f"AND {direction} = 'inbound' AND {routed} IS NULL RETURNING {', '.join(i_cols)}"
+    )
+    if vendor == "postgresql":
+        # last_inbound_at never moves backwards (GREATEST skips a NULL).
+        return (
+            f"WITH claimed AS ({claim}) "  # noqa: S608
+            f"UPDATE {c_table} SET {last} = GREATEST({c_table}.{last}, claimed.{created}), {updated} = %s "
+            f"FROM claimed WHERE {c_table}.{c_pk} = claimed.{contact_id} "
+            f"RETURNING {', '.join(f'claimed.{c}' for c in i_cols)}, "
+            f"{', '.join(f'{c_table}.{c}' for c in c_cols)}, {token}",
+        )
+    touch = (
+        f"UPDATE {c_table} SET {last} = CASE WHEN {last} IS NULL OR {last} < %s THEN %s ELSE {last} END, "  # noqa: S608
+        f"{updated} = %s WHERE {c_pk} = %s RETURNING {', '.join(c_cols)}, {token}"
+    )
+    return claim, touch
+
+
+# --- the sweeper --------------------------------------------------------------------------
+
+
+def inbound_route_due(*, now=None, batch_size: int = ROUTE_BATCH) -> int:
+    """Route the stored inbound messages no worker took within ROUTE_GRACE (the broker was
+    down when they came, or a worker died): the oldest first, each in its own transaction.
+    Returns how many it routed. Safe beside workers: a message is claimed once."""
+    now = now or timezone.now()
+    waiting = list(
+        Interaction.objects.filter(
+            direction=Interaction.Direction.INBOUND,
+            routed_at__isnull=True,
+            created_at__lte=now - ROUTE_GRACE,
+            created_at__gte=now - ROUTE_GIVE_UP,
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    routed = 0
+    for pk in waiting:
+        try:
+            routed += inbound_message_route(interaction_id=pk) is not None
+        except Exception:
+            logger.exception("inbound %s could not be routed; tried again next run", pk)
+    if waiting:
+        logger.warning("sweeper: %d of %d waiting inbound messages routed", routed, len(waiting))
+    return routed
 
 
 def goal_convert(
@@ -240,13 +455,16 @@ def inbound_message_simulate(*, phone: str, body: str) -> list[SimulatedReply]:
     """Run the inbound pipeline for one message from `phone` (E.164) and return what the
     contact would be sent back. Everything happens in a transaction that is rolled back:
     nothing is stored, and the sends (queued on commit) never run."""
+    from contacts.services import contact_insert_if_new
     from messaging.models import OutboundMessage
 
     message = InboundMessage(
         sid=f"SIMULATED{uuid.uuid4().hex}", phone=phone, body=body, media_urls=[], raw={"Body": body}
     )
     with transaction.atomic():
-        result = _inbound_process(message=message)
+        contact_insert_if_new(phone=phone)
+        interaction_id = _inbound_insert(message=message, created_at=timezone.now())
+        result = inbound_message_route(interaction_id=interaction_id)
         replies = [
             SimulatedReply(
                 body=o.interaction.body, purpose=o.purpose, status=o.status, send_after=o.send_after

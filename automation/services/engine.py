@@ -37,18 +37,17 @@ Via = EnrollmentStep.Via
 
 
 def enrollment_route(
-    *, contact: Contact, interaction: Interaction, normalized: str, new_contact: bool = False
+    *, contact: Contact, interaction: Interaction, normalized: str, token: int | None = None
 ) -> None:
     """Route one inbound (non-compliance) reply: a transition of an active enrollment,
     else another plan's entry keyword, else a catch-all entry, else the state's fallback.
 
-    `new_contact`: the contact was created by this very message (it has no enrollments,
-    which saves a query). The plans' graph comes from the per-process cache
-    (automation.graph), checked against the graph stamp read with the enrollments."""
+    The plans' graph comes from the per-process cache (automation.graph), checked against
+    the graph stamp's token read with the enrollments; `token`: the token the caller read
+    in this transaction already (used when the contact has no active enrollment; read
+    here when not given)."""
     now = interaction.created_at
-    enrollments, token, graphs = (
-        ([], None, {}) if new_contact else _active_enrollments_locked(contact=contact)
-    )
+    enrollments, enrollments_token, graphs = _active_enrollments_locked(contact=contact)
     for enrollment in enrollments:
         _reply_touch(enrollment=enrollment, now=now)
 
@@ -61,8 +60,7 @@ def enrollment_route(
             interaction=interaction,
             normalized=normalized,
             enrollments=enrollments,
-            new_contact=new_contact,
-            token=token if enrollments else graph_token(),
+            token=enrollments_token if enrollments else (token if token is not None else graph_token()),
         )
     if handled is None and enrollments:
         handled = _route_fallback(enrollment=enrollments[0], interaction=interaction)
@@ -160,7 +158,6 @@ def _route_entry(
     interaction: Interaction,
     normalized: str,
     enrollments: list[Enrollment],
-    new_contact: bool,
     token: int | None,
 ) -> Enrollment | None:
     """An entry keyword of another plan, else a catch-all plan."""
@@ -174,7 +171,7 @@ def _route_entry(
     catch_all = [g for g in starts if g.plan.entry_trigger == Plan.EntryTrigger.ANY]
     for graph in by_keyword:
         plan = graph.plan
-        if _may_enter(contact=contact, plan=plan, new_contact=new_contact):
+        if _may_enter(contact=contact, plan=plan):
             if plan.interrupts_other_plans:
                 for enrollment in enrollments:
                     enrollment_end(
@@ -188,16 +185,16 @@ def _route_entry(
     # A catch-all plan takes messages that belong to no conversation: a contact in the
     # middle of a journey gets that state's fallback, not a second journey.
     for graph in [] if enrollments else catch_all:
-        if _may_enter(contact=contact, plan=graph.plan, new_contact=new_contact):
+        if _may_enter(contact=contact, plan=graph.plan):
             return enrollment_start(
                 contact=contact, plan=graph.plan, interaction=interaction, start_state=graph.start
             )
     return None
 
 
-def _may_enter(*, contact: Contact, plan: Plan, new_contact: bool) -> bool:
+def _may_enter(*, contact: Contact, plan: Plan) -> bool:
     """Re-entry policy (the caller has checked there is no active enrollment in `plan`)."""
-    if plan.reentry == Plan.Reentry.NEVER and not new_contact:
+    if plan.reentry == Plan.Reentry.NEVER:
         return not Enrollment.objects.filter(contact=contact, plan=plan).exists()
     return True
 

@@ -150,8 +150,9 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
             "SmsStatus": "received",
             "ApiVersion": "2010-04-01",
         }
-        result = inbound_message_receive(payload=payload)
-        sent = result.interaction
+        # Routed here, whatever the broker: the marketer waits for the answer on this page.
+        accepted = inbound_message_receive(payload=payload, route_now=True)
+        sent = Interaction.objects.get(pk=accepted.interaction_id)
 
     state = simulator_state(plan=plan, user=user)
     missed = state.enrollment is None or state.enrollment.enrolled_at < started

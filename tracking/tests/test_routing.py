@@ -1,0 +1,86 @@
+"""The webhook stores a message and hands it over; the engine routes it once (DESIGN §1).
+
+With a broker the webhook only stores and enqueues; a worker routes. These tests point the
+broker at a closed port, so nothing is ever delivered to a worker: what the webhook leaves
+behind is exactly what a worker would find, and the sweeper (beat) plays the worker.
+"""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from automation.models import Enrollment
+from automation.services.plans import plan_load_demo
+from conftest import inbound_payload
+from messaging.models import OutboundMessage
+from tracking.models import Interaction
+from tracking.services import inbound_message_route, inbound_route_due
+from tracking.tasks import inbound_route_due_task
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "+12125550161"
+
+
+@pytest.fixture
+def broker_down(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+
+
+@pytest.fixture
+def demo_plan():
+    return plan_load_demo()
+
+
+def later(minutes: int = 2):
+    return timezone.now() + timedelta(minutes=minutes)
+
+
+def test_the_webhook_answers_once_the_message_is_stored_and_the_sweeper_routes_it(
+    twilio, broker_down, demo_plan, django_capture_on_commit_callbacks, sms_outbox
+):
+    started = time.monotonic()
+    response = twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello"))
+    assert response.status_code == 200 and time.monotonic() - started < 5
+
+    stored = Interaction.objects.get(direction="inbound", contact__phone=PHONE)
+    assert (stored.body, stored.routed_at) == ("hello", None)
+    assert not Enrollment.objects.exists() and not OutboundMessage.objects.exists()
+    assert inbound_route_due() == 0  # within the grace period a worker may still take it
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert inbound_route_due(now=later()) == 1
+    stored.refresh_from_db()
+    assert stored.routed_at is not None
+    enrollment = Enrollment.objects.get(contact__phone=PHONE)
+    assert (enrollment.plan_id, enrollment.current_state.name) == (demo_plan.pk, "Invited")
+    assert OutboundMessage.objects.get(contact__phone=PHONE).interaction.body.startswith("Hi!")
+    assert inbound_route_due(now=later()) == 0  # routed once
+
+
+def test_messages_wait_in_order_and_are_routed_oldest_first(twilio, broker_down, demo_plan):
+    for body in ["hello", "quote", "buy"]:
+        assert twilio.post("/twilio/sms/", inbound_payload(PHONE, body)).status_code == 200
+    assert Interaction.objects.filter(routed_at__isnull=True).count() == 3
+    assert inbound_route_due_task.apply(kwargs={}).get() == 0  # too recent
+    assert inbound_route_due(now=later()) == 3
+    enrollment = Enrollment.objects.get(contact__phone=PHONE)
+    assert (enrollment.status, enrollment.current_state.name) == ("completed", "Purchased")
+
+
+def test_a_message_is_routed_once_however_often_its_task_runs(twilio, broker_down, demo_plan):
+    twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello"))
+    pk = Interaction.objects.get(direction="inbound").pk
+    first = inbound_message_route(interaction_id=pk)
+    assert first is not None and first.contact.phone == PHONE and first.interaction.body == "hello"
+    assert inbound_message_route(interaction_id=pk) is None  # a redelivered task
+    assert Enrollment.objects.count() == 1 and OutboundMessage.objects.count() == 1
+
+
+def test_the_sweeper_leaves_day_old_messages_to_a_person(twilio, broker_down, demo_plan):
+    twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello"))
+    assert inbound_route_due(now=later(minutes=60 * 24 + 5)) == 0
+    assert Interaction.objects.get(direction="inbound").routed_at is None
