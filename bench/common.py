@@ -193,6 +193,62 @@ class Gunicorn:
         return pids + [int(p) for p in children]
 
 
+def child_pids(pid: int) -> list[int]:
+    """A process and its direct children (Linux /proc)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *(int(c) for c in children)]
+
+
+class CeleryWorker:
+    """``celery -A smsjourney worker`` in its own process group, stopped (TERM, then KILL)
+    on exit whatever happens; its output goes to a temporary log file."""
+
+    def __init__(self, *, env: dict[str, str], pool: str = "threads", concurrency: int = 8, queue: str = ""):
+        self.env = env
+        self.argv = [
+            PYTHON, "-m", "celery", "-A", "smsjourney", "worker",
+            "--pool", pool, "--concurrency", str(concurrency),
+            "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
+        ]  # fmt: skip
+        if queue:
+            self.argv += ["-Q", queue]
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> CeleryWorker:
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def check(self) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited with {self.proc.returncode}; see {self.log.name}")
+
+    def pids(self) -> list[int]:
+        assert self.proc is not None
+        return child_pids(self.proc.pid)
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time of the processes (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")

@@ -23,10 +23,7 @@ pool/concurrency settings one after the other.
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -35,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
-    PYTHON,
+    CeleryWorker,
     cpu_seconds,
     database_drop,
     database_recreate,
@@ -120,15 +117,6 @@ def sent_count() -> int:
     return OutboundMessage.objects.filter(status=DeliveryStatus.SENT).count()
 
 
-def worker_pids(pid: int) -> list[int]:
-    """The worker's main process and its pool children (Linux /proc)."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    return [pid, *(int(c) for c in children)]
-
-
 def run(*, n: int, pool: str, concurrency: int, fake: FakeTwilio, env: dict) -> dict:
     from messaging.tasks import outbound_send_task
 
@@ -140,43 +128,26 @@ def run(*, n: int, pool: str, concurrency: int, fake: FakeTwilio, env: dict) -> 
         outbound_send_task.apply_async(args=(pk,), queue=queue)
     publish_s = time.perf_counter() - t_publish
 
-    log = tempfile.NamedTemporaryFile(prefix="bench-send-worker-", suffix=".log", delete=False)  # noqa: SIM115
-    argv = [
-        PYTHON, "-m", "celery", "-A", "smsjourney", "worker",
-        "--pool", pool, "--concurrency", str(concurrency), "-Q", queue,
-        "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
-    ]  # fmt: skip
     t_start = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
+    with CeleryWorker(env=env, pool=pool, concurrency=concurrency, queue=queue) as worker:
         deadline = time.monotonic() + max(120, n / 10)
         done = 0
         cpu0 = busy0 = None
         while time.monotonic() < deadline:
             if cpu0 is None and fake.received:  # the worker is up and sending: CPU from here
-                cpu0, busy0, sent0 = cpu_seconds(worker_pids(proc.pid)), machine_busy(), len(fake.received)
+                cpu0, busy0, sent0 = cpu_seconds(worker.pids()), machine_busy(), len(fake.received)
             done = sent_count()
             if done >= n:
                 break
-            if proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {proc.returncode}; see {log.name}")
+            worker.check()
             time.sleep(0.1)
         t_done = time.perf_counter()
-        cpu = cpu_seconds(worker_pids(proc.pid)) - (cpu0 or 0.0)
+        cpu = cpu_seconds(worker.pids()) - (cpu0 or 0.0)
         busy1 = machine_busy()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     if done < n:
-        raise RuntimeError(f"only {done}/{n} sent before the deadline; see {log.name}")
-    log.close()
-    os.unlink(log.name)
+        raise RuntimeError(f"only {done}/{n} sent before the deadline; see {worker.log.name}")
+    worker.log.close()
+    os.unlink(worker.log.name)
     stamps = sorted(r["at"] for r in fake.received)
     steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
     return {

@@ -26,16 +26,20 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    CeleryWorker,
     Gunicorn,
     PhaseResult,
+    cpu_seconds,
     database_drop,
     database_recreate,
+    machine_busy,
     run_load,
     server_env,
 )
@@ -80,15 +84,21 @@ def floor_table_create() -> None:
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
 
 
-def queries_per_message(numbers, *, show: bool = False) -> dict[str, tuple[int, int, int]]:
-    """The cost of one request of each kind, through the real view and the real
-    middleware, in-process (Django test client), after a warm-up of each kind:
+def queries_per_message(numbers, *, show: bool = False) -> dict[str, tuple[int, ...]]:
+    """The cost of one message of each kind, in-process, after a warm-up of each kind:
+    the webhook's request through the real view and middleware (Django test client; with
+    the broker configured it stores the message and enqueues its routing), then the
+    routing itself as a worker runs it (``tracking.services.inbound_message_route``, the
+    body of ``inbound_route_task``). For each:
 
     - SQL queries counted with CaptureQueriesContext: all of them as
       django_assert_num_queries counts them (BEGIN/COMMIT included since Django 4.2),
       and the same without transaction control;
-    - Python function calls (cProfile), a noise-free proxy of the CPU a request costs,
+    - Python function calls (cProfile), a noise-free proxy of the CPU each step costs,
       measured on a second, identical sequence from another number.
+
+    Returns per kind: (webhook SQL, routing SQL, total w/o BEGIN/COMMIT, webhook calls,
+    routing calls).
     """
     import cProfile
     import pstats
@@ -96,6 +106,9 @@ def queries_per_message(numbers, *, show: bool = False) -> dict[str, tuple[int, 
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
+
+    from tracking.models import Interaction
+    from tracking.services import inbound_message_route
 
     client = Client(HTTP_HOST="127.0.0.1")
     sign = Signer()
@@ -110,24 +123,42 @@ def queries_per_message(numbers, *, show: bool = False) -> dict[str, tuple[int, 
         if resp.status_code != 200:
             raise RuntimeError(f"{path} answered {resp.status_code}: {resp.content[:200]!r}")
 
-    def queries(path: str, params: dict) -> tuple[int, int]:
-        with CaptureQueriesContext(connection) as ctx:
-            send(path, params)
-        if show:
-            print(f"--- {path} {params['Body']!r} from {params['From']}: {len(ctx.captured_queries)} queries")
-            for query in ctx.captured_queries:
-                print("   ", query["sql"][:160])
-        statements = [
-            q for q in ctx.captured_queries if q["sql"].split(" ", 1)[0].upper() not in TRANSACTION_CONTROL
-        ]
-        return len(ctx.captured_queries), len(statements)
+    def steps(path: str, params: dict):
+        """The request, then (for the webhook) the routing a worker does with the message it
+        stored (nothing for a redelivery). A generator: the message is looked up after the
+        request ran, outside whatever measures the steps."""
+        yield lambda: send(path, params)
+        if path == WEBHOOK:
+            waiting = Interaction.objects.filter(provider_sid=params["MessageSid"], routed_at__isnull=True)
+            pk = waiting.values_list("pk", flat=True).first()
+            yield lambda: pk is not None and inbound_message_route(interaction_id=pk)
 
-    def calls(path: str, params: dict) -> int:
-        profile = cProfile.Profile()
-        profile.enable()
-        send(path, params)
-        profile.disable()
-        return sum(stat[1] for stat in pstats.Stats(profile).stats.values())
+    def queries(path: str, params: dict) -> tuple[int, int, int]:
+        counted = []
+        for step in steps(path, params):
+            with CaptureQueriesContext(connection) as ctx:
+                step()
+            counted.append(ctx.captured_queries)
+        if show:
+            for name, captured in zip(("request", "routing"), counted, strict=False):
+                print(f"--- {path} {params['Body']!r} from {params['From']}, {name}: {len(captured)} queries")
+                for query in captured:
+                    print("   ", query["sql"][:160])
+        counted += [[]] * (2 - len(counted))
+        statements = [
+            q for c in counted for q in c if q["sql"].split(" ", 1)[0].upper() not in TRANSACTION_CONTROL
+        ]
+        return len(counted[0]), len(counted[1]), len(statements)
+
+    def calls(path: str, params: dict) -> tuple[int, int]:
+        out = []
+        for step in steps(path, params):
+            profile = cProfile.Profile()
+            profile.enable()
+            step()
+            profile.disable()
+            out.append(sum(stat[1] for stat in pstats.Stats(profile).stats.values()))
+        return (*out, 0) if len(out) == 1 else tuple(out)
 
     def sequence(measure) -> list:
         phone = next(numbers)
@@ -135,11 +166,12 @@ def queries_per_message(numbers, *, show: bool = False) -> dict[str, tuple[int, 
         for body in ("Hello", "what?", "QUOTE", "BUY"):
             out.append(measure(WEBHOOK, payload(phone, body)))
         again = payload(next(numbers), "Hello")
-        send(WEBHOOK, again)
+        for step in steps(WEBHOOK, again):
+            step()
         out.append(measure(WEBHOOK, again))
         return out
 
-    sequence(lambda path, params: send(path, params))  # warm-up: imports, caches, connection
+    sequence(lambda path, params: [step() for step in steps(path, params)])  # warm-up: imports, caches
     kinds = [
         "trivial view",
         "durable floor",
@@ -152,7 +184,7 @@ def queries_per_message(numbers, *, show: bool = False) -> dict[str, tuple[int, 
     counted = sequence(queries)
     profiled = sequence(calls)
     connection.close()
-    return {kind: (*q, c) for kind, q, c in zip(kinds, counted, profiled, strict=True)}
+    return {kind: (*q, *c) for kind, q, c in zip(kinds, counted, profiled, strict=True)}
 
 
 def redis_flush(url: str) -> None:
@@ -184,7 +216,7 @@ def main() -> int:
     args = parser.parse_args()
     args.concurrency = args.concurrency or 2 * args.workers
 
-    print(f"database {args.database}, broker {args.broker}, no Celery worker")
+    print(f"database {args.database}, broker {args.broker}, no Celery worker while measuring")
     try:
         redis_flush(args.broker)
     except Exception as exc:
@@ -296,10 +328,63 @@ def run_phases(args, env: dict[str, str], numbers) -> dict[str, PhaseResult]:
                 "seeding Invited contacts", first_messages(needed - len(pool)), duration=args.seconds * 4
             )
             pool += seeded.sent
+        # No worker ran: the messages wait, stored. One worker routes them (and sends the
+        # prompts) before phase B, whose contacts must be in Invited.
+        results["route A"] = drain(env, args.broker, "routing phase A + seeding")
         results["B"] = phase("webhook B: QUOTE replies", replies(pool, "QUOTE"))
         if results["B"].ok >= len(pool):
             print("  (phase B used every seeded contact: its rate is a lower bound)")
+        results["route B"] = drain(env, args.broker, "routing phase B")
     return results
+
+
+@dataclass
+class Drain:
+    messages: int
+    seconds: float
+    worker_cpu: float
+    machine_util: float
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds else float("nan")
+
+
+def drain(env: dict[str, str], broker: str, name: str) -> Drain:
+    """Start ONE Celery worker (threads pool, as in the Procfile), wait until every stored
+    message is routed and every task is taken from Redis, stop it. Timed from the first
+    message routed (worker start-up excluded) to the last task taken."""
+    from tracking.models import Interaction
+
+    def waiting() -> int:
+        return Interaction.objects.filter(direction="inbound", routed_at__isnull=True).count()
+
+    total = waiting()
+    with CeleryWorker(env=env, pool="threads", concurrency=8) as worker:
+        deadline = time.monotonic() + 60 + total / 20
+        start = None
+        while True:
+            left = waiting()
+            if start is None and left < total:
+                start, cpu0, busy0, done0 = time.monotonic(), cpu_seconds(worker.pids()), machine_busy(), left
+            if left == 0 and redis_queue_length(broker) == 0:
+                break
+            worker.check()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name}: {left} of {total} messages still waiting; see {worker.log.name}")
+            time.sleep(0.05)
+        end, cpu1, busy1 = time.monotonic(), cpu_seconds(worker.pids()), machine_busy()
+    worker.log.close()
+    os.unlink(worker.log.name)
+    routed = done0 if start is not None else 0
+    result = Drain(
+        messages=routed,
+        seconds=(end - start) if start is not None else 0.0,
+        worker_cpu=cpu1 - cpu0 if start is not None else 0.0,
+        machine_util=(busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]) if start is not None else 0.0,
+    )
+    print(f"  {name:<34} {total:>7} routed, {result.rate:.0f}/s with one worker")
+    return result
 
 
 def database_counts() -> dict[str, int]:
@@ -323,21 +408,29 @@ def database_counts() -> dict[str, int]:
     return {
         "contacts": Contact.objects.count(),
         "inbound interactions": Interaction.objects.filter(direction="inbound").count(),
+        "of them unrouted": Interaction.objects.filter(direction="inbound", routed_at__isnull=True).count(),
         "outbound messages": OutboundMessage.objects.count(),
+        "of them sent": OutboundMessage.objects.filter(status="sent").count(),
         "enrollments in Invited": by_state.get("Invited", 0),
         "enrollments in Quoted": by_state.get("Quoted", 0),
         "floor rows": floor_rows,
     }
 
 
-def report_costs(queries: dict[str, tuple[int, int, int]]) -> None:
-    print("Cost of one request, in-process (SQL: CaptureQueriesContext; Python calls: cProfile):")
-    print(f"  {'':<44} {'SQL':>4} {'w/o BEGIN/COMMIT':>17} {'Python calls':>13}")
-    for kind, (n, statements, pycalls) in queries.items():
-        print(f"  {kind:<44} {n:>4} {statements:>17} {pycalls:>13,}")
-    worst = max(n for kind, (n, _, _) in queries.items() if kind.startswith("webhook"))
+def report_costs(queries: dict[str, tuple[int, ...]]) -> None:
+    print("Cost of one message, in-process (SQL: CaptureQueriesContext; Python calls: cProfile):")
+    print(
+        f"  {'':<44} {'SQL: request':>12} {'routing':>8} {'total':>6} {'w/o BEGIN/COMMIT':>17}"
+        f" {'calls: request':>15} {'routing':>8}"
+    )
+    for kind, (request, routing, statements, c_request, c_routing) in queries.items():
+        print(
+            f"  {kind:<44} {request:>12} {routing:>8} {request + routing:>6} {statements:>17}"
+            f" {c_request:>15,} {c_routing:>8,}"
+        )
+    worst = max(q[0] + q[1] for kind, q in queries.items() if kind.startswith("webhook"))
     verdict = "met" if worst <= GOAL_QUERIES else "MISSED"
-    print(f"  webhook max {worst} queries (goal <= {GOAL_QUERIES}: {verdict})")
+    print(f"  webhook max {worst} queries per message, request + routing (goal <= {GOAL_QUERIES}: {verdict})")
 
 
 def report(
@@ -347,7 +440,7 @@ def report(
     report_costs(queries)
     print()
     print("Database after the run:", ", ".join(f"{k} {v}" for k, v in counts.items()))
-    print(f"Celery tasks waiting in Redis (no worker ran): {queued}")
+    print(f"Celery tasks left in Redis after the last routing: {queued}")
     print()
     header = (
         f"{'endpoint':<30}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
@@ -378,7 +471,18 @@ def report(
             f"{labels[key]:<30} {r / floor:5.2f} x floor  {r / trivial:5.2f} x trivial"
             f"   (goal >= {GOAL_RATIO} x floor: {verdict})"
         )
-    bad = {k: (r.count - r.ok, r.errors) for k, r in results.items() if r.count - r.ok or r.errors}
+    print()
+    print("Routing, after each webhook phase (one Celery worker, threads pool, 8 threads; it also sends")
+    print("the replies, with the console backend):")
+    for key, label in (("route A", "first messages + seeding"), ("route B", "QUOTE replies")):
+        d = results[key]
+        cpu = d.worker_cpu / d.messages * 1000 if d.messages else float("nan")
+        print(
+            f"  {label:<28} {d.messages:>7} messages {d.rate:>7.0f}/s  worker CPU {cpu:.2f} ms/message"
+            f"  machine busy {d.machine_util:.0%}"
+        )
+    phases = {k: r for k, r in results.items() if isinstance(r, PhaseResult)}
+    bad = {k: (r.count - r.ok, r.errors) for k, r in phases.items() if r.count - r.ok or r.errors}
     if bad:
         print("non-200 answers / connection errors:", bad)
     print(

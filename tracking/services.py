@@ -129,8 +129,9 @@ def inbound_message_receive(*, payload: dict, route_now: bool = False) -> Inboun
     message = inbound_payload_parse(payload=payload)
     interaction_id = _inbound_insert(message=message, created_at=timezone.now())
     if interaction_id is None:
-        # Either the MessageSid is known (a redelivery) or the number is new: create the
-        # contact (a no-op when it exists) and try once more.
+        # The MessageSid is known (a redelivery), or the number is new and this database
+        # cannot create its contact in the same statement (or a concurrent first message
+        # from it is creating it right now): make sure the contact exists, try once more.
         contact_insert_if_new(phone=message.phone)
         interaction_id = _inbound_insert(message=message, created_at=timezone.now())
         if interaction_id is None:
@@ -149,9 +150,12 @@ _INSERTED = (
 
 
 def _inbound_insert(*, message: InboundMessage, created_at) -> int | None:
-    """``INSERT INTO interaction … SELECT <the contact's id>, … WHERE phone = %s ON CONFLICT
-    (provider_sid) DO NOTHING RETURNING id``: the new row's id; None when the number has no
-    contact yet or the MessageSid is known. One statement, never an error for either."""
+    """Store the message as an inbound Interaction of the contact with its number, in ONE
+    statement: ``INSERT INTO interaction … SELECT <the contact's id>, … ON CONFLICT
+    (provider_sid) DO NOTHING RETURNING id``. On PostgreSQL the same statement creates the
+    contact when the number is new (a data-modifying CTE). Returns the new row's id; None
+    when the MessageSid is known, or when the contact does not exist (yet). Never an error
+    for either, so it is safe inside a caller's transaction too."""
     meta = Interaction._meta
     values = {
         "channel": Interaction.Channel.SMS.value,
@@ -163,10 +167,20 @@ def _inbound_insert(*, message: InboundMessage, created_at) -> int | None:
         "created_at": created_at,
     }
     params = [meta.get_field(n).get_db_prep_save(values[n], connection) for n in _INSERTED[1:]]
+    if connection.vendor == "postgresql":
+        new = Contact(phone=message.phone)  # its defaults, as save() would write them
+        contact = [f.get_db_prep_save(f.pre_save(new, True), connection) for f in _contact_fields()]
+        params = [message.phone, *contact, *params]
+    else:
+        params.append(message.phone)
     with connection.cursor() as cursor:
-        cursor.execute(_inbound_insert_sql(connection.vendor), [*params, message.phone])
+        cursor.execute(_inbound_insert_sql(connection.vendor), params)
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def _contact_fields() -> list:
+    return [f for f in Contact._meta.local_concrete_fields if not f.primary_key]
 
 
 @functools.cache
@@ -174,17 +188,37 @@ def _inbound_insert_sql(vendor: str) -> str:
     """The statement of `_inbound_insert`, built once per process from the models."""
     meta, contacts = Interaction._meta, Contact._meta
     qn = connection.ops.quote_name
+
+    def marks(fields) -> str:
+        # INSERT … SELECT takes the parameters' types from the SELECT, not from the
+        # columns: PostgreSQL needs them spelled out (SQLite has no column types to match).
+        return ", ".join(f"%s::{f.db_type(connection)}" if vendor == "postgresql" else "%s" for f in fields)
+
     fields = [meta.get_field(n) for n in _INSERTED]
-    # INSERT … SELECT takes the parameters' types from the SELECT, not from the columns:
-    # PostgreSQL needs them spelled out (SQLite has no column types to match).
-    marks = ", ".join(f"%s::{f.db_type(connection)}" if vendor == "postgresql" else "%s" for f in fields[1:])
+    table, c_table = qn(meta.db_table), qn(contacts.db_table)
     phone, pk = qn(contacts.get_field("phone").column), qn(contacts.pk.column)
-    # Identifiers come from the models and are quoted; values are parameters. SQLite needs
-    # the WHERE for its parser to read ON CONFLICT as the upsert clause; it is there.
-    return (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
-        f"SELECT {pk}, {marks} FROM {qn(contacts.db_table)} WHERE {phone} = %s "
+    columns = ", ".join(qn(f.column) for f in fields)
+    conflict = (
         f"ON CONFLICT ({qn(meta.get_field('provider_sid').column)}) DO NOTHING RETURNING {qn(meta.pk.column)}"
+    )
+    # Identifiers come from the models and are quoted; values are parameters.
+    if vendor != "postgresql":
+        # SQLite needs the WHERE for its parser to read ON CONFLICT as the upsert clause.
+        return (
+            f"INSERT INTO {table} ({columns}) SELECT {pk}, {marks(fields[1:])} "  # noqa: S608
+            f"FROM {c_table} WHERE {phone} = %s {conflict}"
+        )
+    c_fields = _contact_fields()
+    # A new number: the contact is inserted unless a concurrent first message from the same
+    # number inserted it first (ON CONFLICT: this statement then stores nothing, and the
+    # caller tries again once that contact is committed).
+    return (
+        f"WITH known AS (SELECT {pk} FROM {c_table} WHERE {phone} = %s), "  # noqa: S608
+        f"created AS (INSERT INTO {c_table} ({', '.join(qn(f.column) for f in c_fields)}) "
+        f"SELECT {marks(c_fields)} WHERE NOT EXISTS (SELECT 1 FROM known) "
+        f"ON CONFLICT ({phone}) DO NOTHING RETURNING {pk}) "
+        f"INSERT INTO {table} ({columns}) SELECT {pk}, {marks(fields[1:])} "
+        f"FROM (SELECT {pk} FROM known UNION ALL SELECT {pk} FROM created) AS contact {conflict}"
     )
 
 
