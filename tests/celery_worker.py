@@ -39,6 +39,8 @@ def celery_worker(settings, **env: str) -> Iterator[tuple[subprocess.Popen, obje
         "SECRET_KEY": "worker-test",
         "DEBUG": "0",
         "SMS_QUIET_HOURS": "",
+        "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
+        "SMSJOURNEY_TEST_QUEUE": queue,
         **env,
     }
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115

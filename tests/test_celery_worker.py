@@ -63,3 +63,21 @@ def test_a_real_worker_sends_a_queued_message_once(worker, fake_twilio):
     assert request["form"]["StatusCallback"] == f"https://sms.example.com/twilio/status/?id={outbound.pk}"
     assert outbound.interaction.provider_sid == request["sid"]
     assert outbound.attempts == 1
+
+
+def test_a_real_worker_routes_what_the_webhook_stored_and_sends_the_reply(worker, fake_twilio, twilio):
+    """With a broker the webhook only stores the message and enqueues its routing; the worker
+    runs the engine (enrollment, prompt) and sends the prompt."""
+    from automation.models import Enrollment
+    from automation.services.plans import plan_load_demo
+    from conftest import inbound_payload
+    from tracking.models import Interaction
+
+    proc, log = worker
+    plan_load_demo()
+    assert twilio.post("/twilio/sms/", inbound_payload("+12125550198", "hello")).status_code == 200
+
+    assert wait_for(lambda: len(fake_twilio.received) == 1), f"no reply sent {worker_log(proc, log)}"
+    assert fake_twilio.received[0]["form"]["Body"] == "Hi! Reply QUOTE to get your exclusive discount."
+    assert Interaction.objects.get(direction="inbound", contact__phone="+12125550198").routed_at is not None
+    assert Enrollment.objects.get(contact__phone="+12125550198").current_state.name == "Invited"

@@ -45,7 +45,8 @@ class GoalAdmin(admin.ModelAdmin):
 @admin.register(Interaction)
 class InteractionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "contact", "direction", "short_body", "provider_sid", "enrollment"]
-    list_filter = ["direction", "channel", "created_at"]
+    # "Routed at: Empty" lists the inbound messages waiting for a worker (and every outbound one).
+    list_filter = ["direction", "channel", "created_at", ("routed_at", admin.EmptyFieldListFilter)]
     list_select_related = ["contact", "enrollment__plan", "enrollment__contact"]
     search_fields = ["contact__phone", "provider_sid", "body"]
     date_hierarchy = "created_at"

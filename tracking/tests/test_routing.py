@@ -84,3 +84,18 @@ def test_the_sweeper_leaves_day_old_messages_to_a_person(twilio, broker_down, de
     twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello"))
     assert inbound_route_due(now=later(minutes=60 * 24 + 5)) == 0
     assert Interaction.objects.get(direction="inbound").routed_at is None
+
+
+def test_the_cron_command_routes_what_waits(twilio, broker_down, demo_plan, time_machine):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello"))
+    out = StringIO()
+    call_command("route_waiting_messages", stdout=out)
+    assert out.getvalue() == "Routed 0 waiting messages.\n"
+    time_machine.move_to(later(), tick=False)
+    call_command("route_waiting_messages", stdout=out)
+    assert out.getvalue().endswith("Routed 1 waiting message.\n")
+    assert Enrollment.objects.filter(contact__phone=PHONE).count() == 1
