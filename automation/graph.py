@@ -1,13 +1,14 @@
-"""A per-process cache of the journey graph, for the webhook's routing.
+"""A per-process cache of the journey graph, for routing inbound messages.
 
 Routing a reply needs the plan's states, transitions, SMS message types and goals; they
-change only when a marketer edits a plan, and reading them costs the webhook a query
+change only when a marketer edits a plan, and reading them costs each message a query
 with joins and most of its CPU. So each process keeps a copy, valid while the
 *graph stamp* it was built under is the database's: ``PlanGraphStamp.token`` is
 rewritten by database triggers (migration ``automation.0004_plan_graph_version``) in
 the same transaction as any write to a plan, state, transition, message type or goal —
 from the admin, a service, ``QuerySet.update()``, ``loaddata`` or SQL. The engine reads
-the token with the enrollment rows it locks anyway (or in one tiny query), so an edit
+the token in the statement that claims the message and with the enrollment rows it
+locks anyway, so an edit
 is seen by the very next message in every process.
 
 Read committed: the token is read first, the graph after, so a copy is never older than

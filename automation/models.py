@@ -312,7 +312,7 @@ class PlanGraphStamp(models.Model):
     (migration ``plan_graph_version``), in the writing transaction.
 
     The per-process graph cache (``automation.graph``) is valid while the token it was
-    built under is the one the database holds; the webhook reads it in a query it runs
+    built under is the one the database holds; routing reads it in queries it runs
     anyway. No row (e.g. after a test flush) means "no cache": the graph is read afresh."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)

@@ -110,9 +110,78 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Gunicorn:
-    """gunicorn serving the product (plus bench/reference.py) in its own process group;
-    stopped (TERM, then KILL) on exit whatever happens."""
+def child_pids(pid: int) -> list[int]:
+    """A process and its direct children (Linux /proc)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *(int(c) for c in children)]
+
+
+class ChildProcessGroup:
+    """A command in its own process group, its output in a temporary log file; stopped
+    (TERM, then KILL) on exit whatever happens. Subclasses give `argv` (and may wait in
+    `ready` until it serves)."""
+
+    name = "process"
+
+    def __init__(self, *, env: dict[str, str]):
+        self.env = env
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{self.name}-", suffix=".log", delete=False)  # noqa: SIM115
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            self.ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def ready(self) -> None:
+        """Return when the process serves (default: at once)."""
+
+    def check(self) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+    def pids(self) -> list[int]:
+        """The main process and its children (gunicorn's workers, a worker's pool)."""
+        assert self.proc is not None
+        return child_pids(self.proc.pid)
+
+
+class Gunicorn(ChildProcessGroup):
+    """gunicorn serving the product (plus bench/reference.py)."""
+
+    name = "gunicorn"
 
     def __init__(
         self,
@@ -123,14 +192,12 @@ class Gunicorn:
         threads: int = 1,
         ready_path: str = "/healthz",
     ):
-        self.env = env
+        super().__init__(env=env)
         self.ready_path = ready_path
         self.workers = workers
         self.worker_class = worker_class
         self.threads = threads
         self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
-        self.proc: subprocess.Popen | None = None
 
     @property
     def argv(self) -> list[str]:
@@ -146,107 +213,37 @@ class Gunicorn:
             argv += ["--threads", str(self.threads)]
         return argv
 
-    def __enter__(self) -> Gunicorn:
-        self.proc = subprocess.Popen(
-            self.argv,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    def ready(self) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}; see {self.log.name}")
+            self.check()
             try:
                 status, _ = http_request(self.port, build_request("GET", self.ready_path, port=self.port))
                 if status == 200:
-                    return self
+                    return
             except OSError:
                 pass
             time.sleep(0.2)
-        self.stop()
         raise RuntimeError(f"gunicorn did not answer {self.ready_path} within 30 s; see {self.log.name}")
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
+class CeleryWorker(ChildProcessGroup):
+    """``celery -A smsjourney worker`` (consuming `queue`, else the default queue)."""
 
-    def pids(self) -> list[int]:
-        """The master and its workers."""
-        assert self.proc is not None
-        pids = [self.proc.pid]
-        try:
-            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-        except OSError:
-            children = []
-        return pids + [int(p) for p in children]
-
-
-def child_pids(pid: int) -> list[int]:
-    """A process and its direct children (Linux /proc)."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    return [pid, *(int(c) for c in children)]
-
-
-class CeleryWorker:
-    """``celery -A smsjourney worker`` in its own process group, stopped (TERM, then KILL)
-    on exit whatever happens; its output goes to a temporary log file."""
+    name = "celery-worker"
 
     def __init__(self, *, env: dict[str, str], pool: str = "threads", concurrency: int = 8, queue: str = ""):
-        self.env = env
-        self.argv = [
+        super().__init__(env=env)
+        self.pool, self.concurrency, self.queue = pool, concurrency, queue
+
+    @property
+    def argv(self) -> list[str]:
+        argv = [
             PYTHON, "-m", "celery", "-A", "smsjourney", "worker",
-            "--pool", pool, "--concurrency", str(concurrency),
+            "--pool", self.pool, "--concurrency", str(self.concurrency),
             "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
         ]  # fmt: skip
-        if queue:
-            self.argv += ["-Q", queue]
-        self.log = tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> CeleryWorker:
-        self.proc = subprocess.Popen(
-            self.argv,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    def __exit__(self, *exc) -> None:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-    def check(self) -> None:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"the Celery worker exited with {self.proc.returncode}; see {self.log.name}")
-
-    def pids(self) -> list[int]:
-        assert self.proc is not None
-        return child_pids(self.proc.pid)
+        return argv + (["-Q", self.queue] if self.queue else [])
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Value
 
 from contacts.phone import phone_normalize
 
@@ -8,19 +9,35 @@ class Contact(models.Model):
     """A person we text, keyed by their E.164 phone number (xConnect's contact)."""
 
     phone = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +14155550100")
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100, blank=True)
-    email = models.EmailField(blank=True)
+    # Every column but the phone and the timestamps also has a database default (db_default):
+    # the inbound webhook creates a new number's contact inside its one INSERT statement
+    # (tracking.services), which names only those three. The ORM still uses `default`.
+    first_name = models.CharField(max_length=100, blank=True, default="", db_default="")
+    last_name = models.CharField(max_length=100, blank=True, default="", db_default="")
+    email = models.EmailField(blank=True, default="", db_default="")
     timezone = models.CharField(
-        max_length=64, blank=True, help_text="IANA name, e.g. America/New_York. Empty: implied by the number."
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="IANA name, e.g. America/New_York. Empty: implied by the number.",
     )
-    locale = models.CharField(max_length=16, blank=True)
-    opted_out = models.BooleanField(default=False)
+    locale = models.CharField(max_length=16, blank=True, default="", db_default="")
+    opted_out = models.BooleanField(default=False, db_default=False)
     opted_out_at = models.DateTimeField(null=True, blank=True)
-    attributes = models.JSONField(default=dict, blank=True, help_text="Custom attributes.")
-    engagement_value = models.IntegerField(default=0, help_text="Sum of the points of goals converted.")
+    attributes = models.JSONField(
+        default=dict,
+        db_default=Value({}, output_field=models.JSONField()),
+        blank=True,
+        help_text="Custom attributes.",
+    )
+    engagement_value = models.IntegerField(
+        default=0, db_default=0, help_text="Sum of the points of goals converted."
+    )
     is_test = models.BooleanField(
-        default=False, help_text="A simulator contact: never texted for real, left out of reports."
+        default=False,
+        db_default=False,
+        help_text="A simulator contact: never texted for real, left out of reports.",
     )
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

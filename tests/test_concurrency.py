@@ -86,3 +86,37 @@ def test_simultaneous_redeliveries_are_stored_once(demo_plan):
     assert Interaction.objects.filter(provider_sid="SM" + "ab" * 16).count() == 1
     assert Enrollment.objects.count() == 1
     assert OutboundMessage.objects.filter(purpose="prompt").count() == 1
+
+
+def test_a_stored_message_routed_by_many_workers_at_once_is_routed_once(demo_plan, settings, sms_outbox):
+    """With a broker the webhook only stores the message; a redelivered task, a second
+    worker and the sweeper may all try to route it at the same moment: one routes it."""
+    from tracking.services import inbound_message_route
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens: the task is never delivered
+    assert TwilioClient(Client()).post("/twilio/sms/", inbound_payload(PHONE, "hello")).status_code == 200
+    stored = Interaction.objects.get(contact__phone=PHONE, direction="inbound")
+    assert stored.routed_at is None
+
+    barrier = threading.Barrier(8)
+    results, errors = [], []
+
+    def route():
+        try:
+            barrier.wait(timeout=30)
+            results.append(inbound_message_route(interaction_id=stored.pk))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=route) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert sum(r is not None for r in results) == 1 and len(results) == 8
+    assert Enrollment.objects.filter(contact__phone=PHONE).count() == 1
+    assert OutboundMessage.objects.filter(contact__phone=PHONE).count() == 1

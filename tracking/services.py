@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import connection, transaction
+from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 
 from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
@@ -168,9 +169,8 @@ def _inbound_insert(*, message: InboundMessage, created_at) -> int | None:
     }
     params = [meta.get_field(n).get_db_prep_save(values[n], connection) for n in _INSERTED[1:]]
     if connection.vendor == "postgresql":
-        new = Contact(phone=message.phone)  # its defaults, as save() would write them
-        contact = [f.get_db_prep_save(f.pre_save(new, True), connection) for f in _contact_fields()]
-        params = [message.phone, *contact, *params]
+        # A new contact: its number and timestamps; every other column has a database default.
+        params = [message.phone, message.phone, params[-1], params[-1], *params]
     else:
         params.append(message.phone)
     with connection.cursor() as cursor:
@@ -179,8 +179,21 @@ def _inbound_insert(*, message: InboundMessage, created_at) -> int | None:
     return row[0] if row else None
 
 
-def _contact_fields() -> list:
-    return [f for f in Contact._meta.local_concrete_fields if not f.primary_key]
+# What the statement writes into a new contact's row; the model gives every other column a
+# database default (db_default) or lets it be NULL.
+_NEW_CONTACT = ("phone", "created_at", "updated_at")
+
+
+def _new_contact_fields() -> list:
+    fields = [Contact._meta.get_field(n) for n in _NEW_CONTACT]
+    left = [
+        f.name
+        for f in Contact._meta.local_concrete_fields
+        if f not in fields and not f.primary_key and not f.null and f.db_default is NOT_PROVIDED
+    ]
+    if left:  # a new column without a database default: the statement would not know its value
+        raise ImproperlyConfigured(f"Contact fields {left} need a db_default (see tracking.services).")
+    return fields
 
 
 @functools.cache
@@ -208,7 +221,7 @@ def _inbound_insert_sql(vendor: str) -> str:
             f"INSERT INTO {table} ({columns}) SELECT {pk}, {marks(fields[1:])} "  # noqa: S608
             f"FROM {c_table} WHERE {phone} = %s {conflict}"
         )
-    c_fields = _contact_fields()
+    c_fields = _new_contact_fields()
     # A new number: the contact is inserted unless a concurrent first message from the same
     # number inserted it first (ON CONFLICT: this statement then stores nothing, and the
     # caller tries again once that contact is committed).

@@ -99,3 +99,18 @@ def test_the_cron_command_routes_what_waits(twilio, broker_down, demo_plan, time
     call_command("route_waiting_messages", stdout=out)
     assert out.getvalue().endswith("Routed 1 waiting message.\n")
     assert Enrollment.objects.filter(contact__phone=PHONE).count() == 1
+
+
+def test_a_new_number_gets_a_contact_with_the_models_defaults(twilio, broker_down):
+    """The webhook creates a new number's contact inside its one INSERT (on PostgreSQL from
+    the columns' database defaults): it must be the contact the ORM would have made."""
+    from contacts.models import Contact
+
+    twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello"))
+    made = Contact.objects.get(phone=PHONE)
+    stored = Interaction.objects.get(direction="inbound")
+    orm = Contact(phone=PHONE)
+    fields = ["first_name", "last_name", "email", "timezone", "locale", "opted_out", "opted_out_at"]
+    fields += ["attributes", "engagement_value", "is_test", "last_inbound_at"]
+    assert {f: getattr(made, f) for f in fields} == {f: getattr(orm, f) for f in fields}
+    assert abs(made.updated_at - made.created_at) < timedelta(seconds=1) and stored.contact_id == made.pk
