@@ -145,6 +145,9 @@ REST_FRAMEWORK = {
 
 # --- Celery --------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or None
+if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, reusing one client per channel (see smsjourney/broker.py).
+    CELERY_BROKER_TRANSPORT = "smsjourney.broker:Transport"
 # Without a broker every task runs in-process, right after the transaction commits.
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = False

@@ -145,3 +145,20 @@ def test_env_example_as_is_with_a_secret_key_starts(tmp_path):
     )
     result = _run(["-c", SETUP], values, tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "transport"),
+    [
+        ("redis://127.0.0.1:6379/0", "smsjourney.broker:Transport"),  # one client per channel
+        ("rediss://cache.example.com:6380/0", "None"),  # none set: the URL's scheme chooses kombu's own
+        ("amqp://guest@localhost//", "None"),
+    ],
+)
+def test_a_plain_redis_broker_gets_our_redis_transport(tmp_path, url, transport):
+    code = (
+        "import django; django.setup(); from smsjourney.celery import app; print(app.conf.broker_transport)"
+    )
+    result = _run(["-c", code], {"DEBUG": "1", "CELERY_BROKER_URL": url}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == transport
