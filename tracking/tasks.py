@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from smsjourney.cron import cron_task
 from tracking.services import inbound_message_route, inbound_route_due
 
 
@@ -12,7 +13,7 @@ def inbound_route_task(interaction_id: int) -> None:
     inbound_message_route(interaction_id=interaction_id)
 
 
-@shared_task(ignore_result=True)
-def inbound_route_due_task() -> int:
-    """Beat, every minute: route the inbound messages no worker took."""
-    return inbound_route_due()
+@cron_task("inbound_route_due_task")
+def inbound_route_due_task() -> dict:
+    """Beat, every minute: route the inbound messages no worker took (never two runs at once)."""
+    return {"routed": inbound_route_due()}
