@@ -32,13 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
-    CeleryWorker,
     cpu_seconds,
     database_drop,
     database_recreate,
     machine_busy,
     server_env,
 )
+from bench.processes import CeleryWorker  # noqa: E402
 from messaging.tests.fake_twilio import FakeTwilio  # noqa: E402
 
 DBNAME = "sj_bench_send"

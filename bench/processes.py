@@ -1,0 +1,156 @@
+"""The processes a bench starts, each in its own process group and stopped whatever
+happens: gunicorn serving the product, and a Celery worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import PYTHON, ROOT, build_request, http_request
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def child_pids(pid: int) -> list[int]:
+    """A process and its direct children (Linux /proc)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *(int(c) for c in children)]
+
+
+class ChildProcessGroup:
+    """A command in its own process group, its output in a temporary log file; stopped
+    (TERM, then KILL) on exit whatever happens. Subclasses give `argv` (and may wait in
+    `ready` until it serves)."""
+
+    name = "process"
+
+    def __init__(self, *, env: dict[str, str]):
+        self.env = env
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{self.name}-", suffix=".log", delete=False)  # noqa: SIM115
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            self.ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def ready(self) -> None:
+        """Return when the process serves (default: at once)."""
+
+    def check(self) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+    def pids(self) -> list[int]:
+        """The main process and its children (gunicorn's workers, a worker's pool)."""
+        assert self.proc is not None
+        return child_pids(self.proc.pid)
+
+
+class Gunicorn(ChildProcessGroup):
+    """gunicorn serving the product (plus bench/reference.py)."""
+
+    name = "gunicorn"
+
+    def __init__(
+        self,
+        *,
+        env: dict[str, str],
+        workers: int,
+        worker_class: str = "sync",
+        threads: int = 1,
+        ready_path: str = "/healthz",
+    ):
+        super().__init__(env=env)
+        self.ready_path = ready_path
+        self.workers = workers
+        self.worker_class = worker_class
+        self.threads = threads
+        self.port = free_port()
+
+    @property
+    def argv(self) -> list[str]:
+        argv = [
+            PYTHON, "-m", "gunicorn", "smsjourney.wsgi:application",
+            "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers),
+            "--worker-class", self.worker_class,
+            "--backlog", "2048",
+            "--log-level", "warning",
+        ]  # fmt: skip
+        if self.threads > 1:
+            argv += ["--threads", str(self.threads)]
+        return argv
+
+    def ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            self.check()
+            try:
+                status, _ = http_request(self.port, build_request("GET", self.ready_path, port=self.port))
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer {self.ready_path} within 30 s; see {self.log.name}")
+
+
+class CeleryWorker(ChildProcessGroup):
+    """``celery -A smsjourney worker`` (consuming `queue`, else the default queue)."""
+
+    name = "celery-worker"
+
+    def __init__(self, *, env: dict[str, str], pool: str = "threads", concurrency: int = 8, queue: str = ""):
+        super().__init__(env=env)
+        self.pool, self.concurrency, self.queue = pool, concurrency, queue
+
+    @property
+    def argv(self) -> list[str]:
+        argv = [
+            PYTHON, "-m", "celery", "-A", "smsjourney", "worker",
+            "--pool", self.pool, "--concurrency", str(self.concurrency),
+            "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
+        ]  # fmt: skip
+        return argv + (["-Q", self.queue] if self.queue else [])

@@ -1,0 +1,239 @@
+"""The webhook's step of the inbound pipeline (DESIGN §1): check the payload, store the
+message as an inbound Interaction of its contact (created if new) — ONE ``INSERT`` in
+autocommit, deduplicated on the MessageSid by the unique constraint — and hand it to the
+engine (``tracking.services.route``). Stored means committed: the webhook can answer 200
+and Twilio will not retry. Also the simulator's door (``inbound_message_simulate``)."""
+
+import functools
+import uuid
+from dataclasses import dataclass
+
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import connection, transaction
+from django.db.models import NOT_PROVIDED
+from django.utils import timezone
+
+from contacts.models import Contact
+from contacts.phone import phone_normalize
+from tracking.models import Interaction
+from tracking.services.route import inbound_message_route, inbound_route_enqueue
+
+MAX_MEDIA = 10  # Twilio sends at most 10 attachments
+
+
+class InboundPayloadError(ValueError):
+    """The webhook payload cannot be used; the message says why (short, plain)."""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    sid: str
+    phone: str
+    body: str
+    media_urls: list[str]
+    raw: dict
+
+
+@dataclass(frozen=True)
+class InboundAccepted:
+    """What the webhook stored: the inbound Interaction's id; None for a redelivery (the
+    MessageSid is known: nothing was stored, nothing happens)."""
+
+    interaction_id: int | None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.interaction_id is None
+
+
+def inbound_payload_parse(*, payload: dict) -> InboundMessage:
+    """Check and read a Twilio inbound payload; raise InboundPayloadError."""
+    sid = _text(payload.get("MessageSid") or "").strip()
+    if not sid:
+        raise InboundPayloadError("MessageSid is missing.")
+    if len(sid) > Interaction._meta.get_field("provider_sid").max_length:
+        raise InboundPayloadError("MessageSid is too long.")
+    raw_from = _text(payload.get("From") or "").strip()
+    if not raw_from:
+        raise InboundPayloadError("From is missing.")
+    try:
+        # Twilio sends E.164; anything else (whatsapp:…, short codes) is not ours to guess.
+        if not raw_from.startswith("+"):
+            raise ValidationError("not E.164")
+        phone = phone_normalize(raw_from, region=None)
+    except ValidationError as exc:
+        raise InboundPayloadError("From is not a phone number.") from exc
+    try:
+        num_media = int(payload.get("NumMedia") or 0)
+    except (TypeError, ValueError):
+        num_media = 0
+    media = [
+        _text(payload[f"MediaUrl{i}"])
+        for i in range(min(max(num_media, 0), MAX_MEDIA))
+        if payload.get(f"MediaUrl{i}")
+    ]
+    raw = {_text(k): _text(v) for k, v in payload.items()}
+    return InboundMessage(
+        sid=sid, phone=phone, body=_text(payload.get("Body") or ""), media_urls=media, raw=raw
+    )
+
+
+def _text(value) -> str:
+    """As text a database stores: PostgreSQL refuses NUL characters."""
+    return str(value).replace("\x00", "")
+
+
+# --- the webhook's step: store, then hand over ------------------------------------------
+
+
+def inbound_message_receive(*, payload: dict, route_now: bool = False) -> InboundAccepted:
+    """Store one inbound message and hand it to the journey engine.
+
+    Raises InboundPayloadError (nothing stored) for an unusable payload. A MessageSid seen
+    before is a Twilio redelivery: ``InboundAccepted(None)``, nothing changes. Runs in
+    autocommit (the webhook has no transaction): when this returns, the message is
+    committed. `route_now`: route it here, whatever the broker (the admin's simulator)."""
+    from contacts.services import contact_insert_if_new
+
+    message = inbound_payload_parse(payload=payload)
+    interaction_id = _inbound_insert(message=message, created_at=timezone.now())
+    if interaction_id is None:
+        # The MessageSid is known (a redelivery), or the number is new and this database
+        # cannot create its contact in the same statement (or a concurrent first message
+        # from it is creating it right now): make sure the contact exists, try once more.
+        contact_insert_if_new(phone=message.phone)
+        interaction_id = _inbound_insert(message=message, created_at=timezone.now())
+        if interaction_id is None:
+            return InboundAccepted(None)
+    if route_now:
+        inbound_message_route(interaction_id=interaction_id)
+    else:
+        inbound_route_enqueue(interaction_id=interaction_id)
+    return InboundAccepted(interaction_id)
+
+
+_INSERTED = (
+    *("contact", "channel", "direction", "body"),
+    *("media_urls", "provider_sid", "raw_payload", "created_at"),
+)
+
+
+def _inbound_insert(*, message: InboundMessage, created_at) -> int | None:
+    """Store the message as an inbound Interaction of the contact with its number, in ONE
+    statement: ``INSERT INTO interaction … SELECT <the contact's id>, … ON CONFLICT
+    (provider_sid) DO NOTHING RETURNING id``. On PostgreSQL the same statement creates the
+    contact when the number is new (a data-modifying CTE). Returns the new row's id; None
+    when the MessageSid is known, or when the contact does not exist (yet). Never an error
+    for either, so it is safe inside a caller's transaction too."""
+    meta = Interaction._meta
+    values = {
+        "channel": Interaction.Channel.SMS.value,
+        "direction": Interaction.Direction.INBOUND.value,
+        "body": message.body,
+        "media_urls": message.media_urls,
+        "provider_sid": message.sid,
+        "raw_payload": message.raw,
+        "created_at": created_at,
+    }
+    params = [meta.get_field(n).get_db_prep_save(values[n], connection) for n in _INSERTED[1:]]
+    if connection.vendor == "postgresql":
+        # A new contact: its number and timestamps; every other column has a database default.
+        params = [message.phone, message.phone, params[-1], params[-1], *params]
+    else:
+        params.append(message.phone)
+    with connection.cursor() as cursor:
+        cursor.execute(_inbound_insert_sql(connection.vendor), params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+# What the statement writes into a new contact's row; the model gives every other column a
+# database default (db_default) or lets it be NULL.
+_NEW_CONTACT = ("phone", "created_at", "updated_at")
+
+
+def _new_contact_fields() -> list:
+    fields = [Contact._meta.get_field(n) for n in _NEW_CONTACT]
+    left = [
+        f.name
+        for f in Contact._meta.local_concrete_fields
+        if f not in fields and not f.primary_key and not f.null and f.db_default is NOT_PROVIDED
+    ]
+    if left:  # a new column without a database default: the statement would not know its value
+        raise ImproperlyConfigured(f"Contact fields {left} need a db_default (see tracking.services).")
+    return fields
+
+
+@functools.cache
+def _inbound_insert_sql(vendor: str) -> str:
+    """The statement of `_inbound_insert`, built once per process from the models."""
+    meta, contacts = Interaction._meta, Contact._meta
+    qn = connection.ops.quote_name
+
+    def marks(fields) -> str:
+        # INSERT … SELECT takes the parameters' types from the SELECT, not from the
+        # columns: PostgreSQL needs them spelled out (SQLite has no column types to match).
+        return ", ".join(f"%s::{f.db_type(connection)}" if vendor == "postgresql" else "%s" for f in fields)
+
+    fields = [meta.get_field(n) for n in _INSERTED]
+    table, c_table = qn(meta.db_table), qn(contacts.db_table)
+    phone, pk = qn(contacts.get_field("phone").column), qn(contacts.pk.column)
+    columns = ", ".join(qn(f.column) for f in fields)
+    conflict = (
+        f"ON CONFLICT ({qn(meta.get_field('provider_sid').column)}) DO NOTHING RETURNING {qn(meta.pk.column)}"
+    )
+    # Identifiers come from the models and are quoted; values are parameters.
+    if vendor != "postgresql":
+        # SQLite needs the WHERE for its parser to read ON CONFLICT as the upsert clause.
+        return (
+            f"INSERT INTO {table} ({columns}) SELECT {pk}, {marks(fields[1:])} "  # noqa: S608
+            f"FROM {c_table} WHERE {phone} = %s {conflict}"
+        )
+    c_fields = _new_contact_fields()
+    # A new number: the contact is inserted unless a concurrent first message from the same
+    # number inserted it first (ON CONFLICT: this statement then stores nothing, and the
+    # caller tries again once that contact is committed).
+    return (
+        f"WITH known AS (SELECT {pk} FROM {c_table} WHERE {phone} = %s), "  # noqa: S608
+        f"created AS (INSERT INTO {c_table} ({', '.join(qn(f.column) for f in c_fields)}) "
+        f"SELECT {marks(c_fields)} WHERE NOT EXISTS (SELECT 1 FROM known) "
+        f"ON CONFLICT ({phone}) DO NOTHING RETURNING {pk}) "
+        f"INSERT INTO {table} ({columns}) SELECT {pk}, {marks(fields[1:])} "
+        f"FROM (SELECT {pk} FROM known UNION ALL SELECT {pk} FROM created) AS contact {conflict}"
+    )
+
+
+@dataclass(frozen=True)
+class SimulatedReply:
+    body: str
+    purpose: str
+    status: str  # queued (would be sent now) or held (quiet hours)
+    send_after: object = None
+
+
+def inbound_message_simulate(*, phone: str, body: str) -> list[SimulatedReply]:
+    """Run the inbound pipeline for one message from `phone` (E.164) and return what the
+    contact would be sent back. Everything happens in a transaction that is rolled back:
+    nothing is stored, and the sends (queued on commit) never run."""
+    from contacts.services import contact_insert_if_new
+    from messaging.models import OutboundMessage
+
+    message = InboundMessage(
+        sid=f"SIMULATED{uuid.uuid4().hex}", phone=phone, body=body, media_urls=[], raw={"Body": body}
+    )
+    with transaction.atomic():
+        contact_insert_if_new(phone=phone)
+        interaction_id = _inbound_insert(message=message, created_at=timezone.now())
+        result = inbound_message_route(interaction_id=interaction_id)
+        replies = [
+            SimulatedReply(
+                body=o.interaction.body, purpose=o.purpose, status=o.status, send_after=o.send_after
+            )
+            for o in OutboundMessage.objects.filter(
+                contact=result.contact, interaction_id__gt=result.interaction.pk
+            )
+            .select_related("interaction")
+            .order_by("pk")
+        ]
+        transaction.set_rollback(True)
+    return replies
