@@ -8,11 +8,9 @@ the next one (a duplicate invocation is skipped, not queued behind it).
 import logging
 
 from automation.services import enrollment_expire_due, enrollment_timeouts_fire
-from smsjourney.cron import cron_lock, cron_task
+from smsjourney.cron import cron_task
 
 logger = logging.getLogger(__name__)
-
-__all__ = ["cron_lock", "enrollment_expire_due_task", "enrollment_timeouts_fire_task"]
 
 
 @cron_task("enrollment_expire_due_task")

@@ -1,35 +1,11 @@
 """Contact services. Owner: engine (issue 3). Signatures are shared with other apps."""
 
-import functools
-from datetime import datetime
-
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from contacts.models import ConsentEvent, Contact
-
-
-def _contact_touch_locked(*, phone: str, inbound_at: datetime) -> Contact | None:
-    """Lock the contact's row and set its last_inbound_at in ONE statement
-    (``UPDATE … RETURNING``, PostgreSQL and SQLite ≥ 3.35): the UPDATE takes the row lock
-    a ``SELECT … FOR UPDATE`` would. ``None`` when there is no such contact."""
-    sql = _contact_touch_sql(connection.vendor)
-    value = Contact._meta.get_field("last_inbound_at").get_db_prep_value(inbound_at, connection)
-    return next(iter(Contact.objects.raw(sql, [value, value, phone])), None)
-
-
-@functools.cache
-def _contact_touch_sql(vendor: str) -> str:
-    """The statement of `_contact_touch_locked`, built once per process."""
-    meta = Contact._meta
-    qn = connection.ops.quote_name
-    table = qn(meta.db_table)
-    touched, stamp, key = (qn(meta.get_field(n).column) for n in ("last_inbound_at", "updated_at", "phone"))
-    returning = ", ".join(qn(f.column) for f in meta.concrete_fields)
-    # Identifiers come from the model and are quoted; values are parameters.
-    return f"UPDATE {table} SET {touched} = %s, {stamp} = %s WHERE {key} = %s RETURNING {returning}"  # noqa: S608
 
 
 def contact_insert_if_new(*, phone: str) -> int | None:
@@ -48,41 +24,6 @@ def contact_insert_if_new(*, phone: str) -> int | None:
         [Contact(phone=phone)], fields=fields, returning_fields=[meta.pk], on_conflict=OnConflict.IGNORE
     )
     return rows[0][0] if rows and rows[0] else None
-
-
-def contact_get_or_create_locked(
-    *, phone: str, inbound_at: datetime | None = None, savepoint: bool = True
-) -> tuple["Contact", bool]:
-    """Inside an atomic block: return the contact for an E.164 `phone`, created if new,
-    with its row locked (SELECT … FOR UPDATE). Safe against concurrent first messages.
-
-    `inbound_at`: also set the contact's last_inbound_at (in the locking statement).
-    `savepoint=False`: the caller retries its whole transaction on IntegrityError (a
-    concurrent first message from the same number won the insert); saves two queries.
-    """
-    if inbound_at is not None:
-        contact = _contact_touch_locked(phone=phone, inbound_at=inbound_at)
-    else:
-        contact = Contact.objects.select_for_update().filter(phone=phone).first()
-    if contact is not None:
-        return contact, False
-    new = Contact(phone=phone, last_inbound_at=inbound_at)
-    if not savepoint:
-        # Inserted rows are invisible to, and block, every other transaction until we
-        # commit: the new row is as good as locked.
-        new.save(force_insert=True)
-        return new, True
-    try:
-        with transaction.atomic():
-            new.save(force_insert=True)
-        return new, True
-    except IntegrityError:
-        # Someone else created it between our SELECT and INSERT (and has committed).
-        contact = Contact.objects.select_for_update().get(phone=phone)
-        if inbound_at is not None:
-            contact.last_inbound_at = inbound_at
-            contact.save(update_fields=["last_inbound_at", "updated_at"])
-        return contact, False
 
 
 def contact_opt_out(

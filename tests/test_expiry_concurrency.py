@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStep
 from automation.services import enrollment_expire_due, enrollment_timeouts_fire
-from automation.tasks import cron_lock, enrollment_expire_due_task
+from automation.tasks import enrollment_expire_due_task
 from automation.tests.factories import EnrollmentFactory
 from conftest import TEST_PUBLIC_BASE_URL, inbound_payload, twilio_signature
+from smsjourney.cron import cron_lock
 from tests.celery_worker import celery_worker, wait_for, worker_log
 from tracking.models import GoalConversion, Interaction
 

@@ -1,15 +1,12 @@
-"""Contact services: get-or-create under lock, opt-out and opt-in with the consent log."""
-
-from datetime import UTC, datetime
+"""Contact services: insert-if-new, opt-out and opt-in with the consent log."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
 
 from automation.models import Enrollment
 from automation.tests.factories import EnrollmentFactory
 from contacts.models import ConsentEvent, Contact
-from contacts.services import contact_get_or_create_locked, contact_opt_in, contact_opt_out
+from contacts.services import contact_insert_if_new, contact_opt_in, contact_opt_out
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.services import outbound_queue
@@ -17,32 +14,11 @@ from messaging.services import outbound_queue
 pytestmark = pytest.mark.django_db
 
 
-def test_get_or_create_creates_then_finds():
-    with transaction.atomic():
-        contact, created = contact_get_or_create_locked(phone="+12125550123")
-    assert created is True
-    with transaction.atomic():
-        again, created = contact_get_or_create_locked(phone="+12125550123")
-    assert (again.pk, created) == (contact.pk, False)
+def test_insert_if_new_creates_once_and_never_fails_on_a_known_number():
+    first = contact_insert_if_new(phone="+12125550123")
+    assert first == Contact.objects.get(phone="+12125550123").pk
+    assert contact_insert_if_new(phone="+12125550123") is None  # known: nothing, no error
     assert Contact.objects.count() == 1
-
-
-def test_get_or_create_can_stamp_the_last_inbound_time():
-    when = datetime(2030, 5, 1, 9, 30, tzinfo=UTC)
-    existing = ContactFactory(phone="+12125550123", first_name="Ada")
-    with transaction.atomic():
-        contact, created = contact_get_or_create_locked(phone="+12125550123", inbound_at=when)
-    assert (contact.pk, created, contact.first_name, contact.last_inbound_at) == (
-        existing.pk,
-        False,
-        "Ada",
-        when,
-    )
-    assert Contact.objects.get(pk=existing.pk).last_inbound_at == when
-    with transaction.atomic():
-        new, created = contact_get_or_create_locked(phone="+12125550199", inbound_at=when, savepoint=False)
-    assert created is True
-    assert Contact.objects.get(pk=new.pk).last_inbound_at == when
 
 
 def queued_and_sent(contact):
