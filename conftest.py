@@ -97,6 +97,36 @@ def inbound_payload(from_number: str, body: str, **extra) -> dict:
     return payload
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def demo_plan(db):
+    """The seed journey, exactly as `load_demo_plan` makes it, activated."""
+    from automation.models import Plan
+    from automation.services.plans import plan_load_demo
+
+    plan = Plan.objects.get(pk=plan_load_demo().pk)  # protected FSM field: no refresh_from_db
+    assert plan.status == Plan.Status.ACTIVE
+    return plan
+
+
+@pytest.fixture
+def text_in(twilio, django_capture_on_commit_callbacks):
+    """Send one inbound SMS through the signed webhook: ``text_in(phone, body, **fields)``;
+    on-commit work (the sends) runs."""
+
+    def send(from_number: str, body: str, **extra):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = twilio.post("/twilio/sms/", inbound_payload(from_number, body, **extra))
+        assert response.status_code == 200, response.content
+        return response
+
+    return send
+
+
 @pytest.fixture
 def sms_outbox():
     """Messages the locmem backend 'sent' during the test (cleared before)."""

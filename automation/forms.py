@@ -25,6 +25,7 @@ from automation.services.plans import (
     state_row_errors,
     transition_pattern_errors,
 )
+from messaging.preview import sms_template_error
 
 
 class PlanForm(forms.ModelForm):
@@ -52,6 +53,10 @@ class PlanForm(forms.ModelForm):
         lifetime = cleaned.get("enrollment_lifetime")
         if lifetime is not None and lifetime.total_seconds() <= 0:
             self.add_error("enrollment_lifetime", "Enrollments must live longer than zero.")
+        expiry_text = cleaned.get("expiry_text") or ""
+        error = sms_template_error(template=expiry_text) if expiry_text.strip() else None
+        if error:
+            self.add_error("expiry_text", error)
         return cleaned
 
 

@@ -130,7 +130,17 @@ class Transition(models.Model):
     from_state = models.ForeignKey(PlanState, on_delete=models.CASCADE, related_name="transitions_out")
     to_state = models.ForeignKey(PlanState, on_delete=models.CASCADE, related_name="transitions_in")
     match = models.CharField(max_length=16, choices=Match.choices, default=Match.KEYWORD)
-    pattern = models.CharField(max_length=200, blank=True, help_text="The keyword (one word) or expression.")
+    pattern = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=(
+            "The keyword (one word), or a regular expression. A regular expression is matched "
+            "against the normalised reply: trimmed, punctuation and symbols at both ends removed, "
+            "spaces collapsed, upper-cased — and case-insensitively; use ^…$ to match the whole "
+            "reply (without them, [1-3] also matches “10”). Back-references and look-arounds "
+            "are not available."
+        ),
+    )
     priority = models.SmallIntegerField(default=0, help_text="Lower is tried first.")
     goal = models.ForeignKey(
         "tracking.Goal", null=True, blank=True, on_delete=models.PROTECT, related_name="transitions"

@@ -23,7 +23,12 @@ from django.db import connection
 from automation.graph import PlanGraph, entry_graphs, graph_token, plan_entry_keywords, plan_graphs
 from automation.matching import transition_matches
 from automation.models import Enrollment, EnrollmentStep, Plan, PlanGraphStamp, PlanState
-from automation.services.enrollments import enrollment_end, enrollment_enter_state, enrollment_start
+from automation.services.enrollments import (
+    enrollment_end,
+    enrollment_enter_state,
+    enrollment_start,
+    enrollment_text_context,
+)
 from contacts.models import Contact
 from tracking.models import Interaction
 
@@ -203,27 +208,19 @@ def _route_fallback(*, enrollment: Enrollment, interaction: Interaction) -> Enro
     state = enrollment.current_state
     if not state.fallback_text.strip() or enrollment.fallback_sent:
         return None
-    from messaging.rendering import RenderError, sms_body_render
-    from messaging.services import outbound_queue
+    from messaging.services import outbound_render_queue
 
-    try:
-        body = sms_body_render(
-            template=state.fallback_text, contact=enrollment.contact, enrollment=enrollment
-        )
-    except RenderError:
-        logger.exception("Fallback text of state %s does not render; sending it as written", state.pk)
-        body = state.fallback_text.strip()
     enrollment.fallback_sent = True
     enrollment.save(update_fields=["fallback_sent", "last_inbound_at", "timeout_at"])
-    if body:
-        outbound_queue(
-            contact=enrollment.contact,
-            body=body,
-            purpose="fallback",
-            answers_contact=True,
-            enrollment=enrollment,
-            state=state,
-        )
+    outbound_render_queue(
+        template=state.fallback_text,
+        context=enrollment_text_context(enrollment=enrollment),
+        contact=enrollment.contact,
+        purpose="fallback",
+        answers_contact=True,
+        enrollment=enrollment,
+        state=state,
+    )
     return enrollment
 
 

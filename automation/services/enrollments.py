@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStep, Plan, PlanState, Transition
 from contacts.models import Contact
+from contacts.selectors import contact_template_values
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,24 @@ _END_VIA = {
     Status.EXITED: Via.EXIT,
     Status.FAILED: Via.FAIL,
 }
+
+
+def enrollment_text_context(*, enrollment: Enrollment, contact: Contact | None = None) -> dict:
+    """What a marketer's text sees (messaging.rendering): the contact's own values and the
+    enrollment's plan and step as plain values, never model instances."""
+    plan, state = enrollment.plan, enrollment.current_state
+    return {
+        "contact": contact_template_values(contact or enrollment.contact),
+        "enrollment": {
+            "plan": {"name": plan.name, "slug": plan.slug},
+            "state": state.name if state is not None else "",
+            "step": state.name if state is not None else "",
+            "revision": None,
+            "status": enrollment.status,
+            "enrolled_at": enrollment.enrolled_at,
+            "expires_at": enrollment.expires_at,
+        },
+    }
 
 
 def enrollment_start(
@@ -97,8 +116,7 @@ def _enter(
     now: datetime,
     transition: Transition | None = None,
 ) -> None:
-    from messaging.rendering import RenderError, sms_body_render
-    from messaging.services import outbound_queue
+    from messaging.services import outbound_render_queue
     from tracking.services import goal_convert
 
     answers_contact = interaction is not None and interaction.direction == Interaction.Direction.INBOUND
@@ -146,22 +164,17 @@ def _enter(
 
     message = state.message
     if message is not None:
-        try:
-            body = sms_body_render(template=message.body, contact=enrollment.contact, enrollment=enrollment)
-        except RenderError:
-            logger.exception("The message %s of state %s does not render: nothing sent", message.pk, state.pk)
-            return
-        if body or message.media_url:
-            outbound_queue(
-                contact=enrollment.contact,
-                body=body,
-                purpose="prompt",
-                answers_contact=answers_contact,
-                enrollment=enrollment,
-                state=state,
-                sms_message=message,
-                media_url=message.media_url,
-            )
+        outbound_render_queue(
+            template=message.body,
+            context=enrollment_text_context(enrollment=enrollment),
+            contact=enrollment.contact,
+            purpose="prompt",
+            answers_contact=answers_contact,
+            enrollment=enrollment,
+            state=state,
+            sms_message=message,
+            media_url=message.media_url,
+        )
 
 
 def enrollment_end(*, enrollment: Enrollment, status: str, reason: str = "", via: str | None = None) -> None:

@@ -5,7 +5,6 @@ The checks a plan must pass to work are written once, over plain specs
 (`plan_validate`) and the unsaved data of the admin's plan page (its inline formsets).
 """
 
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_fsm import TransitionNotAllowed
 
-from automation.matching import is_single_word, keyword_normalize
+from automation.matching import is_single_word, keyword_normalize, regex_problem
 from automation.models import Plan, PlanState, Transition
 from contacts.compliance import RESERVED_KEYWORDS
 from messaging.models import SmsMessage
@@ -104,10 +103,9 @@ def transition_pattern_errors(*, match: str, pattern: str) -> list[str]:
     if match == Transition.Match.REGEX:
         if not (pattern or "").strip():
             return ["Enter the regular expression this transition waits for."]
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            return [f"“{pattern}” is not a valid regular expression: {exc}."]
+        problem = regex_problem(pattern)
+        if problem:
+            return [problem]
     return []
 
 

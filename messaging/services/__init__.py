@@ -28,7 +28,12 @@ The life of an outbound message (`OutboundMessage.status`):
 """
 
 from messaging.services.delivery import delivery_status_apply
-from messaging.services.outbound import outbound_enqueue, outbound_queue, outbound_release_due
+from messaging.services.outbound import (
+    outbound_enqueue,
+    outbound_queue,
+    outbound_release_due,
+    outbound_render_queue,
+)
 from messaging.services.policy import MAX_ATTEMPTS, backoff_seconds, eager_pause, status_callback_url
 from messaging.services.sending import outbound_send
 
@@ -40,6 +45,7 @@ __all__ = [
     "outbound_enqueue",
     "outbound_queue",
     "outbound_release_due",
+    "outbound_render_queue",
     "outbound_send",
     "status_callback_url",
 ]

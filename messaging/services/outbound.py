@@ -10,6 +10,7 @@ from django.utils import timezone
 from contacts.models import Contact
 from messaging.models import DeliveryStatus, OutboundMessage, SmsMessage
 from messaging.quiet_hours import quiet_hours_release_at
+from messaging.rendering import RenderError, sms_body_render
 from messaging.services.policy import (
     ALWAYS_ALLOWED_PURPOSES,
     MAX_ATTEMPTS,
@@ -91,6 +92,66 @@ def outbound_queue(
         outbound_id = outbound.pk
         transaction.on_commit(lambda: outbound_enqueue(outbound_id=outbound_id))
     return outbound
+
+
+def outbound_render_queue(
+    *,
+    template: str,
+    context: dict,
+    contact: Contact,
+    purpose: str,
+    answers_contact: bool,
+    enrollment=None,
+    state=None,
+    sms_message: SmsMessage | None = None,
+    media_url: str = "",
+) -> OutboundMessage | None:
+    """Render a marketer's text over the plain `context` and queue it (``outbound_queue``).
+
+    A text that does not render (or renders past the length cap) fails that one message:
+    it is recorded as ``failed`` with the reason on the contact's timeline, and nothing
+    is sent. A text that renders empty (and has no media) sends nothing."""
+    try:
+        body = sms_body_render(template=template, context=context)
+    except RenderError as exc:
+        logger.warning("contact %s: a %s text does not render: %s", contact.pk, purpose, exc)
+        return _outbound_failed(
+            contact=contact, purpose=purpose, error=str(exc), enrollment=enrollment, state=state,
+            sms_message=sms_message,
+        )  # fmt: skip
+    if not body and not media_url:
+        return None
+    return outbound_queue(
+        contact=contact,
+        body=body,
+        purpose=purpose,
+        answers_contact=answers_contact,
+        enrollment=enrollment,
+        state=state,
+        sms_message=sms_message,
+        media_url=media_url,
+    )
+
+
+def _outbound_failed(*, contact: Contact, purpose: str, error: str, enrollment, state, sms_message):
+    now = timezone.now()
+    interaction = Interaction.objects.create(
+        contact=contact, direction=Interaction.Direction.OUTBOUND, body="", enrollment=enrollment,
+        created_at=now,
+    )  # fmt: skip
+    return OutboundMessage.objects.create(
+        interaction=interaction,
+        contact=contact,
+        enrollment=enrollment,
+        state=state,
+        sms_message=sms_message,
+        purpose=purpose,
+        to_number=contact.phone,
+        from_number=settings.TWILIO_FROM_NUMBER,
+        status=DeliveryStatus.FAILED,
+        error_message=error[:2000],
+        status_updated_at=now,
+    )
 
 
 def _same_text_queued(*, contact: Contact, body: str, now: datetime) -> int:

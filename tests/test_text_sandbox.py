@@ -1,0 +1,127 @@
+"""A marketer's text is data, not code (issue 9, points 1-3): templates render from a plain,
+read-only context, cost a bounded amount, and are sent as written."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+
+from automation.models import BulkEnrollmentJob, Enrollment, Plan
+from automation.tests.factories import PlanFactory, PlanStateFactory
+from contacts.tests.factories import ContactFactory
+from messaging.models import DeliveryStatus, OutboundMessage, SmsMessage
+from messaging.tests.factories import SmsMessageFactory
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "+12125550142"
+
+
+def _plan_sending(body: str) -> Plan:
+    """An active catch-all plan whose start state sends `body` and waits."""
+    plan = PlanFactory(slug="sandbox", name="Sandbox plan", entry_trigger=Plan.EntryTrigger.ANY)
+    PlanStateFactory(plan=plan, name="Start", is_start=True, message=SmsMessageFactory(body=body))
+    Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.ACTIVE)
+    return plan
+
+
+def test_a_template_cannot_walk_relations_to_other_users_secrets(text_in, sms_outbox, django_user_model):
+    victim = django_user_model.objects.create_superuser("victim", "v@example.com", "hunter2-secret")
+    token = Token.objects.create(user=victim)
+    exploit = (
+        "A{{ enrollment.plan.bulk_jobs.all.0.created_by.auth_token.key }}"
+        "B{{ enrollment.plan.bulk_jobs.all.0.created_by.password }}"
+        "C{{ enrollment.complete }}D{{ contact.enrollments.all.0.complete }}"
+        "E{{ contact.interactions.all }}F{{ contact.save }}G{{ contact.delete }}H"
+    )
+    plan = _plan_sending(exploit)
+    BulkEnrollmentJob.objects.create(plan=plan, created_by=victim)
+
+    text_in(PHONE, "hello")
+
+    assert [m.body for m in sms_outbox] == ["ABCDEFGH"]
+    assert token.key not in sms_outbox[0].body
+    assert victim.password not in sms_outbox[0].body
+    enrollment = Enrollment.objects.get(contact__phone=PHONE)
+    assert enrollment.status == Enrollment.Status.ACTIVE  # no transition method was called
+    assert django_user_model.objects.filter(pk=victim.pk).exists()
+
+
+def test_a_template_sees_the_contact_its_attributes_and_the_plan(text_in, sms_outbox):
+    ContactFactory(phone=PHONE, first_name="Ann", attributes={"city": "Oslo", "tags": ["vip"]})
+    _plan_sending(
+        "{{ contact.first_name }} in {{ contact.attributes.city }} ({{ contact.attributes.tags.0 }}), "
+        "{{ enrollment.plan.name }} at {{ enrollment.state }}{{ contact.attributes.clear }}"
+    )
+    text_in(PHONE, "hello")
+    text_in(PHONE, "again")  # nothing changed the contact's attributes while rendering
+    assert sms_outbox[0].body.startswith("Ann in Oslo (vip), Sandbox plan at Start")
+    from contacts.models import Contact
+
+    assert Contact.objects.get(phone=PHONE).attributes == {"city": "Oslo", "tags": ["vip"]}
+
+
+def test_texts_are_sent_as_written_without_html_escaping(text_in, sms_outbox):
+    ContactFactory(phone=PHONE, first_name="Sinéad O'Brien", last_name='AT&T "Ltd" <3')
+    _plan_sending("Hi {{ contact.first_name }} {{ contact.last_name }} & <friends>")
+    text_in(PHONE, "hello")
+    assert [m.body for m in sms_outbox] == ['Hi Sinéad O\'Brien AT&T "Ltd" <3 & <friends>']
+
+
+def test_a_text_that_renders_past_the_cap_fails_that_message_not_the_request(text_in, sms_outbox):
+    ContactFactory(phone=PHONE, attributes={"essay": "word " * 400})
+    _plan_sending("Your essay: {{ contact.attributes.essay }}")
+    text_in(PHONE, "hello")  # 200: the request is fine
+    assert sms_outbox == []
+    failed = OutboundMessage.objects.get(contact__phone=PHONE)
+    assert failed.status == DeliveryStatus.FAILED
+    assert "at most 1,600" in failed.error_message
+
+
+@pytest.fixture
+def marketer_client(client, django_user_model):
+    user = django_user_model.objects.create_user("marketer", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="Marketers"))
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ("{% for a in contact.first_name %}{% for b in contact.first_name %}x{% endfor %}{% endfor %}", "for"),
+        ("{% lorem 100000 w %}", "lorem"),
+        ("{% load static %}hi", "load"),
+        ("{% include 'admin/base.html' %}", "include"),
+        ("{% debug %}", "debug"),
+        ("{{ contact.first_name|ljust:'100000000' }}", "ljust"),
+        ("{{ contact.first_name|center:'100000000' }}", "center"),
+        ("x" * 5001, "5,000"),
+    ],
+)
+def test_saving_a_text_with_what_a_text_has_no_use_for_is_refused(marketer_client, body, says):
+    response = marketer_client.post(
+        reverse("admin:messaging_smsmessage_add"), {"name": "Bad", "body": body, "media_url": ""}
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert not SmsMessage.objects.filter(name="Bad").exists()
+    errors = " ".join(response.context["adminform"].form.errors["body"])
+    assert says in errors
+
+
+def test_saving_a_text_with_if_firstof_and_filters_is_accepted(marketer_client):
+    body = "{% if contact.first_name %}Hi {{ contact.first_name|title }}{% else %}Hi{% endif %}{% firstof contact.attributes.city 'there' %}"
+    response = marketer_client.post(
+        reverse("admin:messaging_smsmessage_add"), {"name": "Good", "body": body, "media_url": ""}
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert SmsMessage.objects.get(name="Good").body == body
+
+
+def test_the_preview_shows_the_text_as_sent_and_refuses_loops(marketer_client):
+    url = reverse("admin:messaging_smsmessage_preview")
+    data = marketer_client.post(url, {"body": "Tom & Jerry's <deal>"}).json()
+    assert data["body"] == "Tom & Jerry's <deal>"
+    data = marketer_client.post(url, {"body": "{% for x in 'ab' %}{{ x }}{% endfor %}"}).json()
+    assert data["ok"] is False
+    assert "{% for %} cannot be used" in data["error"]
