@@ -11,7 +11,11 @@ Import rules:
   exported for information and ignored on the way in (consent changes only through
   the contact's keywords, the API, the admin or the carrier, and are logged).
 
-Export leaves out test contacts (the simulator's).
+Export leaves out test contacts (the simulator's), and a text cell that a spreadsheet would
+run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is
+written with a leading apostrophe, as OWASP advises; an import takes that apostrophe off
+again. (django-import-export's IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT only strips a
+leading ``=``.) The phone column is exempt: it is validated E.164, digits after a ``+``.
 """
 
 from functools import cache
@@ -23,6 +27,22 @@ from import_export import fields, resources, widgets
 
 from contacts.models import Contact
 from contacts.phone import phone_normalize
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_escape(value):
+    """A cell as a spreadsheet may show it but never run it."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def formula_unescape(value):
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
 
 
 @cache
@@ -47,11 +67,15 @@ class ContactResource(resources.ModelResource):
 
     def before_import(self, dataset, **kwargs):
         self._seen_phones: dict[str, int] = {}
-        if "phone" not in (dataset.headers or []):
-            raise ValidationError("The file needs a 'phone' column.")
         super().before_import(dataset, **kwargs)
 
+    def export_field(self, field, instance, **kwargs):
+        value = super().export_field(field, instance, **kwargs)
+        return value if field.column_name == "phone" else formula_escape(value)
+
     def before_import_row(self, row, row_number=None, **kwargs):
+        for key, value in list(row.items()):
+            row[key] = formula_unescape(value)
         raw = str(row.get("phone") or "")
         try:
             phone = phone_normalize(raw)
@@ -72,6 +96,12 @@ class ContactResource(resources.ModelResource):
         super().after_init_instance(instance, new, row, **kwargs)
 
     def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None, **kwargs):
+        problem = _dataset_problem(dataset)
+        if problem:  # the file as a whole is unusable: say so, touch nothing
+            result = self.get_result_class()()
+            result.diff_headers = list(dataset.headers or [])
+            result.append_base_error(self.get_error_result_class()(ValidationError(problem)))
+            return result
         # All or nothing: any bad row rolls the whole file back, validation errors included.
         kwargs["rollback_on_validation_errors"] = True
         return super().import_data(
@@ -80,6 +110,21 @@ class ContactResource(resources.ModelResource):
 
     def filter_export(self, queryset, **kwargs):
         return super().filter_export(queryset, **kwargs).filter(is_test=False)
+
+
+def _dataset_problem(dataset) -> str | None:
+    """Why a loaded file cannot be imported at all (no header row, no phone column)."""
+    headers = [str(h).strip() for h in (dataset.headers or []) if h is not None]
+    if not headers:
+        return (
+            "The file's columns cannot be read. A CSV or TSV file needs a header row naming "
+            "its columns (phone, first_name, last_name, email, timezone, locale); a JSON file "
+            'a list of objects such as {"phone": "+14155550100", "first_name": "Ann"}; an HTML '
+            "file a table whose <thead> names the columns."
+        )
+    if "phone" not in headers:
+        return f"The file needs a 'phone' column (its columns: {', '.join(headers[:10])})."
+    return None
 
 
 def contacts_import_csv(*, data: str, dry_run: bool = False):

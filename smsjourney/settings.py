@@ -203,7 +203,7 @@ SMS_HELP_TEXT = env.str(
     ),
 )
 SMS_OPT_OUT_CONFIRMATION = env.str("SMS_OPT_OUT_CONFIRMATION", default="")
-SMS_QUIET_HOURS = env.str("SMS_QUIET_HOURS", default="21:00-08:00")
+SMS_QUIET_HOURS = env.str("SMS_QUIET_HOURS", default="20:00-09:00")
 # Refuse to start with a window that cannot be read (quiet_hours is pure: stdlib only).
 from messaging.quiet_hours import quiet_hours_parse  # noqa: E402
 

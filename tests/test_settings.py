@@ -30,6 +30,7 @@ CONTRACT_VARIABLES = [
     "SMS_HELP_TEXT",
     "SMS_OPT_OUT_CONFIRMATION",
     "SMS_QUIET_HOURS",
+    "SECURE_SSL_REDIRECT",
 ]
 
 SETUP = "import django; django.setup(); print('started')"
@@ -55,12 +56,20 @@ def _run(args: list[str], env: dict, tmp_path: Path) -> subprocess.CompletedProc
     return subprocess.run(  # noqa: S603 - our own interpreter and manage.py
         [sys.executable, *args],
         cwd=ROOT,
-        env={**base, **env},
+        env={k: v for k, v in {**base, **env}.items() if v is not None},  # None: unset
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_default_quiet_hours_are_the_strictest_state_limits(tmp_path):
+    # CONTRACT §2: 20:00-09:00 (8 pm cut-offs in FL, OK, MD, WA; 9 am starts in CT, TX).
+    show = "import django; django.setup(); from django.conf import settings; print(settings.SMS_QUIET_HOURS)"
+    result = _run(["-c", show], {"SECRET_KEY": "k" * 50, "SMS_QUIET_HOURS": None}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "20:00-09:00"
 
 
 def test_no_secret_key_in_production_stops_start_up(tmp_path):

@@ -89,7 +89,10 @@ def marketer_client(client, django_user_model):
 @pytest.mark.parametrize(
     ("body", "says"),
     [
-        ("{% for a in contact.first_name %}{% for b in contact.first_name %}x{% endfor %}{% endfor %}", "for"),
+        (
+            "{% for a in contact.first_name %}{% for b in contact.first_name %}x{% endfor %}{% endfor %}",
+            "for",
+        ),
         ("{% lorem 100000 w %}", "lorem"),
         ("{% load static %}hi", "load"),
         ("{% include 'admin/base.html' %}", "include"),

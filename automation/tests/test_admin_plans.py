@@ -319,7 +319,7 @@ def test_invalid_regex_is_refused(admin_client, demo):
     transitions = transition_rows(demo)
     transitions[0].update(match="regex", pattern="(quote")
     page = errors_of(post_change(admin_client, demo, transitions=transitions))
-    assert "is not a valid regular expression" in page
+    assert "cannot be used as a regular expression" in page
 
 
 def test_valid_regex_is_accepted(admin_client, demo):

@@ -49,7 +49,9 @@ def test_replies_are_normalised(text, normalized):
     ],
 )
 def test_match_kinds(match, pattern, reply, expected):
-    assert transition_matches(match=match, pattern=pattern, normalized_reply=reply_normalize(reply)) is expected
+    assert (
+        transition_matches(match=match, pattern=pattern, normalized_reply=reply_normalize(reply)) is expected
+    )
 
 
 @pytest.mark.timeout(10)

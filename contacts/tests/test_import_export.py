@@ -1,5 +1,7 @@
 import csv
+import html
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -51,7 +53,7 @@ def test_bad_rows_are_reported_by_row_with_the_reason_and_nothing_is_imported():
 
 def test_missing_phone_column_is_a_clear_error():
     result = contacts_import_csv(data="name\nAnn\n")
-    assert import_problems(result) == ["The file needs a 'phone' column."]
+    assert import_problems(result) == ["The file needs a 'phone' column (its columns: name)."]
     assert not Contact.objects.exists()
 
 
@@ -145,3 +147,57 @@ def test_import_needs_the_right_to_add_contacts(client, django_user_model):
     viewer.user_permissions.add(Permission.objects.get(codename="view_contact"))
     client.force_login(viewer)
     assert client.get("/admin/contacts/contact/import/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("name", "format_label", "content", "says"),
+    [
+        ("c.json", "json", b'[["phone", "first_name"], ["+14155550101", "Ann"]]', "a list of objects"),
+        ("c.html", "html", b"<table><tr><td>+14155550101</td></tr></table>", "<thead>"),
+        ("c.csv", "csv", b"first_name\nAnn\n", "needs a 'phone' column (its columns: first_name)"),
+        ("c.json", "json", b"not json at all", ""),
+        ("c.csv", "csv", b"\xff\xfe\x00\x00garbage", ""),
+    ],
+)
+def test_admin_import_of_an_unusable_file_says_why_and_changes_nothing(
+    client, staff, name, format_label, content, says
+):
+    client.force_login(staff)
+    page = client.get("/admin/contacts/contact/import/").content.decode()
+    formats = dict(
+        (label, value) for value, label in re.findall(r'<option value="(\d+)"[^>]*>(\w+)</option>', page)
+    )
+    response = client.post(
+        "/admin/contacts/contact/import/",
+        {"resource": 0, "format": formats[format_label], "import_file": SimpleUploadedFile(name, content)},
+    )
+    assert response.status_code == 200
+    assert response.context.get("confirm_form") is None
+    assert says in html.unescape(response.content.decode())
+    assert not Contact.objects.exists()
+
+
+def test_export_escapes_cells_a_spreadsheet_would_run(client, staff):
+    ContactFactory(
+        phone="+14155550101", first_name="=HYPERLINK(\"http://evil\")", last_name="+cmd|' /C calc'!A0",
+        email="-x@example.com", locale="@SUM(1)", timezone="",
+    )  # fmt: skip
+    ContactFactory(phone="+14155550102", first_name="\tTab", last_name="\rReturn")
+    client.force_login(staff)
+    fields = ["phone", "first_name", "last_name", "email", "locale"]
+    response = client.post(
+        "/admin/contacts/contact/export/",
+        {"format": 0, "resource": 0, **{f"contactresource_{name}": "on" for name in fields}},
+    )
+    rows = {r["phone"]: r for r in csv.DictReader(io.StringIO(response.content.decode()))}
+    first = rows["+14155550101"]  # the phone itself is E.164: left as it is
+    assert first["first_name"] == '\'=HYPERLINK("http://evil")'
+    assert first["last_name"] == "'+cmd|' /C calc'!A0"
+    assert (first["email"], first["locale"]) == ("'-x@example.com", "'@SUM(1)")
+    assert (rows["+14155550102"]["first_name"], rows["+14155550102"]["last_name"]) == ("'\tTab", "'\rReturn")
+
+    # What was exported imports back as it was.
+    Contact.objects.all().delete()
+    problems = import_problems(contacts_import_csv(data=response.content.decode()))
+    assert problems == []
+    assert Contact.objects.get(phone="+14155550101").first_name == '=HYPERLINK("http://evil")'
