@@ -28,7 +28,6 @@ from import_export import fields, resources, widgets
 from contacts.models import Contact
 from contacts.phone import phone_normalize
 
-
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 

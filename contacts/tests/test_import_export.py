@@ -164,9 +164,9 @@ def test_admin_import_of_an_unusable_file_says_why_and_changes_nothing(
 ):
     client.force_login(staff)
     page = client.get("/admin/contacts/contact/import/").content.decode()
-    formats = dict(
-        (label, value) for value, label in re.findall(r'<option value="(\d+)"[^>]*>(\w+)</option>', page)
-    )
+    formats = {
+        label: value for value, label in re.findall(r'<option value="(\d+)"[^>]*>(\w+)</option>', page)
+    }
     response = client.post(
         "/admin/contacts/contact/import/",
         {"resource": 0, "format": formats[format_label], "import_file": SimpleUploadedFile(name, content)},
