@@ -143,6 +143,7 @@ def sms_body_render(*, template: str, context: Mapping) -> str:
         raise RenderError(f"The text does not render: {exc}") from exc
     if len(body) > MAX_RENDERED_LENGTH:
         raise RenderError(
-            f"The text renders {len(body):,} characters; a text message holds at most {MAX_RENDERED_LENGTH:,}."
+            f"The text renders {len(body):,} characters; "
+            f"a text message holds at most {MAX_RENDERED_LENGTH:,}."
         )
     return body

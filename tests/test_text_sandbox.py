@@ -113,7 +113,10 @@ def test_saving_a_text_with_what_a_text_has_no_use_for_is_refused(marketer_clien
 
 
 def test_saving_a_text_with_if_firstof_and_filters_is_accepted(marketer_client):
-    body = "{% if contact.first_name %}Hi {{ contact.first_name|title }}{% else %}Hi{% endif %}{% firstof contact.attributes.city 'there' %}"
+    body = (
+        "{% if contact.first_name %}Hi {{ contact.first_name|title }}{% else %}Hi{% endif %}"
+        "{% firstof contact.attributes.city 'there' %}"
+    )
     response = marketer_client.post(
         reverse("admin:messaging_smsmessage_add"), {"name": "Good", "body": body, "media_url": ""}
     )
