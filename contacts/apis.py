@@ -3,7 +3,8 @@
 - ``GET /api/contacts/?phone=<E.164>`` — contacts (paginated ``{"count", "next",
   "previous", "results"}``), each with its enrollments and goals, oldest first.
 - ``GET /api/contacts/<id>/`` — one contact, same shape.
-- ``GET /api/contacts/<id>/messages/`` — the contact's messages (a JSON list), oldest first.
+- ``GET /api/contacts/<id>/messages/`` — the contact's messages, oldest first, 200 a page
+  (``{"count", "next", "previous", "results"}``), with addresses, status, error code, media.
 
 Auth: ``Authorization: Token <key>``; no or bad token → 401, a user without
 ``contacts.view_contact`` → 403. Simulator contacts (``is_test``) are never shown.
@@ -100,6 +101,10 @@ class ContactOutputSerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     phone = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    email = serializers.CharField()
+    attributes = serializers.JSONField()
     opted_out = serializers.BooleanField()
     engagement_value = serializers.IntegerField()
     enrollments = EnrollmentSerializer(many=True)
@@ -139,19 +144,47 @@ class ContactDetailApi(BaseContactApi):
         return Response(self.OutputSerializer(contact).data)
 
 
+class MessagesPagination(PageNumberPagination):
+    page_size = 200  # CONTRACT §3: at most 200 a page
+
+
 class ContactMessagesApi(BaseContactApi):
     class OutputSerializer(serializers.Serializer):
         direction = serializers.CharField()
+        channel = serializers.CharField()
         body = serializers.CharField()
         sid = serializers.CharField(source="provider_sid", allow_null=True)
         status = serializers.SerializerMethodField()
+        error_code = serializers.SerializerMethodField()
+        media = serializers.SerializerMethodField()
+        links = serializers.SerializerMethodField()
         created_at = serializers.DateTimeField()
+
+        def to_representation(self, interaction: Interaction) -> dict:
+            data = super().to_representation(interaction)
+            # "from" is a Python keyword: the two addresses are added here.
+            return {**data, "from": interaction.from_address, "to": interaction.to_address}
 
         def get_status(self, interaction: Interaction) -> str | None:
             if interaction.direction == Interaction.Direction.INBOUND:
                 return "received"
             outbound = getattr(interaction, "outbound", None)
             return outbound.status if outbound is not None else None
+
+        def get_error_code(self, interaction: Interaction) -> int | None:
+            outbound = getattr(interaction, "outbound", None)
+            code = outbound.error_code if outbound is not None else ""
+            return int(code) if code.isascii() and code.isdigit() else None
+
+        def get_media(self, interaction: Interaction) -> list[dict]:
+            return [
+                {"url": str(item.get("url", "")), "content_type": str(item.get("content_type", ""))}
+                for item in interaction.media or []
+                if isinstance(item, dict)
+            ]
+
+        def get_links(self, interaction: Interaction) -> list[dict]:
+            return []  # tracked links (CONTRACT §7) are not built yet
 
     def get(self, request, contact_id: int):
         contact = get_object_or_404(Contact.objects.filter(is_test=False), pk=contact_id)
@@ -160,4 +193,6 @@ class ContactMessagesApi(BaseContactApi):
             .select_related("outbound")
             .order_by("created_at", "id")
         )
-        return Response(self.OutputSerializer(interactions, many=True).data)
+        paginator = MessagesPagination()
+        page = paginator.paginate_queryset(interactions, request, view=self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)

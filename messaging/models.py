@@ -24,25 +24,32 @@ class SmsMessage(models.Model):
 
 class DeliveryStatus(models.TextChoices):
     HELD = "held", "Held (quiet hours)"
-    QUEUED = "queued", "Queued"
+    QUEUED = "queued", "Queued (waiting to be sent)"
     SENDING = "sending", "Sending"
+    ACCEPTED = "accepted", "Accepted by Twilio (not sent yet)"
     SENT = "sent", "Sent"
+    PARTIALLY_DELIVERED = "partially_delivered", "Partially delivered"
     DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
     UNDELIVERED = "undelivered", "Undelivered"
     FAILED = "failed", "Failed"
     CANCELED = "canceled", "Canceled (not sent)"
 
 
-# How far along a status is; a status callback never moves a message to a lower rank.
+# How far along a status is; a status callback never moves a message to a lower rank (a
+# late "sent" after "delivered" is ignored, so is a "delivered" after "read").
 STATUS_RANK = {
     DeliveryStatus.HELD: 0,
     DeliveryStatus.QUEUED: 1,
     DeliveryStatus.SENDING: 2,
-    DeliveryStatus.SENT: 3,
-    DeliveryStatus.DELIVERED: 4,
-    DeliveryStatus.UNDELIVERED: 4,
-    DeliveryStatus.FAILED: 4,
-    DeliveryStatus.CANCELED: 4,
+    DeliveryStatus.ACCEPTED: 3,
+    DeliveryStatus.SENT: 4,
+    DeliveryStatus.PARTIALLY_DELIVERED: 5,
+    DeliveryStatus.DELIVERED: 6,
+    DeliveryStatus.UNDELIVERED: 6,
+    DeliveryStatus.FAILED: 6,
+    DeliveryStatus.CANCELED: 6,
+    DeliveryStatus.READ: 7,
 }
 
 
@@ -88,7 +95,7 @@ class OutboundMessage(models.Model):
     answers_contact = models.BooleanField(
         default=False, help_text="A reply to the contact's own message: quiet hours do not apply."
     )
-    status = FSMField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    status = FSMField(max_length=24, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
     send_after = models.DateTimeField(
         null=True, blank=True, help_text="Held until then (quiet hours, retry backoff)."
     )

@@ -72,6 +72,17 @@ def twilio_webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[Htt
                 request.META.get("REMOTE_ADDR"),
             )
             return HttpResponseForbidden("Invalid Twilio signature.", content_type="text/plain")
+        account = request.POST.get("AccountSid", "")
+        if settings.TWILIO_ACCOUNT_SID and account and account != settings.TWILIO_ACCOUNT_SID:
+            # Signed with our auth token but for another account: a misconfiguration (a
+            # number of another account pointed here, a token shared between accounts).
+            logger.error(
+                "Twilio webhook %s: AccountSid %s is not ours (%s); refused",
+                request.path,
+                account[:40],
+                settings.TWILIO_ACCOUNT_SID,
+            )
+            return HttpResponseForbidden("AccountSid does not match.", content_type="text/plain")
         return view(request)
 
     return wrapper

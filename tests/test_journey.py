@@ -91,7 +91,11 @@ def test_inbound_message_is_stored_with_media_and_raw_payload(demo_plan, text_in
     )
     interaction = Interaction.objects.get(provider_sid="MM0123456789abcdef0123456789abcdef")
     assert interaction.direction == "inbound"
-    assert interaction.media_urls == ["https://api.twilio.com/media/ME1", "https://api.twilio.com/media/ME2"]
+    assert [m["url"] for m in interaction.media] == [
+        "https://api.twilio.com/media/ME1",
+        "https://api.twilio.com/media/ME2",
+    ]
+    assert interaction.media[1]["content_type"] == "image/png"
     assert interaction.raw_payload["MediaContentType1"] == "image/png"
     assert interaction.contact.last_inbound_at == interaction.created_at
 

@@ -26,7 +26,7 @@ def test_signed_garbage_never_crashes_either_webhook(twilio, django_capture_on_c
     for _ in range(300):
         sender = r.choice(["+12125550123", "+442079460000", garbage(r), f"+1{r.randint(0, 10**12)}"])
         payload = inbound_payload(sender, garbage(r))
-        for name in r.sample(sorted(payload), r.randint(0, 3)):
+        for name in r.sample(sorted(set(payload) - {"AccountSid"}), r.randint(0, 3)):
             payload[name] = garbage(r)
         if r.random() < 0.2:
             payload.pop("MessageSid")

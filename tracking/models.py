@@ -29,8 +29,13 @@ class Interaction(models.Model):
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="interactions")
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.SMS)
     direction = models.CharField(max_length=16, choices=Direction.choices)
+    # The addresses as Twilio gives them (E.164; later whatsapp:+E164, short codes): for an
+    # inbound message From is the contact and To our sender, for an outbound one the reverse.
+    from_address = models.CharField(max_length=64, blank=True, default="")
+    to_address = models.CharField(max_length=64, blank=True, default="")
     body = models.TextField(blank=True)
-    media_urls = models.JSONField(default=list, blank=True)
+    # [{"url": …, "content_type": …}] (MMS: Twilio's MediaUrlN and MediaContentTypeN).
+    media = models.JSONField(default=list, blank=True)
     # Twilio's MessageSid. Unique: a redelivered inbound webhook is recognised by it.
     # Outbound messages get theirs when Twilio accepts them (NULL until then).
     provider_sid = models.CharField(max_length=64, unique=True, null=True, blank=True)

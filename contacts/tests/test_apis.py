@@ -10,6 +10,7 @@ from rest_framework.authtoken.models import Token
 
 from automation.models import Enrollment
 from automation.tests.factories import EnrollmentFactory, PlanFactory, PlanStateFactory
+from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
 from tracking.models import GoalConversion, Interaction
@@ -147,7 +148,10 @@ def test_write_methods_are_refused(client, reader):
 
 
 def test_contact_shape_exactly(api):
-    contact = ContactFactory(phone="+14155550123", engagement_value=60, opted_out=False)
+    contact = ContactFactory(
+        phone="+14155550123", engagement_value=60, opted_out=False, first_name="Ann", last_name="Lee",
+        email="ann@example.com", attributes={"vip": True, "score": 4},
+    )  # fmt: skip
     old = make_enrollment(
         contact,
         plan_slug="quote-and-buy",
@@ -175,6 +179,10 @@ def test_contact_shape_exactly(api):
             {
                 "id": contact.id,
                 "phone": "+14155550123",
+                "first_name": "Ann",
+                "last_name": "Lee",
+                "email": "ann@example.com",
+                "attributes": {"vip": True, "score": 4},
                 "opted_out": False,
                 "engagement_value": 60,
                 "enrollments": [
@@ -374,40 +382,71 @@ def test_messages_shape_and_order(api):
     resp = api(f"/api/contacts/{contact.id}/messages/")
 
     assert resp.status_code == 200
-    assert resp.json() == [
+    assert resp.json()["next"] is None
+    assert resp.json()["results"] == [
         {
             "direction": "inbound",
+            "channel": "sms",
+            "from": "",
+            "to": "",
             "body": "Hello",
             "sid": "SM" + "a" * 32,
             "status": "received",
+            "error_code": None,
+            "media": [],
+            "links": [],
             "created_at": iso(T0),
         },
         {
             "direction": "outbound",
+            "channel": "sms",
+            "from": "",
+            "to": "",
             "body": "Hi! Reply QUOTE",
             "sid": "SM" + "d" * 32,
             "status": "delivered",
+            "error_code": None,
+            "media": [],
+            "links": [],
             "created_at": iso(T0 + timedelta(seconds=1)),
         },
         {
             "direction": "inbound",
+            "channel": "sms",
+            "from": "",
+            "to": "",
             "body": "QUOTE",
             "sid": "SM" + "c" * 32,
             "status": "received",
+            "error_code": None,
+            "media": [],
+            "links": [],
             "created_at": iso(T0 + timedelta(minutes=1)),
         },
         {
             "direction": "outbound",
+            "channel": "sms",
+            "from": "",
+            "to": "",
             "body": "Your quote: 15% off",
             "sid": "SM" + "b" * 32,
             "status": "sent",
+            "error_code": None,
+            "media": [],
+            "links": [],
             "created_at": iso(T0 + timedelta(minutes=2)),
         },
         {
             "direction": "outbound",
+            "channel": "sms",
+            "from": "",
+            "to": "",
             "body": "Not yet sent",
             "sid": None,
             "status": "queued",
+            "error_code": None,
+            "media": [],
+            "links": [],
             "created_at": iso(T0 + timedelta(minutes=3)),
         },
     ]
@@ -417,15 +456,15 @@ def test_messages_of_a_contact_without_any(api):
     contact = ContactFactory()
     resp = api(f"/api/contacts/{contact.id}/messages/")
     assert resp.status_code == 200
-    assert resp.json() == []
+    assert resp.json() == {"count": 0, "next": None, "previous": None, "results": []}
 
 
 def test_messages_status_follows_the_latest_delivery_status(api):
     contact = ContactFactory()
     sent = outbound(contact, body="x", sid="SM" + "e" * 32, status=DeliveryStatus.SENT, created_at=T0)
-    assert api(f"/api/contacts/{contact.id}/messages/").json()[0]["status"] == "sent"
+    assert api(f"/api/contacts/{contact.id}/messages/").json()["results"][0]["status"] == "sent"
     OutboundMessage.objects.filter(interaction=sent).update(status=DeliveryStatus.UNDELIVERED)
-    assert api(f"/api/contacts/{contact.id}/messages/").json()[0]["status"] == "undelivered"
+    assert api(f"/api/contacts/{contact.id}/messages/").json()["results"][0]["status"] == "undelivered"
 
 
 # --- query budget ---------------------------------------------------------------------
@@ -476,4 +515,51 @@ def test_messages_cost_a_fixed_number_of_queries(client, reader, django_assert_n
     headers = auth(reader)
     with django_assert_num_queries(one):
         resp = client.get(path, **headers)
-    assert len(resp.json()) == 41
+    assert resp.json()["count"] == 41
+
+
+def test_messages_show_what_twilio_told_us(api, text_in, twilio, demo_plan, sms_outbox):
+    """Through the doors: a signed MMS with To and media types, then the reply's status
+    callbacks (undelivered with an ErrorCode) — all of it in the messages API."""
+    text_in(
+        "+14155550199", "Hi there", To="+14155550100", NumMedia="2",
+        MediaUrl0="https://api.twilio.com/m/ME1", MediaContentType0="image/jpeg",
+        MediaUrl1="https://api.twilio.com/m/ME2", MediaContentType1="video/mp4",
+    )  # fmt: skip
+    contact = Contact.objects.get(phone="+14155550199")
+    reply = OutboundMessage.objects.get(contact=contact)
+    sid = sms_outbox[0].sid
+    for status, code in (("sent", ""), ("undelivered", "30003")):
+        response = twilio.post(
+            f"/twilio/status/?id={reply.pk}", {"MessageSid": sid, "MessageStatus": status, "ErrorCode": code}
+        )
+        assert response.status_code == 200
+
+    results = api(f"/api/contacts/{contact.id}/messages/").json()["results"]
+
+    inbound, outbound_ = results
+    assert (inbound["from"], inbound["to"], inbound["channel"]) == ("+14155550199", "+14155550100", "sms")
+    assert inbound["media"] == [
+        {"url": "https://api.twilio.com/m/ME1", "content_type": "image/jpeg"},
+        {"url": "https://api.twilio.com/m/ME2", "content_type": "video/mp4"},
+    ]
+    assert (outbound_["from"], outbound_["to"]) == ("+14155550100", "+14155550199")
+    assert (outbound_["status"], outbound_["error_code"], outbound_["sid"]) == ("undelivered", 30003, sid)
+
+
+def test_messages_are_paginated_200_a_page(api):
+    contact = ContactFactory()
+    Interaction.objects.bulk_create(
+        [
+            Interaction(
+                contact=contact, direction="inbound", body=f"m{i}", created_at=T0 + timedelta(seconds=i)
+            )
+            for i in range(450)
+        ]
+    )
+    first = api(f"/api/contacts/{contact.id}/messages/").json()
+    assert (first["count"], len(first["results"]), first["results"][0]["body"]) == (450, 200, "m0")
+    second = api(first["next"]).json()
+    assert (len(second["results"]), second["results"][0]["body"]) == (200, "m200")
+    third = api(second["next"]).json()
+    assert (len(third["results"]), third["next"]) == (50, None)

@@ -23,4 +23,4 @@ class ConsoleBackend(BaseSmsBackend):
         with _lock:
             stream.write("\n".join(lines) + "\n" + "-" * 40 + "\n")
             stream.flush()
-        return SendResult(sid=sid, status="queued")
+        return SendResult(sid=sid, status="sent")

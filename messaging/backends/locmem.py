@@ -28,4 +28,4 @@ class LocmemBackend(BaseSmsBackend):
             outbox.append(
                 LocmemMessage(to=to, body=body, media_url=media_url, status_callback=status_callback, sid=sid)
             )
-        return SendResult(sid=sid, status="queued")
+        return SendResult(sid=sid, status="sent")

@@ -5,25 +5,35 @@ import logging
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from contacts.models import ConsentEvent, Contact
 from messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
+from messaging.services.policy import CODE_OPTED_OUT
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
 
-# Twilio's MessageStatus → ours. Statuses not listed (receiving, received, …) are ignored.
+# Twilio's MessageStatus → ours (every status Twilio sends, CONTRACT §3). "accepted",
+# "scheduled" and "queued" mean Twilio has it but has not sent it yet: never shown "sent".
 TWILIO_STATUS_MAP = {
-    "accepted": DeliveryStatus.QUEUED,
-    "scheduled": DeliveryStatus.QUEUED,
-    "queued": DeliveryStatus.QUEUED,
-    "sending": DeliveryStatus.SENDING,
+    "accepted": DeliveryStatus.ACCEPTED,
+    "scheduled": DeliveryStatus.ACCEPTED,
+    "queued": DeliveryStatus.ACCEPTED,
+    "sending": DeliveryStatus.ACCEPTED,
     "sent": DeliveryStatus.SENT,
-    "partially_delivered": DeliveryStatus.SENT,
+    "partially_delivered": DeliveryStatus.PARTIALLY_DELIVERED,
     "delivered": DeliveryStatus.DELIVERED,
-    "read": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.READ,
     "undelivered": DeliveryStatus.UNDELIVERED,
     "failed": DeliveryStatus.FAILED,
     "canceled": DeliveryStatus.CANCELED,
 }
+_FAILURES = (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)
+
+
+def delivery_status_from_twilio(status: str) -> str | None:
+    """Our status for one of Twilio's MessageStatus words; None for one we do not track
+    (receiving, received)."""
+    return TWILIO_STATUS_MAP.get((status or "").strip().lower())
 
 
 def delivery_status_apply(
@@ -32,13 +42,15 @@ def delivery_status_apply(
     """Apply a Twilio status callback; monotonic. False when the message is unknown."""
     now = timezone.now()
     outbound = (
-        OutboundMessage.objects.filter(interaction__provider_sid=sid).only("pk", "interaction_id").first()
+        OutboundMessage.objects.filter(interaction__provider_sid=sid)
+        .only("pk", "interaction_id", "contact_id")
+        .first()
     )
     if outbound is None and outbound_id is not None:
         # The callback outran the send call's answer: match by our id, keep the sid.
         outbound = (
             OutboundMessage.objects.filter(pk=outbound_id, interaction__provider_sid__isnull=True)
-            .only("pk", "interaction_id")
+            .only("pk", "interaction_id", "contact_id")
             .first()
         )
         if outbound is not None:
@@ -49,18 +61,34 @@ def delivery_status_apply(
         logger.warning("status callback for an unknown message %s (id %s): %s", sid, outbound_id, status)
         return False
 
-    new = TWILIO_STATUS_MAP.get((status or "").strip().lower())
+    new = delivery_status_from_twilio(status)
     if new is None:
         logger.info("status callback %s for %s ignored", status, sid)
         return True
     lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[new]]
     fields: dict = {"status": new, "status_updated_at": now}
-    if new in (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED) and error_code:
-        fields["error_code"] = str(error_code)[:16]
-    if new in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED):
+    code = _error_code(error_code)
+    if new in _FAILURES and code:
+        fields["error_code"] = code
+    if STATUS_RANK[new] >= STATUS_RANK[DeliveryStatus.ACCEPTED] and new != DeliveryStatus.CANCELED:
         fields["sent_at"] = Case(When(sent_at__isnull=True, then=Value(now)), default=F("sent_at"))
     # One guarded UPDATE: concurrent or late callbacks can never move it backwards.
     changed = OutboundMessage.objects.filter(pk=outbound.pk, status__in=lower).update(**fields)
     if not changed:
         logger.info("status callback %s for %s ignored: already further along", status, sid)
+    elif new in _FAILURES:
+        logger.warning("outbound %s %s (Twilio error %s)", outbound.pk, new, code or "none")
+    if code == CODE_OPTED_OUT:
+        # The carrier says the number opted out (Twilio 21610): exactly as when the REST API
+        # answers it, whatever status this callback moved (or did not move).
+        from contacts.services import contact_opt_out
+
+        contact = Contact.objects.get(pk=outbound.contact_id)
+        contact_opt_out(contact=contact, source=ConsentEvent.Source.CARRIER, detail=CODE_OPTED_OUT)
     return True
+
+
+def _error_code(raw: str) -> str:
+    """Twilio's ErrorCode as we keep it: digits only (it is an integer in the API)."""
+    raw = (raw or "").strip()
+    return raw[:16] if raw.isascii() and raw.isdigit() else ""

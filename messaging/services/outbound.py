@@ -68,8 +68,10 @@ def outbound_queue(
     interaction = Interaction.objects.create(
         contact=contact,
         direction=Interaction.Direction.OUTBOUND,
+        from_address=settings.TWILIO_FROM_NUMBER or settings.TWILIO_MESSAGING_SERVICE_SID,
+        to_address=contact.phone,
         body=body,
-        media_urls=[media_url] if media_url else [],
+        media=[{"url": media_url, "content_type": ""}] if media_url else [],
         enrollment=enrollment,
         created_at=now,
     )

@@ -15,7 +15,8 @@ from messaging.backends import (
     TransientSendError,
     get_backend,
 )
-from messaging.models import DeliveryStatus, OutboundMessage
+from messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
+from messaging.services.delivery import delivery_status_from_twilio
 from messaging.services.policy import (
     ALWAYS_ALLOWED_PURPOSES,
     CODE_OPTED_OUT,
@@ -119,13 +120,18 @@ def _record_sent(*, outbound_id: int, interaction_id: int, result: SendResult) -
         except IntegrityError:  # the provider reused a sid: keep the send, log the oddity
             logger.error("outbound %s: sid %s already belongs to another message", outbound_id, result.sid)
         fields = {"sent_at": now, "status_updated_at": now, "error_code": "", "error_message": ""}
+        # What the provider answered: Twilio says "queued" or "accepted" (it has the message,
+        # it has not sent it yet: never shown as sent); a local backend says "sent".
+        status = delivery_status_from_twilio(result.status) or DeliveryStatus.ACCEPTED
+        if STATUS_RANK[status] < STATUS_RANK[DeliveryStatus.ACCEPTED] or status == DeliveryStatus.CANCELED:
+            status = DeliveryStatus.ACCEPTED
         # A status callback may already have moved the status on (matched by our id): only
-        # SENDING becomes SENT; sent_at is kept either way.
+        # SENDING moves on here; sent_at is kept either way.
         if not OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.SENDING).update(
-            status=DeliveryStatus.SENT, **fields
+            status=status, **fields
         ):
             OutboundMessage.objects.filter(pk=outbound_id).update(**fields)
-    logger.info("outbound %s sent as %s", outbound_id, result.sid)
+    logger.info("outbound %s handed to the provider as %s (%s)", outbound_id, result.sid, result.status)
     return now
 
 

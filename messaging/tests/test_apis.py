@@ -1,10 +1,13 @@
 """POST /twilio/status/ through the test client, signed like Twilio."""
 
 import pytest
+import responses
 
+from conftest import inbound_payload
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.services import delivery_status_apply, outbound_queue, outbound_send
+from messaging.tests.conftest import created, messages_url
 from tracking.models import Interaction
 
 pytestmark = pytest.mark.django_db
@@ -159,7 +162,10 @@ def test_get_is_not_allowed(client):
     [
         ("accepted", DeliveryStatus.SENT),  # queued rank: no change from sent
         ("scheduled", DeliveryStatus.SENT),
-        ("read", DeliveryStatus.DELIVERED),
+        ("read", DeliveryStatus.READ),
+        ("partially_delivered", DeliveryStatus.PARTIALLY_DELIVERED),
+        ("queued", DeliveryStatus.SENT),
+        ("sending", DeliveryStatus.SENT),
         ("failed", DeliveryStatus.FAILED),
         ("canceled", DeliveryStatus.CANCELED),
         ("received", DeliveryStatus.SENT),  # not an outbound status: ignored
@@ -174,3 +180,53 @@ def test_twilio_statuses_map_onto_ours(sent, twilio_status, ours):
 def test_unknown_message_is_false():
     assert delivery_status_apply(sid="SM" + "9" * 32, status="delivered") is False
     assert delivery_status_apply(sid="SM" + "9" * 32, status="delivered", outbound_id=12345) is False
+
+
+def test_a_delivered_after_read_is_ignored(sent):
+    for status in ("delivered", "read", "delivered", "sent"):
+        delivery_status_apply(sid=sent.interaction.provider_sid, status=status)
+    assert status_of(sent) == DeliveryStatus.READ
+
+
+def test_a_message_twilio_queued_is_not_shown_sent_until_twilio_says_so(
+    twilio, twilio_api, demo_plan, django_capture_on_commit_callbacks
+):
+    twilio_api.add(responses.POST, messages_url(), **created(sid="SM" + "7" * 32, status="queued"))
+    with django_capture_on_commit_callbacks(execute=True):
+        twilio.post("/twilio/sms/", inbound_payload("+12125550123", "hi"))
+    outbound = OutboundMessage.objects.get()
+    assert outbound.status == DeliveryStatus.ACCEPTED  # Twilio has it; it went nowhere yet
+    twilio.post("/twilio/status/", callback("SM" + "7" * 32, "sending"))
+    assert status_of(outbound) == DeliveryStatus.ACCEPTED
+    twilio.post("/twilio/status/", callback("SM" + "7" * 32, "sent"))
+    assert status_of(outbound) == DeliveryStatus.SENT
+
+
+def test_error_21610_in_a_status_callback_opts_the_contact_out(twilio, sent):
+    from automation.models import Enrollment
+    from automation.tests.factories import EnrollmentFactory
+
+    contact = sent.contact
+    enrollment = EnrollmentFactory(contact=contact)
+    response = twilio.post(
+        "/twilio/status/",
+        {"MessageSid": sent.interaction.provider_sid, "MessageStatus": "failed", "ErrorCode": "21610"},
+    )
+    assert response.status_code == 200
+    sent.refresh_from_db()
+    assert (sent.status, sent.error_code) == (DeliveryStatus.FAILED, "21610")
+    contact.refresh_from_db()
+    assert contact.opted_out
+    event = contact.consent_events.get()
+    assert (event.kind, event.source, event.detail) == ("opt_out", "carrier", "21610")
+    assert Enrollment.objects.get(pk=enrollment.pk).status == Enrollment.Status.OPTED_OUT
+
+
+@pytest.mark.parametrize("status", ["failed", "undelivered"])
+def test_the_error_code_of_every_failed_or_undelivered_message_is_kept(twilio, sent, status):
+    twilio.post(
+        "/twilio/status/",
+        {"MessageSid": sent.interaction.provider_sid, "MessageStatus": status, "ErrorCode": "30008"},
+    )
+    sent.refresh_from_db()
+    assert (sent.status, sent.error_code) == (status, "30008")

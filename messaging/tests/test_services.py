@@ -143,7 +143,9 @@ def test_test_contacts_always_use_locmem(twilio_api, django_capture_on_commit_ca
 # --- send through Twilio -----------------------------------------------------------------
 
 
-def test_twilio_201_stores_the_sid_and_marks_sent(twilio_api, django_capture_on_commit_callbacks):
+def test_twilio_201_stores_the_sid_and_marks_it_accepted_not_sent(
+    twilio_api, django_capture_on_commit_callbacks
+):
     twilio_api.add(responses.POST, messages_url(), **created(sid=SID))
     contact = ContactFactory(phone="+12125550123")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -152,7 +154,7 @@ def test_twilio_201_stores_the_sid_and_marks_sent(twilio_api, django_capture_on_
     for callback in callbacks:
         callback()
     outbound.refresh_from_db()
-    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.status == DeliveryStatus.ACCEPTED
     assert outbound.attempts == 1
     assert outbound.sent_at is not None
     assert outbound.interaction.provider_sid == SID
@@ -187,7 +189,7 @@ def test_twilio_at_a_custom_base_url(twilio_api, settings):
     outbound = queue(ContactFactory())
     outbound_send(outbound_id=outbound.pk)
     outbound.refresh_from_db()
-    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.status == DeliveryStatus.ACCEPTED
     assert outbound.interaction.provider_sid == SID
 
 
@@ -199,7 +201,7 @@ def test_sending_twice_sends_once(twilio_api):
     outbound_send_task.apply(args=(outbound.pk,))
     assert len(twilio_api.calls) == 1
     outbound.refresh_from_db()
-    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.status == DeliveryStatus.ACCEPTED
     assert outbound.attempts == 1
 
 
@@ -241,7 +243,7 @@ def test_transient_errors_are_retried_after_a_backoff_then_sent(twilio_api, fail
     with later(2):  # the release job, after the backoff (and its grace)
         assert outbound_release_due() == 1
     outbound.refresh_from_db()
-    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.status == DeliveryStatus.ACCEPTED
     assert outbound.attempts == 2
     assert outbound.interaction.provider_sid == SID
     assert outbound.error_code == ""
@@ -344,7 +346,7 @@ def test_a_message_lost_by_the_broker_is_sent_by_the_release_job(twilio_api):
     with later(2):
         assert outbound_release_due() == 1
     outbound.refresh_from_db()
-    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.status == DeliveryStatus.ACCEPTED
 
 
 def test_a_message_stuck_sending_is_sent_again_after_a_while(twilio_api):
@@ -359,7 +361,7 @@ def test_a_message_stuck_sending_is_sent_again_after_a_while(twilio_api):
     with later(11):
         assert outbound_release_due() == 1
     outbound.refresh_from_db()
-    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.status == DeliveryStatus.ACCEPTED
     assert outbound.attempts == 2
     assert len(twilio_api.calls) == 1
 
@@ -387,7 +389,7 @@ def test_send_due_messages_command_runs_the_release_job(twilio_api):
         call_command("send_due_messages", stdout=out)
     assert out.getvalue().strip() == "Released 1 message."
     outbound.refresh_from_db()
-    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.status == DeliveryStatus.ACCEPTED
 
 
 def test_a_message_stuck_sending_past_the_cap_fails(twilio_api):

@@ -59,8 +59,8 @@ def test_webhook_answers_while_twilio_is_down_and_the_reply_is_sent_later(
     with time_machine.travel(timezone.now() + timedelta(minutes=3), tick=False):
         outbound_release_due_task.apply()
     outbound.refresh_from_db()
-    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.status == DeliveryStatus.ACCEPTED
     assert outbound.interaction.provider_sid.startswith("SM")
-    assert set(OutboundMessage.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+    assert set(OutboundMessage.objects.values_list("status", flat=True)) == {DeliveryStatus.ACCEPTED}
     assert len(twilio_api.calls) == 1 + OutboundMessage.objects.count()
     assert outbound_release_due() == 0

@@ -30,8 +30,10 @@ class InboundMessage:
     sid: str
     phone: str
     body: str
-    media_urls: list[str]
+    media: list[dict]  # [{"url": …, "content_type": …}]
     raw: dict
+    from_address: str = ""
+    to_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,23 @@ def inbound_payload_parse(*, payload: dict) -> InboundMessage:
     except (TypeError, ValueError):
         num_media = 0
     media = [
-        _text(payload[f"MediaUrl{i}"])
+        {
+            "url": _text(payload[f"MediaUrl{i}"])[:2000],
+            "content_type": _text(payload.get(f"MediaContentType{i}") or "")[:100],
+        }
         for i in range(min(max(num_media, 0), MAX_MEDIA))
         if payload.get(f"MediaUrl{i}")
     ]
     raw = {_text(k): _text(v) for k, v in payload.items()}
+    address = Interaction._meta.get_field("to_address").max_length
     return InboundMessage(
-        sid=sid, phone=phone, body=_text(payload.get("Body") or ""), media_urls=media, raw=raw
+        sid=sid,
+        phone=phone,
+        body=_text(payload.get("Body") or ""),
+        media=media,
+        raw=raw,
+        from_address=raw_from[:address],
+        to_address=_text(payload.get("To") or "").strip()[:address],
     )
 
 
@@ -113,8 +125,8 @@ def inbound_message_receive(*, payload: dict, route_now: bool = False) -> Inboun
 
 
 _INSERTED = (
-    *("contact", "channel", "direction", "body"),
-    *("media_urls", "provider_sid", "raw_payload", "created_at"),
+    *("contact", "channel", "direction", "from_address", "to_address", "body"),
+    *("media", "provider_sid", "raw_payload", "created_at"),
 )
 
 
@@ -129,8 +141,10 @@ def _inbound_insert(*, message: InboundMessage, created_at) -> int | None:
     values = {
         "channel": Interaction.Channel.SMS.value,
         "direction": Interaction.Direction.INBOUND.value,
+        "from_address": message.from_address,
+        "to_address": message.to_address,
         "body": message.body,
-        "media_urls": message.media_urls,
+        "media": message.media,
         "provider_sid": message.sid,
         "raw_payload": message.raw,
         "created_at": created_at,
@@ -219,7 +233,12 @@ def inbound_message_simulate(*, phone: str, body: str) -> list[SimulatedReply]:
     from messaging.models import OutboundMessage
 
     message = InboundMessage(
-        sid=f"SIMULATED{uuid.uuid4().hex}", phone=phone, body=body, media_urls=[], raw={"Body": body}
+        sid=f"SIMULATED{uuid.uuid4().hex}",
+        phone=phone,
+        body=body,
+        media=[],
+        raw={"Body": body},
+        from_address=phone,
     )
     with transaction.atomic():
         contact_insert_if_new(phone=phone)

@@ -76,28 +76,32 @@ def _route(*, contact: Contact, interaction: Interaction, token: int | None = No
     from messaging.services import outbound_queue
 
     normalized = reply_normalize(interaction.body)
+    # Twilio's Advanced Opt-Out recognised a keyword of any language: act on it as on ours.
+    raw = interaction.raw_payload if isinstance(interaction.raw_payload, dict) else {}
+    opt_out_type = str(raw.get("OptOutType") or "").strip().upper()
+    detail = f"{normalized} (OptOutType {opt_out_type})" if opt_out_type else normalized
 
     def reply(text: str, purpose: str) -> None:
         outbound_queue(contact=contact, body=text, purpose=purpose, answers_contact=True)
 
-    if normalized in OPT_OUT_KEYWORDS:
-        changed = contact_opt_out(contact=contact, source=ConsentEvent.Source.KEYWORD, detail=normalized)
+    if normalized in OPT_OUT_KEYWORDS or opt_out_type == "STOP":
+        changed = contact_opt_out(contact=contact, source=ConsentEvent.Source.KEYWORD, detail=detail)
         if changed and settings.SMS_OPT_OUT_CONFIRMATION:
             reply(settings.SMS_OPT_OUT_CONFIRMATION, "opt_out_confirmation")
         return
-    if normalized in HELP_KEYWORDS:
+    if normalized in HELP_KEYWORDS or opt_out_type == "HELP":
         reply(settings.SMS_HELP_TEXT, "help")
         return
     if contact.opted_out:
-        if normalized in OPT_IN_KEYWORDS:
-            contact_opt_in(contact=contact, source=ConsentEvent.Source.KEYWORD, detail=normalized)
+        if normalized in OPT_IN_KEYWORDS or opt_out_type == "START":
+            contact_opt_in(contact=contact, source=ConsentEvent.Source.KEYWORD, detail=detail)
         # Opted out (or just back in): the message is recorded, nothing else happens.
         return
     enrollment_route(contact=contact, interaction=interaction, normalized=normalized, token=token)
 
 
 _CLAIMED = (  # every column: the loaded Interaction has no deferred field
-    *("id", "contact", "channel", "direction", "body", "media_urls"),
+    *("id", "contact", "channel", "direction", "from_address", "to_address", "body", "media"),
     *("provider_sid", "enrollment", "raw_payload", "routed_at", "created_at"),
 )
 

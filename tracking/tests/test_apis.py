@@ -153,10 +153,26 @@ def test_odd_but_signed_payloads_never_fail(twilio, change):
     assert "\x00" not in interaction.body
 
 
-def test_media_urls_are_kept(twilio):
-    payload = inbound_payload(PHONE, "", NumMedia="1", MediaUrl0="https://api.twilio.com/m/ME1")
+def test_media_and_addresses_are_kept(twilio):
+    payload = inbound_payload(
+        PHONE, "", NumMedia="1", MediaUrl0="https://api.twilio.com/m/ME1", MediaContentType0="image/gif"
+    )
     assert twilio.post("/twilio/sms/", payload).status_code == 200
-    assert Interaction.objects.get().media_urls == ["https://api.twilio.com/m/ME1"]
+    interaction = Interaction.objects.get()
+    assert interaction.media == [{"url": "https://api.twilio.com/m/ME1", "content_type": "image/gif"}]
+    assert (interaction.from_address, interaction.to_address) == (PHONE, "+14155550100")
+
+
+def test_a_foreign_account_sid_is_refused_and_logged(twilio, caplog):
+    payload = inbound_payload(PHONE, "hi", AccountSid="AC" + "f" * 32)
+    response = twilio.post("/twilio/sms/", payload)  # signed with our token all the same
+    assert response.status_code == 403
+    assert not Interaction.objects.exists()
+    assert "is not ours" in caplog.text
+    status = twilio.post(
+        "/twilio/status/", {"MessageSid": "SM1", "MessageStatus": "sent", "AccountSid": "ACx"}
+    )
+    assert status.status_code == 403
 
 
 def test_without_public_base_url_the_request_url_is_used(client, settings):

@@ -44,7 +44,7 @@ def test_payload_parse_reads_media_and_normalises_the_sender():
             "+1 (212) 555-0123", "hi\x00", NumMedia="2", MediaUrl0="https://m/0", MediaUrl1="https://m/1"
         )
     )
-    assert (message.phone, message.body, message.media_urls) == (
+    assert (message.phone, message.body, [m["url"] for m in message.media]) == (
         "+12125550123",
         "hi",
         ["https://m/0", "https://m/1"],
