@@ -143,9 +143,7 @@ def test_test_contacts_always_use_locmem(twilio_api, django_capture_on_commit_ca
 # --- send through Twilio -----------------------------------------------------------------
 
 
-def test_twilio_201_stores_the_sid_and_marks_it_accepted_not_sent(
-    twilio_api, django_capture_on_commit_callbacks
-):
+def test_twilio_201_stores_the_sid_and_accepted_not_sent(twilio_api, django_capture_on_commit_callbacks):
     twilio_api.add(responses.POST, messages_url(), **created(sid=SID))
     contact = ContactFactory(phone="+12125550123")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
