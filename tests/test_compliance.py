@@ -142,3 +142,38 @@ def test_plan_keyword_after_opt_out_does_nothing(text_in, sms_outbox):
     text_in(PHONE, "deal")
     assert sent(sms_outbox) == []
     assert not Enrollment.objects.exists()
+
+
+@pytest.mark.parametrize("word", ["«STOP»", "STOP。", "「stop」", "STOP‼", "¡stop!", "🛑 stop 🛑"])
+def test_opt_out_words_wrapped_in_any_script_s_punctuation_and_symbols(demo_plan, text_in, sms_outbox, word):
+    text_in(PHONE, "hello")
+    text_in(PHONE, word)
+    contact = Contact.objects.get(phone=PHONE)
+    assert contact.opted_out is True
+    assert ConsentEvent.objects.get(contact=contact).detail == "STOP"
+
+
+@pytest.mark.parametrize(
+    ("body", "opt_out_type"),
+    [("ARRET", "STOP"), ("DETENER", "STOP"), ("stopp", "STOP")],
+)
+def test_twilio_opt_out_type_stop_opts_out_whatever_the_language(
+    demo_plan, text_in, sms_outbox, body, opt_out_type
+):
+    text_in(PHONE, "hello")
+    text_in(PHONE, body, OptOutType=opt_out_type)
+    contact = Contact.objects.get(phone=PHONE)
+    assert contact.opted_out is True
+    event = ConsentEvent.objects.get(contact=contact)
+    assert event.detail == f"{body.upper()} (OptOutType {opt_out_type})"
+    assert Enrollment.objects.get(contact=contact).status == Enrollment.Status.OPTED_OUT
+
+
+def test_twilio_opt_out_type_start_and_help(demo_plan, text_in, sms_outbox):
+    text_in(PHONE, "ARRET", OptOutType="STOP")
+    text_in(PHONE, "AIDE", OptOutType="HELP")
+    assert sent(sms_outbox) == [HELP]
+    text_in(PHONE, "DEMARRER", OptOutType="START")
+    contact = Contact.objects.get(phone=PHONE)
+    assert contact.opted_out is False
+    assert [e.kind for e in ConsentEvent.objects.filter(contact=contact)] == ["opt_out", "opt_in"]
