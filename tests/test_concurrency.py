@@ -5,7 +5,7 @@ from a stale state (CONTRACT §3)."""
 import threading
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.test import Client
 
 from automation.models import Enrollment, EnrollmentStep
@@ -120,3 +120,86 @@ def test_a_stored_message_routed_by_many_workers_at_once_is_routed_once(demo_pla
     assert sum(r is not None for r in results) == 1 and len(results) == 8
     assert Enrollment.objects.filter(contact__phone=PHONE).count() == 1
     assert OutboundMessage.objects.filter(contact__phone=PHONE).count() == 1
+
+
+def test_a_contact_s_second_message_waits_while_the_first_is_being_routed(demo_plan, settings, sms_outbox):
+    """Two workers, two messages of one contact: the first one's routing is held inside its
+    transaction (the test holds a row it needs); the second worker waits for it — on the
+    contact's row — and judges its message after the first, in the state the first left."""
+    from tracking.tasks import inbound_route_task
+
+    twilio = TwilioClient(Client())
+    assert twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello")).status_code == 200  # Invited
+    enrollment = Enrollment.objects.get(contact__phone=PHONE)
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # stored only: the test plays the workers
+    for body in ("QUOTE", "BUY"):
+        assert twilio.post("/twilio/sms/", inbound_payload(PHONE, body)).status_code == 200
+    first, second = Interaction.objects.filter(
+        contact__phone=PHONE, direction="inbound", routed_at__isnull=True
+    ).order_by("pk")
+
+    held, release, errors = threading.Event(), threading.Event(), []
+
+    def hold_the_enrollment():
+        try:
+            with transaction.atomic():
+                Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+                held.set()
+                release.wait(timeout=60)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def worker(interaction_id):
+        try:
+            inbound_route_task(interaction_id)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_enrollment)
+    holder.start()
+    assert held.wait(timeout=30)
+    workers = [threading.Thread(target=worker, args=(first.pk,))]
+    workers[0].start()
+    _wait_for_lock_waits(1)  # the first worker: contact locked, waiting for the enrollment
+    workers.append(threading.Thread(target=worker, args=(second.pk,)))
+    workers[1].start()
+    _wait_for_lock_waits(2)  # the second worker waits too, on the contact
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.routed_at, second.routed_at) == (None, None)  # nothing committed yet
+
+    release.set()
+    for t in [holder, *workers]:
+        t.join(timeout=60)
+    assert not errors, errors
+    enrollment = Enrollment.objects.get(pk=enrollment.pk)
+    assert (enrollment.status, enrollment.current_state.name) == ("completed", "Purchased")
+    steps = EnrollmentStep.objects.filter(enrollment=enrollment).order_by("pk")
+    assert [(s.via, s.state.name) for s in steps] == [
+        ("enroll", "Invited"),
+        ("reply", "Quoted"),
+        ("reply", "Purchased"),
+    ]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.routed_at < second.routed_at
+    assert not OutboundMessage.objects.filter(purpose="fallback").exists()
+
+
+def _wait_for_lock_waits(n: int) -> None:
+    """Until `n` sessions of this database wait on a row lock (pg_stat_activity)."""
+    with connections["default"].cursor() as cursor:
+        for _ in range(600):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0] >= n:
+                return
+            threading.Event().wait(0.05)
+    raise AssertionError(f"{n} sessions never waited on a lock")

@@ -45,8 +45,15 @@ class GoalAdmin(admin.ModelAdmin):
 @admin.register(Interaction)
 class InteractionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "contact", "direction", "short_body", "provider_sid", "enrollment"]
-    # "Routed at: Empty" lists the inbound messages waiting for a worker (and every outbound one).
-    list_filter = ["direction", "channel", "created_at", ("routed_at", admin.EmptyFieldListFilter)]
+    # "Routed at: Empty" lists the inbound messages waiting for a worker (and every outbound
+    # one); "Route failed at: Not empty" the ones given up after failed tries (a person looks).
+    list_filter = [
+        "direction",
+        "channel",
+        "created_at",
+        ("routed_at", admin.EmptyFieldListFilter),
+        ("route_failed_at", admin.EmptyFieldListFilter),
+    ]
     list_select_related = ["contact", "enrollment__plan", "enrollment__contact"]
     search_fields = ["contact__phone", "provider_sid", "body"]
     date_hierarchy = "created_at"
@@ -63,6 +70,9 @@ class InteractionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "provider_sid",
         "enrollment",
         "routed_at",
+        "route_attempts",
+        "route_failed_at",
+        "route_error",
         "raw_payload",
     ]
 

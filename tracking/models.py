@@ -47,6 +47,12 @@ class Interaction(models.Model):
     # Inbound only: when the journey engine took the message (tracking.services.
     # inbound_message_route). NULL while it waits for a worker; outbound rows keep NULL.
     routed_at = models.DateTimeField(null=True, blank=True)
+    # Inbound only: failed routings (the transaction rolled back each time); after a few the
+    # message is given up (route_failed_at) and left for a person.
+    # (database defaults: the webhook's one INSERT does not name them)
+    route_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    route_error = models.TextField(blank=True, default="", db_default="")
+    route_failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -56,7 +62,7 @@ class Interaction(models.Model):
             models.Index(
                 fields=["created_at"],
                 name="tracking_inbound_unrouted",
-                condition=models.Q(direction="inbound", routed_at__isnull=True),
+                condition=models.Q(direction="inbound", routed_at__isnull=True, route_failed_at__isnull=True),
             ),
         ]
 

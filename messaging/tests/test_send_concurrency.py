@@ -46,5 +46,5 @@ def test_simultaneous_tasks_for_one_message_send_it_once(twilio_api):
     assert errors == []
     assert len(twilio_api.calls) == 1
     outbound = OutboundMessage.objects.get(pk=outbound.pk)
-    assert outbound.status == DeliveryStatus.SENT
+    assert outbound.status == DeliveryStatus.ACCEPTED
     assert outbound.attempts == 1

@@ -7,13 +7,13 @@ replies are queued with ``messaging.services.outbound_queue``, which sends on co
 ``inbound_route_due`` (beat, every minute; ``route_waiting_messages``) routes what no
 worker took: a message stored while the broker was down, or whose worker died mid-way."""
 
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
@@ -27,6 +27,8 @@ ROUTE_GRACE = timedelta(seconds=60)
 # ... unless it is older than this: it failed to route for a day, a person must look.
 ROUTE_GIVE_UP = timedelta(days=1)
 ROUTE_BATCH = 500
+# A message whose routing raised this many times is left for a person (route_failed_at).
+MAX_ROUTE_ATTEMPTS = 3
 
 
 @dataclass
@@ -52,20 +54,70 @@ def inbound_route_enqueue(*, interaction_id: int) -> None:
         logger.exception("inbound %s not routed now; the sweeper routes it within minutes", interaction_id)
 
 
-# --- the engine's step: one transaction per message --------------------------------------
+# --- the engine's step: one transaction per contact's waiting messages -------------------
 
 
 def inbound_message_route(*, interaction_id: int) -> InboundResult | None:
-    """Route one stored inbound message through compliance and the journey engine, in one
-    transaction that claims the message and locks its contact's row first. None when it
-    was routed already (a redelivered task, the sweeper racing a slow worker)."""
-    with transaction.atomic():
-        claimed = _inbound_claim(interaction_id=interaction_id, now=timezone.now())
-        if claimed is None:
-            return None
-        contact, interaction, token = claimed
-        _route(contact=contact, interaction=interaction, token=token)
-    return InboundResult(contact=contact, interaction=interaction)
+    """Route one stored inbound message through compliance and the journey engine.
+
+    One transaction that locks the message's contact first (one lock order everywhere:
+    contact, then its messages, enrollments, outbound messages), then claims every message
+    of that contact still waiting up to this one and routes them in arrival order — so a
+    contact's messages are judged in the order they came, whatever the number of workers:
+    a worker holding an older message holds the contact, and the younger one waits for it;
+    a younger message whose older one is still queued routes the older one first.
+
+    None when this message was routed already (a redelivered task, the sweeper racing a
+    slow worker) or was given up. A message whose routing raises is not lost and does not
+    stall its contact forever: the transaction rolls back, the failure is counted on that
+    message, and after MAX_ROUTE_ATTEMPTS tries it is left for a person (``route_failed_at``;
+    the admin filters on it) and the contact's later messages go on."""
+    for _ in range(MAX_ROUTE_ATTEMPTS + 1):
+        current: list[Interaction] = []
+        try:
+            with transaction.atomic():
+                locked = _contact_lock(interaction_id=interaction_id, now=timezone.now())
+                if locked is None:
+                    return None
+                contact, token = locked
+                waiting = _waiting_claim(contact=contact, up_to=interaction_id, now=timezone.now())
+                result = None
+                for message in waiting:
+                    current[:] = [message]
+                    _route(contact=contact, interaction=message, token=token)
+                    if message.pk == interaction_id:
+                        result = InboundResult(contact=contact, interaction=message)
+            return result
+        except Exception as exc:
+            if not current:
+                raise  # the lock or the claim failed (the database): the sweeper tries again
+            given_up = _route_failed(interaction=current[0], error=exc)
+            if not given_up or current[0].pk == interaction_id:
+                return None
+            # The older message that failed is left for a person: route the rest now.
+    return None
+
+
+def _route_failed(*, interaction: Interaction, error: Exception) -> bool:
+    """Count one failed routing of `interaction` (its transaction was rolled back); True
+    when that was its last try."""
+    logger.exception("inbound %s could not be routed", interaction.pk, exc_info=error)
+    now = timezone.now()
+    Interaction.objects.filter(pk=interaction.pk).update(
+        route_attempts=F("route_attempts") + 1,
+        route_error=f"{type(error).__name__}: {error}"[:2000],
+        route_failed_at=Case(
+            When(route_attempts__gte=MAX_ROUTE_ATTEMPTS - 1, then=Value(now)), default=F("route_failed_at")
+        ),
+    )
+    failed = Interaction.objects.filter(pk=interaction.pk, route_failed_at__isnull=False).exists()
+    if failed:
+        logger.error(
+            "inbound %s given up after %d tries: it is left for a person (admin: Route failed)",
+            interaction.pk,
+            MAX_ROUTE_ATTEMPTS,
+        )
+    return failed
 
 
 def _route(*, contact: Contact, interaction: Interaction, token: int | None = None) -> None:
@@ -100,88 +152,61 @@ def _route(*, contact: Contact, interaction: Interaction, token: int | None = No
     enrollment_route(contact=contact, interaction=interaction, normalized=normalized, token=token)
 
 
-_CLAIMED = (  # every column: the loaded Interaction has no deferred field
-    *("id", "contact", "channel", "direction", "from_address", "to_address", "body", "media"),
-    *("provider_sid", "enrollment", "raw_payload", "routed_at", "created_at"),
-)
+def _contact_lock(*, interaction_id: int, now) -> tuple[Contact, int | None] | None:
+    """Lock the contact of a stored inbound message (an UPDATE of its last_inbound_at takes
+    the lock a ``SELECT … FOR NO KEY UPDATE`` would, and writes what it must anyway); the
+    contact and the plan graph's token (automation.graph). None when the message is not
+    an inbound one."""
+    meta, i_meta, s_meta = Contact._meta, Interaction._meta, _graph_stamp_meta()
+    qn = connection.ops.quote_name
+    table, i_table = qn(meta.db_table), qn(i_meta.db_table)
+    last, updated = (qn(meta.get_field(n).column) for n in ("last_inbound_at", "updated_at"))
+    created, contact_id = (qn(i_meta.get_field(n).column) for n in ("created_at", "contact"))
+    message = f"FROM {i_table} WHERE {qn(i_meta.pk.column)} = %s AND {qn('direction')} = 'inbound'"
+    # Identifiers come from the models and are quoted; values are parameters. Raw SQL for
+    # UPDATE … RETURNING (the ORM has none): lock, write and read the contact in one trip.
+    sql = (
+        f"UPDATE {table} SET {last} = CASE WHEN {last} IS NULL OR {last} < (SELECT {created} {message}) "  # noqa: S608
+        f"THEN (SELECT {created} {message}) ELSE {last} END, {updated} = %s "
+        f"WHERE {qn(meta.pk.column)} = (SELECT {contact_id} {message}) "
+        f"RETURNING *, (SELECT {qn('token')} FROM {qn(s_meta.db_table)} WHERE {qn('id')} = 1) "
+        f"AS graph_token"
+    )
+    contacts = list(Contact.objects.raw(sql, [interaction_id, interaction_id, now, interaction_id]))
+    if not contacts:
+        return None
+    return contacts[0], contacts[0].graph_token
 
 
-def _inbound_claim(*, interaction_id: int, now) -> tuple[Contact, Interaction, int | None] | None:
-    """Inside the route's transaction: mark the message routed, lock its contact's row (an
-    UPDATE of last_inbound_at takes the lock a SELECT … FOR UPDATE would) and return the
-    contact, the message and the plan graph's token (automation.graph). None when the
-    message was routed already. PostgreSQL does it in ONE statement (a data-modifying
-    CTE); other databases in two."""
-    i_fields = [Interaction._meta.get_field(n) for n in _CLAIMED]
-    c_fields = Contact._meta.concrete_fields
-    stamp = Interaction._meta.get_field("routed_at").get_db_prep_save(now, connection)
-    statements = _claim_sql(connection.vendor)
-    with connection.cursor() as cursor:
-        if len(statements) == 1:
-            cursor.execute(statements[0], [stamp, interaction_id, stamp])
-            row = cursor.fetchone()
-            if row is None:
-                return None
-            i_values, c_values, token = row[: len(i_fields)], row[len(i_fields) : -1], row[-1]
-        else:
-            cursor.execute(statements[0], [stamp, interaction_id])
-            i_values = cursor.fetchone()
-            if i_values is None:
-                return None
-            contact_id, created_at = i_values[1], i_values[-1]
-            cursor.execute(statements[1], [created_at, created_at, stamp, contact_id])
-            *c_values, token = cursor.fetchone()
-    db = connection.alias
-    contact = Contact.from_db(db, [f.attname for f in c_fields], _loaded(c_fields, c_values))
-    interaction = Interaction.from_db(db, [f.attname for f in i_fields], _loaded(i_fields, i_values))
-    return contact, interaction, token
-
-
-def _loaded(fields, values) -> list:
-    """Raw column values as the ORM loads them (its converters: JSON, datetimes, booleans)."""
-    out = []
-    for field, value in zip(fields, values, strict=True):
-        col = field.get_col(field.model._meta.db_table)  # what a queryset's compiler converts by
-        for converter in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
-            value = converter(value, col, connection)
-        out.append(value)
-    return out
-
-
-@functools.cache
-def _claim_sql(vendor: str) -> tuple[str, ...]:
-    """The statement(s) of `_inbound_claim`, built once per process from the models."""
+def _graph_stamp_meta():
     from automation.models import PlanGraphStamp
 
+    return PlanGraphStamp._meta
+
+
+def _waiting_claim(*, contact: Contact, up_to: int, now) -> list[Interaction]:
+    """Inside the route's transaction, the contact locked: mark routed every inbound message
+    of the contact that waits (not routed, not given up) up to message `up_to`, and return
+    them oldest first. A message another worker routed meanwhile is not among them: this
+    statement runs after the lock, so it sees that worker's commit."""
+    meta = Interaction._meta
     qn = connection.ops.quote_name
-    i_meta, c_meta, s_meta = Interaction._meta, Contact._meta, PlanGraphStamp._meta
-    i_table, c_table = qn(i_meta.db_table), qn(c_meta.db_table)
-    i_cols = [qn(i_meta.get_field(n).column) for n in _CLAIMED]
-    c_cols = [qn(f.column) for f in c_meta.concrete_fields]
-    routed, direction = (qn(i_meta.get_field(n).column) for n in ("routed_at", "direction"))
-    contact_id, created = i_cols[1], i_cols[-1]
-    last, updated = (qn(c_meta.get_field(n).column) for n in ("last_inbound_at", "updated_at"))
-    c_pk = qn(c_meta.pk.column)
-    # Identifiers come from the models and are quoted; values are parameters.
-    token = f"(SELECT {qn('token')} FROM {qn(s_meta.db_table)} WHERE {qn('id')} = 1)"  # noqa: S608
-    claim = (
-        f"UPDATE {i_table} SET {routed} = %s WHERE {qn(i_meta.pk.column)} = %s "  # noqa: S608
-        f"AND {direction} = 'inbound' AND {routed} IS NULL RETURNING {', '.join(i_cols)}"
+    column = qn(meta.get_field("routed_at").column)
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET {column} = %s "  # noqa: S608
+        f"WHERE {qn(meta.get_field('contact').column)} = %s AND {qn('direction')} = 'inbound' "
+        f"AND {column} IS NULL AND {qn(meta.get_field('route_failed_at').column)} IS NULL "
+        f"AND {qn(meta.pk.column)} <= %s AND {qn(meta.get_field('created_at').column)} >= %s RETURNING *"
     )
-    if vendor == "postgresql":
-        # last_inbound_at never moves backwards (GREATEST skips a NULL).
-        return (
-            f"WITH claimed AS ({claim}) "  # noqa: S608
-            f"UPDATE {c_table} SET {last} = GREATEST({c_table}.{last}, claimed.{created}), {updated} = %s "
-            f"FROM claimed WHERE {c_table}.{c_pk} = claimed.{contact_id} "
-            f"RETURNING {', '.join(f'claimed.{c}' for c in i_cols)}, "
-            f"{', '.join(f'{c_table}.{c}' for c in c_cols)}, {token}",
+    prep = meta.get_field("routed_at").get_db_prep_save
+    # Older than ROUTE_GIVE_UP: abandoned (left for a person), never routed late.
+    claimed = list(
+        Interaction.objects.raw(
+            sql, [prep(now, connection), contact.pk, up_to, prep(now - ROUTE_GIVE_UP, connection)]
         )
-    touch = (
-        f"UPDATE {c_table} SET {last} = CASE WHEN {last} IS NULL OR {last} < %s THEN %s ELSE {last} END, "  # noqa: S608
-        f"{updated} = %s WHERE {c_pk} = %s RETURNING {', '.join(c_cols)}, {token}"
     )
-    return claim, touch
+    claimed.sort(key=lambda i: (i.created_at, i.pk))
+    return claimed
 
 
 # --- the sweeper --------------------------------------------------------------------------
@@ -189,13 +214,16 @@ def _claim_sql(vendor: str) -> tuple[str, ...]:
 
 def inbound_route_due(*, now=None, batch_size: int = ROUTE_BATCH) -> int:
     """Route the stored inbound messages no worker took within ROUTE_GRACE (the broker was
-    down when they came, or a worker died): the oldest first, each in its own transaction.
-    Returns how many it routed. Safe beside workers: a message is claimed once."""
+    down when they came, or a worker died): the oldest first, each contact's in arrival
+    order. Returns how many it routed. Safe beside workers: a message is claimed once.
+    Never spins on a message it cannot route: each failure is counted, and after
+    MAX_ROUTE_ATTEMPTS the message is given up."""
     now = now or timezone.now()
     waiting = list(
         Interaction.objects.filter(
             direction=Interaction.Direction.INBOUND,
             routed_at__isnull=True,
+            route_failed_at__isnull=True,
             created_at__lte=now - ROUTE_GRACE,
             created_at__gte=now - ROUTE_GIVE_UP,
         )

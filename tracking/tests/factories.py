@@ -23,3 +23,5 @@ class InteractionFactory(factory.django.DjangoModelFactory):
     body = "Hello"
     provider_sid = factory.Sequence(lambda n: f"SM{n:032x}")
     created_at = factory.LazyFunction(timezone.now)
+    # History: an inbound message made here was routed when it came.
+    routed_at = factory.LazyAttribute(lambda o: o.created_at if o.direction == "inbound" else None)

@@ -114,3 +114,123 @@ def test_a_new_number_gets_a_contact_with_the_models_defaults(twilio, broker_dow
     fields += ["attributes", "engagement_value", "is_test", "last_inbound_at"]
     assert {f: getattr(made, f) for f in fields} == {f: getattr(orm, f) for f in fields}
     assert abs(made.updated_at - made.created_at) < timedelta(seconds=1) and stored.contact_id == made.pk
+
+
+# --- order per contact (CONTRACT §3: judged in the order received, whatever the workers) ----
+
+
+def test_a_younger_message_whose_older_one_is_still_queued_routes_the_older_one_first(
+    twilio, broker_down, demo_plan, django_capture_on_commit_callbacks
+):
+    """Two messages a moment apart; the worker that takes the second one gets it first
+    (the first one's task is held in the broker). The first is judged first all the same."""
+    from tracking.tasks import inbound_route_task
+
+    for body in ["hello", "QUOTE"]:
+        assert twilio.post("/twilio/sms/", inbound_payload(PHONE, body)).status_code == 200
+    hello, quote = Interaction.objects.filter(direction="inbound").order_by("pk")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound_route_task(quote.pk)  # the second message's task, delivered first
+
+    enrollment = Enrollment.objects.get(contact__phone=PHONE)
+    assert enrollment.current_state.name == "Quoted"  # hello enrolled, then QUOTE moved on
+    prompts = OutboundMessage.objects.order_by("pk").values_list("interaction__body", flat=True)
+    assert list(prompts) == [
+        "Hi! Reply QUOTE to get your exclusive discount.",
+        "Your quote: 15% off your next order. Reply BUY to claim it.",
+    ]
+    assert not OutboundMessage.objects.filter(purpose="fallback").exists()
+    hello.refresh_from_db()
+    assert hello.routed_at is not None
+    assert inbound_message_route(interaction_id=hello.pk) is None  # its own task, late: nothing
+
+
+def test_a_day_old_waiting_message_is_never_routed_late_by_a_younger_one(
+    twilio, broker_down, demo_plan, time_machine, django_capture_on_commit_callbacks
+):
+    twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello"))
+    time_machine.move_to(later(minutes=60 * 24 + 5), tick=False)
+    twilio.post("/twilio/sms/", inbound_payload(PHONE, "QUOTE"))
+    old, new = Interaction.objects.filter(direction="inbound").order_by("pk")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert inbound_message_route(interaction_id=new.pk) is not None
+    old.refresh_from_db()
+    assert old.routed_at is None  # left for a person
+    assert Enrollment.objects.get(contact__phone=PHONE).current_state.name == "Invited"
+
+
+# --- a message that cannot be routed: counted, given up, never spun on ------------------
+
+
+@pytest.fixture
+def enrollment_steps_refused(db):
+    """The database refuses to record enrollment steps (a fault below our code): routing a
+    message that enrolls someone raises, every time, until the fixture ends."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION refuse_step() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'steps refused'; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                "CREATE TRIGGER refuse_step BEFORE INSERT ON automation_enrollmentstep "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_step()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER refuse_step BEFORE INSERT ON automation_enrollmentstep "
+                "BEGIN SELECT RAISE(ABORT, 'steps refused'); END"
+            )
+    mended = []
+
+    def mend():
+        if mended:
+            return
+        mended.append(True)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("DROP TRIGGER refuse_step ON automation_enrollmentstep")
+                cursor.execute("DROP FUNCTION refuse_step()")
+            else:
+                cursor.execute("DROP TRIGGER refuse_step")
+
+    yield mend
+    mend()
+
+
+def test_a_message_that_cannot_be_routed_is_given_up_after_three_tries(
+    twilio, broker_down, demo_plan, enrollment_steps_refused, time_machine
+):
+    twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello"))
+    stored = Interaction.objects.get(direction="inbound")
+    time_machine.move_to(later(), tick=False)
+    for attempt in (1, 2, 3):
+        assert inbound_route_due() == 0
+        stored.refresh_from_db()
+        assert (stored.route_attempts, stored.routed_at) == (attempt, None)
+        assert "steps refused" in stored.route_error
+    assert stored.route_failed_at is not None  # given up: left for a person
+    assert inbound_route_due() == 0
+    stored.refresh_from_db()
+    assert stored.route_attempts == 3  # the sweeper no longer tries it: no spinning
+    assert not Enrollment.objects.exists()
+
+
+def test_a_given_up_message_no_longer_holds_its_contact_s_later_messages(
+    twilio, broker_down, demo_plan, enrollment_steps_refused, django_capture_on_commit_callbacks
+):
+    twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello"))
+    first = Interaction.objects.get(direction="inbound")
+    for _ in range(3):
+        assert inbound_message_route(interaction_id=first.pk) is None
+    enrollment_steps_refused()  # the fault is mended
+    twilio.post("/twilio/sms/", inbound_payload(PHONE, "hi again"))
+    second = Interaction.objects.filter(direction="inbound").latest("pk")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert inbound_message_route(interaction_id=second.pk) is not None
+    first.refresh_from_db()
+    assert (first.routed_at, first.route_attempts) == (None, 3)
+    assert Enrollment.objects.get(contact__phone=PHONE).current_state.name == "Invited"
