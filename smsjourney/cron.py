@@ -1,18 +1,23 @@
 """A non-blocking lock for periodic jobs, so that a run is never joined by the next one
 (in the style of rapidpro's ``cron_task``): on PostgreSQL a session advisory lock
-(``pg_try_advisory_lock``, released by PostgreSQL itself if the worker dies), elsewhere a
-cache lock with a timeout. The jobs are safe to overlap anyway (``SKIP LOCKED``, claims,
+(``pg_try_advisory_lock``, released by PostgreSQL itself if the worker dies); on SQLite —
+one machine by nature — a file lock (``filelock``, released by the kernel if the process
+dies), so that several processes serving one SQLite database run each job once at a time;
+elsewhere a cache lock with a timeout. The jobs are safe to overlap anyway (``SKIP LOCKED``, claims,
 guarded updates); the lock keeps two workers from doing the same scan twice."""
 
 import hashlib
 import logging
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 
 from celery import shared_task
 from django.core.cache import cache
 from django.db import connection
+from filelock import FileLock, Timeout
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,18 @@ def cron_lock(name: str) -> Iterator[bool]:
                 except Exception:  # the connection is gone, and the session lock with it
                     logger.warning("cron lock %s: could not unlock; the session ended", name, exc_info=True)
         return
+    if connection.vendor == "sqlite":
+        lock = FileLock(_lock_path(name), timeout=0, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
+        return
     cache_key = f"cron-lock:{name}"
     acquired = cache.add(cache_key, "1", CRON_LOCK_TIMEOUT)
     try:
@@ -52,6 +69,15 @@ def cron_lock(name: str) -> Iterator[bool]:
     finally:
         if acquired:
             cache.delete(cache_key)
+
+
+def _lock_path(name: str) -> Path:
+    """One lock file per database file and job, in the system's temporary directory."""
+    database = str(connection.settings_dict.get("NAME") or "")
+    key = hashlib.blake2b(f"{database}:{name}".encode(), digest_size=10).hexdigest()
+    folder = Path(tempfile.gettempdir()) / "smsjourney-locks"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{key}.lock"
 
 
 def cron_task(name: str) -> Callable:

@@ -148,6 +148,14 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or None
 if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("redis://"):
     # kombu's Redis transport, reusing one client per channel (see smsjourney/broker.py).
     CELERY_BROKER_TRANSPORT = "smsjourney.broker:Transport"
+if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Task priorities on Redis: one list per step, served in order (0 first). A reply to a
+    # contact is published at 0, plan and bulk messages at 6 (messaging.services.policy).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "priority_steps": [0, 3, 6, 9],
+        "sep": ":",
+        "queue_order_strategy": "priority",
+    }
 # Without a broker every task runs in-process, right after the transaction commits.
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = False
@@ -157,6 +165,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# No broker: each serving process runs the beat schedule itself, off the request path, and
+# hands sends and delayed retries to its own scheduler (smsjourney/background.py). 0 turns
+# that off (then run the jobs' commands from cron).
+IN_PROCESS_JOBS = env.bool("IN_PROCESS_JOBS", default=True)
 CELERY_BEAT_SCHEDULE = {
     "route-waiting-inbound": {
         "task": "tracking.tasks.inbound_route_due_task",

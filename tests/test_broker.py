@@ -28,3 +28,33 @@ def test_messages_go_through_one_client_per_channel():
         finally:
             simple.queue.delete()
             simple.close()
+
+
+@pytest.mark.celery_broker
+@pytest.mark.django_db
+def test_a_reply_is_published_ahead_of_plan_and_bulk_messages(settings):
+    """On Redis each priority has its list and workers serve them in order: a reply to a
+    contact goes in the first one, a plan or bulk message in a later one."""
+    import redis
+
+    from contacts.tests.factories import ContactFactory
+    from messaging.services import outbound_enqueue, outbound_queue
+    from smsjourney.celery import app
+
+    queue = f"sj-priority-test-{uuid.uuid4().hex[:8]}"
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = os.environ["CELERY_BROKER_URL"]
+    saved = (app.conf.task_always_eager, app.conf.task_default_queue)
+    app.conf.task_always_eager, app.conf.task_default_queue = False, queue
+    client = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    try:
+        contact = ContactFactory()
+        bulk = outbound_queue(contact=contact, body="Sale", purpose="bulk", answers_contact=False)
+        reply = outbound_queue(contact=contact, body="Your quote", purpose="prompt", answers_contact=True)
+        outbound_enqueue(outbound_id=bulk.pk, answers_contact=False)
+        outbound_enqueue(outbound_id=reply.pk, answers_contact=True)
+        assert client.llen(queue) == 1  # priority 0: served first
+        assert client.llen(f"{queue}:6") == 1
+    finally:
+        app.conf.task_always_eager, app.conf.task_default_queue = saved
+        client.delete(queue, f"{queue}:6")

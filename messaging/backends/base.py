@@ -21,7 +21,12 @@ class SendError(Exception):
 
 
 class TransientSendError(SendError):
-    """Worth trying again later: 429/20429, 5xx, timeouts, connection errors."""
+    """Worth trying again later: 429/20429, 5xx, timeouts, connection errors.
+    `retry_after`: the seconds the provider asked us to wait (its Retry-After), if any."""
+
+    def __init__(self, message: str = "", *, code: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
 
 
 class PermanentSendError(SendError):

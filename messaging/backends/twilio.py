@@ -6,7 +6,9 @@ rewrites that origin. One client — one keep-alive HTTP session — per process
 configuration, reused across sends.
 """
 
+import email.utils
 import threading
+import time
 
 import requests
 from django.conf import settings
@@ -44,7 +46,28 @@ class BaseUrlHttpClient(TwilioHttpClient):
     def request(self, method, url, *args, **kwargs):
         if self.base_url and self.base_url != TWILIO_ORIGIN and url.startswith(TWILIO_ORIGIN):
             url = self.base_url + url[len(TWILIO_ORIGIN) :]
-        return super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)
+        # The SDK's errors carry no headers: keep Retry-After for this thread's send (one
+        # client serves many threads, so not on the shared client).
+        _last.retry_after = retry_after_seconds((response.headers or {}).get("Retry-After"))
+        return response
+
+
+_last = threading.local()
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: a number of seconds, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
 
 
 _clients: dict[tuple, Client] = {}
@@ -70,7 +93,7 @@ def twilio_client(*, timeout: float | None = None) -> Client:
     return client
 
 
-def _error_from(exc: TwilioException) -> Exception:
+def _error_from(exc: TwilioException, *, retry_after: float | None = None) -> Exception:
     status = getattr(exc, "status", None)
     code = getattr(exc, "code", None)
     message = str(getattr(exc, "msg", "") or getattr(exc, "detail", "") or getattr(exc, "title", "") or exc)
@@ -83,7 +106,7 @@ def _error_from(exc: TwilioException) -> Exception:
     except (TypeError, ValueError):
         code = None
     if status is None or status >= 500 or status in TRANSIENT_HTTP_STATUSES or code in TRANSIENT_TWILIO_CODES:
-        return TransientSendError(message, code=str(code or status or ""))
+        return TransientSendError(message, code=str(code or status or ""), retry_after=retry_after)
     return PermanentSendError(code or status, message)
 
 
@@ -99,10 +122,11 @@ class TwilioBackend(BaseSmsBackend):
         if status_callback:
             kwargs["status_callback"] = status_callback
         client = twilio_client(timeout=self.timeout)
+        _last.retry_after = None
         try:
             message = client.messages.create(**kwargs)
         except requests.RequestException as exc:  # timeouts, refused/reset connections
             raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
         except TwilioException as exc:
-            raise _error_from(exc) from exc
+            raise _error_from(exc, retry_after=getattr(_last, "retry_after", None)) from exc
         return SendResult(sid=message.sid, status=message.status or "queued")

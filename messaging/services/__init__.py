@@ -34,11 +34,18 @@ from messaging.services.outbound import (
     outbound_release_due,
     outbound_render_queue,
 )
-from messaging.services.policy import MAX_ATTEMPTS, backoff_seconds, eager_pause, status_callback_url
+from messaging.services.policy import (
+    MAX_ATTEMPTS,
+    RetryLater,
+    backoff_seconds,
+    eager_pause,
+    status_callback_url,
+)
 from messaging.services.sending import outbound_send
 
 __all__ = [
     "MAX_ATTEMPTS",
+    "RetryLater",
     "backoff_seconds",
     "delivery_status_apply",
     "eager_pause",

@@ -17,10 +17,12 @@ from messaging.services.policy import (
     RELEASE_BATCH,
     RELEASE_GRACE,
     SENDING_STALE_AFTER,
-    celery_eager,
     contact_tz,
     eager_pause,
+    send_priority,
 )
+from smsjourney import background
+from smsjourney.background import eager, task_enqueue
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -92,7 +94,9 @@ def outbound_queue(
     )
     if status == DeliveryStatus.QUEUED:
         outbound_id = outbound.pk
-        transaction.on_commit(lambda: outbound_enqueue(outbound_id=outbound_id))
+        transaction.on_commit(
+            lambda: outbound_enqueue(outbound_id=outbound_id, answers_contact=answers_contact)
+        )
     return outbound
 
 
@@ -168,20 +172,19 @@ def _same_text_queued(*, contact: Contact, body: str, now: datetime) -> int:
     ).count()
 
 
-def outbound_enqueue(*, outbound_id: int, force: bool = False) -> None:
-    """Hand one message to Celery: a worker when a broker is configured, else run it here
-    (one short try; skipped for a while after a failure unless `force`). Never raises:
-    whatever is not sent now, the release job sends later."""
+def outbound_enqueue(*, outbound_id: int, force: bool = False, answers_contact: bool = True) -> None:
+    """Hand one message to be sent: to a worker when a broker is configured (a reply at a
+    higher priority than plan and bulk messages), else to this process's in-process
+    scheduler when it runs (off the request path), else send it here (one short try;
+    skipped for a while after a failure unless `force`). Never raises: whatever is not
+    sent now, the release job sends later."""
     from messaging.tasks import outbound_send_task
 
     try:
-        if celery_eager():
-            if not force and eager_pause.active():
-                logger.info("outbound %s left queued: sending is paused after a recent failure", outbound_id)
-                return
-            outbound_send_task.apply(args=(outbound_id,))
-        else:
-            outbound_send_task.apply_async(args=(outbound_id,))
+        if eager() and not background.running() and not force and eager_pause.active():
+            logger.info("outbound %s left queued: sending is paused after a recent failure", outbound_id)
+            return
+        task_enqueue(outbound_send_task, args=(outbound_id,), priority=send_priority(answers_contact))
     except Exception:
         logger.exception("outbound %s not handed over now; the release job will send it", outbound_id)
 
@@ -191,31 +194,33 @@ def outbound_enqueue(*, outbound_id: int, force: bool = False) -> None:
 
 def outbound_release_due(*, now: datetime | None = None, batch_size: int = RELEASE_BATCH) -> int:
     """Enqueue every message whose time has come: HELD ones past quiet hours, QUEUED ones
-    past their backoff whose task was lost, SENDING ones abandoned by a dead worker.
-    Returns how many were enqueued. Idempotent; safe to run concurrently (sending is)."""
+    past their backoff whose task was lost, SENDING ones abandoned by a dead worker —
+    replies to the contact first. Returns how many were enqueued. Idempotent; safe to run
+    concurrently (sending is)."""
     now = now or timezone.now()
+    replies_first = ("-answers_contact", "send_after", "pk")
     held = list(
         OutboundMessage.objects.filter(status=DeliveryStatus.HELD, send_after__lte=now)
-        .order_by("send_after")
-        .values_list("pk", flat=True)[:batch_size]
+        .order_by(*replies_first)
+        .values_list("pk", "answers_contact")[:batch_size]
     )
     if held:
-        OutboundMessage.objects.filter(pk__in=held, status=DeliveryStatus.HELD).update(
+        OutboundMessage.objects.filter(pk__in=[pk for pk, _ in held], status=DeliveryStatus.HELD).update(
             status=DeliveryStatus.QUEUED, status_updated_at=now
         )
     late = list(
         OutboundMessage.objects.filter(status=DeliveryStatus.QUEUED, send_after__lte=now - RELEASE_GRACE)
-        .order_by("send_after")
-        .values_list("pk", flat=True)[:batch_size]
+        .order_by(*replies_first)
+        .values_list("pk", "answers_contact")[:batch_size]
     )
     stale = list(
         OutboundMessage.objects.filter(
             status=DeliveryStatus.SENDING,
             status_updated_at__lte=now - SENDING_STALE_AFTER,
             interaction__provider_sid__isnull=True,
-        ).values_list("pk", "attempts")[:batch_size]
+        ).values_list("pk", "attempts", "answers_contact")[:batch_size]
     )
-    for pk, attempts in stale:
+    for pk, attempts, answers in stale:
         base = OutboundMessage.objects.filter(pk=pk, status=DeliveryStatus.SENDING, attempts=attempts)
         if attempts >= MAX_ATTEMPTS:
             base.update(
@@ -225,19 +230,19 @@ def outbound_release_due(*, now: datetime | None = None, batch_size: int = RELEA
             )
         elif base.update(status=DeliveryStatus.QUEUED, send_after=now, status_updated_at=now):
             logger.warning("outbound %s was stuck sending since a worker died; queued again", pk)
-            late.append(pk)
-    ids = held + late
-    eager = celery_eager()
+            late.append((pk, answers))
+    due = sorted(held + late, key=lambda row: not row[1])  # replies first (a stable sort)
+    inline = eager() and not background.running()
     pause_before = eager_pause.until
     enqueued = 0
-    for pk in ids:
-        if eager and eager_pause.until != pause_before:
+    for pk, answers in due:
+        if inline and eager_pause.until != pause_before:
             # Sending in-process and the provider just failed: the rest waits for the next run.
             logger.warning(
-                "release job: provider failing, %d messages left for the next run", len(ids) - enqueued
+                "release job: provider failing, %d messages left for the next run", len(due) - enqueued
             )
             break
-        outbound_enqueue(outbound_id=pk, force=True)
+        outbound_enqueue(outbound_id=pk, force=True, answers_contact=answers)
         enqueued += 1
     if enqueued:
         logger.info("release job: enqueued %d messages", enqueued)

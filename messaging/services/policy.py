@@ -2,7 +2,9 @@
 shared by queueing, sending and the release job."""
 
 import functools
+import random
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -20,16 +22,23 @@ ALWAYS_ALLOWED_PURPOSES = {Purpose.HELP, Purpose.OPT_OUT_CONFIRMATION}
 # Purposes whose sending starts the enrollment's reply timeout.
 PROMPT_PURPOSES = {Purpose.PROMPT, Purpose.REMINDER}
 
-MAX_ATTEMPTS = 8  # then FAILED, error kept
-BACKOFF_BASE_SECONDS = 30  # 30 s, 60 s, 2 min, 4 min … (30 s · 2^(attempt-1))
-BACKOFF_CAP_SECONDS = 3600
+# Transient errors (429, 5xx, timeouts) are retried at conversation speed: about 1 s, 2 s,
+# 4 s … (each with jitter, never sooner than Twilio's Retry-After), at most 5 min apart,
+# then FAILED with the error kept — within about 4 to 8 minutes of the first try.
+MAX_ATTEMPTS = 10
+BACKOFF_BASE_SECONDS = 1.0  # a reply to the contact's own message
+BACKOFF_BASE_OTHER_SECONDS = 2.0  # plan and bulk messages wait a little longer: replies first
+BACKOFF_CAP_SECONDS = 300.0
+# Broker priorities (Redis: 0 is the highest): a reply goes ahead of plan and bulk messages.
+REPLY_PRIORITY = 0
+OTHER_PRIORITY = 6
 SEND_TIMEOUT_SECONDS = 5.0  # on a worker
 EAGER_SEND_TIMEOUT_SECONDS = 2.0  # inside a web request (no broker): one short try
 EAGER_PAUSE_SECONDS = 30.0  # after a transient failure in eager mode, don't try inline for a while
 RELEASE_GRACE = timedelta(seconds=60)  # a QUEUED message this late has lost its task
 SENDING_STALE_AFTER = timedelta(minutes=10)
 RELEASE_BATCH = 1000
-DUE_TOLERANCE = timedelta(seconds=2)
+DUE_TOLERANCE = timedelta(milliseconds=50)  # a retry that fires this early is sent
 
 # Twilio error codes we act on (shared/fixtures/twilio/README.md).
 CODE_OPTED_OUT = "21610"
@@ -56,14 +65,31 @@ class _EagerPause:
 eager_pause = _EagerPause()
 
 
-def celery_eager() -> bool:
-    """Read at call time: tests flip the setting after Celery may have cached its config."""
-    return bool(settings.CELERY_TASK_ALWAYS_EAGER) or not settings.CELERY_BROKER_URL
+@dataclass(frozen=True)
+class RetryLater:
+    """A transient error left the message queued: try again in `seconds`, at `priority`."""
+
+    seconds: float
+    priority: int
 
 
-def backoff_seconds(attempts: int) -> int:
-    """Delay before the next try after `attempts` failed tries."""
-    return min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_CAP_SECONDS)
+def send_priority(answers_contact: bool) -> int:
+    return REPLY_PRIORITY if answers_contact else OTHER_PRIORITY
+
+
+def backoff_seconds(
+    attempts: int, *, answers_contact: bool = True, retry_after: float | None = None, rng=random
+) -> float:
+    """Delay before the next try after `attempts` failed tries: exponential from about 1 s
+    (2 s for messages that do not answer the contact), with "equal jitter" (half the step
+    fixed, half random, so retries of many messages spread out), never sooner than the
+    provider's Retry-After, capped at BACKOFF_CAP_SECONDS."""
+    base = BACKOFF_BASE_SECONDS if answers_contact else BACKOFF_BASE_OTHER_SECONDS
+    step = min(base * 2 ** max(attempts - 1, 0), BACKOFF_CAP_SECONDS)
+    delay = step / 2 + rng.uniform(0, step / 2)
+    if retry_after:
+        delay = max(delay, min(float(retry_after), BACKOFF_CAP_SECONDS))
+    return round(delay, 3)
 
 
 @functools.cache

@@ -26,10 +26,13 @@ from messaging.services.policy import (
     MAX_ATTEMPTS,
     PROMPT_PURPOSES,
     SEND_TIMEOUT_SECONDS,
+    RetryLater,
     backoff_seconds,
     eager_pause,
+    send_priority,
     status_callback_url,
 )
+from smsjourney import background
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -37,11 +40,13 @@ logger = logging.getLogger(__name__)
 # --- send -----------------------------------------------------------------------------
 
 
-def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool = False) -> int | None:
+def outbound_send(
+    *, outbound_id: int, timeout: float | None = None, eager: bool = False
+) -> RetryLater | None:
     """Send one queued message through the SMS backend. Idempotent.
 
-    Returns the seconds after which to try again when a transient error left the message
-    queued (the task retries then), else None."""
+    Returns when (and at which priority) to try again when a transient error left the
+    message queued (the task retries then), else None."""
     now = timezone.now()
     try:
         row = OutboundMessage.objects.values(*_SEND_FIELDS).get(pk=outbound_id)
@@ -52,8 +57,11 @@ def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool
         logger.info("outbound %s is %s, not queued: nothing to do", outbound_id, row["status"])
         return None
     if row["send_after"] and row["send_after"] > now + DUE_TOLERANCE:
-        logger.info("outbound %s is not due before %s", outbound_id, row["send_after"])
-        return None
+        # Early (a duplicate task, or a countdown that fired a moment soon): not now, but
+        # then — never later than the message's own time.
+        wait = (row["send_after"] - now).total_seconds()
+        logger.info("outbound %s is not due for %.1f s", outbound_id, wait)
+        return RetryLater(seconds=wait, priority=send_priority(row["answers_contact"]))
     if row["contact__opted_out"] and row["purpose"] not in ALWAYS_ALLOWED_PURPOSES:
         OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
             status=DeliveryStatus.CANCELED,
@@ -92,8 +100,8 @@ def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool
     except Exception as exc:  # TransientSendError, or a backend bug: retry, capped
         if not isinstance(exc, TransientSendError):
             logger.exception("outbound %s: unexpected backend error", outbound_id)
-        if eager:
-            eager_pause.trip()
+        if eager and not background.running():
+            eager_pause.trip()  # sending inside requests: spare the next ones a dead API
         return _record_transient(outbound_id=outbound_id, error=exc)
 
     # 3. The outcome.
@@ -107,7 +115,7 @@ def outbound_send(*, outbound_id: int, timeout: float | None = None, eager: bool
 
 _SEND_FIELDS = (
     "status", "send_after", "purpose", "to_number", "media_url", "enrollment_id", "interaction_id",
-    "contact_id", "interaction__body", "contact__opted_out", "contact__is_test",
+    "contact_id", "interaction__body", "contact__opted_out", "contact__is_test", "answers_contact",
 )  # fmt: skip
 
 
@@ -135,7 +143,7 @@ def _record_sent(*, outbound_id: int, interaction_id: int, result: SendResult) -
     return now
 
 
-def _record_transient(*, outbound_id: int, error: Exception) -> int | None:
+def _record_transient(*, outbound_id: int, error: Exception) -> RetryLater | None:
     now = timezone.now()
     code = getattr(error, "code", "") or ""
     with transaction.atomic():
@@ -151,13 +159,18 @@ def _record_transient(*, outbound_id: int, error: Exception) -> int | None:
             logger.error("outbound %s failed after %d attempts: %s", outbound_id, outbound.attempts, error)
         else:
             outbound.retry_later()
-            retry_in = backoff_seconds(outbound.attempts)
-            outbound.send_after = now + timedelta(seconds=retry_in)
+            seconds = backoff_seconds(
+                outbound.attempts,
+                answers_contact=outbound.answers_contact,
+                retry_after=getattr(error, "retry_after", None),
+            )
+            retry_in = RetryLater(seconds=seconds, priority=send_priority(outbound.answers_contact))
+            outbound.send_after = now + timedelta(seconds=seconds)
             logger.warning(
-                "outbound %s: transient error (attempt %d), retry in %d s: %s",
+                "outbound %s: transient error (attempt %d), retry in %.1f s: %s",
                 outbound_id,
                 outbound.attempts,
-                retry_in,
+                seconds,
                 error,
             )
         outbound.save(

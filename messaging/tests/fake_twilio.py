@@ -1,6 +1,7 @@
 """A tiny local stand-in for Twilio's REST API, for tests that need a real HTTP server
 (a Celery worker in another process) and for bench/send.py. Answers every
-`POST /2010-04-01/Accounts/<sid>/Messages.json` with 201 and a new sid; keep-alive on,
+`POST /2010-04-01/Accounts/<sid>/Messages.json` with 201 and a new sid — or, first, with
+the errors queued in `failures` (status, Twilio error code, headers); keep-alive on,
 Nagle off, one thread per connection."""
 
 import json
@@ -24,12 +25,22 @@ class FakeTwilioHandler(BaseHTTPRequestHandler):
             return
         sid = "SM" + uuid.uuid4().hex
         with server.lock:
-            server.received.append({"path": self.path, "form": form, "sid": sid, "at": time.perf_counter()})
+            failure = server.failures.pop(0) if server.failures else None
+            status = failure[0] if failure else 201
+            server.received.append(
+                {"path": self.path, "form": form, "sid": sid, "at": time.perf_counter(), "status": status}
+            )
+        if failure:
+            code, headers = failure[1], failure[2] if len(failure) > 2 else {}
+            self._answer(status, {"code": code, "message": "error", "status": status}, headers)
+            return
         self._answer(201, {"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body")})
 
-    def _answer(self, status: int, payload: dict) -> None:
+    def _answer(self, status: int, payload: dict, headers: dict | None = None) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -45,6 +56,7 @@ class FakeTwilio(ThreadingHTTPServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         super().__init__((host, port), FakeTwilioHandler)
         self.received: list[dict] = []
+        self.failures: list[tuple] = []  # (status, code[, headers]) answered first, in order
         self.lock = threading.Lock()
         self._thread: threading.Thread | None = None
 

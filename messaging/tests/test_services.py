@@ -228,15 +228,18 @@ def test_transient_errors_are_retried_after_a_backoff_then_sent(twilio_api, fail
     twilio_api.add(responses.POST, messages_url(), **created(sid=SID))
     outbound = queue(ContactFactory())
 
-    assert outbound_send(outbound_id=outbound.pk) == backoff_seconds(1) == 30
+    retry = outbound_send(outbound_id=outbound.pk)
+    assert 0.5 <= retry.seconds <= 1.0  # a reply to the contact: about a second, with jitter
+    assert retry.priority == 0
     outbound.refresh_from_db()
     assert outbound.status == DeliveryStatus.QUEUED
     assert outbound.attempts == 1
-    assert outbound.send_after > timezone.now() + timedelta(seconds=25)
+    assert timezone.now() < outbound.send_after <= timezone.now() + timedelta(seconds=1)
     assert outbound.error_message
 
-    outbound_send(outbound_id=outbound.pk)  # a duplicate task before the backoff: nothing
+    early = outbound_send(outbound_id=outbound.pk)  # a duplicate task before the backoff: not now
     assert len(twilio_api.calls) == 1
+    assert 0 < early.seconds <= 1.0  # … but at the message's own time
 
     with later(2):  # the release job, after the backoff (and its grace)
         assert outbound_release_due() == 1
@@ -248,17 +251,63 @@ def test_transient_errors_are_retried_after_a_backoff_then_sent(twilio_api, fail
     assert len(twilio_api.calls) == 2
 
 
-def test_backoff_grows_and_is_capped():
-    assert [backoff_seconds(n) for n in range(1, 6)] == [30, 60, 120, 240, 480]
-    assert backoff_seconds(20) == 3600
+class _Fixed:
+    """A random source that always draws `fraction` of the range (the jitter's ends)."""
+
+    def __init__(self, fraction: float) -> None:
+        self.fraction = fraction
+
+    def uniform(self, low: float, high: float) -> float:
+        return low + (high - low) * self.fraction
+
+
+def test_backoff_starts_at_about_a_second_doubles_with_jitter_and_is_capped_at_5_minutes():
+    low, high = _Fixed(0.0), _Fixed(1.0)
+    assert [backoff_seconds(n, rng=high) for n in range(1, 7)] == [1, 2, 4, 8, 16, 32]
+    assert [backoff_seconds(n, rng=low) for n in range(1, 7)] == [0.5, 1, 2, 4, 8, 16]
+    assert backoff_seconds(30, rng=high) == 300 and backoff_seconds(30, rng=low) == 150
+    # Plan and bulk messages wait twice as long as replies: replies go first.
+    assert backoff_seconds(1, answers_contact=False, rng=high) == 2
+    # Twilio's Retry-After is honoured (never sooner), within the cap.
+    assert backoff_seconds(1, retry_after=7, rng=high) == 7
+    assert backoff_seconds(1, retry_after=3600, rng=high) == 300
+    # The whole window before FAILED: minutes, not hours.
+    total = sum(backoff_seconds(n, rng=high) for n in range(1, MAX_ATTEMPTS))
+    assert 4 * 60 < total < 10 * 60
+
+
+def test_twilio_s_retry_after_header_sets_the_next_try(twilio_api):
+    twilio_api.add(
+        responses.POST,
+        messages_url(),
+        headers={"Retry-After": "12"},
+        **error(429, 20429, "Too Many Requests"),
+    )
+    outbound = queue(ContactFactory())
+    retry = outbound_send(outbound_id=outbound.pk)
+    assert retry.seconds == 12
+    outbound.refresh_from_db()
+    assert outbound.send_after >= timezone.now() + timedelta(seconds=11)
+
+
+def test_a_plan_message_is_retried_after_a_reply_and_at_a_lower_priority(twilio_api):
+    twilio_api.add(responses.POST, messages_url(), **error(503, 20503, "Service Unavailable"))
+    reply = queue(ContactFactory(), "Your quote")
+    plan_message = outbound_queue(
+        contact=ContactFactory(), body="Spring sale", purpose="bulk", answers_contact=False
+    )
+    reply_retry = outbound_send(outbound_id=reply.pk)
+    plan_retry = outbound_send(outbound_id=plan_message.pk)
+    assert (reply_retry.priority, plan_retry.priority) == (0, 6)
+    assert 1.0 <= plan_retry.seconds <= 2.0 and reply_retry.seconds <= 1.0
 
 
 def test_after_the_cap_of_attempts_the_message_fails_with_the_error_kept(twilio_api):
     twilio_api.add(responses.POST, messages_url(), **error(503, 20503, "Service Unavailable"))
     outbound = queue(ContactFactory())
     outbound_send(outbound_id=outbound.pk)
-    for hour in range(1, MAX_ATTEMPTS + 3):
-        with later(hour * 60):  # each backoff is an hour at most
+    for step in range(1, MAX_ATTEMPTS + 3):
+        with later(step * 6):  # each backoff is 5 minutes at most
             outbound_release_due()
     outbound.refresh_from_db()
     assert outbound.status == DeliveryStatus.FAILED
@@ -422,3 +471,15 @@ def test_a_status_callback_during_a_failed_call_wins(twilio_api):
     assert outbound.status == DeliveryStatus.SENT
     assert outbound.interaction.provider_sid == SID
     assert len(twilio_api.calls) == 1
+
+
+def test_the_release_job_sends_replies_before_plan_and_bulk_messages(sms_outbox):
+    contact = ContactFactory()
+    now = timezone.now()
+    older_bulk = outbound_queue(contact=contact, body="Spring sale", purpose="bulk", answers_contact=False)
+    reply = queue(contact, "Your quote")
+    # Both lost their task and waited out a retry: the bulk one has waited longer.
+    OutboundMessage.objects.filter(pk=older_bulk.pk).update(send_after=now - timedelta(minutes=5))
+    OutboundMessage.objects.filter(pk=reply.pk).update(send_after=now - timedelta(minutes=2))
+    assert outbound_release_due() == 2
+    assert [m.body for m in sms_outbox] == ["Your quote", "Spring sale"]

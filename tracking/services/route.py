@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from contacts.models import ConsentEvent, Contact
+from smsjourney.background import eager
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -42,11 +43,10 @@ class InboundResult:
 def inbound_route_enqueue(*, interaction_id: int) -> None:
     """Hand a stored message to the engine: a Celery task when a broker is configured, else
     route it here. Never raises: whatever is not routed now, the sweeper routes later."""
-    from messaging.services.policy import celery_eager
     from tracking.tasks import inbound_route_task
 
     try:
-        if celery_eager():
+        if eager():
             inbound_message_route(interaction_id=interaction_id)
         else:
             inbound_route_task.apply_async(args=(interaction_id,))
