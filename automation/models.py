@@ -315,6 +315,25 @@ class BulkEnrollmentJob(models.Model):
         return int(100 * self.processed / self.total) if self.total else 100
 
 
+class SimulatorContact(models.Model):
+    """A test contact the simulator made for one marketer trying one plan. Only the
+    simulator creates these rows, and "Reset" deletes only a contact that has one: no field
+    a marketer can edit (``is_test``, ``attributes``) makes a real contact resettable."""
+
+    contact = models.OneToOneField("contacts.Contact", on_delete=models.CASCADE, related_name="simulator")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="simulator_contacts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "user"], name="one_simulator_contact_per_plan_and_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"Test contact of {self.user} for {self.plan}"
+
+
 class PlanGraphStamp(models.Model):
     """One row whose `token` changes whenever any row of the journey graph changes: a plan,
     a state, a transition, an SMS message type or a goal — by any path (admin, services,

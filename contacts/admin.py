@@ -20,7 +20,7 @@ HISTORY_LIMIT = 50
 class ContactAdminForm(forms.ModelForm):
     class Meta:
         model = Contact
-        fields = ["phone", "first_name", "last_name", "email", "timezone", "locale", "attributes", "is_test"]
+        fields = ["phone", "first_name", "last_name", "email", "timezone", "locale", "attributes"]
 
     def clean_phone(self) -> str:
         # National formats are read in settings.PHONE_DEFAULT_REGION; bad input is a form error.
@@ -95,6 +95,7 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
     search_fields = ["phone", "first_name", "last_name", "email"]
     search_help_text = "Phone (any format, e.g. +1 212 555 0123 or (212) 555-0123), name or email."
     readonly_fields = [
+        "is_test",
         "opted_out",
         "opted_out_at",
         "engagement_value",

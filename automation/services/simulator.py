@@ -1,10 +1,11 @@
 """Try-it: a marketer chats with a plan as a test contact, through the real engine.
 
-Each (plan, user) pair has its own test contact (``Contact.is_test``), numbered in the
-fictional North American range NXX-555-0100…0199 (numbers that are never assigned), so
-nothing a marketer types can reach a real phone; messaging sends to test contacts with
-the ``locmem`` backend whatever ``SMS_BACKEND`` says, and reports, exports and the API
-leave them out.
+Each (plan, user) pair has its own test contact, made by the simulator and recorded as
+such (``SimulatorContact``; ``Contact.is_test``, which the admin does not let anyone edit),
+numbered in the fictional North American range NXX-555-0100…0199 (numbers that are never
+assigned), so nothing a marketer types can reach a real phone; messaging sends to test
+contacts with the ``locmem`` backend whatever ``SMS_BACKEND`` says, and reports, exports
+and the API leave them out. "Reset" deletes only a contact the simulator made.
 
 A message is handed to ``tracking.services.inbound_message_receive`` shaped like Twilio's
 webhook payload: compliance keywords, transitions, fallbacks, goals and replies are all
@@ -23,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from automation.models import Enrollment, EnrollmentStatus, Plan
+from automation.models import Enrollment, EnrollmentStatus, Plan, SimulatorContact
 from contacts.models import Contact
 from tracking.models import Interaction
 
@@ -55,9 +56,7 @@ class SimulatorTurn:
 
 
 def _lookup(*, plan: Plan, user) -> Contact | None:
-    return Contact.objects.filter(
-        is_test=True, attributes__simulator__plan=plan.pk, attributes__simulator__user=user.pk
-    ).first()
+    return Contact.objects.filter(is_test=True, simulator__plan=plan, simulator__user=user).first()
 
 
 def simulator_contact(*, plan: Plan, user) -> Contact:
@@ -74,15 +73,19 @@ def simulator_contact(*, plan: Plan, user) -> Contact:
                 continue
             try:
                 with transaction.atomic():
-                    return Contact.objects.create(
+                    contact = Contact.objects.create(
                         phone=phone,
                         first_name="Test",
                         last_name=f"({user.get_username()})"[:100],
                         is_test=True,
-                        attributes={"simulator": {"plan": plan.pk, "user": user.pk}},
                     )
+                    SimulatorContact.objects.create(contact=contact, plan=plan, user=user)
+                    return contact
             except IntegrityError:
-                continue  # taken meanwhile: try the next number
+                existing = _lookup(plan=plan, user=user)
+                if existing is not None:  # a second tab of the same marketer made it meanwhile
+                    return existing
+                continue  # the number was taken meanwhile: try the next one
     raise ValidationError("Every simulator number is in use: reset some test contacts.")
 
 
@@ -176,10 +179,16 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
 
 def simulator_reset(*, plan: Plan, user) -> bool:
     """Delete the user's test contact for `plan` and everything it did (messages,
-    enrollments, steps, goals, consent). False when there was nothing to reset."""
-    contact = _lookup(plan=plan, user=user)
-    if contact is None:
-        return False
+    enrollments, steps, goals, consent). Only a contact the simulator made (its
+    ``SimulatorContact`` row) is ever deleted. False when there was nothing to reset."""
     with transaction.atomic():
-        contact.delete()
+        record = (
+            SimulatorContact.objects.select_for_update()
+            .select_related("contact")
+            .filter(plan=plan, user=user, contact__is_test=True)
+            .first()
+        )
+        if record is None:
+            return False
+        record.contact.delete()  # the record goes with it (CASCADE)
     return True

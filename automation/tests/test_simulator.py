@@ -142,3 +142,56 @@ def test_draft_plan_without_a_start_state_is_a_clear_error(admin_client, admin_u
     response = admin_client.post(f"/admin/automation/plan/{plan.pk}/try/", {"text": "hi"}, follow=True)
     assert response.status_code == 200
     assert "cannot enroll anyone yet" in response.content.decode()
+
+
+def test_reset_never_deletes_a_real_contact_a_marketer_dressed_as_a_test_one(admin_client, admin_user):
+    """Today's exploit, step by step: tick is_test on a real contact and give it the
+    simulator's attributes; Reset must still delete nothing of it."""
+    from contacts.models import ConsentEvent
+
+    plan = _plan(Plan.Status.ACTIVE)
+    real = Contact.objects.create(phone="+14155550142", first_name="Real")
+    ConsentEvent.objects.create(contact=real, kind="opt_in", source="admin", occurred_at=real.created_at)
+    change = f"/admin/contacts/contact/{real.pk}/change/"
+    page = admin_client.get(change).content.decode()
+    assert 'name="is_test"' not in page  # no one can tick it
+    response = admin_client.post(
+        change,
+        {
+            "phone": real.phone, "first_name": "Real", "last_name": "", "email": "", "timezone": "",
+            "locale": "", "is_test": "on",
+            "attributes": f'{{"simulator": {{"plan": {plan.pk}, "user": {admin_user.pk}}}}}',
+            **_empty_inlines(page),
+        },
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    real.refresh_from_db()
+    assert real.is_test is False  # the tick was not taken
+    Contact.objects.filter(pk=real.pk).update(is_test=True)  # and even if it were set some other way
+
+    assert admin_client.post(f"/admin/automation/plan/{plan.pk}/try/", {"reset": "1"}).status_code == 302
+    assert Contact.objects.filter(pk=real.pk).exists()
+    assert ConsentEvent.objects.filter(contact=real).exists()
+    assert simulator_reset(plan=plan, user=admin_user) is False
+
+
+def test_the_simulator_finds_only_the_test_contact_it_made(marketer, sms_outbox):
+    plan = _plan(Plan.Status.ACTIVE)
+    decoy = Contact.objects.create(
+        phone="+14155550143", is_test=True, attributes={"simulator": {"plan": plan.pk, "user": marketer.pk}}
+    )
+    made = simulator_contact(plan=plan, user=marketer)
+    assert made.pk != decoy.pk and made.phone.endswith(tuple(f"55501{n:02d}" for n in range(100)))
+    assert simulator_contact(plan=plan, user=marketer).pk == made.pk
+    assert simulator_reset(plan=plan, user=marketer) is True
+    assert Contact.objects.filter(pk=decoy.pk).exists()
+
+
+def _empty_inlines(page: str) -> dict:
+    """The management forms of the contact page's inlines, as a browser posts them."""
+    import re
+
+    fields = dict(
+        re.findall(r'name="([\w-]+-(?:TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS)"[^>]*value="(\d*)"', page)
+    )
+    return {name: value for name, value in fields.items()}
