@@ -191,7 +191,5 @@ def _empty_inlines(page: str) -> dict:
     """The management forms of the contact page's inlines, as a browser posts them."""
     import re
 
-    fields = dict(
-        re.findall(r'name="([\w-]+-(?:TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS)"[^>]*value="(\d*)"', page)
-    )
-    return {name: value for name, value in fields.items()}
+    pattern = r'name="([\w-]+-(?:TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS)"[^>]*value="(\d*)"'
+    return dict(re.findall(pattern, page))
