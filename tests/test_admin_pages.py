@@ -9,7 +9,7 @@ import importlib
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -73,6 +73,11 @@ def world(db, django_user_model):
     owner = django_user_model.objects.create_user("token-owner", password="x")
     Token.objects.create(user=owner)
     BulkEnrollmentJob.objects.create(plan=plan, created_by=owner, total=1)
+    # django-axes' rows: a failed login and a successful one, through the login page.
+    login = Client()
+    login.post(reverse("admin:login"), {"username": "token-owner", "password": "wrong"})
+    django_user_model.objects.create_user("staffer", password="pw", is_staff=True)
+    login.post(reverse("admin:login"), {"username": "staffer", "password": "pw"})
     return {"plan": plan, "contact": contact}
 
 

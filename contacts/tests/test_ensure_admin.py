@@ -3,7 +3,7 @@
 from io import StringIO
 
 import pytest
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 pytestmark = pytest.mark.django_db
@@ -20,12 +20,14 @@ def _run() -> str:
     return out.getvalue()
 
 
-def test_creates_admin_with_a_random_password_printed_once():
+def test_creates_admin_with_a_random_password_printed_once(client):
     output = _run()
     password = output.split("password: ", 1)[1].split()[0]
     assert len(password) >= 20
-    user = authenticate(username="admin", password=password)
-    assert user is not None and user.is_superuser and user.is_staff
+    response = client.post("/admin/login/", {"username": "admin", "password": password, "next": "/admin/"})
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    user = get_user_model().objects.get(username="admin")
+    assert user.is_superuser and user.is_staff
     again = _run()
     assert password not in again
     assert "nothing to do" in again

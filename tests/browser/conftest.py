@@ -62,6 +62,8 @@ def live_server(request):
 
 @pytest.fixture
 def page(_chromium, live_server, settings):
+    """A page of a fresh browser context. Every page it shows must work under the site's
+    Content-Security-Policy: a violation Chromium reports fails the test."""
     # Plain http on localhost: the cookies cannot be Secure-only here.
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
@@ -69,8 +71,18 @@ def page(_chromium, live_server, settings):
     context = _chromium.new_context(viewport={"width": 1280, "height": 860}, base_url=live_server.url)
     context.set_default_timeout(15_000)
     page = context.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert not violations, "\n".join(violations)
 
 
 @pytest.fixture

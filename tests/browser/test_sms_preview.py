@@ -2,6 +2,7 @@
 the sample contact with its encoding and segment count; a broken template shows why."""
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,19 +19,17 @@ def test_live_preview_follows_typing(page, shots, django_user_model):
 
     body = page.locator("#id_body")
     body.fill("Hi {{ contact.first_name }}! Reply QUOTE.")
-    page.wait_for_function(
-        "document.getElementById('sms-preview-body').textContent === 'Hi Alex! Reply QUOTE.'"
-    )
+    expect(page.locator("#sms-preview-body")).to_have_text("Hi Alex! Reply QUOTE.")
     stats = page.locator("#sms-preview-stats")
     assert "GSM-7" in stats.inner_text()
     assert "1 segment" in stats.inner_text()
 
     body.fill("Merci \U0001f600 " + "x" * 70)
-    page.wait_for_function("document.getElementById('sms-preview-stats').textContent.includes('UCS-2')")
+    expect(page.locator("#sms-preview-stats")).to_contain_text("UCS-2")
     assert "2 segments" in stats.inner_text()
     assert "\U0001f600" in stats.inner_text()
     page.screenshot(path=shots("sms-preview"), full_page=True)
 
     body.fill("Hi {% if %}")
-    page.wait_for_function("!document.getElementById('sms-preview-error').hidden")
+    expect(page.locator("#sms-preview-error")).to_be_visible()
     assert "does not render" in page.locator("#sms-preview-error").inner_text()

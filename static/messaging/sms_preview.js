@@ -1,0 +1,50 @@
+// Live preview of an SMS message type (the admin's SMS message page): the body is rendered
+// server-side for a sample contact on every pause in typing, with its encoding and
+// segments. A static file, not an inline script: the site's Content-Security-Policy
+// allows only its own scripts.
+(function () {
+  "use strict";
+  var body = document.getElementById("id_body");
+  if (!body) { return; }
+  var form = body.form;
+  var out = document.getElementById("sms-preview-body");
+  var stats = document.querySelector("#sms-preview-stats strong");
+  var contact = document.getElementById("sms-preview-contact");
+  var err = document.getElementById("sms-preview-error");
+  var url = document.getElementById("sms-preview").dataset.previewUrl;
+  var timer = null, seq = 0;
+
+  function show(data) {
+    if (data.ok) {
+      err.hidden = true;
+      out.textContent = data.body;
+      contact.textContent = "Rendered for " + data.contact + ".";
+      stats.textContent = data.encoding_label + " · " + data.units + " " +
+        (data.encoding === "gsm7" ? "septets" : "UTF-16 units") + " · " +
+        data.segments + (data.segments === 1 ? " segment" : " segments") +
+        (data.segments > 1 ? " (" + data.per_segment + " per segment)" : "") +
+        (data.non_gsm_chars.length ? " · not GSM-7: " + data.non_gsm_chars.join(" ") : "");
+    } else {
+      err.hidden = false;
+      err.firstElementChild.textContent = data.error;
+      stats.textContent = "";
+    }
+  }
+
+  function refresh() {
+    var mine = ++seq;
+    var data = new FormData();
+    data.append("body", body.value);
+    data.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+    fetch(url, {method: "POST", body: data, credentials: "same-origin"})
+      .then(function (r) { return r.json(); })
+      .then(function (d) { if (mine === seq) { show(d); } })
+      .catch(function () { /* the preview is a help, never a blocker */ });
+  }
+
+  body.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 250);
+  });
+  refresh();
+})();

@@ -1,0 +1,65 @@
+"""Admin login resists brute force (django-axes): after 5 failed logins for one username from
+one address that pair is locked out — even the right password is refused — while the same
+user elsewhere and other users here still log in; a superuser sees the lockout and lifts it."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/admin/login/"
+
+
+def attempt(client: Client, username: str, password: str, ip: str):
+    return client.post(LOGIN, {"username": username, "password": password, "next": "/admin/"}, REMOTE_ADDR=ip)
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("mia", password="right-password-1", is_staff=True)
+
+
+def test_five_failures_lock_the_username_from_that_address(staff, django_user_model):
+    attacker = Client()
+    for _ in range(4):
+        assert attempt(attacker, "mia", "guess", "203.0.113.9").status_code == 200  # the form again
+    locked = attempt(attacker, "mia", "guess", "203.0.113.9")
+    assert locked.status_code == 429
+    assert "Too many failed logins" in locked.content.decode()
+    # Locked: the right password from there is refused too.
+    assert attempt(Client(), "mia", "right-password-1", "203.0.113.9").status_code == 429
+    # The same user from her own address, and another user from the attacker's, still log in.
+    assert attempt(Client(), "mia", "right-password-1", "198.51.100.7").status_code == 302
+    django_user_model.objects.create_user("ben", password="bens-password-1", is_staff=True)
+    assert attempt(Client(), "ben", "bens-password-1", "203.0.113.9").status_code == 302
+
+
+def test_a_superuser_sees_the_lockout_and_lifts_it(staff, django_user_model):
+    attacker = Client()
+    for _ in range(5):
+        attempt(attacker, "mia", "guess", "203.0.113.9")
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    admin = Client()
+    admin.force_login(root)
+    page = admin.get(reverse("admin:axes_accessattempt_changelist"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "mia" in html and "203.0.113.9" in html
+
+    from axes.models import AccessAttempt
+
+    attempt_row = AccessAttempt.objects.get(username="mia")
+    assert attempt_row.failures_since_start == 5
+    delete = reverse("admin:axes_accessattempt_delete", args=[attempt_row.pk])
+    assert admin.post(delete, {"post": "yes"}).status_code == 302
+    assert attempt(Client(), "mia", "right-password-1", "203.0.113.9").status_code == 302
+
+
+def test_a_marketer_cannot_see_the_login_records(client, django_user_model):
+    from django.contrib.auth.models import Group
+
+    marketer = django_user_model.objects.create_user("m", password="pw", is_staff=True)
+    marketer.groups.add(Group.objects.get(name="Marketers"))
+    client.force_login(marketer)
+    assert client.get(reverse("admin:axes_accessattempt_changelist")).status_code == 403
