@@ -3,12 +3,12 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from automation.models import Enrollment
 from contacts import services
 from contacts.admin_cockpit import ContactCockpitMixin
-from contacts.models import ConsentEvent, Contact
+from contacts.models import ConsentEvent, Contact, ContactImport
 from contacts.phone import phone_normalize
 from tracking.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from tracking.models import GoalConversion, Interaction
@@ -183,3 +183,36 @@ class ConsentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["contact__phone", "detail"]
     date_hierarchy = "occurred_at"
     fields = ["occurred_at", "contact", "kind", "source", "detail", "actor"]
+
+
+@admin.register(ContactImport)
+class ContactImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Imports of contact files and their progress (started from the contacts list)."""
+
+    list_display = [
+        "id",
+        "file_name",
+        "status",
+        "progress",
+        "total",
+        "created",
+        "updated",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["created_by"]
+    fields = [
+        "file_name", "file_format", "status", "progress", "total", "created", "updated", "unchanged",
+        "problem_list", "created_by", "created_at", "finished_at",
+    ]  # fmt: skip
+
+    @admin.display(description="Progress")
+    def progress(self, obj: ContactImport) -> str:
+        return f"{obj.percent}%"
+
+    @admin.display(description="Problems")
+    def problem_list(self, obj: ContactImport) -> str:
+        if not obj.problems:
+            return "—"
+        return format_html_join("", "<div>{}</div>", ((p,) for p in obj.problems))

@@ -1,5 +1,6 @@
-"""The marketer's cockpit on the contact admin: CSV import/export (django-import-export),
-the timeline on a contact's page, and the "Enroll in a plan…" bulk action.
+"""The marketer's cockpit on the contact admin: export (django-import-export), import in the
+background with progress (contacts.imports), the timeline on a contact's page, and the
+"Enroll in a plan…" bulk action.
 
 `ContactCockpitMixin` is mixed into `contacts.admin.ContactAdmin` (first among its bases).
 """
@@ -10,11 +11,12 @@ from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from import_export.admin import ImportExportMixin
+from django.urls import path, reverse
+from import_export.admin import ExportMixin
 
 from automation.models import Plan
 from automation.services.bulk import bulk_enrollment_create
+from contacts.imports import FORMATS, contact_import_create
 from contacts.resources import ContactResource
 from contacts.timeline import contact_timeline
 
@@ -27,9 +29,61 @@ class BulkEnrollForm(forms.Form):
     )
 
 
-class ContactCockpitMixin(ImportExportMixin):
+class ContactImportForm(forms.Form):
+    import_file = forms.FileField(label="File")
+    file_format = forms.ChoiceField(label="Format", choices=[(f, f.upper()) for f in FORMATS], initial="csv")
+
+
+class ContactCockpitMixin(ExportMixin):
     resource_classes = [ContactResource]
     change_form_template = "admin/contacts/contact/cockpit_change_form.html"
+    import_export_change_list_template = "admin/contacts/contact/change_list_import_export.html"
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        own = [
+            path("import/", self.admin_site.admin_view(self.import_view), name="{}_{}_import".format(*info))
+        ]
+        return own + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "has_import_permission": self.has_import_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def import_view(self, request):
+        """Upload a file: it is checked for readable columns, recorded, and imported in the
+        background; the import's own page shows the progress."""
+        from django.core.exceptions import PermissionDenied
+
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = ContactImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["import_file"]
+            try:
+                job = contact_import_create(
+                    content=upload.read(),
+                    file_name=upload.name,
+                    file_format=form.cleaned_data["file_format"],
+                    user=request.user,
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                self.message_user(
+                    request, f"{job.file_name}: {job.total} rows queued for import.", messages.SUCCESS
+                )
+                return HttpResponseRedirect(reverse("admin:contacts_contactimport_change", args=[job.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import contacts",
+            "opts": self.opts,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/contacts/contact/import_upload.html", context)
 
     # Import needs the right to add and change contacts; export the right to see them.
     def has_import_permission(self, request):

@@ -95,3 +95,47 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} via {self.get_source_display()}"
+
+
+class ContactImport(models.Model):
+    """A file of contacts imported in the background (contacts.imports), with its progress:
+    first every row is checked (nothing is written when one is bad), then the contacts are
+    written in batches."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        CHECKING = "checking", "Checking the rows"
+        IMPORTING = "importing", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Refused (nothing imported)"
+
+    file_name = models.CharField(max_length=200, blank=True)
+    file_format = models.CharField(max_length=8)
+    content = models.TextField(help_text="The uploaded file, as text (emptied once imported).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0, help_text="Rows in the file.")
+    processed = models.PositiveIntegerField(default=0, help_text="Rows checked or written so far.")
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True, help_text="Why the file was refused.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "contact import"
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} {self.file_name}".strip()
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        # Checking is the first half of the work, writing the second.
+        done = self.processed + (self.total if self.status == self.Status.IMPORTING else 0)
+        return int(100 * done / (2 * self.total)) if self.total else 0

@@ -17,6 +17,7 @@ from rest_framework.authtoken.models import Token
 from automation.models import BulkEnrollmentJob, Plan
 from automation.services.plans import plan_load_demo
 from automation.tests.factories import EnrollmentFactory
+from contacts.imports import contact_import_create
 from contacts.models import ConsentEvent
 from contacts.tests.factories import ContactFactory
 from messaging.models import OutboundMessage
@@ -27,6 +28,7 @@ from tracking.tests.factories import GoalFactory, InteractionFactory
 READ_ONLY = {
     "automation.enrollment",
     "contacts.consentevent",
+    "contacts.contactimport",
     "messaging.outboundmessage",
     "tracking.goalconversion",
     "tracking.interaction",
@@ -73,6 +75,7 @@ def world(db, django_user_model):
     owner = django_user_model.objects.create_user("token-owner", password="x")
     Token.objects.create(user=owner)
     BulkEnrollmentJob.objects.create(plan=plan, created_by=owner, total=1)
+    contact_import_create(content=b"phone\n+14155550100\n", file_name="c.csv", file_format="csv", user=owner)
     # django-axes' rows: a failed login and a successful one, through the login page.
     login = Client()
     login.post(reverse("admin:login"), {"username": "token-owner", "password": "wrong"})

@@ -1,0 +1,250 @@
+"""Importing contacts from a file, in the background, with progress (issue 9, point 6).
+
+The admin's "Import" page stores the uploaded file as a ``ContactImport`` and hands it to
+a task (a worker; without a broker the serving process's own scheduler): the request
+answers at once, whatever the file's size, and the import's page shows its progress.
+
+The rules (all or nothing, as before):
+- the file is read with tablib (CSV, TSV, JSON as a list of objects, YAML, an HTML table
+  with a ``<thead>``); a file whose columns cannot be read, or without a ``phone`` column,
+  is refused with one clear message;
+- every row is checked first: the phone number, normalised to E.164 (``(415) 555-0100``
+  and ``+14155550100`` are one contact; numbers without a country code are read in
+  ``PHONE_DEFAULT_REGION``), the same number twice, a simulator number, an invalid e-mail
+  or timezone, a value longer than its field. Any bad row refuses the whole file, each
+  problem with its row number (1 = the first row after the header), and nothing is
+  written;
+- then the contacts are created or updated in batches (one transaction each), matched on
+  the phone number; only the columns the file has are written; the opt-out status is never
+  changed by an import (consent changes only through the contact's keywords, the API, the
+  admin or the carrier, and are logged).
+- A cell a spreadsheet would run as a formula was exported with a leading apostrophe
+  (contacts.resources); the import takes it off.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from functools import cache
+from zoneinfo import available_timezones
+
+import tablib
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.models import Contact, ContactImport
+from contacts.phone import phone_normalize
+from contacts.resources import dataset_problem, formula_unescape
+
+logger = logging.getLogger(__name__)
+
+IMPORTED_FIELDS = ("first_name", "last_name", "email", "timezone", "locale")
+FORMATS = ("csv", "tsv", "json", "yaml", "html")
+MAX_FILE_BYTES = 20 * 1024 * 1024  # about 300,000 rows of the usual columns
+MAX_ROWS = 500_000
+MAX_PROBLEMS = 200  # a refused file lists this many problems at most
+BATCH_SIZE = 1000
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@dataclass
+class ImportOutcome:
+    problems: list[str] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def contacts_dataset_load(*, content: str, file_format: str) -> tablib.Dataset:
+    """Read a file's text as a dataset; raise ValidationError when it cannot be read."""
+    if file_format not in FORMATS:
+        raise ValidationError(f"{file_format} is not a format contacts are imported from.")
+    try:
+        dataset = tablib.Dataset().load(content, format=file_format)
+    except Exception as exc:  # every reader has its own errors: all mean "unreadable"
+        raise ValidationError(f"The file cannot be read as {file_format.upper()}: {exc}"[:300]) from exc
+    problem = dataset_problem(dataset)
+    if problem:
+        raise ValidationError(problem)
+    if dataset.height > MAX_ROWS:
+        raise ValidationError(
+            f"The file has {dataset.height:,} rows; at most {MAX_ROWS:,} are imported at once."
+        )
+    return dataset
+
+
+def _rows(dataset: tablib.Dataset) -> list[dict]:
+    headers = [str(h).strip() if h is not None else "" for h in dataset.headers]
+    return [
+        {h: formula_unescape("" if v is None else str(v).strip()) for h, v in zip(headers, row, strict=False)}
+        for row in dataset
+    ]
+
+
+def _check(rows: list[dict], columns: list[str], *, progress=None) -> tuple[list[dict], list[str]]:
+    """Every row checked: the rows as they will be written (phone normalised), and the
+    problems, ``row N: field: reason``."""
+    limits = {name: Contact._meta.get_field(name).max_length for name in IMPORTED_FIELDS}
+    seen: dict[str, int] = {}
+    problems: list[str] = []
+    checked = []
+    for number, row in enumerate(rows, start=1):
+
+        def problem(name: str, message: str, number=number) -> None:
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(f"row {number}: {name}: {message}")
+
+        try:
+            phone = phone_normalize(row.get("phone", ""))
+        except ValidationError as exc:
+            problem("phone", " ".join(exc.messages))
+            phone = None
+        if phone is not None:
+            first = seen.setdefault(phone, number)
+            if first != number:
+                problem("phone", f"{phone} is already in row {first} of this file.")
+        values = {"phone": phone}
+        for name in columns:
+            value = row.get(name, "")
+            if len(value) > limits[name]:
+                problem(name, f"is {len(value)} characters long; at most {limits[name]} are kept.")
+            values[name] = value
+        if values.get("email"):
+            try:
+                validate_email(values["email"])
+            except ValidationError:
+                problem("email", f"{values['email'][:60]} is not an e-mail address.")
+        if values.get("timezone") and values["timezone"] not in _timezones():
+            problem("timezone", f"{values['timezone'][:64]} is not a known timezone (e.g. Europe/Paris).")
+        checked.append(values)
+        if progress and number % BATCH_SIZE == 0:
+            progress(number)
+    phones = [row["phone"] for row in checked if row["phone"]]
+    for start in range(0, len(phones), BATCH_SIZE):
+        for phone in Contact.objects.filter(
+            phone__in=phones[start : start + BATCH_SIZE], is_test=True
+        ).values_list("phone", flat=True):
+            problems.append(f"row {seen[phone]}: phone: {phone} belongs to a simulator test contact.")
+    return checked, problems[:MAX_PROBLEMS]
+
+
+def contacts_import_dataset(*, dataset: tablib.Dataset, progress=None) -> ImportOutcome:
+    """Check every row, then create or update the contacts in batches (see the module's
+    rules). `progress(stage, rows_done)` is called as it goes."""
+    columns = [name for name in IMPORTED_FIELDS if name in dataset.headers]
+    rows = _rows(dataset)
+    checked, problems = _check(rows, columns, progress=progress and (lambda n: progress("checking", n)))
+    outcome = ImportOutcome(problems=problems)
+    if problems:
+        return outcome
+    for start in range(0, len(checked), BATCH_SIZE):
+        batch = checked[start : start + BATCH_SIZE]
+        _write_batch(batch, columns, outcome)
+        if progress:
+            progress("importing", start + len(batch))
+    return outcome
+
+
+def _write_batch(batch: list[dict], columns: list[str], outcome: ImportOutcome) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        known = Contact.objects.select_for_update().in_bulk(
+            [row["phone"] for row in batch], field_name="phone"
+        )
+        new, changed = [], []
+        for row in batch:
+            contact = known.get(row["phone"])
+            if contact is None:
+                new.append(Contact(**{name: row[name] for name in ("phone", *columns)}))
+            elif any(getattr(contact, name) != row[name] for name in columns):
+                for name in columns:
+                    setattr(contact, name, row[name])
+                contact.updated_at = now
+                changed.append(contact)
+            else:
+                outcome.unchanged += 1
+        Contact.objects.bulk_create(new, batch_size=BATCH_SIZE)
+        if changed and columns:
+            Contact.objects.bulk_update(changed, [*columns, "updated_at"], batch_size=BATCH_SIZE)
+    outcome.created += len(new)
+    outcome.updated += len(changed)
+
+
+def contacts_import_csv(*, data: str) -> ImportOutcome:
+    """Import CSV text at once (a shell, a test): the same rules as the admin's import."""
+    try:
+        dataset = contacts_dataset_load(content=data, file_format="csv")
+    except ValidationError as exc:
+        return ImportOutcome(problems=exc.messages)
+    return contacts_import_dataset(dataset=dataset)
+
+
+# --- the background job ------------------------------------------------------------------
+
+
+def contact_import_create(*, content: bytes, file_name: str, file_format: str, user=None) -> ContactImport:
+    """Check that an uploaded file can be read at all (its columns), record it and hand it
+    to the background task (on commit). Raises ValidationError: nothing recorded."""
+    from contacts.tasks import contact_import_run_task
+    from smsjourney.background import task_enqueue
+
+    if len(content) > MAX_FILE_BYTES:
+        raise ValidationError(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB: split it.")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError("The file is not UTF-8 text (save it as CSV UTF-8).") from exc
+    text = text.replace("\x00", "")
+    dataset = contacts_dataset_load(content=text, file_format=file_format)
+    with transaction.atomic():
+        job = ContactImport.objects.create(
+            file_name=file_name[:200],
+            file_format=file_format,
+            content=text,
+            total=dataset.height,
+            created_by=user,
+        )
+        job_id = job.pk
+        transaction.on_commit(lambda: task_enqueue(contact_import_run_task, args=(job_id,)))
+    return job
+
+
+def contact_import_run(*, import_id: int) -> None:
+    """The task's body: run one recorded import, counting progress on its row. A second
+    run of the same import (a redelivered task) does nothing."""
+    claimed = ContactImport.objects.filter(pk=import_id, status=ContactImport.Status.QUEUED).update(
+        status=ContactImport.Status.CHECKING
+    )
+    if not claimed:
+        return
+    job = ContactImport.objects.get(pk=import_id)
+
+    def progress(stage: str, rows: int) -> None:
+        status = ContactImport.Status.CHECKING if stage == "checking" else ContactImport.Status.IMPORTING
+        ContactImport.objects.filter(pk=import_id).update(status=status, processed=rows)
+
+    try:
+        dataset = contacts_dataset_load(content=job.content, file_format=job.file_format)
+        outcome = contacts_import_dataset(dataset=dataset, progress=progress)
+    except ValidationError as exc:
+        outcome = ImportOutcome(problems=exc.messages)
+    except Exception as exc:
+        logger.exception("contact import %s failed", import_id)
+        outcome = ImportOutcome(
+            problems=[f"The import stopped: {type(exc).__name__}. Batches already written stay."]
+        )
+    ContactImport.objects.filter(pk=import_id).update(
+        status=ContactImport.Status.FAILED if outcome.problems else ContactImport.Status.DONE,
+        processed=job.total,
+        created=outcome.created,
+        updated=outcome.updated,
+        unchanged=outcome.unchanged,
+        problems=outcome.problems,
+        content="" if not outcome.problems else job.content,
+        finished_at=timezone.now(),
+    )
