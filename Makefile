@@ -16,11 +16,12 @@ $(STAMP): requirements.txt
 venv: $(STAMP)
 
 ## Serve the product on http://127.0.0.1:8000 with the zero-setup defaults.
+# The set-up is quiet; its last words are one block with the URL, the user and the password.
 run: $(STAMP)
-	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py load_demo_plan
-	DEBUG=1 $(BIN)/python manage.py ensure_admin
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	@DEBUG=1 $(BIN)/python manage.py migrate --noinput -v 0
+	@DEBUG=1 $(BIN)/python manage.py load_demo_plan
+	@DEBUG=1 $(BIN)/python manage.py ensure_admin --url http://127.0.0.1:8000/admin/
+	@DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## The whole test suite (PostgreSQL/Redis tests skip unless DATABASE_URL/CELERY_BROKER_URL say where).
 # Tests run with production settings (DEBUG=0), so they need a key; it is not a secret.

@@ -195,7 +195,18 @@ if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
         "priority_steps": [0, 3, 6, 9],
         "sep": ":",
         "queue_order_strategy": "priority",
+        # A broker that is down costs the webhook a bounded wait (see PUBLISH_WORST_CASE).
+        "socket_connect_timeout": 1.5,
     }
+# Publishing a task with the broker down: 2 tries, 0.2 s apart, each at most the connect
+# timeout — then the caller goes on (the message is stored; the sweeper routes it). Kept
+# under CONTRACT §3's 5 seconds for the webhook's answer (tests/test_settings.py).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 # Without a broker every task runs in-process, right after the transaction commits.
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = False

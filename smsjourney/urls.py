@@ -1,7 +1,16 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
+from django.views.generic import RedirectView
+
+# The product is its admin: its name on every page, and no "View site" link (there is no
+# public site; "/" leads to the admin).
+admin.site.site_header = "smsjourney"
+admin.site.site_title = "smsjourney"
+admin.site.index_title = "Journeys, contacts and messages"
+admin.site.site_url = None
 
 urlpatterns = [
+    path("", RedirectView.as_view(url=reverse_lazy("admin:index"), permanent=False)),
     path("admin/", admin.site.urls),
     path("", include("tracking.urls")),  # POST /twilio/sms/, GET /healthz
     path("", include("messaging.urls")),  # POST /twilio/status/

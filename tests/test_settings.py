@@ -171,3 +171,26 @@ def test_a_plain_redis_broker_gets_our_redis_transport(tmp_path, url, transport)
     result = _run(["-c", code], {"DEBUG": "1", "CELERY_BROKER_URL": url}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == transport
+
+
+def test_a_broker_that_is_down_costs_the_webhook_less_than_5_seconds(tmp_path):
+    """CONTRACT §3: the webhook answers within 5 s whatever the broker. Publishing is bounded
+    by the settings: (retries + 1) tries of at most the connect timeout, plus the pauses."""
+    show = (
+        "import django, json; django.setup(); from django.conf import settings; "
+        "print(json.dumps([settings.CELERY_TASK_PUBLISH_RETRY_POLICY, "
+        "settings.CELERY_BROKER_TRANSPORT_OPTIONS['socket_connect_timeout']]))"
+    )
+    result = _run(
+        ["-c", show], {"SECRET_KEY": "k" * 50, "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"}, tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    policy, connect_timeout = json.loads(result.stdout)
+    tries = policy["max_retries"] + 1
+    pauses = sum(
+        min(policy["interval_start"] + i * policy["interval_step"], policy["interval_max"])
+        for i in range(tries - 1)
+    )
+    assert tries * connect_timeout + pauses < 5

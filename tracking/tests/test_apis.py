@@ -78,7 +78,18 @@ def test_tampered_body_is_403(client):
 
 
 def test_query_string_is_part_of_the_signed_url(twilio):
+    from conftest import TEST_PUBLIC_BASE_URL, twilio_signature
+
     assert twilio.post("/twilio/sms/?source=main", inbound_payload(PHONE, "hello")).status_code == 200
+    # Signed over the URL without its query string: not what Twilio called, refused.
+    payload = inbound_payload(PHONE, "again")
+    unsigned_query = twilio_signature(TEST_PUBLIC_BASE_URL + "/twilio/sms/", payload)
+    response = twilio.post("/twilio/sms/?source=main", payload, signature=unsigned_query)
+    assert response.status_code == 403
+    # … and signed over another query string: refused too.
+    other = twilio_signature(TEST_PUBLIC_BASE_URL + "/twilio/sms/?source=other", payload)
+    assert twilio.post("/twilio/sms/?source=main", payload, signature=other).status_code == 403
+    assert Interaction.objects.count() == 1
 
 
 def test_signature_check_can_be_switched_off_for_development(client, settings):
