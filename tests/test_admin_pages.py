@@ -38,11 +38,6 @@ REGISTERED = sorted(admin.site._registry, key=lambda m: m._meta.label_lower)
 MODEL_IDS = [m._meta.label_lower for m in REGISTERED]
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(db, django_user_model):
     """One row of every registered model."""

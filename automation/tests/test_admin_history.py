@@ -14,17 +14,6 @@ from tracking.tests.factories import InteractionFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def admin_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
-    return client
-
-
 def _results(client, name: str, **params) -> list:
     response = client.get(reverse(f"admin:{name}_changelist"), params)
     assert response.status_code == 200

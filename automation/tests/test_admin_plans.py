@@ -10,25 +10,14 @@ from django.urls import reverse
 from django.utils.duration import duration_string
 
 from automation.models import Enrollment, Plan, PlanState, Transition
-from automation.services.plans import plan_load_demo
 from automation.tests.factories import EnrollmentFactory, PlanFactory, PlanStateFactory
 from messaging.models import SmsMessage
 
 
 @pytest.fixture
-def staff(db, django_user_model):
-    return django_user_model.objects.create_superuser("root", "root@example.com", "pw")
-
-
-@pytest.fixture
-def admin_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
-def demo(db):
-    return Plan.objects.get(pk=plan_load_demo().pk)
+def staff(admin_user):
+    """The superuser pytest-django's admin_client is logged in as."""
+    return admin_user
 
 
 def _value(value):
@@ -141,11 +130,11 @@ def snapshot(plan: Plan):
 # --- the page works ------------------------------------------------------------------
 
 
-def test_unchanged_demo_plan_saves(admin_client, demo):
-    before = snapshot(demo)
-    response = post_change(admin_client, demo)
+def test_unchanged_demo_plan_saves(admin_client, demo_plan):
+    before = snapshot(demo_plan)
+    response = post_change(admin_client, demo_plan)
     assert response.status_code == 302, response.content.decode()[:3000]
-    assert snapshot(demo)[1] == before[1]
+    assert snapshot(demo_plan)[1] == before[1]
 
 
 def test_add_plan_with_states_on_one_page(admin_client, db):
@@ -179,9 +168,9 @@ def test_add_plan_with_states_on_one_page(admin_client, db):
     assert "has no way forward" in response.content.decode()
 
 
-def test_transitions_inline_only_once_the_plan_exists(admin_client, demo):
+def test_transitions_inline_only_once_the_plan_exists(admin_client, demo_plan):
     assert b"transitions-TOTAL_FORMS" not in admin_client.get(reverse("admin:automation_plan_add")).content
-    page = admin_client.get(reverse("admin:automation_plan_change", args=[demo.pk])).content.decode()
+    page = admin_client.get(reverse("admin:automation_plan_change", args=[demo_plan.pk])).content.decode()
     assert "transitions-TOTAL_FORMS" in page
     assert "states-TOTAL_FORMS" in page
 
@@ -189,18 +178,18 @@ def test_transitions_inline_only_once_the_plan_exists(admin_client, demo):
 # --- rules judged on the submitted data ------------------------------------------------
 
 
-def test_active_plan_without_start_state_is_refused(admin_client, demo):
-    before = snapshot(demo)
-    states = state_rows(demo)
+def test_active_plan_without_start_state_is_refused(admin_client, demo_plan):
+    before = snapshot(demo_plan)
+    states = state_rows(demo_plan)
     for row in states:
         row["is_start"] = False
-    response = post_change(admin_client, demo, states=states)
+    response = post_change(admin_client, demo_plan, states=states)
     page = errors_of(response)
     assert "no start state" in page
     # Also at the top of the page, as a message.
     shown = [str(m) for m in response.context["messages"]]
     assert any("no start state" in m for m in shown)
-    assert snapshot(demo) == before
+    assert snapshot(demo_plan) == before
 
 
 def test_two_start_states_are_refused_even_for_a_draft(admin_client, db):
@@ -215,21 +204,21 @@ def test_two_start_states_are_refused_even_for_a_draft(admin_client, db):
     assert list(plan.states.filter(is_start=True)) == [a]
 
 
-def test_moving_the_start_flag_in_one_save_works(admin_client, demo):
-    states = state_rows(demo)
+def test_moving_the_start_flag_in_one_save_works(admin_client, demo_plan):
+    states = state_rows(demo_plan)
     for row in states:
         row["is_start"] = row["name"] == "Reminded"
-    response = post_change(admin_client, demo, states=states)
+    response = post_change(admin_client, demo_plan, states=states)
     assert response.status_code == 302, response.content.decode()[:3000]
-    assert demo.states.get(is_start=True).name == "Reminded"
+    assert demo_plan.states.get(is_start=True).name == "Reminded"
 
 
-def test_state_with_no_way_forward_refused_on_an_active_plan(admin_client, demo):
-    before = snapshot(demo)
-    states = [*state_rows(demo), {"plan": demo.pk, "position": 9, "name": "Dead end"}]
-    page = errors_of(post_change(admin_client, demo, states=states))
+def test_state_with_no_way_forward_refused_on_an_active_plan(admin_client, demo_plan):
+    before = snapshot(demo_plan)
+    states = [*state_rows(demo_plan), {"plan": demo_plan.pk, "position": 9, "name": "Dead end"}]
+    page = errors_of(post_change(admin_client, demo_plan, states=states))
     assert "State “Dead end” has no way forward" in page
-    assert snapshot(demo) == before
+    assert snapshot(demo_plan) == before
 
 
 def test_state_with_no_way_forward_is_a_warning_on_a_draft(admin_client, db):
@@ -243,58 +232,60 @@ def test_state_with_no_way_forward_is_a_warning_on_a_draft(admin_client, db):
     assert "State “Dead end” has no way forward" in response.content.decode()
 
 
-def test_removing_the_only_transition_out_of_a_state_is_refused_on_an_active_plan(admin_client, demo):
-    transitions = transition_rows(demo)
+def test_removing_the_only_transition_out_of_a_state_is_refused_on_an_active_plan(admin_client, demo_plan):
+    transitions = transition_rows(demo_plan)
     for row in transitions:
         if row["from_state"].name == "Quoted":
             row["DELETE"] = True
-    page = errors_of(post_change(admin_client, demo, transitions=transitions))
+    page = errors_of(post_change(admin_client, demo_plan, transitions=transitions))
     assert "State “Quoted” has no way forward" in page
-    assert demo.transitions.count() == 3
+    assert demo_plan.transitions.count() == 3
 
 
-def test_transition_to_another_plans_state_is_refused(admin_client, demo):
+def test_transition_to_another_plans_state_is_refused(admin_client, demo_plan):
     elsewhere = PlanStateFactory(name="Elsewhere")
-    transitions = transition_rows(demo)
+    transitions = transition_rows(demo_plan)
     transitions[0]["to_state"] = elsewhere
-    page = errors_of(post_change(admin_client, demo, transitions=transitions))
+    page = errors_of(post_change(admin_client, demo_plan, transitions=transitions))
     assert "Pick one of this plan&#x27;s states" in page or "Pick one of this plan's states" in page
     assert not Transition.objects.filter(to_state=elsewhere).exists()
 
 
-def test_timeout_into_another_plans_state_is_refused(admin_client, demo):
+def test_timeout_into_another_plans_state_is_refused(admin_client, demo_plan):
     elsewhere = PlanStateFactory(name="Elsewhere")
-    states = state_rows(demo)
+    states = state_rows(demo_plan)
     states[0]["timeout_to"] = elsewhere
-    page = errors_of(post_change(admin_client, demo, states=states))
+    page = errors_of(post_change(admin_client, demo_plan, states=states))
     assert "this plan&#x27;s states" in page or "this plan's states" in page
-    assert demo.states.get(name="Invited").timeout_to.name == "Reminded"
+    assert demo_plan.states.get(name="Invited").timeout_to.name == "Reminded"
 
 
 @pytest.mark.parametrize("word", ["STOP", "stop!", "Unsubscribe", "help", "INFO"])
-def test_compliance_word_as_keyword_is_refused(admin_client, demo, word):
-    transitions = transition_rows(demo)
+def test_compliance_word_as_keyword_is_refused(admin_client, demo_plan, word):
+    transitions = transition_rows(demo_plan)
     transitions[0]["pattern"] = word
-    page = errors_of(post_change(admin_client, demo, transitions=transitions))
+    page = errors_of(post_change(admin_client, demo_plan, transitions=transitions))
     assert "is a compliance word" in page
-    assert set(demo.transitions.values_list("pattern", flat=True)) == {"QUOTE", "BUY"}
+    assert set(demo_plan.transitions.values_list("pattern", flat=True)) == {"QUOTE", "BUY"}
 
 
-def test_compliance_word_as_entry_keyword_is_refused(admin_client, demo):
+def test_compliance_word_as_entry_keyword_is_refused(admin_client, demo_plan):
     page = errors_of(
-        post_change(admin_client, demo, fields={"entry_trigger": "keyword", "entry_keywords": "JOIN, Stop"})
+        post_change(
+            admin_client, demo_plan, fields={"entry_trigger": "keyword", "entry_keywords": "JOIN, Stop"}
+        )
     )
     assert "Entry keyword “Stop” is a compliance word" in page
-    assert Plan.objects.get(pk=demo.pk).entry_keywords == ""
+    assert Plan.objects.get(pk=demo_plan.pk).entry_keywords == ""
 
 
-def test_keyword_used_twice_from_one_state_is_refused(admin_client, demo):
-    reminded = demo.states.get(name="Reminded")
-    invited = demo.states.get(name="Invited")
+def test_keyword_used_twice_from_one_state_is_refused(admin_client, demo_plan):
+    reminded = demo_plan.states.get(name="Reminded")
+    invited = demo_plan.states.get(name="Invited")
     transitions = [
-        *transition_rows(demo),
+        *transition_rows(demo_plan),
         {
-            "plan": demo.pk,
+            "plan": demo_plan.pk,
             "from_state": invited,
             "match": "first_word",
             "pattern": " quote! ",
@@ -302,72 +293,72 @@ def test_keyword_used_twice_from_one_state_is_refused(admin_client, demo):
             "priority": 0,
         },
     ]
-    page = errors_of(post_change(admin_client, demo, transitions=transitions))
+    page = errors_of(post_change(admin_client, demo_plan, transitions=transitions))
     assert "Keyword “QUOTE” is used twice from state “Invited”" in page
-    assert demo.transitions.count() == 3
+    assert demo_plan.transitions.count() == 3
 
 
 @pytest.mark.parametrize("match", ["keyword", "first_word", "contains"])
-def test_keyword_must_be_one_word(admin_client, demo, match):
-    transitions = transition_rows(demo)
+def test_keyword_must_be_one_word(admin_client, demo_plan, match):
+    transitions = transition_rows(demo_plan)
     transitions[0].update(match=match, pattern="get quote")
-    page = errors_of(post_change(admin_client, demo, transitions=transitions))
+    page = errors_of(post_change(admin_client, demo_plan, transitions=transitions))
     assert "must be a single word" in page
 
 
-def test_invalid_regex_is_refused(admin_client, demo):
-    transitions = transition_rows(demo)
+def test_invalid_regex_is_refused(admin_client, demo_plan):
+    transitions = transition_rows(demo_plan)
     transitions[0].update(match="regex", pattern="(quote")
-    page = errors_of(post_change(admin_client, demo, transitions=transitions))
+    page = errors_of(post_change(admin_client, demo_plan, transitions=transitions))
     assert "cannot be used as a regular expression" in page
 
 
-def test_valid_regex_is_accepted(admin_client, demo):
-    transitions = transition_rows(demo)
+def test_valid_regex_is_accepted(admin_client, demo_plan):
+    transitions = transition_rows(demo_plan)
     transitions[0].update(match="regex", pattern=r"^(quote|price)\b")
-    response = post_change(admin_client, demo, transitions=transitions)
+    response = post_change(admin_client, demo_plan, transitions=transitions)
     assert response.status_code == 302
-    assert demo.transitions.filter(match="regex").count() == 1
+    assert demo_plan.transitions.filter(match="regex").count() == 1
 
 
-def test_state_message_that_does_not_render_is_refused(admin_client, demo):
+def test_state_message_that_does_not_render_is_refused(admin_client, demo_plan):
     broken = SmsMessage.objects.create(name="Broken", body="Hi {% if %}")  # saved past the form
-    states = state_rows(demo)
+    states = state_rows(demo_plan)
     states[0]["message"] = broken
-    page = errors_of(post_change(admin_client, demo, states=states))
+    page = errors_of(post_change(admin_client, demo_plan, states=states))
     assert "its SMS message “Broken” does not render" in page
-    assert demo.states.get(name="Invited").message.name != "Broken"
+    assert demo_plan.states.get(name="Invited").message.name != "Broken"
 
 
-def test_fallback_text_that_does_not_render_is_refused(admin_client, demo):
-    states = state_rows(demo)
+def test_fallback_text_that_does_not_render_is_refused(admin_client, demo_plan):
+    states = state_rows(demo_plan)
     states[0]["fallback_text"] = "Sorry {{ contact.first_name|no_such_filter }}"
-    page = errors_of(post_change(admin_client, demo, states=states))
+    page = errors_of(post_change(admin_client, demo_plan, states=states))
     assert "its fallback text does not render" in page
 
 
-def test_timeout_without_target_is_refused(admin_client, demo):
-    states = state_rows(demo)
+def test_timeout_without_target_is_refused(admin_client, demo_plan):
+    states = state_rows(demo_plan)
     states[1]["timeout"] = timedelta(hours=2)
-    page = errors_of(post_change(admin_client, demo, states=states))
+    page = errors_of(post_change(admin_client, demo_plan, states=states))
     assert "has a timeout but no state to go to" in page
 
 
-def test_deleting_a_state_with_enrollments_is_refused_not_a_500(admin_client, demo):
-    quoted = demo.states.get(name="Quoted")
-    EnrollmentFactory(plan=demo, current_state=quoted)
-    states = state_rows(demo)
-    transitions = transition_rows(demo)
+def test_deleting_a_state_with_enrollments_is_refused_not_a_500(admin_client, demo_plan):
+    quoted = demo_plan.states.get(name="Quoted")
+    EnrollmentFactory(plan=demo_plan, current_state=quoted)
+    states = state_rows(demo_plan)
+    transitions = transition_rows(demo_plan)
     for row in states:
         if row["name"] == "Quoted":
             row["DELETE"] = True
     for row in transitions:
         if quoted in (row["from_state"], row["to_state"]):
             row["DELETE"] = True
-    page = errors_of(post_change(admin_client, demo, states=states, transitions=transitions))
+    page = errors_of(post_change(admin_client, demo_plan, states=states, transitions=transitions))
     # The admin's own protection of PROTECTed rows answers, with the enrollment named.
     assert "Deleting plan state Quoted would require deleting the following protected related objects" in page
-    assert demo.states.filter(name="Quoted").exists()
+    assert demo_plan.states.filter(name="Quoted").exists()
     assert Enrollment.objects.filter(current_state=quoted).exists()
 
 
@@ -410,24 +401,24 @@ def _status(plan: Plan) -> str:
     return Plan.objects.values_list("status", flat=True).get(pk=plan.pk)
 
 
-def test_buttons_come_from_the_fsm(admin_client, demo):
-    page = admin_client.get(reverse("admin:automation_plan_change", args=[demo.pk])).content.decode()
+def test_buttons_come_from_the_fsm(admin_client, demo_plan):
+    page = admin_client.get(reverse("admin:automation_plan_change", args=[demo_plan.pk])).content.decode()
     buttons = re.findall(r'name="_fsm_transition_to"\s+value="(\w+)"', page)
     assert sorted(buttons) == ["archive", "pause"]  # already active: no Activate
 
 
-def test_pause_activate_archive(admin_client, demo):
-    response = _press(admin_client, demo, "pause")
+def test_pause_activate_archive(admin_client, demo_plan):
+    response = _press(admin_client, demo_plan, "pause")
     assert "Plan “Quote and buy” is paused." in response.content.decode()
-    assert _status(demo) == "paused"
-    demo = Plan.objects.get(pk=demo.pk)
-    response = _press(admin_client, demo, "activate")
+    assert _status(demo_plan) == "paused"
+    demo_plan = Plan.objects.get(pk=demo_plan.pk)
+    response = _press(admin_client, demo_plan, "activate")
     assert "is now active" in response.content.decode()
-    assert _status(demo) == "active"
-    demo = Plan.objects.get(pk=demo.pk)
-    _press(admin_client, demo, "archive")
-    assert _status(demo) == "archived"
-    page = admin_client.get(reverse("admin:automation_plan_change", args=[demo.pk])).content.decode()
+    assert _status(demo_plan) == "active"
+    demo_plan = Plan.objects.get(pk=demo_plan.pk)
+    _press(admin_client, demo_plan, "archive")
+    assert _status(demo_plan) == "archived"
+    page = admin_client.get(reverse("admin:automation_plan_change", args=[demo_plan.pk])).content.decode()
     assert "_fsm_transition_to" not in page  # archived is the end
 
 
@@ -472,7 +463,7 @@ def test_a_marketer_can_author_and_activate(client, django_user_model, db):
     assert _status(plan) == "active"
 
 
-def test_plan_editor_with_view_only_states_and_transitions_can_save(client, django_user_model, demo):
+def test_plan_editor_with_view_only_states_and_transitions_can_save(client, django_user_model, demo_plan):
     # Their inline rows are view-only: they are not posted, and the checks must not choke on them.
     from django.contrib.auth.models import Permission
 
@@ -484,15 +475,15 @@ def test_plan_editor_with_view_only_states_and_transitions_can_save(client, djan
         )
     )
     client.force_login(user)
-    url = reverse("admin:automation_plan_change", args=[demo.pk])
+    url = reverse("admin:automation_plan_change", args=[demo_plan.pk])
     # As the browser posts view-only rows: their ids only.
-    states = [{"id": r["id"], "plan": demo.pk} for r in state_rows(demo)]
-    transitions = [{"id": r["id"], "plan": demo.pk} for r in transition_rows(demo)]
+    states = [{"id": r["id"], "plan": demo_plan.pk} for r in state_rows(demo_plan)]
+    transitions = [{"id": r["id"], "plan": demo_plan.pk} for r in transition_rows(demo_plan)]
     data = form_data(
-        {**plan_fields(demo), "description": "Edited by an editor"},
+        {**plan_fields(demo_plan), "description": "Edited by an editor"},
         {"states": (states, len(states)), "transitions": (transitions, len(transitions))},
     )
     response = client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert Plan.objects.get(pk=demo.pk).description == "Edited by an editor"
-    assert demo.states.count() == 4 and demo.transitions.count() == 3
+    assert Plan.objects.get(pk=demo_plan.pk).description == "Edited by an editor"
+    assert demo_plan.states.count() == 4 and demo_plan.transitions.count() == 3

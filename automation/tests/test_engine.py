@@ -23,13 +23,6 @@ PHONE = "+12125550123"
 
 
 @pytest.fixture
-def demo_plan():
-    from automation.services.plans import plan_load_demo
-
-    return Plan.objects.get(pk=plan_load_demo().pk)
-
-
-@pytest.fixture
 def receive(django_capture_on_commit_callbacks):
     def run(body: str, phone: str = PHONE):
         with django_capture_on_commit_callbacks(execute=True):

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from automation.graph import graph_token
 from automation.models import Enrollment, Plan, PlanGraphStamp, PlanState, Transition
-from automation.services.plans import plan_load_demo, plan_pause
+from automation.services.plans import plan_pause
 from automation.tests.test_admin_plans import post_change, transition_rows
 from conftest import inbound_payload
 from contacts.models import Contact
@@ -21,28 +21,6 @@ pytestmark = pytest.mark.django_db
 PHONE = "+12125550123"
 OTHER = "+12125550124"
 QUOTE = "Your quote: 15% off your next order. Reply BUY to claim it."
-
-
-@pytest.fixture
-def demo(db):
-    return Plan.objects.get(pk=plan_load_demo().pk)
-
-
-@pytest.fixture
-def admin_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
-    return client
-
-
-@pytest.fixture
-def text_in(twilio, django_capture_on_commit_callbacks):
-    def send(phone: str, body: str):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = twilio.post("/twilio/sms/", inbound_payload(phone, body))
-        assert response.status_code == 200, response.content
-        return response
-
-    return send
 
 
 def sent_to(outbox, phone=PHONE) -> list[str]:
@@ -70,24 +48,24 @@ def graph_reads(queries: list[str]) -> list[str]:
     return [sql for sql in queries if any(t in sql for t in tables)]
 
 
-def test_a_reply_reads_the_graph_only_after_an_edit(demo, routed_queries):
+def test_a_reply_reads_the_graph_only_after_an_edit(demo_plan, routed_queries):
     assert len(graph_reads(routed_queries(PHONE, "Hello"))) == 1  # cold: one query reads it all
     assert graph_reads(routed_queries(PHONE, "what?")) == []  # fallback, routed from the cache
     assert graph_reads(routed_queries(PHONE, "QUOTE")) == []
 
-    PlanState.objects.filter(plan=demo, name="Invited").update(fallback_text="Say QUOTE, please.")
+    PlanState.objects.filter(plan=demo_plan, name="Invited").update(fallback_text="Say QUOTE, please.")
     assert len(graph_reads(routed_queries(OTHER, "Hello"))) == 1
 
 
 def test_a_transition_keyword_edited_in_the_admin_routes_the_next_message(
-    demo, text_in, admin_client, sms_outbox
+    demo_plan, text_in, admin_client, sms_outbox
 ):
     text_in(PHONE, "Hello")  # Invited; the graph is cached
-    transitions = transition_rows(demo)
+    transitions = transition_rows(demo_plan)
     for row in transitions:
         if row["pattern"] == "QUOTE" and row["from_state"].name == "Invited":
             row["pattern"] = "PRICE"
-    assert post_change(admin_client, demo, transitions=transitions).status_code == 302
+    assert post_change(admin_client, demo_plan, transitions=transitions).status_code == 302
 
     text_in(PHONE, "QUOTE")
     assert state_of(PHONE) == "Invited"  # the old keyword moves nothing any more
@@ -97,10 +75,10 @@ def test_a_transition_keyword_edited_in_the_admin_routes_the_next_message(
 
 
 def test_a_message_text_edited_in_the_admin_is_sent_by_the_next_message(
-    demo, text_in, admin_client, sms_outbox
+    demo_plan, text_in, admin_client, sms_outbox
 ):
     text_in(PHONE, "Hello")
-    quote = PlanState.objects.get(plan=demo, name="Quoted").message
+    quote = PlanState.objects.get(plan=demo_plan, name="Quoted").message
     response = admin_client.post(
         reverse("admin:messaging_smsmessage_change", args=[quote.pk]),
         {"name": quote.name, "body": "Fresh quote: 20% off. Reply BUY.", "media_url": ""},
@@ -111,13 +89,15 @@ def test_a_message_text_edited_in_the_admin_is_sent_by_the_next_message(
     assert sent_to(sms_outbox)[-1] == "Fresh quote: 20% off. Reply BUY."
 
 
-def test_edits_no_signal_sees_are_routed_by_the_next_message(demo, text_in, sms_outbox):
+def test_edits_no_signal_sees_are_routed_by_the_next_message(demo_plan, text_in, sms_outbox):
     """QuerySet.update() sends no signal: the stamp is a database trigger's doing."""
     text_in(PHONE, "Hello")
     before = graph_token()
-    Goal.objects.filter(states__plan=demo, states__name="Quoted").update(points=33)
-    SmsMessage.objects.filter(states__plan=demo, states__name="Quoted").update(body="Q {{ contact.phone }}")
-    Transition.objects.filter(plan=demo, from_state__name="Invited").update(pattern="DEAL")
+    Goal.objects.filter(states__plan=demo_plan, states__name="Quoted").update(points=33)
+    SmsMessage.objects.filter(states__plan=demo_plan, states__name="Quoted").update(
+        body="Q {{ contact.phone }}"
+    )
+    Transition.objects.filter(plan=demo_plan, from_state__name="Invited").update(pattern="DEAL")
     assert graph_token() != before
 
     text_in(PHONE, "QUOTE")
@@ -128,30 +108,30 @@ def test_edits_no_signal_sees_are_routed_by_the_next_message(demo, text_in, sms_
     assert Contact.objects.get(phone=PHONE).engagement_value == 33
 
 
-def test_a_paused_plan_enrolls_nobody_from_the_next_message(demo, text_in):
+def test_a_paused_plan_enrolls_nobody_from_the_next_message(demo_plan, text_in):
     text_in(PHONE, "Hello")  # entry plans cached
-    plan_pause(plan=demo)
+    plan_pause(plan=demo_plan)
     text_in(OTHER, "Hello")
     assert not Enrollment.objects.filter(contact__phone=OTHER).exists()
     assert Contact.objects.filter(phone=OTHER).exists()  # the message itself is recorded
 
 
-def test_every_write_to_the_graph_changes_the_stamp_even_in_one_transaction(demo):
+def test_every_write_to_the_graph_changes_the_stamp_even_in_one_transaction(demo_plan):
     seen = {graph_token()}
     for write in (
-        lambda: Plan.objects.filter(pk=demo.pk).update(description="x"),
-        lambda: PlanState.objects.filter(plan=demo).update(position=7),
-        lambda: Transition.objects.filter(plan=demo).update(priority=3),
+        lambda: Plan.objects.filter(pk=demo_plan.pk).update(description="x"),
+        lambda: PlanState.objects.filter(plan=demo_plan).update(position=7),
+        lambda: Transition.objects.filter(plan=demo_plan).update(priority=3),
         lambda: SmsMessage.objects.update(media_url=""),
         lambda: Goal.objects.update(description="y"),
-        lambda: Transition.objects.filter(plan=demo, pattern="BUY").delete(),
+        lambda: Transition.objects.filter(plan=demo_plan, pattern="BUY").delete(),
     ):
         write()
         seen.add(graph_token())
     assert len(seen) == 7  # the test runs in one transaction: each statement still moves it
 
 
-def test_without_a_stamp_row_nothing_is_cached_and_routing_still_works(demo, routed_queries):
+def test_without_a_stamp_row_nothing_is_cached_and_routing_still_works(demo_plan, routed_queries):
     PlanGraphStamp.objects.all().delete()  # as after a flush
     routed_queries(PHONE, "Hello")
     PlanGraphStamp.objects.all().delete()

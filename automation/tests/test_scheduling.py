@@ -16,7 +16,6 @@ from automation.services import (
     enrollment_timeouts_fire,
 )
 from automation.tests.factories import EnrollmentFactory, PlanFactory, PlanStateFactory, TransitionFactory
-from conftest import inbound_payload
 from contacts.models import Contact
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.tests.factories import SmsMessageFactory
@@ -51,16 +50,6 @@ def plan():
 
 
 @pytest.fixture
-def text_in(twilio, django_capture_on_commit_callbacks):
-    def send(body, phone=PHONE):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = twilio.post("/twilio/sms/", inbound_payload(phone, body))
-        assert response.status_code == 200, response.content
-
-    return send
-
-
-@pytest.fixture
 def fire(django_capture_on_commit_callbacks):
     """Run the timeouts job (as beat would); the reminders it queues are sent."""
 
@@ -84,7 +73,7 @@ def sent(outbox):
 
 def test_timeout_starts_when_the_prompt_is_accepted(plan, text_in, sms_outbox):
     with time_machine.travel(T0, tick=False):
-        text_in("hello")
+        text_in(PHONE, "hello")
     e = enrollment()
     assert sent(sms_outbox) == [PROMPT]
     assert e.current_state.name == "Ask"
@@ -94,7 +83,7 @@ def test_timeout_starts_when_the_prompt_is_accepted(plan, text_in, sms_outbox):
 
 def test_timeout_fires_after_24_hours_of_silence_once(plan, text_in, fire, sms_outbox):
     with time_machine.travel(T0, tick=False) as clock:
-        text_in("hello")
+        text_in(PHONE, "hello")
         clock.shift(timedelta(hours=24) - timedelta(seconds=1))
         assert fire() == 0
         assert enrollment().current_state.name == "Ask"
@@ -117,9 +106,9 @@ def test_timeout_fires_after_24_hours_of_silence_once(plan, text_in, fire, sms_o
 
 def test_a_reply_in_between_pushes_the_timeout(plan, text_in, fire, sms_outbox):
     with time_machine.travel(T0, tick=False) as clock:
-        text_in("hello")
+        text_in(PHONE, "hello")
         clock.shift(timedelta(hours=20))
-        text_in("hmm, what deal?")  # no transition: the fallback answers, silence restarts
+        text_in(PHONE, "hmm, what deal?")  # no transition: the fallback answers, silence restarts
         assert enrollment().timeout_at == T0 + timedelta(hours=44)
 
         clock.shift(timedelta(hours=4))  # 24 h after the prompt, 4 h after the reply
@@ -169,10 +158,10 @@ def test_prompt_sent_for_a_state_left_already_starts_nothing(plan):
 
 def test_stale_timeout_never_fires_after_the_enrollment_moved_on(plan, text_in, fire, sms_outbox):
     with time_machine.travel(T0, tick=False) as clock:
-        text_in("hello")
+        text_in(PHONE, "hello")
         due_at = enrollment().timeout_at
         clock.shift(timedelta(hours=2))
-        text_in("yes")
+        text_in(PHONE, "yes")
         assert enrollment().status == "completed"
         # Even if a stale timeout_at were left behind, it would not fire from the old state.
         Enrollment.objects.filter(contact__phone=PHONE).update(timeout_at=due_at)
@@ -227,7 +216,7 @@ def test_quiet_hours_hold_the_reminder_but_not_the_answer(plan, text_in, fire, s
     # 23:30 in New York (the number's zone): the contact texts; the answer goes at once.
     night = datetime(2026, 6, 2, 3, 30, tzinfo=UTC)
     with time_machine.travel(night, tick=False) as clock:
-        text_in("hello")
+        text_in(PHONE, "hello")
         assert sent(sms_outbox) == [PROMPT]
         clock.shift(timedelta(hours=24))
         assert fire() == 1
@@ -285,7 +274,7 @@ def test_expiry_cancels_reminders_held_for_quiet_hours(plan, text_in, fire, sett
     settings.SMS_QUIET_HOURS = "21:00-08:00"
     night = datetime(2026, 6, 2, 3, 30, tzinfo=UTC)  # 23:30 in New York
     with time_machine.travel(night, tick=False) as clock:
-        text_in("hello")
+        text_in(PHONE, "hello")
         clock.shift(timedelta(hours=24))
         fire()
         reminder = OutboundMessage.objects.get(interaction__body=NUDGE)
@@ -314,10 +303,10 @@ def test_expiry_query_count_does_not_grow_with_the_batch(count, django_assert_ma
 
 def test_a_contact_who_enrolled_again_after_expiry(plan, text_in, sms_outbox):
     with time_machine.travel(T0, tick=False) as clock:
-        text_in("hello")
+        text_in(PHONE, "hello")
         clock.shift(timedelta(days=7))
         assert enrollment_expire_due() == 1
-        text_in("hello again")
+        text_in(PHONE, "hello again")
     contact = Contact.objects.get(phone=PHONE)
     assert list(contact.enrollments.order_by("id").values_list("status", flat=True)) == ["expired", "active"]
     assert sent(sms_outbox) == [PROMPT, PROMPT]

@@ -17,20 +17,10 @@ from tracking.tests.factories import GoalFactory, InteractionFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_superuser("root", "root@example.com", "pw")
-
-
-@pytest.fixture
-def admin_client(client, staff):
-    client.force_login(staff)
-    return client
+def staff(admin_user):
+    """The superuser pytest-django's admin_client is logged in as."""
+    return admin_user
 
 
 def _management_forms(page: str) -> dict:

@@ -13,17 +13,6 @@ pytestmark = pytest.mark.django_db
 PREVIEW = "admin:messaging_smsmessage_preview"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def admin_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
-    return client
-
-
 @pytest.fixture
 def marketer_client(client, django_user_model):
     user = django_user_model.objects.create_user("m", password="pw", is_staff=True)

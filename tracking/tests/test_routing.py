@@ -11,7 +11,6 @@ import pytest
 from django.utils import timezone
 
 from automation.models import Enrollment
-from automation.services.plans import plan_load_demo
 from conftest import inbound_payload
 from messaging.models import OutboundMessage
 from tracking.models import Interaction
@@ -27,11 +26,6 @@ PHONE = "+12125550161"
 def broker_down(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-
-
-@pytest.fixture
-def demo_plan():
-    return plan_load_demo()
 
 
 def later(minutes: int = 2):
