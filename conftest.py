@@ -128,6 +128,18 @@ def text_in(twilio, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
+def twilio_api(settings):
+    """Twilio's REST API, faked at the HTTP layer with `responses`; the twilio backend in
+    use. Register answers with ``twilio_api.add(responses.POST, messages_url(), **created())``
+    (helpers in messaging/tests/conftest.py)."""
+    import responses
+
+    settings.SMS_BACKEND = "messaging.backends.twilio.TwilioBackend"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+@pytest.fixture
 def sms_outbox():
     """Messages the locmem backend 'sent' during the test (cleared before)."""
     from messaging.backends import locmem

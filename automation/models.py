@@ -315,6 +315,21 @@ class BulkEnrollmentJob(models.Model):
         return int(100 * self.processed / self.total) if self.total else 100
 
 
+class BulkEnrollmentBatch(models.Model):
+    """A batch of a bulk enrollment job whose counts were added to the job: a batch task
+    delivered twice (acks_late, a worker restart) adds its counts once."""
+
+    job = models.ForeignKey(BulkEnrollmentJob, on_delete=models.CASCADE, related_name="batches")
+    index = models.PositiveIntegerField()
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="bulk_batch_counted_once")]
+
+    def __str__(self) -> str:
+        return f"Batch {self.index} of {self.job}"
+
+
 class SimulatorContact(models.Model):
     """A test contact the simulator made for one marketer trying one plan. Only the
     simulator creates these rows, and "Reset" deletes only a contact that has one: no field

@@ -6,5 +6,5 @@ from automation.services.bulk import bulk_enrollment_batch_run
 
 
 @shared_task(acks_late=True)
-def bulk_enrollment_batch_task(job_id: int, contact_ids: list[int]) -> None:
-    bulk_enrollment_batch_run(job_id=job_id, contact_ids=contact_ids)
+def bulk_enrollment_batch_task(job_id: int, contact_ids: list[int], index: int | None = None) -> None:
+    bulk_enrollment_batch_run(job_id=job_id, contact_ids=contact_ids, index=index)

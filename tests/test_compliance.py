@@ -177,3 +177,41 @@ def test_twilio_opt_out_type_start_and_help(demo_plan, text_in, sms_outbox):
     contact = Contact.objects.get(phone=PHONE)
     assert contact.opted_out is False
     assert [e.kind for e in ConsentEvent.objects.filter(contact=contact)] == ["opt_out", "opt_in"]
+
+
+def test_a_stop_that_arrives_while_a_message_is_being_sent(twilio_api, text_in, demo_plan):
+    """The invitation is in flight (claimed, the REST call open) when the contact's STOP
+    comes in: it has left, so it is recorded as Twilio answered; the opt-out ends the
+    enrollment and nothing is sent to them afterwards."""
+    import json
+
+    import responses
+
+    from automation.services import enrollment_timeouts_fire
+    from messaging.tests.conftest import messages_url
+
+    during_send = []
+
+    def twilio_answers(request):
+        if not during_send:  # the first send: the STOP arrives while it is in flight
+            during_send.append(OutboundMessage.objects.get().status)
+            text_in(PHONE, "STOP")
+        body = {"sid": f"SM{len(during_send):032d}", "status": "queued"}
+        return 201, {}, json.dumps(body)
+
+    twilio_api.add_callback(responses.POST, messages_url(), callback=twilio_answers)
+    text_in(PHONE, "hello")
+
+    assert during_send == [DeliveryStatus.SENDING]
+    invite = OutboundMessage.objects.get(purpose="prompt")
+    assert invite.status == DeliveryStatus.ACCEPTED  # it had gone: never shown canceled
+    contact = Contact.objects.get(phone=PHONE)
+    assert contact.opted_out
+    assert Enrollment.objects.get(contact=contact).status == Enrollment.Status.OPTED_OUT
+    # Later plan messages never go: the reminder's timeout was cleared with the enrollment.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    assert enrollment_timeouts_fire(now=timezone.now() + timedelta(days=2)) == 0
+    assert len(twilio_api.calls) == 1

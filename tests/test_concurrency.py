@@ -203,3 +203,81 @@ def _wait_for_lock_waits(n: int) -> None:
                 return
             threading.Event().wait(0.05)
     raise AssertionError(f"{n} sessions never waited on a lock")
+
+
+def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model, sms_outbox):
+    """A marketer opts the contact out in the admin while a worker is routing the contact's
+    QUOTE: the opt-out waits for the reply's transaction, then ends the enrollment the
+    reply moved. The Quoted prompt is either canceled by the opt-out or, when the worker
+    had already claimed it for sending, sent once (in flight, like a STOP during a send)."""
+    from tracking.tasks import inbound_route_task
+
+    twilio = TwilioClient(Client())
+    assert twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello")).status_code == 200
+    enrollment = Enrollment.objects.get(contact__phone=PHONE)
+    contact = enrollment.contact
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # stored only: the test plays the worker
+    assert twilio.post("/twilio/sms/", inbound_payload(PHONE, "QUOTE")).status_code == 200
+    quote = Interaction.objects.get(contact=contact, direction="inbound", routed_at__isnull=True)
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the worker sends in-process once it commits
+    marketer = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+
+    held, release, errors = threading.Event(), threading.Event(), []
+
+    def hold_the_enrollment():
+        try:
+            with transaction.atomic():
+                Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+                held.set()
+                release.wait(timeout=60)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def in_thread(func):
+        def run():
+            try:
+                func()
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        return threading.Thread(target=run)
+
+    def admin_opt_out():
+        admin = Client()
+        admin.force_login(marketer)
+        response = admin.post(
+            "/admin/contacts/contact/", {"action": "opt_out", "_selected_action": [contact.pk]}
+        )
+        assert response.status_code == 302
+
+    holder = threading.Thread(target=hold_the_enrollment)
+    holder.start()
+    assert held.wait(timeout=30)
+    worker = in_thread(lambda: inbound_route_task(quote.pk))
+    worker.start()
+    _wait_for_lock_waits(1)
+    admin = in_thread(admin_opt_out)
+    admin.start()
+    _wait_for_lock_waits(2)  # the opt-out waits for the contact's row
+
+    release.set()
+    for t in (holder, worker, admin):
+        t.join(timeout=60)
+    assert not errors, errors
+    contact.refresh_from_db()
+    enrollment = Enrollment.objects.get(pk=enrollment.pk)
+    assert contact.opted_out and enrollment.status == "opted_out"
+    steps = [
+        (s.via, s.state.name) for s in EnrollmentStep.objects.filter(enrollment=enrollment).order_by("pk")
+    ]
+    assert steps == [("enroll", "Invited"), ("reply", "Quoted"), ("opt_out", "Quoted")]
+    assert contact.consent_events.count() == 1
+    prompt = OutboundMessage.objects.get(contact=contact, state__name="Quoted", purpose="prompt")
+    assert prompt.status in ("canceled", "sent")
+    assert [m.body for m in sms_outbox].count(QUOTED) == (prompt.status == "sent")
+    assert prompt.attempts == (prompt.status == "sent")  # claimed once, or never

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from automation.models import BulkEnrollmentJob, Enrollment, EnrollmentStatus, Plan
+from automation.models import BulkEnrollmentBatch, BulkEnrollmentJob, Enrollment, EnrollmentStatus, Plan
 from contacts.models import Contact
 from contacts.phone import phone_normalize
 
@@ -63,8 +63,8 @@ def bulk_enrollment_create(
         from automation.tasks_bulk import bulk_enrollment_batch_task
 
         batches = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
-        for batch in batches:
-            transaction.on_commit(lambda b=batch: bulk_enrollment_batch_task.delay(job.pk, b))
+        for index, batch in enumerate(batches):
+            transaction.on_commit(lambda b=batch, i=index: bulk_enrollment_batch_task.delay(job.pk, b, i))
     return job
 
 
@@ -77,9 +77,12 @@ class _Counts:
     notes: list[str] = field(default_factory=list)
 
 
-def bulk_enrollment_batch_run(*, job_id: int, contact_ids: list[int]) -> None:
+def bulk_enrollment_batch_run(*, job_id: int, contact_ids: list[int], index: int | None = None) -> None:
     """Enroll one batch of a job's contacts and add to its counters. A contact is judged
-    again under its row lock, so a batch run twice enrolls nobody twice."""
+    again under its row lock, so a batch run twice enrolls nobody twice; and the batch's
+    counts are added in the same transaction that records batch `index` as counted, so a
+    batch delivered twice counts once. (A batch whose first run died half-way is run again
+    in full: the contacts that run enrolled are then counted as already enrolled.)"""
     job = BulkEnrollmentJob.objects.select_related("plan").filter(pk=job_id).first()
     if job is None:
         logger.warning("Bulk enrollment job %s is gone; batch dropped", job_id)
@@ -123,11 +126,19 @@ def bulk_enrollment_batch_run(*, job_id: int, contact_ids: list[int]) -> None:
         "skipped_enrolled": F("skipped_enrolled") + counts.skipped_enrolled,
         "skipped_other": F("skipped_other") + counts.skipped_other,
     }
-    BulkEnrollmentJob.objects.filter(pk=job.pk).update(**update)
-    if counts.notes:
-        job.refresh_from_db(fields=["note"])
-        job.note = "\n".join(filter(None, [job.note, *counts.notes]))[:5000]
-        job.save(update_fields=["note"])
+    with transaction.atomic():
+        if index is not None:
+            try:
+                with transaction.atomic():
+                    BulkEnrollmentBatch.objects.create(job=job, index=index, counted_at=now)
+            except IntegrityError:
+                logger.info("Bulk enrollment %s: batch %s was counted already", job.pk, index)
+                return
+        BulkEnrollmentJob.objects.filter(pk=job.pk).update(**update)
+        if counts.notes:
+            job.refresh_from_db(fields=["note"])
+            job.note = "\n".join(filter(None, [job.note, *counts.notes]))[:5000]
+            job.save(update_fields=["note"])
     BulkEnrollmentJob.objects.filter(pk=job.pk, processed__gte=F("total")).exclude(
         status=BulkEnrollmentJob.Status.DONE
     ).update(status=BulkEnrollmentJob.Status.DONE, finished_at=now)

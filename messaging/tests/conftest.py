@@ -1,9 +1,9 @@
-"""Fixtures for the messaging tests: Twilio's REST API faked at the HTTP layer."""
+"""Twilio's REST API faked at the HTTP layer: its URLs and answers (the `twilio_api` fixture
+is in the root conftest.py)."""
 
 import json
 import uuid
 
-import pytest
 import responses
 
 from conftest import TEST_ACCOUNT_SID
@@ -43,12 +43,3 @@ def error(status: int, code: int, message: str = "error") -> dict:
         "status": status,
         "content_type": "application/json",
     }
-
-
-@pytest.fixture
-def twilio_api(settings):
-    """Twilio's REST API, faked with `responses`; the twilio backend in use.
-    Register answers with `twilio_api.add(responses.POST, messages_url(), **created())`."""
-    settings.SMS_BACKEND = TWILIO_BACKEND
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
