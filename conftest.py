@@ -140,6 +140,17 @@ def twilio_api(settings):
 
 
 @pytest.fixture
+def fake_twilio():
+    """A local HTTP stand-in for Twilio's REST API, for a server or worker in another
+    process (messaging/tests/fake_twilio.py)."""
+    from messaging.tests.fake_twilio import FakeTwilio
+
+    server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def sms_outbox():
     """Messages the locmem backend 'sent' during the test (cleared before)."""
     from messaging.backends import locmem

@@ -11,6 +11,8 @@ from bench.twilio_traffic import Signer, payload
 WEBHOOK = "/twilio/sms/"
 TRIVIAL = "/bench/ok/"
 FLOOR = "/bench/floor/"
+# Issue 3's goal. Since issue 9 a reply costs 13 (the contact is locked before its waiting
+# messages are claimed, for strict order per contact): reported as missed, on purpose.
 GOAL_QUERIES = 12
 
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}

@@ -8,7 +8,6 @@ import pytest
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.services import outbound_enqueue, outbound_queue
-from messaging.tests.fake_twilio import FakeTwilio
 from tests.celery_worker import celery_worker, wait_for, worker_log
 
 pytestmark = [
@@ -16,13 +15,6 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def fake_twilio():
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -139,35 +139,13 @@ def test_a_contact_s_second_message_waits_while_the_first_is_being_routed(demo_p
         contact__phone=PHONE, direction="inbound", routed_at__isnull=True
     ).order_by("pk")
 
-    held, release, errors = threading.Event(), threading.Event(), []
+    errors: list[BaseException] = []
+    held, release, holder = _hold_row(Enrollment, enrollment.pk, errors)
 
-    def hold_the_enrollment():
-        try:
-            with transaction.atomic():
-                Enrollment.objects.select_for_update().get(pk=enrollment.pk)
-                held.set()
-                release.wait(timeout=60)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    def worker(interaction_id):
-        try:
-            inbound_route_task(interaction_id)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold_the_enrollment)
-    holder.start()
     assert held.wait(timeout=30)
-    workers = [threading.Thread(target=worker, args=(first.pk,))]
-    workers[0].start()
+    workers = [_started(lambda: inbound_route_task(first.pk), errors)]
     _wait_for_lock_waits(1)  # the first worker: contact locked, waiting for the enrollment
-    workers.append(threading.Thread(target=worker, args=(second.pk,)))
-    workers[1].start()
+    workers.append(_started(lambda: inbound_route_task(second.pk), errors))
     _wait_for_lock_waits(2)  # the second worker waits too, on the contact
     first.refresh_from_db()
     second.refresh_from_db()
@@ -189,6 +167,44 @@ def test_a_contact_s_second_message_waits_while_the_first_is_being_routed(demo_p
     second.refresh_from_db()
     assert first.routed_at < second.routed_at
     assert not OutboundMessage.objects.filter(purpose="fallback").exists()
+
+
+def _started(func, errors: list) -> threading.Thread:
+    """`func` running in a thread of its own (and database connection); what it raises
+    goes to `errors`, for the test's thread to report."""
+
+    def run():
+        try:
+            func()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _hold_row(model, pk, errors: list) -> tuple[threading.Event, threading.Event, threading.Thread]:
+    """A thread that locks one row (SELECT … FOR UPDATE) and holds it until `release` is
+    set: whatever needs that row waits meanwhile. Returns (held, release, the thread)."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                model.objects.select_for_update().get(pk=pk)
+                held.set()
+                release.wait(timeout=60)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    return held, release, thread
 
 
 def _wait_for_lock_waits(n: int) -> None:
@@ -223,29 +239,8 @@ def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model,
     settings.CELERY_TASK_ALWAYS_EAGER = True  # the worker sends in-process once it commits
     marketer = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
 
-    held, release, errors = threading.Event(), threading.Event(), []
-
-    def hold_the_enrollment():
-        try:
-            with transaction.atomic():
-                Enrollment.objects.select_for_update().get(pk=enrollment.pk)
-                held.set()
-                release.wait(timeout=60)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    def in_thread(func):
-        def run():
-            try:
-                func()
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                connections.close_all()
-
-        return threading.Thread(target=run)
+    errors: list[BaseException] = []
+    held, release, holder = _hold_row(Enrollment, enrollment.pk, errors)
 
     def admin_opt_out():
         admin = Client()
@@ -255,14 +250,10 @@ def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model,
         )
         assert response.status_code == 302
 
-    holder = threading.Thread(target=hold_the_enrollment)
-    holder.start()
     assert held.wait(timeout=30)
-    worker = in_thread(lambda: inbound_route_task(quote.pk))
-    worker.start()
+    worker = _started(lambda: inbound_route_task(quote.pk), errors)
     _wait_for_lock_waits(1)
-    admin = in_thread(admin_opt_out)
-    admin.start()
+    admin = _started(admin_opt_out, errors)
     _wait_for_lock_waits(2)  # the opt-out waits for the contact's row
 
     release.set()

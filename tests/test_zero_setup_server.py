@@ -20,7 +20,6 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, inbound_payload
-from messaging.tests.fake_twilio import FakeTwilio
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,13 +53,6 @@ def _wait(predicate, timeout: float) -> bool:
             return True
         time.sleep(0.1)
     return False
-
-
-@pytest.fixture
-def fake_twilio():
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

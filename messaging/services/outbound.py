@@ -67,30 +67,18 @@ def outbound_queue(
         if release_at is not None:
             status, send_after = DeliveryStatus.HELD, release_at
 
-    interaction = Interaction.objects.create(
+    outbound = _outbound_record(
         contact=contact,
-        direction=Interaction.Direction.OUTBOUND,
-        from_address=settings.TWILIO_FROM_NUMBER or settings.TWILIO_MESSAGING_SERVICE_SID,
-        to_address=contact.phone,
         body=body,
-        media=[{"url": media_url, "content_type": ""}] if media_url else [],
-        enrollment=enrollment,
-        created_at=now,
-    )
-    outbound = OutboundMessage.objects.create(
-        interaction=interaction,
-        contact=contact,
+        purpose=purpose,
+        answers_contact=answers_contact,
         enrollment=enrollment,
         state=state,
         sms_message=sms_message,
-        purpose=purpose,
-        to_number=contact.phone,
-        from_number=settings.TWILIO_FROM_NUMBER,
         media_url=media_url,
-        answers_contact=answers_contact,
         status=status,
         send_after=send_after,
-        status_updated_at=now,
+        now=now,
     )
     if status == DeliveryStatus.QUEUED:
         outbound_id = outbound.pk
@@ -121,9 +109,10 @@ def outbound_render_queue(
         body = sms_body_render(template=template, context=context)
     except RenderError as exc:
         logger.warning("contact %s: a %s text does not render: %s", contact.pk, purpose, exc)
-        return _outbound_failed(
-            contact=contact, purpose=purpose, error=str(exc), enrollment=enrollment, state=state,
-            sms_message=sms_message,
+        return _outbound_record(  # failed: on the timeline with the reason, never sent
+            contact=contact, body="", purpose=purpose, answers_contact=answers_contact,
+            enrollment=enrollment, state=state, sms_message=sms_message, media_url=media_url,
+            status=DeliveryStatus.FAILED, now=timezone.now(), error_message=str(exc),
         )  # fmt: skip
     if not body and not media_url:
         return None
@@ -139,12 +128,33 @@ def outbound_render_queue(
     )
 
 
-def _outbound_failed(*, contact: Contact, purpose: str, error: str, enrollment, state, sms_message):
-    now = timezone.now()
+def _outbound_record(
+    *,
+    contact: Contact,
+    body: str,
+    purpose: str,
+    answers_contact: bool,
+    enrollment,
+    state,
+    sms_message: SmsMessage | None,
+    media_url: str,
+    status: str,
+    now,
+    send_after=None,
+    error_message: str = "",
+) -> OutboundMessage:
+    """The two rows of one outbound message: its Interaction (the timeline's) and its
+    OutboundMessage (delivery)."""
     interaction = Interaction.objects.create(
-        contact=contact, direction=Interaction.Direction.OUTBOUND, body="", enrollment=enrollment,
+        contact=contact,
+        direction=Interaction.Direction.OUTBOUND,
+        from_address=settings.TWILIO_FROM_NUMBER or settings.TWILIO_MESSAGING_SERVICE_SID,
+        to_address=contact.phone,
+        body=body,
+        media=[{"url": media_url, "content_type": ""}] if media_url else [],
+        enrollment=enrollment,
         created_at=now,
-    )  # fmt: skip
+    )
     return OutboundMessage.objects.create(
         interaction=interaction,
         contact=contact,
@@ -154,8 +164,11 @@ def _outbound_failed(*, contact: Contact, purpose: str, error: str, enrollment, 
         purpose=purpose,
         to_number=contact.phone,
         from_number=settings.TWILIO_FROM_NUMBER,
-        status=DeliveryStatus.FAILED,
-        error_message=error[:2000],
+        media_url=media_url,
+        answers_contact=answers_contact,
+        status=status,
+        send_after=send_after,
+        error_message=error_message[:2000],
         status_updated_at=now,
     )
 
