@@ -290,6 +290,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # django-axes logs every login at INFO; its warnings (lockouts) still show.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # django-axes logs every login at INFO; its warnings (lockouts) still show.
+        "axes": {"level": "WARNING"},
+        # The in-process scheduler (no broker) logs each run of each job: keep it to problems.
+        "apscheduler": {"level": "WARNING"},
+        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_BROKER_URL is None else {}),
+    },
 }

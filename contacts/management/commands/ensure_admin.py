@@ -38,7 +38,7 @@ class Command(BaseCommand):
             User.objects.create_superuser(username=name, email="", password=password)
             lines = [
                 f"user:      {name}",
-                f"password: {password}",
+                f"password:  {password}",
                 "           (shown only this once: note it now, or change it in the admin)",
             ]
         head = [f"smsjourney: log in at {url}"] if url else ["smsjourney admin"]
