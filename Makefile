@@ -31,6 +31,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 ## Web + worker + beat against PostgreSQL and Redis on this machine (see README "Production").
 run-services: $(STAMP)

@@ -4,11 +4,12 @@ from django.db.models import Count, Q
 from django.utils.html import format_html
 from django_fsm.admin import FSMAdminMixin
 
+from automation import admin_contacts  # noqa: F401 - registers the contact's page
 from automation.admin_cockpit import PlanCockpitMixin
 from automation.forms import PlanForm, PlanStateForm, PlanStateFormSet, TransitionForm, TransitionFormSet
 from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan, PlanState, Transition
 from automation.services.plans import plan_activate, plan_archive, plan_pause, plan_validate
-from tracking.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from smsjourney.admin_mixins import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 
 # request attribute carrying the plan being edited to the inlines (the admin is shared
 # between requests, so nothing request-specific is stored on it).

@@ -25,7 +25,7 @@ from automation.services.simulator import (
     simulator_send,
     simulator_state,
 )
-from contacts.timeline import contact_timeline
+from automation.timeline import contact_timeline
 
 MAX_SEGMENT_BYTES = 10 * 1024 * 1024
 

@@ -9,7 +9,7 @@ from messaging.forms import SmsMessageForm
 from messaging.models import OutboundMessage, SmsMessage
 from messaging.preview import sample_contact, sms_preview
 from messaging.segments import sms_segments
-from tracking.admin import ReadOnlyAdminMixin
+from smsjourney.admin_mixins import ReadOnlyAdminMixin
 
 # A body longer than this is not previewed (an SMS is never near it; keeps the view cheap).
 PREVIEW_MAX_CHARS = 5000

@@ -2,29 +2,8 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.text import Truncator
 
+from smsjourney.admin_mixins import ReadOnlyAdminMixin
 from tracking.models import Goal, GoalConversion, Interaction
-
-
-class ReadOnlyAdminMixin:
-    """History is written by the engine, never edited by hand: view only, for everyone."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInlineMixin(ReadOnlyAdminMixin):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields or [f.name for f in self.model._meta.fields]
 
 
 @admin.register(Goal)

@@ -2,7 +2,7 @@
 background with progress (contacts.imports), the timeline on a contact's page, and the
 "Enroll in a plan…" bulk action.
 
-`ContactCockpitMixin` is mixed into `contacts.admin.ContactAdmin` (first among its bases).
+`ContactCockpitMixin` is mixed into `automation.admin_contacts.ContactAdmin` (first among its bases).
 """
 
 from django import forms
@@ -16,9 +16,9 @@ from import_export.admin import ExportMixin
 
 from automation.models import Plan
 from automation.services.bulk import bulk_enrollment_create
+from automation.timeline import contact_timeline
 from contacts.imports import FORMATS, contact_import_create
 from contacts.resources import ContactResource
-from contacts.timeline import contact_timeline
 
 
 class BulkEnrollForm(forms.Form):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from contacts.apis import ContactDetailApi, ContactListApi, ContactMessagesApi
+from automation.contact_apis import ContactDetailApi, ContactListApi, ContactMessagesApi
 
 urlpatterns = [
     path("contacts/", ContactListApi.as_view(), name="contact-list"),

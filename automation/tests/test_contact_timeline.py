@@ -5,9 +5,9 @@ from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStep
 from automation.tests.factories import EnrollmentFactory, PlanStateFactory
+from automation.timeline import contact_timeline
 from contacts.models import ConsentEvent
 from contacts.tests.factories import ContactFactory
-from contacts.timeline import contact_timeline
 from messaging.models import OutboundMessage
 from tracking.models import GoalConversion, Interaction
 from tracking.tests.factories import GoalFactory, InteractionFactory

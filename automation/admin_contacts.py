@@ -1,0 +1,179 @@
+"""The contact's admin page (contacts' model, with its enrollments, goals and messages as
+inlines, and the cockpit: timeline, import/export, bulk enrollment): a door onto several
+apps' data, so it lives in the highest of them (DESIGN §4)."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.html import format_html
+
+from automation.contact_cockpit import ContactCockpitMixin
+from automation.models import Enrollment
+from contacts import services
+from contacts.models import ConsentEvent, Contact
+from contacts.phone import phone_normalize
+from smsjourney.admin_mixins import ReadOnlyInlineMixin
+from tracking.models import GoalConversion, Interaction
+
+# The latest rows shown in each history inline; the full lists are one link away.
+HISTORY_LIMIT = 50
+
+
+class ContactAdminForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = ["phone", "first_name", "last_name", "email", "timezone", "locale", "attributes"]
+
+    def clean_phone(self) -> str:
+        # National formats are read in settings.PHONE_DEFAULT_REGION; bad input is a form error.
+        return phone_normalize(self.cleaned_data.get("phone", ""))
+
+
+class LatestFirstFormSet(forms.BaseInlineFormSet):
+    """A history inline: only the latest HISTORY_LIMIT rows."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_latest"):
+            self._latest = super().get_queryset()[:HISTORY_LIMIT]
+        return self._latest
+
+
+class InteractionInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = Interaction
+    formset = LatestFirstFormSet
+    fields = ["created_at", "direction", "body", "provider_sid", "enrollment"]
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = f"Interactions (latest {HISTORY_LIMIT})"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("enrollment__plan", "enrollment__contact")
+
+
+class GoalConversionInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = GoalConversion
+    formset = LatestFirstFormSet
+    fields = ["occurred_at", "goal", "points", "enrollment"]
+    ordering = ["-occurred_at", "-id"]
+    verbose_name_plural = f"Goal conversions (latest {HISTORY_LIMIT})"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("goal", "enrollment__plan", "enrollment__contact")
+
+
+class EnrollmentInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = Enrollment
+    formset = LatestFirstFormSet
+    fields = ["plan", "current_state", "status", "enrolled_at", "expires_at", "ended_at", "end_reason"]
+    ordering = ["-enrolled_at", "-id"]
+    verbose_name_plural = f"Enrollments (latest {HISTORY_LIMIT})"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("plan", "current_state", "contact")
+
+
+class ConsentEventInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = ConsentEvent
+    formset = LatestFirstFormSet
+    fields = ["occurred_at", "kind", "source", "detail", "actor"]
+    ordering = ["-occurred_at", "-id"]
+    show_change_link = False
+    verbose_name_plural = f"Consent log (latest {HISTORY_LIMIT})"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(Contact)
+class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
+    form = ContactAdminForm
+    list_display = ["phone", "full_name", "opted_out", "engagement_value", "last_inbound_at", "created_at"]
+    list_display_links = ["phone", "full_name"]
+    list_filter = [
+        "opted_out",
+        "is_test",
+        ("enrollments__plan", admin.RelatedOnlyFieldListFilter),
+        "enrollments__status",
+    ]
+    search_fields = ["phone", "first_name", "last_name", "email"]
+    search_help_text = "Phone (any format, e.g. +1 212 555 0123 or (212) 555-0123), name or email."
+    readonly_fields = [
+        "is_test",
+        "opted_out",
+        "opted_out_at",
+        "engagement_value",
+        "last_inbound_at",
+        "created_at",
+        "updated_at",
+        "history_links",
+    ]
+    fieldsets = [
+        (None, {"fields": ["phone", "first_name", "last_name", "email"]}),
+        ("Preferences", {"fields": ["timezone", "locale", "attributes", "is_test"]}),
+        (
+            "Engagement and consent",
+            {
+                "fields": [
+                    "opted_out",
+                    "opted_out_at",
+                    "engagement_value",
+                    "last_inbound_at",
+                    "created_at",
+                    "updated_at",
+                    "history_links",
+                ]
+            },
+        ),
+    ]
+    inlines = [EnrollmentInline, GoalConversionInline, InteractionInline, ConsentEventInline]
+    actions = ["opt_out", "opt_in"]
+
+    @admin.display(description="Name", ordering="last_name")
+    def full_name(self, obj: Contact) -> str:
+        return f"{obj.first_name} {obj.last_name}".strip() or "—"
+
+    @admin.display(description="Full history")
+    def history_links(self, obj: Contact) -> str:
+        if not obj.pk:
+            return "—"
+        links = [
+            ("tracking_interaction", "interactions"),
+            ("tracking_goalconversion", "goal conversions"),
+            ("automation_enrollment", "enrollments"),
+            ("contacts_consentevent", "consent log"),
+        ]
+        return format_html(
+            " · ".join(['<a href="{}?contact__id__exact={}">{}</a>'] * len(links)),
+            *[part for name, label in links for part in (reverse(f"admin:{name}_changelist"), obj.pk, label)],
+        )
+
+    def get_search_results(self, request, queryset: QuerySet, search_term: str):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term and any(ch.isdigit() for ch in term):
+            try:
+                e164 = phone_normalize(term)
+            except ValidationError:
+                pass
+            else:
+                results = results | queryset.filter(phone=e164)
+        return results, may_have_duplicates
+
+    def _consent_action(self, request, queryset, *, opt_out: bool) -> None:
+        service = services.contact_opt_out if opt_out else services.contact_opt_in
+        changed = 0
+        for contact in queryset.order_by("pk"):
+            changed += bool(service(contact=contact, source="admin", actor=request.user))
+        verb = "opted out" if opt_out else "opted back in"
+        self.message_user(request, f"{changed} contact(s) {verb}; {queryset.count() - changed} unchanged.")
+
+    @admin.action(
+        description="Opt out the selected contacts (ends their enrollments)", permissions=["change"]
+    )
+    def opt_out(self, request, queryset):
+        self._consent_action(request, queryset, opt_out=True)
+
+    @admin.action(description="Opt the selected contacts back in", permissions=["change"])
+    def opt_in(self, request, queryset):
+        self._consent_action(request, queryset, opt_out=False)
