@@ -23,9 +23,8 @@ from tracking.services.receive import (
     InboundAccepted,
     InboundMessage,
     InboundPayloadError,
-    SimulatedReply,
     inbound_message_receive,
-    inbound_message_simulate,
+    inbound_message_store,
     inbound_payload_parse,
 )
 from tracking.services.route import (
@@ -40,11 +39,10 @@ __all__ = [
     "InboundMessage",
     "InboundPayloadError",
     "InboundResult",
-    "SimulatedReply",
     "goal_convert",
     "inbound_message_receive",
     "inbound_message_route",
-    "inbound_message_simulate",
+    "inbound_message_store",
     "inbound_payload_parse",
     "inbound_route_due",
     "inbound_route_enqueue",

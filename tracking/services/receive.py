@@ -2,14 +2,13 @@
 message as an inbound Interaction of its contact (created if new) — ONE ``INSERT`` in
 autocommit, deduplicated on the MessageSid by the unique constraint — and hand it to the
 engine (``tracking.services.route``). Stored means committed: the webhook can answer 200
-and Twilio will not retry. Also the simulator's door (``inbound_message_simulate``)."""
+and Twilio will not retry."""
 
 import functools
-import uuid
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 
@@ -108,13 +107,13 @@ def inbound_message_receive(*, payload: dict, route_now: bool = False) -> Inboun
     from contacts.services import contact_insert_if_new
 
     message = inbound_payload_parse(payload=payload)
-    interaction_id = _inbound_insert(message=message, created_at=timezone.now())
+    interaction_id = inbound_message_store(message=message, created_at=timezone.now())
     if interaction_id is None:
         # The MessageSid is known (a redelivery), or the number is new and this database
         # cannot create its contact in the same statement (or a concurrent first message
         # from it is creating it right now): make sure the contact exists, try once more.
         contact_insert_if_new(phone=message.phone)
-        interaction_id = _inbound_insert(message=message, created_at=timezone.now())
+        interaction_id = inbound_message_store(message=message, created_at=timezone.now())
         if interaction_id is None:
             return InboundAccepted(None)
     if route_now:
@@ -130,7 +129,7 @@ _INSERTED = (
 )
 
 
-def _inbound_insert(*, message: InboundMessage, created_at) -> int | None:
+def inbound_message_store(*, message: InboundMessage, created_at) -> int | None:
     """Store the message as an inbound Interaction of the contact with its number, in ONE
     statement: ``INSERT INTO interaction … SELECT <the contact's id>, … ON CONFLICT
     (provider_sid) DO NOTHING RETURNING id``. On PostgreSQL the same statement creates the
@@ -180,7 +179,7 @@ def _new_contact_fields() -> list:
 
 @functools.cache
 def _inbound_insert_sql(vendor: str) -> str:
-    """The statement of `_inbound_insert`, built once per process from the models."""
+    """The statement of `inbound_message_store`, built once per process from the models."""
     meta, contacts = Interaction._meta, Contact._meta
     qn = connection.ops.quote_name
 
@@ -215,44 +214,3 @@ def _inbound_insert_sql(vendor: str) -> str:
         f"INSERT INTO {table} ({columns}) SELECT {pk}, {marks(fields[1:])} "
         f"FROM (SELECT {pk} FROM known UNION ALL SELECT {pk} FROM created) AS contact {conflict}"
     )
-
-
-@dataclass(frozen=True)
-class SimulatedReply:
-    body: str
-    purpose: str
-    status: str  # queued (would be sent now) or held (quiet hours)
-    send_after: object = None
-
-
-def inbound_message_simulate(*, phone: str, body: str) -> list[SimulatedReply]:
-    """Run the inbound pipeline for one message from `phone` (E.164) and return what the
-    contact would be sent back. Everything happens in a transaction that is rolled back:
-    nothing is stored, and the sends (queued on commit) never run."""
-    from contacts.services import contact_insert_if_new
-    from messaging.models import OutboundMessage
-
-    message = InboundMessage(
-        sid=f"SIMULATED{uuid.uuid4().hex}",
-        phone=phone,
-        body=body,
-        media=[],
-        raw={"Body": body},
-        from_address=phone,
-    )
-    with transaction.atomic():
-        contact_insert_if_new(phone=phone)
-        interaction_id = _inbound_insert(message=message, created_at=timezone.now())
-        result = inbound_message_route(interaction_id=interaction_id)
-        replies = [
-            SimulatedReply(
-                body=o.interaction.body, purpose=o.purpose, status=o.status, send_after=o.send_after
-            )
-            for o in OutboundMessage.objects.filter(
-                contact=result.contact, interaction_id__gt=result.interaction.pk
-            )
-            .select_related("interaction")
-            .order_by("pk")
-        ]
-        transaction.set_rollback(True)
-    return replies

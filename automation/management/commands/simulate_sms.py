@@ -4,8 +4,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from automation.services.simulator import simulator_message_run
 from contacts.phone import phone_normalize
-from tracking.services import inbound_message_simulate
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{from_number!r} is not a usable phone number: {' '.join(exc.messages)}"
             ) from exc
-        replies = inbound_message_simulate(phone=phone, body=text)
+        replies = simulator_message_run(phone=phone, body=text)
         if not replies:
             self.stdout.write(f"{phone} would be sent nothing.")
             return
