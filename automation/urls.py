@@ -1,3 +1,9 @@
 """URLs of the automation app (included from smsjourney.urls)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from automation.apis import inbound_sms_webhook
+
+urlpatterns: list = [
+    path("twilio/sms/", inbound_sms_webhook, name="twilio_sms"),  # POST: Twilio's inbound webhook
+]

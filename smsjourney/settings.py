@@ -226,7 +226,7 @@ CELERY_TIMEZONE = "UTC"
 IN_PROCESS_JOBS = env.bool("IN_PROCESS_JOBS", default=True)
 CELERY_BEAT_SCHEDULE = {
     "route-waiting-inbound": {
-        "task": "tracking.tasks.inbound_route_due_task",
+        "task": "automation.tasks.inbound_route_due_task",
         "schedule": timedelta(minutes=1),
     },
     "process-timeouts": {

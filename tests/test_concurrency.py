@@ -91,7 +91,7 @@ def test_simultaneous_redeliveries_are_stored_once(demo_plan):
 def test_a_stored_message_routed_by_many_workers_at_once_is_routed_once(demo_plan, settings, sms_outbox):
     """With a broker the webhook only stores the message; a redelivered task, a second
     worker and the sweeper may all try to route it at the same moment: one routes it."""
-    from tracking.services import inbound_message_route
+    from automation.services.inbound import inbound_message_route
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens: the task is never delivered
@@ -126,7 +126,7 @@ def test_a_contact_s_second_message_waits_while_the_first_is_being_routed(demo_p
     """Two workers, two messages of one contact: the first one's routing is held inside its
     transaction (the test holds a row it needs); the second worker waits for it — on the
     contact's row — and judges its message after the first, in the state the first left."""
-    from tracking.tasks import inbound_route_task
+    from automation.tasks import inbound_route_task
 
     twilio = TwilioClient(Client())
     assert twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello")).status_code == 200  # Invited
@@ -226,7 +226,7 @@ def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model,
     QUOTE: the opt-out waits for the reply's transaction, then ends the enrollment the
     reply moved. The Quoted prompt is either canceled by the opt-out or, when the worker
     had already claimed it for sending, sent once (in flight, like a STOP during a send)."""
-    from tracking.tasks import inbound_route_task
+    from automation.tasks import inbound_route_task
 
     twilio = TwilioClient(Client())
     assert twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello")).status_code == 200

@@ -25,11 +25,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStatus, Plan, SimulatorContact
+from automation.services.inbound import inbound_message_route
 from contacts.models import Contact
 from contacts.services import contact_insert_if_new
 from messaging.models import OutboundMessage
 from tracking.models import Interaction
-from tracking.services import InboundMessage, inbound_message_route, inbound_message_store
+from tracking.services import InboundMessage, inbound_message_receive, inbound_message_store
 
 # Fictional lines 555-0100…555-0199 in a few area codes: 100 test contacts per area code.
 SIMULATOR_AREA_CODES = ("202", "212", "213", "305", "312", "415", "512", "617", "702", "818")
@@ -111,7 +112,6 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
     from automation.matching import reply_normalize
     from automation.services.enrollments import enrollment_start
     from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
-    from tracking.services import inbound_message_receive
 
     text = (text or "")[:MAX_MESSAGE_LENGTH]
     contact = simulator_contact(plan=plan, user=user)
@@ -157,7 +157,9 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
             "ApiVersion": "2010-04-01",
         }
         # Routed here, whatever the broker: the marketer waits for the answer on this page.
-        accepted = inbound_message_receive(payload=payload, route_now=True)
+        accepted = inbound_message_receive(payload=payload)
+        if accepted.interaction_id is not None:
+            inbound_message_route(interaction_id=accepted.interaction_id)
         sent = Interaction.objects.get(pk=accepted.interaction_id)
 
     state = simulator_state(plan=plan, user=user)

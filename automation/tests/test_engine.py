@@ -8,13 +8,11 @@ import time_machine
 from automation.models import Enrollment, EnrollmentStep, Plan
 from automation.services import enrollment_end, enrollment_start
 from automation.tests.factories import PlanFactory, PlanStateFactory, TransitionFactory
-from conftest import inbound_payload
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import OutboundMessage
 from messaging.tests.factories import SmsMessageFactory
 from tracking.models import GoalConversion
-from tracking.services import inbound_message_receive
 from tracking.tests.factories import GoalFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,10 +21,11 @@ PHONE = "+12125550123"
 
 
 @pytest.fixture
-def receive(django_capture_on_commit_callbacks):
+def receive(text_in):
+    """One message through the signed webhook (stored, routed, the replies sent)."""
+
     def run(body: str, phone: str = PHONE):
-        with django_capture_on_commit_callbacks(execute=True):
-            return inbound_message_receive(payload=inbound_payload(phone, body))
+        return text_in(phone, body)
 
     return run
 

@@ -44,6 +44,7 @@ def test_marketer_builds_activates_tries_and_reads_the_report(page, shots, djang
     from django.db import transaction
 
     from automation.models import Plan
+    from automation.services.inbound import inbound_message_route
     from messaging.models import SmsMessage
     from tracking.models import Goal
     from tracking.services import inbound_message_receive
@@ -126,7 +127,8 @@ def test_marketer_builds_activates_tries_and_reads_the_report(page, shots, djang
     for phone, texts in journeys.items():
         for text in texts:
             with transaction.atomic():
-                inbound_message_receive(payload=inbound_payload(phone, text))
+                accepted = inbound_message_receive(payload=inbound_payload(phone, text))
+                inbound_message_route(interaction_id=accepted.interaction_id)
 
     # The diagram on the plan's page: both states, the keyword arrow, live counts.
     page.goto(f"/admin/automation/plan/{plan.pk}/change/")

@@ -27,23 +27,13 @@ from tracking.services.receive import (
     inbound_message_store,
     inbound_payload_parse,
 )
-from tracking.services.route import (
-    InboundResult,
-    inbound_message_route,
-    inbound_route_due,
-    inbound_route_enqueue,
-)
 
 __all__ = [
     "InboundAccepted",
     "InboundMessage",
     "InboundPayloadError",
-    "InboundResult",
     "goal_convert",
     "inbound_message_receive",
-    "inbound_message_route",
     "inbound_message_store",
     "inbound_payload_parse",
-    "inbound_route_due",
-    "inbound_route_enqueue",
 ]

@@ -1,7 +1,7 @@
 """The webhook's step of the inbound pipeline (DESIGN §1): check the payload, store the
 message as an inbound Interaction of its contact (created if new) — ONE ``INSERT`` in
 autocommit, deduplicated on the MessageSid by the unique constraint — and hand it to the
-engine (``tracking.services.route``). Stored means committed: the webhook can answer 200
+engine (``automation.services.inbound``). Stored means committed: the webhook can answer 200
 and Twilio will not retry."""
 
 import functools
@@ -15,7 +15,6 @@ from django.utils import timezone
 from contacts.models import Contact
 from contacts.phone import phone_normalize
 from tracking.models import Interaction
-from tracking.services.route import inbound_message_route, inbound_route_enqueue
 
 MAX_MEDIA = 10  # Twilio sends at most 10 attachments
 
@@ -97,13 +96,14 @@ def _text(value) -> str:
 # --- the webhook's step: store, then hand over ------------------------------------------
 
 
-def inbound_message_receive(*, payload: dict, route_now: bool = False) -> InboundAccepted:
-    """Store one inbound message and hand it to the journey engine.
+def inbound_message_receive(*, payload: dict) -> InboundAccepted:
+    """Store one inbound message (its routing is the caller's: automation.apis hands it to
+    automation.services.inbound).
 
     Raises InboundPayloadError (nothing stored) for an unusable payload. A MessageSid seen
     before is a Twilio redelivery: ``InboundAccepted(None)``, nothing changes. Runs in
     autocommit (the webhook has no transaction): when this returns, the message is
-    committed. `route_now`: route it here, whatever the broker (the admin's simulator)."""
+    committed."""
     from contacts.services import contact_insert_if_new
 
     message = inbound_payload_parse(payload=payload)
@@ -116,10 +116,6 @@ def inbound_message_receive(*, payload: dict, route_now: bool = False) -> Inboun
         interaction_id = inbound_message_store(message=message, created_at=timezone.now())
         if interaction_id is None:
             return InboundAccepted(None)
-    if route_now:
-        inbound_message_route(interaction_id=interaction_id)
-    else:
-        inbound_route_enqueue(interaction_id=interaction_id)
     return InboundAccepted(interaction_id)
 
 

@@ -11,11 +11,11 @@ import pytest
 from django.utils import timezone
 
 from automation.models import Enrollment
+from automation.services.inbound import inbound_message_route, inbound_route_due
+from automation.tasks import inbound_route_due_task
 from conftest import inbound_payload
 from messaging.models import OutboundMessage
 from tracking.models import Interaction
-from tracking.services import inbound_message_route, inbound_route_due
-from tracking.tasks import inbound_route_due_task
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +116,7 @@ def test_a_younger_message_whose_older_one_is_still_queued_routes_the_older_one_
 ):
     """Two messages a moment apart; the worker that takes the second one gets it first
     (the first one's task is held in the broker). The first is judged first all the same."""
-    from tracking.tasks import inbound_route_task
+    from automation.tasks import inbound_route_task
 
     for body in ["hello", "QUOTE"]:
         assert twilio.post("/twilio/sms/", inbound_payload(PHONE, body)).status_code == 200

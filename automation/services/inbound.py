@@ -1,6 +1,8 @@
-"""The engine's step of the inbound pipeline (DESIGN §1), on a worker (in the request when
-no broker is configured): one transaction per message that claims it (``routed_at``, so a
-redelivered task routes nothing twice) and locks the contact row first, then compliance
+"""Routing a stored inbound message (DESIGN §1), on a worker (in the request when no broker
+is configured) — automation orchestrates: tracking stored the message, contacts keeps the
+consent, messaging queues the replies, the engine moves the enrollments. One transaction
+per message that locks the contact row first and claims the message (``routed_at``, so a
+redelivered task routes nothing twice), then compliance
 keywords before any plan logic, then the journey engine. Nothing here does network I/O:
 replies are queued with ``messaging.services.outbound_queue``, which sends on commit.
 
@@ -16,8 +18,13 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from automation.matching import reply_normalize
+from automation.models import PlanGraphStamp
+from automation.services.engine import enrollment_route
 from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from contacts.models import ConsentEvent, Contact
+from contacts.services import contact_opt_in, contact_opt_out
+from messaging.services import outbound_queue
 from smsjourney.background import eager
 from tracking.models import Interaction
 
@@ -43,7 +50,7 @@ class InboundResult:
 def inbound_route_enqueue(*, interaction_id: int) -> None:
     """Hand a stored message to the engine: a Celery task when a broker is configured, else
     route it here. Never raises: whatever is not routed now, the sweeper routes later."""
-    from tracking.tasks import inbound_route_task
+    from automation.tasks import inbound_route_task
 
     try:
         if eager():
@@ -122,11 +129,6 @@ def _route_failed(*, interaction: Interaction, error: Exception) -> bool:
 
 def _route(*, contact: Contact, interaction: Interaction, token: int | None = None) -> None:
     """Compliance keywords first, then the journey engine (caller: contact row locked)."""
-    from automation.matching import reply_normalize
-    from automation.services.engine import enrollment_route
-    from contacts.services import contact_opt_in, contact_opt_out
-    from messaging.services import outbound_queue
-
     normalized = reply_normalize(interaction.body)
     # Twilio's Advanced Opt-Out recognised a keyword of any language: act on it as on ours.
     raw = interaction.raw_payload if isinstance(interaction.raw_payload, dict) else {}
@@ -157,7 +159,7 @@ def _contact_lock(*, interaction_id: int, now) -> tuple[Contact, int | None] | N
     the lock a ``SELECT … FOR NO KEY UPDATE`` would, and writes what it must anyway); the
     contact and the plan graph's token (automation.graph). None when the message is not
     an inbound one."""
-    meta, i_meta, s_meta = Contact._meta, Interaction._meta, _graph_stamp_meta()
+    meta, i_meta, s_meta = Contact._meta, Interaction._meta, PlanGraphStamp._meta
     qn = connection.ops.quote_name
     table, i_table = qn(meta.db_table), qn(i_meta.db_table)
     last, updated = (qn(meta.get_field(n).column) for n in ("last_inbound_at", "updated_at"))
@@ -176,12 +178,6 @@ def _contact_lock(*, interaction_id: int, now) -> tuple[Contact, int | None] | N
     if not contacts:
         return None
     return contacts[0], contacts[0].graph_token
-
-
-def _graph_stamp_meta():
-    from automation.models import PlanGraphStamp
-
-    return PlanGraphStamp._meta
 
 
 def _waiting_claim(*, contact: Contact, up_to: int, now) -> list[Interaction]:
