@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from automation.contact_cockpit import ContactCockpitMixin
 from automation.models import Enrollment
+from automation.services.consent import contact_opt_out
 from contacts import services
 from contacts.models import ConsentEvent, Contact
 from contacts.phone import phone_normalize
@@ -161,7 +162,7 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
         return results, may_have_duplicates
 
     def _consent_action(self, request, queryset, *, opt_out: bool) -> None:
-        service = services.contact_opt_out if opt_out else services.contact_opt_in
+        service = contact_opt_out if opt_out else services.contact_opt_in
         changed = 0
         for contact in queryset.order_by("pk"):
             changed += bool(service(contact=contact, source="admin", actor=request.user))

@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from automation.apis import inbound_sms_webhook
+from automation.apis import inbound_sms_webhook, twilio_status
 
 urlpatterns: list = [
     path("twilio/sms/", inbound_sms_webhook, name="twilio_sms"),  # POST: Twilio's inbound webhook
+    path("twilio/status/", twilio_status, name="twilio_status"),  # POST: delivery status callbacks
 ]

@@ -26,15 +26,12 @@ def contact_insert_if_new(*, phone: str) -> int | None:
     return rows[0][0] if rows and rows[0] else None
 
 
-def contact_opt_out(
+def contact_opt_out_record(
     *, contact: "Contact", source: str, detail: str = "", actor: AbstractBaseUser | None = None
 ) -> bool:
-    """Opt the contact out, end its active enrollments as opted_out, cancel its unsent
-    messages, write the consent log. Returns False if it was opted out already."""
-    from automation.models import Enrollment
-    from automation.services.enrollments import enrollment_end
-    from messaging.models import DeliveryStatus, OutboundMessage
-
+    """Record that the contact opted out: the contact row (locked) and the consent log.
+    False if it was opted out already. Ending its enrollments and canceling its unsent
+    messages is the orchestrator's (automation.services.consent.contact_opt_out)."""
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         if locked.opted_out:
@@ -51,23 +48,6 @@ def contact_opt_out(
             actor=actor,
             occurred_at=now,
         )
-        active = (
-            Enrollment.objects.filter(contact=contact, status=Enrollment.Status.ACTIVE)
-            .select_related("current_state")
-            .select_for_update(of=("self",))
-            .order_by("pk")
-        )
-        for enrollment in active:
-            enrollment_end(
-                enrollment=enrollment,
-                status=Enrollment.Status.OPTED_OUT,
-                reason=f"Opted out ({source}{': ' + detail if detail else ''})",
-            )
-        # Unsent messages never go out now (a message already being sent is stopped by
-        # the send-time opt-out check in messaging).
-        OutboundMessage.objects.filter(
-            contact=contact, status__in=[DeliveryStatus.HELD, DeliveryStatus.QUEUED]
-        ).update(status=DeliveryStatus.CANCELED, status_updated_at=now, error_message="Contact opted out.")
     return True
 
 

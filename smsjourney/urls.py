@@ -12,8 +12,7 @@ admin.site.site_url = None
 urlpatterns = [
     path("", RedirectView.as_view(url=reverse_lazy("admin:index"), permanent=False)),
     path("admin/", admin.site.urls),
-    path("", include("tracking.urls")),  # POST /twilio/sms/, GET /healthz
-    path("", include("messaging.urls")),  # POST /twilio/status/
+    path("", include("tracking.urls")),  # GET /healthz
     path("api/", include("automation.contact_urls")),  # GET /api/contacts/…
-    path("", include("automation.urls")),
+    path("", include("automation.urls")),  # POST /twilio/sms/, POST /twilio/status/
 ]

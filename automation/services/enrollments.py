@@ -180,7 +180,8 @@ def _enter(
 def enrollment_end(*, enrollment: Enrollment, status: str, reason: str = "", via: str | None = None) -> None:
     """End an active enrollment with `status` (an EnrollmentStatus other than active)
     through its FSM transition; record the step; clear its timeout."""
-    from messaging.models import DeliveryStatus, OutboundMessage
+    from messaging.models import DeliveryStatus
+    from messaging.services import outbound_cancel_unsent
 
     method = _END_METHODS.get(status)
     if method is None:
@@ -197,6 +198,6 @@ def enrollment_end(*, enrollment: Enrollment, status: str, reason: str = "", via
             enrollment=enrollment, state_id=enrollment.current_state_id, via=step_via, occurred_at=now
         )
     # Reminders held for quiet hours belong to a journey that is over now.
-    OutboundMessage.objects.filter(enrollment=enrollment, status=DeliveryStatus.HELD).update(
-        status=DeliveryStatus.CANCELED, status_updated_at=now, error_message=f"Enrollment {status}."
+    outbound_cancel_unsent(
+        enrollment=enrollment, statuses=(DeliveryStatus.HELD,), reason=f"Enrollment {status}."
     )

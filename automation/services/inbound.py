@@ -20,10 +20,11 @@ from django.utils import timezone
 
 from automation.matching import reply_normalize
 from automation.models import PlanGraphStamp
+from automation.services.consent import contact_opt_out
 from automation.services.engine import enrollment_route
 from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from contacts.models import ConsentEvent, Contact
-from contacts.services import contact_opt_in, contact_opt_out
+from contacts.services import contact_opt_in
 from messaging.services import outbound_queue
 from smsjourney.background import eager
 from tracking.models import Interaction

@@ -1,15 +1,11 @@
-"""Contact services: insert-if-new, opt-out and opt-in with the consent log."""
+"""Contact services: insert-if-new, and the consent log's opt-out and opt-in records (the
+whole opt-out, journeys and messages included, is automation's: automation/tests/test_consent.py)."""
 
 import pytest
-from django.contrib.auth import get_user_model
 
-from automation.models import Enrollment
-from automation.tests.factories import EnrollmentFactory
 from contacts.models import ConsentEvent, Contact
-from contacts.services import contact_insert_if_new, contact_opt_in, contact_opt_out
+from contacts.services import contact_insert_if_new, contact_opt_out_record
 from contacts.tests.factories import ContactFactory
-from messaging.models import DeliveryStatus, OutboundMessage
-from messaging.services import outbound_queue
 
 pytestmark = pytest.mark.django_db
 
@@ -21,54 +17,12 @@ def test_insert_if_new_creates_once_and_never_fails_on_a_known_number():
     assert Contact.objects.count() == 1
 
 
-def queued_and_sent(contact):
-    queued = outbound_queue(contact=contact, body="queued one", purpose="bulk", answers_contact=True)
-    sent = outbound_queue(contact=contact, body="sent one", purpose="bulk", answers_contact=True)
-    OutboundMessage.objects.filter(pk=sent.pk).update(status=DeliveryStatus.SENT)
-    return queued, sent
-
-
-def test_opt_out_ends_enrollments_cancels_unsent_messages_and_logs_consent():
-    admin = get_user_model().objects.create_user("ops")
-    enrollment = EnrollmentFactory()
-    contact = enrollment.contact
-    queued, sent = queued_and_sent(contact)  # on_commit never runs here: both stay unsent until marked
-
-    assert contact_opt_out(
-        contact=contact, source=ConsentEvent.Source.ADMIN, detail="asked by phone", actor=admin
-    )
-
-    contact = Contact.objects.get(pk=contact.pk)
-    assert contact.opted_out is True and contact.opted_out_at is not None
-    assert Enrollment.objects.get(pk=enrollment.pk).status == "opted_out"
-    assert OutboundMessage.objects.get(pk=queued.pk).status == DeliveryStatus.CANCELED
-    assert OutboundMessage.objects.get(pk=sent.pk).status == DeliveryStatus.SENT
-    event = ConsentEvent.objects.get()
-    assert (event.kind, event.source, event.detail, event.actor) == (
-        "opt_out",
-        "admin",
-        "asked by phone",
-        admin,
-    )
-
-
-def test_opt_out_twice_changes_nothing_the_second_time():
+def test_the_opt_out_record_is_the_contact_row_and_one_consent_event():
     contact = ContactFactory()
-    assert contact_opt_out(contact=contact, source="api") is True
-    assert contact_opt_out(contact=contact, source="api") is False
-    assert ConsentEvent.objects.count() == 1
-
-
-def test_opt_in_only_for_opted_out_contacts_and_resumes_nothing():
-    enrollment = EnrollmentFactory()
-    contact = enrollment.contact
-    assert contact_opt_in(contact=contact, source="api") is False
-    contact_opt_out(contact=contact, source="keyword", detail="STOP")
-    assert contact_opt_in(contact=contact, source="keyword", detail="START") is True
+    assert contact_opt_out_record(contact=contact, source="api", detail="by API") is True
+    assert contact_opt_out_record(contact=contact, source="api") is False
     contact = Contact.objects.get(pk=contact.pk)
-    assert (contact.opted_out, contact.opted_out_at) == (False, None)
-    assert Enrollment.objects.get(pk=enrollment.pk).status == "opted_out"
-    assert list(ConsentEvent.objects.values_list("kind", "detail")) == [
-        ("opt_out", "STOP"),
-        ("opt_in", "START"),
+    assert contact.opted_out and contact.opted_out_at is not None
+    assert list(ConsentEvent.objects.values_list("kind", "source", "detail")) == [
+        ("opt_out", "api", "by API")
     ]

@@ -12,7 +12,7 @@ The life of an outbound message (`OutboundMessage.status`):
   backend with no transaction open, then records the outcome. Of two tasks for the same
   message only one claim matches; the other does nothing: never two sends. An opt-out
   committed between the check and the claim cancels the QUEUED row
-  (contacts.services.contact_opt_out), so the claim does not match either.
+  (automation.services.consent.contact_opt_out), so the claim does not match either.
 - Transient errors put the message back to QUEUED with `send_after` = now + backoff;
   the Celery task retries at that time on a worker, and `outbound_release_due` (beat,
   every minute) re-enqueues anything whose time has passed, so a lost task or broker
@@ -27,8 +27,9 @@ The life of an outbound message (`OutboundMessage.status`):
   rare duplicate to a silently lost message.
 """
 
-from messaging.services.delivery import delivery_status_apply
+from messaging.services.delivery import DeliveryApplied, delivery_status_apply
 from messaging.services.outbound import (
+    outbound_cancel_unsent,
     outbound_enqueue,
     outbound_queue,
     outbound_release_due,
@@ -45,10 +46,12 @@ from messaging.services.sending import outbound_send
 
 __all__ = [
     "MAX_ATTEMPTS",
+    "DeliveryApplied",
     "RetryLater",
     "backoff_seconds",
     "delivery_status_apply",
     "eager_pause",
+    "outbound_cancel_unsent",
     "outbound_enqueue",
     "outbound_queue",
     "outbound_release_due",

@@ -1,11 +1,11 @@
 """Twilio's delivery status callbacks, applied monotonically."""
 
 import logging
+from dataclasses import dataclass
 
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from contacts.models import ConsentEvent, Contact
 from messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
 from messaging.services.policy import CODE_OPTED_OUT
 from tracking.models import Interaction
@@ -36,10 +36,21 @@ def delivery_status_from_twilio(status: str) -> str | None:
     return TWILIO_STATUS_MAP.get((status or "").strip().lower())
 
 
+@dataclass(frozen=True)
+class DeliveryApplied:
+    """What a status callback told us: whether the message is ours, its contact, and
+    whether the carrier says the number opted out (21610) — acting on that (ending the
+    contact's journeys) is the orchestrator's (automation.apis)."""
+
+    known: bool
+    contact_id: int | None = None
+    opted_out_at_carrier: bool = False
+
+
 def delivery_status_apply(
     *, sid: str, status: str, error_code: str = "", outbound_id: int | None = None
-) -> bool:
-    """Apply a Twilio status callback; monotonic. False when the message is unknown."""
+) -> DeliveryApplied:
+    """Apply a Twilio status callback; monotonic."""
     now = timezone.now()
     outbound = (
         OutboundMessage.objects.filter(interaction__provider_sid=sid)
@@ -59,15 +70,19 @@ def delivery_status_apply(
             )
     if outbound is None:
         logger.warning("status callback for an unknown message %s (id %s): %s", sid, outbound_id, status)
-        return False
+        return DeliveryApplied(known=False)
 
+    code = _error_code(error_code)
+    # The carrier says the number opted out (21610): whatever status this callback moves.
+    applied = DeliveryApplied(
+        known=True, contact_id=outbound.contact_id, opted_out_at_carrier=code == CODE_OPTED_OUT
+    )
     new = delivery_status_from_twilio(status)
     if new is None:
         logger.info("status callback %s for %s ignored", status, sid)
-        return True
+        return applied
     lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[new]]
     fields: dict = {"status": new, "status_updated_at": now}
-    code = _error_code(error_code)
     if new in _FAILURES and code:
         fields["error_code"] = code
     if STATUS_RANK[new] >= STATUS_RANK[DeliveryStatus.ACCEPTED] and new != DeliveryStatus.CANCELED:
@@ -78,14 +93,7 @@ def delivery_status_apply(
         logger.info("status callback %s for %s ignored: already further along", status, sid)
     elif new in _FAILURES:
         logger.warning("outbound %s %s (Twilio error %s)", outbound.pk, new, code or "none")
-    if code == CODE_OPTED_OUT:
-        # The carrier says the number opted out (Twilio 21610): exactly as when the REST API
-        # answers it, whatever status this callback moved (or did not move).
-        from contacts.services import contact_opt_out
-
-        contact = Contact.objects.get(pk=outbound.contact_id)
-        contact_opt_out(contact=contact, source=ConsentEvent.Source.CARRIER, detail=CODE_OPTED_OUT)
-    return True
+    return applied
 
 
 def _error_code(raw: str) -> str:

@@ -202,6 +202,31 @@ def outbound_enqueue(*, outbound_id: int, force: bool = False, answers_contact: 
         logger.exception("outbound %s not handed over now; the release job will send it", outbound_id)
 
 
+# --- cancel -------------------------------------------------------------------------------
+
+
+def outbound_cancel_unsent(
+    *,
+    reason: str,
+    contact: Contact | None = None,
+    enrollment=None,
+    statuses: tuple[str, ...] = (DeliveryStatus.HELD, DeliveryStatus.QUEUED),
+) -> int:
+    """Cancel a contact's (or an enrollment's) messages not handed to the provider yet:
+    they never go. A message already being sent (``sending``) is not stopped here; the
+    send-time opt-out check and the claim see to the rest. Returns how many."""
+    if contact is None and enrollment is None:
+        raise ValueError("Say whose messages to cancel.")
+    messages = OutboundMessage.objects.filter(status__in=statuses)
+    if contact is not None:
+        messages = messages.filter(contact=contact)
+    if enrollment is not None:
+        messages = messages.filter(enrollment=enrollment)
+    return messages.update(
+        status=DeliveryStatus.CANCELED, status_updated_at=timezone.now(), error_message=reason[:2000]
+    )
+
+
 # --- release job ----------------------------------------------------------------------
 
 

@@ -73,7 +73,7 @@ def outbound_send(
 
     # 1. Claim it: one guarded UPDATE (QUEUED → SENDING), committed at once. Of two tasks
     # for the same message only one matches; an opt-out committed meanwhile canceled the
-    # row (contacts.services.contact_opt_out), so it does not match either.
+    # row (automation.services.consent.contact_opt_out), so it does not match either.
     claimed = OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
         status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, status_updated_at=now
     )
@@ -182,7 +182,7 @@ def _record_transient(*, outbound_id: int, error: Exception) -> RetryLater | Non
 def _record_permanent(*, outbound_id: int, error: PermanentSendError) -> None:
     from automation.models import Enrollment, EnrollmentStatus
     from automation.services import enrollment_end
-    from contacts.services import contact_opt_out
+    from automation.services.consent import contact_opt_out
 
     now = timezone.now()
     contact_id = OutboundMessage.objects.filter(pk=outbound_id).values_list("contact_id", flat=True).get()

@@ -173,13 +173,13 @@ def test_get_is_not_allowed(client):
     ],
 )
 def test_twilio_statuses_map_onto_ours(sent, twilio_status, ours):
-    assert delivery_status_apply(sid=sent.interaction.provider_sid, status=twilio_status) is True
+    assert delivery_status_apply(sid=sent.interaction.provider_sid, status=twilio_status).known is True
     assert status_of(sent) == ours
 
 
 def test_unknown_message_is_false():
-    assert delivery_status_apply(sid="SM" + "9" * 32, status="delivered") is False
-    assert delivery_status_apply(sid="SM" + "9" * 32, status="delivered", outbound_id=12345) is False
+    assert delivery_status_apply(sid="SM" + "9" * 32, status="delivered").known is False
+    assert delivery_status_apply(sid="SM" + "9" * 32, status="delivered", outbound_id=12345).known is False
 
 
 def test_a_delivered_after_read_is_ignored(sent):

@@ -1,0 +1,37 @@
+"""Consent across the apps: an opt-out is recorded by contacts, and then the journeys end and
+the unsent messages are canceled — automation orchestrates all three, in one transaction
+that locks the contact first (lock order: contact, enrollments, outbound messages)."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from automation.models import Enrollment
+from automation.services.enrollments import enrollment_end
+from contacts.models import Contact
+from contacts.services import contact_opt_out_record
+from messaging.services import outbound_cancel_unsent
+
+
+def contact_opt_out(
+    *, contact: Contact, source: str, detail: str = "", actor: AbstractBaseUser | None = None
+) -> bool:
+    """Opt the contact out (consent log), end its active enrollments as opted_out, cancel its
+    unsent messages. Returns False if it was opted out already (nothing changes)."""
+    with transaction.atomic():
+        if not contact_opt_out_record(contact=contact, source=source, detail=detail, actor=actor):
+            return False
+        active = (
+            Enrollment.objects.filter(contact=contact, status=Enrollment.Status.ACTIVE)
+            .select_related("current_state")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        for enrollment in active:
+            enrollment_end(
+                enrollment=enrollment,
+                status=Enrollment.Status.OPTED_OUT,
+                reason=f"Opted out ({source}{': ' + detail if detail else ''})",
+            )
+        # A message already being handed to the provider is stopped by the send-time check.
+        outbound_cancel_unsent(contact=contact, reason="Contact opted out.")
+    return True
