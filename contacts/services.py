@@ -8,6 +8,17 @@ from django.utils import timezone
 from contacts.models import ConsentEvent, Contact
 
 
+def contact_lock(*, contact_id: int, skip_locked: bool = False) -> Contact | None:
+    """Inside the caller's transaction: the contact, its row locked — the first lock of every
+    change a message makes (lock order: contact, then its messages, enrollments, outbound
+    messages). ``FOR NO KEY UPDATE``: the webhook's INSERT of a message referencing the
+    contact (a foreign-key check, ``FOR KEY SHARE``) never waits behind it. None when the
+    contact does not exist (or, with `skip_locked`, is locked by someone else)."""
+    return (
+        Contact.objects.select_for_update(no_key=True, skip_locked=skip_locked).filter(pk=contact_id).first()
+    )
+
+
 def contact_insert_if_new(*, phone: str) -> int | None:
     """Create the contact for an E.164 `phone` unless it exists, in ONE statement that never
     fails on a duplicate (``INSERT … ON CONFLICT (phone) DO NOTHING``): the new contact's id,
@@ -33,7 +44,7 @@ def contact_opt_out_record(
     False if it was opted out already. Ending its enrollments and canceling its unsent
     messages is the orchestrator's (automation.services.consent.contact_opt_out)."""
     with transaction.atomic():
-        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        locked = contact_lock(contact_id=contact.pk)
         if locked.opted_out:
             contact.opted_out, contact.opted_out_at = True, locked.opted_out_at
             return False
@@ -56,7 +67,7 @@ def contact_opt_in(
 ) -> bool:
     """Opt an opted-out contact back in (no enrollment resumes). False if it was not opted out."""
     with transaction.atomic():
-        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        locked = contact_lock(contact_id=contact.pk)
         if not locked.opted_out:
             contact.opted_out = False
             return False

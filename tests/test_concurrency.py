@@ -272,3 +272,39 @@ def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model,
     assert prompt.status in ("canceled", "sent")
     assert [m.body for m in sms_outbox].count(QUOTED) == (prompt.status == "sent")
     assert prompt.attempts == (prompt.status == "sent")  # claimed once, or never
+
+
+@pytest.mark.timeout(60)
+def test_the_webhook_never_waits_behind_a_contact_lock(demo_plan, settings):
+    """The contact lock every change takes is FOR NO KEY UPDATE: storing a new message of
+    that contact (an INSERT whose foreign-key check takes FOR KEY SHARE) goes through while
+    the lock is held. (FOR UPDATE would make the webhook wait for the whole transaction.)"""
+    from contacts.services import contact_lock
+
+    twilio = TwilioClient(Client())
+    assert twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello")).status_code == 200
+    contact = Contact.objects.get(phone=PHONE)
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # stored only: nothing routes it now
+
+    errors: list[BaseException] = []
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_contact():
+        with transaction.atomic():
+            contact_lock(contact_id=contact.pk)
+            held.set()
+            release.wait(timeout=15)
+
+    holder = _started(hold_the_contact, errors)
+    assert held.wait(timeout=30)
+    try:
+        response = twilio.post("/twilio/sms/", inbound_payload(PHONE, "QUOTE"))
+        still_held = holder.is_alive() and not release.is_set()  # answered under the lock
+    finally:
+        release.set()
+        holder.join(timeout=60)
+    assert not errors, errors
+    assert still_held, "the webhook waited for the contact lock to be released"
+    assert response.status_code == 200
+    assert Interaction.objects.filter(contact=contact, direction="inbound", body="QUOTE").exists()

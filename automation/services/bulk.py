@@ -22,6 +22,7 @@ from django.utils import timezone
 from automation.models import BulkEnrollmentBatch, BulkEnrollmentJob, Enrollment, EnrollmentStatus, Plan
 from contacts.models import Contact
 from contacts.phone import phone_normalize
+from contacts.services import contact_lock
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def bulk_enrollment_batch_run(*, job_id: int, contact_ids: list[int], index: int
     for contact_id in contact_ids:
         try:
             with transaction.atomic():
-                contact = Contact.objects.select_for_update().filter(pk=contact_id).first()
+                contact = contact_lock(contact_id=contact_id)
                 if contact is None:
                     continue  # counted as missing above
                 outcome = _enroll_one(contact=contact, plan=plan, start_state=start_state)

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan, PlanState
 from automation.services.enrollments import enrollment_text_context
+from contacts.services import contact_lock
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +86,9 @@ def _timeout_fire_one(*, enrollment_id: int, contact_id: int, state_id: int, now
     """Fire one due timeout under the contact-then-enrollment lock order. True when the
     enrollment moved to its timeout state."""
     from automation.services.enrollments import enrollment_enter_state
-    from contacts.models import Contact
 
     with transaction.atomic():
-        contact = Contact.objects.select_for_update(skip_locked=True).filter(id=contact_id).first()
+        contact = contact_lock(contact_id=contact_id, skip_locked=True)
         if contact is None:
             return False  # a reply is being handled right now: next run
         enrollment = (

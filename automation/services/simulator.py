@@ -27,7 +27,7 @@ from django.utils import timezone
 from automation.models import Enrollment, EnrollmentStatus, Plan, SimulatorContact
 from automation.services.inbound import inbound_message_route
 from contacts.models import Contact
-from contacts.services import contact_insert_if_new
+from contacts.services import contact_insert_if_new, contact_lock
 from messaging.models import OutboundMessage
 from tracking.models import Interaction
 from tracking.services import InboundMessage, inbound_message_receive, inbound_message_store
@@ -124,7 +124,7 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
 
     if plan.status != Plan.Status.ACTIVE and not enrolled and not compliance and not contact.opted_out:
         with transaction.atomic():
-            contact = Contact.objects.select_for_update().get(pk=contact.pk)
+            contact = contact_lock(contact_id=contact.pk)
             sent = Interaction.objects.create(
                 contact=contact,
                 direction=Interaction.Direction.INBOUND,

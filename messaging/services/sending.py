@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.services import contact_lock
 from messaging.backends import (
     LOCMEM_BACKEND,
     PermanentSendError,
@@ -187,7 +187,7 @@ def _record_permanent(*, outbound_id: int, error: PermanentSendError) -> None:
     now = timezone.now()
     contact_id = OutboundMessage.objects.filter(pk=outbound_id).values_list("contact_id", flat=True).get()
     with transaction.atomic():
-        contact = Contact.objects.select_for_update().get(pk=contact_id)
+        contact = contact_lock(contact_id=contact_id)
         outbound = OutboundMessage.objects.select_for_update().get(pk=outbound_id)
         if outbound.status != DeliveryStatus.SENDING:
             return
