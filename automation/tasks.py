@@ -11,6 +11,9 @@ from celery import shared_task
 
 from automation.services import enrollment_expire_due, enrollment_timeouts_fire
 from automation.services.inbound import inbound_message_route, inbound_route_due
+from automation.services.sending import outbound_outcome_apply
+from messaging.services import MAX_ATTEMPTS, outbound_send
+from smsjourney.background import task_enqueue
 from smsjourney.cron import cron_task
 
 logger = logging.getLogger(__name__)
@@ -30,6 +33,29 @@ def enrollment_timeouts_fire_task() -> dict:
     if count:
         logger.info("fired %d reply timeouts", count)
     return {"fired": count}
+
+
+@shared_task(bind=True, max_retries=MAX_ATTEMPTS, acks_late=True, ignore_result=True)
+def outbound_send_task(self, outbound_id: int) -> None:
+    """Send one message (messaging), then act on what happened (a prompt's timeout, a
+    journey ended by a permanent failure). A transient error leaves it queued with a
+    backoff; on a worker the task retries itself after that delay, at the message's
+    priority (the release job is the safety net). Without a broker the serving process's
+    scheduler runs the retry at its time; anywhere else (a command, a test) it is left to
+    the release job. Published by messaging under settings.OUTBOUND_SEND_TASK."""
+    eager = bool(self.request.is_eager)
+    outcome = outbound_send(outbound_id=outbound_id, eager=eager)
+    if outcome is None:
+        return
+    outbound_outcome_apply(outcome=outcome)
+    retry = outcome.retry
+    if retry is None:
+        return
+    if not eager:
+        if self.request.retries < self.max_retries:
+            raise self.retry(countdown=retry.seconds, priority=retry.priority)
+        return
+    task_enqueue(outbound_send_task, args=(outbound_id,), countdown=retry.seconds)
 
 
 @shared_task(acks_late=True, ignore_result=True)

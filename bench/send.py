@@ -118,7 +118,7 @@ def sent_count() -> int:
 
 
 def run(*, n: int, pool: str, concurrency: int, fake: FakeTwilio, env: dict) -> dict:
-    from messaging.tasks import outbound_send_task
+    from automation.tasks import outbound_send_task
 
     ids = seed(n)
     fake.received.clear()

@@ -224,6 +224,9 @@ CELERY_TIMEZONE = "UTC"
 # hands sends and delayed retries to its own scheduler (smsjourney/background.py). 0 turns
 # that off (then run the jobs' commands from cron).
 IN_PROCESS_JOBS = env.bool("IN_PROCESS_JOBS", default=True)
+# Wiring: the task that sends one queued message and acts on the outcome. messaging
+# publishes it by this name (it belongs to automation, the layer that orchestrates).
+OUTBOUND_SEND_TASK = "automation.tasks.outbound_send_task"
 CELERY_BEAT_SCHEDULE = {
     "route-waiting-inbound": {
         "task": "automation.tasks.inbound_route_due_task",

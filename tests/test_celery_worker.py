@@ -43,7 +43,7 @@ def test_a_real_worker_sends_a_queued_message_once(worker, fake_twilio):
 
     def both_tasks_ran() -> bool:  # the worker logs each task it finished
         log.seek(0)
-        return log.read().count("Task messaging.tasks.outbound_send_task[") >= 2
+        return log.read().count("Task automation.tasks.outbound_send_task[") >= 2
 
     assert wait_for(both_tasks_ran), f"worker did not run both tasks {worker_log(proc, log)}"
     outbound = OutboundMessage.objects.select_related("interaction").get(pk=outbound.pk)

@@ -20,18 +20,23 @@ def contact_opt_out(
     with transaction.atomic():
         if not contact_opt_out_record(contact=contact, source=source, detail=detail, actor=actor):
             return False
-        active = (
-            Enrollment.objects.filter(contact=contact, status=Enrollment.Status.ACTIVE)
-            .select_related("current_state")
-            .select_for_update(of=("self",))
-            .order_by("pk")
-        )
-        for enrollment in active:
-            enrollment_end(
-                enrollment=enrollment,
-                status=Enrollment.Status.OPTED_OUT,
-                reason=f"Opted out ({source}{': ' + detail if detail else ''})",
-            )
+        contact_journeys_end(contact=contact, reason=f"Opted out ({source}{': ' + detail if detail else ''})")
         # A message already being handed to the provider is stopped by the send-time check.
         outbound_cancel_unsent(contact=contact, reason="Contact opted out.")
     return True
+
+
+def contact_journeys_end(*, contact: Contact, reason: str) -> int:
+    """Inside the caller's transaction, the contact locked: end the contact's active
+    enrollments as opted_out. Returns how many (0 when they ended already)."""
+    active = (
+        Enrollment.objects.filter(contact=contact, status=Enrollment.Status.ACTIVE)
+        .select_related("current_state")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+    ended = 0
+    for enrollment in active:
+        enrollment_end(enrollment=enrollment, status=Enrollment.Status.OPTED_OUT, reason=reason)
+        ended += 1
+    return ended

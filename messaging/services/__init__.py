@@ -42,12 +42,13 @@ from messaging.services.policy import (
     eager_pause,
     status_callback_url,
 )
-from messaging.services.sending import outbound_send
+from messaging.services.sending import SendOutcome, outbound_send
 
 __all__ = [
     "MAX_ATTEMPTS",
     "DeliveryApplied",
     "RetryLater",
+    "SendOutcome",
     "backoff_seconds",
     "delivery_status_apply",
     "eager_pause",

@@ -191,13 +191,16 @@ def outbound_enqueue(*, outbound_id: int, force: bool = False, answers_contact: 
     scheduler when it runs (off the request path), else send it here (one short try;
     skipped for a while after a failure unless `force`). Never raises: whatever is not
     sent now, the release job sends later."""
-    from messaging.tasks import outbound_send_task
+    from celery import current_app
 
     try:
         if eager() and not background.running() and not force and eager_pause.active():
             logger.info("outbound %s left queued: sending is paused after a recent failure", outbound_id)
             return
-        task_enqueue(outbound_send_task, args=(outbound_id,), priority=send_priority(answers_contact))
+        # The send task is the orchestrating layer's (it acts on the outcome): wired by name
+        # in the settings, so that messaging imports no higher app.
+        task = current_app.tasks[settings.OUTBOUND_SEND_TASK]
+        task_enqueue(task, args=(outbound_id,), priority=send_priority(answers_contact))
     except Exception:
         logger.exception("outbound %s not handed over now; the release job will send it", outbound_id)
 

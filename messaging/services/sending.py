@@ -1,13 +1,14 @@
 """Sending one message through the SMS backend: idempotent, retried, guarded."""
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from contacts.services import contact_lock
+from contacts.services import contact_lock, contact_opt_out_record
 from messaging.backends import (
     LOCMEM_BACKEND,
     PermanentSendError,
@@ -17,14 +18,13 @@ from messaging.backends import (
 )
 from messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
 from messaging.services.delivery import delivery_status_from_twilio
+from messaging.services.outbound import outbound_cancel_unsent
 from messaging.services.policy import (
     ALWAYS_ALLOWED_PURPOSES,
     CODE_OPTED_OUT,
-    CODES_UNREACHABLE,
     DUE_TOLERANCE,
     EAGER_SEND_TIMEOUT_SECONDS,
     MAX_ATTEMPTS,
-    PROMPT_PURPOSES,
     SEND_TIMEOUT_SECONDS,
     RetryLater,
     backoff_seconds,
@@ -40,13 +40,27 @@ logger = logging.getLogger(__name__)
 # --- send -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SendOutcome:
+    """What one send did, for the layer that orchestrates (automation: a prompt that went
+    out arms its reply timeout; a permanent failure ends the journey). `retry`: a transient
+    error left the message queued — try again then."""
+
+    outbound_id: int
+    contact_id: int
+    enrollment_id: int | None
+    purpose: str
+    sent_at: datetime | None = None
+    retry: RetryLater | None = None
+    failed_code: str = ""
+    failed_message: str = ""
+
+
 def outbound_send(
     *, outbound_id: int, timeout: float | None = None, eager: bool = False
-) -> RetryLater | None:
-    """Send one queued message through the SMS backend. Idempotent.
-
-    Returns when (and at which priority) to try again when a transient error left the
-    message queued (the task retries then), else None."""
+) -> SendOutcome | None:
+    """Send one queued message through the SMS backend. Idempotent. None when there was
+    nothing to do (not queued any more, canceled, claimed by another task)."""
     now = timezone.now()
     try:
         row = OutboundMessage.objects.values(*_SEND_FIELDS).get(pk=outbound_id)
@@ -61,7 +75,7 @@ def outbound_send(
         # then — never later than the message's own time.
         wait = (row["send_after"] - now).total_seconds()
         logger.info("outbound %s is not due for %.1f s", outbound_id, wait)
-        return RetryLater(seconds=wait, priority=send_priority(row["answers_contact"]))
+        return _outcome(row, retry=RetryLater(seconds=wait, priority=send_priority(row["answers_contact"])))
     if row["contact__opted_out"] and row["purpose"] not in ALWAYS_ALLOWED_PURPOSES:
         OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
             status=DeliveryStatus.CANCELED,
@@ -95,26 +109,34 @@ def outbound_send(
             status_callback=status_callback_url(outbound_id),
         )
     except PermanentSendError as exc:
-        _record_permanent(outbound_id=outbound_id, error=exc)
-        return None
+        if not _record_permanent(outbound_id=outbound_id, contact_id=row["contact_id"], error=exc):
+            return None
+        return _outcome(row, failed_code=exc.code, failed_message=exc.message)
     except Exception as exc:  # TransientSendError, or a backend bug: retry, capped
         if not isinstance(exc, TransientSendError):
             logger.exception("outbound %s: unexpected backend error", outbound_id)
         if eager and not background.running():
             eager_pause.trip()  # sending inside requests: spare the next ones a dead API
-        return _record_transient(outbound_id=outbound_id, error=exc)
+        retry = _record_transient(outbound_id=outbound_id, error=exc)
+        return _outcome(row, retry=retry) if retry is not None else None
 
     # 3. The outcome.
     sent_at = _record_sent(outbound_id=outbound_id, interaction_id=row["interaction_id"], result=result)
-    if row["purpose"] in PROMPT_PURPOSES and row["enrollment_id"]:
-        from automation.services import enrollment_prompt_sent
+    return _outcome(row, sent_at=sent_at)
 
-        enrollment_prompt_sent(outbound_id=outbound_id, sent_at=sent_at)
-    return None
+
+def _outcome(row: dict, **fields) -> SendOutcome:
+    return SendOutcome(
+        outbound_id=row["id"],
+        contact_id=row["contact_id"],
+        enrollment_id=row["enrollment_id"],
+        purpose=row["purpose"],
+        **fields,
+    )
 
 
 _SEND_FIELDS = (
-    "status", "send_after", "purpose", "to_number", "media_url", "enrollment_id", "interaction_id",
+    "id", "status", "send_after", "purpose", "to_number", "media_url", "enrollment_id", "interaction_id",
     "contact_id", "interaction__body", "contact__opted_out", "contact__is_test", "answers_contact",
 )  # fmt: skip
 
@@ -179,35 +201,24 @@ def _record_transient(*, outbound_id: int, error: Exception) -> RetryLater | Non
     return retry_in
 
 
-def _record_permanent(*, outbound_id: int, error: PermanentSendError) -> None:
-    from automation.models import Enrollment, EnrollmentStatus
-    from automation.services import enrollment_end
-    from automation.services.consent import contact_opt_out
-
+def _record_permanent(*, outbound_id: int, contact_id: int, error: PermanentSendError) -> bool:
+    """Record a permanent failure, in one transaction that locks the contact first. A 21610
+    (the number opted out at the carrier) is recorded here as the contact's opt-out, with
+    its unsent messages canceled — compliance does not wait for anyone; ending its journeys
+    is the orchestrator's. False when the message was not being sent any more."""
     now = timezone.now()
-    contact_id = OutboundMessage.objects.filter(pk=outbound_id).values_list("contact_id", flat=True).get()
     with transaction.atomic():
         contact = contact_lock(contact_id=contact_id)
         outbound = OutboundMessage.objects.select_for_update().get(pk=outbound_id)
         if outbound.status != DeliveryStatus.SENDING:
-            return
+            return False
         outbound.fail()
         outbound.error_code = error.code[:16]
         outbound.error_message = error.message[:2000]
         outbound.status_updated_at = now
         outbound.save(update_fields=["status", "error_code", "error_message", "status_updated_at"])
         logger.warning("outbound %s failed permanently: %s %s", outbound_id, error.code, error.message)
-        if error.code == CODE_OPTED_OUT:
-            contact_opt_out(contact=contact, source="carrier", detail=CODE_OPTED_OUT)
-        elif error.code in CODES_UNREACHABLE and outbound.enrollment_id:
-            enrollment = (
-                Enrollment.objects.select_for_update()
-                .filter(pk=outbound.enrollment_id, status=EnrollmentStatus.ACTIVE)
-                .first()
-            )
-            if enrollment is not None:
-                enrollment_end(
-                    enrollment=enrollment,
-                    status=EnrollmentStatus.FAILED,
-                    reason=f"Twilio {error.code}: {error.message}"[:200],
-                )
+        if error.code == CODE_OPTED_OUT and contact is not None:
+            contact_opt_out_record(contact=contact, source="carrier", detail=CODE_OPTED_OUT)
+            outbound_cancel_unsent(contact=contact, reason="Contact opted out (carrier).")
+    return True
