@@ -17,9 +17,9 @@ one HTTP round trip — so threads in one process beat prefork children on 2 cor
 bench/README.md for the comparison). The rate is
 measured at the fake Twilio server, from the first send to the last (steady state,
 worker start-up excluded), and the run ends when the database shows all N handed to
-Twilio — ACCEPTED, since the fake answers "queued" like Twilio (issue 9: never shown sent
-before Twilio says so) — (end-to-end rate from publish to the last one printed too). `--compare` measures several
-pool/concurrency settings one after the other.
+Twilio: ACCEPTED, since the fake answers "queued" like Twilio (issue 9: never shown sent
+before Twilio says so). The end-to-end rate, from publish to the last one, is printed too.
+`--compare` measures several pool/concurrency settings one after the other.
 """
 
 import argparse
