@@ -27,7 +27,7 @@ from automation.services.enrollments import (
     enrollment_end,
     enrollment_enter_state,
     enrollment_start,
-    enrollment_text_context,
+    enrollment_text_queue,
 )
 from contacts.models import Contact
 from tracking.models import Interaction
@@ -208,17 +208,13 @@ def _route_fallback(*, enrollment: Enrollment, interaction: Interaction) -> Enro
     state = enrollment.current_state
     if not state.fallback_text.strip() or enrollment.fallback_sent:
         return None
-    from messaging.services import outbound_render_queue
-
     enrollment.fallback_sent = True
     enrollment.save(update_fields=["fallback_sent", "last_inbound_at", "timeout_at"])
-    outbound_render_queue(
+    enrollment_text_queue(
+        enrollment=enrollment,
         template=state.fallback_text,
-        context=enrollment_text_context(enrollment=enrollment),
-        contact=enrollment.contact,
         purpose="fallback",
         answers_contact=True,
-        enrollment=enrollment,
         state=state,
     )
     return enrollment

@@ -53,6 +53,36 @@ def enrollment_text_context(*, enrollment: Enrollment, contact: Contact | None =
     }
 
 
+def enrollment_text_queue(
+    *,
+    enrollment: Enrollment,
+    template: str,
+    purpose: str,
+    answers_contact: bool,
+    state: PlanState | None = None,
+    sms_message=None,
+    media_url: str = "",
+    contact: Contact | None = None,
+):
+    """Render one of the enrollment's texts for its contact (``enrollment_text_context``)
+    and queue it (messaging's render-and-queue: a text that does not render fails that one
+    message). `contact`: the enrollment's contact when the caller has it loaded already."""
+    from messaging.services import outbound_render_queue
+
+    contact = contact or enrollment.contact
+    return outbound_render_queue(
+        template=template,
+        context=enrollment_text_context(enrollment=enrollment, contact=contact),
+        contact=contact,
+        purpose=purpose,
+        answers_contact=answers_contact,
+        enrollment=enrollment,
+        state=state,
+        sms_message=sms_message,
+        media_url=media_url,
+    )
+
+
 def enrollment_start(
     *,
     contact: Contact,
@@ -116,7 +146,6 @@ def _enter(
     now: datetime,
     transition: Transition | None = None,
 ) -> None:
-    from messaging.services import outbound_render_queue
     from tracking.services import goal_convert
 
     answers_contact = interaction is not None and interaction.direction == Interaction.Direction.INBOUND
@@ -164,13 +193,11 @@ def _enter(
 
     message = state.message
     if message is not None:
-        outbound_render_queue(
+        enrollment_text_queue(
+            enrollment=enrollment,
             template=message.body,
-            context=enrollment_text_context(enrollment=enrollment),
-            contact=enrollment.contact,
             purpose="prompt",
             answers_contact=answers_contact,
-            enrollment=enrollment,
             state=state,
             sms_message=message,
             media_url=message.media_url,

@@ -34,7 +34,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan, PlanState
-from automation.services.enrollments import enrollment_text_context
+from automation.services.enrollments import enrollment_text_queue
 from contacts.services import contact_lock
 
 logger = logging.getLogger(__name__)
@@ -317,20 +317,18 @@ def _expire_rows_portable(*, rows, now: datetime) -> set[int]:
 def _expiry_texts_queue(*, rows, texts: dict[int, str | None]) -> None:
     """Queue the plan's expiry text to each contact of `rows` (not an answer: quiet hours apply)."""
     from contacts.models import Contact
-    from messaging.services import outbound_render_queue
 
     contacts = Contact.objects.in_bulk({row[3] for row in rows})
     enrollments = Enrollment.objects.select_related("plan", "current_state").in_bulk([row[0] for row in rows])
     states = PlanState.objects.in_bulk({row[1] for row in rows})
     for eid, state_id, plan_id, contact_id in rows:
         contact, enrollment = contacts[contact_id], enrollments[eid]
-        outbound_render_queue(
-            template=texts[plan_id] or "",
-            context=enrollment_text_context(enrollment=enrollment, contact=contact),
+        enrollment_text_queue(
+            enrollment=enrollment,
             contact=contact,
+            template=texts[plan_id] or "",
             purpose="expiry",
             answers_contact=False,
-            enrollment=enrollment,
             state=states.get(state_id),
         )
 
