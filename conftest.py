@@ -167,3 +167,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://…"))
         if "celery_broker" in item.keywords and not broker:
             item.add_marker(pytest.mark.skip(reason="needs a broker: set CELERY_BROKER_URL=redis://…"))
+
+
+@pytest.fixture(autouse=True)
+def _revision_cache():
+    """Published revisions are cached by id for the life of a process (they never change);
+    a test database rolled back hands the same ids out again, so each test starts afresh."""
+    from automation.revisions import revision_cache_clear
+
+    revision_cache_clear()
+    yield
+    revision_cache_clear()

@@ -1,183 +1,226 @@
+import difflib
+
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.utils.html import format_html
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 from django_fsm.admin import FSMAdminMixin
 
 from automation import admin_contacts  # noqa: F401 - registers the contact's page
 from automation.admin_cockpit import PlanCockpitMixin
-from automation.forms import PlanForm, PlanStateForm, PlanStateFormSet, TransitionForm, TransitionFormSet
-from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan, PlanState, Transition
-from automation.services.plans import plan_activate, plan_archive, plan_pause, plan_validate
+from automation.forms import PlanForm
+from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan
+from automation.revisions import revision_flow, step_name
+from automation.services.plans import (
+    document_dump,
+    plan_activate,
+    plan_archive,
+    plan_draft_save,
+    plan_pause,
+    plan_publish,
+    plan_rollback,
+)
 from smsjourney.admin_mixins import ReadOnlyAdminMixin, ReadOnlyInlineMixin
-
-# request attribute carrying the plan being edited to the inlines (the admin is shared
-# between requests, so nothing request-specific is stored on it).
-_PLAN_ATTR = "_automation_plan_admin_obj"
-
-
-class _PlanStatesChoicesMixin:
-    """Limit every state choice of an inline to the states of the plan being edited."""
-
-    state_fields = ()
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name in self.state_fields:
-            plan = getattr(request, _PLAN_ATTR, None)
-            kwargs["queryset"] = (
-                PlanState.objects.filter(plan=plan).order_by("position", "id")
-                if plan is not None and plan.pk
-                else PlanState.objects.none()
-            )
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and db_field.name in self.state_fields:
-            field.error_messages["invalid_choice"] = (
-                "Pick one of this plan's states (the chosen one belongs to another plan or no longer exists)."
-            )
-        return field
-
-
-class PlanStateInline(_PlanStatesChoicesMixin, admin.TabularInline):
-    model = PlanState
-    form = PlanStateForm
-    formset = PlanStateFormSet
-    state_fields = ("timeout_to",)
-    extra = 1  # fields: PlanStateForm.Meta.fields
-    ordering = ["position", "id"]
-    autocomplete_fields = []
-    verbose_name_plural = "States (what is sent and recorded on entering each; timeouts are HH:MM:SS)"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("message", "goal", "timeout_to")
-
-
-class TransitionInline(_PlanStatesChoicesMixin, admin.TabularInline):
-    model = Transition
-    form = TransitionForm
-    formset = TransitionFormSet
-    state_fields = ("from_state", "to_state")
-    extra = 1
-    fields = ["from_state", "match", "pattern", "to_state", "priority", "goal"]
-    ordering = ["from_state__position", "priority", "id"]
-    verbose_name_plural = "Transitions (replies that move a contact from one state to another)"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("from_state", "to_state", "goal")
 
 
 @admin.register(Plan)
 class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
     form = PlanForm
     fsm_fields = ["status"]
-    list_display = ["name", "slug", "status", "entry", "state_count", "active_enrollments", "updated_at"]
-    list_filter = ["status", "entry_trigger"]
-    search_fields = ["name", "slug", "entry_keywords"]
+    list_display = ["name", "slug", "status", "entry", "revision", "active_enrollments", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [PlanStateInline, TransitionInline]
-    fieldsets = [
-        (
-            None,
-            {
-                "fields": ["name", "slug", "status", "description"],
-                "description": (
-                    "Add the states first and save (“Save and continue editing”); the transitions "
-                    "between them are added on the plan's page once the states exist. A draft may be "
-                    "incomplete; Activate checks that the plan works."
-                ),
-            },
-        ),
-        ("Entry", {"fields": ["entry_trigger", "entry_keywords", "reentry", "interrupts_other_plans"]}),
-        ("Lifetime", {"fields": ["enrollment_lifetime", "expiry_text"]}),
-    ]
+    fields = ["name", "slug", "status", "document"]
+    readonly_fields = ["status"]
 
     def get_queryset(self, request):
         return (
             super()
             .get_queryset(request)
+            .select_related("published")
             .annotate(
-                state_count=Count("states", distinct=True),
                 active_count=Count(
-                    "enrollments", filter=Q(enrollments__status=EnrollmentStatus.ACTIVE), distinct=True
+                    "enrollments",
+                    filter=Q(
+                        enrollments__status=EnrollmentStatus.ACTIVE, enrollments__contact__is_test=False
+                    ),
+                    distinct=True,
                 ),
             )
         )
 
-    @admin.display(description="Entered by", ordering="entry_trigger")
-    def entry(self, obj: Plan) -> str:
-        if obj.entry_trigger == Plan.EntryTrigger.ANY:
-            return "Any message"
-        return obj.entry_keywords or "—"
+    def get_readonly_fields(self, request, obj=None):
+        # The slug names the plan for good; the name comes from the published document.
+        return ["name", "slug", "status"] if obj is not None else ["status"]
 
-    @admin.display(description="States", ordering="state_count")
-    def state_count(self, obj: Plan) -> int:
-        return obj.state_count
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else self.prepopulated_fields
+
+    @admin.display(description="Entered by")
+    def entry(self, obj: Plan) -> str:
+        if obj.published_id is None:
+            return "—"
+        entry = revision_flow(obj.published_id).entry
+        if entry.trigger == "keyword":
+            return ", ".join(sorted(entry.keywords))
+        return {"any": "Any message", "event": f"Event {entry.event}", "none": "Bulk / manual only"}[
+            entry.trigger
+        ]
+
+    @admin.display(description="Published revision")
+    def revision(self, obj: Plan) -> str:
+        return str(obj.published.number) if obj.published_id else "—"
 
     @admin.display(description="Active enrollments", ordering="active_count")
     def active_enrollments(self, obj: Plan) -> int:
         return obj.active_count
 
-    # --- the inlines see each other and the plan --------------------------------------
+    # --- the document is the draft ------------------------------------------------------
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        setattr(request, _PLAN_ATTR, obj)
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        document = None
+        if obj is not None and obj.pk:
+            revision = obj.revisions.order_by("-number").first()
+            document = revision.document if revision else None
 
-    def get_inlines(self, request, obj):
-        # Transitions join saved states: they appear once the plan (and its states) exist.
-        return self.inlines if obj is not None and obj.pk else [PlanStateInline]
+        class BoundPlanForm(form):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, initial_document=document, **kw)
 
-    def _create_formsets(self, request, obj, change):
-        formsets, inline_instances = super()._create_formsets(request, obj, change)
-        siblings = {fs.model: fs for fs in formsets}
-        for i, fs in enumerate(formsets):
-            fs.siblings = siblings
-            fs.is_last = i == len(formsets) - 1
-        return formsets, inline_instances
+        return BoundPlanForm
 
-    def save_formset(self, request, form, formset, change):
-        if formset.model is not PlanState:
-            return super().save_formset(request, form, formset, change)
-        # Save states losing the start flag before the one gaining it (one start per plan).
-        instances = formset.save(commit=False)
-        for obj in formset.deleted_objects:
-            obj.delete()
-        for obj in sorted(instances, key=lambda s: s.is_start):
-            obj.save()
-        formset.save_m2m()
-        return None
+    def save_model(self, request, obj, form, change):
+        normal = form.cleaned_data["normal"]
+        if not change:
+            obj.name = normal["name"]
+        super().save_model(request, obj, form, change)
+        plan_draft_save(plan=obj, document=normal, user=request.user)
 
-    def response_add(self, request, obj, post_url_continue=None):
-        self._warn_if_incomplete(request, obj)
-        return super().response_add(request, obj, post_url_continue)
+    def response_post_save_change(self, request, obj):
+        return self._maybe_publish(request, obj) or super().response_post_save_change(request, obj)
 
-    def response_change(self, request, obj):
-        if not request.POST.get(self.fsm_post_param):
-            self._warn_if_incomplete(request, obj)
-        return super().response_change(request, obj)
+    def response_post_save_add(self, request, obj):
+        return self._maybe_publish(request, obj) or super().response_post_save_add(request, obj)
 
-    def render_change_form(self, request, context, *args, **kwargs):
-        # Whole-plan problems are shown on their inline; repeat them at the top of the page.
-        if request.method == "POST":
-            for inline in context.get("inline_admin_formsets", []):
-                for error in inline.formset.non_form_errors():
-                    self.message_user(request, error, messages.ERROR)
-        return super().render_change_form(request, context, *args, **kwargs)
-
-    def _warn_if_incomplete(self, request, obj: Plan) -> None:
-        if obj.status == Plan.Status.ACTIVE:
-            return
-        problems = plan_validate(plan=obj)
-        if problems:
+    def _maybe_publish(self, request, obj):
+        if "_publish" not in request.POST:
+            return None
+        try:
+            revision = plan_publish(plan=obj, user=request.user)
+        except ValidationError as exc:
+            for message in exc.messages:
+                self.message_user(request, message, messages.ERROR)
+        else:
             self.message_user(
                 request,
-                format_html(
-                    "Saved. Before this plan can be activated: {}",
-                    format_html(
-                        "<ul>{}</ul>", format_html("".join(["<li>{}</li>"] * len(problems)), *problems)
-                    ),
-                ),
-                messages.WARNING,
+                f"Revision {revision.number} of “{obj.name}” is published: new enrollments take it; "
+                "enrollments under way stay on the revision they started in.",
+                messages.SUCCESS,
             )
+        return HttpResponseRedirect(reverse("admin:automation_plan_change", args=[obj.pk]))
+
+    # --- revisions: listed, viewed and compared, rolled back, exported -------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        plan = Plan.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        extra_context = dict(extra_context or {})
+        if plan is not None:
+            extra_context["plan_revisions"] = list(
+                plan.revisions.select_related("published_by").order_by("-number")[:50]
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/revisions/<int:number>/",
+                view(self.revision_view),
+                name="automation_plan_revision",
+            ),
+            path(
+                "<path:object_id>/revisions/<int:number>/rollback/",
+                view(require_POST(self.rollback_view)),
+                name="automation_plan_rollback",
+            ),
+            path("<path:object_id>/export/", view(self.export_view), name="automation_plan_export"),
+            *super().get_urls(),
+        ]
+
+    def _plan(self, request, object_id, *, change: bool) -> Plan:
+        plan = self.get_object(request, unquote(object_id))
+        if plan is None:
+            raise Http404("No such plan.")
+        allowed = (
+            self.has_change_permission(request, plan) if change else self.has_view_permission(request, plan)
+        )
+        if not allowed:
+            raise PermissionDenied
+        return plan
+
+    def revision_view(self, request, object_id, number):
+        plan = self._plan(request, object_id, change=False)
+        revision = plan.revisions.filter(number=number).first()
+        if revision is None:
+            raise Http404("No such revision.")
+        previous = plan.revisions.filter(number__lt=number).order_by("-number").first()
+        diff = []
+        if previous is not None:
+            diff = list(
+                difflib.unified_diff(
+                    document_dump(previous.document).splitlines(),
+                    document_dump(revision.document).splitlines(),
+                    f"revision {previous.number}",
+                    f"revision {revision.number}",
+                    lineterm="",
+                )
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": plan,
+            "plan": plan,
+            "title": f"{plan.name}: revision {revision.number}",
+            "revision": revision,
+            "previous": previous,
+            "diff": diff,
+            "document": document_dump(revision.document),
+            "can_rollback": self.has_change_permission(request, plan) and revision.published_at is not None,
+        }
+        return TemplateResponse(request, "cockpit/plan_revision.html", context)
+
+    def rollback_view(self, request, object_id, number):
+        plan = self._plan(request, object_id, change=True)
+        revision = plan.revisions.filter(number=number, published_at__isnull=False).first()
+        if revision is None:
+            raise Http404("No such published revision.")
+        try:
+            new = plan_rollback(plan=plan, revision=revision, user=request.user)
+        except ValidationError as exc:
+            for message in exc.messages:
+                self.message_user(request, message, messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Revision {revision.number} is published again as revision {new.number}.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:automation_plan_change", args=[plan.pk]))
+
+    def export_view(self, request, object_id):
+        plan = self._plan(request, object_id, change=False)
+        revision = plan.revisions.order_by("-number").first()
+        if revision is None:
+            raise Http404("This plan has no revision yet.")
+        response = HttpResponse(document_dump(revision.document), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{plan.slug}.json"'
+        return response
 
     # --- Activate / Pause / Archive buttons go through the services ---------------------
 
@@ -201,28 +244,35 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
 
 class EnrollmentStepInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = EnrollmentStep
-    fields = ["occurred_at", "state", "via", "interaction"]
+    fields = ["occurred_at", "step_id", "via", "detail", "interaction"]
     show_change_link = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("state", "interaction")
+        return super().get_queryset(request).select_related("interaction")
 
 
-class CurrentStateFilter(admin.SimpleListFilter):
-    title = "current state"
-    parameter_name = "current_state"
+class StepFilter(admin.SimpleListFilter):
+    """The step enrollments are at, named with its plan (steps of the published revisions)."""
+
+    title = "step"
+    parameter_name = "step"
 
     def lookups(self, request, model_admin):
-        states = PlanState.objects.select_related("plan").order_by("plan__name", "position", "id")
+        plans = Plan.objects.filter(published__isnull=False).order_by("name")
         plan = request.GET.get("plan__id__exact")
         if plan and plan.isdigit():
-            states = states.filter(plan_id=plan)
-        return [(str(s.pk), f"{s.plan.name}: {s.name}") for s in states]
+            plans = plans.filter(pk=plan)
+        return [
+            (f"{p.pk}:{step_id}", f"{p.name}: {flow.steps[step_id].name}")
+            for p in plans
+            for flow in [revision_flow(p.published_id)]
+            for step_id in flow.order
+        ]
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if value and value.isdigit():
-            return queryset.filter(current_state_id=value)
+        plan, _, step_id = (self.value() or "").partition(":")
+        if plan.isdigit() and step_id:
+            return queryset.filter(plan_id=plan, step_id=step_id)
         return queryset
 
 
@@ -231,31 +281,42 @@ class EnrollmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "contact",
         "plan",
-        "current_state",
+        "revision_number",
+        "step",
         "status",
         "enrolled_at",
-        "state_entered_at",
+        "step_entered_at",
         "timeout_at",
         "expires_at",
         "ended_at",
     ]
-    list_filter = ["plan", "status", CurrentStateFilter, "enrolled_at"]
-    list_select_related = ["contact", "plan", "current_state"]
+    list_filter = ["plan", "status", StepFilter, "enrolled_at"]
+    list_select_related = ["contact", "plan", "revision"]
     search_fields = ["contact__phone", "contact__first_name", "contact__last_name"]
     date_hierarchy = "enrolled_at"
     inlines = [EnrollmentStepInline]
     fields = [
         "contact",
         "plan",
-        "current_state",
+        "revision",
+        "step_id",
         "status",
+        "branches",
         "enrolled_at",
-        "state_entered_at",
+        "step_entered_at",
         "prompt_sent_at",
         "last_inbound_at",
         "timeout_at",
-        "fallback_sent",
+        "other_count",
         "expires_at",
         "ended_at",
         "end_reason",
     ]
+
+    @admin.display(description="Revision", ordering="revision__number")
+    def revision_number(self, obj: Enrollment) -> int:
+        return obj.revision.number
+
+    @admin.display(description="Step", ordering="step_id")
+    def step(self, obj: Enrollment) -> str:
+        return step_name(revision_id=obj.revision_id, step_id=obj.step_id)

@@ -171,14 +171,18 @@ class PlanCockpitMixin:
                 return HttpResponseRedirect(url)
         state = simulator_state(plan=plan, user=request.user)
         timeline = contact_timeline(contact=state.contact) if state.contact else None
-        current = state.enrollment.current_state_id if state.enrollment and state.status == "active" else None
+        current = state.enrollment.step_id if state.enrollment and state.status == "active" else None
         context = self._cockpit_context(request, plan, f"Try it: {plan.name}")
         context.update(
             {
                 "form": form,
                 "state": state,
                 "timeline": timeline,
-                "plan_diagram": plan_diagram_svg(plan=plan, highlight_state_id=current),
+                "plan_diagram": plan_diagram_svg(
+                    plan=plan,
+                    revision_id=state.enrollment.revision_id if state.enrollment else None,
+                    highlight_step=current,
+                ),
             }
         )
         return TemplateResponse(request, "cockpit/plan_simulator.html", context)

@@ -66,12 +66,12 @@ class GoalConversionInline(ReadOnlyInlineMixin, admin.TabularInline):
 class EnrollmentInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = Enrollment
     formset = LatestFirstFormSet
-    fields = ["plan", "current_state", "status", "enrolled_at", "expires_at", "ended_at", "end_reason"]
+    fields = ["plan", "revision", "step_id", "status", "enrolled_at", "expires_at", "ended_at", "end_reason"]
     ordering = ["-enrolled_at", "-id"]
     verbose_name_plural = f"Enrollments (latest {HISTORY_LIMIT})"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("plan", "current_state", "contact")
+        return super().get_queryset(request).select_related("plan", "revision", "contact")
 
 
 class ConsentEventInline(ReadOnlyInlineMixin, admin.TabularInline):

@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from automation.models import Enrollment
+from automation.revisions import revision_flows, step_name
 from contacts.models import Contact
 from contacts.phone import phone_normalize
 from tracking.models import GoalConversion, Interaction
@@ -55,9 +56,7 @@ def contact_api_queryset() -> QuerySet[Contact]:
         .prefetch_related(
             Prefetch(
                 "enrollments",
-                queryset=Enrollment.objects.select_related("plan", "current_state").order_by(
-                    "enrolled_at", "id"
-                ),
+                queryset=Enrollment.objects.select_related("plan", "revision").order_by("enrolled_at", "id"),
             ),
             Prefetch(
                 "goal_conversions",
@@ -66,6 +65,11 @@ def contact_api_queryset() -> QuerySet[Contact]:
         )
         .order_by("id")
     )
+
+
+def contacts_flows_load(contacts) -> None:
+    """Read the revisions the contacts' enrollments are on in one query (cached after)."""
+    revision_flows({e.revision_id for contact in contacts for e in contact.enrollments.all()})
 
 
 def phone_filter_value(raw: str) -> str:
@@ -90,10 +94,16 @@ class BaseContactApi(APIView):
 class ContactOutputSerializer(serializers.Serializer):
     class EnrollmentSerializer(serializers.Serializer):
         plan = serializers.CharField(source="plan.slug")
-        state = serializers.CharField(source="current_state.name")
+        revision = serializers.IntegerField(source="revision.number")
+        state = serializers.SerializerMethodField()
+        step = serializers.CharField(source="step_id")
         status = serializers.CharField()
         enrolled_at = serializers.DateTimeField()
         expires_at = serializers.DateTimeField()
+        branches = serializers.JSONField()
+
+        def get_state(self, enrollment) -> str:
+            return step_name(revision_id=enrollment.revision_id, step_id=enrollment.step_id)
 
     class GoalSerializer(serializers.Serializer):
         goal = serializers.CharField(source="goal.name")
@@ -133,6 +143,7 @@ class ContactListApi(BaseContactApi):
 
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(contacts, request, view=self)
+        contacts_flows_load(page)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
 
 
@@ -141,6 +152,7 @@ class ContactDetailApi(BaseContactApi):
 
     def get(self, request, contact_id: int):
         contact = get_object_or_404(contact_api_queryset(), pk=contact_id)
+        contacts_flows_load([contact])
         return Response(self.OutputSerializer(contact).data)
 
 

@@ -11,7 +11,6 @@ queries whatever its size) and draws it.
 
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.db.models import Count
 from django.utils.html import escape
@@ -28,7 +27,7 @@ CHAR_W = 6.6  # average width of a 12px sans-serif character, for label backgrou
 
 @dataclass(frozen=True)
 class Node:
-    id: int
+    id: str
     name: str
     is_start: bool = False
     is_final: bool = False
@@ -38,54 +37,18 @@ class Node:
 
 @dataclass(frozen=True)
 class Edge:
-    source: int
-    target: int
+    source: str
+    target: str
     label: str
     kind: str = "reply"  # "reply" | "timeout"
 
 
 @dataclass
 class Layout:
-    boxes: dict[int, tuple[float, float]] = field(default_factory=dict)  # node id → (x, y) top left
-    columns: dict[int, int] = field(default_factory=dict)  # node id → column
+    boxes: dict[str, tuple[float, float]] = field(default_factory=dict)  # node id → (x, y) top left
+    columns: dict[str, int] = field(default_factory=dict)  # node id → column
     width: float = 0
     height: float = 0
-
-
-def duration_label(value: timedelta) -> str:
-    """``timedelta(hours=24)`` → ``"24 h"``; ``timedelta(days=2, hours=3)`` → ``"2 d 3 h"``."""
-    total = int(value.total_seconds())
-    if total <= 0:
-        return "0 min"
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days and not (hours or minutes or seconds) and days < 2:
-        return f"{days * 24} h"
-    parts = []
-    if days:
-        parts.append(f"{days} d")
-    if hours:
-        parts.append(f"{hours} h")
-    if minutes:
-        parts.append(f"{minutes} min")
-    if seconds and not (days or hours):
-        parts.append(f"{seconds} s")
-    return " ".join(parts)
-
-
-def transition_label(*, match: str, pattern: str) -> str:
-    """What a reply must be for a transition, as short as an arrow label can be."""
-    word = (pattern or "").strip()
-    if match == "keyword":
-        return word.upper()
-    if match == "first_word":
-        return f"{word.upper()} …"
-    if match == "contains":
-        return f"… {word.upper()} …"
-    if match == "regex":
-        return f"/{word}/"
-    return "any reply"
 
 
 def diagram_layout(nodes: list[Node], edges: list[Edge]) -> Layout:
@@ -209,7 +172,7 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def diagram_svg(nodes: list[Node], edges: list[Edge], *, highlight: int | None = None) -> SafeString:
+def diagram_svg(nodes: list[Node], edges: list[Edge], *, highlight: str | None = None) -> SafeString:
     """The SVG document for `nodes` and `edges` (all text escaped)."""
     layout = diagram_layout(nodes, edges)
     known = set(layout.boxes)
@@ -226,7 +189,7 @@ def diagram_svg(nodes: list[Node], edges: list[Edge], *, highlight: int | None =
         "</defs>",
     ]
     if not nodes:
-        parts.append(f'<text x="{MARGIN}" y="{TOP / 2}" fill="#666">This plan has no states yet.</text>')
+        parts.append(f'<text x="{MARGIN}" y="{TOP / 2}" fill="#666">This plan has no steps yet.</text>')
 
     # Boxes first, arrows and labels on top so labels stay readable.
     for node in nodes:
@@ -242,7 +205,7 @@ def diagram_svg(nodes: list[Node], edges: list[Edge], *, highlight: int | None =
         stroke = "#2e7d32" if node.is_start else ("#333" if node.is_final else "#8894a8")
         width = 2.5 if node.is_start or node.is_final else 1.2
         parts.append(
-            f'<g class="{" ".join(classes)}" data-state-id="{node.id}" data-active="{node.active}">'
+            f'<g class="{" ".join(classes)}" data-step-id="{escape(node.id)}" data-active="{node.active}">'
             f"<title>{escape(node.name)}: {node.active} active</title>"
             f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8" fill="{fill}" '
             f'stroke="{stroke}" stroke-width="{width}"/>'
@@ -252,7 +215,7 @@ def diagram_svg(nodes: list[Node], edges: list[Edge], *, highlight: int | None =
                 f'<rect x="{x + 4}" y="{y + 4}" width="{BOX_W - 8}" height="{BOX_H - 8}" rx="6" '
                 f'fill="none" stroke="{stroke}" stroke-width="1"/>'
             )
-        tags = [t for t, on in (("START", node.is_start), ("FINAL", node.is_final)) if on]
+        tags = [t for t, on in (("START", node.is_start), ("END", node.is_final)) if on]
         if tags:
             tag = " · ".join(tags)
             tag_w = len(tag) * 7 + 12
@@ -294,7 +257,8 @@ def diagram_svg(nodes: list[Node], edges: list[Edge], *, highlight: int | None =
         italic = ' font-style="italic"' if timeout else ""
         marker = "arrow-timeout" if timeout else "arrow"
         parts.append(
-            f'<path class="edge {escape(edge.kind)}" data-source="{edge.source}" data-target="{edge.target}" '
+            f'<path class="edge {escape(edge.kind)}" data-source="{escape(edge.source)}" '
+            f'data-target="{escape(edge.target)}" '
             f'd="{path}" fill="none" stroke="{color}" stroke-width="1.5"{dash} marker-end="url(#{marker})">'
             f"<title>{escape(edge.label)}</title></path>"
         )
@@ -311,53 +275,58 @@ def diagram_svg(nodes: list[Node], edges: list[Edge], *, highlight: int | None =
     return mark_safe("".join(parts))  # every piece of text above is escaped
 
 
-def plan_diagram_svg(*, plan, highlight_state_id: int | None = None) -> SafeString:
-    """Draw `plan` with live counts: three queries (states, transitions, active counts).
-
-    Test contacts (the simulator's) are not counted.
-    """
-    from automation.models import Enrollment, EnrollmentStatus, Transition
-
-    states = list(plan.states.select_related("message", "goal").order_by("position", "id"))
-    transitions = list(
-        Transition.objects.filter(plan=plan)
-        .order_by("from_state_id", "priority", "id")
-        .only("from_state_id", "to_state_id", "match", "pattern", "goal_id")
-    )
-    counts = dict(
-        Enrollment.objects.filter(plan=plan, status=EnrollmentStatus.ACTIVE, contact__is_test=False)
-        .values_list("current_state")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    nodes = []
-    for state in states:
-        bits = []
-        if state.message_id:
-            bits.append(f"✉ {state.message.name}")
-        if state.goal_id:
-            bits.append(f"★ {state.goal.name}")
+def flow_nodes_edges(flow, counts: dict[str, int] | None = None) -> tuple[list[Node], list[Edge]]:
+    """The diagram of a Flow: a box per step (its kind's label, its goal), an arrow per
+    exit; timeouts and delays dashed. Pure."""
+    counts = counts or {}
+    nodes, edges = [], []
+    for step_id in flow.order:
+        step = flow.steps[step_id]
+        kind = step.kind
+        exits = kind.exits(step.data)
+        bits = [kind.label(step)]
+        if step.goal:
+            bits.append(f"★ {flow.goals[step.goal].name if step.goal in flow.goals else step.goal}")
         nodes.append(
             Node(
-                id=state.pk,
-                name=state.name,
-                is_start=state.is_start,
-                is_final=state.is_final,
-                active=counts.get(state.pk, 0),
+                id=step_id,
+                name=step.name,
+                is_start=step_id == flow.start,
+                is_final=all(e.target is None for e in exits),
+                active=counts.get(step_id, 0),
                 detail="\n".join(bits),
             )
         )
-    edges = [
-        Edge(
-            source=t.from_state_id,
-            target=t.to_state_id,
-            label=transition_label(match=t.match, pattern=t.pattern) + (" ★" if t.goal_id else ""),
+        for way in exits:
+            if way.target is None:
+                continue
+            timed = way.field.startswith("timeout") or step.type == "delay"
+            edges.append(
+                Edge(source=step_id, target=way.target, label=way.label, kind="timeout" if timed else "reply")
+            )
+    return nodes, edges
+
+
+def plan_diagram_svg(
+    *, plan, revision_id: int | None = None, highlight_step: str | None = None
+) -> SafeString:
+    """Draw revision `revision_id` of `plan` (default: the published one, else the draft)
+    with live counts of active enrollments per step (one aggregate query). Test contacts
+    (the simulator's) are not counted."""
+    from automation.models import Enrollment, EnrollmentStatus
+    from automation.revisions import revision_flow
+
+    if revision_id is None:
+        revision_id = (
+            plan.published_id or plan.revisions.order_by("-number").values_list("pk", flat=True).first()
         )
-        for t in transitions
-    ]
-    edges += [
-        Edge(source=s.pk, target=s.timeout_to_id, label=f"after {duration_label(s.timeout)}", kind="timeout")
-        for s in states
-        if s.timeout and s.timeout_to_id
-    ]
-    return diagram_svg(nodes, edges, highlight=highlight_state_id)
+    if revision_id is None:
+        return diagram_svg([], [])
+    counts = dict(
+        Enrollment.objects.filter(plan=plan, status=EnrollmentStatus.ACTIVE, contact__is_test=False)
+        .values_list("step_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    nodes, edges = flow_nodes_edges(revision_flow(revision_id), counts)
+    return diagram_svg(nodes, edges, highlight=highlight_step)

@@ -71,21 +71,88 @@ def regex_problem(pattern: str) -> str | None:
     return None
 
 
-def transition_matches(*, match: str, pattern: str, normalized_reply: str) -> bool:
-    """Whether a normalised reply satisfies one transition's match rule."""
+def _words_match(match: str, words, normalized_reply: str) -> bool:
+    keys = {keyword_normalize(w) for w in words}
+    if match == "keyword":
+        return normalized_reply in keys
+    if match == "first_word":
+        return normalized_reply.split(" ", 1)[0] in keys
+    return not keys.isdisjoint(re.split(r"[^\w]+", normalized_reply))  # contains
+
+
+_NUMBER = re.compile(r"[-+]?\d{1,15}(?:[.,]\d{1,10})?")
+_TRAILING = ".!?。 \t\r\n"
+
+
+def number_parse(text: str) -> int | float | None:
+    """A reply that is one number (``4``, ``-3``, ``4.5``, ``4,5`` as four and a half)."""
+    candidate = (text or "")[:64].strip().rstrip(_TRAILING)
+    if not _NUMBER.fullmatch(candidate):
+        return None
+    value = float(candidate.replace(",", "."))
+    return int(value) if value.is_integer() and "." not in candidate and "," not in candidate else value
+
+
+def email_parse(text: str) -> str | None:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    candidate = (text or "")[:254].strip().strip("<>").rstrip(_TRAILING).lower()
+    try:
+        validate_email(candidate)
+    except ValidationError:
+        return None
+    return candidate
+
+
+def phone_parse(text: str) -> str | None:
+    from django.core.exceptions import ValidationError
+
+    from contacts.phone import phone_normalize
+
+    try:
+        return phone_normalize((text or "")[:40])
+    except ValidationError:
+        return None
+
+
+def date_parse(text: str) -> str | None:
+    """A reply that is a date (``2026-05-01``, ``5/1/2026``, ``May 1``): ISO ``YYYY-MM-DD``."""
+    from dateutil import parser
+
+    candidate = (text or "").strip().rstrip(_TRAILING)
+    if not candidate or len(candidate) > 40 or not re.search(r"\d", candidate):
+        return None
+    try:
+        return parser.parse(candidate, fuzzy=False).date().isoformat()
+    except (ValueError, OverflowError):
+        return None
+
+
+_PARSERS = {"number": number_parse, "email": email_parse, "phone": phone_parse, "date": date_parse}
+
+
+def rule_match(*, rule, text: str, normalized: str) -> tuple[bool, object]:
+    """Whether a reply satisfies one `ask` rule (CONTRACT §6), and the value it yields:
+    the parsed value for number/email/phone/date, else the reply as written, trimmed."""
+    match = rule["match"]
+    written = (text or "")[:MAX_MATCHED_LENGTH].strip()
+    parser = _PARSERS.get(match)
+    if parser is not None:
+        value = parser(written)
+        if value is None:
+            return False, None
+        if match == "number" and (
+            (rule.get("min") is not None and value < rule["min"])
+            or (rule.get("max") is not None and value > rule["max"])
+        ):
+            return False, None
+        return True, value
     if match == "any":
-        return bool(normalized_reply)
+        return bool(normalized), written
     if match == "regex":
         try:
-            return _regex(pattern).search(normalized_reply) is not None
+            return _regex(rule["pattern"]).search(normalized) is not None, written
         except re2.error:
-            return False
-    key = keyword_normalize(pattern)
-    if match == "keyword":
-        return normalized_reply == key
-    if match == "first_word":
-        return normalized_reply.split(" ", 1)[0] == key
-    if match == "contains":
-        words = re.split(r"[^\w]+", normalized_reply)
-        return key in words
-    return False
+            return False, None
+    return _words_match(match, rule["words"], normalized), written

@@ -1,12 +1,12 @@
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 from django_fsm import FSMField, transition
 
 
 class Plan(models.Model):
-    """A journey (Sitecore's Marketing Automation plan): states joined by keyword transitions."""
+    """A journey (Sitecore's Marketing Automation plan). What it does lives in its
+    revisions (CONTRACT §6): immutable once published; new enrollments take the latest
+    published one (`published`), an enrollment keeps the one it started in."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -14,33 +14,18 @@ class Plan(models.Model):
         PAUSED = "paused", "Paused"
         ARCHIVED = "archived", "Archived"
 
-    class EntryTrigger(models.TextChoices):
-        ANY = "any", "Any message from a contact with no active enrollment in it"
-        KEYWORD = "keyword", "One of the entry keywords"
-
-    class Reentry(models.TextChoices):
-        AFTER_END = "after_end", "Again once the previous enrollment has ended"
-        NEVER = "never", "Only once per contact"
-
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     status = FSMField(max_length=16, choices=Status.choices, default=Status.DRAFT, protected=True)
-    entry_trigger = models.CharField(
-        max_length=16, choices=EntryTrigger.choices, default=EntryTrigger.KEYWORD
+    published = models.ForeignKey(
+        "PlanRevision",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The revision new enrollments take.",
     )
-    entry_keywords = models.CharField(
-        max_length=200, blank=True, help_text="Comma-separated single words, e.g. JOIN, DEAL."
-    )
-    reentry = models.CharField(max_length=16, choices=Reentry.choices, default=Reentry.AFTER_END)
-    interrupts_other_plans = models.BooleanField(
-        default=True,
-        help_text="An entry keyword of this plan ends the contact's enrollment in another plan (as exited).",
-    )
-    enrollment_lifetime = models.DurationField(
-        default=timedelta(days=7), help_text="Enrollments expire this long after enrolling."
-    )
-    expiry_text = models.TextField(blank=True, help_text="Optional text sent when an enrollment expires.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -51,7 +36,7 @@ class Plan(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    # Lifecycle. `plan_activate` (services) validates before calling activate().
+    # Lifecycle. `plan_activate` (services) checks there is a published revision first.
     @transition(
         field=status,
         source=[Status.DRAFT, Status.PAUSED],
@@ -77,80 +62,41 @@ class Plan(models.Model):
         pass
 
 
-class PlanState(models.Model):
-    """A step of a plan: what to send and which goal to record on entry, how long to wait."""
+class PlanRevision(models.Model):
+    """One version of a plan's document (CONTRACT §6, in its normal form). A published
+    revision never changes (``save`` refuses); at most one unpublished revision per plan
+    is its draft, edited until it is published."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="states")
-    name = models.CharField(max_length=100)
-    position = models.PositiveSmallIntegerField(default=0)
-    is_start = models.BooleanField(default=False, help_text="Where new enrollments begin.")
-    is_final = models.BooleanField(default=False, help_text="Entering it completes the enrollment.")
-    message = models.ForeignKey(
-        "messaging.SmsMessage", null=True, blank=True, on_delete=models.PROTECT, related_name="states"
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    document = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    goal = models.ForeignKey(
-        "tracking.Goal", null=True, blank=True, on_delete=models.PROTECT, related_name="states"
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    fallback_text = models.TextField(
-        blank=True, help_text="Sent (at most once per visit) when a reply matches no transition."
-    )
-    timeout = models.DurationField(
-        null=True,
-        blank=True,
-        help_text="Silence after the prompt is sent before moving to the timeout state.",
-    )
-    timeout_to = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="timeout_from"
-    )
+    note = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        ordering = ["plan", "position", "id"]
+        ordering = ["plan", "-number"]
         constraints = [
-            models.UniqueConstraint(fields=["plan", "name"], name="state_name_unique_in_plan"),
+            models.UniqueConstraint(fields=["plan", "number"], name="revision_number_unique_in_plan"),
             models.UniqueConstraint(
-                fields=["plan"], condition=models.Q(is_start=True), name="one_start_state_per_plan"
+                fields=["plan"], condition=models.Q(published_at__isnull=True), name="one_draft_per_plan"
             ),
         ]
 
     def __str__(self) -> str:
-        return self.name
+        state = "" if self.published_at else " (draft)"
+        return f"{self.plan} revision {self.number}{state}"
 
-
-class Transition(models.Model):
-    """Move from one state to another when a reply matches."""
-
-    class Match(models.TextChoices):
-        KEYWORD = "keyword", "The whole reply is the keyword"
-        FIRST_WORD = "first_word", "The first word is the keyword"
-        CONTAINS = "contains", "The reply contains the word"
-        REGEX = "regex", "The reply matches the regular expression"
-        ANY = "any", "Any reply"
-
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="transitions")
-    from_state = models.ForeignKey(PlanState, on_delete=models.CASCADE, related_name="transitions_out")
-    to_state = models.ForeignKey(PlanState, on_delete=models.CASCADE, related_name="transitions_in")
-    match = models.CharField(max_length=16, choices=Match.choices, default=Match.KEYWORD)
-    pattern = models.CharField(
-        max_length=200,
-        blank=True,
-        help_text=(
-            "The keyword (one word), or a regular expression. A regular expression is matched "
-            "against the normalised reply: trimmed, punctuation and symbols at both ends removed, "
-            "spaces collapsed, upper-cased — and case-insensitively; use ^…$ to match the whole "
-            "reply (without them, [1-3] also matches “10”). Back-references and look-arounds "
-            "are not available."
-        ),
-    )
-    priority = models.SmallIntegerField(default=0, help_text="Lower is tried first.")
-    goal = models.ForeignKey(
-        "tracking.Goal", null=True, blank=True, on_delete=models.PROTECT, related_name="transitions"
-    )
-
-    class Meta:
-        ordering = ["from_state", "priority", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.from_state} —{self.pattern or self.match}→ {self.to_state}"
+    def save(self, *args, **kwargs):
+        if self.pk is not None and kwargs.get("update_fields") is None:
+            raise ValueError("Save a revision with update_fields: a published revision never changes.")
+        super().save(*args, **kwargs)
 
 
 class EnrollmentStatus(models.TextChoices):
@@ -169,21 +115,27 @@ class Enrollment(models.Model):
 
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="enrollments")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="enrollments")
-    current_state = models.ForeignKey(PlanState, on_delete=models.PROTECT, related_name="enrollments")
+    revision = models.ForeignKey(PlanRevision, on_delete=models.PROTECT, related_name="enrollments")
+    step_id = models.CharField(max_length=50, help_text="The step of its revision it is at.")
     status = FSMField(
         max_length=16, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ACTIVE, protected=True
     )
     enrolled_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
-    state_entered_at = models.DateTimeField()
-    # Reply timeout: set once the state's prompt is sent; pushed on by every inbound message.
+    step_entered_at = models.DateTimeField()
+    # Counts the steps entered: a timer or a web service's answer meant for an earlier
+    # visit of a step is recognised and ignored.
+    visit = models.PositiveIntegerField(default=0)
+    # The step's timer: an ask's or wait_event's timeout, a delay's end. An ask's timeout
+    # is armed when its text is sent and pushed on by every inbound message.
     prompt_sent_at = models.DateTimeField(null=True, blank=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     timeout_at = models.DateTimeField(null=True, blank=True)
-    fallback_sent = models.BooleanField(
-        default=False, help_text="The current state's fallback text went out."
+    other_count = models.PositiveSmallIntegerField(
+        default=0, help_text="Unmatched replies answered at this visit of the step."
     )
+    branches = models.JSONField(default=dict, blank=True, help_text="Split step id → the branch name taken.")
     end_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -237,22 +189,24 @@ class Enrollment(models.Model):
 
 
 class EnrollmentStep(models.Model):
-    """One state entered by an enrollment: the history behind funnels and timelines."""
+    """One step entered by an enrollment: the history behind funnels and timelines."""
 
     class Via(models.TextChoices):
         ENROLL = "enroll", "Enrolled"
         REPLY = "reply", "Reply"
-        TIMEOUT = "timeout", "Timeout"
+        TIMEOUT = "timeout", "Timer"
+        EVENT = "event", "Event"
+        HTTP = "http", "Web service answer"
+        STEP = "step", "Went on at once"
         EXPIRY = "expiry", "Expired"
         OPT_OUT = "opt_out", "Opted out"
         EXIT = "exit", "Exited"
         FAIL = "fail", "Failed"
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="steps")
-    state = models.ForeignKey(
-        PlanState, null=True, blank=True, on_delete=models.SET_NULL, related_name="steps"
-    )
+    step_id = models.CharField(max_length=50, blank=True)
     via = models.CharField(max_length=16, choices=Via.choices)
+    detail = models.CharField(max_length=200, blank=True, help_text="The branch taken, the value saved …")
     interaction = models.ForeignKey(
         "tracking.Interaction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -261,12 +215,12 @@ class EnrollmentStep(models.Model):
     class Meta:
         ordering = ["occurred_at", "id"]
         indexes = [
-            models.Index(fields=["state", "enrollment"]),
+            models.Index(fields=["step_id", "enrollment"]),
             models.Index(fields=["enrollment", "occurred_at"]),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_via_display()} → {self.state}"
+        return f"{self.get_via_display()} → {self.step_id}"
 
 
 class BulkEnrollmentJob(models.Model):
@@ -347,23 +301,3 @@ class SimulatorContact(models.Model):
 
     def __str__(self) -> str:
         return f"Test contact of {self.user} for {self.plan}"
-
-
-class PlanGraphStamp(models.Model):
-    """One row whose `token` changes whenever any row of the journey graph changes: a plan,
-    a state, a transition, an SMS message type or a goal — by any path (admin, services,
-    ``QuerySet.update()``, ``loaddata``, SQL), because database triggers rewrite it
-    (migration ``plan_graph_version``), in the writing transaction.
-
-    The per-process graph cache (``automation.graph``) is valid while the token it was
-    built under is the one the database holds; routing reads it in queries it runs
-    anyway. No row (e.g. after a test flush) means "no cache": the graph is read afresh."""
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    token = models.BigIntegerField()
-
-    class Meta:
-        verbose_name = "plan graph stamp"
-
-    def __str__(self) -> str:
-        return f"graph stamp {self.token}"

@@ -1,7 +1,7 @@
 """The plan report: outcomes, funnel, goals and delivery of one plan's enrollments.
 
 Always five aggregate queries, whatever the number of enrollments (no per-row loops):
-states, enrollment counts by status, the funnel (distinct enrollments per state entered),
+enrollment counts by status, the funnel (distinct enrollments per step entered),
 goal conversions, and delivery outcomes of the plan's messages. The cohort is the plan's
 enrollments enrolled in the date range (inclusive, in the site's timezone); test
 contacts (the simulator's) are left out everywhere.
@@ -14,6 +14,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan
+from automation.revisions import revision_flow
 from contacts.models import Contact
 from messaging.models import DeliveryStatus, OutboundMessage
 from tracking.models import GoalConversion
@@ -30,7 +31,7 @@ OUTCOMES = [
 
 @dataclass
 class FunnelRow:
-    state_id: int
+    step_id: str
     name: str
     is_start: bool
     is_final: bool
@@ -97,9 +98,9 @@ def _percent(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
 
-def _by_states(queryset: QuerySet, *, plan: Plan, states: list[dict], date_from, date_to) -> QuerySet:
-    """Rows (steps, outbound messages) of the plan's states, of the cohort's enrollments."""
-    queryset = queryset.filter(state_id__in=[s["id"] for s in states]).exclude(
+def _of_cohort(queryset: QuerySet, *, plan: Plan, date_from, date_to) -> QuerySet:
+    """Rows (steps, outbound messages) of the cohort's enrollments."""
+    queryset = queryset.filter(enrollment__plan=plan).exclude(
         enrollment_id__in=Enrollment.objects.filter(
             plan=plan, contact_id__in=Contact.objects.filter(is_test=True).values("id")
         ).values("id")
@@ -116,8 +117,22 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
     cohort = plan_cohort(plan=plan, date_from=date_from, date_to=date_to)
     cohort_ids = cohort.values("id")
 
-    # 1. States, in authoring order.
-    states = list(plan.states.order_by("position", "id").values("id", "name", "is_start", "is_final"))
+    # 1. Steps, as the published revision (else the draft) lists them.
+    revision_id = plan.published_id or plan.revisions.order_by("-number").values_list("pk", flat=True).first()
+    flow = revision_flow(revision_id) if revision_id else None
+    steps_shown = []
+    if flow is not None:
+        for step_id in flow.order:
+            step = flow.steps[step_id]
+            exits = step.kind.exits(step.data)
+            steps_shown.append(
+                {
+                    "id": step_id,
+                    "name": step.name,
+                    "is_start": step_id == flow.start,
+                    "is_final": all(e.target is None for e in exits),
+                }
+            )
 
     # 2. Outcomes: one pass, one count per status.
     counts = cohort.aggregate(
@@ -127,24 +142,19 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
     report.enrolled = counts.pop("enrolled")
     report.outcomes = counts
 
-    # 3. Funnel: how many distinct enrollments ever entered each state. Steps are picked
-    # by the plan's states (a state belongs to one plan), not by joining every enrollment
-    # of the plan: only the test contacts' few enrollments are looked up, and the
-    # enrollments themselves only when a date range narrows the cohort.
-    steps = _by_states(
-        EnrollmentStep.objects.all(), plan=plan, states=states, date_from=date_from, date_to=date_to
-    )
-    reached = dict(steps.values_list("state_id").annotate(n=Count("enrollment_id", distinct=True)).order_by())
+    # 3. Funnel: how many distinct enrollments ever entered each step.
+    steps = _of_cohort(EnrollmentStep.objects.all(), plan=plan, date_from=date_from, date_to=date_to)
+    reached = dict(steps.values_list("step_id").annotate(n=Count("enrollment_id", distinct=True)).order_by())
     report.funnel = [
         FunnelRow(
-            state_id=s["id"],
+            step_id=s["id"],
             name=s["name"],
             is_start=s["is_start"],
             is_final=s["is_final"],
             reached=reached.get(s["id"], 0),
             percent=_percent(reached.get(s["id"], 0), report.enrolled),
         )
-        for s in states
+        for s in steps_shown
     ]
     # Start first, final states last; otherwise authoring order.
     report.funnel.sort(key=lambda row: (not row.is_start, row.is_final))
@@ -163,10 +173,8 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
     report.engagement_value = sum(g.points for g in report.goals)
 
     # 5. Delivery outcomes of the messages sent to the cohort (every message an enrollment
-    # causes names its state; picked by state as the steps are).
-    outbound = _by_states(
-        OutboundMessage.objects.all(), plan=plan, states=states, date_from=date_from, date_to=date_to
-    )
+    # causes names it).
+    outbound = _of_cohort(OutboundMessage.objects.all(), plan=plan, date_from=date_from, date_to=date_to)
     by_status = dict(outbound.values_list("status").annotate(n=Count("id")).order_by())
     report.messages = sum(by_status.values())
     report.delivery = [

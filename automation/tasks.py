@@ -74,3 +74,11 @@ def inbound_route_due_task() -> dict:
 # Bulk enrollment batches live in their own module (issue 5): importing it here registers
 # them with the worker, which autodiscovers `tasks` modules only.
 from automation.tasks_bulk import bulk_enrollment_batch_task  # noqa: E402, F401
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def http_step_task(enrollment_id: int, visit: int) -> None:
+    """Call a plan http step's web service and move the enrollment on with its answer."""
+    from automation.services.http_steps import http_step_run
+
+    http_step_run(enrollment_id=enrollment_id, visit=visit)

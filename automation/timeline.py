@@ -9,12 +9,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from automation.models import Enrollment, EnrollmentStep
+from automation.revisions import step_name
 from contacts.models import ConsentEvent, Contact
 from tracking.models import GoalConversion, Interaction
 
 # Entries at the same instant read in cause-and-effect order.
 _ORDER = {"inbound": 0, "consent": 1, "enrolled": 2, "step": 3, "goal": 4, "outbound": 5, "ended": 6}
-_STEP_VIAS = {EnrollmentStep.Via.REPLY, EnrollmentStep.Via.TIMEOUT}
+_STEP_VIAS = {
+    EnrollmentStep.Via.REPLY,
+    EnrollmentStep.Via.TIMEOUT,
+    EnrollmentStep.Via.EVENT,
+    EnrollmentStep.Via.HTTP,
+    EnrollmentStep.Via.STEP,
+}
 
 
 @dataclass
@@ -96,16 +103,18 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
 
     steps = list(
         EnrollmentStep.objects.filter(enrollment__contact=contact)
-        .select_related("state", "enrollment__plan")
+        .select_related("enrollment__plan")
         .order_by("-occurred_at", "-id")[: limit + 1]
     )
     truncated |= len(steps) > limit
     for step in steps[:limit]:
-        state = step.state.name if step.state else "a deleted state"
+        state = step_name(revision_id=step.enrollment.revision_id, step_id=step.step_id)
         if step.via == EnrollmentStep.Via.ENROLL:
             title = f"{step.enrollment.plan.name}: starts in {state}"
         elif step.via in _STEP_VIAS:
             title = f"{step.enrollment.plan.name}: → {state}"
+            if step.detail:
+                title += f" ({step.detail})"
         else:
             continue  # the end of an enrollment is shown from the enrollment itself
         entries.append(

@@ -118,12 +118,13 @@ def seed(*, n: int, due: float) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from automation.models import Enrollment, Plan, PlanState
+    from automation.models import Enrollment
+    from automation.services.demo_plan import DEMO_DOCUMENT
+    from automation.services.plans import plan_import
     from contacts.models import Contact
 
     call_command("migrate", verbosity=0)
-    plan = Plan.objects.create(name="Bench", slug="bench")
-    state = PlanState.objects.create(plan=plan, name="Invited", is_start=True)
+    plan = plan_import(document={**DEMO_DOCUMENT, "slug": "bench", "name": "Bench"}).plan
     started = time.perf_counter()
     copy_rows(Contact, ({"phone": f"+1555{i:07d}"} for i in range(1, n + 1)), count=n)
     every = max(1, round(1 / due)) if due > 0 else 0
@@ -136,10 +137,11 @@ def seed(*, n: int, due: float) -> None:
             yield {
                 "contact_id": i,
                 "plan_id": plan.id,
-                "current_state_id": state.id,
+                "revision_id": plan.published_id,
+                "step_id": "invited",
                 "status": "active",
                 "enrolled_at": enrolled,
-                "state_entered_at": enrolled,
+                "step_entered_at": enrolled,
                 "expires_at": enrolled + timedelta(days=7) - timedelta(seconds=i % 3600),
             }
 
@@ -195,7 +197,7 @@ def naive_expire(*, now: datetime, limit: int) -> int:
             enrollment.end_reason = "expired"
             enrollment.save()
             EnrollmentStep.objects.create(
-                enrollment=enrollment, state_id=enrollment.current_state_id, via="expiry", occurred_at=now
+                enrollment=enrollment, step_id=enrollment.step_id, via="expiry", occurred_at=now
             )
         done += 1
     return done

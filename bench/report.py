@@ -41,21 +41,20 @@ def seed(n: int) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from automation.models import Enrollment, EnrollmentStep, Plan, PlanState
+    from automation.models import Enrollment, EnrollmentStep
+    from automation.services.demo_plan import DEMO_DOCUMENT
+    from automation.services.plans import plan_import
     from bench.expiry import NOW, copy_rows
     from contacts.models import Contact
     from messaging.models import OutboundMessage
     from tracking.models import Goal, GoalConversion, Interaction
 
     call_command("migrate", verbosity=0)
-    plan = Plan.objects.create(name="Bench", slug="bench")
-    names = ["Invited", "Reminded", "Quoted", "Purchased"]
-    states = [
-        PlanState.objects.create(plan=plan, name=name, position=i, is_start=i == 0, is_final=i == 3)
-        for i, name in enumerate(names)
-    ]
-    quote = Goal.objects.create(name="Quote requested", slug="quote", points=10)
-    purchase = Goal.objects.create(name="Purchase", slug="purchase", points=50)
+    plan = plan_import(document={**DEMO_DOCUMENT, "slug": "bench", "name": "Bench"}).plan
+    revision_id = plan.published_id
+    states = ["invited", "reminded", "quoted", "purchased"]  # the demo plan's step ids
+    quote = Goal.objects.get(slug="quote-requested")
+    purchase = Goal.objects.get(slug="purchase")
     started = time.perf_counter()
     tests = 10
     copy_rows(
@@ -92,10 +91,11 @@ def seed(n: int) -> int:
             yield {
                 "contact_id": i,
                 "plan_id": plan.id,
-                "current_state_id": states[path(i)[-1]].id,
+                "revision_id": revision_id,
+                "step_id": states[path(i)[-1]],
                 "status": status(i),
                 "enrolled_at": at,
-                "state_entered_at": at,
+                "step_entered_at": at,
                 "expires_at": at + timedelta(days=7),
                 "ended_at": None if status(i) == "active" else at + timedelta(days=1),
             }
@@ -108,7 +108,7 @@ def seed(n: int) -> int:
             for j, s in enumerate(path(i)):
                 yield {
                     "enrollment_id": i,
-                    "state_id": states[s].id,
+                    "step_id": states[s],
                     "via": "enroll" if j == 0 else "reply",
                     "occurred_at": at + timedelta(minutes=j),
                 }
@@ -162,7 +162,7 @@ def seed(n: int) -> int:
                 "interaction_id": i,
                 "contact_id": i,
                 "enrollment_id": i,
-                "state_id": states[path(i)[-1]].id,
+                "step_id": states[path(i)[-1]],
                 "purpose": "prompt",
                 "to_number": f"+1555{i:07d}",
                 "status": outcomes[i % 20],

@@ -293,9 +293,7 @@ def database_counts() -> dict[str, int]:
         cursor.execute(f"SELECT count(*) FROM {FLOOR_TABLE}")
         floor_rows = cursor.fetchone()[0]
     by_state = dict(
-        Enrollment.objects.values_list("current_state__name")
-        .annotate(n=Count("id"))
-        .values_list("current_state__name", "n")
+        Enrollment.objects.values_list("step_id").annotate(n=Count("id")).values_list("step_id", "n")
     )
     return {
         "contacts": Contact.objects.count(),
@@ -303,8 +301,8 @@ def database_counts() -> dict[str, int]:
         "of them unrouted": Interaction.objects.filter(direction="inbound", routed_at__isnull=True).count(),
         "outbound messages": OutboundMessage.objects.count(),
         "of them sent": OutboundMessage.objects.filter(status="sent").count(),
-        "enrollments in Invited": by_state.get("Invited", 0),
-        "enrollments in Quoted": by_state.get("Quoted", 0),
+        "enrollments in Invited": by_state.get("invited", 0),
+        "enrollments in Quoted": by_state.get("quoted", 0),
         "floor rows": floor_rows,
     }
 

@@ -2,26 +2,6 @@ from django.db import models
 from django_fsm import FSMField, transition
 
 
-class SmsMessage(models.Model):
-    """An SMS message type a marketer authors (EXM's message). The body is a Django
-    template over ``contact`` and ``enrollment``."""
-
-    name = models.CharField(max_length=100, unique=True)
-    body = models.TextField(
-        help_text="Django template; {{ contact.first_name }}, {{ enrollment.plan.name }} …"
-    )
-    media_url = models.URLField(blank=True, help_text="Optional image (MMS).")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name = "SMS message"
-
-    def __str__(self) -> str:
-        return self.name
-
-
 class DeliveryStatus(models.TextChoices):
     HELD = "held", "Held (quiet hours)"
     QUEUED = "queued", "Queued (waiting to be sent)"
@@ -57,7 +37,7 @@ class OutboundMessage(models.Model):
     """Delivery of one outbound interaction: where it goes, why, and how far it got."""
 
     class Purpose(models.TextChoices):
-        PROMPT = "prompt", "State message"
+        PROMPT = "prompt", "Step text"
         FALLBACK = "fallback", "Fallback (unmatched reply)"
         REMINDER = "reminder", "Reminder (timeout)"
         EXPIRY = "expiry", "Expiry text"
@@ -78,16 +58,8 @@ class OutboundMessage(models.Model):
         on_delete=models.SET_NULL,
         related_name="outbound_messages",
     )
-    state = models.ForeignKey(
-        "automation.PlanState",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="outbound_messages",
-    )
-    sms_message = models.ForeignKey(
-        SmsMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbound_messages"
-    )
+    # The plan step whose text this is ("" for help answers, bulk texts …).
+    step_id = models.CharField(max_length=50, blank=True, default="")
     purpose = models.CharField(max_length=32, choices=Purpose.choices)
     to_number = models.CharField(max_length=20)
     from_number = models.CharField(max_length=20, blank=True)

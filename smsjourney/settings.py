@@ -286,6 +286,9 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 # Loop guard: never send the same text to one contact more than N times in M minutes.
 SMS_LOOP_GUARD_MAX = env.int("SMS_LOOP_GUARD_MAX", default=3)
 SMS_LOOP_GUARD_MINUTES = env.int("SMS_LOOP_GUARD_MINUTES", default=10)
+# Plan `http` steps (CONTRACT §6): loopback, private and link-local addresses are refused
+# unless this is set (a service on the same machine or network, in development).
+HTTP_STEP_ALLOW_PRIVATE = env.bool("HTTP_STEP_ALLOW_PRIVATE", default=False)
 
 LOGGING = {
     "version": 1,

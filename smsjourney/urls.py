@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import permission_required
 from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
+
+from messaging.views import sms_preview_view
 
 # The product is its admin: its name on every page, and no "View site" link (there is no
 # public site; "/" leads to the admin).
@@ -11,6 +14,14 @@ admin.site.site_url = None
 
 urlpatterns = [
     path("", RedirectView.as_view(url=reverse_lazy("admin:index"), permanent=False)),
+    # The text preview of the plan page: for those who may edit plans.
+    path(
+        "admin/preview-text/",
+        admin.site.admin_view(
+            permission_required("automation.change_plan", raise_exception=True)(sms_preview_view)
+        ),
+        name="sms_preview",
+    ),
     path("admin/", admin.site.urls),
     path("", include("tracking.urls")),  # GET /healthz
     path("api/", include("automation.contact_urls")),  # GET /api/contacts/…

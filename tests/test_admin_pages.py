@@ -42,9 +42,8 @@ MODEL_IDS = [m._meta.label_lower for m in REGISTERED]
 def world(db, django_user_model):
     """One row of every registered model."""
     plan = Plan.objects.get(pk=plan_load_demo().pk)
-    invited = plan.states.get(name="Invited")
     contact = ContactFactory(phone="+12125550123")
-    enrollment = EnrollmentFactory(contact=contact, current_state=invited, plan=plan)
+    enrollment = EnrollmentFactory(contact=contact, plan=plan, revision=plan.published, step_id="invited")
     inbound = InteractionFactory(contact=contact, body="QUOTE", enrollment=enrollment)
     outbound = Interaction.objects.create(
         contact=contact, direction=Interaction.Direction.OUTBOUND, body="Hi!", created_at=timezone.now()
@@ -53,7 +52,7 @@ def world(db, django_user_model):
         interaction=outbound,
         contact=contact,
         enrollment=enrollment,
-        state=invited,
+        step_id="invited",
         purpose="prompt",
         to_number=contact.phone,
     )
@@ -169,7 +168,7 @@ def test_marketer_cannot_open_users_or_groups(client, world, marketer):
 def test_marketer_authoring_pages_answer(client, world, marketer):
     client.force_login(marketer)
     plan = world["plan"]
-    for name in ("automation_plan", "messaging_smsmessage", "tracking_goal"):
+    for name in ("automation_plan", "tracking_goal"):
         assert client.get(reverse(f"admin:{name}_add")).status_code == 200
     assert client.get(reverse("admin:automation_plan_change", args=[plan.pk])).status_code == 200
     assert client.get(reverse("admin:contacts_contact_change", args=[world["contact"].pk])).status_code == 200

@@ -72,4 +72,4 @@ def test_a_real_worker_routes_what_the_webhook_stored_and_sends_the_reply(worker
     assert wait_for(lambda: len(fake_twilio.received) == 1), f"no reply sent {worker_log(proc, log)}"
     assert fake_twilio.received[0]["form"]["Body"] == "Hi! Reply QUOTE to get your exclusive discount."
     assert Interaction.objects.get(direction="inbound", contact__phone="+12125550198").routed_at is not None
-    assert Enrollment.objects.get(contact__phone="+12125550198").current_state.name == "Invited"
+    assert Enrollment.objects.get(contact__phone="+12125550198").step_id == "invited"

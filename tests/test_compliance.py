@@ -3,10 +3,9 @@
 import pytest
 
 from automation.models import Enrollment
-from automation.tests.factories import PlanStateFactory, TransitionFactory
+from automation.tests.factories import ask, plan_make
 from contacts.models import ConsentEvent, Contact
 from messaging.models import DeliveryStatus, OutboundMessage
-from messaging.tests.factories import SmsMessageFactory
 from tracking.models import Interaction
 
 pytestmark = pytest.mark.django_db
@@ -107,14 +106,7 @@ def test_opt_in_words_bring_an_opted_out_contact_back_without_resuming(demo_plan
 
 
 def test_opt_in_words_are_ordinary_replies_for_contacts_not_opted_out(text_in, sms_outbox):
-    start = PlanStateFactory(
-        plan__status="active", is_start=True, message=SmsMessageFactory(body="Like deals?")
-    )
-    TransitionFactory(
-        from_state=start,
-        to_state=PlanStateFactory(plan=start.plan, message=SmsMessageFactory(body="Great!")),
-        pattern="YES",
-    )
+    plan_make(steps=[ask("start", "Like deals?", [("YES", "great")]), ask("great", "Great!")])
     text_in(PHONE, "hi")
     text_in(PHONE, "Yes!")
     assert sent(sms_outbox) == ["Like deals?", "Great!"]
@@ -130,14 +122,8 @@ def test_compliance_words_must_be_the_whole_message(demo_plan, text_in, sms_outb
 
 
 def test_plan_keyword_after_opt_out_does_nothing(text_in, sms_outbox):
-    start = PlanStateFactory(
-        plan__status="active",
-        plan__entry_trigger="keyword",
-        plan__entry_keywords="DEAL",
-        is_start=True,
-        message=SmsMessageFactory(body="Deal!"),
-    )
-    assert start.plan.status == "active"
+    plan = plan_make(entry={"trigger": "keyword", "keywords": ["DEAL"]}, steps=[ask("start", "Deal!")])
+    assert plan.status == "active"
     text_in(PHONE, "STOP")
     text_in(PHONE, "deal")
     assert sent(sms_outbox) == []

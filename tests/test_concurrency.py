@@ -48,17 +48,17 @@ def post_all_at_once(payloads: list[dict]) -> list[int]:
 def test_simultaneous_replies_make_exactly_one_transition(demo_plan, twilio, sms_outbox):
     assert twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello")).status_code == 200
     enrollment = Enrollment.objects.get(contact__phone=PHONE)
-    assert enrollment.current_state.name == "Invited"
+    assert enrollment.step_id == "invited"
 
     statuses = post_all_at_once([inbound_payload(PHONE, "QUOTE") for _ in range(12)])
 
     assert statuses == [200] * 12
     enrollment = Enrollment.objects.get(pk=enrollment.pk)
-    assert enrollment.current_state.name == "Quoted"
+    assert enrollment.step_id == "quoted"
     assert EnrollmentStep.objects.filter(enrollment=enrollment, via="reply").count() == 1
     assert GoalConversion.objects.filter(contact__phone=PHONE).count() == 1
     assert Contact.objects.get(phone=PHONE).engagement_value == 10
-    prompts = OutboundMessage.objects.filter(contact__phone=PHONE, purpose="prompt", state__name="Quoted")
+    prompts = OutboundMessage.objects.filter(contact__phone=PHONE, purpose="prompt", step_id="quoted")
     assert prompts.count() == 1
     assert [m.body for m in sms_outbox].count(QUOTED) == 1
     # The other eleven were judged in Quoted, where QUOTE means nothing: one fallback.
@@ -156,12 +156,12 @@ def test_a_contact_s_second_message_waits_while_the_first_is_being_routed(demo_p
         t.join(timeout=60)
     assert not errors, errors
     enrollment = Enrollment.objects.get(pk=enrollment.pk)
-    assert (enrollment.status, enrollment.current_state.name) == ("completed", "Purchased")
+    assert (enrollment.status, enrollment.step_id) == ("completed", "purchased")
     steps = EnrollmentStep.objects.filter(enrollment=enrollment).order_by("pk")
-    assert [(s.via, s.state.name) for s in steps] == [
-        ("enroll", "Invited"),
-        ("reply", "Quoted"),
-        ("reply", "Purchased"),
+    assert [(s.via, s.step_id) for s in steps] == [
+        ("enroll", "invited"),
+        ("reply", "quoted"),
+        ("reply", "purchased"),
     ]
     first.refresh_from_db()
     second.refresh_from_db()
@@ -263,12 +263,10 @@ def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model,
     contact.refresh_from_db()
     enrollment = Enrollment.objects.get(pk=enrollment.pk)
     assert contact.opted_out and enrollment.status == "opted_out"
-    steps = [
-        (s.via, s.state.name) for s in EnrollmentStep.objects.filter(enrollment=enrollment).order_by("pk")
-    ]
-    assert steps == [("enroll", "Invited"), ("reply", "Quoted"), ("opt_out", "Quoted")]
+    steps = [(s.via, s.step_id) for s in EnrollmentStep.objects.filter(enrollment=enrollment).order_by("pk")]
+    assert steps == [("enroll", "invited"), ("reply", "quoted"), ("opt_out", "quoted")]
     assert contact.consent_events.count() == 1
-    prompt = OutboundMessage.objects.get(contact=contact, state__name="Quoted", purpose="prompt")
+    prompt = OutboundMessage.objects.get(contact=contact, step_id="quoted", purpose="prompt")
     assert prompt.status in ("canceled", "sent")
     assert [m.body for m in sms_outbox].count(QUOTED) == (prompt.status == "sent")
     assert prompt.attempts == (prompt.status == "sent")  # claimed once, or never

@@ -4,10 +4,8 @@ signed webhook; a pattern RE2 cannot run is refused when a plan is saved."""
 
 import pytest
 
-from automation.models import Enrollment, Plan, Transition
-from automation.services.plans import plan_validate
-from automation.tests.factories import PlanFactory, PlanStateFactory, TransitionFactory
-from messaging.tests.factories import SmsMessageFactory
+from automation.models import Enrollment
+from automation.tests.factories import ask, plan_make, send
 
 pytestmark = pytest.mark.django_db
 
@@ -16,12 +14,13 @@ PHONE = "+12125550150"
 
 @pytest.fixture
 def regex_plan():
-    plan = PlanFactory(slug="words", entry_trigger=Plan.EntryTrigger.ANY)
-    ask = PlanStateFactory(plan=plan, name="Ask", is_start=True, message=SmsMessageFactory(body="Say words."))
-    done = PlanStateFactory(plan=plan, name="Words", is_final=True, message=SmsMessageFactory(body="Thanks."))
-    TransitionFactory(plan=plan, from_state=ask, to_state=done, match="regex", pattern=r"^(\w+\s?)+$")
-    Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.ACTIVE)
-    return plan
+    return plan_make(
+        slug="words",
+        steps=[
+            ask("ask", "Say words.", [({"match": "regex", "pattern": r"^(\w+\s?)+$"}, "words")], name="Ask"),
+            send("words", "Thanks.", name="Words"),
+        ],
+    )
 
 
 @pytest.mark.timeout(20)
@@ -31,14 +30,20 @@ def test_a_catastrophic_pattern_and_a_hostile_reply_route_at_once(regex_plan, te
         text_in(PHONE, "a" * 29 + "#x")
         text_in(PHONE, "a" * 1500 + "#x")
     enrollment = Enrollment.objects.get(contact__phone=PHONE)
-    assert enrollment.current_state.name == "Ask"  # none of them matched
+    assert enrollment.step_id == "ask"  # none of them matched
     text_in(PHONE, "just some words")
     enrollment = Enrollment.objects.get(pk=enrollment.pk)  # a protected FSM field: read again
-    assert (enrollment.status, enrollment.current_state.name) == ("completed", "Words")
+    assert (enrollment.status, enrollment.step_id) == ("completed", "words")
 
 
 @pytest.mark.parametrize("pattern", [r"(\w+)\s\1", r"^(?=.*\d)\w+$", r"(?<!no )thanks"])
 def test_a_pattern_re2_cannot_run_is_refused_naming_it(regex_plan, pattern):
-    Transition.objects.filter(plan=regex_plan).update(pattern=pattern)
-    problems = plan_validate(plan=regex_plan)
-    assert any(f"“{pattern}” cannot be used as a regular expression" in p for p in problems), problems
+    from automation.flow import FlowInvalid
+    from automation.services.plans import plan_import
+
+    document = regex_plan.published.document
+    document["steps"][0]["rules"][0]["pattern"] = pattern
+    with pytest.raises(FlowInvalid) as exc:
+        plan_import(document=document)
+    assert f"“{pattern}” cannot be used as a regular expression" in str(exc.value)
+    assert regex_plan.revisions.count() == 1

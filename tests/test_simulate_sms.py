@@ -46,7 +46,7 @@ def test_a_reply_is_judged_against_the_contacts_real_state(demo_plan, text_in, s
     before = counts()
     assert simulate(PHONE, "  quote! ") == f"→ {PHONE}: {QUOTED}\n"
     assert counts() == before
-    assert Enrollment.objects.get(pk=enrollment.pk).current_state.name == "Invited"
+    assert Enrollment.objects.get(pk=enrollment.pk).step_id == "invited"
     assert Contact.objects.get().engagement_value == 0
     assert [m.body for m in sms_outbox] == [INVITE]
 

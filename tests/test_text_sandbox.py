@@ -7,10 +7,10 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from automation.models import BulkEnrollmentJob, Enrollment, Plan
-from automation.tests.factories import PlanFactory, PlanStateFactory
+from automation.services.plans import document_dump
+from automation.tests.factories import ask, plan_document, plan_make
 from contacts.tests.factories import ContactFactory
-from messaging.models import DeliveryStatus, OutboundMessage, SmsMessage
-from messaging.tests.factories import SmsMessageFactory
+from messaging.models import DeliveryStatus, OutboundMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -18,11 +18,8 @@ PHONE = "+12125550142"
 
 
 def _plan_sending(body: str) -> Plan:
-    """An active catch-all plan whose start state sends `body` and waits."""
-    plan = PlanFactory(slug="sandbox", name="Sandbox plan", entry_trigger=Plan.EntryTrigger.ANY)
-    PlanStateFactory(plan=plan, name="Start", is_start=True, message=SmsMessageFactory(body=body))
-    Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.ACTIVE)
-    return plan
+    """An active catch-all plan whose start step sends `body` and waits."""
+    return plan_make(slug="sandbox", name="Sandbox plan", steps=[ask("start", body, name="Start")])
 
 
 def test_a_template_cannot_walk_relations_to_other_users_secrets(text_in, sms_outbox, django_user_model):
@@ -86,6 +83,14 @@ def marketer_client(client, django_user_model):
     return client
 
 
+def _post_plan(client, text: str):
+    document = plan_document(slug="texts", steps=[ask("start", text)])
+    return client.post(
+        reverse("admin:automation_plan_add"),
+        {"name": "Texts", "slug": "texts", "document": document_dump(document)},
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "says"),
     [
@@ -103,13 +108,11 @@ def marketer_client(client, django_user_model):
     ],
 )
 def test_saving_a_text_with_what_a_text_has_no_use_for_is_refused(marketer_client, body, says):
-    response = marketer_client.post(
-        reverse("admin:messaging_smsmessage_add"), {"name": "Bad", "body": body, "media_url": ""}
-    )
+    response = _post_plan(marketer_client, body)
     assert response.status_code == 200  # the form again, with the error
-    assert not SmsMessage.objects.filter(name="Bad").exists()
-    errors = " ".join(response.context["adminform"].form.errors["body"])
-    assert says in errors
+    assert not Plan.objects.filter(slug="texts").exists()
+    errors = " ".join(response.context["adminform"].form.errors["document"])
+    assert "step 'start', text:" in errors and says in errors
 
 
 def test_saving_a_text_with_if_firstof_and_filters_is_accepted(marketer_client):
@@ -117,15 +120,13 @@ def test_saving_a_text_with_if_firstof_and_filters_is_accepted(marketer_client):
         "{% if contact.first_name %}Hi {{ contact.first_name|title }}{% else %}Hi{% endif %}"
         "{% firstof contact.attributes.city 'there' %}"
     )
-    response = marketer_client.post(
-        reverse("admin:messaging_smsmessage_add"), {"name": "Good", "body": body, "media_url": ""}
-    )
+    response = _post_plan(marketer_client, body)
     assert response.status_code == 302, response.context["adminform"].form.errors
-    assert SmsMessage.objects.get(name="Good").body == body
+    assert Plan.objects.get(slug="texts").revisions.get().document["steps"][0]["text"] == body
 
 
 def test_the_preview_shows_the_text_as_sent_and_refuses_loops(marketer_client):
-    url = reverse("admin:messaging_smsmessage_preview")
+    url = reverse("sms_preview")
     data = marketer_client.post(url, {"body": "Tom & Jerry's <deal>"}).json()
     assert data["body"] == "Tom & Jerry's <deal>"
     data = marketer_client.post(url, {"body": "{% for x in 'ab' %}{{ x }}{% endfor %}"}).json()

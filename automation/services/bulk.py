@@ -4,8 +4,8 @@ active plan, in Celery batches, with progress counted on a BulkEnrollmentJob.
 Skipped: opted-out contacts, contacts already enrolled (an active enrollment in the plan,
 or any enrollment in a once-only plan), test contacts. Each contact is enrolled in its own
 short transaction with its row locked (lock order: contact, then enrollment), through the
-engine's ``enrollment_start``; the start state's message is not an answer, so quiet hours
-apply to it.
+interpreter's ``enrollment_start`` at the published revision; the start step's text is not
+an answer, so quiet hours apply to it.
 """
 
 import csv
@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from automation.models import BulkEnrollmentBatch, BulkEnrollmentJob, Enrollment, EnrollmentStatus, Plan
+from automation.revisions import revision_flow
 from contacts.models import Contact
 from contacts.phone import phone_normalize
 from contacts.services import contact_lock
@@ -35,8 +36,8 @@ def _check_plan(plan: Plan) -> None:
     if plan.status != Plan.Status.ACTIVE:
         status = plan.get_status_display().lower()
         raise ValidationError(f"{plan.name} is {status}: only active plans enroll.")
-    if not plan.states.filter(is_start=True).exists():
-        raise ValidationError(f"{plan.name} has no start state.")
+    if plan.published_id is None:
+        raise ValidationError(f"{plan.name} has no published revision.")
 
 
 def bulk_enrollment_create(
@@ -94,10 +95,9 @@ def bulk_enrollment_batch_run(*, job_id: int, contact_ids: list[int], index: int
     plan = job.plan
     batch_size = len(contact_ids)
     counts = _Counts()
-    start_state = plan.states.select_related("message", "goal").filter(is_start=True).first()
     missing = len(contact_ids) - Contact.objects.filter(pk__in=contact_ids).count()
     counts.skipped_other += missing
-    if plan.status != Plan.Status.ACTIVE or start_state is None:
+    if plan.status != Plan.Status.ACTIVE or plan.published_id is None:
         # Paused or archived since the job was queued: the rest of the job enrolls nobody.
         counts.skipped_other += len(contact_ids) - missing
         contact_ids = []
@@ -109,7 +109,7 @@ def bulk_enrollment_batch_run(*, job_id: int, contact_ids: list[int], index: int
                 contact = contact_lock(contact_id=contact_id)
                 if contact is None:
                     continue  # counted as missing above
-                outcome = _enroll_one(contact=contact, plan=plan, start_state=start_state)
+                outcome = _enroll_one(contact=contact, plan=plan)
         except IntegrityError:
             outcome = "skipped_enrolled"  # a concurrent message enrolled it first
         except Exception as exc:  # one bad contact must not stop the job
@@ -145,20 +145,18 @@ def bulk_enrollment_batch_run(*, job_id: int, contact_ids: list[int], index: int
     ).update(status=BulkEnrollmentJob.Status.DONE, finished_at=now)
 
 
-def _enroll_one(*, contact: Contact, plan: Plan, start_state) -> str:
-    from automation.services.enrollments import enrollment_start
+def _enroll_one(*, contact: Contact, plan: Plan) -> str:
+    from automation.services.interpreter import enrollment_may_enter, enrollment_start
 
     if contact.is_test:
         return "skipped_other"
     if contact.opted_out:
         return "skipped_opted_out"
-    enrollments = Enrollment.objects.filter(contact=contact, plan=plan)
-    if plan.reentry == Plan.Reentry.NEVER:
-        if enrollments.exists():
-            return "skipped_enrolled"
-    elif enrollments.filter(status=EnrollmentStatus.ACTIVE).exists():
+    if Enrollment.objects.filter(contact=contact, plan=plan, status=EnrollmentStatus.ACTIVE).exists():
         return "skipped_enrolled"
-    enrollment_start(contact=contact, plan=plan, start_state=start_state)
+    if not enrollment_may_enter(contact=contact, plan_id=plan.pk, flow=revision_flow(plan.published_id)):
+        return "skipped_enrolled"
+    enrollment_start(contact=contact, plan_id=plan.pk, revision_id=plan.published_id)
     return "enrolled"
 
 

@@ -31,7 +31,6 @@ def contact_journeys_end(*, contact: Contact, reason: str) -> int:
     enrollments as opted_out. Returns how many (0 when they ended already)."""
     active = (
         Enrollment.objects.filter(contact=contact, status=Enrollment.Status.ACTIVE)
-        .select_related("current_state")
         .select_for_update(of=("self",))
         .order_by("pk")
     )

@@ -19,7 +19,6 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from automation.matching import reply_normalize
-from automation.models import PlanGraphStamp
 from automation.services.consent import contact_opt_out
 from automation.services.engine import enrollment_route
 from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
@@ -87,12 +86,12 @@ def inbound_message_route(*, interaction_id: int) -> InboundResult | None:
                 locked = _contact_lock(interaction_id=interaction_id, now=timezone.now())
                 if locked is None:
                     return None
-                contact, token = locked
+                contact = locked
                 waiting = _waiting_claim(contact=contact, up_to=interaction_id, now=timezone.now())
                 result = None
                 for message in waiting:
                     current[:] = [message]
-                    _route(contact=contact, interaction=message, token=token)
+                    _route(contact=contact, interaction=message)
                     if message.pk == interaction_id:
                         result = InboundResult(contact=contact, interaction=message)
             return result
@@ -128,7 +127,7 @@ def _route_failed(*, interaction: Interaction, error: Exception) -> bool:
     return failed
 
 
-def _route(*, contact: Contact, interaction: Interaction, token: int | None = None) -> None:
+def _route(*, contact: Contact, interaction: Interaction) -> None:
     """Compliance keywords first, then the journey engine (caller: contact row locked)."""
     normalized = reply_normalize(interaction.body)
     # Twilio's Advanced Opt-Out recognised a keyword of any language: act on it as on ours.
@@ -152,15 +151,14 @@ def _route(*, contact: Contact, interaction: Interaction, token: int | None = No
             contact_opt_in(contact=contact, source=ConsentEvent.Source.KEYWORD, detail=detail)
         # Opted out (or just back in): the message is recorded, nothing else happens.
         return
-    enrollment_route(contact=contact, interaction=interaction, normalized=normalized, token=token)
+    enrollment_route(contact=contact, interaction=interaction, normalized=normalized)
 
 
-def _contact_lock(*, interaction_id: int, now) -> tuple[Contact, int | None] | None:
+def _contact_lock(*, interaction_id: int, now) -> Contact | None:
     """Lock the contact of a stored inbound message (an UPDATE of its last_inbound_at takes
-    the lock a ``SELECT … FOR NO KEY UPDATE`` would, and writes what it must anyway); the
-    contact and the plan graph's token (automation.graph). None when the message is not
-    an inbound one."""
-    meta, i_meta, s_meta = Contact._meta, Interaction._meta, PlanGraphStamp._meta
+    the lock a ``SELECT … FOR NO KEY UPDATE`` would, and writes what it must anyway). None
+    when the message is not an inbound one."""
+    meta, i_meta = Contact._meta, Interaction._meta
     qn = connection.ops.quote_name
     table, i_table = qn(meta.db_table), qn(i_meta.db_table)
     last, updated = (qn(meta.get_field(n).column) for n in ("last_inbound_at", "updated_at"))
@@ -172,13 +170,12 @@ def _contact_lock(*, interaction_id: int, now) -> tuple[Contact, int | None] | N
         f"UPDATE {table} SET {last} = CASE WHEN {last} IS NULL OR {last} < (SELECT {created} {message}) "  # noqa: S608
         f"THEN (SELECT {created} {message}) ELSE {last} END, {updated} = %s "
         f"WHERE {qn(meta.pk.column)} = (SELECT {contact_id} {message}) "
-        f"RETURNING *, (SELECT {qn('token')} FROM {qn(s_meta.db_table)} WHERE {qn('id')} = 1) "
-        f"AS graph_token"
+        f"RETURNING *"
     )
     contacts = list(Contact.objects.raw(sql, [interaction_id, interaction_id, now, interaction_id]))
     if not contacts:
         return None
-    return contacts[0], contacts[0].graph_token
+    return contacts[0]
 
 
 def _waiting_claim(*, contact: Contact, up_to: int, now) -> list[Interaction]:

@@ -1,26 +1,29 @@
-"""Plan authoring services. Owner: admin (issue 2).
+"""Plans as data (CONTRACT §6): import, export, drafts, publishing, rollback, lifecycle.
+Owner: admin.
 
-The checks a plan must pass to work are written once, over plain specs
-(`StateSpec`, `TransitionSpec`), so that they judge both a saved plan
-(`plan_validate`) and the unsaved data of the admin's plan page (its inline formsets).
-"""
+A plan's behaviour lives in its revisions. Publishing makes the draft (or an imported
+document) the next revision new enrollments take; a published revision never changes,
+and an enrollment stays on the revision it started in. Every write here validates the
+whole document first (``automation.flow.flow_read``) and changes nothing when it is
+refused."""
 
-from dataclasses import dataclass, field
-from datetime import timedelta
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
-from automation.matching import is_single_word, keyword_normalize, regex_problem
-from automation.models import Plan, PlanState, Transition
-from contacts.compliance import RESERVED_KEYWORDS
-from messaging.models import SmsMessage
-from messaging.preview import sms_template_error
+from automation.flow import FlowInvalid, flow_read
+from automation.models import Plan, PlanRevision
+from tracking.models import Goal
 
-# Matches whose pattern is a single keyword.
-WORD_MATCHES = {Transition.Match.KEYWORD, Transition.Match.FIRST_WORD, Transition.Match.CONTAINS}
+MAX_DOCUMENT_BYTES = 1024 * 1024
 
 
 class PlanInvalid(ValidationError):
@@ -28,258 +31,155 @@ class PlanInvalid(ValidationError):
 
 
 @dataclass
-class StateSpec:
-    key: Any  # the state's pk, or any unique marker for an unsaved one
-    name: str
-    plan_id: int | None = None
-    is_start: bool = False
-    is_final: bool = False
-    message: SmsMessage | None = None
-    fallback_text: str = ""
-    timeout: timedelta | None = None
-    timeout_to: Any = None  # key of the target state
-    timeout_to_plan_id: int | None = None
-    timeout_to_name: str = ""
+class ImportResult:
+    plan: Plan
+    revision: PlanRevision | None  # None: the content was unchanged
+    published: bool
 
 
-@dataclass
-class TransitionSpec:
-    from_key: Any
-    to_key: Any
-    match: str
-    pattern: str = ""
-    from_name: str = ""
-    to_name: str = ""
-    from_plan_id: int | None = None
-    to_plan_id: int | None = None
+def document_load(text: str | bytes) -> Any:
+    """Parse a plan document's JSON; FlowInvalid (one problem) when it is not JSON."""
+    from automation.flow.problems import Problem
+
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise FlowInvalid([Problem(None, "", f"the document is larger than {MAX_DOCUMENT_BYTES:,} bytes")])
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FlowInvalid([Problem(None, "", f"not JSON: {exc}")]) from exc
 
 
-@dataclass
-class PlanSpec:
-    plan_id: int | None
-    name: str = ""
-    entry_trigger: str = Plan.EntryTrigger.KEYWORD
-    entry_keywords: str = ""
-    states: list[StateSpec] = field(default_factory=list)
-    transitions: list[TransitionSpec] = field(default_factory=list)
+def document_dump(document: dict) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-# --- single-row rules (also used by the admin's inline forms) --------------------------
+def plan_document_check(document: Any) -> dict:
+    """The document's normal form; FlowInvalid with every problem otherwise."""
+    normal, problems = flow_read(document)
+    if problems:
+        raise FlowInvalid(problems.items)
+    return normal
 
 
-def entry_keywords_split(text: str) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
+# --- import, drafts, publishing -------------------------------------------------------------
 
 
-def keyword_errors(*, word: str, what: str) -> list[str]:
-    """Why `word` cannot be a plan keyword (`what` names it in the message)."""
-    if not is_single_word(word):
-        return [f"{what} “{word}” must be a single word (no spaces), e.g. QUOTE."]
-    normalized = keyword_normalize(word)
-    if normalized in RESERVED_KEYWORDS:
-        return [
-            f"{what} “{word}” is a compliance word ({normalized} always means opt-out or help): "
-            "choose another word."
-        ]
-    return []
-
-
-def entry_keywords_errors(*, entry_trigger: str, entry_keywords: str) -> list[str]:
-    words = entry_keywords_split(entry_keywords)
-    errors = [e for w in words for e in keyword_errors(word=w, what="Entry keyword")]
-    if entry_trigger == Plan.EntryTrigger.KEYWORD and not words:
-        errors.append(
-            "The plan is entered by keyword but has no entry keywords: add at least one, e.g. JOIN."
+@transaction.atomic
+def plan_import(*, document: Any, draft: bool = False, user=None) -> ImportResult:
+    """Create the plan of `document`, or a new revision of it when its slug exists and the
+    content differs; publish it unless `draft`. Unchanged content makes no revision.
+    Goals the document lists and the database lacks are created. FlowInvalid (nothing
+    changed) when the document is refused."""
+    normal = plan_document_check(document)
+    plan = Plan.objects.select_for_update().filter(slug=normal["slug"]).first()
+    if plan is None:
+        plan = Plan.objects.create(
+            slug=normal["slug"], name=normal["name"], description=normal["description"]
         )
-    return errors
+    newest = plan.revisions.order_by("-number").first()
+    if newest is not None and newest.document == normal:
+        if newest.published_at is None and not draft:
+            return ImportResult(plan=plan, revision=plan_publish(plan=plan, user=user), published=True)
+        return ImportResult(plan=plan, revision=None, published=False)
+    revision = plan_draft_save(plan=plan, document=normal, user=user)
+    if draft:
+        return ImportResult(plan=plan, revision=revision, published=False)
+    return ImportResult(plan=plan, revision=plan_publish(plan=plan, user=user), published=True)
 
 
-def transition_pattern_errors(*, match: str, pattern: str) -> list[str]:
-    """What is wrong with one transition's match rule on its own."""
-    if match in WORD_MATCHES:
-        if not (pattern or "").strip():
-            return ["Enter the keyword this transition waits for."]
-        return keyword_errors(word=pattern, what="Keyword")
-    if match == Transition.Match.REGEX:
-        if not (pattern or "").strip():
-            return ["Enter the regular expression this transition waits for."]
-        problem = regex_problem(pattern)
-        if problem:
-            return [problem]
-    return []
+def plan_draft_save(*, plan: Plan, document: Any, user=None, note: str = "") -> PlanRevision:
+    """Write `document` as the plan's draft (its one unpublished revision), created when
+    there is none. FlowInvalid when refused; the slug must stay the plan's."""
+    normal = plan_document_check(document)
+    if normal["slug"] != plan.slug:
+        from automation.flow.problems import Problem
 
-
-def state_text_errors(*, name: str, message: SmsMessage | None, fallback_text: str) -> list[str]:
-    """Templates of one state that do not render for a sample contact."""
-    errors = []
-    if message is not None:
-        error = sms_template_error(template=message.body)
-        if error:
-            errors.append(f"State “{name}”: its SMS message “{message.name}” does not render. {error}")
-    if fallback_text:
-        error = sms_template_error(template=fallback_text)
-        if error:
-            errors.append(f"State “{name}”: its fallback text does not render. {error}")
-    return errors
-
-
-# --- whole-plan rules ------------------------------------------------------------------
-
-
-def state_row_errors(
-    *,
-    name: str,
-    message: SmsMessage | None,
-    fallback_text: str,
-    timeout: timedelta | None,
-    has_timeout_to: bool,
-) -> list[str]:
-    """What is wrong with one state on its own: its texts and its timeout."""
-    errors = state_text_errors(name=name, message=message, fallback_text=fallback_text)
-    if timeout is not None and not has_timeout_to:
-        errors.append(f"State “{name}” has a timeout but no state to go to: set “timeout to” too.")
-    if timeout is None and has_timeout_to:
-        errors.append(f"State “{name}” has a “timeout to” state but no timeout: set how long to wait.")
-    if timeout is not None and timeout <= timedelta(0):
-        errors.append(f"State “{name}”: the timeout must be longer than zero.")
-    return errors
-
-
-def _foreign(key: Any, plan_id: int | None, *, spec: PlanSpec, by_key: dict) -> bool:
-    return key not in by_key or bool(plan_id and spec.plan_id and plan_id != spec.plan_id)
-
-
-def plan_structure_problems(*, spec: PlanSpec) -> list[str]:
-    """Whether the states and transitions make a journey: one start, every state of this
-    plan, and a way forward from every state that is not final."""
-    problems: list[str] = []
-    starts = [s for s in spec.states if s.is_start]
-    if not starts:
-        problems.append("The plan has no start state: tick “is start” on the state new enrollments begin in.")
-    elif len(starts) > 1:
-        names = ", ".join(f"“{s.name}”" for s in starts)
-        problems.append(f"The plan has more than one start state ({names}): keep exactly one.")
-
-    by_key = {s.key: s for s in spec.states}
-    outgoing: set[Any] = set()
-    for t in spec.transitions:
-        label = f"The transition {t.from_name} → {t.to_name}"
-        if _foreign(t.from_key, t.from_plan_id, spec=spec, by_key=by_key):
-            problems.append(
-                f"{label} starts from “{t.from_name}”, which is not a state of this plan: "
-                "pick one of this plan's states."
-            )
-        if _foreign(t.to_key, t.to_plan_id, spec=spec, by_key=by_key):
-            problems.append(
-                f"{label} leads to “{t.to_name}”, which is not a state of this plan: "
-                "pick one of this plan's states."
-            )
-        outgoing.add(t.from_key)
-    for s in spec.states:
-        if s.timeout_to is not None and _foreign(
-            s.timeout_to, s.timeout_to_plan_id, spec=spec, by_key=by_key
-        ):
-            problems.append(
-                f"State “{s.name}” times out into “{s.timeout_to_name}”, which is not a state of this plan: "
-                "pick one of this plan's states."
-            )
-        has_timeout = s.timeout is not None and s.timeout_to is not None
-        if not s.is_final and s.key not in outgoing and not has_timeout:
-            problems.append(
-                f"State “{s.name}” has no way forward: add a transition out of it, a timeout, "
-                "or tick “is final”."
-            )
-    return problems
-
-
-def duplicate_keyword_problems(*, transitions: list[TransitionSpec]) -> list[str]:
-    """A keyword used twice from one state: the second transition could never fire."""
-    problems = []
-    seen: set[tuple[Any, str]] = set()
-    for t in transitions:
-        if t.match not in WORD_MATCHES or not is_single_word(t.pattern):
-            continue
-        key = (t.from_key, keyword_normalize(t.pattern))
-        if key in seen:
-            problems.append(
-                f"Keyword “{key[1]}” is used twice from state “{t.from_name}”: "
-                "keep one transition per keyword."
-            )
-        seen.add(key)
-    return problems
-
-
-def plan_spec_problems(*, spec: PlanSpec) -> list[str]:
-    """Every rule a plan must satisfy to work, over specs (saved or not)."""
-    problems = entry_keywords_errors(entry_trigger=spec.entry_trigger, entry_keywords=spec.entry_keywords)
-    problems += plan_structure_problems(spec=spec)
-    problems += duplicate_keyword_problems(transitions=spec.transitions)
-    for t in spec.transitions:
-        problems += [
-            f"The transition {t.from_name} → {t.to_name}: {e}"
-            for e in transition_pattern_errors(match=t.match, pattern=t.pattern)
-        ]
-    for s in spec.states:
-        problems += state_row_errors(
-            name=s.name,
-            message=s.message,
-            fallback_text=s.fallback_text,
-            timeout=s.timeout,
-            has_timeout_to=s.timeout_to is not None,
+        raise FlowInvalid(
+            [Problem(None, "slug", f"{normal['slug']!r} is not this plan's slug {plan.slug!r}")]
         )
-    return problems
+    goals_ensure(goals=normal["goals"])
+    draft = plan.revisions.filter(published_at__isnull=True).first()
+    if draft is not None:
+        draft.document = normal
+        draft.note = note or draft.note
+        draft.save(update_fields=["document", "note"])
+        return draft
+    number = (plan.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
+    return PlanRevision.objects.create(plan=plan, number=number, document=normal, created_by=user, note=note)
 
 
-def plan_spec_from_db(*, plan: Plan) -> PlanSpec:
-    states = list(PlanState.objects.filter(plan=plan).select_related("message", "timeout_to"))
-    transitions = list(
-        Transition.objects.filter(plan=plan)
-        .select_related("from_state", "to_state")
-        .order_by("priority", "id")
+@transaction.atomic
+def plan_publish(*, plan: Plan, user=None) -> PlanRevision:
+    """Publish the plan's draft: it becomes the revision new enrollments take (and never
+    changes again). A plan still in draft becomes active. PlanInvalid when there is no
+    draft or it no longer validates (a goal or plan it names changed meanwhile)."""
+    plan = Plan.objects.select_for_update().get(pk=plan.pk)
+    draft = plan.revisions.filter(published_at__isnull=True).first()
+    if draft is None:
+        raise PlanInvalid("There is no draft to publish: edit the plan first.")
+    try:
+        normal = plan_document_check(draft.document)
+    except FlowInvalid as exc:
+        raise PlanInvalid(
+            ["The draft cannot be published until this is fixed:", *map(str, exc.problems)]
+        ) from exc
+    draft.published_at = timezone.now()
+    draft.published_by = user
+    draft.save(update_fields=["published_at", "published_by"])
+    plan.published = draft
+    plan.name = normal["name"]
+    plan.description = normal["description"]
+    plan.save(update_fields=["published", "name", "description", "updated_at"])
+    if plan.status == Plan.Status.DRAFT:
+        Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.ACTIVE)
+    return draft
+
+
+@transaction.atomic
+def plan_rollback(*, plan: Plan, revision: PlanRevision, user=None) -> PlanRevision:
+    """Publish the content of an earlier `revision` again, as the next revision."""
+    if revision.plan_id != plan.pk:
+        raise PlanInvalid("That revision belongs to another plan.")
+    plan_draft_save(
+        plan=plan, document=revision.document, user=user, note=f"Rolled back to revision {revision.number}."
     )
-    return PlanSpec(
-        plan_id=plan.pk,
-        name=plan.name,
-        entry_trigger=plan.entry_trigger,
-        entry_keywords=plan.entry_keywords,
-        states=[
-            StateSpec(
-                key=s.pk,
-                name=s.name,
-                plan_id=s.plan_id,
-                is_start=s.is_start,
-                is_final=s.is_final,
-                message=s.message,
-                fallback_text=s.fallback_text,
-                timeout=s.timeout,
-                timeout_to=s.timeout_to_id,
-                timeout_to_plan_id=s.timeout_to.plan_id if s.timeout_to else None,
-                timeout_to_name=s.timeout_to.name if s.timeout_to else "",
-            )
-            for s in states
-        ],
-        transitions=[
-            TransitionSpec(
-                from_key=t.from_state_id,
-                to_key=t.to_state_id,
-                match=t.match,
-                pattern=t.pattern,
-                from_name=t.from_state.name,
-                to_name=t.to_state.name,
-                from_plan_id=t.from_state.plan_id,
-                to_plan_id=t.to_state.plan_id,
-            )
-            for t in transitions
-        ],
-    )
+    return plan_publish(plan=plan, user=user)
 
 
-def plan_validate(*, plan: Plan) -> list[str]:
-    """Everything that keeps `plan` from working, as sentences that say what to fix."""
-    return plan_spec_problems(spec=plan_spec_from_db(plan=plan))
+def goals_ensure(*, goals: list[dict], update: bool = False) -> None:
+    """Create the goals a document lists and the database lacks (by slug); with `update`,
+    also bring existing ones' name and points in line (the demo plan)."""
+    for goal in goals:
+        existing = Goal.objects.filter(slug=goal["slug"]).first()
+        if existing is None:
+            name = goal["name"]
+            if Goal.objects.filter(name=name).exists():
+                name = f"{name} ({goal['slug']})"[:100]
+            try:
+                with transaction.atomic():
+                    Goal.objects.create(slug=goal["slug"], name=name, points=goal["points"])
+            except IntegrityError:
+                pass  # created meanwhile
+        elif update and (existing.name, existing.points) != (goal["name"], goal["points"]):
+            if not Goal.objects.filter(name=goal["name"]).exclude(pk=existing.pk).exists():
+                existing.name = goal["name"]
+            existing.points = goal["points"]
+            existing.save(update_fields=["name", "points"])
 
 
-# --- lifecycle ---------------------------------------------------------------------------
+def plan_export(*, plan: Plan, number: int | None = None) -> dict:
+    """The plan's document: its latest revision (a draft included), or revision `number`.
+    PlanRevision.DoesNotExist when there is none."""
+    revisions = plan.revisions.all()
+    if number is not None:
+        return revisions.get(number=number).document
+    revision = revisions.order_by("-number").first()
+    if revision is None:
+        raise PlanRevision.DoesNotExist(f"{plan.slug} has no revision yet.")
+    return revision.document
+
+
+# --- lifecycle ---------------------------------------------------------------------------------
 
 
 def _locked(plan: Plan) -> Plan:
@@ -302,29 +202,25 @@ def _plan_transition(plan: Plan, name: str, verb: str) -> Plan:
 
 @transaction.atomic
 def plan_activate(*, plan: Plan) -> Plan:
-    """Validate, then activate (draft or paused → active). Raises PlanInvalid saying what to fix."""
+    """Draft or paused → active, once a revision is published."""
     plan = _locked(plan)
     if plan.status in (Plan.Status.ARCHIVED, Plan.Status.ACTIVE):
         raise _not_allowed(plan, "activated")
-    problems = plan_validate(plan=plan)
-    if problems:
-        raise PlanInvalid(["The plan cannot be activated until this is fixed:", *problems])
+    if plan.published_id is None:
+        raise PlanInvalid("The plan cannot be activated before a revision is published: publish the draft.")
     return _plan_transition(plan, "activate", "activated")
 
 
 @transaction.atomic
 def plan_pause(*, plan: Plan) -> Plan:
-    """Active → paused: no new enrollments (the engine's rule); existing ones stay."""
+    """Active → paused: no new enrollments (the engine's rule); existing ones go on."""
     return _plan_transition(_locked(plan), "pause", "paused")
 
 
 @transaction.atomic
 def plan_archive(*, plan: Plan) -> Plan:
-    """Draft, active or paused → archived: for good; existing enrollments stay."""
+    """Draft, active or paused → archived: for good; existing enrollments go on."""
     return _plan_transition(_locked(plan), "archive", "archived")
-
-
-# --- the demo plan (CONTRACT §4): automation.services.demo_plan ------------------------
 
 
 def plan_load_demo() -> Plan:

@@ -33,7 +33,8 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan, PlanState
+from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep
+from automation.revisions import revision_flow, revision_flows
 from automation.services.enrollments import enrollment_text_queue
 from contacts.services import contact_lock
 
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int], None]
 
 
-# --- reply timeouts ------------------------------------------------------------------
+# --- timers: ask timeouts, wait_event timeouts, delays ------------------------------------
 
 
 def _silence_deadline(*, prompt_sent_at: datetime, last_inbound_at: datetime | None, timeout) -> datetime:
@@ -52,40 +53,47 @@ def _silence_deadline(*, prompt_sent_at: datetime, last_inbound_at: datetime | N
     return start + timeout
 
 
+def _silence_timeout(*, revision_id: int, step_id: str):
+    step = revision_flow(revision_id).steps.get(step_id)
+    return step.kind.timer_after_prompt(step.data) if step is not None else None
+
+
 def enrollment_prompt_sent(*, outbound_id: int, sent_at: datetime) -> None:
-    """Called by messaging when a state's prompt was accepted by Twilio: if the enrollment
-    is still in that state, start its reply timeout (later of prompt sent and last inbound)."""
+    """Called when a step's text was accepted by Twilio: if the enrollment is still at that
+    step, arm its silence timeout (from the later of the text sent and the last inbound)."""
     from messaging.models import OutboundMessage
 
     row = (
-        OutboundMessage.objects.filter(id=outbound_id, enrollment__isnull=False, state__isnull=False)
+        OutboundMessage.objects.filter(id=outbound_id, enrollment__isnull=False)
+        .exclude(step_id="")
         .values(
             "enrollment_id",
-            "state_id",
-            "state__timeout",
+            "step_id",
+            "enrollment__revision_id",
             "enrollment__last_inbound_at",
             "contact__last_inbound_at",
         )
         .first()
     )
-    if row is None or row["state__timeout"] is None:
+    if row is None:
+        return
+    timeout = _silence_timeout(revision_id=row["enrollment__revision_id"], step_id=row["step_id"])
+    if timeout is None:
         return
     last_inbound = max(
         (t for t in (row["enrollment__last_inbound_at"], row["contact__last_inbound_at"]) if t), default=None
     )
-    deadline = _silence_deadline(
-        prompt_sent_at=sent_at, last_inbound_at=last_inbound, timeout=row["state__timeout"]
-    )
-    # Guarded: only while the enrollment is still active in the state this prompt was for.
+    deadline = _silence_deadline(prompt_sent_at=sent_at, last_inbound_at=last_inbound, timeout=timeout)
+    # Guarded: only while the enrollment is still active at the step this text was for.
     Enrollment.objects.filter(
-        id=row["enrollment_id"], status=EnrollmentStatus.ACTIVE, current_state_id=row["state_id"]
+        id=row["enrollment_id"], status=EnrollmentStatus.ACTIVE, step_id=row["step_id"]
     ).update(prompt_sent_at=sent_at, timeout_at=deadline)
 
 
-def _timeout_fire_one(*, enrollment_id: int, contact_id: int, state_id: int, now: datetime) -> bool:
-    """Fire one due timeout under the contact-then-enrollment lock order. True when the
-    enrollment moved to its timeout state."""
-    from automation.services.enrollments import enrollment_enter_state
+def _timeout_fire_one(*, enrollment_id: int, contact_id: int, step_id: str, now: datetime) -> bool:
+    """Fire one due timer under the contact-then-enrollment lock order. True when the
+    enrollment moved on."""
+    from automation.services.interpreter import enrollment_advance, enrollment_loaded
 
     with transaction.atomic():
         contact = contact_lock(contact_id=contact_id, skip_locked=True)
@@ -93,38 +101,35 @@ def _timeout_fire_one(*, enrollment_id: int, contact_id: int, state_id: int, now
             return False  # a reply is being handled right now: next run
         enrollment = (
             Enrollment.objects.select_for_update(of=("self",))
-            .select_related("current_state__timeout_to", "plan")
             .filter(
                 id=enrollment_id,
                 contact_id=contact_id,
                 status=EnrollmentStatus.ACTIVE,
-                current_state_id=state_id,
+                step_id=step_id,
                 timeout_at__lte=now,
             )
             .first()
         )
         if enrollment is None:
             return False  # stale: it moved on, ended, or the contact replied
-        state = enrollment.current_state
-        if state.timeout is None or state.timeout_to_id is None:
-            # Nowhere to go (the plan was edited): the timeout is simply over.
-            Enrollment.objects.filter(id=enrollment.id).update(timeout_at=None)
-            return False
+        enrollment_loaded(enrollment)
+        enrollment.contact = contact  # the locked row
         # Silence is measured to the contact's last message, whoever recorded it.
-        if enrollment.prompt_sent_at:
+        timeout = _silence_timeout(revision_id=enrollment.revision_id, step_id=step_id)
+        if timeout and enrollment.prompt_sent_at:
             last_inbound = max(
                 (t for t in (enrollment.last_inbound_at, contact.last_inbound_at) if t), default=None
             )
             deadline = _silence_deadline(
-                prompt_sent_at=enrollment.prompt_sent_at, last_inbound_at=last_inbound, timeout=state.timeout
+                prompt_sent_at=enrollment.prompt_sent_at, last_inbound_at=last_inbound, timeout=timeout
             )
             if deadline > now:
                 Enrollment.objects.filter(id=enrollment.id).update(timeout_at=deadline)
                 return False
-        enrollment.contact = contact  # the locked row
-        enrollment_enter_state(
-            enrollment=enrollment, state=state.timeout_to, via=EnrollmentStep.Via.TIMEOUT, now=now
-        )
+        if not enrollment_advance(enrollment=enrollment, contact=contact, event="timer", now=now):
+            # Nowhere to go: the timer is simply over.
+            Enrollment.objects.filter(id=enrollment.id).update(timeout_at=None)
+            return False
         return True
 
 
@@ -139,17 +144,18 @@ def enrollment_timeouts_fire(
     batch_size: int = 500,
     progress: ProgressCallback | None = None,
 ) -> int:
-    """Fire every due reply timeout; return how many enrollments moved to their timeout state.
+    """Fire every due timer (ask and wait_event timeouts, delays, http answers that never
+    came); return how many enrollments moved on.
 
     Candidates are read in id order, in batches, without locks; each is then fired in its own
     short transaction under the contact-then-enrollment lock order (see the module doc).
-    A dry run counts the due timeouts that have somewhere to go and changes nothing.
+    A dry run counts the due timers and changes nothing.
     """
     now = now or timezone.now()
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
     if dry_run:
-        return _due_timeouts(now).filter(current_state__timeout_to__isnull=False).count()
+        return _due_timeouts(now).count()
     fired = 0
     last_id = 0
     while True:
@@ -157,20 +163,18 @@ def enrollment_timeouts_fire(
             _due_timeouts(now)
             .filter(id__gt=last_id)
             .order_by("id")
-            .values_list("id", "contact_id", "current_state_id")[:batch_size]
+            .values_list("id", "contact_id", "step_id")[:batch_size]
         )
         if not batch:
             break
         last_id = batch[-1][0]
-        for enrollment_id, contact_id, state_id in batch:
+        for enrollment_id, contact_id, step_id in batch:
             try:
                 moved = _timeout_fire_one(
-                    enrollment_id=enrollment_id, contact_id=contact_id, state_id=state_id, now=now
+                    enrollment_id=enrollment_id, contact_id=contact_id, step_id=step_id, now=now
                 )
-            except Exception:  # one broken enrollment (e.g. a plan edited badly) must not stop the rest
-                logger.exception(
-                    "reply timeout of enrollment %s did not fire; retried next run", enrollment_id
-                )
+            except Exception:  # one broken enrollment must not stop the rest
+                logger.exception("timer of enrollment %s did not fire; retried next run", enrollment_id)
                 continue
             fired += moved
         if progress:
@@ -187,11 +191,9 @@ def _due_expiries(now: datetime):
     return Enrollment.objects.filter(status=EnrollmentStatus.ACTIVE, expires_at__lte=now)
 
 
-def _expiry_texts(plan_ids) -> dict[int, str]:
-    """The expiry texts of the plans among `plan_ids` that have one."""
-    return dict(
-        Plan.objects.filter(id__in=set(plan_ids)).exclude(expiry_text="").values_list("id", "expiry_text")
-    )
+def _expiry_texts(revision_ids) -> dict[int, str]:
+    """The expiry texts of the revisions among `revision_ids` ("" where there is none)."""
+    return {pk: flow.expiry_text for pk, flow in revision_flows(revision_ids).items()}
 
 
 def _expire_batch(
@@ -208,18 +210,17 @@ def _expire_batch(
             .filter(id__gt=last_id)
             .order_by("id")
             .select_for_update(skip_locked=True)
-            .values_list("id", "current_state_id", "plan_id", "contact_id")[:batch_size]
+            .values_list("id", "step_id", "revision_id", "contact_id")[:batch_size]
         )
         if not rows:
             return 0, last_id, False
         scanned_to = rows[-1][0]
         more = len(rows) == batch_size  # SKIP LOCKED fills the LIMIT when it can
 
-        # Plans with an expiry text need their contacts locked (messages reference them).
-        unknown = {plan_id for _, _, plan_id, _ in rows if plan_id not in texts}
+        # Revisions with an expiry text need their contacts locked (messages reference them).
+        unknown = {revision_id for _, _, revision_id, _ in rows if revision_id not in texts}
         if unknown:
-            found = _expiry_texts(unknown)
-            texts.update({plan_id: found.get(plan_id) for plan_id in unknown})
+            texts.update(_expiry_texts(unknown))
         texting = [row for row in rows if texts.get(row[2])]
         if texting:
             locked = set(
@@ -258,10 +259,10 @@ WITH expired AS (
     UPDATE {enrollment}
     SET status = %(expired)s, ended_at = %(now)s, timeout_at = NULL, end_reason = 'expired'
     WHERE id = ANY(%(ids)s) AND status = %(active)s AND expires_at <= %(now)s
-    RETURNING id, current_state_id
+    RETURNING id, step_id
 )
-INSERT INTO {step} (enrollment_id, state_id, via, interaction_id, occurred_at)
-SELECT id, current_state_id, %(via)s, NULL, %(now)s FROM expired
+INSERT INTO {step} (enrollment_id, step_id, via, detail, interaction_id, occurred_at)
+SELECT id, step_id, %(via)s, '', NULL, %(now)s FROM expired
 RETURNING enrollment_id
 """
 
@@ -303,10 +304,8 @@ def _expire_rows_portable(*, rows, now: datetime) -> set[int]:
         )
     EnrollmentStep.objects.bulk_create(
         [
-            EnrollmentStep(
-                enrollment_id=eid, state_id=state_id, via=EnrollmentStep.Via.EXPIRY, occurred_at=now
-            )
-            for eid, state_id, _, _ in rows
+            EnrollmentStep(enrollment_id=eid, step_id=step_id, via=EnrollmentStep.Via.EXPIRY, occurred_at=now)
+            for eid, step_id, _, _ in rows
             if eid in changed
         ],
         batch_size=500,
@@ -319,17 +318,16 @@ def _expiry_texts_queue(*, rows, texts: dict[int, str | None]) -> None:
     from contacts.models import Contact
 
     contacts = Contact.objects.in_bulk({row[3] for row in rows})
-    enrollments = Enrollment.objects.select_related("plan", "current_state").in_bulk([row[0] for row in rows])
-    states = PlanState.objects.in_bulk({row[1] for row in rows})
-    for eid, state_id, plan_id, contact_id in rows:
+    enrollments = Enrollment.objects.in_bulk([row[0] for row in rows])
+    for eid, step_id, revision_id, contact_id in rows:
         contact, enrollment = contacts[contact_id], enrollments[eid]
         enrollment_text_queue(
             enrollment=enrollment,
             contact=contact,
-            template=texts[plan_id] or "",
+            template=texts[revision_id] or "",
             purpose="expiry",
             answers_contact=False,
-            state=states.get(state_id),
+            step_id=step_id,
         )
 
 

@@ -9,11 +9,12 @@ and the API leave them out. "Reset" deletes only a contact the simulator made.
 
 A message is handed to ``tracking.services.inbound_message_receive`` shaped like Twilio's
 webhook payload: compliance keywords, transitions, fallbacks, goals and replies are all
-the engine's own. One difference, for plans that are not active (drafts, paused): the
-engine enrolls only in active plans, so when the test contact is not enrolled in such a
-plan, its message is recorded and the contact enrolled directly with
-``enrollment_start`` (as if the message had been an entry message). From then on every
-message goes through the engine as usual.
+the interpreter's own. One difference, for plans that are not active (drafts, paused):
+the engine enrolls only in active plans, so when the test contact is not enrolled in such
+a plan, its message is recorded and the contact enrolled directly with
+``enrollment_start`` at the plan's draft (or, without one, its published revision), as if
+the message had been an entry message. From then on every message goes through the
+engine as usual.
 """
 
 import uuid
@@ -25,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStatus, Plan, SimulatorContact
+from automation.revisions import revision_flow
 from automation.services.inbound import inbound_message_route
 from contacts.models import Contact
 from contacts.services import contact_insert_if_new, contact_lock
@@ -44,7 +46,10 @@ class SimulatorState:
 
     @property
     def state_name(self) -> str:
-        return self.enrollment.current_state.name if self.enrollment else ""
+        if self.enrollment is None:
+            return ""
+        step = revision_flow(self.enrollment.revision_id).steps.get(self.enrollment.step_id)
+        return step.name if step is not None else self.enrollment.step_id
 
     @property
     def status(self) -> str:
@@ -98,10 +103,7 @@ def simulator_state(*, plan: Plan, user) -> SimulatorState:
     enrollment = None
     if contact is not None:
         enrollment = (
-            Enrollment.objects.filter(contact=contact, plan=plan)
-            .select_related("current_state")
-            .order_by("-enrolled_at", "-id")
-            .first()
+            Enrollment.objects.filter(contact=contact, plan=plan).order_by("-enrolled_at", "-id").first()
         )
     return SimulatorState(contact=contact, enrollment=enrollment)
 
@@ -110,7 +112,7 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
     """Send `text` to the plan as the user's test contact; return what came back.
     Raises ValidationError (nothing stored) when a non-active plan cannot enroll anyone."""
     from automation.matching import reply_normalize
-    from automation.services.enrollments import enrollment_start
+    from automation.services.interpreter import enrollment_start
     from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 
     text = (text or "")[:MAX_MESSAGE_LENGTH]
@@ -135,10 +137,10 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
             )
             contact.last_inbound_at = sent.created_at
             contact.save(update_fields=["last_inbound_at", "updated_at"])
-            try:
-                enrollment_start(contact=contact, plan=plan, interaction=sent)
-            except ValueError as exc:  # no start state yet: nothing of this message is kept
-                raise ValidationError(f"{plan.name} cannot enroll anyone yet: {exc}") from exc
+            revision = plan.revisions.filter(published_at__isnull=True).first() or plan.published
+            if revision is None:  # nothing of this message is kept
+                raise ValidationError(f"{plan.name} cannot enroll anyone yet: it has no revision.")
+            enrollment_start(contact=contact, plan_id=plan.pk, revision_id=revision.pk, interaction=sent)
         note = (
             f"{plan.name} is {plan.get_status_display().lower()}: the test contact was enrolled directly "
             "(only active plans enroll real contacts)."
@@ -171,8 +173,9 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
             .values_list("plan__name", flat=True)
         )
         note = f"This message did not enroll the test contact in {plan.name}"
-        if plan.entry_trigger == Plan.EntryTrigger.KEYWORD and plan.entry_keywords:
-            note += f" (its entry keywords: {plan.entry_keywords})"
+        entry = revision_flow(plan.published_id).entry if plan.published_id else None
+        if entry is not None and entry.trigger == "keyword":
+            note += f" (its entry keywords: {', '.join(sorted(entry.keywords))})"
         note += "." + (f" It is enrolled in: {', '.join(others)}." if others else "")
     replies = list(
         Interaction.objects.filter(

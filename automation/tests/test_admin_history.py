@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStep
-from automation.tests.factories import EnrollmentFactory, PlanFactory, PlanStateFactory
+from automation.tests.factories import EnrollmentFactory, ask, plan_make
 from messaging.models import OutboundMessage
 from tracking.models import Interaction
 from tracking.tests.factories import InteractionFactory
@@ -20,26 +20,26 @@ def _results(client, name: str, **params) -> list:
     return list(response.context["cl"].result_list)
 
 
-def test_enrollment_filters_plan_status_and_current_state(admin_client):
-    plan = PlanFactory(name="Spring")
-    start = PlanStateFactory(plan=plan, name="Start", is_start=True)
-    later = PlanStateFactory(plan=plan, name="Later")
-    a = EnrollmentFactory(plan=plan, current_state=start)
-    b = EnrollmentFactory(plan=plan, current_state=later)
+def test_enrollment_filters_plan_status_and_step(admin_client):
+    plan = plan_make(
+        name="Spring", steps=[ask("start", "Go?", [("GO", "later")]), ask("later", "", name="Later")]
+    )
+    a = EnrollmentFactory(plan=plan, step_id="start")
+    b = EnrollmentFactory(plan=plan, step_id="later")
     other = EnrollmentFactory()
     Enrollment.objects.filter(pk=b.pk).update(status="completed")
     assert set(_results(admin_client, "automation_enrollment", plan__id__exact=plan.pk)) == {a, b}
     assert _results(admin_client, "automation_enrollment", status__exact="completed") == [b]
-    assert _results(admin_client, "automation_enrollment", current_state=later.pk) == [b]
+    assert _results(admin_client, "automation_enrollment", step=f"{plan.pk}:later") == [b]
     page = admin_client.get(reverse("admin:automation_enrollment_changelist")).content.decode()
-    assert "Spring: Later" in page  # the state filter names the plan too
+    assert "Spring: Later" in page  # the step filter names the plan too
     assert other in _results(admin_client, "automation_enrollment")
 
 
 def test_enrollment_page_is_read_only_with_its_steps(admin_client):
     enrollment = EnrollmentFactory()
     EnrollmentStep.objects.create(
-        enrollment=enrollment, state=enrollment.current_state, via="enroll", occurred_at=timezone.now()
+        enrollment=enrollment, step_id=enrollment.step_id, via="enroll", occurred_at=timezone.now()
     )
     url = reverse("admin:automation_enrollment_change", args=[enrollment.pk])
     page = admin_client.get(url).content.decode()

@@ -9,20 +9,15 @@ from automation.services.bulk import (
     bulk_enrollment_from_csv,
     segment_from_csv,
 )
-from automation.tests.factories import EnrollmentFactory, PlanFactory, PlanStateFactory
+from automation.tests.factories import EnrollmentFactory, ask, plan_make
 from contacts.tests.factories import ContactFactory
-from messaging.tests.factories import SmsMessageFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def plan():
-    plan = PlanFactory(status=Plan.Status.ACTIVE)
-    PlanStateFactory(
-        plan=plan, name="Invited", is_start=True, message=SmsMessageFactory(body="Hi! Reply QUOTE.")
-    )
-    return plan
+    return plan_make(steps=[ask("invited", "Hi! Reply QUOTE.", name="Invited")])
 
 
 def test_enrolls_in_batches_skipping_opted_out_enrolled_and_test_contacts(
@@ -31,7 +26,7 @@ def test_enrolls_in_batches_skipping_opted_out_enrolled_and_test_contacts(
     monkeypatch.setattr(bulk, "BATCH_SIZE", 2)
     fresh = [ContactFactory() for _ in range(3)]
     opted_out = ContactFactory(opted_out=True)
-    enrolled = EnrollmentFactory(plan=plan, current_state=plan.states.get()).contact
+    enrolled = EnrollmentFactory(plan=plan).contact
     tester = ContactFactory(is_test=True)
     ids = [c.pk for c in [*fresh, opted_out, enrolled, tester]]
 
@@ -74,9 +69,9 @@ def test_a_batch_run_twice_without_an_index_enrolls_nobody_twice(plan):
     assert Enrollment.objects.filter(contact=contact, plan=plan).count() == 1
 
 
-def test_once_only_plan_skips_contacts_that_were_ever_enrolled(plan):
-    Plan.objects.filter(pk=plan.pk).update(reentry=Plan.Reentry.NEVER)  # the job reads the plan afresh
-    past = EnrollmentFactory(plan=plan, current_state=plan.states.get())
+def test_once_only_plan_skips_contacts_that_were_ever_enrolled():
+    plan = plan_make(reentry="never")
+    past = EnrollmentFactory(plan=plan)
     Enrollment.objects.filter(pk=past.pk).update(status="completed")
     job = BulkEnrollmentJob.objects.create(plan=plan, total=1)
     bulk_enrollment_batch_run(job_id=job.pk, contact_ids=[past.contact_id])
@@ -85,8 +80,7 @@ def test_once_only_plan_skips_contacts_that_were_ever_enrolled(plan):
 
 
 def test_only_active_plans_and_a_plan_paused_midway_skips_the_rest(plan):
-    draft = PlanFactory()
-    PlanStateFactory(plan=draft, is_start=True)
+    draft = plan_make(status=Plan.Status.DRAFT)
     with pytest.raises(ValidationError, match="only active plans enroll"):
         bulk_enrollment_create(plan=draft, contact_ids=[ContactFactory().pk])
     assert not BulkEnrollmentJob.objects.exists()

@@ -8,7 +8,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from automation.models import Enrollment, EnrollmentStep
-from automation.tests.factories import EnrollmentFactory, PlanStateFactory
+from automation.tests.factories import EnrollmentFactory, ask, plan_make
 
 pytestmark = pytest.mark.django_db
 
@@ -120,14 +120,16 @@ def test_batch_size_smaller_than_the_count_expires_all_and_shows_progress():
 
 @time_machine.travel(T0, tick=False)
 def test_process_timeouts_dry_run_and_as_of():
-    reminded = PlanStateFactory()
-    state = PlanStateFactory(
-        plan=reminded.plan, is_start=True, timeout=timedelta(hours=24), timeout_to=reminded
+    plan = plan_make(
+        steps=[
+            ask("invited", "Reply YES", timeout={"after": "PT24H", "next": "reminded"}),
+            ask("reminded", "Still?"),
+        ]
     )
-    e = EnrollmentFactory(current_state=state, prompt_sent_at=T0, timeout_at=T0 + timedelta(hours=24))
+    e = EnrollmentFactory(plan=plan, prompt_sent_at=T0, timeout_at=T0 + timedelta(hours=24))
 
     assert "Would fire 0 timeouts" in run("process_timeouts", "--dry-run")[0]
     out, _ = run("process_timeouts", "--dry-run", "--as-of", "2026-06-02T12:00:00Z")
     assert "Would fire 1 timeout " in out
-    assert Enrollment.objects.get(pk=e.pk).current_state == state
+    assert Enrollment.objects.get(pk=e.pk).step_id == "invited"
     assert "Fired 0 timeouts" in run("process_timeouts")[0]

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from automation.models import Enrollment
-from automation.tests.factories import EnrollmentFactory, PlanFactory, PlanStateFactory
+from automation.tests.factories import EnrollmentFactory, plan_make
 from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
 from tracking.models import GoalConversion
@@ -91,12 +91,10 @@ def test_search_with_garbage_finds_nothing_and_does_not_crash(admin_client):
 
 
 def test_filters_opted_out_plan_and_enrollment_status(admin_client):
-    plan = PlanFactory(name="Spring")
-    other = PlanFactory(name="Autumn")
-    in_spring = EnrollmentFactory(current_state=PlanStateFactory(plan=plan, is_start=True), plan=plan).contact
-    in_autumn = EnrollmentFactory(
-        current_state=PlanStateFactory(plan=other, is_start=True), plan=other
-    ).contact
+    plan = plan_make(name="Spring")
+    other = plan_make(name="Autumn")
+    in_spring = EnrollmentFactory(plan=plan).contact
+    in_autumn = EnrollmentFactory(plan=other).contact
     Enrollment.objects.filter(contact=in_autumn).update(status="completed")
     opted = ContactFactory(opted_out=True)
     assert _changelist(admin_client, opted_out__exact="1") == [opted]

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStep
-from automation.tests.factories import EnrollmentFactory, PlanStateFactory
+from automation.tests.factories import EnrollmentFactory, ask, plan_make
 from automation.timeline import contact_timeline
 from contacts.models import ConsentEvent
 from contacts.tests.factories import ContactFactory
@@ -33,17 +33,22 @@ def _outbound(contact, body, at, status, enrollment=None, error_code=""):
 def test_conversation_interleaved_with_journey_and_consent():
     contact = ContactFactory()
     t0 = timezone.now() - timedelta(hours=1)
-    start = PlanStateFactory(name="Invited", is_start=True, plan__name="Quote and buy")
-    quoted = PlanStateFactory(plan=start.plan, name="Quoted")
+    plan = plan_make(
+        name="Quote and buy",
+        steps=[
+            ask("invited", "Reply QUOTE", [("QUOTE", "quoted")], name="Invited"),
+            ask("quoted", "Q", name="Quoted"),
+        ],
+    )
     goal = GoalFactory(name="Quote requested", points=10)
 
     InteractionFactory(contact=contact, body="hi", created_at=t0)
-    enrollment = EnrollmentFactory(contact=contact, current_state=quoted, plan=start.plan, enrolled_at=t0)
-    EnrollmentStep.objects.create(enrollment=enrollment, state=start, via="enroll", occurred_at=t0)
+    enrollment = EnrollmentFactory(contact=contact, plan=plan, step_id="quoted", enrolled_at=t0)
+    EnrollmentStep.objects.create(enrollment=enrollment, step_id="invited", via="enroll", occurred_at=t0)
     _outbound(contact, "Reply QUOTE", t0, "delivered", enrollment)
     t1 = t0 + timedelta(minutes=5)
     InteractionFactory(contact=contact, body="quote", created_at=t1)
-    EnrollmentStep.objects.create(enrollment=enrollment, state=quoted, via="reply", occurred_at=t1)
+    EnrollmentStep.objects.create(enrollment=enrollment, step_id="quoted", via="reply", occurred_at=t1)
     GoalConversion.objects.create(
         contact=contact, goal=goal, enrollment=enrollment, points=10, occurred_at=t1
     )
@@ -54,7 +59,7 @@ def test_conversation_interleaved_with_journey_and_consent():
         contact=contact, kind="opt_out", source="keyword", detail="STOP", occurred_at=t2
     )
     Enrollment.objects.filter(pk=enrollment.pk).update(status="opted_out", ended_at=t2)
-    EnrollmentStep.objects.create(enrollment=enrollment, state=quoted, via="opt_out", occurred_at=t2)
+    EnrollmentStep.objects.create(enrollment=enrollment, step_id="quoted", via="opt_out", occurred_at=t2)
     InteractionFactory(contact=ContactFactory(), body="someone else", created_at=t1)
 
     timeline = contact_timeline(contact=contact)
@@ -63,11 +68,11 @@ def test_conversation_interleaved_with_journey_and_consent():
         ("inbound", "Received"),
         ("enrolled", "Enrolled in Quote and buy"),
         ("step", "Quote and buy: starts in Invited"),
-        ("outbound", "State message"),
+        ("outbound", "Step text"),
         ("inbound", "Received"),
         ("step", "Quote and buy: → Quoted"),
         ("goal", "Goal: Quote requested in Quote and buy"),
-        ("outbound", "State message"),
+        ("outbound", "Step text"),
         ("inbound", "Received"),
         ("consent", "Opted out"),
         ("ended", "Quote and buy: opted out"),

@@ -48,7 +48,7 @@ def test_the_webhook_answers_once_the_message_is_stored_and_the_sweeper_routes_i
     stored.refresh_from_db()
     assert stored.routed_at is not None
     enrollment = Enrollment.objects.get(contact__phone=PHONE)
-    assert (enrollment.plan_id, enrollment.current_state.name) == (demo_plan.pk, "Invited")
+    assert (enrollment.plan_id, enrollment.step_id) == (demo_plan.pk, "invited")
     assert OutboundMessage.objects.get(contact__phone=PHONE).interaction.body.startswith("Hi!")
     assert inbound_route_due(now=later()) == 0  # routed once
 
@@ -60,7 +60,7 @@ def test_messages_wait_in_order_and_are_routed_oldest_first(twilio, broker_down,
     assert inbound_route_due_task.apply(kwargs={}).get() == {"routed": 0}  # too recent
     assert inbound_route_due(now=later()) == 3
     enrollment = Enrollment.objects.get(contact__phone=PHONE)
-    assert (enrollment.status, enrollment.current_state.name) == ("completed", "Purchased")
+    assert (enrollment.status, enrollment.step_id) == ("completed", "purchased")
 
 
 def test_a_message_is_routed_once_however_often_its_task_runs(twilio, broker_down, demo_plan):
@@ -126,7 +126,7 @@ def test_a_younger_message_whose_older_one_is_still_queued_routes_the_older_one_
         inbound_route_task(quote.pk)  # the second message's task, delivered first
 
     enrollment = Enrollment.objects.get(contact__phone=PHONE)
-    assert enrollment.current_state.name == "Quoted"  # hello enrolled, then QUOTE moved on
+    assert enrollment.step_id == "quoted"  # hello enrolled, then QUOTE moved on
     prompts = OutboundMessage.objects.order_by("pk").values_list("interaction__body", flat=True)
     assert list(prompts) == [
         "Hi! Reply QUOTE to get your exclusive discount.",
@@ -149,7 +149,7 @@ def test_a_day_old_waiting_message_is_never_routed_late_by_a_younger_one(
         assert inbound_message_route(interaction_id=new.pk) is not None
     old.refresh_from_db()
     assert old.routed_at is None  # left for a person
-    assert Enrollment.objects.get(contact__phone=PHONE).current_state.name == "Invited"
+    assert Enrollment.objects.get(contact__phone=PHONE).step_id == "invited"
 
 
 # --- a message that cannot be routed: counted, given up, never spun on ------------------
@@ -225,4 +225,4 @@ def test_a_given_up_message_no_longer_holds_its_contact_s_later_messages(
         assert inbound_message_route(interaction_id=second.pk) is not None
     first.refresh_from_db()
     assert (first.routed_at, first.route_attempts) == (None, 3)
-    assert Enrollment.objects.get(contact__phone=PHONE).current_state.name == "Invited"
+    assert Enrollment.objects.get(contact__phone=PHONE).step_id == "invited"

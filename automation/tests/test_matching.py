@@ -3,7 +3,7 @@ regular expressions on a linear-time engine."""
 
 import pytest
 
-from automation.matching import regex_problem, reply_normalize, transition_matches
+from automation.matching import regex_problem, reply_normalize, rule_match
 
 
 @pytest.mark.parametrize(
@@ -49,17 +49,47 @@ def test_replies_are_normalised(text, normalized):
     ],
 )
 def test_match_kinds(match, pattern, reply, expected):
-    assert (
-        transition_matches(match=match, pattern=pattern, normalized_reply=reply_normalize(reply)) is expected
-    )
+    rule = {"match": match, "pattern": pattern, "words": [pattern]}
+    assert rule_match(rule=rule, text=reply, normalized=reply_normalize(reply))[0] is expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "reply", "value"),
+    [
+        ({"match": "number", "min": 1, "max": 5}, " 4 ", 4),
+        ({"match": "number", "min": 1, "max": 5}, "4.5", 4.5),
+        ({"match": "number", "min": 1, "max": 5}, "6", None),
+        ({"match": "number"}, "-3", -3),
+        ({"match": "number"}, "four", None),
+        ({"match": "email"}, " Ann@Example.COM. ", "ann@example.com"),
+        ({"match": "email"}, "ann at example", None),
+        ({"match": "phone"}, "(212) 555-0123", "+12125550123"),
+        ({"match": "phone"}, "12", None),
+        ({"match": "date"}, "2026-05-01", "2026-05-01"),
+        ({"match": "date"}, "5/1/2026", "2026-05-01"),
+        ({"match": "date"}, "soon", None),
+        ({"match": "any"}, "  Whatever you say  ", "Whatever you say"),
+        ({"match": "keyword", "words": ["yes", "yep"]}, "Yep!", "Yep!"),
+    ],
+)
+def test_value_kinds_parse_what_they_save(rule, reply, value):
+    matched, parsed = rule_match(rule=rule, text=reply, normalized=reply_normalize(reply))
+    assert matched is (value is not None)
+    assert parsed == value
 
 
 @pytest.mark.timeout(10)
 def test_a_catastrophic_pattern_runs_in_linear_time():
     # On a backtracking engine this takes minutes (31 s already for 29 a's).
     reply = reply_normalize("a" * 1500 + "#x")
-    assert transition_matches(match="regex", pattern=r"^(\w+\s?)+$", normalized_reply=reply) is False
-    assert transition_matches(match="regex", pattern=r"^(a|aa)+$", normalized_reply="A" * 1500 + "B") is False
+    assert (
+        rule_match(rule={"match": "regex", "pattern": r"^(\w+\s?)+$"}, text=reply, normalized=reply)[0]
+        is False
+    )
+    long = "A" * 1500 + "B"
+    assert (
+        rule_match(rule={"match": "regex", "pattern": r"^(a|aa)+$"}, text=long, normalized=long)[0] is False
+    )
 
 
 @pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)b", r"(?<!a)b", "(", "a{1001}"])

@@ -9,16 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from automation.models import Enrollment, EnrollmentStep, Plan
+from automation.models import Enrollment, EnrollmentStep
 from automation.services import (
     enrollment_expire_due,
     enrollment_prompt_sent,
     enrollment_timeouts_fire,
 )
-from automation.tests.factories import EnrollmentFactory, PlanFactory, PlanStateFactory, TransitionFactory
+from automation.tests.factories import EnrollmentFactory, ask, plan_make, send
 from contacts.models import Contact
 from messaging.models import DeliveryStatus, OutboundMessage
-from messaging.tests.factories import SmsMessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,22 +30,21 @@ NUDGE = "Still there? Reply YES."
 @pytest.fixture
 def plan():
     """Ask → (24 h of silence) → Nudge (no further timeout); YES in either → Done."""
-    plan = PlanFactory(slug="timeouts", entry_trigger=Plan.EntryTrigger.ANY, expiry_text="")
-    nudge = PlanStateFactory(plan=plan, name="Nudge", message=SmsMessageFactory(body=NUDGE))
-    ask = PlanStateFactory(
-        plan=plan,
-        name="Ask",
-        is_start=True,
-        message=SmsMessageFactory(body=PROMPT),
-        timeout=timedelta(hours=24),
-        timeout_to=nudge,
-        fallback_text="Sorry? Reply YES.",
+    return plan_make(
+        slug="timeouts",
+        steps=[
+            ask(
+                "ask",
+                PROMPT,
+                [("YES", "done")],
+                name="Ask",
+                other={"text": "Sorry? Reply YES."},
+                timeout={"after": "PT24H", "next": "nudge"},
+            ),
+            ask("nudge", NUDGE, [("YES", "done")], name="Nudge"),
+            send("done", "", name="Done"),
+        ],
     )
-    done = PlanStateFactory(plan=plan, name="Done", is_final=True)
-    TransitionFactory(plan=plan, from_state=ask, to_state=done, pattern="YES")
-    TransitionFactory(plan=plan, from_state=nudge, to_state=done, pattern="YES")
-    Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.ACTIVE)  # protected FSM field
-    return plan
 
 
 @pytest.fixture
@@ -61,7 +59,7 @@ def fire(django_capture_on_commit_callbacks):
 
 
 def enrollment():
-    return Enrollment.objects.select_related("current_state").get(contact__phone=PHONE)
+    return Enrollment.objects.get(contact__phone=PHONE)
 
 
 def sent(outbox):
@@ -76,7 +74,7 @@ def test_timeout_starts_when_the_prompt_is_accepted(plan, text_in, sms_outbox):
         text_in(PHONE, "hello")
     e = enrollment()
     assert sent(sms_outbox) == [PROMPT]
-    assert e.current_state.name == "Ask"
+    assert e.step_id == "ask"
     assert e.prompt_sent_at == T0
     assert e.timeout_at == T0 + timedelta(hours=24)
 
@@ -86,15 +84,15 @@ def test_timeout_fires_after_24_hours_of_silence_once(plan, text_in, fire, sms_o
         text_in(PHONE, "hello")
         clock.shift(timedelta(hours=24) - timedelta(seconds=1))
         assert fire() == 0
-        assert enrollment().current_state.name == "Ask"
+        assert enrollment().step_id == "ask"
 
         clock.shift(timedelta(seconds=1))
         assert fire() == 1
         e = enrollment()
-        assert e.current_state.name == "Nudge"
+        assert e.step_id == "nudge"
         assert sent(sms_outbox) == [PROMPT, NUDGE]
         step = EnrollmentStep.objects.filter(enrollment=e).last()
-        assert (step.via, step.state.name, step.occurred_at) == ("timeout", "Nudge", T0 + timedelta(hours=24))
+        assert (step.via, step.step_id, step.occurred_at) == ("timeout", "nudge", T0 + timedelta(hours=24))
         # Nudge has no timeout of its own: nothing more fires, ever.
         assert e.timeout_at is None
 
@@ -113,24 +111,23 @@ def test_a_reply_in_between_pushes_the_timeout(plan, text_in, fire, sms_outbox):
 
         clock.shift(timedelta(hours=4))  # 24 h after the prompt, 4 h after the reply
         assert fire() == 0
-        assert enrollment().current_state.name == "Ask"
+        assert enrollment().step_id == "ask"
 
         clock.shift(timedelta(hours=20))  # 24 h after the reply
         assert fire() == 1
-    assert enrollment().current_state.name == "Nudge"
+    assert enrollment().step_id == "nudge"
     assert sent(sms_outbox)[-1] == NUDGE
 
 
 def test_a_reply_before_the_prompt_was_accepted_counts_too(plan, fire):
     """The later of prompt accepted and last inbound: a prompt accepted late starts from then,
     a message from the contact after the prompt started waiting pushes it."""
-    ask = plan.states.get(name="Ask")
-    e = EnrollmentFactory(current_state=ask, enrolled_at=T0, last_inbound_at=T0 + timedelta(hours=2))
+    e = EnrollmentFactory(plan=plan, step_id="ask", enrolled_at=T0, last_inbound_at=T0 + timedelta(hours=2))
     outbound = OutboundMessage.objects.create(
         interaction=e.contact.interactions.create(direction="outbound", body=PROMPT, created_at=T0),
         contact=e.contact,
         enrollment=e,
-        state=ask,
+        step_id="ask",
         purpose="prompt",
         to_number=e.contact.phone,
     )
@@ -140,14 +137,13 @@ def test_a_reply_before_the_prompt_was_accepted_counts_too(plan, fire):
     assert e.timeout_at == T0 + timedelta(hours=26)  # from the later inbound
 
 
-def test_prompt_sent_for_a_state_left_already_starts_nothing(plan):
-    ask, nudge = plan.states.get(name="Ask"), plan.states.get(name="Nudge")
-    e = EnrollmentFactory(current_state=nudge, enrolled_at=T0)
+def test_prompt_sent_for_a_step_left_already_starts_nothing(plan):
+    e = EnrollmentFactory(plan=plan, step_id="nudge", enrolled_at=T0)
     outbound = OutboundMessage.objects.create(
         interaction=e.contact.interactions.create(direction="outbound", body=PROMPT, created_at=T0),
         contact=e.contact,
         enrollment=e,
-        state=ask,
+        step_id="ask",
         purpose="prompt",
         to_number=e.contact.phone,
     )
@@ -167,47 +163,44 @@ def test_stale_timeout_never_fires_after_the_enrollment_moved_on(plan, text_in, 
         Enrollment.objects.filter(contact__phone=PHONE).update(timeout_at=due_at)
         clock.shift(timedelta(days=2))
         assert fire() == 0
-    assert enrollment().current_state.name == "Done"
+    assert enrollment().step_id == "done"
     assert NUDGE not in sent(sms_outbox)
 
 
 def test_stale_timeout_from_a_previous_state_does_not_fire(plan, fire):
     """The job read the candidate in Ask, but by the time it locks the row it is elsewhere."""
-    ask, nudge = plan.states.get(name="Ask"), plan.states.get(name="Nudge")
-    e = EnrollmentFactory(current_state=nudge, enrolled_at=T0, timeout_at=T0)
+    e = EnrollmentFactory(plan=plan, step_id="nudge", enrolled_at=T0, timeout_at=T0)
     from automation.services.scheduling import _timeout_fire_one
 
     assert not _timeout_fire_one(
-        enrollment_id=e.pk, contact_id=e.contact_id, state_id=ask.pk, now=T0 + timedelta(hours=1)
+        enrollment_id=e.pk, contact_id=e.contact_id, step_id="ask", now=T0 + timedelta(hours=1)
     )
-    assert Enrollment.objects.get(pk=e.pk).current_state == nudge
+    assert Enrollment.objects.get(pk=e.pk).step_id == "nudge"
     assert not EnrollmentStep.objects.filter(enrollment=e).exists()
 
 
-def test_timeout_without_a_target_is_cleared(plan, fire):
-    lonely = PlanStateFactory(plan=plan, name="Lonely", timeout=timedelta(hours=1))
-    e = EnrollmentFactory(current_state=lonely, enrolled_at=T0, timeout_at=T0 + timedelta(hours=1))
+def test_a_timer_at_a_step_that_has_none_is_cleared(plan, fire):
+    e = EnrollmentFactory(plan=plan, step_id="nudge", enrolled_at=T0, timeout_at=T0 + timedelta(hours=1))
     assert fire(now=T0 + timedelta(hours=2)) == 0
     e = Enrollment.objects.get(pk=e.pk)
-    assert (e.current_state, e.timeout_at, e.status) == (lonely, None, "active")
+    assert (e.step_id, e.timeout_at, e.status) == ("nudge", None, "active")
 
 
 def test_timeouts_dry_run_and_batches(plan, fire):
-    ask = plan.states.get(name="Ask")
     due = [
-        EnrollmentFactory(current_state=ask, enrolled_at=T0, timeout_at=T0 + timedelta(hours=i))
+        EnrollmentFactory(plan=plan, step_id="ask", enrolled_at=T0, timeout_at=T0 + timedelta(hours=i))
         for i in range(5)
     ]
-    later = EnrollmentFactory(current_state=ask, enrolled_at=T0, timeout_at=T0 + timedelta(days=9))
+    later = EnrollmentFactory(plan=plan, step_id="ask", enrolled_at=T0, timeout_at=T0 + timedelta(days=9))
     now = T0 + timedelta(days=1)
     assert enrollment_timeouts_fire(now=now, dry_run=True) == 5
-    assert {Enrollment.objects.get(pk=e.pk).current_state.name for e in due} == {"Ask"}
+    assert {Enrollment.objects.get(pk=e.pk).step_id for e in due} == {"ask"}
 
     progress = []
     assert fire(now=now, batch_size=2, progress=progress.append) == 5
     assert progress == [2, 4, 5]
-    assert {Enrollment.objects.get(pk=e.pk).current_state.name for e in due} == {"Nudge"}
-    assert Enrollment.objects.get(pk=later.pk).current_state.name == "Ask"
+    assert {Enrollment.objects.get(pk=e.pk).step_id for e in due} == {"nudge"}
+    assert Enrollment.objects.get(pk=later.pk).step_id == "ask"
     assert fire(now=now) == 0  # idempotent
 
 
@@ -231,13 +224,12 @@ def test_quiet_hours_hold_the_reminder_but_not_the_answer(plan, text_in, fire, s
 
 
 def test_expiry_records_the_step_and_ends_the_enrollment(plan):
-    ask = plan.states.get(name="Ask")
-    e = EnrollmentFactory(current_state=ask, enrolled_at=T0 - timedelta(days=7), timeout_at=T0)
+    e = EnrollmentFactory(plan=plan, step_id="ask", enrolled_at=T0 - timedelta(days=7), timeout_at=T0)
     assert enrollment_expire_due(now=T0) == 1
     e = Enrollment.objects.get(pk=e.pk)
     assert (e.status, e.ended_at, e.timeout_at, e.end_reason) == ("expired", T0, None, "expired")
     step = EnrollmentStep.objects.get(enrollment=e)
-    assert (step.via, step.state, step.occurred_at) == ("expiry", ask, T0)
+    assert (step.via, step.step_id, step.occurred_at) == ("expiry", "ask", T0)
 
 
 def test_expiry_spares_the_active_not_due_and_the_ended():
@@ -258,9 +250,8 @@ def test_expiry_spares_the_active_not_due_and_the_ended():
 def test_expiry_text_is_queued_for_plans_that_have_one(
     settings, django_capture_on_commit_callbacks, sms_outbox
 ):
-    with_text = PlanFactory(expiry_text="Your offer has ended, {{ contact.first_name }}.")
-    state = PlanStateFactory(plan=with_text, is_start=True)
-    e1 = EnrollmentFactory(current_state=state, enrolled_at=T0 - timedelta(days=8), contact__first_name="Ann")
+    with_text = plan_make(expiry_text="Your offer has ended, {{ contact.first_name }}.")
+    e1 = EnrollmentFactory(plan=with_text, enrolled_at=T0 - timedelta(days=8), contact__first_name="Ann")
     e2 = EnrollmentFactory(enrolled_at=T0 - timedelta(days=8))  # its plan has no expiry text
     with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
         assert enrollment_expire_due(now=T0) == 2

@@ -4,26 +4,28 @@ from django.core.exceptions import ValidationError
 from automation.models import Enrollment, Plan
 from automation.reports import plan_report
 from automation.services.simulator import simulator_contact, simulator_reset, simulator_send, simulator_state
-from automation.tests.factories import PlanFactory, PlanStateFactory, TransitionFactory
+from automation.tests.factories import ask, plan_make, send
 from contacts.models import Contact
-from messaging.tests.factories import SmsMessageFactory
 from tracking.models import Interaction
 
 pytestmark = pytest.mark.django_db
 
 
 def _plan(status, **kwargs):
-    plan = PlanFactory(status=status, **kwargs)
-    start = PlanStateFactory(
-        plan=plan, name="Asked", is_start=True, message=SmsMessageFactory(body="Reply BUY to buy.")
+    return plan_make(
+        status=status,
+        steps=[
+            ask(
+                "asked",
+                "Reply BUY to buy.",
+                [("BUY", "bought")],
+                name="Asked",
+                other={"text": "Please reply BUY."},
+            ),
+            send("bought", "Thanks!", name="Bought"),
+        ],
+        **kwargs,
     )
-    start.fallback_text = "Please reply BUY."
-    start.save()
-    done = PlanStateFactory(
-        plan=plan, name="Bought", is_final=True, message=SmsMessageFactory(body="Thanks!")
-    )
-    TransitionFactory(plan=plan, from_state=start, to_state=done, pattern="BUY")
-    return plan
 
 
 @pytest.fixture
@@ -75,7 +77,7 @@ def test_each_user_and_plan_has_its_own_test_contact(marketer, django_user_model
 
 
 def test_draft_plan_enrolls_the_test_contact_directly(marketer, sms_outbox):
-    plan = _plan(Plan.Status.DRAFT, entry_trigger=Plan.EntryTrigger.KEYWORD, entry_keywords="JOIN")
+    plan = _plan(Plan.Status.DRAFT, entry={"trigger": "keyword", "keywords": ["JOIN"]})
 
     first = simulator_send(plan=plan, user=marketer, text="anything")
     assert "draft" in first.note
@@ -89,7 +91,7 @@ def test_draft_plan_enrolls_the_test_contact_directly(marketer, sms_outbox):
 
 
 def test_active_keyword_plan_explains_a_message_that_did_not_enroll(marketer, sms_outbox):
-    plan = _plan(Plan.Status.ACTIVE, entry_trigger=Plan.EntryTrigger.KEYWORD, entry_keywords="JOIN")
+    plan = _plan(Plan.Status.ACTIVE, entry={"trigger": "keyword", "keywords": ["JOIN"]})
     turn = simulator_send(plan=plan, user=marketer, text="hi")
     assert turn.replies == []
     assert turn.state.enrollment is None
@@ -125,7 +127,7 @@ def test_simulator_page_chat_and_reset(admin_client, admin_user, django_capture_
     page = admin_client.get(url)
     html = page.content.decode()
     assert "Reply BUY to buy." in html and 'class="bubble inbound"' in html
-    assert "State: <strong>Asked</strong>" in html
+    assert "Step: <strong>Asked</strong>" in html
     assert 'class="state start current"' in html  # the diagram highlights where the test contact is
     # An empty message is refused, nothing sent.
     assert admin_client.post(url, {"text": ""}).status_code == 200
@@ -133,9 +135,8 @@ def test_simulator_page_chat_and_reset(admin_client, admin_user, django_capture_
     assert simulator_state(plan=plan, user=admin_user).contact is None
 
 
-def test_draft_plan_without_a_start_state_is_a_clear_error(admin_client, admin_user):
-    plan = PlanFactory()
-    PlanStateFactory(plan=plan, name="Lonely")
+def test_a_plan_without_any_revision_is_a_clear_error(admin_client, admin_user):
+    plan = Plan.objects.create(name="Empty", slug="empty")
     with pytest.raises(ValidationError, match="cannot enroll anyone yet"):
         simulator_send(plan=plan, user=admin_user, text="hi")
     assert not Interaction.objects.exists()

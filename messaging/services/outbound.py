@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Contact
-from messaging.models import DeliveryStatus, OutboundMessage, SmsMessage
+from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.quiet_hours import quiet_hours_release_at
 from messaging.rendering import RenderError, sms_body_render
 from messaging.services.policy import (
@@ -37,8 +37,7 @@ def outbound_queue(
     purpose: str,
     answers_contact: bool,
     enrollment=None,
-    state=None,
-    sms_message: SmsMessage | None = None,
+    step_id: str = "",
     media_url: str = "",
 ) -> OutboundMessage | None:
     """Inside the caller's transaction: record an outbound Interaction + OutboundMessage
@@ -73,8 +72,7 @@ def outbound_queue(
         purpose=purpose,
         answers_contact=answers_contact,
         enrollment=enrollment,
-        state=state,
-        sms_message=sms_message,
+        step_id=step_id,
         media_url=media_url,
         status=status,
         send_after=send_after,
@@ -96,8 +94,7 @@ def outbound_render_queue(
     purpose: str,
     answers_contact: bool,
     enrollment=None,
-    state=None,
-    sms_message: SmsMessage | None = None,
+    step_id: str = "",
     media_url: str = "",
 ) -> OutboundMessage | None:
     """Render a marketer's text over the plain `context` and queue it (``outbound_queue``).
@@ -111,7 +108,7 @@ def outbound_render_queue(
         logger.warning("contact %s: a %s text does not render: %s", contact.pk, purpose, exc)
         return _outbound_record(  # failed: on the timeline with the reason, never sent
             contact=contact, body="", purpose=purpose, answers_contact=answers_contact,
-            enrollment=enrollment, state=state, sms_message=sms_message, media_url=media_url,
+            enrollment=enrollment, step_id=step_id, media_url=media_url,
             status=DeliveryStatus.FAILED, now=timezone.now(), error_message=str(exc),
         )  # fmt: skip
     if not body and not media_url:
@@ -122,8 +119,7 @@ def outbound_render_queue(
         purpose=purpose,
         answers_contact=answers_contact,
         enrollment=enrollment,
-        state=state,
-        sms_message=sms_message,
+        step_id=step_id,
         media_url=media_url,
     )
 
@@ -135,8 +131,7 @@ def _outbound_record(
     purpose: str,
     answers_contact: bool,
     enrollment,
-    state,
-    sms_message: SmsMessage | None,
+    step_id: str,
     media_url: str,
     status: str,
     now,
@@ -159,8 +154,7 @@ def _outbound_record(
         interaction=interaction,
         contact=contact,
         enrollment=enrollment,
-        state=state,
-        sms_message=sms_message,
+        step_id=step_id,
         purpose=purpose,
         to_number=contact.phone,
         from_number=settings.TWILIO_FROM_NUMBER,

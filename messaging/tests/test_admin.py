@@ -1,16 +1,13 @@
-"""The SMS message admin: live preview for a sample contact, encoding and segments,
-and a template that does not render is refused on save."""
+"""The text preview of the plan page: a text rendered for a sample contact, with its
+encoding and segments, for those who may edit plans."""
 
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from messaging.models import SmsMessage
-from messaging.tests.factories import SmsMessageFactory
-
 pytestmark = pytest.mark.django_db
 
-PREVIEW = "admin:messaging_smsmessage_preview"
+PREVIEW = "sms_preview"
 
 
 @pytest.fixture
@@ -67,39 +64,10 @@ def test_preview_needs_authoring_rights(client, django_user_model, marketer_clie
     assert client.post(reverse(PREVIEW), {"body": "Hi"}).status_code == 403
 
 
-def test_change_page_has_the_live_preview(admin_client):
-    message = SmsMessageFactory(body="Hello {{ contact.first_name }}")
-    page = admin_client.get(reverse("admin:messaging_smsmessage_change", args=[message.pk])).content.decode()
+def test_the_plan_page_has_the_text_preview(admin_client):
+    from automation.tests.factories import plan_make
+
+    plan = plan_make()
+    page = admin_client.get(reverse("admin:automation_plan_change", args=[plan.pk])).content.decode()
     assert 'id="sms-preview"' in page
     assert reverse(PREVIEW) in page
-    assert "GSM-7, 10 units, 1 segment(s)" in page  # "Hello Alex" rendered, shown server-side too
-
-
-def test_add_page_has_the_live_preview(admin_client):
-    page = admin_client.get(reverse("admin:messaging_smsmessage_add")).content.decode()
-    assert 'id="sms-preview"' in page
-
-
-def test_saving_a_template_that_does_not_render_is_refused(admin_client):
-    response = admin_client.post(
-        reverse("admin:messaging_smsmessage_add"),
-        {"name": "Broken", "body": "Hi {{ contact.first_name|nosuch }}"},
-    )
-    assert response.status_code == 200
-    assert "The filter |nosuch cannot be used in a text message" in response.content.decode()
-    assert not SmsMessage.objects.exists()
-
-
-def test_saving_a_good_template(marketer_client):
-    response = marketer_client.post(
-        reverse("admin:messaging_smsmessage_add"), {"name": "Hello", "body": "Hi {{ contact.first_name }}!"}
-    )
-    assert response.status_code == 302
-    assert SmsMessage.objects.get(name="Hello").body == "Hi {{ contact.first_name }}!"
-
-
-def test_changelist_shows_encoding_and_segments(admin_client):
-    SmsMessageFactory(name="Long", body="y" * 200)
-    page = admin_client.get(reverse("admin:messaging_smsmessage_changelist")).content.decode()
-    assert "GSM-7" in page
-    assert '<td class="field-segments">2</td>' in page

@@ -53,7 +53,7 @@ def test_queue_records_interaction_and_message_and_sends_on_commit(
     contact = ContactFactory(phone="+12125550100")
     enrollment = EnrollmentFactory(contact=contact)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        outbound = queue(contact, enrollment=enrollment, state=enrollment.current_state)
+        outbound = queue(contact, enrollment=enrollment, step_id=enrollment.step_id)
     assert sms_outbox == []  # nothing sent before the commit
     assert outbound.status == DeliveryStatus.QUEUED
     assert outbound.to_number == "+12125550100"

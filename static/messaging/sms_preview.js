@@ -1,10 +1,10 @@
-// Live preview of an SMS message type (the admin's SMS message page): the body is rendered
+// Live preview of a text (the plan page's "Preview a text" box): it is rendered
 // server-side for a sample contact on every pause in typing, with its encoding and
 // segments. A static file, not an inline script: the site's Content-Security-Policy
 // allows only its own scripts.
 (function () {
   "use strict";
-  var body = document.getElementById("id_body");
+  var body = document.getElementById("sms-preview-input");
   if (!body) { return; }
   var form = body.form;
   var out = document.getElementById("sms-preview-body");

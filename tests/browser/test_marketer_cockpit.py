@@ -1,12 +1,13 @@
-"""A marketer's afternoon, in a real browser: build a two-state plan through the inline
-forms, activate it, chat with it in the simulator, then read the diagram, the report and
-a contact's timeline."""
+"""A marketer's afternoon, in a real browser: write a two-step plan on its page (a refused
+document says why), publish it, chat with it in the simulator, then read the diagram,
+the report and a contact's timeline."""
 
 import importlib
 import re
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from playwright.sync_api import expect
 
 from conftest import inbound_payload
 
@@ -29,32 +30,53 @@ def _marketer(django_user_model):
                     )
                 )
         group.permissions.add(
-            *Permission.objects.filter(codename__in=["add_bulkenrollmentjob", "view_bulkenrollmentjob"])
+            *Permission.objects.filter(
+                codename__in=["add_bulkenrollmentjob", "view_bulkenrollmentjob", "view_planrevision"]
+            )
         )
     user = django_user_model.objects.create_user("mia", password=PASSWORD, is_staff=True)
     user.groups.add(group)
     return user
 
 
-def _select_by_label(page, selector, label):
-    page.locator(selector).select_option(label=label)
+COFFEE_CLUB = {
+    "format": "smsjourney.plan/1",
+    "slug": "coffee-club",
+    "name": "Coffee club",
+    "entry": {"trigger": "keyword", "keywords": ["COFFEE"]},
+    "goals": [{"slug": "coffee-bought", "name": "Coffee bought", "points": 5}],
+    "start": "invited",
+    "steps": [
+        {
+            "id": "invited",
+            "name": "Invited",
+            "type": "ask",
+            "text": "Hi {{ contact.first_name }}! Reply BUY for a free coffee.",
+            "rules": [{"match": "keyword", "words": ["buy"], "next": "bought"}],
+            "other": {"text": "Reply BUY for your coffee."},
+        },
+        {
+            "id": "bought",
+            "name": "Bought",
+            "type": "send",
+            "text": "Enjoy your coffee!",
+            "goal": "coffee-bought",
+            "next": None,
+        },
+    ],
+}
 
 
-def test_marketer_builds_activates_tries_and_reads_the_report(page, shots, django_user_model, settings):
+def test_marketer_builds_publishes_tries_and_reads_the_report(page, shots, django_user_model, settings):
+    import json
+
     from django.db import transaction
 
     from automation.models import Plan
     from automation.services.inbound import inbound_message_route
-    from messaging.models import SmsMessage
-    from tracking.models import Goal
     from tracking.services import inbound_message_receive
 
     _marketer(django_user_model)
-    SmsMessage.objects.create(
-        name="Coffee invite", body="Hi {{ contact.first_name }}! Reply BUY for a free coffee."
-    )
-    SmsMessage.objects.create(name="Coffee thanks", body="Enjoy your coffee!")
-    Goal.objects.create(name="Coffee bought", slug="coffee-bought", points=5)
 
     # Log in.
     page.goto("/admin/login/")
@@ -63,41 +85,22 @@ def test_marketer_builds_activates_tries_and_reads_the_report(page, shots, djang
     page.click("input[type=submit]")
     page.wait_for_url(re.compile(r"/admin/$"))
 
-    # A new plan with its first state (the transitions inline appears once states exist).
+    # A new plan: its document, checked on save, then published.
     page.goto("/admin/automation/plan/add/")
-    page.fill("#id_name", "Coffee club")
-    page.fill("#id_slug", "coffee-club")
-    page.select_option("#id_entry_trigger", "keyword")
-    page.fill("#id_entry_keywords", "COFFEE")
-    page.fill("#id_states-0-name", "Invited")
-    page.check("#id_states-0-is_start")
-    _select_by_label(page, "#id_states-0-message", "Coffee invite")
-    page.fill("#id_states-0-fallback_text", "Reply BUY for your coffee.")
-    page.click("#states-group .add-row a")  # the admin's "Add another State"
-    page.fill("#id_states-1-position", "1")
-    page.fill("#id_states-1-name", "Bought")
-    page.check("#id_states-1-is_final")
-    _select_by_label(page, "#id_states-1-message", "Coffee thanks")
-    _select_by_label(page, "#id_states-1-goal", "Coffee bought (5 pts)")
-    page.click("input[name=_continue]")
+    page.locator("#id_name").press_sequentially("Coffee club")  # the slug follows as it is typed
+    expect(page.locator("#id_slug")).to_have_value("coffee-club")
+    broken = json.loads(json.dumps(COFFEE_CLUB))
+    broken["steps"][0]["rules"][0]["words"] = ["STOP"]
+    page.fill("#id_document", json.dumps(broken, indent=2))
+    page.click("input[name=_publish]")
+    assert "step 'invited', rules[0].words: 'STOP' is a compliance word" in page.inner_text(".errorlist")
+    page.fill("#id_document", json.dumps(COFFEE_CLUB, indent=2))
+    page.click("input[name=_publish]")
     page.wait_for_url(re.compile(r"/admin/automation/plan/\d+/change/"))
-    assert not page.locator(".errornote, .errorlist").count(), page.inner_text("#content")
-    plan = Plan.objects.get(name="Coffee club")
-    assert list(plan.states.values_list("name", flat=True)) == ["Invited", "Bought"]
-
-    # The transition, through its inline.
-    _select_by_label(page, "#id_transitions-0-from_state", "Invited")
-    page.select_option("#id_transitions-0-match", "keyword")
-    page.fill("#id_transitions-0-pattern", "buy")
-    _select_by_label(page, "#id_transitions-0-to_state", "Bought")
-    page.click("input[name=_continue]")
-    page.wait_for_url(re.compile(r"/admin/automation/plan/\d+/change/"))
-    assert plan.transitions.count() == 1
-
-    # Activate it.
-    page.click("button[name=_fsm_transition_to][value=activate]")
-    page.wait_for_load_state()
-    assert Plan.objects.get(pk=plan.pk).status == "active"
+    assert "Revision 1 of “Coffee club” is published" in page.inner_text(".messagelist")
+    plan = Plan.objects.get(slug="coffee-club")
+    assert (plan.status, plan.published.number) == ("active", 1)
+    page.screenshot(path=shots("plan"), full_page=True)
 
     # Try it: the simulator runs the real engine for a test contact.
     page.goto(f"/admin/automation/plan/{plan.pk}/try/")
@@ -130,7 +133,7 @@ def test_marketer_builds_activates_tries_and_reads_the_report(page, shots, djang
                 accepted = inbound_message_receive(payload=inbound_payload(phone, text))
                 inbound_message_route(interaction_id=accepted.interaction_id)
 
-    # The diagram on the plan's page: both states, the keyword arrow, live counts.
+    # The diagram on the plan's page: both steps, the keyword arrow, live counts.
     page.goto(f"/admin/automation/plan/{plan.pk}/change/")
     diagram = page.locator("svg.plan-diagram")
     assert diagram.is_visible()
@@ -145,7 +148,7 @@ def test_marketer_builds_activates_tries_and_reads_the_report(page, shots, djang
     assert page.inner_text('[data-key="completed"]') == "2"
     assert page.inner_text('[data-key="opted_out"]') == "1"
     funnel = page.inner_text("#report-funnel")
-    assert re.search(r"Bought\s+final\s+2\s+40.0%", funnel), funnel
+    assert re.search(r"Bought\s+end\s+2\s+40.0%", funnel), funnel
     assert page.inner_text("#engagement-value") == "10"
     page.screenshot(path=shots("report"), full_page=True)
     page.fill("#id_date_from", "2999-01-01")

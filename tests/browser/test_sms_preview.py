@@ -1,5 +1,5 @@
-"""The SMS message page's live preview, in a real browser: typing re-renders the text for
-the sample contact with its encoding and segment count; a broken template shows why."""
+"""The plan page's text preview, in a real browser: typing re-renders the text for the
+sample contact with its encoding and segment count; a broken template shows why."""
 
 import pytest
 from playwright.sync_api import expect
@@ -15,9 +15,9 @@ def test_live_preview_follows_typing(page, shots, django_user_model):
     page.fill("#id_username", "root")
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
-    page.goto("/admin/messaging/smsmessage/add/")
+    page.goto("/admin/automation/plan/add/")
 
-    body = page.locator("#id_body")
+    body = page.locator("#sms-preview-input")
     body.fill("Hi {{ contact.first_name }}! Reply QUOTE.")
     expect(page.locator("#sms-preview-body")).to_have_text("Hi Alex! Reply QUOTE.")
     stats = page.locator("#sms-preview-stats")

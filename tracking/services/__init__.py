@@ -18,7 +18,7 @@ DESIGN §1 in code, in two steps:
 while the broker was down, or whose worker died mid-way. A message is never lost.
 """
 
-from tracking.services.goals import goal_convert
+from tracking.services.goals import goal_convert, goal_ids_by_slug
 from tracking.services.receive import (
     InboundAccepted,
     InboundMessage,
@@ -33,6 +33,7 @@ __all__ = [
     "InboundMessage",
     "InboundPayloadError",
     "goal_convert",
+    "goal_ids_by_slug",
     "inbound_message_receive",
     "inbound_message_store",
     "inbound_payload_parse",

@@ -9,41 +9,49 @@ from contacts.models import Contact
 from tracking.models import Goal, GoalConversion, Interaction
 
 
+def goal_ids_by_slug(slugs) -> dict[str, int]:
+    """The ids of the goals named by `slugs` (those that exist), in one query."""
+    return dict(Goal.objects.filter(slug__in=set(slugs)).values_list("slug", "pk"))
+
+
 def goal_convert(
     *,
     contact: Contact,
-    goal: Goal,
+    goal_id: int,
     enrollment=None,
     interaction: Interaction | None = None,
-    known_new: bool = False,
 ) -> GoalConversion | None:
-    """Record that `contact` reached `goal` (once per enrollment and goal) and add the
-    goal's points to the contact's engagement value. None when already converted.
+    """Record that `contact` reached goal `goal_id` (once per enrollment and goal) and add
+    the goal's points, as the goal says now, to the contact's engagement value. None when
+    already converted (or the goal is gone).
 
-    Call it with the contact row locked. With an enrollment, the unique constraint on
-    (enrollment, goal) decides in the INSERT itself (``ON CONFLICT DO NOTHING``): one
-    statement, no separate check. `known_new` is accepted for compatibility (the caller
-    knows it is new); the INSERT is the same."""
+    Call it with the contact row locked. With an enrollment, one statement decides and
+    writes: ``INSERT … SELECT`` the goal's points ``… ON CONFLICT (enrollment, goal) DO
+    NOTHING RETURNING`` — the unique constraint decides, no separate check, no read of the
+    goal first (bench/webhook.py: a reply that converts a goal stays at 13 statements)."""
     occurred_at = interaction.created_at if interaction is not None else timezone.now()
     values = {
         "contact_id": contact.pk,
-        "goal_id": goal.pk,
+        "goal_id": goal_id,
         "enrollment_id": enrollment.pk if enrollment is not None else None,
         "interaction_id": interaction.pk if interaction is not None else None,
-        "points": goal.points,
         "occurred_at": occurred_at,
     }
     if enrollment is None:
-        conversion = GoalConversion.objects.create(**values)
-    else:
-        pk = _goal_conversion_insert_once(values)
-        if pk is None:
+        points = Goal.objects.filter(pk=goal_id).values_list("points", flat=True).first()
+        if points is None:
             return None
-        conversion = GoalConversion(pk=pk, **values)
+        conversion = GoalConversion.objects.create(**values, points=points)
+    else:
+        row = _goal_conversion_insert_once(values)
+        if row is None:
+            return None
+        pk, points = row
+        conversion = GoalConversion(pk=pk, points=points, **values)
         conversion._state.adding = False
-    if goal.points:
-        _engagement_add(contact_id=contact.pk, points=goal.points)
-        contact.engagement_value += goal.points  # the in-memory copy follows (caller holds the lock)
+    if points:
+        _engagement_add(contact_id=contact.pk, points=points)
+        contact.engagement_value += points  # the in-memory copy follows (caller holds the lock)
     return conversion
 
 
@@ -62,31 +70,37 @@ def _engagement_add_sql(vendor: str) -> str:
     return f"UPDATE {qn(meta.db_table)} SET {column} = {column} + %s WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
 
 
-_CONVERSION_FIELDS = ("contact", "goal", "enrollment", "interaction", "points", "occurred_at")
-
-
 @functools.cache
 def _goal_conversion_insert_sql(vendor: str) -> str:
-    meta = GoalConversion._meta
+    meta, goal = GoalConversion._meta, Goal._meta
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(meta.get_field(n).column) for n in _CONVERSION_FIELDS)
+    names = ("contact", "goal", "enrollment", "interaction", "points", "occurred_at")
+    columns = ", ".join(qn(meta.get_field(n).column) for n in names)
     conflict = ", ".join(qn(meta.get_field(n).column) for n in ("enrollment", "goal"))
-    marks = ", ".join(["%s"] * len(_CONVERSION_FIELDS))
-    # Identifiers come from the model and are quoted; values are parameters.
+    g_id, g_points = qn(goal.pk.column), qn(goal.get_field("points").column)
+    # Identifiers come from the models and are quoted; values are parameters.
     return (
-        f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608
-        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {qn(meta.pk.column)}"
+        f"INSERT INTO {qn(meta.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT %s, g.{g_id}, %s, %s, g.{g_points}, %s FROM {qn(goal.db_table)} g WHERE g.{g_id} = %s "
+        f"ON CONFLICT ({conflict}) DO NOTHING "
+        f"RETURNING {qn(meta.pk.column)}, {qn(meta.get_field('points').column)}"
     )
 
 
-def _goal_conversion_insert_once(values: dict) -> int | None:
-    """``INSERT … ON CONFLICT (enrollment_id, goal_id) DO NOTHING RETURNING id`` (PostgreSQL,
-    SQLite ≥ 3.35): the new row's id, or None when this enrollment converted the goal before."""
+def _goal_conversion_insert_once(values: dict) -> tuple[int, int] | None:
+    """(the new row's id, the points it recorded), or None when this enrollment converted
+    the goal before or the goal does not exist."""
     occurred_at = GoalConversion._meta.get_field("occurred_at").get_db_prep_save(
         values["occurred_at"], connection
     )
-    params = [values[f"{n}_id"] for n in _CONVERSION_FIELDS[:4]] + [values["points"], occurred_at]
+    params = [
+        values["contact_id"],
+        values["enrollment_id"],
+        values["interaction_id"],
+        occurred_at,
+        values["goal_id"],
+    ]
     with connection.cursor() as cursor:
         cursor.execute(_goal_conversion_insert_sql(connection.vendor), params)
         row = cursor.fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else None

@@ -17,14 +17,14 @@ def test_a_goal_converts_once_per_enrollment_and_adds_its_points():
     contact = enrollment.contact
     goal = GoalFactory(points=25)
     interaction = InteractionFactory(contact=contact)
-    first = goal_convert(contact=contact, goal=goal, enrollment=enrollment, interaction=interaction)
-    again = goal_convert(contact=contact, goal=goal, enrollment=enrollment, interaction=interaction)
+    first = goal_convert(contact=contact, goal_id=goal.pk, enrollment=enrollment, interaction=interaction)
+    again = goal_convert(contact=contact, goal_id=goal.pk, enrollment=enrollment, interaction=interaction)
     assert first is not None and again is None
     assert (first.points, first.occurred_at, first.interaction) == (25, interaction.created_at, interaction)
     assert Contact.objects.get(pk=contact.pk).engagement_value == 25
     assert contact.engagement_value == 25
-    other = EnrollmentFactory(contact=contact, current_state__plan__slug="other-plan")
-    assert goal_convert(contact=contact, goal=goal, enrollment=other) is not None
+    other = EnrollmentFactory(contact=contact)  # another plan
+    assert goal_convert(contact=contact, goal_id=goal.pk, enrollment=other) is not None
     assert Contact.objects.get(pk=contact.pk).engagement_value == 50
 
 
@@ -32,8 +32,8 @@ def test_a_goal_converts_once_per_enrollment_and_adds_its_points():
 def test_goals_outside_an_enrollment_always_count():
     contact = ContactFactory()
     goal = GoalFactory(points=4)
-    goal_convert(contact=contact, goal=goal)
-    goal_convert(contact=contact, goal=goal)
+    goal_convert(contact=contact, goal_id=goal.pk)
+    goal_convert(contact=contact, goal_id=goal.pk)
     assert GoalConversion.objects.count() == 2
     assert Contact.objects.get(pk=contact.pk).engagement_value == 8
 

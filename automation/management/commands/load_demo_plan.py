@@ -1,6 +1,6 @@
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from automation.flow import FlowInvalid
 from automation.services.demo_plan import plan_load_demo_with_summary
 
 
@@ -10,15 +10,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             result = plan_load_demo_with_summary()
-        except ValidationError as exc:
-            raise CommandError(" ".join(exc.messages)) from exc
+        except FlowInvalid as exc:  # never expected: the demo document is part of the code
+            raise CommandError(str(exc)) from exc
         plan = result.plan
-        changes = (
-            "unchanged"
-            if not (result.created or result.updated or result.deleted)
-            else f"{result.created} created, {result.updated} updated, {result.deleted} deleted"
-        )
+        changes = f"revision {result.revision} published" if result.revision else "unchanged"
+        if result.activated:
+            changes += ", activated"
         self.stdout.write(
             f"Demo plan “{plan.name}” ({plan.slug}): {plan.status}, "
-            f"{plan.states.count()} states, {plan.transitions.count()} transitions — {changes}."
+            f"revision {plan.published.number} — {changes}."
         )

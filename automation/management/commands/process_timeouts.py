@@ -1,7 +1,7 @@
 """`manage.py process_timeouts [--dry-run] [--as-of ISO8601]` (CONTRACT §4).
 
-A thin door onto ``automation.services.enrollment_timeouts_fire``: every reply timeout that
-is due moves its enrollment to the state's timeout target (e.g. the reminder). Safe from
+A thin door onto ``automation.services.enrollment_timeouts_fire``: every timer that is due
+moves its enrollment on: an ask's or wait_event's timeout (e.g. the reminder), a delay. Safe from
 cron and concurrently with live traffic and with Celery beat's copy of the same job.
 """
 
@@ -10,7 +10,7 @@ from automation.services import enrollment_timeouts_fire
 
 
 class Command(ScheduledJobCommand):
-    help = "Fire every reply timeout that is due (as of now, or of --as-of)."
+    help = "Fire every timer that is due: ask and wait_event timeouts, delays (as of now, or of --as-of)."
     verb, past, noun = "fire", "Fired", "timeout"
 
     def run(self, *, now, dry_run, progress, **options) -> int:

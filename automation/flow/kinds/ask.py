@@ -1,0 +1,170 @@
+"""`ask`: send a question and wait for a reply; rules tried in order, each may save the
+answer to the contact and record a goal; an unmatched reply gets the `other` text at
+most `repeat` times per visit; silence for `timeout.after` goes to `timeout.next`."""
+
+from automation.flow.kinds.base import WAIT, Exit, Go, Step, StepKind
+from automation.flow.read import Reader, duration_parse
+from automation.matching import is_single_word, keyword_normalize, regex_problem, rule_match
+
+WORD_MATCHES = ("keyword", "first_word", "contains")
+VALUE_MATCHES = ("number", "email", "phone", "date", "any")
+MATCHES = (*WORD_MATCHES, "regex", *VALUE_MATCHES)
+MAX_RULES = 50
+MAX_WORDS = 50
+
+
+def read_timeout(r: Reader) -> dict | None:
+    """The optional `timeout` of a waiting step: {"after": duration, "next": step}."""
+    raw = r.get("timeout", None)
+    if raw is None:
+        return None
+    t = r.child(raw, "timeout", allowed=("after", "next"))
+    return {"after": t.duration("after"), "next": t.exit("next")}
+
+
+class Ask(StepKind):
+    type = "ask"
+    keys = ("text", "rules", "other", "timeout")
+    waits = True
+    description = "Ask and wait for a reply"
+
+    def read(self, r: Reader) -> dict:
+        rules = []
+        raw_rules = r.items("rules")
+        if len(raw_rules) > MAX_RULES:
+            r.bad("rules", f"at most {MAX_RULES} rules")
+        for i, raw in enumerate(raw_rules[:MAX_RULES]):
+            rules.append(self._rule(r, raw, f"rules[{i}]"))
+        data = {"text": r.text("text", required=False), "rules": rules}
+        raw_other = r.get("other", None)
+        if raw_other is not None:
+            o = r.child(raw_other, "other", allowed=("text", "repeat", "next"))
+            data["other"] = {
+                "text": o.text("text", required=False),
+                "repeat": o.integer("repeat", default=1, minimum=0),
+                "next": o.exit("next", required=False),
+            }
+        timeout = read_timeout(r)
+        if timeout is not None:
+            data["timeout"] = timeout
+        return data
+
+    def _rule(self, r: Reader, raw, path: str) -> dict:
+        keys = ("match", "words", "pattern", "min", "max", "save_as", "goal", "next")
+        rr = r.child(raw, path, allowed=keys)
+        match = rr.choice("match", MATCHES)
+        rule: dict = {"match": match}
+        if match in WORD_MATCHES:
+            words = []
+            raw_words = rr.items("words")
+            if not raw_words:
+                rr.bad("words", "list at least one word")
+            for j, word in enumerate(raw_words[:MAX_WORDS]):
+                if not isinstance(word, str) or not is_single_word(word):
+                    rr.bad(f"words[{j}]", f"{word!r} must be one word (no spaces), e.g. QUOTE")
+                else:
+                    words.append(word)
+            rule["words"] = words
+        elif match == "regex":
+            pattern = rr.plain("pattern", max_length=500)
+            problem = regex_problem(pattern) if pattern else "enter the regular expression"
+            if problem:
+                rr.bad("pattern", problem)
+            rule["pattern"] = pattern
+        elif match == "number":
+            for bound in ("min", "max"):
+                value = rr.number(bound)
+                if value is not None:
+                    rule[bound] = value
+            if "min" in rule and "max" in rule and rule["min"] > rule["max"]:
+                rr.bad("min", f"{rule['min']} is more than max {rule['max']}: this rule can never match")
+        for key in ("words", "pattern", "min", "max"):
+            if key in rr.raw and key not in rule:
+                rr.bad(key, f"does not go with match {match!r}")
+        save_as = rr.field_path("save_as", required=False)
+        if save_as:
+            rule["save_as"] = save_as
+        goal = rr.get("goal", None)
+        if goal is not None:
+            rule["goal"] = goal
+        rule["next"] = rr.exit("next")
+        return rule
+
+    def exits(self, data) -> list[tuple[str, str | None]]:
+        out = [
+            Exit(f"rules[{i}].next", self._rule_label(rule), rule["next"])
+            for i, rule in enumerate(data["rules"])
+        ]
+        if data.get("other") and data["other"].get("next"):
+            out.append(Exit("other.next", "other", data["other"]["next"]))
+        if data.get("timeout"):
+            out.append(Exit("timeout.next", f"silent {data['timeout']['after']}", data["timeout"]["next"]))
+        return out
+
+    @staticmethod
+    def _rule_label(rule) -> str:
+        match = rule["match"]
+        if match in WORD_MATCHES:
+            return " / ".join(keyword_normalize(w) for w in rule["words"])
+        if match == "regex":
+            return f"/{rule['pattern']}/"
+        if match == "number" and ("min" in rule or "max" in rule):
+            return f"number {rule.get('min', '…')} to {rule.get('max', '…')}"
+        return match
+
+    def keywords(self, data) -> list[tuple[str, str]]:
+        return [
+            (f"rules[{i}].words", w)
+            for i, rule in enumerate(data["rules"])
+            if rule["match"] in WORD_MATCHES
+            for w in rule["words"]
+        ]
+
+    def texts(self, data) -> list[str]:
+        other = data.get("other") or {}
+        return [t for t in (data["text"], other.get("text", "")) if t]
+
+    def label(self, step: Step) -> str:
+        return f"Ask: {step.data['text'][:60]}" if step.data["text"] else "Wait for a reply"
+
+    def timer_after_prompt(self, data):
+        timeout = data.get("timeout")
+        return duration_parse(timeout["after"]) if timeout else None
+
+    def enter(self, step: Step, rt):
+        timeout = step.data.get("timeout")
+        if step.data["text"]:
+            rt.text_send(step=step, text=step.data["text"], purpose="prompt")
+            # The silence is measured from when the question is sent (messaging tells).
+            rt.timer_set(None, after_prompt=duration_parse(timeout["after"]) if timeout else None)
+        elif timeout:
+            rt.timer_set(rt.now + duration_parse(timeout["after"]))
+        return WAIT
+
+    def on_reply(self, step: Step, rt):
+        for rule in step.data["rules"]:
+            matched, value = rule_match(rule=rule, text=rt.reply.text, normalized=rt.reply.normalized)
+            if matched:
+                if rule.get("save_as"):
+                    rt.field_set(rule["save_as"], value)
+                if rule.get("goal"):
+                    rt.goal_convert(rule["goal"])
+                return Go(rule["next"])
+        return None
+
+    def on_unmatched(self, step: Step, rt):
+        other = step.data.get("other")
+        if other is None:
+            return None
+        if rt.other_count < other["repeat"]:
+            if other["text"]:
+                rt.text_send(step=step, text=other["text"], purpose="fallback")
+            rt.other_answered()
+            return WAIT
+        if other.get("next"):
+            return Go(other["next"])
+        return None
+
+    def on_timer(self, step: Step, rt):
+        timeout = step.data.get("timeout")
+        return Go(timeout["next"]) if timeout else None

@@ -1,0 +1,145 @@
+"""What a step kind is (DESIGN §3): one registered class that knows its keys (reading and
+checking them), its exits, its label in the diagram, and what it does when an enrollment
+enters it or, for a step that waits, when the awaited thing comes. The interpreter
+(``automation.services.interpreter``) knows no kind by name: it calls these methods with
+a runtime (``Runtime`` below) through which a kind acts on the enrollment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Protocol
+
+from automation.flow.read import Reader
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a published revision: frozen, shared between threads."""
+
+    id: str
+    name: str
+    type: str
+    goal: str | None
+    data: Mapping[str, Any]  # the kind's own keys in their normal form (read-only)
+
+    @property
+    def kind(self) -> StepKind:
+        from automation.flow.kinds import KINDS
+
+        return KINDS[self.type]
+
+
+@dataclass(frozen=True)
+class Exit:
+    """A way out of a step: the `field` that names it, a `label` for the diagram, and the
+    step it goes to (None: the enrollment completes)."""
+
+    field: str
+    label: str
+    target: str | None
+
+
+@dataclass(frozen=True)
+class Go:
+    """Leave the step for `next` (None: the enrollment completes)."""
+
+    next: str | None
+
+
+class Wait:
+    """Stay at the step: it waits (for a reply, an event, a time, an answer)."""
+
+
+WAIT = Wait()
+Outcome = Go | Wait
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str  # as the contact wrote it
+    normalized: str  # automation.matching.reply_normalize
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    data: Mapping[str, Any]
+
+
+class Runtime(Protocol):
+    """What a step may do to the enrollment it runs for (automation.services.interpreter)."""
+
+    now: datetime
+    reply: Reply | None
+    event: Event | None
+    other_count: int  # unmatched replies answered at this visit of the step
+
+    def text_send(self, *, step: Step, text: str, media: tuple[str, ...] = (), purpose: str) -> None: ...
+    def goal_convert(self, slug: str) -> None: ...
+    def field_get(self, path: str) -> Any: ...
+    def field_set(self, path: str, value: Any) -> None: ...
+    def timer_set(self, at: datetime | None, *, after_prompt: timedelta | None = None) -> None: ...
+    def branch_take(self, *, step: Step, name: str) -> None: ...
+    def random(self) -> float: ...
+    def local_now(self) -> datetime: ...
+    def http_call(self, *, step: Step) -> None: ...
+    def plan_enter(self, slug: str) -> None: ...
+    def other_answered(self) -> None: ...
+
+
+class StepKind:
+    """Base of every kind. `waits`: the step stops a run (an `ask`, `wait_event` or
+    `delay`), so a path through it is not a loop without a wait."""
+
+    type: ClassVar[str]
+    keys: ClassVar[tuple[str, ...]]
+    waits: ClassVar[bool] = False
+    description: ClassVar[str] = ""
+
+    # --- the format ------------------------------------------------------------------
+    def read(self, r: Reader) -> dict[str, Any]:
+        """The kind's keys in their normal form (problems recorded on `r`)."""
+        raise NotImplementedError
+
+    def exits(self, data: Mapping[str, Any]) -> list[Exit]:
+        """Every way out of the step."""
+        return [Exit("next", "next", data.get("next"))]
+
+    def keywords(self, data: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(field, word) for every keyword the step listens for (compliance check)."""
+        return []
+
+    def label(self, step: Step) -> str:
+        """A short line for the diagram."""
+        return self.type
+
+    def texts(self, data: Mapping[str, Any]) -> list[str]:
+        """The texts the step may send (reports, previews)."""
+        return []
+
+    # --- running ------------------------------------------------------------------------
+    def enter(self, step: Step, rt: Runtime) -> Outcome:
+        raise NotImplementedError
+
+    def on_reply(self, step: Step, rt: Runtime) -> Outcome | None:
+        """A reply while the enrollment is at this step: an Outcome when the step takes it."""
+        return None
+
+    def on_unmatched(self, step: Step, rt: Runtime) -> Outcome | None:
+        """A reply no step and no plan took: the step's answer to it, if any."""
+        return None
+
+    def on_timer(self, step: Step, rt: Runtime) -> Outcome | None:
+        return None
+
+    def on_event(self, step: Step, rt: Runtime) -> Outcome | None:
+        return None
+
+    def on_http_answer(self, step: Step, rt: Runtime) -> Outcome | None:
+        return None
+
+    def timer_after_prompt(self, data: Mapping[str, Any]) -> timedelta | None:
+        """A timeout that measures silence from when the step's text was sent."""
+        return None

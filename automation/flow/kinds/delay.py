@@ -1,0 +1,51 @@
+"""`delay`: wait `for` a duration, or `until` the next HH:MM in the contact's time zone."""
+
+from datetime import datetime, timedelta
+
+from automation.flow.kinds.base import WAIT, Go, Step, StepKind
+from automation.flow.read import HH_MM, Reader, duration_parse
+
+
+def next_local_time(local_now: datetime, hh_mm: str) -> datetime:
+    """The next moment after `local_now` (aware, in the contact's zone) that is `hh_mm`."""
+    hour, minute = (int(p) for p in hh_mm.split(":"))
+    candidate = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if candidate <= local_now:
+        # The next day at that wall-clock time (DST-safe: re-attach the zone).
+        day = (candidate.replace(tzinfo=None) + timedelta(days=1)).date()
+        candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=local_now.tzinfo)
+    return candidate
+
+
+class Delay(StepKind):
+    type = "delay"
+    keys = ("for", "until", "next")
+    waits = True
+    description = "Wait for a while"
+
+    def read(self, r: Reader) -> dict:
+        data: dict = {}
+        if ("for" in r.raw) == ("until" in r.raw):
+            r.bad("for", "give either for (a duration) or until (HH:MM), not both or neither")
+        elif "for" in r.raw:
+            data["for"] = r.duration("for")
+        else:
+            until = r.get("until")
+            if not isinstance(until, str) or not HH_MM.fullmatch(until):
+                r.bad("until", f"{until!r} is not a time of day HH:MM (24 h)")
+            data["until"] = until
+        data["next"] = r.exit("next")
+        return data
+
+    def label(self, step: Step) -> str:
+        return f"Wait {step.data['for']}" if "for" in step.data else f"Wait until {step.data['until']}"
+
+    def enter(self, step: Step, rt):
+        if "for" in step.data:
+            rt.timer_set(rt.now + duration_parse(step.data["for"]))
+        else:
+            rt.timer_set(next_local_time(rt.local_now(), step.data["until"]))
+        return WAIT
+
+    def on_timer(self, step: Step, rt):
+        return Go(step.data["next"])

@@ -1,0 +1,38 @@
+"""`set`: write plain values to contact fields, then on at once."""
+
+from automation.flow.kinds.base import Go, Step, StepKind
+from automation.flow.read import Reader, field_path_problem
+
+MAX_FIELDS = 50
+
+
+class SetFields(StepKind):
+    type = "set"
+    keys = ("fields", "next")
+    description = "Set contact fields"
+
+    def read(self, r: Reader) -> dict:
+        raw = r.get("fields")
+        fields = {}
+        if not isinstance(raw, dict) or not raw:
+            r.bad("fields", "must be an object of at least one field: value")
+            raw = {}
+        for path, value in list(raw.items())[:MAX_FIELDS]:
+            problem = field_path_problem(path)
+            if problem:
+                r.bad(f"fields.{path}", problem)
+            elif not (value is None or isinstance(value, str | int | float | bool)):
+                r.bad(f"fields.{path}", "must be a plain value (text, number, true/false or null)")
+            elif isinstance(value, str) and len(value) > 500:
+                r.bad(f"fields.{path}", "at most 500 characters")
+            else:
+                fields[path] = value
+        return {"fields": fields, "next": r.exit("next")}
+
+    def label(self, step: Step) -> str:
+        return "Set " + ", ".join(step.data["fields"])
+
+    def enter(self, step: Step, rt):
+        for path, value in step.data["fields"].items():
+            rt.field_set(path, value)
+        return Go(step.data["next"])

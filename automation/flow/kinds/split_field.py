@@ -1,0 +1,81 @@
+"""`split_field`: the first case that holds for a contact field wins, else `default`."""
+
+from automation.flow.kinds.base import Exit, Go, Step, StepKind
+from automation.flow.read import Reader
+
+OPS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "in", "set", "unset")
+MAX_CASES = 50
+
+
+def _comparable(a, b):
+    """Numbers compare as numbers (a saved "5" with 4), anything else as case-folded text."""
+    for cast in (float,):
+        try:
+            return cast(a), cast(b)
+        except (TypeError, ValueError):
+            pass
+    return str(a).casefold(), str(b).casefold()
+
+
+def case_holds(op: str, actual, expected) -> bool:
+    present = actual not in (None, "")
+    if op == "set":
+        return present
+    if op == "unset":
+        return not present
+    if not present:
+        return op == "ne"
+    if op == "in":
+        return any(case_holds("eq", actual, e) for e in expected)
+    if op == "contains":
+        if isinstance(actual, list):
+            return any(case_holds("eq", a, expected) for a in actual)
+        return str(expected).casefold() in str(actual).casefold()
+    a, b = _comparable(actual, expected)
+    try:
+        return {"eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op]
+    except TypeError:
+        return False
+
+
+class SplitField(StepKind):
+    type = "split_field"
+    keys = ("field", "cases", "default")
+    description = "Split on a contact field"
+
+    def read(self, r: Reader) -> dict:
+        cases = []
+        for i, item in enumerate(r.items("cases")[:MAX_CASES]):
+            c = r.child(item, f"cases[{i}]", allowed=("op", "value", "next"))
+            op = c.choice("op", OPS)
+            case = {"op": op}
+            if op in ("set", "unset"):
+                if "value" in c.raw:
+                    c.bad("value", f"{op} takes no value")
+            else:
+                value = c.get("value")
+                if op == "in" and not isinstance(value, list):
+                    c.bad("value", "in takes a list of values")
+                elif op != "in" and not (value is None or isinstance(value, str | int | float | bool)):
+                    c.bad("value", "must be a plain value (text, number, true/false)")
+                case["value"] = value
+            case["next"] = c.exit("next")
+            cases.append(case)
+        return {"field": r.field_path("field"), "cases": cases, "default": r.exit("default")}
+
+    def exits(self, data):
+        out = [
+            Exit(f"cases[{i}].next", f"{c['op']} {c.get('value', '')}".strip(), c["next"])
+            for i, c in enumerate(data["cases"])
+        ]
+        return [*out, Exit("default", "default", data["default"])]
+
+    def label(self, step: Step) -> str:
+        return f"Split on {step.data['field']}"
+
+    def enter(self, step: Step, rt):
+        actual = rt.field_get(step.data["field"])
+        for case in step.data["cases"]:
+            if case_holds(case["op"], actual, case.get("value")):
+                return Go(case["next"])
+        return Go(step.data["default"])

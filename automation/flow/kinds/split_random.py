@@ -1,0 +1,51 @@
+"""`split_random`: each enrollment takes one branch at random, in proportion to the
+weights, and keeps it (an A/B test)."""
+
+from automation.flow.kinds.base import Exit, Go, Step, StepKind
+from automation.flow.read import Reader
+
+MAX_BRANCHES = 20
+
+
+class SplitRandom(StepKind):
+    type = "split_random"
+    keys = ("branches",)
+    description = "Split at random (A/B)"
+
+    def read(self, r: Reader) -> dict:
+        branches, names = [], set()
+        raw = r.items("branches")
+        if len(raw) < 2:
+            r.bad("branches", "a split needs at least two branches")
+        for i, item in enumerate(raw[:MAX_BRANCHES]):
+            b = r.child(item, f"branches[{i}]", allowed=("name", "weight", "next"))
+            name = b.plain("name", max_length=50)
+            if name in names:
+                b.bad("name", f"{name!r} names two branches")
+            names.add(name)
+            weight = b.number("weight") if "weight" in b.raw else b.get("weight")
+            if weight is not None and weight <= 0:
+                b.bad("weight", f"{weight} is not a positive weight")
+            branches.append({"name": name, "weight": weight, "next": b.exit("next")})
+        return {"branches": branches}
+
+    def exits(self, data):
+        return [
+            Exit(f"branches[{i}].next", f"{b['name']} ({b['weight']})", b["next"])
+            for i, b in enumerate(data["branches"])
+        ]
+
+    def label(self, step: Step) -> str:
+        return "Split at random: " + " / ".join(b["name"] for b in step.data["branches"])
+
+    def enter(self, step: Step, rt):
+        branches = step.data["branches"]
+        draw = rt.random() * sum(b["weight"] for b in branches)
+        chosen = branches[-1]
+        for branch in branches:
+            draw -= branch["weight"]
+            if draw < 0:
+                chosen = branch
+                break
+        rt.branch_take(step=step, name=chosen["name"])
+        return Go(chosen["next"])

@@ -1,0 +1,193 @@
+"""Reading one object of a plan document: each reader checks one value, records a
+problem naming the step and field when it is refused, and returns the value in its
+normal form (what is stored and exported). Pure: no database."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.utils.dateparse import parse_duration
+
+from automation.flow.problems import Problems
+
+STEP_ID = re.compile(r"[a-z0-9-]{1,50}")
+EVENT_TYPE = re.compile(r"[a-z0-9_.-]{1,50}")
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+# Contact fields a plan may read and write (CONTRACT §6 `save_as`), besides attributes.<key>.
+CONTACT_FIELDS = ("first_name", "last_name", "email", "timezone", "locale")
+_ATTRIBUTE = re.compile(r"attributes\.([A-Za-z0-9_-]{1,50})")
+MAX_TEXT = 5000
+_MISSING = object()
+
+
+def duration_parse(text: Any) -> timedelta:
+    """An ISO 8601 duration (``PT2H``, ``P7D``, ``P1DT30M``) as a timedelta; ValueError
+    when it is not one or is not longer than zero."""
+    if not isinstance(text, str) or not text.startswith("P"):
+        raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT2H or P7D")
+    value = parse_duration(text)
+    if value is None:
+        raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT2H or P7D")
+    if value <= timedelta(0):
+        raise ValueError(f"{text} must be longer than zero")
+    return value
+
+
+def field_path_problem(path: Any) -> str | None:
+    """Why `path` is not a contact field a plan may use, or None."""
+    if isinstance(path, str) and (path in CONTACT_FIELDS or _ATTRIBUTE.fullmatch(path)):
+        return None
+    return (
+        f"{path!r} is not a contact field: use one of {', '.join(CONTACT_FIELDS)} "
+        "or attributes.<name> (letters, digits, _ and -)"
+    )
+
+
+class Reader:
+    """Reads the keys of one object (`raw`) of step `step` (None: the plan), at `path`."""
+
+    def __init__(self, raw: Any, *, problems: Problems, step: str | None, path: str = "", allowed=()):
+        self.problems = problems
+        self.step = step
+        self.path = path
+        self.raw = raw if isinstance(raw, dict) else {}
+        if not isinstance(raw, dict):
+            self.bad("", "must be an object")
+        elif allowed:
+            for key in raw:
+                if key not in allowed:
+                    self.bad(key, f"unknown key {key!r} (allowed: {', '.join(allowed)})")
+
+    def where(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path and key else (self.path or key)
+
+    def bad(self, key: str, message: str) -> None:
+        self.problems.add(self.step, self.where(key), message)
+
+    def child(self, raw: Any, key: str, allowed=()) -> Reader:
+        return Reader(raw, problems=self.problems, step=self.step, path=self.where(key), allowed=allowed)
+
+    def get(self, key: str, default: Any = _MISSING) -> Any:
+        if key in self.raw:
+            return self.raw[key]
+        if default is _MISSING:
+            self.bad(key, "is required")
+            return None
+        return default
+
+    # --- typed readers --------------------------------------------------------------
+
+    def text(self, key: str, *, required: bool = True, template: bool = True, default: str = "") -> str:
+        value = self.get(key, _MISSING if required else default)
+        if value is None and not required:
+            return default
+        if not isinstance(value, str):
+            if value is not None:
+                self.bad(key, "must be text")
+            return default
+        if len(value) > MAX_TEXT:
+            self.bad(key, f"is {len(value):,} characters long; at most {MAX_TEXT:,} are allowed")
+            return default
+        if template and value:
+            from messaging.preview import sms_template_error
+
+            error = sms_template_error(template=value)
+            if error:
+                self.bad(key, error)
+        return value
+
+    def plain(self, key: str, *, max_length: int = 200, required: bool = True, default: str = "") -> str:
+        value = self.get(key, _MISSING if required else default)
+        if value is None and not required:
+            return default
+        if not isinstance(value, str) or len(value) > max_length:
+            self.bad(key, f"must be text of at most {max_length} characters")
+            return default
+        return value
+
+    def exit(self, key: str, *, required: bool = True) -> str | None:
+        """The id of the step to go to, or None (the enrollment completes)."""
+        value = self.get(key, _MISSING if required else None)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not STEP_ID.fullmatch(value):
+            self.bad(key, f"{value!r} is not a step id (or null to end the enrollment)")
+            return None
+        return value
+
+    def duration(self, key: str, *, required: bool = True) -> str | None:
+        value = self.get(key, _MISSING if required else None)
+        if value is None:
+            return None
+        try:
+            duration_parse(value)
+        except ValueError as exc:
+            self.bad(key, str(exc))
+            return None
+        return value  # as written: the marketer's PT24H stays PT24H
+
+    def integer(self, key: str, *, default: Any = _MISSING, minimum: int | None = None) -> int | None:
+        value = self.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.bad(key, f"{value!r} is not a whole number")
+            return None
+        if minimum is not None and value < minimum:
+            self.bad(key, f"must be at least {minimum}")
+            return None
+        return value
+
+    def number(self, key: str) -> int | float | None:
+        value = self.get(key, None)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.bad(key, f"{value!r} is not a number")
+            return None
+        return value
+
+    def boolean(self, key: str, *, default: bool) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            self.bad(key, "must be true or false")
+            return default
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], *, default: Any = _MISSING) -> str | None:
+        value = self.get(key, default)
+        if value not in choices:
+            if value is not None or default is _MISSING:
+                self.bad(key, f"{value!r} is not one of {', '.join(choices)}")
+            return None
+        return value
+
+    def field_path(self, key: str, *, required: bool = True) -> str | None:
+        value = self.get(key, _MISSING if required else None)
+        if value is None:
+            return None
+        problem = field_path_problem(value)
+        if problem:
+            self.bad(key, problem)
+            return None
+        return value
+
+    def event_type(self, key: str) -> str | None:
+        value = self.get(key)
+        if not isinstance(value, str) or not EVENT_TYPE.fullmatch(value):
+            if value is not None:
+                self.bad(key, f"{value!r} is not an event type ([a-z0-9_.-], at most 50)")
+            return None
+        return value
+
+    def items(self, key: str, *, required: bool = True) -> list:
+        value = self.get(key, _MISSING if required else [])
+        if value is None and not required:
+            return []
+        if not isinstance(value, list):
+            self.bad(key, "must be a list")
+            return []
+        return value

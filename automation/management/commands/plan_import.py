@@ -1,0 +1,40 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from automation.flow import FlowInvalid
+from automation.services.plans import document_load, plan_import
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a plan in the smsjourney.plan/1 format (CONTRACT §6) from PATH (- for standard "
+        "input): create it, or a new revision when its content differs; publish unless --draft."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", help="A JSON file, or - for standard input.")
+        parser.add_argument("--draft", action="store_true", help="Keep the new revision as the draft.")
+
+    def handle(self, *args, path: str, draft: bool, **options):
+        try:
+            if path == "-":
+                text = sys.stdin.read()
+            else:
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"{path}: cannot be read ({exc}).") from exc
+        try:
+            result = plan_import(document=document_load(text), draft=draft)
+        except FlowInvalid as exc:
+            for problem in exc.problems:
+                self.stderr.write(str(problem))
+            raise CommandError(
+                f"{path}: not imported ({len(exc.problems)} problem(s)).", returncode=1
+            ) from exc
+        if result.revision is None:
+            self.stdout.write("unchanged")
+            return
+        state = "" if result.published else " (draft)"
+        self.stdout.write(f"Imported {result.plan.slug} revision {result.revision.number}{state}")

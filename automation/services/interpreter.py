@@ -1,0 +1,390 @@
+"""The interpreter (DESIGN §3): one way an enrollment moves. Owner: engine.
+
+``enrollment_start`` enters a plan's start step; ``enrollment_advance`` hands an event
+(a reply, an unmatched reply, a timer, an external event, a web service's answer) to the
+step the enrollment is at. Either runs steps until one waits (an ask, wait_event, delay
+or http in flight) or the enrollment ends, at most MAX_STEPS_PER_EVENT steps: a runaway
+(plans entering each other) fails the enrollment with a logged error.
+
+Everything runs in the caller's transaction with the contact row locked first (lock
+order: contact, then enrollment, then outbound messages). No network I/O: texts are
+queued and sent on commit; an http step's call is handed over on commit and its answer
+comes back as an event (``automation.services.webhooks``). The engine knows no step kind
+by name: each kind (``automation.flow.kinds``) acts through the ``_Run`` below."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db import transaction
+from django.utils import timezone
+
+from automation.flow import Event, Flow, Go, Reply, Step
+from automation.models import Enrollment, EnrollmentStep, Plan
+from automation.revisions import revision_flow
+from automation.services.enrollments import enrollment_end, enrollment_text_queue
+from contacts.models import Contact
+from tracking.models import Goal, Interaction
+
+logger = logging.getLogger(__name__)
+
+Status = Enrollment.Status
+Via = EnrollmentStep.Via
+MAX_STEPS_PER_EVENT = 100
+MAX_PLAN_CHAIN = 10
+# An http step whose answer never came back (a lost task) gives up after this long.
+HTTP_ANSWER_GRACE = timedelta(minutes=15)
+# What the step-moving code writes; saved when changed (one UPDATE).
+_MOVING_FIELDS = (
+    "step_id", "step_entered_at", "visit", "prompt_sent_at", "last_inbound_at", "timeout_at",
+    "other_count", "branches", "status", "ended_at", "end_reason",
+)  # fmt: skip
+_EVENT_VIA = {
+    "reply": Via.REPLY,
+    "unmatched": Via.REPLY,
+    "timer": Via.TIMEOUT,
+    "event": Via.EVENT,
+    "http_answer": Via.HTTP,
+}
+_random = random.SystemRandom()
+
+
+def enrollment_loaded(enrollment: Enrollment) -> Enrollment:
+    """Remember what the row holds now, so that only changed fields are saved."""
+    enrollment._stored = {name: _copy(getattr(enrollment, name)) for name in _MOVING_FIELDS}
+    return enrollment
+
+
+def enrollment_save(enrollment: Enrollment) -> None:
+    """Save the moving fields that changed since ``enrollment_loaded`` (none: no query)."""
+    stored = getattr(enrollment, "_stored", None)
+    changed = [
+        name for name in _MOVING_FIELDS if stored is None or stored.get(name) != getattr(enrollment, name)
+    ]
+    if changed:
+        enrollment.save(update_fields=changed)
+        enrollment_loaded(enrollment)
+
+
+def _copy(value):
+    return dict(value) if isinstance(value, dict) else value
+
+
+@dataclass
+class _Run:
+    """One event's run over one enrollment: what a step kind may do (``Runtime``)."""
+
+    enrollment: Enrollment
+    flow: Flow
+    contact: Contact
+    now: datetime
+    reply: Reply | None = None
+    event: Event | None = None
+    interaction: Interaction | None = None
+    depth: int = 0
+    answers_contact: bool = False
+    pending_plan: str | None = None
+    contact_changed: set[str] = field(default_factory=set)
+    detail: str = ""
+
+    @property
+    def other_count(self) -> int:
+        return self.enrollment.other_count
+
+    def text_send(self, *, step: Step, text: str, media: tuple[str, ...] = (), purpose: str) -> None:
+        enrollment_text_queue(
+            enrollment=self.enrollment,
+            contact=self.contact,
+            template=text,
+            purpose=purpose,
+            answers_contact=self.answers_contact,
+            step_id=step.id,
+            media_url=media[0] if media else "",
+        )
+
+    def goal_convert(self, slug: str) -> None:
+        from tracking.services import goal_convert
+
+        goal_id = (
+            self.flow.goal_ids.get(slug)
+            or Goal.objects.filter(slug=slug).values_list("pk", flat=True).first()
+        )
+        if goal_id is None:
+            logger.error("plan %s: goal %r does not exist; not recorded", self.flow.slug, slug)
+            return
+        goal_convert(
+            contact=self.contact, goal_id=goal_id, enrollment=self.enrollment, interaction=self.interaction
+        )
+
+    def field_get(self, path: str) -> Any:
+        if path.startswith("attributes."):
+            return (self.contact.attributes or {}).get(path.split(".", 1)[1])
+        return getattr(self.contact, path, None)
+
+    def field_set(self, path: str, value: Any) -> None:
+        value = _field_value(path, value)
+        if value is _REFUSED:
+            logger.info("plan %s: %r is not a valid %s; not saved", self.flow.slug, value, path)
+            return
+        if path.startswith("attributes."):
+            attributes = dict(self.contact.attributes or {})
+            attributes[path.split(".", 1)[1]] = value
+            self.contact.attributes = attributes
+            self.contact_changed.add("attributes")
+        else:
+            setattr(self.contact, path, "" if value is None else str(value))
+            self.contact_changed.add(path)
+        self.detail = f"{path} = {value}"[:200]
+
+    def timer_set(self, at: datetime | None, *, after_prompt: timedelta | None = None) -> None:
+        # An ask's silence timeout is armed when its text is sent (scheduling.enrollment_prompt_sent).
+        self.enrollment.timeout_at = at
+
+    def branch_take(self, *, step: Step, name: str) -> None:
+        self.enrollment.branches = {**(self.enrollment.branches or {}), step.id: name}
+        self.detail = f"branch {name}"
+
+    def random(self) -> float:
+        return _random.random()
+
+    def local_now(self) -> datetime:
+        from messaging.services.policy import contact_tz
+
+        try:
+            zone = ZoneInfo(contact_tz(self.contact))
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = timezone.get_default_timezone()
+        return self.now.astimezone(zone)
+
+    def http_call(self, *, step: Step) -> None:
+        from automation.tasks import http_step_task
+        from smsjourney.background import task_enqueue
+
+        enrollment_id, visit = self.enrollment.pk, self.enrollment.visit
+        self.enrollment.timeout_at = self.now + HTTP_ANSWER_GRACE
+        transaction.on_commit(lambda: task_enqueue(http_step_task, args=(enrollment_id, visit)))
+
+    def plan_enter(self, slug: str) -> None:
+        self.pending_plan = slug
+
+    def other_answered(self) -> None:
+        self.enrollment.other_count += 1
+
+
+_REFUSED = object()
+
+
+def _field_value(path: str, value: Any) -> Any:
+    """The value as the contact field takes it, or _REFUSED."""
+    if path.startswith("attributes."):
+        return value
+    if value is None:
+        return ""
+    text = str(value).strip()
+    if path == "email":
+        from automation.matching import email_parse
+
+        return email_parse(text) or (_REFUSED if text else "")
+    if path == "timezone":
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            return _REFUSED
+        return text
+    limits = {"first_name": 100, "last_name": 100, "locale": 16}
+    return text[: limits.get(path, 100)]
+
+
+# --- starting and moving ----------------------------------------------------------------------
+
+
+def enrollment_may_enter(*, contact: Contact, plan_id: int, flow: Flow) -> bool:
+    """The plan's re-entry policy (the caller has checked there is no active enrollment)."""
+    if flow.reentry == "never":
+        return not Enrollment.objects.filter(contact=contact, plan_id=plan_id).exists()
+    return True
+
+
+def enrollment_start(
+    *,
+    contact: Contact,
+    plan_id: int,
+    revision_id: int,
+    interaction: Interaction | None = None,
+    now: datetime | None = None,
+    depth: int = 0,
+) -> Enrollment:
+    """Enroll `contact` in the plan at revision `revision_id`'s start step and run on until
+    a step waits. Raises ValueError when the contact is opted out."""
+    if contact.opted_out:
+        raise ValueError(f"{contact} has opted out and cannot be enrolled.")
+    flow = revision_flow(revision_id)
+    now = now or (interaction.created_at if interaction is not None else timezone.now())
+    enrollment = Enrollment(
+        contact=contact,
+        plan_id=plan_id,
+        revision_id=revision_id,
+        step_id=flow.start,
+        enrolled_at=now,
+        step_entered_at=now,
+        expires_at=now + flow.lifetime,
+        branches={},
+    )
+    run = _Run(
+        enrollment=enrollment,
+        flow=flow,
+        contact=contact,
+        now=now,
+        interaction=interaction,
+        depth=depth,
+        answers_contact=_answers(interaction),
+    )
+    _go(run, Go(flow.start), via=Via.ENROLL)
+    return enrollment
+
+
+def enrollment_advance(
+    *,
+    enrollment: Enrollment,
+    contact: Contact,
+    event: str,
+    now: datetime,
+    reply: Reply | None = None,
+    external: Event | None = None,
+    interaction: Interaction | None = None,
+) -> bool:
+    """Hand `event` to the step `enrollment` is at: ``reply`` (a rule may take it),
+    ``unmatched`` (no step and no plan took it), ``timer``, ``event`` (`external`) or
+    ``http_answer`` (`external`). True when the step took it (and the enrollment moved
+    on or answered); nothing is saved otherwise."""
+    flow = revision_flow(enrollment.revision_id)
+    step = flow.steps.get(enrollment.step_id)
+    if step is None or enrollment.status != Status.ACTIVE:
+        return False
+    run = _Run(
+        enrollment=enrollment,
+        flow=flow,
+        contact=contact,
+        now=now,
+        reply=reply,
+        event=external,
+        interaction=interaction,
+        answers_contact=_answers(interaction),
+    )
+    handler = {
+        "reply": step.kind.on_reply,
+        "unmatched": step.kind.on_unmatched,
+        "timer": step.kind.on_timer,
+        "event": step.kind.on_event,
+        "http_answer": step.kind.on_http_answer,
+    }[event]
+    outcome = handler(step, run)
+    if outcome is None:
+        return False
+    _go(run, outcome, via=_EVENT_VIA[event])
+    return True
+
+
+def _answers(interaction: Interaction | None) -> bool:
+    return interaction is not None and interaction.direction == Interaction.Direction.INBOUND
+
+
+def _go(run: _Run, outcome, *, via: str) -> None:
+    """Follow `outcome` from step to step until one waits or the enrollment ends."""
+    enrollment, taken = run.enrollment, 0
+    first_interaction = run.interaction
+    while isinstance(outcome, Go) and enrollment.status == Status.ACTIVE:
+        if outcome.next is None:
+            _complete(run)
+            break
+        taken += 1
+        if taken > MAX_STEPS_PER_EVENT:
+            logger.error(
+                "plan %s: enrollment %s ran %d steps on one event; stopped as failed",
+                run.flow.slug, enrollment.pk, MAX_STEPS_PER_EVENT,
+            )  # fmt: skip
+            _save(run)
+            enrollment_end(enrollment=enrollment, status=Status.FAILED, reason="Too many steps on one event")
+            return
+        step = run.flow.steps[outcome.next]
+        _enter(run, step, via=via, interaction=first_interaction)
+        outcome = step.kind.enter(step, run)
+        via, first_interaction = Via.STEP, None
+    _save(run)
+    if run.pending_plan:
+        _plan_enter(run)
+
+
+def _enter(run: _Run, step: Step, *, via: str, interaction: Interaction | None) -> None:
+    enrollment, now = run.enrollment, run.now
+    detail, run.detail = run.detail, ""
+    enrollment.step_id = step.id
+    enrollment.step_entered_at = now
+    enrollment.visit += 1
+    enrollment.other_count = 0
+    enrollment.prompt_sent_at = None
+    enrollment.timeout_at = None
+    if run.answers_contact:
+        enrollment.last_inbound_at = now
+    if enrollment.pk is None:
+        enrollment.save(force_insert=True)
+        enrollment_loaded(enrollment)
+    EnrollmentStep.objects.create(
+        enrollment=enrollment,
+        step_id=step.id,
+        via=via,
+        interaction=interaction,
+        occurred_at=now,
+        detail=detail,
+    )
+    if step.goal:
+        run.goal_convert(step.goal)
+
+
+def _complete(run: _Run) -> None:
+    enrollment = run.enrollment
+    step = run.flow.steps.get(enrollment.step_id)
+    enrollment.complete()
+    enrollment.ended_at = run.now
+    enrollment.end_reason = f"Reached {step.name if step else enrollment.step_id}"[:200]
+    enrollment.timeout_at = None
+
+
+def _save(run: _Run) -> None:
+    enrollment_save(run.enrollment)
+    if run.contact_changed:
+        run.contact.save(update_fields=[*sorted(run.contact_changed), "updated_at"])
+        run.contact_changed.clear()
+
+
+def _plan_enter(run: _Run) -> None:
+    """An enter_plan step: the contact enters that plan's start (its re-entry policy and
+    status apply; a plan the contact is active in already is not entered twice)."""
+    slug, run.pending_plan = run.pending_plan, None
+    if run.depth >= MAX_PLAN_CHAIN:
+        logger.error("plan %s: enter_plan %s stopped after %d plans in a row", run.flow.slug, slug, run.depth)
+        return
+    plan = Plan.objects.filter(slug=slug, status=Plan.Status.ACTIVE, published__isnull=False).first()
+    if plan is None:
+        logger.warning("plan %s: enter_plan %s: no such active plan", run.flow.slug, slug)
+        return
+    if Enrollment.objects.filter(contact=run.contact, plan=plan, status=Status.ACTIVE).exists():
+        return
+    if not enrollment_may_enter(contact=run.contact, plan_id=plan.pk, flow=revision_flow(plan.published_id)):
+        return
+    enrollment_start(
+        contact=run.contact,
+        plan_id=plan.pk,
+        revision_id=plan.published_id,
+        interaction=run.interaction if run.answers_contact else None,
+        now=run.now,
+        depth=run.depth + 1,
+    )
+
+
+__all__ = ["MAX_STEPS_PER_EVENT", "enrollment_advance", "enrollment_may_enter", "enrollment_start"]
