@@ -15,6 +15,7 @@ import ipaddress
 import json
 import logging
 import socket
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -127,12 +128,10 @@ def _body(data, *, context: dict):
             return json.loads(text)
         except ValueError:
             return text
-    if isinstance(data, dict):
-        return {
-            k: _body(v, context=context) if isinstance(v, str | dict | list) else v for k, v in data.items()
-        }
-    if isinstance(data, list):
-        return [_body(v, context=context) if isinstance(v, str | dict | list) else v for v in data]
+    if isinstance(data, Mapping):
+        return {str(k): _body(v, context=context) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_body(v, context=context) for v in data]
     return data
 
 
