@@ -1,8 +1,7 @@
 import difflib
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -153,19 +152,8 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _plan(self, request, object_id, *, change: bool) -> Plan:
-        plan = self.get_object(request, unquote(object_id))
-        if plan is None:
-            raise Http404("No such plan.")
-        allowed = (
-            self.has_change_permission(request, plan) if change else self.has_view_permission(request, plan)
-        )
-        if not allowed:
-            raise PermissionDenied
-        return plan
-
     def revision_view(self, request, object_id, number):
-        plan = self._plan(request, object_id, change=False)
+        plan = self._cockpit_plan(request, object_id, change=False)
         revision = plan.revisions.filter(number=number).first()
         if revision is None:
             raise Http404("No such revision.")
@@ -181,12 +169,8 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
                     lineterm="",
                 )
             )
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": plan,
-            "plan": plan,
-            "title": f"{plan.name}: revision {revision.number}",
+        context = self._cockpit_context(request, plan, f"{plan.name}: revision {revision.number}")
+        context |= {
             "revision": revision,
             "previous": previous,
             "diff": diff,
@@ -196,7 +180,7 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "cockpit/plan_revision.html", context)
 
     def rollback_view(self, request, object_id, number):
-        plan = self._plan(request, object_id, change=True)
+        plan = self._cockpit_plan(request, object_id, change=True)
         revision = plan.revisions.filter(number=number, published_at__isnull=False).first()
         if revision is None:
             raise Http404("No such published revision.")
@@ -214,7 +198,7 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:automation_plan_change", args=[plan.pk]))
 
     def export_view(self, request, object_id):
-        plan = self._plan(request, object_id, change=False)
+        plan = self._cockpit_plan(request, object_id, change=False)
         revision = plan.revisions.order_by("-number").first()
         if revision is None:
             raise Http404("This plan has no revision yet.")

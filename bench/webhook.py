@@ -5,7 +5,8 @@ Run: ``.venv/bin/python bench/webhook.py`` (or ``make bench``). Needs PostgreSQL
 
 What it does, in one run and one server config:
 1. creates the database ``sj_bench_webhook`` (dropped first), migrates, loads the demo
-   plan (``load_demo_plan``), creates the floor's table, empties Redis db 5;
+   plan (``load_demo_plan``; with ``--plan branching20`` a 20-step branching version of it,
+   bench/plans.py), creates the floor's table, empties Redis db 5;
 2. counts the SQL queries of one message of each kind through the real view, in-process
    (``CaptureQueriesContext``): a first message, QUOTE, BUY, an unmatched reply, a redelivery;
 3. starts gunicorn (sync workers) with ``CELERY_BROKER_URL=redis://127.0.0.1:6379/5`` and no
@@ -60,11 +61,17 @@ def django_setup(env: dict[str, str]) -> None:
     django.setup()
 
 
-def demo_plan_load() -> str:
+def plan_load(which: str) -> str:
     from django.core.management import call_command
 
     call_command("load_demo_plan", verbosity=0)
-    return "manage.py load_demo_plan"
+    if which == "demo":
+        return "manage.py load_demo_plan"
+    from automation.services.plans import plan_import
+    from bench.plans import branching_20
+
+    plan_import(document=branching_20())
+    return "the demo journey grown to 20 branching steps (bench/plans.py), published over it"
 
 
 def floor_table_create() -> None:
@@ -102,6 +109,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of each counted request")
     parser.add_argument("--queries-only", action="store_true", help="count queries, skip the load phases")
+    parser.add_argument(
+        "--plan", choices=["demo", "branching20"], default="demo", help="the plan the traffic walks through"
+    )
     args = parser.parse_args()
     args.concurrency = args.concurrency or 2 * args.workers
 
@@ -122,7 +132,7 @@ def main() -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        print("demo plan:", demo_plan_load())
+        print("plan:", plan_load(args.plan))
         floor_table_create()
 
         numbers = phone_numbers(["212", "415", "646", "718", "917", "310", "312", "617", "702", "503"])
