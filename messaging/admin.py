@@ -30,7 +30,7 @@ class OutboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "purpose",
         "to_number",
         "from_number",
-        "media_url",
+        "media_urls",
         "answers_contact",
         "status",
         "send_after",

@@ -63,7 +63,7 @@ class OutboundMessage(models.Model):
     purpose = models.CharField(max_length=32, choices=Purpose.choices)
     to_number = models.CharField(max_length=20)
     from_number = models.CharField(max_length=20, blank=True)
-    media_url = models.URLField(blank=True)
+    media_urls = models.JSONField(default=list, blank=True, help_text="Image URLs sent with it (MMS).")
     answers_contact = models.BooleanField(
         default=False, help_text="A reply to the contact's own message: quiet hours do not apply."
     )

@@ -63,7 +63,7 @@ def enrollment_text_queue(
     purpose: str,
     answers_contact: bool,
     step_id: str = "",
-    media_url: str = "",
+    media_urls: tuple[str, ...] = (),
     contact: Contact | None = None,
 ):
     """Render one of the enrollment's texts for its contact (``enrollment_text_context``)
@@ -80,7 +80,7 @@ def enrollment_text_queue(
         answers_contact=answers_contact,
         enrollment=enrollment,
         step_id=step_id,
-        media_url=media_url,
+        media_urls=media_urls,
     )
 
 

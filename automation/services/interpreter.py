@@ -104,7 +104,7 @@ class _Run:
             purpose=purpose,
             answers_contact=self.answers_contact,
             step_id=step.id,
-            media_url=media[0] if media else "",
+            media_urls=media,
         )
 
     def goal_convert(self, slug: str) -> None:

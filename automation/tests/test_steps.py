@@ -56,13 +56,17 @@ def timers(django_capture_on_commit_callbacks):
 def test_send_texts_with_media_and_goes_on_at_once(text_in, sms_outbox):
     plan_make(
         steps=[
-            send("pic", "Look!", "ask", media=["https://example.com/a.png"]),
+            send("pic", "Look!", "ask", media=["https://example.com/a.png", "https://example.com/b.png"]),
             ask("ask", "Like it?"),
         ]
     )
     text_in(PHONE, "hi")
     assert bodies(sms_outbox) == ["Look!", "Like it?"]
-    assert sms_outbox[0].media_url == "https://example.com/a.png"
+    assert sms_outbox[0].media_urls == ("https://example.com/a.png", "https://example.com/b.png")
+    assert OutboundMessage.objects.get(purpose="prompt", step_id="pic").interaction.media == [
+        {"url": "https://example.com/a.png", "content_type": ""},
+        {"url": "https://example.com/b.png", "content_type": ""},
+    ]
     assert the_enrollment().step_id == "ask"
     assert list(EnrollmentStep.objects.values_list("step_id", "via")) == [("pic", "enroll"), ("ask", "step")]
 

@@ -1,7 +1,7 @@
 """SMS backends behind one small interface, chosen by settings.SMS_BACKEND (like EMAIL_BACKEND).
 
     backend = get_backend()
-    result = backend.send(to="+1…", body="Hi", media_url="", status_callback="https://…")
+    result = backend.send(to="+1…", body="Hi", media_urls=(), status_callback="https://…")
 
 `send` returns a `SendResult(sid, status)` or raises `TransientSendError` (retry later)
 or `PermanentSendError(code, message)` (record it, act on the code, never retry).

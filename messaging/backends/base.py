@@ -43,5 +43,7 @@ class BaseSmsBackend:
     def __init__(self, *, timeout: float | None = None) -> None:
         self.timeout = timeout
 
-    def send(self, *, to: str, body: str, media_url: str = "", status_callback: str = "") -> SendResult:
+    def send(
+        self, *, to: str, body: str, media_urls: tuple[str, ...] = (), status_callback: str = ""
+    ) -> SendResult:
         raise NotImplementedError

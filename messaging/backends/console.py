@@ -14,12 +14,13 @@ class ConsoleBackend(BaseSmsBackend):
         super().__init__(timeout=timeout)
         self.stream = stream
 
-    def send(self, *, to: str, body: str, media_url: str = "", status_callback: str = "") -> SendResult:
+    def send(
+        self, *, to: str, body: str, media_urls: tuple[str, ...] = (), status_callback: str = ""
+    ) -> SendResult:
         sid = "SM" + uuid.uuid4().hex
         stream = self.stream or sys.stdout
         lines = [f"SMS {sid} to {to}", body]
-        if media_url:
-            lines.append(f"[media] {media_url}")
+        lines.extend(f"[media] {url}" for url in media_urls)
         with _lock:
             stream.write("\n".join(lines) + "\n" + "-" * 40 + "\n")
             stream.flush()

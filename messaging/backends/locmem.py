@@ -11,7 +11,7 @@ from messaging.backends.base import BaseSmsBackend, SendResult
 class LocmemMessage:
     to: str
     body: str
-    media_url: str
+    media_urls: tuple[str, ...]
     status_callback: str
     sid: str
 
@@ -22,10 +22,14 @@ _lock = threading.Lock()
 
 
 class LocmemBackend(BaseSmsBackend):
-    def send(self, *, to: str, body: str, media_url: str = "", status_callback: str = "") -> SendResult:
+    def send(
+        self, *, to: str, body: str, media_urls: tuple[str, ...] = (), status_callback: str = ""
+    ) -> SendResult:
         sid = "SM" + uuid.uuid4().hex
         with _lock:
             outbox.append(
-                LocmemMessage(to=to, body=body, media_url=media_url, status_callback=status_callback, sid=sid)
+                LocmemMessage(
+                    to=to, body=body, media_urls=tuple(media_urls), status_callback=status_callback, sid=sid
+                )
             )
         return SendResult(sid=sid, status="sent")

@@ -111,14 +111,16 @@ def _error_from(exc: TwilioException, *, retry_after: float | None = None) -> Ex
 
 
 class TwilioBackend(BaseSmsBackend):
-    def send(self, *, to: str, body: str, media_url: str = "", status_callback: str = "") -> SendResult:
+    def send(
+        self, *, to: str, body: str, media_urls: tuple[str, ...] = (), status_callback: str = ""
+    ) -> SendResult:
         kwargs: dict = {"to": to, "body": body}
         if settings.TWILIO_MESSAGING_SERVICE_SID:
             kwargs["messaging_service_sid"] = settings.TWILIO_MESSAGING_SERVICE_SID
         else:
             kwargs["from_"] = settings.TWILIO_FROM_NUMBER
-        if media_url:
-            kwargs["media_url"] = [media_url]
+        if media_urls:
+            kwargs["media_url"] = list(media_urls)
         if status_callback:
             kwargs["status_callback"] = status_callback
         client = twilio_client(timeout=self.timeout)

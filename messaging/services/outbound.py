@@ -38,7 +38,7 @@ def outbound_queue(
     answers_contact: bool,
     enrollment=None,
     step_id: str = "",
-    media_url: str = "",
+    media_urls: tuple[str, ...] = (),
 ) -> OutboundMessage | None:
     """Inside the caller's transaction: record an outbound Interaction + OutboundMessage
     (held for quiet hours when it does not answer the contact) and send it on commit.
@@ -73,7 +73,7 @@ def outbound_queue(
         answers_contact=answers_contact,
         enrollment=enrollment,
         step_id=step_id,
-        media_url=media_url,
+        media_urls=media_urls,
         status=status,
         send_after=send_after,
         now=now,
@@ -95,7 +95,7 @@ def outbound_render_queue(
     answers_contact: bool,
     enrollment=None,
     step_id: str = "",
-    media_url: str = "",
+    media_urls: tuple[str, ...] = (),
 ) -> OutboundMessage | None:
     """Render a marketer's text over the plain `context` and queue it (``outbound_queue``).
 
@@ -108,10 +108,10 @@ def outbound_render_queue(
         logger.warning("contact %s: a %s text does not render: %s", contact.pk, purpose, exc)
         return _outbound_record(  # failed: on the timeline with the reason, never sent
             contact=contact, body="", purpose=purpose, answers_contact=answers_contact,
-            enrollment=enrollment, step_id=step_id, media_url=media_url,
+            enrollment=enrollment, step_id=step_id, media_urls=media_urls,
             status=DeliveryStatus.FAILED, now=timezone.now(), error_message=str(exc),
         )  # fmt: skip
-    if not body and not media_url:
+    if not body and not media_urls:
         return None
     return outbound_queue(
         contact=contact,
@@ -120,7 +120,7 @@ def outbound_render_queue(
         answers_contact=answers_contact,
         enrollment=enrollment,
         step_id=step_id,
-        media_url=media_url,
+        media_urls=media_urls,
     )
 
 
@@ -132,7 +132,7 @@ def _outbound_record(
     answers_contact: bool,
     enrollment,
     step_id: str,
-    media_url: str,
+    media_urls: tuple[str, ...],
     status: str,
     now,
     send_after=None,
@@ -146,7 +146,7 @@ def _outbound_record(
         from_address=settings.TWILIO_FROM_NUMBER or settings.TWILIO_MESSAGING_SERVICE_SID,
         to_address=contact.phone,
         body=body,
-        media=[{"url": media_url, "content_type": ""}] if media_url else [],
+        media=[{"url": url, "content_type": ""} for url in media_urls],
         enrollment=enrollment,
         created_at=now,
     )
@@ -158,7 +158,7 @@ def _outbound_record(
         purpose=purpose,
         to_number=contact.phone,
         from_number=settings.TWILIO_FROM_NUMBER,
-        media_url=media_url,
+        media_urls=media_urls,
         answers_contact=answers_contact,
         status=status,
         send_after=send_after,

@@ -105,7 +105,7 @@ def outbound_send(
         result = backend.send(
             to=row["to_number"],
             body=row["interaction__body"],
-            media_url=row["media_url"],
+            media_urls=tuple(row["media_urls"] or ()),
             status_callback=status_callback_url(outbound_id),
         )
     except PermanentSendError as exc:
@@ -136,7 +136,7 @@ def _outcome(row: dict, **fields) -> SendOutcome:
 
 
 _SEND_FIELDS = (
-    "id", "status", "send_after", "purpose", "to_number", "media_url", "enrollment_id", "interaction_id",
+    "id", "status", "send_after", "purpose", "to_number", "media_urls", "enrollment_id", "interaction_id",
     "contact_id", "interaction__body", "contact__opted_out", "contact__is_test", "answers_contact",
 )  # fmt: skip
 

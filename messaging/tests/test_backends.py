@@ -27,7 +27,7 @@ def test_get_backend_reads_the_setting_at_call_time(settings):
 
 
 def test_locmem_keeps_messages_in_the_outbox(sms_outbox):
-    result = get_backend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+    result = get_backend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
     assert result.sid.startswith("SM")
     assert result.status == "sent"  # no provider queue in between
     assert [(m.to, m.body, m.sid) for m in sms_outbox] == [("+12125550123", "Hi", result.sid)]
@@ -36,7 +36,7 @@ def test_locmem_keeps_messages_in_the_outbox(sms_outbox):
 def test_console_prints_the_message():
     out = io.StringIO()
     result = ConsoleBackend(stream=out).send(
-        to="+12125550123", body="Hello there", media_url="https://example.com/a.png", status_callback=""
+        to="+12125550123", body="Hello there", media_urls=("https://example.com/a.png",), status_callback=""
     )
     text = out.getvalue()
     assert "+12125550123" in text
@@ -50,7 +50,7 @@ def test_twilio_sends_with_the_official_client(twilio_api):
     result = TwilioBackend().send(
         to="+12125550123",
         body="Hi there",
-        media_url="https://example.com/a.png",
+        media_urls=("https://example.com/a.png",),
         status_callback="https://sms.example.com/twilio/status/?id=7",
     )
     assert result == SendResult(sid="SM" + "1" * 32, status="queued")
@@ -68,7 +68,7 @@ def test_twilio_sends_with_the_official_client(twilio_api):
 def test_twilio_uses_the_messaging_service_when_set(twilio_api, settings):
     settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + "0" * 32
     twilio_api.add(responses.POST, messages_url(), **created())
-    TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+    TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
     sent = form(twilio_api.calls[0])
     assert sent["MessagingServiceSid"] == "MG" + "0" * 32
     assert "From" not in sent
@@ -78,7 +78,7 @@ def test_twilio_uses_the_messaging_service_when_set(twilio_api, settings):
 def test_twilio_calls_the_configured_base_url(twilio_api, settings):
     settings.TWILIO_API_BASE_URL = "http://twilio-proxy.internal:8080"
     twilio_api.add(responses.POST, messages_url("http://twilio-proxy.internal:8080"), **created())
-    TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+    TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
     assert twilio_api.calls[0].request.url == messages_url("http://twilio-proxy.internal:8080")
 
 
@@ -96,20 +96,20 @@ def test_twilio_client_is_reused_across_sends(settings):
 def test_twilio_transient_http_errors(twilio_api, answer):
     twilio_api.add(responses.POST, messages_url(), **answer)
     with pytest.raises(TransientSendError):
-        TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+        TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
 
 
 def test_twilio_5xx_without_json_is_transient(twilio_api):
     twilio_api.add(responses.POST, messages_url(), body="<html>Bad gateway</html>", status=502)
     with pytest.raises(TransientSendError):
-        TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+        TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
 
 
 @pytest.mark.parametrize("exc", [requests.ConnectionError("refused"), requests.ReadTimeout("slow")])
 def test_twilio_connection_errors_and_timeouts_are_transient(twilio_api, exc):
     twilio_api.add(responses.POST, messages_url(), body=exc)
     with pytest.raises(TransientSendError):
-        TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+        TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
 
 
 def test_twilio_4xx_is_permanent_with_the_twilio_code(twilio_api):
@@ -117,14 +117,14 @@ def test_twilio_4xx_is_permanent_with_the_twilio_code(twilio_api):
         responses.POST, messages_url(), **error(400, 21211, "The 'To' number is not a valid phone number.")
     )
     with pytest.raises(PermanentSendError) as info:
-        TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+        TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
     assert info.value.code == "21211"
     assert "not a valid phone number" in info.value.message
 
 
 def test_account_sid_is_in_the_url(twilio_api):
     twilio_api.add(responses.POST, messages_url(), **created())
-    TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+    TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
     assert f"/Accounts/{TEST_ACCOUNT_SID}/Messages.json" in twilio_api.calls[0].request.url
 
 
@@ -138,5 +138,5 @@ def test_twilio_rfc9457_errors_are_understood(twilio_api):
     }
     twilio_api.add(responses.POST, messages_url(), json=body, status=400)
     with pytest.raises(PermanentSendError) as info:
-        TwilioBackend().send(to="+12125550123", body="Hi", media_url="", status_callback="")
+        TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
     assert info.value.code == "21211"
