@@ -17,8 +17,8 @@ The cases:
    (a redelivered MessageSid: the IntegrityError caught);
 2. the same for a new number — one statement (a data-modifying CTE creates the contact)
    vs ``Contact.objects.get_or_create`` then the create;
-3. ``contacts.services.contact_insert_if_new`` (``QuerySet._insert`` with ON CONFLICT
-   IGNORE, returning the id) vs ``bulk_create(ignore_conflicts=True)`` and reading the id;
+3. ``contacts.services.contact_insert_if_new`` (one ``INSERT … ON CONFLICT DO NOTHING
+   RETURNING id``) vs ``bulk_create(ignore_conflicts=True)`` and reading the id;
 4. routing locks the contact — ``automation.services.inbound._contact_lock`` (one ``UPDATE
    … RETURNING``) vs ``select_for_update(no_key=True)`` and an ``update()``;
 5. routing claims the contact's waiting messages — ``_waiting_claim`` (one ``UPDATE …
@@ -52,15 +52,19 @@ def measure(rounds: int, prepare, hand, orm) -> dict:
     counts = {"hand": 0, "orm": 0}
     samples: dict[str, list[tuple[float, float]]] = {"hand": [], "orm": []}
 
+    counting: list[str] = []  # the kind being timed; empty while arguments are prepared
+
     def count(execute, sql, params, many, context):
-        if not sql.startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")):
-            counts[current] += 1
+        if counting and not sql.startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")):
+            counts[counting[0]] += 1
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(count):
         for i in range(rounds):
             for current, fn in (("hand", hand), ("orm", orm)) if i % 2 else (("orm", orm), ("hand", hand)):
+                counting.clear()
                 args = prepare()
+                counting.append(current)
                 wall, cpu = time.perf_counter(), time.process_time()
                 if fn.__name__.endswith("_autocommit"):
                     fn(**args)
@@ -76,6 +80,23 @@ def measure(rounds: int, prepare, hand, orm) -> dict:
             "cpu_us": statistics.median(s[1] for s in samples[kind]) * 1e6,
         }
     return out
+
+
+def show(name, prepare, hand, orm) -> None:
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    for fn in (hand, orm):
+        args = prepare()
+        with CaptureQueriesContext(connection) as ctx:
+            if fn.__name__.endswith("_autocommit"):
+                fn(**args)
+            else:
+                with transaction.atomic():
+                    fn(**args)
+        print(f"{name}, {fn.__name__}:")
+        for q in ctx.captured_queries:
+            print("   ", q["sql"][:150])
 
 
 def cases():
@@ -234,6 +255,7 @@ def cases():
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=400)
+    parser.add_argument("--show", action="store_true", help="print the statements of one call of each")
     args = parser.parse_args()
     url = database_recreate(DBNAME)
     os.environ.update(server_env(database_url=url, broker_url=""))
@@ -249,6 +271,8 @@ def main() -> int:
         print(f"{'case':<40}{'statements':>22}{'wall µs':>22}{'CPU µs':>22}")
         print(f"{'':<40}{'hand / ORM':>22}{'hand / ORM (ratio)':>22}{'hand / ORM (ratio)':>22}")
         for name, prepare, hand, orm in cases():
+            if args.show:
+                show(name, prepare, hand, orm)
             r = measure(args.rounds, prepare, hand, orm)
             h, o = r["hand"], r["orm"]
             print(

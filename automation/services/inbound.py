@@ -166,6 +166,8 @@ def _contact_lock(*, interaction_id: int, now) -> Contact | None:
     message = f"FROM {i_table} WHERE {qn(i_meta.pk.column)} = %s AND {qn('direction')} = 'inbound'"
     # Identifiers come from the models and are quoted; values are parameters. Raw SQL for
     # UPDATE … RETURNING (the ORM has none): lock, write and read the contact in one trip.
+    # bench/hand_sql.py: one statement instead of three for the ORM's select_for_update and
+    # update(), a fifth of the CPU.
     sql = (
         f"UPDATE {table} SET {last} = CASE WHEN {last} IS NULL OR {last} < (SELECT {created} {message}) "  # noqa: S608
         f"THEN (SELECT {created} {message}) ELSE {last} END, {updated} = %s "
@@ -192,6 +194,8 @@ def _waiting_claim(*, contact: Contact, up_to: int, now) -> list[Interaction]:
         f"AND {column} IS NULL AND {qn(meta.get_field('route_failed_at').column)} IS NULL "
         f"AND {qn(meta.pk.column)} <= %s AND {qn(meta.get_field('created_at').column)} >= %s RETURNING *"
     )
+    # bench/hand_sql.py: one statement instead of select_for_update() and update(), a third
+    # of the CPU.
     prep = meta.get_field("routed_at").get_db_prep_save
     # Older than ROUTE_GIVE_UP: abandoned (left for a person), never routed late.
     claimed = list(

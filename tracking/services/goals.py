@@ -28,7 +28,8 @@ def goal_convert(
     Call it with the contact row locked. With an enrollment, one statement decides and
     writes: ``INSERT … SELECT`` the goal's points ``… ON CONFLICT (enrollment, goal) DO
     NOTHING RETURNING`` — the unique constraint decides, no separate check, no read of the
-    goal first (bench/webhook.py: a reply that converts a goal stays at 13 statements)."""
+    goal first (bench/hand_sql.py: one statement instead of three for reading the goal and
+    ``get_or_create``, a seventh of the CPU; a reply that converts a goal stays at 13)."""
     occurred_at = interaction.created_at if interaction is not None else timezone.now()
     values = {
         "contact_id": contact.pk,

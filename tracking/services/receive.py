@@ -7,13 +7,13 @@ and Twilio will not retry."""
 import functools
 from dataclasses import dataclass
 
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 
 from contacts.models import Contact
 from contacts.phone import phone_normalize
+from contacts.services import contact_new_fields
 from tracking.models import Interaction
 
 MAX_MEDIA = 10  # Twilio sends at most 10 attachments
@@ -131,7 +131,12 @@ def inbound_message_store(*, message: InboundMessage, created_at) -> int | None:
     (provider_sid) DO NOTHING RETURNING id``. On PostgreSQL the same statement creates the
     contact when the number is new (a data-modifying CTE). Returns the new row's id; None
     when the MessageSid is known, or when the contact does not exist (yet). Never an error
-    for either, so it is safe inside a caller's transaction too."""
+    for either, so it is safe inside a caller's transaction too.
+
+    Hand-built (DESIGN §4): bench/hand_sql.py measures it against the ORM's way (the
+    contact's id read, then ``Interaction.objects.create``; ``get_or_create`` for a new
+    number) — one statement instead of two (four for a new number), a quarter of the CPU
+    (an eighth for a new number); bench/webhook.py's goal rests on it."""
     meta = Interaction._meta
     values = {
         "channel": Interaction.Channel.SMS.value,
@@ -154,23 +159,6 @@ def inbound_message_store(*, message: InboundMessage, created_at) -> int | None:
         cursor.execute(_inbound_insert_sql(connection.vendor), params)
         row = cursor.fetchone()
     return row[0] if row else None
-
-
-# What the statement writes into a new contact's row; the model gives every other column a
-# database default (db_default) or lets it be NULL.
-_NEW_CONTACT = ("phone", "created_at", "updated_at")
-
-
-def _new_contact_fields() -> list:
-    fields = [Contact._meta.get_field(n) for n in _NEW_CONTACT]
-    left = [
-        f.name
-        for f in Contact._meta.local_concrete_fields
-        if f not in fields and not f.primary_key and not f.null and f.db_default is NOT_PROVIDED
-    ]
-    if left:  # a new column without a database default: the statement would not know its value
-        raise ImproperlyConfigured(f"Contact fields {left} need a db_default (see tracking.services).")
-    return fields
 
 
 @functools.cache
@@ -198,7 +186,7 @@ def _inbound_insert_sql(vendor: str) -> str:
             f"INSERT INTO {table} ({columns}) SELECT {pk}, {marks(fields[1:])} "  # noqa: S608
             f"FROM {c_table} WHERE {phone} = %s {conflict}"
         )
-    c_fields = _new_contact_fields()
+    c_fields = contact_new_fields()
     # A new number: the contact is inserted unless a concurrent first message from the same
     # number inserted it first (ON CONFLICT: this statement then stores nothing, and the
     # caller tries again once that contact is committed).
