@@ -25,7 +25,12 @@ The cases:
    RETURNING``) vs selecting them for update and an ``update()``;
 6. a goal converts — ``tracking.services.goals._goal_conversion_insert_once`` (``INSERT …
    SELECT points … ON CONFLICT DO NOTHING RETURNING``) vs reading the goal, then
-   ``get_or_create`` of the conversion.
+   ``get_or_create`` of the conversion;
+7. routing locks the contact's active enrollments — ``automation.services.engine.
+   contact_enrollments_locked`` (its ``SELECT … FOR UPDATE`` built once per process) vs the
+   ORM's ``select_for_update().filter().order_by()``;
+8. a first message reads the plans it may enter — ``automation.revisions.entry_flows``'s
+   statement built once vs the ORM's ``filter().order_by().values_list()``.
 """
 
 from __future__ import annotations
@@ -250,6 +255,37 @@ def cases():
         return (conversion.pk, points) if created else None
 
     yield "6 goal conversion", conversion_args, convert_hand, convert_orm
+    yield from more_cases(known)
+
+
+def more_cases(known):
+    from automation.models import Enrollment, Plan
+    from automation.revisions import entry_flows
+    from automation.services.engine import contact_enrollments_locked
+
+    def enrollments_hand(*, contact):
+        return contact_enrollments_locked(contact=contact)
+
+    def enrollments_orm(*, contact):
+        return list(
+            Enrollment.objects.select_for_update()
+            .filter(contact=contact, status="active")
+            .order_by("-step_entered_at", "-pk")
+        )
+
+    yield "7 routing: lock the enrollments", lambda: {"contact": known}, enrollments_hand, enrollments_orm
+
+    def entry_hand():
+        return entry_flows()
+
+    def entry_orm():
+        return list(
+            Plan.objects.filter(status="active", published__isnull=False)
+            .order_by("created_at", "pk")
+            .values_list("pk", "published_id")
+        )
+
+    yield "8 first message: plans to enter", dict, entry_hand, entry_orm
 
 
 def main() -> int:
