@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/expiry.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/hand_sql.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
