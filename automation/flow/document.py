@@ -97,7 +97,7 @@ def flow_read(document: Any) -> tuple[dict, Problems]:
         "expiry_text": r.text("expiry_text", required=False),
         "track_links": r.boolean("track_links", default=True),
         "goals": _goals(r),
-        "start": r.get("start"),
+        "start": r.get("start", None),  # its problems are the graph's (_check_graph)
         "steps": _steps(r),
     }
     _check_graph(normal, problems)
@@ -213,7 +213,7 @@ def _goals(r: Reader) -> list[dict]:
 
 def _steps(r: Reader) -> list[dict]:
     raw_steps = r.items("steps")
-    if not raw_steps:
+    if not raw_steps and isinstance(r.raw.get("steps"), list):
         r.bad("steps", "a plan needs at least one step")
     if len(raw_steps) > MAX_STEPS:
         r.bad("steps", f"at most {MAX_STEPS} steps")

@@ -185,7 +185,9 @@ class Reader:
 
     def items(self, key: str, *, required: bool = True) -> list:
         value = self.get(key, _MISSING if required else [])
-        if value is None and not required:
+        if value is None:  # missing (said already) or null
+            if key in self.raw:
+                self.bad(key, "must be a list")
             return []
         if not isinstance(value, list):
             self.bad(key, "must be a list")

@@ -28,13 +28,11 @@ class Command(BaseCommand):
         try:
             result = plan_import(document=document_load(text), draft=draft)
         except FlowInvalid as exc:
+            # CONTRACT §4: one line per problem on standard error, exit 1, nothing changed.
             for problem in exc.problems:
                 self.stderr.write(str(problem))
-            raise CommandError(
-                f"{path}: not imported ({len(exc.problems)} problem(s)).", returncode=1
-            ) from exc
+            sys.exit(1)
         if result.revision is None:
             self.stdout.write("unchanged")
             return
-        state = "" if result.published else " (draft)"
-        self.stdout.write(f"Imported {result.plan.slug} revision {result.revision.number}{state}")
+        self.stdout.write(f"Imported {result.plan.slug} revision {result.revision.number}")
