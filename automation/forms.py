@@ -3,8 +3,6 @@ checked in full on save (every problem named by step and field). The marketer's 
 for each step kind replaces this text area in the next issue; the document stays the
 one source of what a plan does."""
 
-import json
-
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -74,7 +72,3 @@ class PlanForm(forms.ModelForm):
         except FlowInvalid as exc:
             raise ValidationError({"document": [str(p) for p in exc.problems]}) from exc
         return cleaned
-
-
-def document_text(document: dict) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False)

@@ -15,7 +15,7 @@ from typing import Any
 
 from automation.flow.kinds import KINDS
 from automation.flow.kinds.base import Step
-from automation.flow.problems import FlowInvalid, Problems
+from automation.flow.problems import Problems
 from automation.flow.read import SLUG, STEP_ID, Reader, duration_parse
 from automation.matching import keyword_normalize
 from contacts.compliance import RESERVED_KEYWORDS
@@ -102,14 +102,6 @@ def flow_read(document: Any) -> tuple[dict, Problems]:
     }
     _check_graph(normal, problems)
     return normal, problems
-
-
-def flow_parse(document: Any) -> Flow:
-    """The Flow of a valid document; FlowInvalid (with every problem) otherwise."""
-    normal, problems = flow_read(document)
-    if problems:
-        raise FlowInvalid(problems.items)
-    return flow_build(normal)
 
 
 def flow_build(normal: Mapping[str, Any], *, revision: int | None = None) -> Flow:

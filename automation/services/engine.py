@@ -116,7 +116,7 @@ def _reply_touch(*, enrollment: Enrollment, now) -> None:
     enrollment.last_inbound_at = now
     step = revision_flow(enrollment.revision_id).steps.get(enrollment.step_id)
     after = step.kind.timer_after_prompt(step.data) if step is not None else None
-    if enrollment.timeout_at is not None and after and enrollment.prompt_sent_at is not None:
+    if enrollment.timeout_at is not None and after:
         enrollment.timeout_at = max(enrollment.timeout_at, now + after)
 
 

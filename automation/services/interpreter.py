@@ -127,9 +127,9 @@ class _Run:
         return getattr(self.contact, path, None)
 
     def field_set(self, path: str, value: Any) -> None:
-        value = _field_value(path, value)
+        given, value = value, _field_value(path, value)
         if value is _REFUSED:
-            logger.info("plan %s: %r is not a valid %s; not saved", self.flow.slug, value, path)
+            logger.info("plan %s: %r is not a valid %s; not saved", self.flow.slug, given, path)
             return
         if path.startswith("attributes."):
             attributes = dict(self.contact.attributes or {})

@@ -79,12 +79,19 @@ def plan_import(*, document: Any, draft: bool = False, user=None) -> ImportResul
     newest = plan.revisions.order_by("-number").first()
     if newest is not None and newest.document == normal:
         if newest.published_at is None and not draft:
-            return ImportResult(plan=plan, revision=plan_publish(plan=plan, user=user), published=True)
+            revision = plan_publish(plan=plan, user=user)
+            return ImportResult(plan=_fresh(plan), revision=revision, published=True)
         return ImportResult(plan=plan, revision=None, published=False)
     revision = plan_draft_save(plan=plan, document=normal, user=user)
     if draft:
         return ImportResult(plan=plan, revision=revision, published=False)
-    return ImportResult(plan=plan, revision=plan_publish(plan=plan, user=user), published=True)
+    revision = plan_publish(plan=plan, user=user)
+    return ImportResult(plan=_fresh(plan), revision=revision, published=True)
+
+
+def _fresh(plan: Plan) -> Plan:
+    """The plan as publishing left it (its status is a protected field: read it again)."""
+    return Plan.objects.select_related("published").get(pk=plan.pk)
 
 
 def plan_draft_save(*, plan: Plan, document: Any, user=None, note: str = "") -> PlanRevision:

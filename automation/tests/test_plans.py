@@ -75,6 +75,11 @@ def test_status_cannot_be_set_directly():
 # --- drafts, publishing, revisions ---------------------------------------------------------------
 
 
+def test_import_answers_the_plan_as_publishing_left_it():
+    result = plan_import(document=plan_document(slug="fresh"))
+    assert (result.plan.status, result.plan.published.number) == ("active", 1)
+
+
 def test_publishing_a_draft_makes_the_next_revision_and_activates_a_new_plan():
     document = plan_document(slug="spring")
     plan = plan_import(document=document, draft=True).plan

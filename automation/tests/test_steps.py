@@ -354,6 +354,22 @@ def test_http_refuses_private_addresses_unless_allowed(text_in, sms_outbox, sett
     assert bodies(sms_outbox, "+12125550161") == ["You have 1 points, Bo."]
 
 
+def test_an_http_answer_that_never_comes_back_counts_as_a_failure(text_in, sms_outbox, timers):
+    from automation.services.interpreter import HTTP_ANSWER_GRACE
+    from automation.tests.factories import EnrollmentFactory
+
+    plan = http_plan()
+    with time_machine.travel(T0, tick=False), responses.RequestsMock() as service:
+        service.post(SERVICE, json={"points": 1, "name": "Ann"})
+        text_in(PHONE, "points?")  # an answer came: the timer is cleared
+    assert the_enrollment().timeout_at is None
+    # The state a lost task leaves behind: at the http step, its grace running.
+    lost = EnrollmentFactory(plan=plan, step_id="call", enrolled_at=T0, timeout_at=T0 + HTTP_ANSWER_GRACE)
+    assert "Fired 0" in timers(T0 + HTTP_ANSWER_GRACE - timedelta(seconds=1))
+    assert "Fired 1" in timers(T0 + HTTP_ANSWER_GRACE)
+    assert bodies(sms_outbox, lost.contact.phone) == ["We could not look that up."]
+
+
 def test_http_reads_at_most_64_kib_of_the_answer(text_in, sms_outbox):
     http_plan()
     with responses.RequestsMock() as service:

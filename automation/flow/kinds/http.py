@@ -86,6 +86,10 @@ class Http(StepKind):
         rt.http_call(step=step)
         return WAIT
 
+    def on_timer(self, step: Step, rt):
+        # The answer never came back (a lost task): the call counts as failed.
+        return Go(step.data.get("on_failure"))
+
     def on_http_answer(self, step: Step, rt):
         answer = rt.event.data
         if not answer.get("ok"):
