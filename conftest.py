@@ -103,6 +103,18 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture
+def marketer_client(client, django_user_model):
+    """The test client logged in as a staff user of the "Marketers" group (the migrations
+    make the group and its permissions)."""
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user("marketer", is_staff=True)
+    user.groups.add(Group.objects.get(name="Marketers"))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def demo_plan(db):
     """The seed journey, exactly as `load_demo_plan` makes it, activated."""
     from automation.models import Plan

@@ -107,14 +107,18 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
     def response_post_save_add(self, request, obj):
         return self._maybe_publish(request, obj) or super().response_post_save_add(request, obj)
 
+    def _refused(self, request, exc: ValidationError) -> None:
+        """What a service refused, each reason as an error message on the page."""
+        for message in exc.messages:
+            self.message_user(request, message, messages.ERROR)
+
     def _maybe_publish(self, request, obj):
         if "_publish" not in request.POST:
             return None
         try:
             revision = plan_publish(plan=obj, user=request.user)
         except ValidationError as exc:
-            for message in exc.messages:
-                self.message_user(request, message, messages.ERROR)
+            self._refused(request, exc)
         else:
             self.message_user(
                 request,
@@ -187,8 +191,7 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
         try:
             new = plan_rollback(plan=plan, revision=revision, user=request.user)
         except ValidationError as exc:
-            for message in exc.messages:
-                self.message_user(request, message, messages.ERROR)
+            self._refused(request, exc)
         else:
             self.message_user(
                 request,
@@ -219,8 +222,7 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
         try:
             plan = service(plan=obj)
         except ValidationError as exc:
-            for message in exc.messages:
-                self.message_user(request, message, messages.ERROR)
+            self._refused(request, exc)
             return False
         self.message_user(request, f"Plan “{plan.name}” {self._done[transition_name]}.", messages.SUCCESS)
         return True

@@ -2,7 +2,6 @@
 read-only context, cost a bounded amount, and are sent as written."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
@@ -73,14 +72,6 @@ def test_a_text_that_renders_past_the_cap_fails_that_message_not_the_request(tex
     failed = OutboundMessage.objects.get(contact__phone=PHONE)
     assert failed.status == DeliveryStatus.FAILED
     assert "at most 1,600" in failed.error_message
-
-
-@pytest.fixture
-def marketer_client(client, django_user_model):
-    user = django_user_model.objects.create_user("marketer", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="Marketers"))
-    client.force_login(user)
-    return client
 
 
 def _post_plan(client, text: str):

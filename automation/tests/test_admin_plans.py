@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from automation.models import Enrollment, Plan, PlanRevision
@@ -33,14 +32,6 @@ def post_change(client, plan: Plan, document: dict | str | None = None, **extra)
 
 def _status(plan: Plan) -> str:
     return Plan.objects.values_list("status", flat=True).get(pk=plan.pk)
-
-
-@pytest.fixture
-def marketer_client(client, django_user_model):
-    user = django_user_model.objects.create_user("m", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="Marketers"))
-    client.force_login(user)
-    return client
 
 
 def test_the_page_shows_the_document_the_diagram_and_the_revisions(admin_client, demo_plan):

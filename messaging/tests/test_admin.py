@@ -2,20 +2,11 @@
 encoding and segments, for those who may edit plans."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 
 PREVIEW = "sms_preview"
-
-
-@pytest.fixture
-def marketer_client(client, django_user_model):
-    user = django_user_model.objects.create_user("m", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="Marketers"))
-    client.force_login(user)
-    return client
 
 
 def test_preview_renders_for_the_sample_contact(admin_client):
