@@ -11,6 +11,8 @@ from django_fsm.admin import FSMAdminMixin
 
 from automation import admin_contacts  # noqa: F401 - registers the contact's page
 from automation.admin_cockpit import PlanCockpitMixin
+from automation.admin_steps import PlanStepsMixin
+from automation.flow import flow_build
 from automation.forms import PlanForm
 from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan
 from automation.revisions import revision_flow, step_name
@@ -18,6 +20,7 @@ from automation.services.plans import (
     document_dump,
     plan_activate,
     plan_archive,
+    plan_draft_document,
     plan_draft_save,
     plan_pause,
     plan_publish,
@@ -27,15 +30,19 @@ from smsjourney.admin_mixins import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 
 
 @admin.register(Plan)
-class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
+class PlanAdmin(PlanStepsMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
     form = PlanForm
     fsm_fields = ["status"]
     list_display = ["name", "slug", "status", "entry", "revision", "active_enrollments", "updated_at"]
     list_filter = ["status"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    fields = ["name", "slug", "status", "document"]
     readonly_fields = ["status"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "status", "description"]}),
+        ("Who enters", {"fields": ["trigger", "keywords", "event", "reentry", "interrupts_other_plans"]}),
+        ("The journey", {"fields": ["start", "lifetime", "expiry_text", "track_links"]}),
+    ]
 
     def get_queryset(self, request):
         return (
@@ -54,8 +61,8 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
         )
 
     def get_readonly_fields(self, request, obj=None):
-        # The slug names the plan for good; the name comes from the published document.
-        return ["name", "slug", "status"] if obj is not None else ["status"]
+        # The slug names the plan for good (exports, plan_import, enter_plan steps).
+        return ["slug", "status"] if obj is not None else ["status"]
 
     def get_prepopulated_fields(self, request, obj=None):
         return {} if obj is not None else self.prepopulated_fields
@@ -83,10 +90,7 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        document = None
-        if obj is not None and obj.pk:
-            revision = obj.revisions.order_by("-number").first()
-            document = revision.document if revision else None
+        document = plan_draft_document(plan=obj) if obj is not None and obj.pk else None
 
         class BoundPlanForm(form):
             def __init__(self, *args, **kw):
@@ -96,8 +100,9 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         normal = form.cleaned_data["normal"]
-        if not change:
-            obj.name = normal["name"]
+        if change:
+            # The plan's name is the published revision's; a new one waits in the draft.
+            obj.name = Plan.objects.filter(pk=obj.pk).values_list("name", flat=True).first() or obj.name
         super().save_model(request, obj, form, change)
         plan_draft_save(plan=obj, document=normal, user=request.user)
 
@@ -112,8 +117,8 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
         for message in exc.messages:
             self.message_user(request, message, messages.ERROR)
 
-    def _maybe_publish(self, request, obj):
-        if "_publish" not in request.POST:
+    def _maybe_publish(self, request, obj, *, force: bool = False):
+        if "_publish" not in request.POST and not force:
             return None
         try:
             revision = plan_publish(plan=obj, user=request.user)
@@ -134,9 +139,11 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
         plan = Plan.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
         extra_context = dict(extra_context or {})
         if plan is not None:
-            extra_context["plan_revisions"] = list(
-                plan.revisions.select_related("published_by").order_by("-number")[:50]
-            )
+            revisions = list(plan.revisions.select_related("published_by").order_by("-number")[:50])
+            extra_context["plan_revisions"] = revisions
+            if revisions:
+                extra_context["plan_steps"] = steps_listed(revisions[0].document)
+                extra_context["plan_has_draft"] = revisions[0].published_at is None
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
@@ -226,6 +233,36 @@ class PlanAdmin(PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
             return False
         self.message_user(request, f"Plan “{plan.name}” {self._done[transition_name]}.", messages.SUCCESS)
         return True
+
+
+def steps_listed(document: dict) -> list[dict]:
+    """The draft's steps as the plan page lists them: what each does and where it goes."""
+    flow = flow_build(document)
+    rows = []
+    for step_id in flow.order:
+        step = flow.steps[step_id]
+        kind = step.kind
+        rows.append(
+            {
+                "id": step_id,
+                "name": step.name,
+                "kind": kind.description,
+                "type": step.type,
+                "does": kind.label(step),
+                "goal": flow.goals[step.goal].name if step.goal in flow.goals else step.goal,
+                "is_start": step_id == flow.start,
+                "exits": [
+                    {
+                        "field": way.field,
+                        "label": way.label,
+                        "target": flow.steps[way.target].name if way.target in flow.steps else None,
+                        "target_id": way.target,
+                    }
+                    for way in kind.exits(step.data)
+                ],
+            }
+        )
+    return rows
 
 
 class EnrollmentStepInline(ReadOnlyInlineMixin, admin.TabularInline):

@@ -106,7 +106,9 @@ class PlanCockpitMixin:
         extra_context = dict(extra_context or {})
         plan = Plan.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
         if plan is not None:
-            extra_context["plan_diagram"] = plan_diagram_svg(plan=plan)
+            # The page edits the draft: draw it (else the newest revision).
+            newest = plan.revisions.order_by("-number").values_list("pk", flat=True).first()
+            extra_context["plan_diagram"] = plan_diagram_svg(plan=plan, revision_id=newest)
         return super().change_view(request, object_id, form_url, extra_context)
 
     # --- pages ----------------------------------------------------------------------------

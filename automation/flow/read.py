@@ -36,6 +36,37 @@ def duration_parse(text: Any) -> timedelta:
     return value
 
 
+_UNIT_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60}
+_SIMPLE = re.compile(r"P(?:(\d{1,5})D|T(\d{1,5})H|T(\d{1,5})M)")
+
+
+def duration_split(iso: str | None) -> tuple[int | None, str]:
+    """`PT2H` → (2, "hours"): the largest unit the duration is a whole number of."""
+    if not iso:
+        return None, "hours"
+    written = _SIMPLE.fullmatch(iso)
+    if written:  # as the marketer wrote it: PT24H stays 24 hours
+        amount = next(g for g in written.groups() if g is not None)
+        unit = ("days", "hours", "minutes")[written.groups().index(amount)]
+        return int(amount), unit
+    try:
+        seconds = duration_parse(iso).total_seconds()
+    except ValueError:
+        return None, "hours"
+    for unit in ("days", "hours"):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return int(seconds // _UNIT_SECONDS[unit]), unit
+    return max(1, round(seconds / 60)), "minutes"
+
+
+def duration_say(iso: str) -> str:
+    """`PT2H` → "2 hours" (`PT1M` → "1 minute")."""
+    amount, unit = duration_split(iso)
+    if amount is None:
+        return iso
+    return f"{amount} {unit[:-1] if amount == 1 else unit}"
+
+
 def field_path_problem(path: Any) -> str | None:
     """Why `path` is not a contact field a plan may use, or None."""
     if isinstance(path, str) and (path in CONTACT_FIELDS or _ATTRIBUTE.fullmatch(path)):

@@ -96,7 +96,8 @@ def _fresh(plan: Plan) -> Plan:
 
 def plan_draft_save(*, plan: Plan, document: Any, user=None, note: str = "") -> PlanRevision:
     """Write `document` as the plan's draft (its one unpublished revision), created when
-    there is none. FlowInvalid when refused; the slug must stay the plan's."""
+    there is none and the document differs from the newest revision. FlowInvalid when
+    refused; the slug must stay the plan's."""
     normal = plan_document_check(document)
     if normal["slug"] != plan.slug:
         from automation.flow.problems import Problem
@@ -105,7 +106,10 @@ def plan_draft_save(*, plan: Plan, document: Any, user=None, note: str = "") -> 
             [Problem(None, "slug", f"{normal['slug']!r} is not this plan's slug {plan.slug!r}")]
         )
     goals_ensure(goals=normal["goals"])
-    draft = plan.revisions.filter(published_at__isnull=True).first()
+    newest = plan.revisions.order_by("-number").first()
+    if newest is not None and newest.published_at is not None and newest.document == normal:
+        return newest  # nothing to draft: it is what is published
+    draft = newest if newest is not None and newest.published_at is None else None
     if draft is not None:
         draft.document = normal
         draft.note = note or draft.note
@@ -147,10 +151,60 @@ def plan_rollback(*, plan: Plan, revision: PlanRevision, user=None) -> PlanRevis
     """Publish the content of an earlier `revision` again, as the next revision."""
     if revision.plan_id != plan.pk:
         raise PlanInvalid("That revision belongs to another plan.")
-    plan_draft_save(
+    saved = plan_draft_save(
         plan=plan, document=revision.document, user=user, note=f"Rolled back to revision {revision.number}."
     )
+    if saved.published_at is not None:
+        raise PlanInvalid(f"Revision {revision.number} says what the published revision says already.")
     return plan_publish(plan=plan, user=user)
+
+
+# --- the step editor: one step at a time, the whole plan checked each time ---------------------
+
+
+def plan_draft_document(*, plan: Plan) -> dict | None:
+    """What the plan's editor shows: its draft, else its newest revision (None: none yet)."""
+    revision = plan.revisions.order_by("-number").first()
+    return revision.document if revision else None
+
+
+def plan_step_save(
+    *,
+    plan: Plan,
+    step: dict,
+    replaces: str | None = None,
+    after: tuple[str, str] | None = None,
+    user=None,
+) -> PlanRevision:
+    """Write one step into the draft: a new one (connected from exit `after` = (step id,
+    exit field) when given) or step `replaces` (its exits and the start follow a new id).
+    FlowInvalid, nothing changed, when the plan would not work."""
+    from automation.flow.edit import step_insert, step_replace
+
+    document = plan_draft_document(plan=plan)
+    if replaces is not None:
+        document = step_replace(document, replaces, step)
+    else:
+        document = step_insert(document, step, after=after)
+    return plan_draft_save(plan=plan, document=document, user=user)
+
+
+def plan_step_delete(*, plan: Plan, step_id: str, user=None) -> PlanRevision:
+    """Take a step out of the draft; exits to it end the journey instead. FlowInvalid when
+    that leaves the plan unable to work (its start, or steps only it led to)."""
+    from automation.flow.edit import step_remove
+
+    return plan_draft_save(
+        plan=plan, document=step_remove(plan_draft_document(plan=plan), step_id), user=user
+    )
+
+
+def plan_step_move(*, plan: Plan, step_id: str, offset: int, user=None) -> PlanRevision:
+    """Move a step up (offset < 0) or down the draft's list of steps."""
+    from automation.flow.edit import step_move
+
+    document = step_move(plan_draft_document(plan=plan), step_id, offset)
+    return plan_draft_save(plan=plan, document=document, user=user)
 
 
 def goals_ensure(*, goals: list[dict], update: bool = False) -> None:

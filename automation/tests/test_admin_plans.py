@@ -1,6 +1,7 @@
-"""The plan page: the draft as a §6 document checked on save, "Save and publish", the
-revisions (view, compare, roll back), export, and the Activate / Pause / Archive buttons of
-the plan's FSM — as a marketer uses them."""
+"""The plan page as a marketer uses it: settings and goals, the steps each edited with its
+kind's form (added after an exit, renamed, moved, deleted), problems said on their
+fields, "Save and publish", the JSON editor and import, revisions (view, compare, roll
+back), export, and the Activate / Pause / Archive buttons of the plan's FSM."""
 
 import json
 import re
@@ -9,8 +10,10 @@ import pytest
 from django.urls import reverse
 
 from automation.models import Enrollment, Plan, PlanRevision
-from automation.services.plans import document_dump
+from automation.services.plans import document_dump, plan_import
+from automation.tests.admin_forms import page_data
 from automation.tests.factories import plan_document, plan_make
+from automation.tests.test_plan_format import EVERYTHING
 
 pytestmark = pytest.mark.django_db
 
@@ -23,73 +26,201 @@ def newest(plan: Plan) -> PlanRevision:
     return plan.revisions.order_by("-number").first()
 
 
-def post_change(client, plan: Plan, document: dict | str | None = None, **extra):
-    if document is None:
-        document = newest(plan).document
-    text = document if isinstance(document, str) else document_dump(document)
-    return client.post(change_url(plan), {"document": text, **extra}, follow=extra.pop("follow", False))
+def post_change(client, plan: Plan, follow: bool = False, **changes):
+    """Post the plan page as it is shown, with `changes` to its fields."""
+    data = page_data(client.get(change_url(plan))) | changes
+    return client.post(change_url(plan), data, follow=follow)
+
+
+def step_url(plan: Plan, step_id: str) -> str:
+    return reverse("admin:automation_plan_step", args=[plan.pk, step_id])
+
+
+def post_step(client, plan: Plan, step_id: str, url: str | None = None, **changes):
+    """Post a step's page as it is shown, with `changes` to its fields."""
+    url = url or step_url(plan, step_id)
+    return client.post(url, page_data(client.get(url)) | changes)
 
 
 def _status(plan: Plan) -> str:
     return Plan.objects.values_list("status", flat=True).get(pk=plan.pk)
 
 
-def test_the_page_shows_the_document_the_diagram_and_the_revisions(admin_client, demo_plan):
-    page = admin_client.get(change_url(demo_plan)).content.decode()
-    assert "&quot;id&quot;: &quot;invited&quot;" in page  # the document, in its text area
+def test_the_page_shows_settings_steps_diagram_and_revisions(admin_client, demo_plan):
+    response = admin_client.get(change_url(demo_plan))
+    page = response.content.decode()
+    form = response.context["adminform"].form
+    assert (form["trigger"].value(), form["lifetime"].value(), form["start"].value()) == (
+        "any",
+        "P7D",
+        "invited",
+    )
+    assert 'data-step-id="invited"' in page and step_url(demo_plan, "quoted") in page  # the steps list
+    assert "Ask and wait for a reply" in page and "no reply for 24 hours" in page
     assert 'class="plan-diagram"' in page and 'data-step-id="quoted"' in page
     assert "published (new enrollments)" in page
     assert reverse("admin:automation_plan_revision", args=[demo_plan.pk, 1]) in page
+    assert "&quot;" not in page.split('id="plan-steps"')[1].split("</fieldset>")[0]  # no JSON in sight
 
 
-def test_adding_a_plan_with_no_document_gives_a_starter_draft(marketer_client):
-    response = marketer_client.post(
-        reverse("admin:automation_plan_add"), {"name": "Spring", "slug": "spring"}
-    )
+def test_adding_a_plan_gives_a_starter_draft_with_its_settings(marketer_client):
+    add = reverse("admin:automation_plan_add")
+    data = page_data(marketer_client.get(add)) | {
+        "name": "Spring", "slug": "spring", "trigger": "keyword", "keywords": "SPRING, BLOOM",
+    }  # fmt: skip
+    response = marketer_client.post(add, data)
     assert response.status_code == 302
     plan = Plan.objects.get(slug="spring")
     revision = newest(plan)
     assert (revision.number, revision.published_at, plan.status) == (1, None, "draft")
+    assert revision.document["entry"] == {
+        "trigger": "keyword",
+        "keywords": ["SPRING", "BLOOM"],
+        "sender": None,
+    }
+    assert revision.document["lifetime"] == "P7D"
     assert revision.document["steps"][0]["type"] == "send"
 
 
-def test_a_document_with_problems_is_refused_naming_step_and_field(admin_client, demo_plan):
-    document = json.loads(json.dumps(newest(demo_plan).document))
-    document["steps"][2]["rules"][0]["words"] = ["4,5 stars"]
-    document["steps"][0]["timeout"]["after"] = "120"
-    response = post_change(admin_client, demo_plan, document)
-    page = response.content.decode()
+def test_settings_problems_are_said_on_their_fields(admin_client, demo_plan):
+    response = post_change(admin_client, demo_plan, trigger="keyword", keywords="STOP")
     assert response.status_code == 200
-    assert "step &#x27;quoted&#x27;, rules[0].words[0]: &#x27;4,5 stars&#x27; must be one word" in page
-    assert "step &#x27;invited&#x27;, timeout.after: &#x27;120&#x27; is not an ISO 8601 duration" in page
+    errors = response.context["adminform"].form.errors
+    assert "'STOP' is a compliance word (STOP always means opt-out or help)" in errors["keywords"][0]
+    response = post_change(admin_client, demo_plan, **{"goals-1-slug": "Not a slug!"})
+    assert response.status_code == 200
     assert demo_plan.revisions.count() == 1
 
 
-def test_not_json_is_refused(admin_client, demo_plan):
-    response = post_change(admin_client, demo_plan, "{oops")
-    assert "not JSON" in response.content.decode()
+def test_deleting_a_goal_a_step_records_is_refused_naming_the_step(admin_client, demo_plan):
+    response = post_change(admin_client, demo_plan, **{"goals-1-DELETE": "on"})
+    errors = " ".join(response.context["adminform"].form.non_field_errors())
+    assert "“Purchased”, goal: 'purchase' is not one of the plan's goals" in errors
     assert demo_plan.revisions.count() == 1
 
 
 def test_saving_keeps_a_draft_and_publishing_makes_the_next_revision(admin_client, demo_plan, text_in):
     text_in("+12125550111", "hi")  # an enrollment under way in revision 1
-    document = json.loads(json.dumps(newest(demo_plan).document))
-    document["steps"][0]["text"] = "Hello! Reply QUOTE for a discount."
-    assert post_change(admin_client, demo_plan, document).status_code == 302
+    response = post_step(admin_client, demo_plan, "invited", text="Hello! Reply QUOTE for a discount.")
+    assert response.status_code == 302
     draft = newest(demo_plan)
     assert (draft.number, draft.published_at) == (2, None)
+    assert draft.document["steps"][0]["text"] == "Hello! Reply QUOTE for a discount."
+    assert draft.document["steps"][0]["timeout"] == {"after": "PT24H", "next": "reminded"}  # as written
     assert Plan.objects.get(pk=demo_plan.pk).published.number == 1
 
-    response = post_change(admin_client, demo_plan, document, _publish="1", follow=True)
+    response = post_change(admin_client, demo_plan, _publish="1", follow=True)
     assert "Revision 2 of “Quote and buy” is published" in response.content.decode()
     assert Plan.objects.get(pk=demo_plan.pk).published.number == 2
     assert Enrollment.objects.get().revision.number == 1  # stays on the revision it started in
 
 
-def test_the_revision_page_shows_what_changed_and_rolls_back(admin_client, demo_plan):
+def test_every_step_type_survives_its_form_unchanged(admin_client):
+    plan = plan_import(document=EVERYTHING).plan
+    for step in EVERYTHING["steps"]:
+        response = post_step(admin_client, plan, step["id"])
+        assert response.status_code == 302, (step["id"], response.context["form"].errors)
+    assert newest(plan).number == 1  # nothing changed: no draft was made
+    assert newest(plan).document == plan_import(document=EVERYTHING).plan.published.document
+
+
+def test_a_step_form_says_what_is_wrong_on_the_field(admin_client, demo_plan):
+    response = post_step(admin_client, demo_plan, "quoted", **{"rules-0-words": "", "text": "{% now %}"})
+    form = response.context["form"]
+    assert response.status_code == 200
+    assert "list at least one word" in str(form.rows["rules"].forms[0].errors)
+    assert form.errors["text"]
+    response = post_step(
+        admin_client, demo_plan, "quoted", **{"rules-0-next": "invited", "timeout_after_0": "0"}
+    )
+    assert "Ensure this value is greater than or equal to 1." in str(response.context["form"].errors)
+    assert demo_plan.revisions.count() == 1
+
+
+def test_a_rule_to_nowhere_makes_a_step_unreachable_and_is_refused_in_words(admin_client, demo_plan):
+    response = post_step(admin_client, demo_plan, "quoted", **{"rules-0-next": ""})
+    problems = " ".join(response.context["form"].non_field_errors())
+    assert "“Purchased” cannot be reached from the start step 'invited'" in problems
+    assert demo_plan.revisions.count() == 1
+
+
+def test_adding_a_step_after_an_exit_puts_it_in_between(admin_client, demo_plan):
+    add = reverse("admin:automation_plan_step_add", args=[demo_plan.pk])
+    query = "?after=quoted&exit=rules[0].next"
+    kinds = admin_client.get(add + query).content.decode()
+    assert "Split at random (A/B)" in kinds and "Call a web service" in kinds
+    response = post_step(
+        admin_client, demo_plan, "", url=add + query + "&type=send", id="thanks-first", text="Great choice!"
+    )
+    assert response.status_code == 302
+    steps = {s["id"]: s for s in newest(demo_plan).document["steps"]}
+    assert steps["quoted"]["rules"][0]["next"] == "thanks-first"
+    assert steps["thanks-first"] == {
+        "id": "thanks-first", "type": "send", "text": "Great choice!", "next": "purchased",
+    }  # fmt: skip
+    assert admin_client.get(add + "?after=quoted&exit=nowhere").status_code == 404
+
+
+def test_a_step_can_be_renamed_moved_and_deleted(admin_client, demo_plan):
+    post_step(admin_client, demo_plan, "reminded", id="nudged")
+    document = newest(demo_plan).document
+    assert document["steps"][0]["timeout"]["next"] == "nudged"  # exits follow the new id
+    move = reverse("admin:automation_plan_step_move", args=[demo_plan.pk, "nudged"])
+    admin_client.post(move, {"direction": "down"})
+    assert [s["id"] for s in newest(demo_plan).document["steps"]] == [
+        "invited",
+        "quoted",
+        "nudged",
+        "purchased",
+    ]
+
+    delete = reverse("admin:automation_plan_step_delete", args=[demo_plan.pk, "quoted"])
+    assert "“Invited”: QUOTE" in admin_client.get(delete).content.decode()
+    response = admin_client.post(delete, follow=True)
+    assert "“Quoted” is not deleted" in response.content.decode()
+    assert "“Purchased” cannot be reached" in response.content.decode()
+    response = admin_client.post(
+        reverse("admin:automation_plan_step_delete", args=[demo_plan.pk, "nudged"]), follow=True
+    )
+    assert "“Reminded” is deleted from the draft" in response.content.decode()
+    document = newest(demo_plan).document
+    assert "timeout" in document["steps"][0] and document["steps"][0]["timeout"]["next"] is None
+
+
+def test_json_editor_and_import(admin_client, demo_plan, tmp_path):
+    json_url = reverse("admin:automation_plan_json", args=[demo_plan.pk])
+    response = admin_client.post(json_url, {"document": "{oops"})
+    assert "not JSON" in response.content.decode()
     document = json.loads(json.dumps(newest(demo_plan).document))
-    document["steps"][3]["text"] = "Thank you!"
-    post_change(admin_client, demo_plan, document, _publish="1")
+    document["steps"][2]["rules"][0]["words"] = ["4,5 stars"]
+    response = admin_client.post(json_url, {"document": document_dump(document)})
+    assert (
+        "“Quoted”, reply 1, word 1: &#x27;4,5 stars&#x27; must be one word"
+        in response.content.decode()
+    )
+    assert demo_plan.revisions.count() == 1
+
+    import_url = reverse("admin:automation_plan_import", args=[demo_plan.pk])
+    other = plan_document(slug="someone-else")
+    upload = tmp_path / "plan.json"
+    upload.write_text(document_dump(other))
+    with upload.open("rb") as f:
+        response = admin_client.post(import_url, {"file": f})
+    assert "not “quote-and-buy”" in response.content.decode()
+    document["steps"][2]["rules"][0]["words"] = ["BUY", "YES"]
+    upload.write_text(document_dump(document))
+    with upload.open("rb") as f:
+        response = admin_client.post(import_url, {"file": f, "publish": "on"}, follow=True)
+    assert "Revision 2 of “Quote and buy” is published" in response.content.decode()
+    assert Plan.objects.get(pk=demo_plan.pk).published.document["steps"][2]["rules"][0]["words"] == [
+        "BUY",
+        "YES",
+    ]
+
+
+def test_the_revision_page_shows_what_changed_and_rolls_back(admin_client, demo_plan):
+    post_step(admin_client, demo_plan, "purchased", text="Thank you!")
+    post_change(admin_client, demo_plan, _publish="1")
     page = admin_client.get(
         reverse("admin:automation_plan_revision", args=[demo_plan.pk, 2])
     ).content.decode()
@@ -141,19 +272,6 @@ def test_activation_before_publishing_says_what_to_do(admin_client):
     assert _status(plan) == "draft"
 
 
-def test_a_marketer_authors_and_publishes(marketer_client):
-    document = plan_document(
-        slug="survey", name="Survey", entry={"trigger": "keyword", "keywords": ["SURVEY"]}
-    )
-    response = marketer_client.post(
-        reverse("admin:automation_plan_add"),
-        {"name": "Survey", "slug": "survey", "document": document_dump(document), "_publish": "1"},
-    )
-    assert response.status_code == 302
-    plan = Plan.objects.get(slug="survey")
-    assert (plan.status, plan.published.number) == ("active", 1)
-
-
 def test_a_viewer_cannot_save_or_roll_back(client, django_user_model, demo_plan):
     from django.contrib.auth.models import Permission
 
@@ -161,6 +279,8 @@ def test_a_viewer_cannot_save_or_roll_back(client, django_user_model, demo_plan)
     user.user_permissions.add(*Permission.objects.filter(codename__in=["view_plan", "view_planrevision"]))
     client.force_login(user)
     assert client.get(change_url(demo_plan)).status_code == 200
-    assert post_change(client, demo_plan).status_code == 403
+    assert client.post(change_url(demo_plan), {}).status_code == 403
+    assert client.get(step_url(demo_plan, "invited")).status_code == 403
+    assert client.post(reverse("admin:automation_plan_json", args=[demo_plan.pk]), {}).status_code == 403
     assert client.post(reverse("admin:automation_plan_rollback", args=[demo_plan.pk, 1])).status_code == 403
     assert demo_plan.revisions.count() == 1

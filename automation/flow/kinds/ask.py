@@ -2,8 +2,20 @@
 answer to the contact and record a goal; an unmatched reply gets the `other` text at
 most `repeat` times per visit; silence for `timeout.after` goes to `timeout.next`."""
 
+from django import forms
+
+from automation.flow.forms import (
+    ContactFieldField,
+    DurationField,
+    ExitField,
+    GoalField,
+    RowForm,
+    StepForm,
+    WordsField,
+    template_area,
+)
 from automation.flow.kinds.base import WAIT, Exit, Go, Step, StepKind
-from automation.flow.read import Reader, duration_parse
+from automation.flow.read import Reader, duration_parse, duration_say
 from automation.matching import is_single_word, keyword_normalize, regex_problem, rule_match
 
 WORD_MATCHES = ("keyword", "first_word", "contains")
@@ -22,11 +34,115 @@ def read_timeout(r: Reader) -> dict | None:
     return {"after": t.duration("after"), "next": t.exit("next")}
 
 
+MATCH_LABELS = (
+    ("", "—"),
+    ("keyword", "is one of these words"),
+    ("first_word", "starts with one of these words"),
+    ("contains", "contains one of these words"),
+    ("number", "is a number"),
+    ("email", "is an email address"),
+    ("phone", "is a phone number"),
+    ("date", "is a date"),
+    ("regex", "matches a pattern (regular expression)"),
+    ("any", "is anything else"),
+)
+
+
+def timeout_initial(data: dict) -> dict:
+    timeout = data.get("timeout") or {}
+    return {"timeout_after": timeout.get("after"), "timeout_next": timeout.get("next") or ""}
+
+
+def timeout_data(cleaned: dict) -> dict:
+    if not cleaned.get("timeout_after"):
+        return {}
+    return {"timeout": {"after": cleaned["timeout_after"], "next": cleaned.get("timeout_next")}}
+
+
+class RuleForm(RowForm):
+    match = forms.ChoiceField(choices=MATCH_LABELS, label="When the reply")
+    words = WordsField(label="Words")
+    pattern = forms.CharField(required=False, max_length=500, label="Pattern")
+    min = forms.FloatField(required=False, label="From")
+    max = forms.FloatField(required=False, label="To")
+    save_as = ContactFieldField(label="Save the answer as")
+    goal = GoalField()
+    next = ExitField()
+
+
+class AskForm(StepForm):
+    text = template_area("Question", help_text="Sent when a contact reaches this step; may be empty.")
+    lists = {"rules": (RuleForm, True)}
+    main_exit = "rules"
+    sections = (
+        ("", ["text"]),
+        ("", "rules"),
+        ("Any other reply", ["other_text", "other_repeat", "other_next"]),
+        ("Silence", ["timeout_after", "timeout_next"]),
+    )
+    list_labels = {"rules": "Replies (tried from the top; the first that fits wins)"}
+    other_text = template_area(
+        "Answer to any other reply", rows=2, help_text="E.g. “Please reply with a number from 1 to 5.”"
+    )
+    other_repeat = forms.IntegerField(
+        min_value=0, max_value=20, initial=1, label="Times at most", help_text="Per visit of this step."
+    )
+    other_next = ExitField(
+        label="After that, go to", help_text="“End the journey” here means: stay and stop answering."
+    )
+    timeout_after = DurationField(label="If there is no reply for")
+    timeout_next = ExitField()
+
+    @classmethod
+    def initial_of(cls, data):
+        other = data.get("other") or {}
+        initial = {
+            "text": data.get("text", ""),
+            "other_text": other.get("text", ""),
+            "other_repeat": other.get("repeat", 1),
+            "other_next": other.get("next") or "",
+            **timeout_initial(data),
+        }
+        rules = []
+        for rule in data.get("rules", ()):
+            row = dict(rule)
+            row["next"] = rule.get("next") or ""
+            rules.append(row)
+        return initial, {"rules": rules}
+
+    def data_of(self, cleaned, rows):
+        rules = []
+        for row in rows["rules"]:
+            rule = {"match": row["match"]}
+            if row["match"] in WORD_MATCHES:
+                rule["words"] = row["words"]
+            elif row["match"] == "regex":
+                rule["pattern"] = row["pattern"]
+            elif row["match"] == "number":
+                for bound in ("min", "max"):
+                    if row[bound] is not None:
+                        rule[bound] = int(row[bound]) if row[bound].is_integer() else row[bound]
+            for key in ("save_as", "goal"):
+                if row.get(key):
+                    rule[key] = row[key]
+            rule["next"] = row["next"]
+            rules.append(rule)
+        data = {"text": cleaned["text"], "rules": rules}
+        if cleaned["other_text"] or cleaned["other_next"]:
+            data["other"] = {
+                "text": cleaned["other_text"],
+                "repeat": cleaned["other_repeat"] if cleaned["other_repeat"] is not None else 1,
+                "next": cleaned["other_next"],
+            }
+        return data | timeout_data(cleaned)
+
+
 class Ask(StepKind):
     type = "ask"
     keys = ("text", "rules", "other", "timeout")
     waits = True
     description = "Ask and wait for a reply"
+    form_class = AskForm
 
     def read(self, r: Reader) -> dict:
         rules = []
@@ -96,9 +212,10 @@ class Ask(StepKind):
             for i, rule in enumerate(data["rules"])
         ]
         if data.get("other") and data["other"].get("next"):
-            out.append(Exit("other.next", "other", data["other"]["next"]))
+            out.append(Exit("other.next", "any other reply", data["other"]["next"]))
         if data.get("timeout"):
-            out.append(Exit("timeout.next", f"silent {data['timeout']['after']}", data["timeout"]["next"]))
+            label = f"no reply for {duration_say(data['timeout']['after'])}"
+            out.append(Exit("timeout.next", label, data["timeout"]["next"]))
         return out
 
     @staticmethod

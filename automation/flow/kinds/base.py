@@ -97,6 +97,7 @@ class StepKind:
     keys: ClassVar[tuple[str, ...]]
     waits: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    form_class: ClassVar[type]  # its admin form: an automation.flow.forms.StepForm
 
     # --- the format ------------------------------------------------------------------
     def read(self, r: Reader) -> dict[str, Any]:

@@ -2,8 +2,11 @@
 
 from datetime import datetime, timedelta
 
+from django import forms
+
+from automation.flow.forms import DurationField, ExitField, StepForm
 from automation.flow.kinds.base import WAIT, Go, Step, StepKind
-from automation.flow.read import HH_MM, Reader, duration_parse
+from automation.flow.read import HH_MM, Reader, duration_parse, duration_say
 
 
 def next_local_time(local_now: datetime, hh_mm: str) -> datetime:
@@ -17,11 +20,39 @@ def next_local_time(local_now: datetime, hh_mm: str) -> datetime:
     return candidate
 
 
+class DelayForm(StepForm):
+    wait_for = DurationField(label="Wait for")
+    until = forms.TimeField(
+        required=False,
+        label="or until (the contact's local time)",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    next = ExitField()
+
+    @classmethod
+    def initial_of(cls, data):
+        return {"wait_for": data.get("for"), "until": data.get("until"), "next": data.get("next") or ""}, {}
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("wait_for")) == bool(cleaned.get("until")):
+            raise forms.ValidationError(
+                "Give either how long to wait or until what time, not both or neither."
+            )
+        return cleaned
+
+    def data_of(self, cleaned, rows):
+        if cleaned.get("wait_for"):
+            return {"for": cleaned["wait_for"], "next": cleaned["next"]}
+        return {"until": cleaned["until"].strftime("%H:%M"), "next": cleaned["next"]}
+
+
 class Delay(StepKind):
     type = "delay"
     keys = ("for", "until", "next")
     waits = True
     description = "Wait for a while"
+    form_class = DelayForm
 
     def read(self, r: Reader) -> dict:
         data: dict = {}
@@ -38,7 +69,9 @@ class Delay(StepKind):
         return data
 
     def label(self, step: Step) -> str:
-        return f"Wait {step.data['for']}" if "for" in step.data else f"Wait until {step.data['until']}"
+        if "for" in step.data:
+            return f"Wait {duration_say(step.data['for'])}"
+        return f"Wait until {step.data['until']}"
 
     def enter(self, step: Step, rt):
         if "for" in step.data:

@@ -1,13 +1,34 @@
 """`enter_plan`: this enrollment completes and the contact enters another plan's start."""
 
+from django import forms
+
+from automation.flow.forms import StepForm
 from automation.flow.kinds.base import Go, Step, StepKind
 from automation.flow.read import SLUG, Reader
+
+
+class EnterPlanForm(StepForm):
+    main_exit = None
+    plan = forms.SlugField(
+        max_length=100,
+        label="Plan to enter",
+        help_text="The other plan's slug. This journey completes here.",
+        widget=forms.TextInput(attrs={"list": "plan-slugs", "autocomplete": "off"}),
+    )
+
+    @classmethod
+    def initial_of(cls, data):
+        return {"plan": data.get("plan", "")}, {}
+
+    def data_of(self, cleaned, rows):
+        return {"plan": cleaned["plan"]}
 
 
 class EnterPlan(StepKind):
     type = "enter_plan"
     keys = ("plan",)
     description = "Enter another plan"
+    form_class = EnterPlanForm
 
     def read(self, r: Reader) -> dict:
         slug = r.get("plan")

@@ -3,6 +3,11 @@
 values of the JSON answer to contact fields. The call itself is
 ``automation.services.webhooks``: after commit, and its answer comes back as an event."""
 
+import json
+
+from django import forms
+
+from automation.flow.forms import ExitField, StepForm, template_area
 from automation.flow.kinds.base import WAIT, Exit, Go, Step, StepKind
 from automation.flow.read import Reader, field_path_problem
 
@@ -27,10 +32,80 @@ def json_path_get(data, path: str):
     return value if value is None or isinstance(value, str | int | float | bool) else None
 
 
+def _pairs(text: str, sep: str, what: str) -> dict[str, str]:
+    """Lines "name<sep>value" → {name: value}; ValidationError naming the bad line."""
+    out = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, found, value = line.partition(sep)
+        if not found or not name.strip() or not value.strip():
+            raise forms.ValidationError(f"Line {n} is not {what}.")
+        out[name.strip()] = value.strip()
+    return out
+
+
+class HttpForm(StepForm):
+    method = forms.ChoiceField(choices=[(m, m) for m in METHODS], initial="GET")
+    url = forms.CharField(
+        max_length=2000, label="URL", help_text="May use {{ contact.phone }} and other contact values."
+    )
+    body = template_area(
+        "Body (POST)", rows=3, help_text="Sent as JSON: a JSON object, or text with {{ … }} values."
+    )
+    headers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One a line: Name: value",
+    )
+    save = forms.CharField(
+        required=False,
+        label="Save from the answer",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One a line: contact field = path in the JSON answer, e.g. attributes.points = data.points",
+    )
+    next = ExitField(label="When it answers 2xx, go to")
+    on_failure = ExitField(label="Otherwise, go to")
+
+    @classmethod
+    def initial_of(cls, data):
+        body = data.get("body")
+        return {
+            "method": data.get("method", "GET"),
+            "url": data.get("url", ""),
+            "body": json.dumps(body, ensure_ascii=False) if isinstance(body, dict | list) else (body or ""),
+            "headers": "\n".join(f"{k}: {v}" for k, v in (data.get("headers") or {}).items()),
+            "save": "\n".join(f"{k} = {v}" for k, v in (data.get("save") or {}).items()),
+            "next": data.get("next") or "",
+            "on_failure": data.get("on_failure") or "",
+        }, {}
+
+    def clean_headers(self):
+        return _pairs(self.cleaned_data["headers"], ":", "Name: value")
+
+    def clean_save(self):
+        return _pairs(self.cleaned_data["save"], "=", "field = path")
+
+    def data_of(self, cleaned, rows):
+        data = {"method": cleaned["method"], "url": cleaned["url"]}
+        body = cleaned["body"].strip()
+        if body:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+            data["body"] = parsed if isinstance(parsed, dict | list) else cleaned["body"]
+        for key in ("headers", "save"):
+            if cleaned[key]:
+                data[key] = cleaned[key]
+        return data | {"next": cleaned["next"], "on_failure": cleaned["on_failure"]}
+
+
 class Http(StepKind):
     type = "http"
     keys = ("method", "url", "body", "headers", "save", "next", "on_failure")
     description = "Call a web service"
+    form_class = HttpForm
 
     def read(self, r: Reader) -> dict:
         data = {"method": r.choice("method", METHODS, default="GET") or "GET", "url": r.text("url")}

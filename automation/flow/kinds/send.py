@@ -1,15 +1,45 @@
 """`send`: a text (and optional media, as MMS), then on at once."""
 
+from django import forms
+
+from automation.flow.forms import ExitField, StepForm, template_area
 from automation.flow.kinds.base import Go, Step, StepKind
 from automation.flow.read import Reader
 
 MAX_MEDIA = 10
 
 
+class SendForm(StepForm):
+    text = template_area("Text", required=True, rows=4)
+    media = forms.CharField(
+        required=False,
+        label="Pictures or files (MMS)",
+        help_text="Optional: one http(s) URL a line.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    next = ExitField()
+
+    @classmethod
+    def initial_of(cls, data):
+        return {
+            "text": data.get("text", ""),
+            "media": "\n".join(data.get("media", ())),
+            "next": data.get("next") or "",
+        }, {}
+
+    def data_of(self, cleaned, rows):
+        data = {"text": cleaned["text"], "next": cleaned["next"]}
+        media = [line.strip() for line in cleaned["media"].splitlines() if line.strip()]
+        if media:
+            data["media"] = media
+        return data
+
+
 class Send(StepKind):
     type = "send"
     keys = ("text", "media", "next")
     description = "Send a text, then go on"
+    form_class = SendForm
 
     def read(self, r: Reader) -> dict:
         media = []

@@ -1,15 +1,41 @@
 """`set`: write plain values to contact fields, then on at once."""
 
+from django import forms
+
+from automation.flow.forms import ContactFieldField, ExitField, RowForm, StepForm, plain_text, plain_value
 from automation.flow.kinds.base import Go, Step, StepKind
 from automation.flow.read import Reader, field_path_problem
 
 MAX_FIELDS = 50
 
 
+class FieldValueForm(RowForm):
+    field = ContactFieldField(label="Contact field")
+    value = forms.CharField(
+        required=False, max_length=500, label="Value", help_text="Numbers and true/false are kept as such."
+    )
+
+
+class SetFieldsForm(StepForm):
+    lists = {"fields": (FieldValueForm, False)}
+    list_labels = {"fields": "Fields to set"}
+    next = ExitField()
+
+    @classmethod
+    def initial_of(cls, data):
+        rows = [{"field": k, "value": plain_text(v)} for k, v in (data.get("fields") or {}).items()]
+        return {"next": data.get("next") or ""}, {"fields": rows}
+
+    def data_of(self, cleaned, rows):
+        fields = {row["field"]: plain_value(row["value"]) for row in rows["fields"] if row.get("field")}
+        return {"fields": fields, "next": cleaned["next"]}
+
+
 class SetFields(StepKind):
     type = "set"
     keys = ("fields", "next")
     description = "Set contact fields"
+    form_class = SetFieldsForm
 
     def read(self, r: Reader) -> dict:
         raw = r.get("fields")

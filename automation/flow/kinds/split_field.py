@@ -1,5 +1,8 @@
 """`split_field`: the first case that holds for a contact field wins, else `default`."""
 
+from django import forms
+
+from automation.flow.forms import ContactFieldField, ExitField, RowForm, StepForm, plain_text, plain_value
 from automation.flow.kinds.base import Exit, Go, Step, StepKind
 from automation.flow.read import Reader
 
@@ -38,10 +41,62 @@ def case_holds(op: str, actual, expected) -> bool:
         return False
 
 
+OP_LABELS = (
+    ("", "—"),
+    ("eq", "is"),
+    ("ne", "is not"),
+    ("lt", "is less than"),
+    ("le", "is at most"),
+    ("gt", "is more than"),
+    ("ge", "is at least"),
+    ("contains", "contains"),
+    ("in", "is one of (comma-separated)"),
+    ("set", "is filled in"),
+    ("unset", "is empty"),
+)
+
+
+class CaseForm(RowForm):
+    op = forms.ChoiceField(choices=OP_LABELS, label="When the field")
+    value = forms.CharField(required=False, max_length=500, label="Value")
+    next = ExitField()
+
+
+class SplitFieldForm(StepForm):
+    field = ContactFieldField(required=True, label="Contact field")
+    lists = {"cases": (CaseForm, True)}
+    main_exit = "default"
+    sections = (("", ["field"]), ("", "cases"), ("", ["default"]))
+    list_labels = {"cases": "Cases (tried from the top; the first that holds wins)"}
+    default = ExitField(label="Otherwise, go to")
+
+    @classmethod
+    def initial_of(cls, data):
+        cases = []
+        for case in data.get("cases", ()):
+            value = case.get("value")
+            shown = ", ".join(plain_text(v) for v in value) if isinstance(value, list) else plain_text(value)
+            cases.append({"op": case["op"], "value": shown, "next": case.get("next") or ""})
+        return {"field": data.get("field", ""), "default": data.get("default") or ""}, {"cases": cases}
+
+    def data_of(self, cleaned, rows):
+        cases = []
+        for row in rows["cases"]:
+            case = {"op": row["op"]}
+            if row["op"] == "in":
+                case["value"] = [plain_value(v) for v in row["value"].split(",") if v.strip()]
+            elif row["op"] not in ("set", "unset"):
+                case["value"] = plain_value(row["value"])
+            case["next"] = row["next"]
+            cases.append(case)
+        return {"field": cleaned["field"], "cases": cases, "default": cleaned["default"]}
+
+
 class SplitField(StepKind):
     type = "split_field"
     keys = ("field", "cases", "default")
     description = "Split on a contact field"
+    form_class = SplitFieldForm
 
     def read(self, r: Reader) -> dict:
         cases = []

@@ -1,16 +1,50 @@
 """`split_random`: each enrollment takes one branch at random, in proportion to the
 weights, and keeps it (an A/B test)."""
 
+from django import forms
+
+from automation.flow.forms import ExitField, RowForm, StepForm
 from automation.flow.kinds.base import Exit, Go, Step, StepKind
 from automation.flow.read import Reader
 
 MAX_BRANCHES = 20
 
 
+class BranchForm(RowForm):
+    name = forms.CharField(max_length=50, label="Branch")
+    weight = forms.FloatField(
+        min_value=0.001, initial=50, label="Weight", help_text="Share of contacts, relative to the others."
+    )
+    next = ExitField()
+
+
+class SplitRandomForm(StepForm):
+    lists = {"branches": (BranchForm, False)}
+    main_exit = "branches"
+    list_labels = {"branches": "Branches (each contact takes one at random, in proportion to the weights)"}
+
+    @classmethod
+    def initial_of(cls, data):
+        return {}, {"branches": [dict(b, next=b.get("next") or "") for b in data.get("branches", ())]}
+
+    def data_of(self, cleaned, rows):
+        return {
+            "branches": [
+                {
+                    "name": row["name"],
+                    "weight": int(row["weight"]) if row["weight"].is_integer() else row["weight"],
+                    "next": row["next"],
+                }
+                for row in rows["branches"]
+            ]
+        }
+
+
 class SplitRandom(StepKind):
     type = "split_random"
     keys = ("branches",)
     description = "Split at random (A/B)"
+    form_class = SplitRandomForm
 
     def read(self, r: Reader) -> dict:
         branches, names = [], set()

@@ -1,9 +1,30 @@
 """`wait_event`: wait for an event of one type for this contact (CONTRACT §7), with an
 optional timeout."""
 
-from automation.flow.kinds.ask import read_timeout
+from django import forms
+
+from automation.flow.forms import DurationField, ExitField, StepForm
+from automation.flow.kinds.ask import read_timeout, timeout_data, timeout_initial
 from automation.flow.kinds.base import WAIT, Exit, Go, Step, StepKind
-from automation.flow.read import Reader, duration_parse
+from automation.flow.read import Reader, duration_parse, duration_say
+
+
+class WaitEventForm(StepForm):
+    event = forms.CharField(
+        max_length=50,
+        label="Event type",
+        help_text="E.g. purchase, or link_click (a link this journey sent was opened).",
+    )
+    next = ExitField(label="When it comes, go to")
+    timeout_after = DurationField(label="If it does not come within")
+    timeout_next = ExitField()
+
+    @classmethod
+    def initial_of(cls, data):
+        return {"event": data.get("event", ""), "next": data.get("next") or "", **timeout_initial(data)}, {}
+
+    def data_of(self, cleaned, rows):
+        return {"event": cleaned["event"], "next": cleaned["next"]} | timeout_data(cleaned)
 
 
 class WaitEvent(StepKind):
@@ -11,6 +32,7 @@ class WaitEvent(StepKind):
     keys = ("event", "next", "timeout")
     waits = True
     description = "Wait for an event"
+    form_class = WaitEventForm
 
     def read(self, r: Reader) -> dict:
         data = {"event": r.event_type("event"), "next": r.exit("next")}
@@ -22,7 +44,8 @@ class WaitEvent(StepKind):
     def exits(self, data):
         out = [Exit("next", f"event {data['event']}", data["next"])]
         if data.get("timeout"):
-            out.append(Exit("timeout.next", f"after {data['timeout']['after']}", data["timeout"]["next"]))
+            label = f"none within {duration_say(data['timeout']['after'])}"
+            out.append(Exit("timeout.next", label, data["timeout"]["next"]))
         return out
 
     def label(self, step: Step) -> str:
