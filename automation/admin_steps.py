@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from automation.flow import KINDS, FlowInvalid
-from automation.flow.edit import step_exits, step_id_free
+from automation.flow.edit import step_exits, step_id_free, step_remove
 from automation.flow.read import CONTACT_FIELDS
 from automation.models import Plan
 from automation.services.plans import (
@@ -213,7 +213,15 @@ class PlanStepsMixin:
             if way.target == step_id
         ]
         context = self._cockpit_context(request, plan, f"Delete the step “{names[step_id]}”?")
-        context |= {"step_id": step_id, "step_name": names[step_id], "incoming": incoming}
+        new_start = None
+        if document.get("start") == step_id:
+            new_start = step_remove(document, step_id).get("start")
+        context |= {
+            "step_id": step_id,
+            "step_name": names[step_id],
+            "incoming": incoming,
+            "new_start": names.get(new_start),
+        }
         return TemplateResponse(request, "cockpit/plan_step_delete.html", context)
 
     def step_move_view(self, request, object_id, step_id):

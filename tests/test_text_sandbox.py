@@ -6,8 +6,8 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from automation.models import BulkEnrollmentJob, Enrollment, Plan
-from automation.services.plans import document_dump
-from automation.tests.factories import ask, plan_document, plan_make
+from automation.tests.admin_forms import page_data
+from automation.tests.factories import ask, plan_make
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
 
@@ -75,11 +75,10 @@ def test_a_text_that_renders_past_the_cap_fails_that_message_not_the_request(tex
 
 
 def _post_plan(client, text: str):
-    document = plan_document(slug="texts", steps=[ask("start", text)])
-    return client.post(
-        reverse("admin:automation_plan_add"),
-        {"name": "Texts", "slug": "texts", "document": document_dump(document)},
-    )
+    """Write `text` as the question of a plan's one step, on the step's page."""
+    plan = plan_make(slug="texts", steps=[ask("start", "Hi")], publish=False)
+    url = reverse("admin:automation_plan_step", args=[plan.pk, "start"])
+    return client.post(url, page_data(client.get(url)) | {"text": text})
 
 
 @pytest.mark.parametrize(
@@ -101,9 +100,9 @@ def _post_plan(client, text: str):
 def test_saving_a_text_with_what_a_text_has_no_use_for_is_refused(marketer_client, body, says):
     response = _post_plan(marketer_client, body)
     assert response.status_code == 200  # the form again, with the error
-    assert not Plan.objects.filter(slug="texts").exists()
-    errors = " ".join(response.context["adminform"].form.errors["document"])
-    assert "step 'start', text:" in errors and says in errors
+    assert Plan.objects.get(slug="texts").revisions.get().document["steps"][0]["text"] == "Hi"
+    errors = " ".join(response.context["form"].errors["text"])
+    assert says in errors
 
 
 def test_saving_a_text_with_if_firstof_and_filters_is_accepted(marketer_client):
@@ -112,7 +111,7 @@ def test_saving_a_text_with_if_firstof_and_filters_is_accepted(marketer_client):
         "{% firstof contact.attributes.city 'there' %}"
     )
     response = _post_plan(marketer_client, body)
-    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert response.status_code == 302, response.context["form"].errors
     assert Plan.objects.get(slug="texts").revisions.get().document["steps"][0]["text"] == body
 
 

@@ -94,12 +94,14 @@ def step_replace(document: dict, step_id: str, step: dict) -> dict:
 
 def step_remove(document: dict, step_id: str) -> dict:
     """`document` without step `step_id`; exits that went to it now end the enrollment.
-    (Removing the start step leaves the document without one: `flow_read` says so.)"""
+    Removing the start step makes the step it led to (its first exit's) the start."""
     doc = copy.deepcopy(document)
+    removed = next(s for s in doc["steps"] if s["id"] == step_id)
     doc["steps"] = [s for s in doc["steps"] if s["id"] != step_id]
     _retarget(doc, step_id, None)
     if doc.get("start") == step_id:
-        doc["start"] = None
+        targets = [way.target for way in step_exits(removed) if way.target and way.target != step_id]
+        doc["start"] = targets[0] if targets else None
     return doc
 
 

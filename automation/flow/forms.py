@@ -152,7 +152,6 @@ def template_area(
         label=label,
         required=required,
         strip=False,
-        max_length=5000,
         help_text=help_text
         or "Sent as written. {{ contact.first_name }} and {{ contact.attributes.<name> }} fill in "
         "the contact's values.",

@@ -194,10 +194,7 @@ def test_json_editor_and_import(admin_client, demo_plan, tmp_path):
     document = json.loads(json.dumps(newest(demo_plan).document))
     document["steps"][2]["rules"][0]["words"] = ["4,5 stars"]
     response = admin_client.post(json_url, {"document": document_dump(document)})
-    assert (
-        "“Quoted”, reply 1, word 1: &#x27;4,5 stars&#x27; must be one word"
-        in response.content.decode()
-    )
+    assert "“Quoted”, reply 1, word 1: &#x27;4,5 stars&#x27; must be one word" in response.content.decode()
     assert demo_plan.revisions.count() == 1
 
     import_url = reverse("admin:automation_plan_import", args=[demo_plan.pk])

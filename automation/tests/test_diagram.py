@@ -71,7 +71,7 @@ def test_plan_diagram_counts_active_enrollments_per_step_in_two_queries(django_a
 
     assert 'data-step-id="invited" data-active="3"' in svg  # the test contact is not counted
     assert 'data-step-id="thanks" data-active="1"' in svg  # the completed one is not active
-    assert ">BUY<" in svg and ">silent PT24H<" in svg and "Ask: Reply BUY" in svg
+    assert ">BUY<" in svg and ">no reply for 24 hours<" in svg and "Ask: Reply BUY" in svg
     assert ">A (1)<" in svg and "★ Bought it" in svg
 
 

@@ -1,6 +1,6 @@
-"""A marketer's afternoon, in a real browser: write a two-step plan on its page (a refused
-document says why), publish it, chat with it in the simulator, then read the diagram,
-the report and a contact's timeline."""
+"""A marketer's afternoon, in a real browser: build a two-step plan on its page, step by
+step with each step's form (a refused keyword says why), publish it, chat with it in the
+simulator, then read the diagram, the report and a contact's timeline."""
 
 import importlib
 import re
@@ -39,37 +39,7 @@ def _marketer(django_user_model):
     return user
 
 
-COFFEE_CLUB = {
-    "format": "smsjourney.plan/1",
-    "slug": "coffee-club",
-    "name": "Coffee club",
-    "entry": {"trigger": "keyword", "keywords": ["COFFEE"]},
-    "goals": [{"slug": "coffee-bought", "name": "Coffee bought", "points": 5}],
-    "start": "invited",
-    "steps": [
-        {
-            "id": "invited",
-            "name": "Invited",
-            "type": "ask",
-            "text": "Hi {{ contact.first_name }}! Reply BUY for a free coffee.",
-            "rules": [{"match": "keyword", "words": ["buy"], "next": "bought"}],
-            "other": {"text": "Reply BUY for your coffee."},
-        },
-        {
-            "id": "bought",
-            "name": "Bought",
-            "type": "send",
-            "text": "Enjoy your coffee!",
-            "goal": "coffee-bought",
-            "next": None,
-        },
-    ],
-}
-
-
 def test_marketer_builds_publishes_tries_and_reads_the_report(page, shots, django_user_model, settings):
-    import json
-
     from django.db import transaction
 
     from automation.models import Plan
@@ -85,22 +55,61 @@ def test_marketer_builds_publishes_tries_and_reads_the_report(page, shots, djang
     page.click("input[type=submit]")
     page.wait_for_url(re.compile(r"/admin/$"))
 
-    # A new plan: its document, checked on save, then published.
+    # A new plan: its settings, then its steps, each on its own form; no JSON anywhere.
     page.goto("/admin/automation/plan/add/")
     page.locator("#id_name").press_sequentially("Coffee club")  # the slug follows as it is typed
     expect(page.locator("#id_slug")).to_have_value("coffee-club")
-    broken = json.loads(json.dumps(COFFEE_CLUB))
-    broken["steps"][0]["rules"][0]["words"] = ["STOP"]
-    page.fill("#id_document", json.dumps(broken, indent=2))
-    page.click("input[name=_publish]")
-    assert "step 'invited', rules[0].words: 'STOP' is a compliance word" in page.inner_text(".errorlist")
-    page.fill("#id_document", json.dumps(COFFEE_CLUB, indent=2))
+    page.select_option("#id_trigger", "keyword")
+    page.fill("#id_keywords", "COFFEE")
+    page.fill("#id_goals-0-slug", "coffee-bought")
+    page.fill("#id_goals-0-name", "Coffee bought")
+    page.fill("#id_goals-0-points", "5")
+    page.click("input[name=_continue]")
+    page.wait_for_url(re.compile(r"/admin/automation/plan/\d+/change/"))
+    plan = Plan.objects.get(slug="coffee-club")
+
+    # After the starter text: ask, and wait for BUY (a compliance word is refused, by name).
+    page.click("[data-step-id=hello] .exit-add")
+    page.click("text=Ask and wait for a reply")
+    page.fill("#id_id", "invited")
+    page.fill("#id_name", "Invited")
+    page.fill("#id_text", "Hi {{ contact.first_name }}! Reply BUY for a free coffee.")
+    page.select_option("#id_rules-0-match", "keyword")
+    page.fill("#id_rules-0-words", "STOP")
+    page.fill("#id_other_text", "Reply BUY for your coffee.")
+    page.click("input[value='Save step']")
+    assert "'STOP' is a compliance word" in page.inner_text(".step-row.errors")
+    page.fill("#id_rules-0-words", "buy")
+    page.click("input[value='Save step']")
+    page.wait_for_url(re.compile(r"/change/"))
+
+    # BUY leads to a new text that records the goal.
+    page.click("[data-step-id=invited] .exit-add")
+    page.click("text=Send a text, then go on")
+    page.fill("#id_id", "bought")
+    page.fill("#id_name", "Bought")
+    page.fill("#id_text", "Enjoy your coffee!")
+    page.select_option("#id_goal", "coffee-bought")
+    page.click("input[value='Save step']")
+    page.wait_for_url(re.compile(r"/change/"))
+
+    # Drop the starter text (the question becomes the first step); then publish.
+    page.click("[data-step-id=hello] .deletelink")
+    assert "“Invited” becomes the first step" in page.inner_text("#content-main")
+    page.click("input[type=submit][value^='Yes, delete']")
+    page.wait_for_url(re.compile(r"/change/"))
+    assert page.locator(".plan-step").count() == 2
     page.click("input[name=_publish]")
     page.wait_for_url(re.compile(r"/admin/automation/plan/\d+/change/"))
     assert "Revision 1 of “Coffee club” is published" in page.inner_text(".messagelist")
     plan = Plan.objects.get(slug="coffee-club")
     assert (plan.status, plan.published.number) == ("active", 1)
+    published = plan.published.document
+    assert [s["id"] for s in published["steps"]] == ["invited", "bought"]
+    assert published["steps"][0]["rules"] == [{"match": "keyword", "words": ["buy"], "next": "bought"}]
     page.screenshot(path=shots("plan"), full_page=True)
+    page.goto(f"/admin/automation/plan/{plan.pk}/steps/invited/")
+    page.screenshot(path=shots("plan-step"), full_page=True)
 
     # Try it: the simulator runs the real engine for a test contact.
     page.goto(f"/admin/automation/plan/{plan.pk}/try/")
