@@ -25,6 +25,7 @@ from automation.services.plans import (
     plan_pause,
     plan_publish,
     plan_rollback,
+    plan_warnings,
 )
 from smsjourney.admin_mixins import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 
@@ -128,7 +129,7 @@ class PlanAdmin(PlanStepsMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmi
             self.message_user(
                 request,
                 f"Revision {revision.number} of “{obj.name}” is published: new enrollments take it; "
-                "enrollments under way stay on the revision they started in.",
+                f"the {live_count(obj)} enrollments under way stay on the revision they started in.",
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(reverse("admin:automation_plan_change", args=[obj.pk]))
@@ -144,6 +145,8 @@ class PlanAdmin(PlanStepsMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmi
             if revisions:
                 extra_context["plan_steps"] = steps_listed(revisions[0].document)
                 extra_context["plan_has_draft"] = revisions[0].published_at is None
+                extra_context["plan_warnings"] = plan_warnings(plan=plan, document=revisions[0].document)
+            extra_context["plan_live"] = live_count(plan)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
@@ -231,8 +234,18 @@ class PlanAdmin(PlanStepsMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmi
         except ValidationError as exc:
             self._refused(request, exc)
             return False
-        self.message_user(request, f"Plan “{plan.name}” {self._done[transition_name]}.", messages.SUCCESS)
+        said = f"Plan “{plan.name}” {self._done[transition_name]}."
+        if transition_name in ("pause", "archive"):
+            said += f" No one new enters; the {live_count(plan)} people in it go on where they are."
+        self.message_user(request, said, messages.SUCCESS)
         return True
+
+
+def live_count(plan: Plan) -> int:
+    """How many real contacts are in the plan now (test contacts are not counted)."""
+    return Enrollment.objects.filter(
+        plan=plan, status=EnrollmentStatus.ACTIVE, contact__is_test=False
+    ).count()
 
 
 def steps_listed(document: dict) -> list[dict]:

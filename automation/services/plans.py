@@ -159,6 +159,39 @@ def plan_rollback(*, plan: Plan, revision: PlanRevision, user=None) -> PlanRevis
     return plan_publish(plan=plan, user=user)
 
 
+# --- warnings: what may be a mistake in a plan that works ------------------------------------
+
+
+def plan_warnings(*, plan: Plan | None, document: dict) -> list[str]:
+    """In a marketer's words: the document's own warnings (`flow_warnings`), and an entry
+    that another active plan answers too (the older plan takes the contact)."""
+    from automation.flow.warnings import flow_warnings
+    from automation.matching import keyword_normalize
+    from automation.revisions import entry_flows
+
+    names = {s["id"]: s.get("name") or s["id"] for s in document.get("steps", ())}
+    out = [problem.say(names) for problem in flow_warnings(document)]
+    entry = document.get("entry") or {}
+    mine = {keyword_normalize(w) for w in entry.get("keywords", ())}
+    others = [(pid, flow) for pid, _, flow in entry_flows() if plan is None or pid != plan.pk]
+    for _, flow in others:
+        if entry.get("sender") not in (None, flow.entry.sender) and flow.entry.sender is not None:
+            continue
+        if entry.get("trigger") == "keyword" and flow.entry.trigger == "keyword":
+            shared = sorted(mine & flow.entry.keywords)
+            if shared:
+                out.append(
+                    f"The keyword {', '.join(shared)} also enters the active plan “{flow.name}”: "
+                    "a contact who texts it enters the older of the two plans only."
+                )
+        elif entry.get("trigger") == "any" and flow.entry.trigger == "any":
+            out.append(
+                f"The active plan “{flow.name}” also takes any message: a contact in no journey "
+                "enters the older of the two plans only."
+            )
+    return out
+
+
 # --- the step editor: one step at a time, the whole plan checked each time ---------------------
 
 

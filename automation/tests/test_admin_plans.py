@@ -281,3 +281,48 @@ def test_a_viewer_cannot_save_or_roll_back(client, django_user_model, demo_plan)
     assert client.post(reverse("admin:automation_plan_json", args=[demo_plan.pk]), {}).status_code == 403
     assert client.post(reverse("admin:automation_plan_rollback", args=[demo_plan.pk, 1])).status_code == 403
     assert demo_plan.revisions.count() == 1
+
+
+def test_warnings_look_like_warnings_and_name_the_step(admin_client, capsys):
+    from django.core.management import call_command
+
+    from automation.tests.factories import ask, send
+
+    plan_make(slug="older", name="Older", entry={"trigger": "keyword", "keywords": ["SURVEY"]})
+    steps = [
+        ask("rate", "Rate us 1-5", [("4,5", "thanks"), ({"match": "regex", "pattern": "[1-3]"}, "sorry")],
+            name="Asked", timeout={"after": "PT2M", "next": None}),
+        send("thanks", "Thanks!"),
+        send("sorry", "Sorry."),
+    ]  # fmt: skip
+    document = plan_document(
+        slug="survey", name="Survey", steps=steps, entry={"trigger": "keyword", "keywords": ["survey"]}
+    )
+    import pathlib
+    import tempfile
+
+    path = pathlib.Path(tempfile.mkdtemp()) / "survey.json"
+    path.write_text(document_dump(document))
+    call_command("plan_import", str(path))
+    out, err = capsys.readouterr()
+    assert out.strip() == "Imported survey revision 1"  # imported all the same
+    assert (
+        "warning: “Asked”, reply 1, word 1: has a rule that can hardly ever match: '4,5' is one word" in err
+    )
+
+    page = admin_client.get(change_url(Plan.objects.get(slug="survey"))).content.decode()
+    box = page.split('id="plan-warnings"')[1].split("</div>")[0]
+    assert "to accept 4 or 5, list them as separate words" in box
+    assert "the pattern [1-3] also fits longer replies that contain it" in box and "^([1-3])$" in box
+    assert "“Asked”, timeout, after: waits only 2 minutes: is that the unit you meant" in box
+    assert "The keyword SURVEY also enters the active plan “Older”" in box
+
+
+def test_a_live_plan_says_what_happens_to_the_people_in_it(admin_client, demo_plan, text_in):
+    text_in("+12125550111", "hi")
+    text_in("+12125550112", "hi")
+    page = admin_client.get(change_url(demo_plan)).content.decode()
+    note = page.split('id="plan-live-note"')[1].split("</div>")[0]
+    assert "2 people are in this plan now." in note and "Pausing: no one new enters" in note
+    response = post_change(admin_client, demo_plan, _fsm_transition_to="pause", follow=True)
+    assert "No one new enters; the 2 people in it go on where they are." in response.content.decode()

@@ -3,7 +3,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from automation.flow import FlowInvalid
-from automation.services.plans import document_load, plan_import
+from automation.services.plans import document_load, plan_import, plan_warnings
 
 
 class Command(BaseCommand):
@@ -36,3 +36,6 @@ class Command(BaseCommand):
             self.stdout.write("unchanged")
             return
         self.stdout.write(f"Imported {result.plan.slug} revision {result.revision.number}")
+        # What may be a mistake, on standard error (the plan is imported all the same).
+        for warning in plan_warnings(plan=result.plan, document=result.revision.document):
+            self.stderr.write(f"warning: {warning}")

@@ -1,0 +1,72 @@
+"""What may be a mistake in a plan that works (the marketer decides): found by a
+marketer's walk-through of the admin. Pure: the document's normal form in, `Problem`s out;
+the admin shows them as warnings, `plan_import` prints them, nothing refuses them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from automation.flow.problems import Problem
+from automation.flow.read import duration_parse, duration_say
+
+SHORT_WAIT = timedelta(minutes=10)
+_LIST_MARKS = (",", ";", "/", "|")
+
+
+def _word_warning(word: str) -> str | None:
+    if any(mark in word for mark in _LIST_MARKS):
+        parts = " or ".join(p for p in word.replace(";", ",").replace("/", ",").replace("|", ",").split(",") if p)
+        return (
+            f"has a rule that can hardly ever match: '{word}' is one word, so only the reply '{word}' fits it; "
+            f"to accept {parts}, list them as separate words"
+        )
+    return None
+
+
+def _regex_warning(pattern: str) -> str | None:
+    if pattern.startswith("^") and pattern.endswith("$"):
+        return None
+    return (
+        f"the pattern {pattern} also fits longer replies that contain it (“10” fits [1-3]); "
+        f"to take only a whole reply, write ^({pattern.lstrip('^').rstrip('$')})$"
+    )
+
+
+def _timeout_warning(after: str) -> str | None:
+    try:
+        short = duration_parse(after) < SHORT_WAIT
+    except ValueError:
+        return None
+    if short:
+        return f"waits only {duration_say(after)}: is that the unit you meant (not hours)?"
+    return None
+
+
+def flow_warnings(normal: dict) -> list[Problem]:
+    """Warnings for a valid document in its normal form."""
+    out: list[Problem] = []
+    for i, word in enumerate(normal.get("entry", {}).get("keywords", ())):
+        message = _word_warning(word)
+        if message:
+            out.append(Problem(None, f"entry.keywords[{i}]", message.replace("has a rule that", "the keyword")))
+    for step in normal.get("steps", ()):
+        sid = step["id"]
+        for r, rule in enumerate(step.get("rules", ())):
+            for w, word in enumerate(rule.get("words", ())):
+                message = _word_warning(word)
+                if message:
+                    out.append(Problem(sid, f"rules[{r}].words[{w}]", message))
+            if rule.get("match") == "regex" and rule.get("pattern"):
+                message = _regex_warning(rule["pattern"])
+                if message:
+                    out.append(Problem(sid, f"rules[{r}].pattern", message))
+        timeout = step.get("timeout")
+        if timeout:
+            message = _timeout_warning(timeout["after"])
+            if message:
+                out.append(Problem(sid, "timeout.after", message))
+        if step.get("type") == "delay" and step.get("for"):
+            message = _timeout_warning(step["for"])
+            if message:
+                out.append(Problem(sid, "for", message))
+    return out
