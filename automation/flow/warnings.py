@@ -15,10 +15,11 @@ _LIST_MARKS = (",", ";", "/", "|")
 
 def _word_warning(word: str) -> str | None:
     if any(mark in word for mark in _LIST_MARKS):
-        parts = " or ".join(p for p in word.replace(";", ",").replace("/", ",").replace("|", ",").split(",") if p)
+        pieces = word.replace(";", ",").replace("/", ",").replace("|", ",").split(",")
+        parts = " or ".join(p for p in pieces if p)
         return (
-            f"has a rule that can hardly ever match: '{word}' is one word, so only the reply '{word}' fits it; "
-            f"to accept {parts}, list them as separate words"
+            f"has a rule that can hardly ever match: '{word}' is one word, so only the reply "
+            f"'{word}' fits it; to accept {parts}, list them as separate words"
         )
     return None
 
@@ -48,7 +49,8 @@ def flow_warnings(normal: dict) -> list[Problem]:
     for i, word in enumerate(normal.get("entry", {}).get("keywords", ())):
         message = _word_warning(word)
         if message:
-            out.append(Problem(None, f"entry.keywords[{i}]", message.replace("has a rule that", "the keyword")))
+            message = message.replace("has a rule that", "the keyword")
+            out.append(Problem(None, f"entry.keywords[{i}]", message))
     for step in normal.get("steps", ()):
         sid = step["id"]
         for r, rule in enumerate(step.get("rules", ())):
