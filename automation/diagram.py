@@ -1,20 +1,23 @@
-"""A plan drawn as SVG, server-side, with a small layered layout of our own (no graphviz).
+"""A plan drawn as SVG, server-side: a layered (Sugiyama) layout by grandalf, which orders
+the boxes of each column to reduce crossing arrows; the drawing is ours.
 
-States are boxes in columns by their distance from the start state (breadth-first over
-reply and timeout arrows); reply transitions are solid arrows labelled with what the
-reply must be, timeouts dashed arrows labelled with the wait. Each box shows how many
-active enrollments sit in the state now (one aggregate query).
+Steps are boxes in columns by layer from the start step; replies and branches are solid
+arrows labelled with what the reply must be, timers dashed arrows labelled with the wait.
+Each box shows how many active enrollments are at the step now (one aggregate query).
 
 `diagram_layout` and `diagram_svg` are pure; `plan_diagram_svg` reads the plan (three
 queries whatever its size) and draws it.
 """
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from grandalf.graphs import Edge as GraphEdge
+from grandalf.graphs import Graph, Vertex
+from grandalf.layouts import DummyVertex, SugiyamaLayout
 
 BOX_W = 180
 BOX_H = 88
@@ -51,42 +54,48 @@ class Layout:
     height: float = 0
 
 
+class _Box:
+    """The size grandalf lays a step out with (its own coordinates are only used to order)."""
+
+    w, h = BOX_H, BOX_W  # left to right: grandalf's layers are our columns
+
+
 def diagram_layout(nodes: list[Node], edges: list[Edge]) -> Layout:
-    """Columns by breadth-first distance from the start state; states no arrow reaches
-    go in a last column. Within a column, states keep the order they were reached in."""
+    """Columns are the layers of a Sugiyama layout (grandalf) from the start step, and the
+    order within a column is grandalf's, which reduces crossing arrows in branching plans.
+    Parts of the plan no arrow from the start reaches are laid out below it."""
     if not nodes:
         return Layout(width=2 * MARGIN, height=TOP + MARGIN)
-    out: dict[int, list[int]] = defaultdict(list)
-    for edge in edges:
-        out[edge.source].append(edge.target)
     known = {node.id for node in nodes}
     start = next((n.id for n in nodes if n.is_start), nodes[0].id)
-    column = {start: 0}
-    order = [start]
-    queue = deque([start])
-    while queue:
-        current = queue.popleft()
-        for target in out[current]:
-            if target in known and target not in column:
-                column[target] = column[current] + 1
-                order.append(target)
-                queue.append(target)
-    unreached = [n.id for n in nodes if n.id not in column]
-    if unreached:
-        last = max(column.values()) + 1
-        for node_id in unreached:
-            column[node_id] = last
-            order.append(node_id)
-
-    rows: dict[int, int] = defaultdict(int)
+    vertices = {node.id: Vertex(node.id) for node in nodes}
+    for vertex in vertices.values():
+        vertex.view = _Box()
+    links = sorted(
+        {(e.source, e.target) for e in edges if e.source != e.target and {e.source, e.target} <= known}
+    )
+    graph = Graph(list(vertices.values()), [GraphEdge(vertices[a], vertices[b]) for a, b in links])
+    column: dict[str, int] = {}
+    slot: dict[str, int] = {}
+    placed = 0
+    for part in sorted(graph.C, key=lambda c: vertices[start] not in c.sV):
+        sugiyama = SugiyamaLayout(part)
+        sugiyama.init_all(roots=[vertices[start]] if vertices[start] in part.sV else None)
+        sugiyama.draw(N=3)
+        depth = 1
+        for i, layer in enumerate(sugiyama.layers):
+            steps = sorted((v for v in layer if not isinstance(v, DummyVertex)), key=lambda v: v.view.xy[0])
+            for r, vertex in enumerate(steps):
+                column[vertex.data], slot[vertex.data] = i, placed + r
+            depth = max(depth, len(steps))
+        placed += depth
+    order = sorted(known, key=lambda n: (column[n], slot[n]))
     layout = Layout(columns=column)
     for node_id in order:
-        col = column[node_id]
-        row = rows[col]
-        rows[col] += 1
+        col, row = column[node_id], slot[node_id]
         layout.boxes[node_id] = (MARGIN + col * (BOX_W + COL_GAP), TOP + row * (BOX_H + ROW_GAP))
     ncols = max(column.values()) + 1
-    nrows = max(rows.values())
+    nrows = max(slot.values()) + 1
     layout.width = 2 * MARGIN + ncols * BOX_W + (ncols - 1) * COL_GAP + COL_GAP // 2
     layout.height = TOP + nrows * BOX_H + (nrows - 1) * ROW_GAP + MARGIN + 36
     return layout

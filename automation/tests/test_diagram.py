@@ -8,7 +8,7 @@ from automation.tests.factories import EnrollmentFactory, ask, plan_make, send
 from contacts.tests.factories import ContactFactory
 
 
-def test_layout_columns_follow_distance_from_start_and_unreached_go_last():
+def test_layout_columns_are_layers_from_the_start_and_unreached_go_below():
     nodes = [Node("a", "A"), Node("s", "Start", is_start=True), Node("b", "B"), Node("o", "Orphan")]
     edges = [
         Edge("s", "a", "X"),
@@ -17,11 +17,40 @@ def test_layout_columns_follow_distance_from_start_and_unreached_go_last():
         Edge("s", "b", "t", kind="timeout"),
     ]
     layout = diagram_layout(nodes, edges)
-    assert layout.columns == {"s": 0, "a": 1, "b": 1, "o": 2}
-    # Two steps in one column are stacked, not drawn on top of each other.
-    assert layout.boxes["a"][0] == layout.boxes["b"][0]
-    assert layout.boxes["a"][1] != layout.boxes["b"][1]
-    assert layout.boxes["s"][0] < layout.boxes["a"][0] < layout.boxes["o"][0]
+    assert layout.columns == {"s": 0, "a": 1, "b": 2, "o": 0}
+    assert layout.boxes["s"][0] < layout.boxes["a"][0] < layout.boxes["b"][0]
+    # The part no arrow from the start reaches is drawn below it, not on top of it.
+    assert layout.boxes["o"][1] > max(layout.boxes[n][1] for n in "sab")
+
+
+def _crossings(layout, edges) -> int:
+    """Arrows between adjacent columns that cross (straight lines, box centres)."""
+    spans = [
+        (layout.columns[e.source], layout.boxes[e.source][1], layout.boxes[e.target][1])
+        for e in edges
+        if layout.columns[e.target] == layout.columns[e.source] + 1
+    ]
+    return sum(
+        1
+        for i, (col, a, b) in enumerate(spans)
+        for other, c, d in spans[i + 1 :]
+        if col == other and (a - c) * (b - d) < 0
+    )
+
+
+def test_steps_of_a_column_are_ordered_so_arrows_do_not_cross():
+    # Kept in the order they were reached (A's answers, then B's), "x" would sit between
+    # A's two answers and B's arrow to it would cross A's arrow to "z".
+    nodes = [Node("s", "s", is_start=True), *(Node(n, n) for n in ("a", "b", "x", "y", "z"))]
+    edges = [
+        Edge("s", "a", "A"),
+        Edge("s", "b", "B"),
+        Edge("a", "x", "1"),
+        Edge("a", "z", "2"),
+        Edge("b", "y", "3"),
+        Edge("b", "x", "4"),
+    ]
+    assert _crossings(diagram_layout(nodes, edges), edges) == 0
 
 
 def test_svg_marks_start_end_timeout_and_escapes_text():
