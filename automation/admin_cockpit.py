@@ -21,6 +21,8 @@ from automation.reports import plan_report
 from automation.services.bulk import bulk_enrollment_from_csv
 from automation.services.simulator import (
     MAX_MESSAGE_LENGTH,
+    simulator_branches_set,
+    simulator_fast_forward,
     simulator_reset,
     simulator_send,
     simulator_state,
@@ -160,6 +162,19 @@ class PlanCockpitMixin:
             if "reset" in request.POST:
                 if simulator_reset(plan=plan, user=request.user):
                     messages.success(request, "The test contact and everything it did were deleted.")
+                return HttpResponseRedirect(url)
+            if "fast_forward" in request.POST:
+                messages.info(request, simulator_fast_forward(plan=plan, user=request.user))
+                return HttpResponseRedirect(url)
+            if "branches" in request.POST:
+                choices = {
+                    key.removeprefix("split-"): value
+                    for key, value in request.POST.items()
+                    if key.startswith("split-") and value
+                }
+                kept = simulator_branches_set(plan=plan, user=request.user, choices=choices)
+                said = ", ".join(f"{k}: {v}" for k, v in kept.items()) or "every split draws at random"
+                messages.info(request, f"A/B splits: {said}.")
                 return HttpResponseRedirect(url)
             form = SimulatorForm(request.POST)
             if form.is_valid():

@@ -293,6 +293,9 @@ class SimulatorContact(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="simulator_contacts")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    branches = models.JSONField(
+        default=dict, blank=True, help_text="The marketer's choice at A/B splits: split step id → branch."
+    )
 
     class Meta:
         constraints = [

@@ -85,8 +85,10 @@ def _answer_apply(*, enrollment_id: int, contact_id: int, visit: int, answer: di
 
 def _call(data, *, context: dict) -> dict:
     """{"ok": bool, "status": int|None, "json": …, "error": str} — never raises."""
+    request = data["method"]
     try:
         url = sms_body_render(template=data["url"], context=context)
+        request = f"{data['method']} {url}"[:120]
         body = _body(data.get("body"), context=context)
         _url_check(url)
         response = requests.request(
@@ -104,7 +106,7 @@ def _call(data, *, context: dict) -> dict:
             response.close()
     except (Refused, RenderError, requests.RequestException, OSError) as exc:
         logger.info("http step: %s", exc)
-        return {"ok": False, "status": None, "json": None, "error": str(exc)[:500]}
+        return {"ok": False, "status": None, "json": None, "error": str(exc)[:500], "request": request}
     parsed = None
     if len(raw) <= MAX_ANSWER_BYTES:
         try:
@@ -116,6 +118,7 @@ def _call(data, *, context: dict) -> dict:
         "status": response.status_code,
         "json": parsed,
         "error": "",
+        "request": request,
     }
 
 

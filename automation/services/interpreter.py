@@ -139,7 +139,7 @@ class _Run:
         else:
             setattr(self.contact, path, "" if value is None else str(value))
             self.contact_changed.add(path)
-        self.detail = f"{path} = {value}"[:200]
+        self.note(f"{path} = {value}")
 
     def timer_set(self, at: datetime | None, *, after_prompt: timedelta | None = None) -> None:
         # An ask's silence timeout is armed when its text is sent (scheduling.enrollment_prompt_sent).
@@ -147,7 +147,13 @@ class _Run:
 
     def branch_take(self, *, step: Step, name: str) -> None:
         self.enrollment.branches = {**(self.enrollment.branches or {}), step.id: name}
-        self.detail = f"branch {name}"
+        self.note(f"branch {name}")
+
+    def branch_taken(self, step: Step) -> str | None:
+        return (self.enrollment.branches or {}).get(step.id)
+
+    def note(self, text: str) -> None:
+        self.detail = f"{self.detail}; {text}" if self.detail else text
 
     def random(self) -> float:
         return _random.random()
@@ -218,9 +224,11 @@ def enrollment_start(
     interaction: Interaction | None = None,
     now: datetime | None = None,
     depth: int = 0,
+    branches: dict[str, str] | None = None,
 ) -> Enrollment:
     """Enroll `contact` in the plan at revision `revision_id`'s start step and run on until
-    a step waits. Raises ValueError when the contact is opted out."""
+    a step waits. `branches` (split step id → branch) are taken as already drawn (the
+    simulator's choice). Raises ValueError when the contact is opted out."""
     if contact.opted_out:
         raise ValueError(f"{contact} has opted out and cannot be enrolled.")
     flow = revision_flow(revision_id)
@@ -233,7 +241,7 @@ def enrollment_start(
         enrolled_at=now,
         step_entered_at=now,
         expires_at=now + flow.lifetime,
-        branches={},
+        branches=dict(branches or {}),
     )
     run = _Run(
         enrollment=enrollment,
@@ -322,7 +330,7 @@ def _go(run: _Run, outcome, *, via: str) -> None:
 
 def _enter(run: _Run, step: Step, *, via: str, interaction: Interaction | None) -> None:
     enrollment, now = run.enrollment, run.now
-    detail, run.detail = run.detail, ""
+    detail, run.detail = run.detail[:200], ""
     enrollment.step_id = step.id
     enrollment.step_entered_at = now
     enrollment.visit += 1

@@ -90,9 +90,11 @@ def enrollment_prompt_sent(*, outbound_id: int, sent_at: datetime) -> None:
     ).update(prompt_sent_at=sent_at, timeout_at=deadline)
 
 
-def _timeout_fire_one(*, enrollment_id: int, contact_id: int, step_id: str, now: datetime) -> bool:
-    """Fire one due timer under the contact-then-enrollment lock order. True when the
-    enrollment moved on."""
+def _timeout_fire_one(
+    *, enrollment_id: int, contact_id: int, step_id: str, now: datetime, early: bool = False
+) -> bool:
+    """Fire one due timer under the contact-then-enrollment lock order (`early`: whenever
+    it is due, the simulator's fast-forward). True when the enrollment moved on."""
     from automation.services.interpreter import enrollment_advance, enrollment_loaded
 
     with transaction.atomic():
@@ -106,7 +108,7 @@ def _timeout_fire_one(*, enrollment_id: int, contact_id: int, step_id: str, now:
                 contact_id=contact_id,
                 status=EnrollmentStatus.ACTIVE,
                 step_id=step_id,
-                timeout_at__lte=now,
+                **({"timeout_at__isnull": False} if early else {"timeout_at__lte": now}),
             )
             .first()
         )
@@ -116,7 +118,7 @@ def _timeout_fire_one(*, enrollment_id: int, contact_id: int, step_id: str, now:
         enrollment.contact = contact  # the locked row
         # Silence is measured to the contact's last message, whoever recorded it.
         timeout = _silence_timeout(revision_id=enrollment.revision_id, step_id=step_id)
-        if timeout and enrollment.prompt_sent_at:
+        if timeout and enrollment.prompt_sent_at and not early:
             last_inbound = max(
                 (t for t in (enrollment.last_inbound_at, contact.last_inbound_at) if t), default=None
             )
@@ -131,6 +133,21 @@ def _timeout_fire_one(*, enrollment_id: int, contact_id: int, step_id: str, now:
             Enrollment.objects.filter(id=enrollment.id).update(timeout_at=None)
             return False
         return True
+
+
+def enrollment_timer_fast_forward(*, enrollment_id: int) -> bool:
+    """Fire an enrollment's timer now, as though its time had come (the simulator's
+    fast-forward of a delay or a wait). False when it has no timer running."""
+    row = (
+        Enrollment.objects.filter(pk=enrollment_id, status=EnrollmentStatus.ACTIVE, timeout_at__isnull=False)
+        .values_list("contact_id", "step_id")
+        .first()
+    )
+    if row is None:
+        return False
+    return _timeout_fire_one(
+        enrollment_id=enrollment_id, contact_id=row[0], step_id=row[1], now=timezone.now(), early=True
+    )
 
 
 def _due_timeouts(now: datetime):

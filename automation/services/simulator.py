@@ -9,12 +9,17 @@ and the API leave them out. "Reset" deletes only a contact the simulator made.
 
 A message is handed to ``tracking.services.inbound_message_receive`` shaped like Twilio's
 webhook payload: compliance keywords, transitions, fallbacks, goals and replies are all
-the interpreter's own. One difference, for plans that are not active (drafts, paused):
-the engine enrolls only in active plans, so when the test contact is not enrolled in such
-a plan, its message is recorded and the contact enrolled directly with
-``enrollment_start`` at the plan's draft (or, without one, its published revision), as if
-the message had been an entry message. From then on every message goes through the
-engine as usual.
+the interpreter's own. The engine enrolls real contacts only in active plans at their
+published revision; the simulator tries what the marketer is editing. So when the test
+contact is not enrolled yet and the plan is not active, or has a draft, or the marketer
+chose branches at its A/B splits, its message is recorded and the contact enrolled
+directly with ``enrollment_start`` at the plan's draft (else its published revision), as
+if the message had been an entry message, with the chosen branches taken as drawn. From
+then on every message goes through the engine as usual.
+
+Timers need not be waited for: "Skip the wait" fires the test enrollment's timer (a
+delay, a silence timeout, a wait for an event) now. What each step did (the value saved,
+the branch taken, the web service's answer) is in its step history.
 """
 
 import uuid
@@ -39,10 +44,54 @@ SIMULATOR_AREA_CODES = ("202", "212", "213", "305", "312", "415", "512", "617", 
 MAX_MESSAGE_LENGTH = 1600
 
 
+@dataclass(frozen=True)
+class SimulatorSplit:
+    step_id: str
+    name: str
+    branches: tuple[str, ...]
+    chosen: str  # "" = let it draw
+
+
 @dataclass
 class SimulatorState:
     contact: Contact | None
     enrollment: Enrollment | None  # the latest enrollment of the test contact in the plan
+    splits: tuple[SimulatorSplit, ...] = ()
+
+    @property
+    def timer_at(self):
+        """When the step the test contact is at would go on by itself (None: it does not)."""
+        if self.enrollment is None or self.enrollment.status != EnrollmentStatus.ACTIVE:
+            return None
+        return self.enrollment.timeout_at
+
+    @property
+    def steps(self) -> list[tuple[str, str, str]]:
+        """The steps the test enrollment took, oldest first: (name, how, what happened)."""
+        if self.enrollment is None:
+            return []
+        from automation.models import EnrollmentStep
+
+        flow = revision_flow(self.enrollment.revision_id)
+        rows = EnrollmentStep.objects.filter(enrollment=self.enrollment).order_by("occurred_at", "id")
+        return [
+            (
+                flow.steps[r.step_id].name if r.step_id in flow.steps else r.step_id,
+                r.get_via_display(),
+                r.detail,
+            )
+            for r in rows[:200]
+        ]
+
+    @property
+    def values(self) -> list[tuple[str, object]]:
+        """What the plan may have saved on the test contact: its fields and attributes."""
+        if self.contact is None:
+            return []
+        c = self.contact
+        fields = [(f, getattr(c, f)) for f in ("first_name", "last_name", "email", "timezone", "locale")]
+        attributes = [(f"attributes.{k}", v) for k, v in sorted((c.attributes or {}).items())]
+        return [(k, v) for k, v in fields + attributes if v not in (None, "")]
 
     @property
     def state_name(self) -> str:
@@ -98,6 +147,16 @@ def simulator_contact(*, plan: Plan, user) -> Contact:
     raise ValidationError("Every simulator number is in use: reset some test contacts.")
 
 
+def simulator_revision(*, plan: Plan):
+    """What the simulator tries: the plan's draft, else its published revision."""
+    return plan.revisions.filter(published_at__isnull=True).first() or plan.published
+
+
+def _choices(*, plan: Plan, user) -> dict[str, str]:
+    record = SimulatorContact.objects.filter(plan=plan, user=user).values_list("branches", flat=True).first()
+    return dict(record or {})
+
+
 def simulator_state(*, plan: Plan, user) -> SimulatorState:
     contact = _lookup(plan=plan, user=user)
     enrollment = None
@@ -105,7 +164,63 @@ def simulator_state(*, plan: Plan, user) -> SimulatorState:
         enrollment = (
             Enrollment.objects.filter(contact=contact, plan=plan).order_by("-enrolled_at", "-id").first()
         )
-    return SimulatorState(contact=contact, enrollment=enrollment)
+    revision = simulator_revision(plan=plan)
+    chosen = _choices(plan=plan, user=user)
+    splits = ()
+    if revision is not None:
+        flow = revision_flow(revision.pk)
+        splits = tuple(
+            SimulatorSplit(
+                step_id=step.id,
+                name=step.name,
+                branches=tuple(b["name"] for b in step.data["branches"]),
+                chosen=chosen.get(step.id, ""),
+            )
+            for step in flow.steps.values()
+            if step.type == "split_random"
+        )
+    return SimulatorState(contact=contact, enrollment=enrollment, splits=splits)
+
+
+def simulator_branches_set(*, plan: Plan, user, choices: dict[str, str]) -> dict[str, str]:
+    """Remember the branch to take at each A/B split ("" lets it draw) for the user's test
+    contact: from its next enrollment, and in its current one at the splits it has not
+    passed yet. Unknown splits or branches are ignored. Returns what is kept."""
+    from automation.models import EnrollmentStep
+
+    splits = {s.step_id: s for s in simulator_state(plan=plan, user=user).splits}
+    kept = {
+        step_id: name
+        for step_id, name in choices.items()
+        if step_id in splits and name in splits[step_id].branches
+    }
+    contact = simulator_contact(plan=plan, user=user)
+    SimulatorContact.objects.filter(contact=contact).update(branches=kept)
+    enrollment = Enrollment.objects.filter(contact=contact, plan=plan, status=EnrollmentStatus.ACTIVE).first()
+    if enrollment is not None:
+        passed = set(
+            EnrollmentStep.objects.filter(enrollment=enrollment, step_id__in=list(splits)).values_list(
+                "step_id", flat=True
+            )
+        )
+        branches = {k: v for k, v in (enrollment.branches or {}).items() if k in passed} | {
+            k: v for k, v in kept.items() if k not in passed
+        }
+        Enrollment.objects.filter(pk=enrollment.pk).update(branches=branches)
+    return kept
+
+
+def simulator_fast_forward(*, plan: Plan, user) -> str:
+    """Fire the test enrollment's timer now; what happened, in words."""
+    from automation.services.scheduling import enrollment_timer_fast_forward
+
+    state = simulator_state(plan=plan, user=user)
+    if state.timer_at is None:
+        return "Nothing is waiting for time to pass."
+    at = state.state_name
+    if enrollment_timer_fast_forward(enrollment_id=state.enrollment.pk):
+        return f"Skipped the wait at “{at}”."
+    return f"The wait at “{at}” is over: nothing comes after it."
 
 
 def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
@@ -123,8 +238,11 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
     normalized = reply_normalize(text)
     compliance = normalized in OPT_OUT_KEYWORDS | HELP_KEYWORDS | OPT_IN_KEYWORDS
     enrolled = Enrollment.objects.filter(contact=contact, plan=plan, status=EnrollmentStatus.ACTIVE).exists()
+    choices = _choices(plan=plan, user=user)
+    has_draft = plan.revisions.filter(published_at__isnull=True).exists()
+    direct = plan.status != Plan.Status.ACTIVE or has_draft or bool(choices)
 
-    if plan.status != Plan.Status.ACTIVE and not enrolled and not compliance and not contact.opted_out:
+    if direct and not enrolled and not compliance and not contact.opted_out:
         with transaction.atomic():
             contact = contact_lock(contact_id=contact.pk)
             sent = Interaction.objects.create(
@@ -137,14 +255,20 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
             )
             contact.last_inbound_at = sent.created_at
             contact.save(update_fields=["last_inbound_at", "updated_at"])
-            revision = plan.revisions.filter(published_at__isnull=True).first() or plan.published
+            revision = simulator_revision(plan=plan)
             if revision is None:  # nothing of this message is kept
                 raise ValidationError(f"{plan.name} cannot enroll anyone yet: it has no revision.")
-            enrollment_start(contact=contact, plan_id=plan.pk, revision_id=revision.pk, interaction=sent)
-        note = (
-            f"{plan.name} is {plan.get_status_display().lower()}: the test contact was enrolled directly "
-            "(only active plans enroll real contacts)."
-        )
+            enrollment_start(
+                contact=contact, plan_id=plan.pk, revision_id=revision.pk, interaction=sent, branches=choices
+            )
+        if plan.status != Plan.Status.ACTIVE:
+            status = plan.get_status_display().lower()
+            why = f"{plan.name} is {status} (only active plans enroll real contacts)"
+        elif revision.published_at is None:
+            why = f"you are trying the draft (revision {revision.number}), which real contacts do not get yet"
+        else:
+            why = "you chose the branches to take at its A/B splits"
+        note = f"The test contact was enrolled directly: {why}."
     else:
         payload = {
             "MessageSid": sid,

@@ -194,3 +194,84 @@ def _empty_inlines(page: str) -> dict:
 
     pattern = r'name="([\w-]+-(?:TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS)"[^>]*value="(\d*)"'
     return dict(re.findall(pattern, page))
+
+
+def _survey():
+    import json
+    from pathlib import Path
+
+    from automation.services.plans import plan_import
+
+    document = json.loads((Path(__file__).resolve().parents[2] / "docs/plans/spring-survey.json").read_text())
+    return plan_import(document=document).plan
+
+
+def test_the_simulator_walks_every_kind_of_step_with_choices_and_fast_forward(
+    admin_client, admin_user, sms_outbox, django_capture_on_commit_callbacks
+):
+    plan = _survey()
+    url = f"/admin/automation/plan/{plan.pk}/try/"
+
+    def say(**data):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert admin_client.post(url, data).status_code == 302
+        return admin_client.get(url).content.decode()
+
+    page = admin_client.get(url).content.decode()
+    assert 'name="split-ab"' in page and "take B" in page  # the A/B split can be chosen
+    page = say(branches="1", **{"split-ab": "B"})
+    assert "A/B splits: ab: B." in page
+
+    page = say(text="SURVEY")
+    assert "Quick one: rate your last order" in page  # branch B's question, as chosen
+    assert "The test contact was enrolled directly: you chose the branches" in page
+    steps = page.split('id="simulator-steps"')[1].split("</details>")[0]
+    assert "VIP?" in steps and "First question A/B" in steps and "branch B" in steps
+
+    # Two hours of silence need not be waited for.
+    assert 'id="simulator-timer"' in page
+    page = say(fast_forward="1")
+    assert "Skipped the wait at “Asked (B)”." in page
+    assert "Just a reminder: how would you rate us, 1-5?" in page
+
+    page = say(text="2")
+    values = page.split('id="simulator-values"')[1].split("</details>")[0]
+    assert "attributes.score" in values and "<td>2</td>" in values
+    assert "attributes.score = 2" in page  # in the step history too
+    page = say(text="The delivery was late")
+    page = say(text="ann@example.com")
+    assert "Thanks, Test!" in page  # the test contact is called Test
+    values = page.split('id="simulator-values"')[1].split("</details>")[0]
+    assert "ann@example.com" in values and "The delivery was late" in values
+    state = simulator_state(plan=plan, user=admin_user)
+    assert state.enrollment.status == "completed" and state.enrollment.branches == {"ab": "B"}
+    assert not sms_outbox or all(m.to == state.contact.phone for m in sms_outbox)
+
+
+def test_the_simulator_shows_a_web_service_call_and_its_answer(
+    admin_client, admin_user, sms_outbox, django_capture_on_commit_callbacks
+):
+    import responses
+
+    plan = plan_make(
+        status=Plan.Status.ACTIVE,
+        steps=[
+            {"id": "call", "name": "Scored", "type": "http", "method": "POST",
+             "url": "https://93.184.216.34/score", "body": {"phone": "{{ contact.phone }}"},
+             "save": {"attributes.points": "data.points"}, "next": "done", "on_failure": None},
+            send("done", "You have {{ contact.attributes.points }} points.", name="Told"),
+        ],
+    )  # fmt: skip
+    url = f"/admin/automation/plan/{plan.pk}/try/"
+    with responses.RequestsMock() as service:
+        service.post("https://93.184.216.34/score", json={"points": 7})
+        with django_capture_on_commit_callbacks(execute=True):
+            admin_client.post(url, {"text": "hi"})
+        # The call happens after commit (a task; in-process here), then its own commit.
+        with django_capture_on_commit_callbacks(execute=True):
+            pass
+    page = admin_client.get(url).content.decode()
+    steps = page.split('id="simulator-steps"')[1].split("</details>")[0]
+    assert "POST https://93.184.216.34/score → 200 {&quot;points&quot;: 7}" in steps
+    assert "attributes.points = 7" in steps
+    assert "You have 7 points." in page

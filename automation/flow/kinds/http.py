@@ -32,6 +32,13 @@ def json_path_get(data, path: str):
     return value if value is None or isinstance(value, str | int | float | bool) else None
 
 
+def answer_summary(answer) -> str:
+    """`POST https://… → 200 {"points": 5}` for the step history (the simulator shows it)."""
+    said = answer.get("status") or answer.get("error") or "no answer"
+    body = json.dumps(answer.get("json"), ensure_ascii=False)[:80] if answer.get("json") is not None else ""
+    return " ".join(p for p in (answer.get("request", ""), "→", str(said), body) if p)
+
+
 def _pairs(text: str, sep: str, what: str) -> dict[str, str]:
     """Lines "name<sep>value" → {name: value}; ValidationError naming the bad line."""
     out = {}
@@ -167,6 +174,7 @@ class Http(StepKind):
 
     def on_http_answer(self, step: Step, rt):
         answer = rt.event.data
+        rt.note(answer_summary(answer))
         if not answer.get("ok"):
             return Go(step.data.get("on_failure"))
         for field, path in (step.data.get("save") or {}).items():

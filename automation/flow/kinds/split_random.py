@@ -74,6 +74,11 @@ class SplitRandom(StepKind):
 
     def enter(self, step: Step, rt):
         branches = step.data["branches"]
+        kept = rt.branch_taken(step)
+        for branch in branches:
+            if branch["name"] == kept:  # an enrollment keeps its branch (a loop back, the simulator)
+                rt.branch_take(step=step, name=kept)
+                return Go(branch["next"])
         draw = rt.random() * sum(b["weight"] for b in branches)
         chosen = branches[-1]
         for branch in branches:
