@@ -189,7 +189,22 @@ class Enrollment(models.Model):
 
 
 class EnrollmentStep(models.Model):
-    """One step entered by an enrollment: the history behind funnels and timelines."""
+    """One step entered by an enrollment (or where it ended): the history behind the report
+    (funnel, where contacts went from each step, A/B branches, answers) and timelines.
+
+    A row says the enrollment came to `step_id` from `from_step_id` (empty on enrolling)
+    `via` what; `value` is what made it go: the answer given at an ask step (`value_kind`
+    number, choice or text; only that one was private, e.g. an email) or the branch taken
+    at a split (`branch`). An end row (completed, expired, …) has `step_id` = the step it
+    ended at. `plan` is the enrollment's, kept here so reports read a plan's rows without
+    joining its enrollments (bench/report.py)."""
+
+    class ValueKind(models.TextChoices):
+        NUMBER = "number", "Number"
+        CHOICE = "choice", "Choice"
+        TEXT = "text", "Free text"
+        PRIVATE = "private", "Private (not kept)"
+        BRANCH = "branch", "Branch"
 
     class Via(models.TextChoices):
         ENROLL = "enroll", "Enrolled"
@@ -198,15 +213,20 @@ class EnrollmentStep(models.Model):
         EVENT = "event", "Event"
         HTTP = "http", "Web service answer"
         STEP = "step", "Went on at once"
+        COMPLETE = "complete", "Completed"
         EXPIRY = "expiry", "Expired"
         OPT_OUT = "opt_out", "Opted out"
         EXIT = "exit", "Exited"
         FAIL = "fail", "Failed"
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="steps")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+")
     step_id = models.CharField(max_length=50, blank=True)
+    from_step_id = models.CharField(max_length=50, blank=True)
     via = models.CharField(max_length=16, choices=Via.choices)
     detail = models.CharField(max_length=200, blank=True, help_text="The branch taken, the value saved …")
+    value = models.CharField(max_length=200, blank=True)
+    value_kind = models.CharField(max_length=10, blank=True, choices=ValueKind.choices)
     interaction = models.ForeignKey(
         "tracking.Interaction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -215,12 +235,17 @@ class EnrollmentStep(models.Model):
     class Meta:
         ordering = ["occurred_at", "id"]
         indexes = [
-            models.Index(fields=["step_id", "enrollment"]),
+            models.Index(fields=["plan", "step_id", "enrollment"]),
             models.Index(fields=["enrollment", "occurred_at"]),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_via_display()} → {self.step_id}"
+
+    def save(self, *args, **kwargs):
+        if self.plan_id is None and self.enrollment_id is not None:
+            self.plan_id = self.enrollment.plan_id
+        super().save(*args, **kwargs)
 
 
 class BulkEnrollmentJob(models.Model):

@@ -102,7 +102,12 @@ def enrollment_end(*, enrollment: Enrollment, status: str, reason: str = "", via
     step_via = via or _END_VIA.get(status)
     if step_via:
         EnrollmentStep.objects.create(
-            enrollment=enrollment, step_id=enrollment.step_id, via=step_via, occurred_at=now
+            enrollment=enrollment,
+            plan_id=enrollment.plan_id,
+            step_id=enrollment.step_id,
+            from_step_id=enrollment.step_id,
+            via=step_via,
+            occurred_at=now,
         )
     # Texts held for quiet hours belong to a journey that is over now.
     outbound_cancel_unsent(

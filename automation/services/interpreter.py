@@ -91,6 +91,7 @@ class _Run:
     pending_plan: str | None = None
     contact_changed: set[str] = field(default_factory=set)
     detail: str = ""
+    value: tuple[str, str] = ("", "")  # (kind, value): what moved the enrollment on (reports)
 
     @property
     def other_count(self) -> int:
@@ -148,6 +149,10 @@ class _Run:
     def branch_take(self, *, step: Step, name: str) -> None:
         self.enrollment.branches = {**(self.enrollment.branches or {}), step.id: name}
         self.note(f"branch {name}")
+        self.answer(EnrollmentStep.ValueKind.BRANCH, name)
+
+    def answer(self, kind: str, value: Any) -> None:
+        self.value = (kind, "" if value is None else str(value)[:200])
 
     def branch_taken(self, step: Step) -> str | None:
         return (self.enrollment.branches or {}).get(step.id)
@@ -308,7 +313,7 @@ def _go(run: _Run, outcome, *, via: str) -> None:
     first_interaction = run.interaction
     while isinstance(outcome, Go) and enrollment.status == Status.ACTIVE:
         if outcome.next is None:
-            _complete(run)
+            _complete(run, via=via, interaction=first_interaction)
             break
         taken += 1
         if taken > MAX_STEPS_PER_EVENT:
@@ -331,6 +336,8 @@ def _go(run: _Run, outcome, *, via: str) -> None:
 def _enter(run: _Run, step: Step, *, via: str, interaction: Interaction | None) -> None:
     enrollment, now = run.enrollment, run.now
     detail, run.detail = run.detail[:200], ""
+    (value_kind, value), run.value = run.value, ("", "")
+    from_step = enrollment.step_id if via != Via.ENROLL else ""
     enrollment.step_id = step.id
     enrollment.step_entered_at = now
     enrollment.visit += 1
@@ -344,23 +351,45 @@ def _enter(run: _Run, step: Step, *, via: str, interaction: Interaction | None) 
         enrollment_loaded(enrollment)
     EnrollmentStep.objects.create(
         enrollment=enrollment,
+        plan_id=enrollment.plan_id,
         step_id=step.id,
+        from_step_id=from_step,
         via=via,
         interaction=interaction,
         occurred_at=now,
         detail=detail,
+        value=value,
+        value_kind=value_kind,
     )
     if step.goal:
         run.goal_convert(step.goal)
 
 
-def _complete(run: _Run) -> None:
+def _complete(run: _Run, *, via: str, interaction: Interaction | None) -> None:
+    """The enrollment completes at the step it is at; the row says what ended it there (the
+    answer to a last question counts in the report like any other)."""
     enrollment = run.enrollment
     step = run.flow.steps.get(enrollment.step_id)
     enrollment.complete()
     enrollment.ended_at = run.now
     enrollment.end_reason = f"Reached {step.name if step else enrollment.step_id}"[:200]
     enrollment.timeout_at = None
+    (value_kind, value), run.value = run.value, ("", "")
+    detail, run.detail = run.detail[:200], ""
+    if via == Via.STEP and not (value or detail):
+        return  # a journey that simply ran out of steps: its enrollment says it all
+    EnrollmentStep.objects.create(
+        enrollment=enrollment,
+        plan_id=enrollment.plan_id,
+        step_id=enrollment.step_id,
+        from_step_id=enrollment.step_id,
+        via=Via.COMPLETE,
+        interaction=interaction,
+        occurred_at=run.now,
+        detail=detail,
+        value=value,
+        value_kind=value_kind,
+    )
 
 
 def _save(run: _Run) -> None:

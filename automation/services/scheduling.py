@@ -227,7 +227,7 @@ def _expire_batch(
             .filter(id__gt=last_id)
             .order_by("id")
             .select_for_update(skip_locked=True)
-            .values_list("id", "step_id", "revision_id", "contact_id")[:batch_size]
+            .values_list("id", "step_id", "revision_id", "contact_id", "plan_id")[:batch_size]
         )
         if not rows:
             return 0, last_id, False
@@ -235,7 +235,7 @@ def _expire_batch(
         more = len(rows) == batch_size  # SKIP LOCKED fills the LIMIT when it can
 
         # Revisions with an expiry text need their contacts locked (messages reference them).
-        unknown = {revision_id for _, _, revision_id, _ in rows if revision_id not in texts}
+        unknown = {row[2] for row in rows if row[2] not in texts}
         if unknown:
             texts.update(_expiry_texts(unknown))
         texting = [row for row in rows if texts.get(row[2])]
@@ -276,10 +276,11 @@ WITH expired AS (
     UPDATE {enrollment}
     SET status = %(expired)s, ended_at = %(now)s, timeout_at = NULL, end_reason = 'expired'
     WHERE id = ANY(%(ids)s) AND status = %(active)s AND expires_at <= %(now)s
-    RETURNING id, step_id
+    RETURNING id, step_id, plan_id
 )
-INSERT INTO {step} (enrollment_id, step_id, via, detail, interaction_id, occurred_at)
-SELECT id, step_id, %(via)s, '', NULL, %(now)s FROM expired
+INSERT INTO {step} (enrollment_id, plan_id, step_id, from_step_id, via, detail, value, value_kind,
+                    interaction_id, occurred_at)
+SELECT id, plan_id, step_id, step_id, %(via)s, '', '', '', NULL, %(now)s FROM expired
 RETURNING enrollment_id
 """
 
@@ -321,8 +322,15 @@ def _expire_rows_portable(*, rows, now: datetime) -> set[int]:
         )
     EnrollmentStep.objects.bulk_create(
         [
-            EnrollmentStep(enrollment_id=eid, step_id=step_id, via=EnrollmentStep.Via.EXPIRY, occurred_at=now)
-            for eid, step_id, _, _ in rows
+            EnrollmentStep(
+                enrollment_id=eid,
+                plan_id=plan_id,
+                step_id=step_id,
+                from_step_id=step_id,
+                via=EnrollmentStep.Via.EXPIRY,
+                occurred_at=now,
+            )
+            for eid, step_id, _, _, plan_id in rows
             if eid in changed
         ],
         batch_size=500,
@@ -336,7 +344,7 @@ def _expiry_texts_queue(*, rows, texts: dict[int, str | None]) -> None:
 
     contacts = Contact.objects.in_bulk({row[3] for row in rows})
     enrollments = Enrollment.objects.in_bulk([row[0] for row in rows])
-    for eid, step_id, revision_id, contact_id in rows:
+    for eid, step_id, revision_id, contact_id, _ in rows:
         contact, enrollment = contacts[contact_id], enrollments[eid]
         enrollment_text_queue(
             enrollment=enrollment,

@@ -137,6 +137,21 @@ class AskForm(StepForm):
         return data | timeout_data(cleaned)
 
 
+def answer_of(match: str, value, normalized: str) -> tuple[str, object]:
+    """How the report counts a reply a rule took: numbers and the words of keyword rules are
+    counted by value; other replies are listed as written; emails and phones are not kept
+    (the contact's own fields hold them)."""
+    if match == "number":
+        return "number", value
+    if match == "keyword":
+        return "choice", normalized
+    if match == "first_word":
+        return "choice", normalized.split(" ", 1)[0]
+    if match in ("email", "phone"):
+        return "private", ""
+    return "text", value
+
+
 class Ask(StepKind):
     type = "ask"
     keys = ("text", "rules", "other", "timeout")
@@ -262,6 +277,7 @@ class Ask(StepKind):
         for rule in step.data["rules"]:
             matched, value = rule_match(rule=rule, text=rt.reply.text, normalized=rt.reply.normalized)
             if matched:
+                rt.answer(*answer_of(rule["match"], value, rt.reply.normalized))
                 if rule.get("save_as"):
                     rt.field_set(rule["save_as"], value)
                 if rule.get("goal"):
