@@ -3,6 +3,8 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from django.db.models import Count
+
 from automation.models import Enrollment, EnrollmentStep
 from automation.reports import plan_report
 from automation.tests.factories import EnrollmentFactory, ask, plan_make, send
@@ -131,10 +133,11 @@ def test_empty_plan_reports_zeros(plan):
 def test_query_count_does_not_grow_with_data(plan, django_assert_num_queries):
     _seed(plan, scale=1)
     plan_report(plan=plan)  # the revision's steps are read once, then cached
-    with django_assert_num_queries(4):
+    # Outcomes, reached, moves, ends, goals, delivery, answer counts, latest texts (no A/B split).
+    with django_assert_num_queries(8):
         small = plan_report(plan=plan, date_from=date(2000, 1, 1))
     _seed(plan, scale=5)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(8):
         large = plan_report(plan=plan, date_from=date(2000, 1, 1))
     assert (small.enrolled, large.enrolled) == (6, 36)
 
@@ -162,3 +165,72 @@ def test_report_page_with_date_filter(admin_client, plan):
 def test_report_page_needs_view_permission(client, django_user_model, plan):
     client.force_login(django_user_model.objects.create_user("nobody", is_staff=True))
     assert client.get(f"/admin/automation/plan/{plan.pk}/report/").status_code == 403
+
+
+def test_p_values_of_the_two_proportion_test():
+    from automation.reports import two_proportion_p
+
+    assert two_proportion_p(50, 100, 50, 100) == pytest.approx(1.0)
+    assert two_proportion_p(60, 100, 40, 100) == pytest.approx(0.0047, abs=1e-4)  # z = 2.83
+    assert two_proportion_p(11, 20, 9, 20) == pytest.approx(0.527, abs=1e-3)
+    assert two_proportion_p(0, 0, 5, 10) is None
+
+
+def test_the_report_follows_a_survey_walked_through_the_webhook(
+    text_in, sms_outbox, django_assert_num_queries
+):
+    """Steps, where contacts went, the A/B split per branch and the answers, from real replies."""
+    from pathlib import Path
+
+    from django.core.management import call_command
+
+    from automation.models import Plan
+
+    call_command("plan_import", str(Path(__file__).resolve().parents[2] / "docs/plans/spring-survey.json"))
+    plan = Plan.objects.get(slug="spring-survey")
+    scores = {}
+    for i in range(20):
+        phone = f"+1212555{1000 + i}"
+        text_in(phone, "SURVEY")
+        scores[phone] = i % 5 + 1
+        text_in(phone, str(scores[phone]))
+        if scores[phone] <= 3:
+            text_in(phone, f"It was late ({i})")
+        text_in(phone, f"ann{i}@example.com" if i % 2 else "no")
+    ContactFactory(is_test=True)  # nothing of a test contact would count
+
+    plan_report(plan=plan)
+    with django_assert_num_queries(10):
+        report = plan_report(plan=plan)
+
+    rows = {row.step_id: row for row in report.funnel}
+    assert report.enrolled == 20 and report.outcomes["completed"] == 20
+    assert rows["ab"].reached == 20 and rows["thanks"].reached == 8 and rows["sorry"].reached == 12
+    branches = dict(Enrollment.objects.values_list("branches__ab").annotate(n=Count("id")).order_by())
+    assert dict(rows["ab"].went) == {f"→ Asked ({b})": n for b, n in branches.items()}
+    assert dict(rows["sorry"].went) == {"→ Asked for email": 12}
+    assert dict(rows["bye"].went) == {"completed here": 20}
+
+    (split,) = report.splits
+    assert (split.name, split.goal_names) == ("First question A/B", ["Promoter", "Email captured"])
+    by_branch = {b.name: b for b in split.branches}
+    assert {name: b.enrolled for name, b in by_branch.items()} == branches
+    promoters = {
+        b: Enrollment.objects.filter(branches__ab=b, goal_conversions__goal__slug="promoter").count()
+        for b in branches
+    }
+    assert {name: b.goals[0][1] for name, b in by_branch.items()} == promoters
+    assert split.branches[0].goals[0][3] is None  # the first branch is what the others are tested against
+    assert split.branches[1].goals[0][3] is not None
+
+    answers = {a.step_id: a for a in report.answers}
+    asked = [answers[s] for s in ("ask-a", "ask-b") if s in answers]
+    totals: dict[str, int] = {}
+    for answer in asked:
+        assert [v for v, _ in answer.counts] == sorted((v for v, _ in answer.counts), key=float)
+        for value, n in answer.counts:
+            totals[value] = totals.get(value, 0) + n
+    assert totals == {"1": 4, "2": 4, "3": 4, "4": 4, "5": 4}
+    assert answers["sorry"].total == 12 and answers["sorry"].texts[0] == "It was late (17)"
+    assert len(answers["sorry"].texts) == 5
+    assert (answers["ask-email"].private, dict(answers["ask-email"].counts)) == (10, {"NO": 10})

@@ -157,7 +157,9 @@ def test_marketer_builds_publishes_tries_and_reads_the_report(page, shots, djang
     assert page.inner_text('[data-key="completed"]') == "2"
     assert page.inner_text('[data-key="opted_out"]') == "1"
     funnel = page.inner_text("#report-funnel")
-    assert re.search(r"Bought\s+end\s+2\s+40.0%", funnel), funnel
+    assert re.search(r"Bought\s+end\s+Send a text, then go on\s+2\s+40.0%", funnel), funnel
+    went = page.inner_text("#report-funnel tr[data-step-id=invited] .went")
+    assert "→ Bought: 2" in went and "waiting here now: 2" in went and "opted out here: 1" in went
     assert page.inner_text("#engagement-value") == "10"
     page.screenshot(path=shots("report"), full_page=True)
     page.fill("#id_date_from", "2999-01-01")
