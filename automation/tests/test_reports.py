@@ -1,9 +1,8 @@
 from datetime import date, datetime, timedelta
 
 import pytest
-from django.utils import timezone
-
 from django.db.models import Count
+from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStep
 from automation.reports import plan_report
