@@ -3,13 +3,14 @@
     .venv/bin/python bench/report.py [--n 1000000] [--repeat 3] [--keep]
 
 Creates its own PostgreSQL database (``sj_bench_report`` on 127.0.0.1, dropped first and
-at the end unless ``--keep``), migrates, and seeds with COPY one plan of four states
-(Invited → Reminded → Quoted → Purchased) and N enrollments from N contacts, enrolled
-over 90 days with a realistic mix of outcomes, their steps (1 to 3 per enrollment), goal
-conversions and one outbound message (+ its interaction) each; plus a few test contacts
-that the report must leave out. Then it times the report — all time, and a 30-day
-range — `--repeat` times each, and prints the best and median wall time and the number
-of SQL queries (always the same: the report is a fixed set of aggregate queries).
+at the end unless ``--keep``), migrates, and seeds with COPY the spring survey
+(docs/plans/spring-survey.json: a field split, an A/B split, five ask steps) and N
+enrollments from N contacts, enrolled over 90 days with every branch, answer and outcome
+(`journey`), their step rows (3 to 7 each), goal conversions and one outbound message
+(+ its interaction) each; plus a few test contacts that the report must leave out. Then
+it times the report — all time, and a 30-day range — `--repeat` times each, and prints
+the best and median wall time and the number of SQL queries (always the same: the
+report is a fixed set of aggregate queries).
 """
 
 import argparse
@@ -37,12 +38,50 @@ def django_setup(url: str) -> None:
     django.setup()
 
 
+def journey(i: int) -> tuple[list[dict], str, list[str]]:
+    """Enrollment i's way through the spring survey (docs/plans/spring-survey.json): its
+    step rows (step, from, via, value, kind), its status, and the goals it reached; by i
+    modulo 20, so every branch, answer and outcome has its share."""
+    k = i % 20
+    rows = [("vip", "", "enroll", "", "")]
+    if k == 0:
+        ask = "ask-vip"
+        rows.append((ask, "vip", "step", "", ""))
+    else:
+        ask = "ask-a" if i % 2 else "ask-b"
+        rows += [("ab", "vip", "step", "", ""), (ask, "ab", "step", "A" if i % 2 else "B", "branch")]
+    if k in (1, 2, 3, 4):  # no answer (yet)
+        return rows, ["active", "expired", "opted_out", "exited"][k - 1], []
+    if k == 5:  # two hours of silence, a reminder, still nothing
+        rows.append(("remind", ask, "timeout", "", ""))
+        return rows, "expired", []
+    score = i % 5 + 1
+    goals = []
+    if score >= 4:
+        rows += [("thanks", ask, "reply", str(score), "number"), ("ask-email", "thanks", "step", "", "")]
+        goals.append("promoter")
+    else:
+        rows += [
+            ("sorry", ask, "reply", str(score), "number"),
+            ("ask-email", "sorry", "reply", f"It was late ({i % 1000})", "text"),
+        ]
+    if i % 3 == 0:
+        rows.append(("bye", "ask-email", "reply", "", "private"))
+        goals.append("email-captured")
+    elif i % 3 == 1:
+        rows.append(("bye", "ask-email", "reply", "NO", "choice"))
+    else:
+        return rows, "active", goals
+    return rows, "completed", goals
+
+
 def seed(n: int) -> int:
+    import json
+
     from django.core.management import call_command
     from django.db import connection
 
     from automation.models import Enrollment, EnrollmentStep
-    from automation.services.demo_plan import DEMO_DOCUMENT
     from automation.services.plans import plan_import
     from bench.expiry import NOW, copy_rows
     from contacts.models import Contact
@@ -50,11 +89,11 @@ def seed(n: int) -> int:
     from tracking.models import Goal, GoalConversion, Interaction
 
     call_command("migrate", verbosity=0)
-    plan = plan_import(document={**DEMO_DOCUMENT, "slug": "bench", "name": "Bench"}).plan
+    document = json.loads((ROOT / "docs/plans/spring-survey.json").read_text())
+    plan = plan_import(document={**document, "slug": "bench", "name": "Bench"}).plan
     revision_id = plan.published_id
-    states = ["invited", "reminded", "quoted", "purchased"]  # the demo plan's step ids
-    quote = Goal.objects.get(slug="quote-requested")
-    purchase = Goal.objects.get(slug="purchase")
+    goal_ids = dict(Goal.objects.values_list("slug", "id"))
+    points = dict(Goal.objects.values_list("slug", "points"))
     started = time.perf_counter()
     tests = 10
     copy_rows(
@@ -62,23 +101,6 @@ def seed(n: int) -> int:
         ({"phone": f"+1555{i:07d}", "is_test": i > n} for i in range(1, n + tests + 1)),
         count=n + tests,
     )
-
-    # Enrollment i: its path through the plan and its outcome, by i modulo 20.
-    def path(i: int) -> list[int]:
-        k = i % 20
-        if k < 6:
-            return [0]  # still invited / expired / opted out
-        if k < 10:
-            return [0, 1]  # reminded
-        if k < 16:
-            return [0, 2] if k % 2 else [0, 1, 2]  # quoted
-        return [0, 2, 3]  # purchased
-
-    def status(i: int) -> str:
-        k = i % 20
-        if k >= 16:
-            return "completed"
-        return ["active", "expired", "opted_out", "exited", "failed", "active", "expired"][k % 7]
 
     def enrolled_at(i: int):
         return NOW - timedelta(days=90) + timedelta(seconds=(i * 7919) % (90 * 86400))
@@ -88,16 +110,18 @@ def seed(n: int) -> int:
     def enrollments():
         for i in range(1, total + 1):
             at = enrolled_at(i)
+            rows, status, _ = journey(i)
             yield {
                 "contact_id": i,
                 "plan_id": plan.id,
                 "revision_id": revision_id,
-                "step_id": states[path(i)[-1]],
-                "status": status(i),
+                "step_id": rows[-1][0],
+                "status": status,
                 "enrolled_at": at,
                 "step_entered_at": at,
                 "expires_at": at + timedelta(days=7),
-                "ended_at": None if status(i) == "active" else at + timedelta(days=1),
+                "ended_at": None if status == "active" else at + timedelta(days=1),
+                "branches": {"ab": "A" if i % 2 else "B"} if i % 20 else {},
             }
 
     copy_rows(Enrollment, enrollments(), count=total)
@@ -105,40 +129,32 @@ def seed(n: int) -> int:
     def steps():
         for i in range(1, total + 1):
             at = enrolled_at(i)
-            for j, s in enumerate(path(i)):
+            for j, (step_id, source, via, value, kind) in enumerate(journey(i)[0]):
                 yield {
                     "enrollment_id": i,
-                    "step_id": states[s],
-                    "via": "enroll" if j == 0 else "reply",
+                    "plan_id": plan.id,
+                    "step_id": step_id,
+                    "from_step_id": source,
+                    "via": via,
+                    "value": value,
+                    "value_kind": kind,
                     "occurred_at": at + timedelta(minutes=j),
                 }
 
-    copy_rows(EnrollmentStep, steps(), count=sum(len(path(i)) for i in range(1, total + 1)))
+    copy_rows(EnrollmentStep, steps(), count=sum(len(journey(i)[0]) for i in range(1, total + 1)))
 
     def conversions():
         for i in range(1, total + 1):
-            p = path(i)
-            at = enrolled_at(i)
-            if 2 in p:
+            for slug in journey(i)[2]:
                 yield {
                     "contact_id": i,
-                    "goal_id": quote.id,
+                    "goal_id": goal_ids[slug],
                     "enrollment_id": i,
-                    "points": 10,
-                    "occurred_at": at,
-                }
-            if 3 in p:
-                yield {
-                    "contact_id": i,
-                    "goal_id": purchase.id,
-                    "enrollment_id": i,
-                    "points": 50,
-                    "occurred_at": at,
+                    "points": points[slug],
+                    "occurred_at": enrolled_at(i),
                 }
 
-    copy_rows(
-        GoalConversion, conversions(), count=sum((2 in path(i)) + (3 in path(i)) for i in range(1, total + 1))
-    )
+    copy_rows(GoalConversion, conversions(), count=sum(len(journey(i)[2]) for i in range(1, total + 1)))
 
     copy_rows(
         Interaction,
@@ -162,7 +178,7 @@ def seed(n: int) -> int:
                 "interaction_id": i,
                 "contact_id": i,
                 "enrollment_id": i,
-                "step_id": states[path(i)[-1]],
+                "step_id": journey(i)[0][-1][0],
                 "purpose": "prompt",
                 "to_number": f"+1555{i:07d}",
                 "status": outcomes[i % 20],
@@ -245,7 +261,9 @@ def main() -> None:
                 f"plan report, {label}: best {min(times):.2f} s, median {statistics.median(times):.2f} s "
                 f"over {args.repeat} runs; {queries} queries; enrolled {report.enrolled:,}, "
                 f"funnel {[r.reached for r in report.funnel]}, conversions {report.conversions:,}, "
-                f"messages {report.messages:,}"
+                f"messages {report.messages:,}, branches "
+                f"{[(b.name, b.enrolled) for split in report.splits for b in split.branches]}, answers "
+                f"{sum(a.total for a in report.answers):,}"
             )
     finally:
         if not (args.keep or args.reuse):
