@@ -27,7 +27,7 @@ from automation.services.plans import (
     plan_rollback,
     plan_warnings,
 )
-from smsjourney.admin_mixins import ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from smsjourney.admin_mixins import ReadOnlyAdminMixin, ReadOnlyInlineMixin, test_contacts_filter
 
 
 @admin.register(Plan)
@@ -326,7 +326,7 @@ class EnrollmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "expires_at",
         "ended_at",
     ]
-    list_filter = ["plan", "status", StepFilter, "enrolled_at"]
+    list_filter = [test_contacts_filter("contact__is_test"), "plan", "status", StepFilter, "enrolled_at"]
     list_select_related = ["contact", "plan", "revision"]
     search_fields = ["contact__phone", "contact__first_name", "contact__last_name"]
     date_hierarchy = "enrolled_at"

@@ -15,7 +15,7 @@ from automation.services.consent import contact_opt_out
 from contacts import services
 from contacts.models import ConsentEvent, Contact
 from contacts.phone import phone_normalize
-from smsjourney.admin_mixins import ReadOnlyInlineMixin
+from smsjourney.admin_mixins import ReadOnlyInlineMixin, test_contacts_filter
 from tracking.models import GoalConversion, Interaction
 
 # The latest rows shown in each history inline; the full lists are one link away.
@@ -92,8 +92,8 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
     list_display = ["phone", "full_name", "opted_out", "engagement_value", "last_inbound_at", "created_at"]
     list_display_links = ["phone", "full_name"]
     list_filter = [
+        test_contacts_filter("is_test"),
         "opted_out",
-        "is_test",
         ("enrollments__plan", admin.RelatedOnlyFieldListFilter),
         "enrollments__status",
     ]

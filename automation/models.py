@@ -220,7 +220,8 @@ class EnrollmentStep(models.Model):
         FAIL = "fail", "Failed"
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="steps")
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the report's indexes below (plan first): no index of its own.
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+", db_index=False)
     step_id = models.CharField(max_length=50, blank=True)
     from_step_id = models.CharField(max_length=50, blank=True)
     via = models.CharField(max_length=16, choices=Via.choices)
@@ -237,6 +238,15 @@ class EnrollmentStep(models.Model):
         indexes = [
             models.Index(fields=["plan", "step_id", "enrollment"]),
             models.Index(fields=["enrollment", "occurred_at"]),
+            # The report's branches and answers (bench/report.py): only rows that carry one.
+            models.Index(
+                fields=["plan", "value_kind", "from_step_id", "value", "enrollment"],
+                name="step_values_idx",
+                condition=~models.Q(value_kind=""),
+            ),
+            models.Index(
+                fields=["plan", "-occurred_at"], name="step_texts_idx", condition=models.Q(value_kind="text")
+            ),
         ]
 
     def __str__(self) -> str:

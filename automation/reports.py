@@ -20,8 +20,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan
@@ -33,6 +32,7 @@ from tracking.models import GoalConversion
 SIGNIFICANCE = 0.05
 MIN_PER_BRANCH = 30
 LATEST_TEXTS = 5
+LATEST_POOL = 500  # the plan's latest free texts the report picks each step's from
 MAX_COUNTED = 12  # values shown per ask step (the most frequent)
 # Ways an enrollment moves from one step to another (the other vias end it or start it).
 MOVES = ("reply", "timeout", "event", "http", "step")
@@ -297,7 +297,7 @@ def _splits(flow, steps: QuerySet) -> list[SplitReport]:
     converted = {
         (split, branch, goal): n
         for split, branch, goal, n in taken.filter(enrollment__goal_conversions__isnull=False)
-        .values_list("from_step_id", "value", "enrollment__goal_conversions__goal__slug")
+        .values_list("from_step_id", "value", "enrollment__goal_conversions__goal_id")
         .annotate(n=Count("enrollment_id", distinct=True))
         .order_by()
     }
@@ -310,7 +310,7 @@ def _splits(flow, steps: QuerySet) -> list[SplitReport]:
             n = enrolled.get((step.id, branch["name"]), 0)
             cells = []
             for index, goal in enumerate(goals):
-                x = converted.get((step.id, branch["name"], goal.slug), 0)
+                x = converted.get((step.id, branch["name"], flow.goal_ids.get(goal.slug)), 0)
                 p = None
                 if first is not None:
                     p = two_proportion_p(x, n, first.goals[index][1], first.enrolled)
@@ -360,20 +360,13 @@ def _answers(flow, steps: QuerySet) -> list[AnswerReport]:
     for answer in reports.values():
         if answer.counts and all(_is_number(v) for v, _ in answer.counts):
             answer.counts.sort(key=lambda c: float(c[0]))  # a scale reads in order: 1, 2, 3 …
+    # The latest free texts of the plan (an index holds them newest first), a few per step.
     latest = (
         steps.filter(value_kind=kinds.TEXT)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("from_step_id")],
-                order_by=[F("occurred_at").desc(), F("id").desc()],
-            )
-        )
-        .filter(rank__lte=LATEST_TEXTS)
-        .order_by("from_step_id", "rank")
-        .values_list("from_step_id", "value")
+        .order_by("-occurred_at", "-id")
+        .values_list("from_step_id", "value")[:LATEST_POOL]
     )
     for step_id, value in latest:
-        if step_id in reports:
+        if step_id in reports and len(reports[step_id].texts) < LATEST_TEXTS:
             reports[step_id].texts.append(value)
     return [r for r in reports.values() if r.total]

@@ -197,7 +197,7 @@ def seed(n: int) -> int:
 
 
 def time_report(
-    plan_id: int, *, repeat: int, date_from=None, date_to=None
+    plan_id: int, *, repeat: int, date_from=None, date_to=None, per_query: bool = False
 ) -> tuple[list[float], int, object]:
     from django.db import connection
 
@@ -207,17 +207,27 @@ def time_report(
     plan = Plan.objects.get(pk=plan_id)
     counter = {"n": 0}
 
+    timings: list[tuple[float, str]] = []
+
     def count(execute, sql, params, many, context):
         counter["n"] += 1
-        return execute(sql, params, many, context)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            timings.append((time.perf_counter() - started, sql))
 
     times, report = [], None
     for _ in range(repeat):
         counter["n"] = 0
+        timings.clear()
         with connection.execute_wrapper(count):
             started = time.perf_counter()
             report = plan_report(plan=plan, date_from=date_from, date_to=date_to)
             times.append(time.perf_counter() - started)
+    if per_query:
+        for seconds, sql in timings:
+            print(f"    {seconds:6.2f} s  {sql[:150]}")
     return times, counter["n"], report
 
 
@@ -229,6 +239,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the sj_bench_report database")
     parser.add_argument("--reuse", action="store_true", help="time the database an earlier --keep run left")
+    parser.add_argument("--per-query", action="store_true", help="print each query's time (the last run)")
     args = parser.parse_args()
 
     from bench.common import database_drop, database_recreate
@@ -256,7 +267,9 @@ def main() -> None:
             ("all time", {}),
             ("30 days", {"date_from": date(2026, 4, 1), "date_to": date(2026, 4, 30)}),
         ):
-            times, queries, report = time_report(plan_id, repeat=args.repeat, **kwargs)
+            times, queries, report = time_report(
+                plan_id, repeat=args.repeat, per_query=args.per_query, **kwargs
+            )
             print(
                 f"plan report, {label}: best {min(times):.2f} s, median {statistics.median(times):.2f} s "
                 f"over {args.repeat} runs; {queries} queries; enrolled {report.enrolled:,}, "

@@ -6,13 +6,13 @@ from django.contrib import admin
 from django.utils.html import format_html_join
 
 from contacts.models import ConsentEvent, ContactImport
-from smsjourney.admin_mixins import ReadOnlyAdminMixin
+from smsjourney.admin_mixins import ReadOnlyAdminMixin, test_contacts_filter
 
 
 @admin.register(ConsentEvent)
 class ConsentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["occurred_at", "contact", "kind", "source", "detail", "actor"]
-    list_filter = ["kind", "source", "occurred_at"]
+    list_filter = [test_contacts_filter("contact__is_test"), "kind", "source", "occurred_at"]
     list_select_related = ["contact", "actor"]
     search_fields = ["contact__phone", "detail"]
     date_hierarchy = "occurred_at"

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from messaging.models import OutboundMessage
-from smsjourney.admin_mixins import ReadOnlyAdminMixin
+from smsjourney.admin_mixins import ReadOnlyAdminMixin, test_contacts_filter
 
 
 @admin.register(OutboundMessage)
@@ -17,7 +17,13 @@ class OutboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "error_code",
         "provider_sid",
     ]
-    list_filter = ["status", "purpose", "answers_contact", "created_at"]
+    list_filter = [
+        test_contacts_filter("contact__is_test"),
+        "status",
+        "purpose",
+        "answers_contact",
+        "created_at",
+    ]
     list_select_related = ["contact", "interaction"]
     search_fields = ["to_number", "contact__phone", "interaction__provider_sid", "interaction__body"]
     date_hierarchy = "created_at"

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.text import Truncator
 
-from smsjourney.admin_mixins import ReadOnlyAdminMixin
+from smsjourney.admin_mixins import ReadOnlyAdminMixin, test_contacts_filter
 from tracking.models import Goal, GoalConversion, Interaction
 
 
@@ -27,6 +27,7 @@ class InteractionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # "Routed at: Empty" lists the inbound messages waiting for a worker (and every outbound
     # one); "Route failed at: Not empty" the ones given up after failed tries (a person looks).
     list_filter = [
+        test_contacts_filter("contact__is_test"),
         "direction",
         "channel",
         "created_at",
@@ -63,7 +64,7 @@ class InteractionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(GoalConversion)
 class GoalConversionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["occurred_at", "contact", "goal_name", "points", "enrollment"]
-    list_filter = ["goal", "occurred_at"]
+    list_filter = [test_contacts_filter("contact__is_test"), "goal", "occurred_at"]
     list_select_related = ["contact", "goal", "enrollment__plan", "enrollment__contact"]
     search_fields = ["contact__phone", "goal__name"]
     date_hierarchy = "occurred_at"

@@ -245,13 +245,17 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
     if direct and not enrolled and not compliance and not contact.opted_out:
         with transaction.atomic():
             contact = contact_lock(contact_id=contact.pk)
+            now = timezone.now()
+            # Routed here and now (it enrolls): the engine must not take it again as a
+            # reply when the contact's next message claims the ones still waiting.
             sent = Interaction.objects.create(
                 contact=contact,
                 direction=Interaction.Direction.INBOUND,
                 body=text,
                 provider_sid=sid,
                 raw_payload={"simulator": True},
-                created_at=timezone.now(),
+                created_at=now,
+                routed_at=now,
             )
             contact.last_inbound_at = sent.created_at
             contact.save(update_fields=["last_inbound_at", "updated_at"])

@@ -245,6 +245,8 @@ def test_the_simulator_walks_every_kind_of_step_with_choices_and_fast_forward(
     assert "ann@example.com" in values and "The delivery was late" in values
     state = simulator_state(plan=plan, user=admin_user)
     assert state.enrollment.status == "completed" and state.enrollment.branches == {"ab": "B"}
+    # Each message was answered once: the entry message was not taken again as a reply.
+    assert "Please reply with a number from 1 to 5." not in page
     assert not sms_outbox or all(m.to == state.contact.phone for m in sms_outbox)
 
 
