@@ -91,3 +91,60 @@ def shots(tmp_path):
     folder = Path(os.environ.get("COCKPIT_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return lambda name: str(folder / f"{name}.png")
+
+
+PASSWORD = "a-long-test-password-42"
+
+
+def _marketer(django_user_model):
+    """A staff user in the Marketers group (the group's migration data does not survive
+    the flushes of transactional tests, so it is put back the same way when missing)."""
+    import importlib
+
+    from django.contrib.auth.models import Group, Permission
+
+    group, created = Group.objects.get_or_create(name="Marketers")
+    if created or not group.permissions.exists():
+        grants = importlib.import_module("automation.migrations.0003_marketers_group").PERMISSIONS
+        for app_label, models in grants.items():
+            for model, actions in models.items():
+                group.permissions.add(
+                    *Permission.objects.filter(
+                        content_type__app_label=app_label, codename__in=[f"{a}_{model}" for a in actions]
+                    )
+                )
+        group.permissions.add(
+            *Permission.objects.filter(
+                codename__in=["add_bulkenrollmentjob", "view_bulkenrollmentjob", "view_planrevision"]
+            )
+        )
+    user = django_user_model.objects.create_user("mia", password=PASSWORD, is_staff=True)
+    user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def marketer_page(page, django_user_model):
+    """`page`, logged in to the admin as Mia, a marketer."""
+    import re
+
+    _marketer(django_user_model)
+    page.goto("/admin/login/")
+    page.fill("#id_username", "mia")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/$"))
+    return page
+
+
+def texted(phone: str, text: str) -> None:
+    """A contact's SMS, stored and routed as the webhook and a worker would (no browser)."""
+    from django.db import transaction
+
+    from automation.services.inbound import inbound_message_route
+    from conftest import inbound_payload
+    from tracking.services import inbound_message_receive
+
+    with transaction.atomic():
+        accepted = inbound_message_receive(payload=inbound_payload(phone, text))
+    inbound_message_route(interaction_id=accepted.interaction_id)

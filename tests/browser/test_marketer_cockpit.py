@@ -2,58 +2,20 @@
 step with each step's form (a refused keyword says why), publish it, chat with it in the
 simulator, then read the diagram, the report and a contact's timeline."""
 
-import importlib
 import re
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import expect
 
-from conftest import inbound_payload
+from tests.browser.conftest import texted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-long-test-password-42"
 
-
-def _marketer(django_user_model):
-    """A staff user in the Marketers group (the group's migration data does not survive
-    the flushes of transactional tests, so it is put back the same way when missing)."""
-    group, created = Group.objects.get_or_create(name="Marketers")
-    if created or not group.permissions.exists():
-        grants = importlib.import_module("automation.migrations.0003_marketers_group").PERMISSIONS
-        for app_label, models in grants.items():
-            for model, actions in models.items():
-                group.permissions.add(
-                    *Permission.objects.filter(
-                        content_type__app_label=app_label, codename__in=[f"{a}_{model}" for a in actions]
-                    )
-                )
-        group.permissions.add(
-            *Permission.objects.filter(
-                codename__in=["add_bulkenrollmentjob", "view_bulkenrollmentjob", "view_planrevision"]
-            )
-        )
-    user = django_user_model.objects.create_user("mia", password=PASSWORD, is_staff=True)
-    user.groups.add(group)
-    return user
-
-
-def test_marketer_builds_publishes_tries_and_reads_the_report(page, shots, django_user_model, settings):
-    from django.db import transaction
-
+def test_marketer_builds_publishes_tries_and_reads_the_report(marketer_page, shots, settings):
     from automation.models import Plan
-    from automation.services.inbound import inbound_message_route
-    from tracking.services import inbound_message_receive
 
-    _marketer(django_user_model)
-
-    # Log in.
-    page.goto("/admin/login/")
-    page.fill("#id_username", "mia")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(re.compile(r"/admin/$"))
+    page = marketer_page
 
     # A new plan: its settings, then its steps, each on its own form; no JSON anywhere.
     page.goto("/admin/automation/plan/add/")
@@ -138,9 +100,7 @@ def test_marketer_builds_publishes_tries_and_reads_the_report(page, shots, djang
     }
     for phone, texts in journeys.items():
         for text in texts:
-            with transaction.atomic():
-                accepted = inbound_message_receive(payload=inbound_payload(phone, text))
-                inbound_message_route(interaction_id=accepted.interaction_id)
+            texted(phone, text)
 
     # The diagram on the plan's page: both steps, the keyword arrow, live counts.
     page.goto(f"/admin/automation/plan/{plan.pk}/change/")

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.browser.test_marketer_cockpit import PASSWORD, _marketer
+from tests.browser.conftest import texted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -53,23 +53,15 @@ def ask(page, step_id: str, name: str, text: str) -> None:
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))
-def test_a_marketer_builds_tries_publishes_and_reads_the_survey(page, shots, django_user_model, width):
-    from django.db import transaction
-
+def test_a_marketer_builds_tries_publishes_and_reads_the_survey(marketer_page, shots, width):
     from automation.models import Enrollment, Plan
-    from automation.services.inbound import inbound_message_route
-    from conftest import inbound_payload
     from contacts.models import Contact
-    from tracking.services import inbound_message_receive
 
-    _marketer(django_user_model)
+    page = marketer_page
+
     page.set_viewport_size(WIDTHS[width])
     suffix = "" if width == "laptop" else "-phone"
-    page.goto("/admin/login/")
-    page.fill("#id_username", "mia")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(re.compile(r"/admin/$"))
+    page.goto("/admin/")
     assert "smsjourney" in page.inner_text("#site-name")
 
     # The plan: who enters, its goals.
@@ -225,9 +217,7 @@ def test_a_marketer_builds_tries_publishes_and_reads_the_survey(page, shots, dja
         if not texts[0].isdigit() or int(texts[0]) <= 3:
             texts.append("The parcel came late")
         for text in ["SURVEY", *texts]:
-            with transaction.atomic():
-                accepted = inbound_message_receive(payload=inbound_payload(phone, text))
-            inbound_message_route(interaction_id=accepted.interaction_id)
+            texted(phone, text)
     assert Enrollment.objects.filter(revision=revision_two, contact__is_test=False).count() == 11
 
     page.goto(f"/admin/automation/plan/{plan.pk}/report/")
