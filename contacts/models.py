@@ -75,6 +75,7 @@ class ConsentEvent(models.Model):
 
     class Source(models.TextChoices):
         KEYWORD = "keyword", "Keyword from the contact"
+        REVOCATION = "revocation", "Message asking to stop (any wording)"
         API = "api", "API"
         ADMIN = "admin", "Admin"
         CARRIER = "carrier", "Carrier error (21610)"
@@ -84,6 +85,8 @@ class ConsentEvent(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     source = models.CharField(max_length=16, choices=Source.choices)
     detail = models.CharField(max_length=200, blank=True, help_text="The keyword, error code, …")
+    text = models.TextField(blank=True, help_text="The contact's message, exactly as it came.")
+    rule = models.CharField(max_length=100, blank=True, help_text="Which rule recognised it.")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -72,7 +72,13 @@ def contact_insert_if_new(*, phone: str) -> int | None:
 
 
 def contact_opt_out_record(
-    *, contact: "Contact", source: str, detail: str = "", actor: AbstractBaseUser | None = None
+    *,
+    contact: "Contact",
+    source: str,
+    detail: str = "",
+    actor: AbstractBaseUser | None = None,
+    text: str = "",
+    rule: str = "",
 ) -> bool:
     """Record that the contact opted out: the contact row (locked) and the consent log.
     False if it was opted out already. Ending its enrollments and canceling its unsent
@@ -90,6 +96,8 @@ def contact_opt_out_record(
             kind=ConsentEvent.Kind.OPT_OUT,
             source=source,
             detail=detail[:200],
+            text=text[:2000],
+            rule=rule[:100],
             actor=actor,
             occurred_at=now,
         )
@@ -97,7 +105,13 @@ def contact_opt_out_record(
 
 
 def contact_opt_in(
-    *, contact: "Contact", source: str, detail: str = "", actor: AbstractBaseUser | None = None
+    *,
+    contact: "Contact",
+    source: str,
+    detail: str = "",
+    actor: AbstractBaseUser | None = None,
+    text: str = "",
+    rule: str = "",
 ) -> bool:
     """Opt an opted-out contact back in (no enrollment resumes). False if it was not opted out."""
     with transaction.atomic():
@@ -113,6 +127,8 @@ def contact_opt_in(
             kind=ConsentEvent.Kind.OPT_IN,
             source=source,
             detail=detail[:200],
+            text=text[:2000],
+            rule=rule[:100],
             actor=actor,
             occurred_at=now,
         )

@@ -114,8 +114,9 @@ def test_opt_in_words_are_ordinary_replies_for_contacts_not_opted_out(text_in, s
 
 
 def test_compliance_words_must_be_the_whole_message(demo_plan, text_in, sms_outbox):
+    # (A message that asks to stop in other words, "please stop sending", opts out: below.)
     text_in(PHONE, "hello")
-    text_in(PHONE, "please stop sending")
+    text_in(PHONE, "can we stop at noon?")
     contact = Contact.objects.get(phone=PHONE)
     assert contact.opted_out is False
     assert sent(sms_outbox) == [INVITE, "Sorry, we didn't catch that. Reply QUOTE for your discount."]
@@ -201,3 +202,72 @@ def test_a_stop_that_arrives_while_a_message_is_being_sent(twilio_api, text_in, 
 
     assert enrollment_timeouts_fire(now=timezone.now() + timedelta(days=2)) == 0
     assert len(twilio_api.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "rule"),
+    [
+        ("Stop texting me!", "en: “stop texting me”"),
+        ("please stop", "en: the word 'stop'"),
+        ("Take me off your list", "en: “take me off your list”"),
+        ("No más", "es: the word 'no mas'"),
+        ("no me envíen más mensajes", "es: “no me envien mas”"),
+    ],
+)
+def test_a_message_that_plainly_asks_to_stop_opts_out_like_stop(
+    demo_plan, text_in, sms_outbox, settings, body, rule
+):
+    settings.SMS_OPT_OUT_CONFIRMATION = "You are unsubscribed. No more messages."
+    text_in(PHONE, "hello")
+    text_in(PHONE, body)
+    text_in(PHONE, "stop texting me, I said")  # already out: no second confirmation
+    contact = Contact.objects.get(phone=PHONE)
+    assert contact.opted_out is True
+    event = ConsentEvent.objects.get(contact=contact)
+    assert (event.kind, event.source, event.text, event.rule) == ("opt_out", "revocation", body, rule)
+    assert Enrollment.objects.get(contact=contact).status == Enrollment.Status.OPTED_OUT
+    assert sent(sms_outbox) == [INVITE, "You are unsubscribed. No more messages."]
+
+
+@pytest.mark.parametrize("body", ["stop by the store", "can't stop smiling", "don't stop the deals"])
+def test_a_message_that_merely_contains_a_stop_word_is_an_ordinary_reply(
+    demo_plan, text_in, sms_outbox, body
+):
+    text_in(PHONE, "hello")
+    text_in(PHONE, body)
+    contact = Contact.objects.get(phone=PHONE)
+    assert contact.opted_out is False and not ConsentEvent.objects.exists()
+    # The plan heard it: Invited's answer to a reply it does not understand.
+    assert sent(sms_outbox) == [INVITE, "Sorry, we didn't catch that. Reply QUOTE for your discount."]
+
+
+def test_the_consent_log_keeps_the_keyword_message_as_written(demo_plan, text_in, sms_outbox):
+    text_in(PHONE, "  Stop!! ")
+    event = ConsentEvent.objects.get()
+    assert (event.source, event.text, event.rule) == ("keyword", "  Stop!! ", "keyword STOP")
+
+
+def test_the_consent_log_exports_as_csv_for_an_audit(demo_plan, text_in, sms_outbox, admin_client):
+    import csv
+    import io
+
+    from django.urls import reverse
+
+    from contacts.selectors import CONSENT_COLUMNS
+
+    text_in(PHONE, '=HYPERLINK("x") stop texting me')
+    text_in(PHONE, "START")
+    text_in("+12125550124", "STOP")
+    listing = admin_client.get(reverse("admin:contacts_consentevent_changelist")).content.decode()
+    assert reverse("admin:contacts_consentevent_export") in listing
+    response = admin_client.get(reverse("admin:contacts_consentevent_export"))
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == list(CONSENT_COLUMNS)
+    assert CONSENT_COLUMNS[:6] == ("occurred_at", "phone", "kind", "source", "rule", "text")
+    body = [row[1:6] for row in rows[1:]]
+    assert body == [
+        [PHONE, "opt_out", "revocation", "en: “stop texting me”", '\'=HYPERLINK("x") stop texting me'],
+        [PHONE, "opt_in", "keyword", "keyword START", "START"],
+        ["+12125550124", "opt_out", "keyword", "keyword STOP", "STOP"],
+    ]

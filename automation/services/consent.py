@@ -13,12 +13,22 @@ from messaging.services import outbound_cancel_unsent
 
 
 def contact_opt_out(
-    *, contact: Contact, source: str, detail: str = "", actor: AbstractBaseUser | None = None
+    *,
+    contact: Contact,
+    source: str,
+    detail: str = "",
+    actor: AbstractBaseUser | None = None,
+    text: str = "",
+    rule: str = "",
 ) -> bool:
-    """Opt the contact out (consent log), end its active enrollments as opted_out, cancel its
-    unsent messages. Returns False if it was opted out already (nothing changes)."""
+    """Opt the contact out (consent log: `text` as the contact wrote it, the `rule` that
+    recognised it), end its active enrollments as opted_out, cancel its unsent messages.
+    Returns False if it was opted out already (nothing changes)."""
     with transaction.atomic():
-        if not contact_opt_out_record(contact=contact, source=source, detail=detail, actor=actor):
+        recorded = contact_opt_out_record(
+            contact=contact, source=source, detail=detail, actor=actor, text=text, rule=rule
+        )
+        if not recorded:
             return False
         contact_journeys_end(contact=contact, reason=f"Opted out ({source}{': ' + detail if detail else ''})")
         # A message already being handed to the provider is stopped by the send-time check.

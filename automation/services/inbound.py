@@ -23,6 +23,7 @@ from automation.services.consent import contact_opt_out
 from automation.services.engine import enrollment_route
 from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from contacts.models import ConsentEvent, Contact
+from contacts.revocation import revocation_rule
 from contacts.services import contact_opt_in
 from messaging.services import outbound_queue
 from smsjourney.background import eager
@@ -138,8 +139,22 @@ def _route(*, contact: Contact, interaction: Interaction) -> None:
     def reply(text: str, purpose: str) -> None:
         outbound_queue(contact=contact, body=text, purpose=purpose, answers_contact=True)
 
-    if normalized in OPT_OUT_KEYWORDS or opt_out_type == "STOP":
-        changed = contact_opt_out(contact=contact, source=ConsentEvent.Source.KEYWORD, detail=detail)
+    keyword = normalized in OPT_OUT_KEYWORDS or opt_out_type == "STOP"
+    # Revocation by any reasonable means (FCC 24-24): "stop texting me", "no más" …
+    revoked = None if keyword or normalized in HELP_KEYWORDS else revocation_rule(interaction.body)
+    if keyword or revoked:
+        if opt_out_type == "STOP":
+            rule = f"OptOutType {opt_out_type}"
+        else:
+            rule = f"keyword {normalized}" if keyword else revoked
+        changed = contact_opt_out(
+            contact=contact,
+            source=ConsentEvent.Source.KEYWORD if keyword else ConsentEvent.Source.REVOCATION,
+            detail=detail,
+            text=interaction.body,
+            rule=rule,
+        )
+        # One confirmation at most (none when it is not configured: Twilio sends its own).
         if changed and settings.SMS_OPT_OUT_CONFIRMATION:
             reply(settings.SMS_OPT_OUT_CONFIRMATION, "opt_out_confirmation")
         return
@@ -148,7 +163,13 @@ def _route(*, contact: Contact, interaction: Interaction) -> None:
         return
     if contact.opted_out:
         if normalized in OPT_IN_KEYWORDS or opt_out_type == "START":
-            contact_opt_in(contact=contact, source=ConsentEvent.Source.KEYWORD, detail=detail)
+            contact_opt_in(
+                contact=contact,
+                source=ConsentEvent.Source.KEYWORD,
+                detail=detail,
+                text=interaction.body,
+                rule=f"OptOutType {opt_out_type}" if opt_out_type == "START" else f"keyword {normalized}",
+            )
         # Opted out (or just back in): the message is recorded, nothing else happens.
         return
     enrollment_route(contact=contact, interaction=interaction, normalized=normalized)
