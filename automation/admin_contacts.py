@@ -3,7 +3,7 @@ inlines, and the cockpit: timeline, import/export, bulk enrollment): a door onto
 apps' data, so it lives in the highest of them (DESIGN §4)."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -23,6 +23,15 @@ HISTORY_LIMIT = 50
 
 
 class ContactAdminForm(forms.ModelForm):
+    consent_source = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Record marketing consent",
+        help_text="Where and when the contact gave it (e.g. “signed up at the counter, 2026-05-01”); "
+        "kept in the consent log with your name. Empty: nothing changes. An opted-out contact "
+        "opts back in only by texting START.",
+    )
+
     class Meta:
         model = Contact
         fields = ["phone", "first_name", "last_name", "email", "timezone", "locale", "attributes"]
@@ -89,7 +98,9 @@ class ConsentEventInline(ReadOnlyInlineMixin, admin.TabularInline):
 @admin.register(Contact)
 class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
     form = ContactAdminForm
-    list_display = ["phone", "full_name", "opted_out", "engagement_value", "last_inbound_at", "created_at"]
+    list_display = [
+        "phone", "full_name", "opted_out", "consent", "engagement_value", "last_inbound_at", "created_at",
+    ]  # fmt: skip
     list_display_links = ["phone", "full_name"]
     list_filter = [
         test_contacts_filter("is_test"),
@@ -103,6 +114,8 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
         "is_test",
         "opted_out",
         "opted_out_at",
+        "consent",
+        "consent_at",
         "engagement_value",
         "last_inbound_at",
         "created_at",
@@ -118,6 +131,9 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
                 "fields": [
                     "opted_out",
                     "opted_out_at",
+                    "consent",
+                    "consent_at",
+                    "consent_source",
                     "engagement_value",
                     "last_inbound_at",
                     "created_at",
@@ -129,6 +145,25 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
     ]
     inlines = [EnrollmentInline, GoalConversionInline, InteractionInline, ConsentEventInline]
     actions = ["opt_out", "opt_in"]
+
+    @admin.display(description="Marketing consent")
+    def consent(self, obj: Contact) -> str:
+        return {"opted_in": "Yes", "opted_out": "Opted out", "none": "None on record"}[obj.consent]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        source = form.cleaned_data.get("consent_source")
+        if source:
+            recorded = services.contact_consent_record(
+                contact=obj, source=ConsentEvent.Source.ADMIN, detail=source, actor=request.user
+            )
+            if not recorded:
+                self.message_user(
+                    request,
+                    "Consent was not recorded: "
+                    + ("the contact opted out." if obj.opted_out else "it is on record already."),
+                    messages.WARNING,
+                )
 
     @admin.display(description="Name", ordering="last_name")
     def full_name(self, obj: Contact) -> str:

@@ -116,6 +116,7 @@ class ContactOutputSerializer(serializers.Serializer):
     email = serializers.CharField()
     attributes = serializers.JSONField()
     opted_out = serializers.BooleanField()
+    consent = serializers.CharField()  # opted_in | opted_out | none (CONTRACT §3, §5)
     engagement_value = serializers.IntegerField()
     enrollments = EnrollmentSerializer(many=True)
     goals = GoalSerializer(many=True, source="goal_conversions")

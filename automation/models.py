@@ -281,6 +281,9 @@ class BulkEnrollmentJob(models.Model):
     processed = models.PositiveIntegerField(default=0)
     enrolled = models.PositiveIntegerField(default=0)
     skipped_opted_out = models.PositiveIntegerField(default=0)
+    skipped_no_consent = models.PositiveIntegerField(
+        default=0, help_text="Contacts without marketing consent on record: not enrolled."
+    )
     skipped_enrolled = models.PositiveIntegerField(
         default=0, help_text="Already enrolled (or a once-only plan)."
     )

@@ -20,6 +20,10 @@ The rules (all or nothing, as before):
   admin or the carrier, and are logged).
 - A cell a spreadsheet would run as a formula was exported with a leading apostrophe
   (contacts.resources); the import takes it off.
+- Marketing consent (CONTRACT §5): a ``consent`` column (yes / y / true / 1 / x) records
+  the row's consent, with its ``consent_source`` (required then: where and when it was
+  given, e.g. "web form, 2026-05-01") in the consent log; an empty or "no" cell records
+  nothing, and an import never takes consent away nor overrides an opt-out.
 """
 
 import logging
@@ -58,6 +62,11 @@ class ImportOutcome:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    consented: int = 0
+
+
+YES = frozenset({"yes", "y", "true", "1", "x", "opted_in", "si", "sí"})
+NO = frozenset({"", "no", "n", "false", "0", "none"})
 
 
 def contacts_dataset_load(*, content: str, file_format: str) -> tablib.Dataset:
@@ -121,6 +130,14 @@ def _check(rows: list[dict], columns: list[str], *, progress=None) -> tuple[list
                 problem("email", f"{values['email'][:60]} is not an e-mail address.")
         if values.get("timezone") and values["timezone"] not in _timezones():
             problem("timezone", f"{values['timezone'][:64]} is not a known timezone (e.g. Europe/Paris).")
+        consent = row.get("consent", "").casefold()
+        if consent not in YES | NO:
+            problem("consent", f"{consent[:20]!r} is neither yes nor no.")
+        values["consent_source"] = ""
+        if consent in YES:
+            values["consent_source"] = row.get("consent_source", "")[:200]
+            if not values["consent_source"]:
+                problem("consent_source", "say where the consent was given, e.g. “web form, 2026-05-01”.")
         checked.append(values)
         if progress and number % BATCH_SIZE == 0:
             progress(number)
@@ -171,8 +188,37 @@ def _write_batch(batch: list[dict], columns: list[str], outcome: ImportOutcome) 
         Contact.objects.bulk_create(new, batch_size=BATCH_SIZE)
         if changed and columns:
             Contact.objects.bulk_update(changed, [*columns, "updated_at"], batch_size=BATCH_SIZE)
+        outcome.consented += _consent_write(batch, now)
     outcome.created += len(new)
     outcome.updated += len(changed)
+
+
+def _consent_write(batch: list[dict], now) -> int:
+    """Record the consent of the batch's rows that give it, for contacts with none on record
+    and not opted out (inside the batch's transaction). How many were recorded."""
+    from contacts.models import ConsentEvent
+
+    sources = {row["phone"]: row["consent_source"] for row in batch if row.get("consent_source")}
+    if not sources:
+        return 0
+    ids = dict(
+        Contact.objects.filter(phone__in=list(sources), consent_at__isnull=True, opted_out=False).values_list(
+            "phone", "pk"
+        )
+    )
+    Contact.objects.filter(pk__in=ids.values()).update(consent_at=now, updated_at=now)
+    ConsentEvent.objects.bulk_create(
+        ConsentEvent(
+            contact_id=pk,
+            kind=ConsentEvent.Kind.CONSENT,
+            source=ConsentEvent.Source.IMPORT,
+            detail=sources[phone],
+            rule="import column consent",
+            occurred_at=now,
+        )
+        for phone, pk in ids.items()
+    )
+    return len(ids)
 
 
 def contacts_import_csv(*, data: str) -> ImportOutcome:

@@ -25,6 +25,12 @@ class Contact(models.Model):
     locale = models.CharField(max_length=16, blank=True, default="", db_default="")
     opted_out = models.BooleanField(default=False, db_default=False)
     opted_out_at = models.DateTimeField(null=True, blank=True)
+    consent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When marketing consent was recorded (its source is in the consent log). "
+        "Empty: none — no plan entered by an event, no bulk or manual enrollment texts them.",
+    )
     attributes = models.JSONField(
         default=dict,
         db_default=Value({}, output_field=models.JSONField()),
@@ -55,6 +61,13 @@ class Contact(models.Model):
         name = f"{self.first_name} {self.last_name}".strip()
         return f"{name} ({self.phone})" if name else self.phone
 
+    @property
+    def consent(self) -> str:
+        """Whether marketing texts may be sent (CONTRACT §3, §5): opted_out, opted_in or none."""
+        if self.opted_out:
+            return "opted_out"
+        return "opted_in" if self.consent_at else "none"
+
     def clean(self) -> None:
         super().clean()
         if self.phone:
@@ -72,11 +85,13 @@ class ConsentEvent(models.Model):
     class Kind(models.TextChoices):
         OPT_OUT = "opt_out", "Opted out"
         OPT_IN = "opt_in", "Opted in"
+        CONSENT = "consent", "Gave marketing consent"
 
     class Source(models.TextChoices):
         KEYWORD = "keyword", "Keyword from the contact"
         REVOCATION = "revocation", "Message asking to stop (any wording)"
         API = "api", "API"
+        EVENT = "event", "Event with opt_in"
         ADMIN = "admin", "Admin"
         CARRIER = "carrier", "Carrier error (21610)"
         IMPORT = "import", "Import"

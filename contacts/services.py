@@ -104,6 +104,39 @@ def contact_opt_out_record(
     return True
 
 
+def contact_consent_record(
+    *,
+    contact: "Contact",
+    source: str,
+    detail: str = "",
+    actor: AbstractBaseUser | None = None,
+    text: str = "",
+    rule: str = "",
+) -> bool:
+    """Record the contact's marketing consent (CONTRACT §5) and its source in the consent
+    log. False when it is on record already, or the contact opted out (an opt-out is undone
+    only by the contact's own opt-in word)."""
+    with transaction.atomic():
+        locked = contact_lock(contact_id=contact.pk)
+        if locked.opted_out or locked.consent_at is not None:
+            contact.consent_at = locked.consent_at
+            return False
+        now = timezone.now()
+        Contact.objects.filter(pk=contact.pk).update(consent_at=now, updated_at=now)
+        contact.consent_at = now
+        ConsentEvent.objects.create(
+            contact=contact,
+            kind=ConsentEvent.Kind.CONSENT,
+            source=source,
+            detail=detail[:200],
+            text=text[:2000],
+            rule=rule[:100],
+            actor=actor,
+            occurred_at=now,
+        )
+    return True
+
+
 def contact_opt_in(
     *,
     contact: "Contact",
@@ -113,15 +146,18 @@ def contact_opt_in(
     text: str = "",
     rule: str = "",
 ) -> bool:
-    """Opt an opted-out contact back in (no enrollment resumes). False if it was not opted out."""
+    """Opt an opted-out contact back in (no enrollment resumes); their opt-in word is their
+    consent to marketing texts too. False if it was not opted out."""
     with transaction.atomic():
         locked = contact_lock(contact_id=contact.pk)
         if not locked.opted_out:
             contact.opted_out = False
             return False
         now = timezone.now()
-        Contact.objects.filter(pk=contact.pk).update(opted_out=False, opted_out_at=None, updated_at=now)
-        contact.opted_out, contact.opted_out_at = False, None
+        Contact.objects.filter(pk=contact.pk).update(
+            opted_out=False, opted_out_at=None, consent_at=now, updated_at=now
+        )
+        contact.opted_out, contact.opted_out_at, contact.consent_at = False, None, now
         ConsentEvent.objects.create(
             contact=contact,
             kind=ConsentEvent.Kind.OPT_IN,

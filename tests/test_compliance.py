@@ -110,7 +110,15 @@ def test_opt_in_words_are_ordinary_replies_for_contacts_not_opted_out(text_in, s
     text_in(PHONE, "hi")
     text_in(PHONE, "Yes!")
     assert sent(sms_outbox) == ["Like deals?", "Great!"]
-    assert not ConsentEvent.objects.exists()
+    # No opt-in happened (they were never out), but the word is their marketing consent.
+    event = ConsentEvent.objects.get()
+    assert (event.kind, event.source, event.rule, event.text) == (
+        "consent",
+        "keyword",
+        "opt-in word YES",
+        "Yes!",
+    )
+    assert Contact.objects.get(phone=PHONE).consent == "opted_in"
 
 
 def test_compliance_words_must_be_the_whole_message(demo_plan, text_in, sms_outbox):

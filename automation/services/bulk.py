@@ -1,7 +1,8 @@
 """Bulk enrollment: enroll many contacts (an admin selection or a CSV segment) in an
 active plan, in Celery batches, with progress counted on a BulkEnrollmentJob.
 
-Skipped: opted-out contacts, contacts already enrolled (an active enrollment in the plan,
+Skipped: opted-out contacts, contacts without marketing consent on record (CONTRACT §5:
+"no consent" in the job's counts), contacts already enrolled (an active enrollment in the plan,
 or any enrollment in a once-only plan), test contacts. Each contact is enrolled in its own
 short transaction with its row locked (lock order: contact, then enrollment), through the
 interpreter's ``enrollment_start`` at the published revision; the start step's text is not
@@ -75,6 +76,7 @@ class _Counts:
     enrolled: int = 0
     skipped_opted_out: int = 0
     skipped_enrolled: int = 0
+    skipped_no_consent: int = 0
     skipped_other: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -125,6 +127,7 @@ def bulk_enrollment_batch_run(*, job_id: int, contact_ids: list[int], index: int
         "enrolled": F("enrolled") + counts.enrolled,
         "skipped_opted_out": F("skipped_opted_out") + counts.skipped_opted_out,
         "skipped_enrolled": F("skipped_enrolled") + counts.skipped_enrolled,
+        "skipped_no_consent": F("skipped_no_consent") + counts.skipped_no_consent,
         "skipped_other": F("skipped_other") + counts.skipped_other,
     }
     with transaction.atomic():
@@ -152,6 +155,8 @@ def _enroll_one(*, contact: Contact, plan: Plan) -> str:
         return "skipped_other"
     if contact.opted_out:
         return "skipped_opted_out"
+    if contact.consent_at is None:
+        return "skipped_no_consent"  # CONTRACT §5: no marketing text without consent on record
     if Enrollment.objects.filter(contact=contact, plan=plan, status=EnrollmentStatus.ACTIVE).exists():
         return "skipped_enrolled"
     if not enrollment_may_enter(contact=contact, plan_id=plan.pk, flow=revision_flow(plan.published_id)):

@@ -30,7 +30,8 @@ from automation.services.interpreter import (
     enrollment_save,
     enrollment_start,
 )
-from contacts.models import Contact
+from contacts.models import ConsentEvent, Contact
+from contacts.services import contact_consent_record
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -143,9 +144,19 @@ def _route_entry(
                         status=Status.EXITED,
                         reason=f"Interrupted by the entry keyword {normalized} of {flow.slug}",
                     )
-            return enrollment_start(
+            enrollment = enrollment_start(
                 contact=contact, plan_id=plan_id, revision_id=revision_id, interaction=interaction
             )
+            if contact.consent_at is None:
+                # Texting a plan's entry keyword is consent to its marketing texts (CONTRACT §5).
+                contact_consent_record(
+                    contact=contact,
+                    source=ConsentEvent.Source.KEYWORD,
+                    detail=normalized,
+                    text=interaction.body,
+                    rule=f"entry keyword {normalized} of {flow.slug}",
+                )
+            return enrollment
     # A catch-all plan takes messages that belong to no conversation: a contact in the
     # middle of a journey gets that step's answer to an unmatched reply, not a second journey.
     if enrollments:

@@ -24,7 +24,7 @@ from automation.services.engine import enrollment_route
 from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from contacts.models import ConsentEvent, Contact
 from contacts.revocation import revocation_rule
-from contacts.services import contact_opt_in
+from contacts.services import contact_consent_record, contact_opt_in
 from messaging.services import outbound_queue
 from smsjourney.background import eager
 from tracking.models import Interaction
@@ -172,6 +172,15 @@ def _route(*, contact: Contact, interaction: Interaction) -> None:
             )
         # Opted out (or just back in): the message is recorded, nothing else happens.
         return
+    if contact.consent_at is None and (normalized in OPT_IN_KEYWORDS or opt_out_type == "START"):
+        # An opt-in word is consent to marketing texts (and, from here, an ordinary reply).
+        contact_consent_record(
+            contact=contact,
+            source=ConsentEvent.Source.KEYWORD,
+            detail=detail,
+            text=interaction.body,
+            rule=f"opt-in word {normalized}",
+        )
     enrollment_route(contact=contact, interaction=interaction, normalized=normalized)
 
 

@@ -183,6 +183,7 @@ def test_contact_shape_exactly(api):
                 "email": "ann@example.com",
                 "attributes": {"vip": True, "score": 4},
                 "opted_out": False,
+                "consent": "none",
                 "engagement_value": 60,
                 "enrollments": [
                     {
