@@ -8,6 +8,8 @@ Five queries whatever the history's length; each source is capped at the latest
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.utils import timezone
+
 from automation.models import Enrollment, EnrollmentStep
 from automation.revisions import step_name
 from contacts.models import ConsentEvent, Contact
@@ -73,7 +75,7 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
                 body=message.body,
                 status=outbound.status if outbound else "",
                 status_label=outbound.get_status_display() if outbound else "",
-                detail=(f"error {outbound.error_code}" if outbound and outbound.error_code else ""),
+                detail=_outbound_detail(outbound),
                 pk=message.pk,
             )
         )
@@ -166,3 +168,13 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
         entries = entries[-limit:]
         truncated = True
     return Timeline(entries=entries, truncated=truncated)
+
+
+def _outbound_detail(outbound) -> str:
+    """Why a message waits (held: until when, and the rule), or its error code."""
+    if outbound is None:
+        return ""
+    if outbound.status == "held" and outbound.send_after:
+        local = timezone.localtime(outbound.send_after).strftime("%Y-%m-%d %H:%M")
+        return f"held until {local}" + (f": {outbound.hold_reason}" if outbound.hold_reason else "")
+    return f"error {outbound.error_code}" if outbound.error_code else ""

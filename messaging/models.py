@@ -3,7 +3,7 @@ from django_fsm import FSMField, transition
 
 
 class DeliveryStatus(models.TextChoices):
-    HELD = "held", "Held (quiet hours)"
+    HELD = "held", "Held (sending hours, frequency cap)"
     QUEUED = "queued", "Queued (waiting to be sent)"
     SENDING = "sending", "Sending"
     ACCEPTED = "accepted", "Accepted by Twilio (not sent yet)"
@@ -69,7 +69,10 @@ class OutboundMessage(models.Model):
     )
     status = FSMField(max_length=24, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
     send_after = models.DateTimeField(
-        null=True, blank=True, help_text="Held until then (quiet hours, retry backoff)."
+        null=True, blank=True, help_text="Held until then (quiet hours, frequency cap, retry backoff)."
+    )
+    hold_reason = models.CharField(
+        max_length=200, blank=True, help_text="Why it was held (the timeline says so)."
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     error_code = models.CharField(max_length=16, blank=True)

@@ -281,6 +281,14 @@ try:
     quiet_hours_parse(SMS_QUIET_HOURS)
 except ValueError as exc:
     raise ImproperlyConfigured(f"SMS_QUIET_HOURS: {exc}") from exc
+# At most N messages that do not answer the contact per rolling window ("3/1d"); empty: off.
+SMS_FREQUENCY_CAP = env.str("SMS_FREQUENCY_CAP", default="")
+from messaging.frequency import frequency_cap_parse  # noqa: E402
+
+try:
+    frequency_cap_parse(SMS_FREQUENCY_CAP)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SMS_FREQUENCY_CAP: {exc}") from exc
 # Region assumed for numbers written without a country code (admin, import, simulate).
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 # Loop guard: never send the same text to one contact more than N times in M minutes.

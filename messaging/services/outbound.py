@@ -5,9 +5,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from contacts.models import Contact
+from messaging.frequency import frequency_cap_parse, frequency_cap_release_at
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.quiet_hours import quiet_hours_release_at
 from messaging.rendering import RenderError, sms_body_render
@@ -58,13 +60,11 @@ def outbound_queue(
         )
         return None
 
-    status, send_after = DeliveryStatus.QUEUED, now
+    status, send_after, hold_reason = DeliveryStatus.QUEUED, now, ""
     if not answers_contact:
-        release_at = quiet_hours_release_at(
-            now=now, tz_name=contact_tz(contact), window=settings.SMS_QUIET_HOURS
-        )
-        if release_at is not None:
-            status, send_after = DeliveryStatus.HELD, release_at
+        send_after, hold_reason = outbound_send_time(contact=contact, now=now)
+        if send_after > now:
+            status = DeliveryStatus.HELD
 
     outbound = _outbound_record(
         contact=contact,
@@ -76,6 +76,7 @@ def outbound_queue(
         media_urls=media_urls,
         status=status,
         send_after=send_after,
+        hold_reason=hold_reason,
         now=now,
     )
     if status == DeliveryStatus.QUEUED:
@@ -137,6 +138,7 @@ def _outbound_record(
     now,
     send_after=None,
     error_message: str = "",
+    hold_reason: str = "",
 ) -> OutboundMessage:
     """The two rows of one outbound message: its Interaction (the timeline's) and its
     OutboundMessage (delivery)."""
@@ -162,8 +164,39 @@ def _outbound_record(
         answers_contact=answers_contact,
         status=status,
         send_after=send_after,
+        hold_reason=hold_reason[:200],
         error_message=error_message[:2000],
         status_updated_at=now,
+    )
+
+
+def outbound_send_time(*, contact: Contact, now: datetime) -> tuple[datetime, str]:
+    """When a message that does not answer the contact may go, and why it waits ("" when it
+    may go now): the frequency cap (SMS_FREQUENCY_CAP), then quiet hours in the recipient's
+    time (SMS_QUIET_HOURS)."""
+    at, reasons = now, []
+    cap = frequency_cap_parse(settings.SMS_FREQUENCY_CAP)
+    if cap is not None:
+        capped = frequency_cap_release_at(now=now, planned=_counted_times(contact, now, cap.window), cap=cap)
+        if capped is not None:
+            at = capped
+            reasons.append(f"frequency cap: {cap}")
+    release = quiet_hours_release_at(now=at, tz_name=contact_tz(contact), window=settings.SMS_QUIET_HOURS)
+    if release is not None:
+        at = release
+        reasons.append(f"quiet hours ({settings.SMS_QUIET_HOURS}, the contact's time)")
+    return at, "; ".join(reasons)
+
+
+def _counted_times(contact: Contact, now: datetime, window) -> list[datetime]:
+    """When the contact's messages that count against the cap went or will go: those that do
+    not answer them, sent within the window or still planned (not canceled or failed)."""
+    return list(
+        OutboundMessage.objects.filter(contact=contact, answers_contact=False)
+        .exclude(status__in=[DeliveryStatus.CANCELED, DeliveryStatus.FAILED])
+        .annotate(at=Coalesce("sent_at", "send_after", "created_at"))
+        .filter(at__gt=now - window)
+        .values_list("at", flat=True)
     )
 
 
