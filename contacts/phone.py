@@ -27,6 +27,18 @@ def phone_normalize(raw: str, *, region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_place(e164: str) -> str:
+    """Where a number's area code is, as phonenumbers' geocoder names it ("Florida",
+    "New York, NY"); "" when it does not say."""
+    from phonenumbers import geocoder
+
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return ""
+    return geocoder.description_for_number(number, "en")
+
+
 def phone_timezone(e164: str) -> str | None:
     """The timezone a number implies, when it implies exactly one (else ``None``)."""
     from phonenumbers import timezone as pn_timezone

@@ -281,6 +281,9 @@ try:
     quiet_hours_parse(SMS_QUIET_HOURS)
 except ValueError as exc:
     raise ImproperlyConfigured(f"SMS_QUIET_HOURS: {exc}") from exc
+# On top of SMS_QUIET_HOURS, the stricter sending hours and days of the recipient's US state
+# (messaging/state_hours.py); 0 for programs outside the US.
+SMS_STATE_HOURS = env.bool("SMS_STATE_HOURS", default=True)
 # At most N messages that do not answer the contact per rolling window ("3/1d"); empty: off.
 SMS_FREQUENCY_CAP = env.str("SMS_FREQUENCY_CAP", default="")
 from messaging.frequency import frequency_cap_parse  # noqa: E402

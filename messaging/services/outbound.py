@@ -19,10 +19,12 @@ from messaging.services.policy import (
     RELEASE_BATCH,
     RELEASE_GRACE,
     SENDING_STALE_AFTER,
+    contact_state,
     contact_tz,
     eager_pause,
     send_priority,
 )
+from messaging.state_hours import RULES, state_hours_release_at
 from smsjourney import background
 from smsjourney.background import eager, task_enqueue
 from tracking.models import Interaction
@@ -172,8 +174,9 @@ def _outbound_record(
 
 def outbound_send_time(*, contact: Contact, now: datetime) -> tuple[datetime, str]:
     """When a message that does not answer the contact may go, and why it waits ("" when it
-    may go now): the frequency cap (SMS_FREQUENCY_CAP), then quiet hours in the recipient's
-    time (SMS_QUIET_HOURS)."""
+    may go now): the frequency cap (SMS_FREQUENCY_CAP), then the first minute that is
+    outside quiet hours (SMS_QUIET_HOURS) and inside the hours of the contact's US state
+    (SMS_STATE_HOURS), both in the contact's time."""
     at, reasons = now, []
     cap = frequency_cap_parse(settings.SMS_FREQUENCY_CAP)
     if cap is not None:
@@ -181,10 +184,22 @@ def outbound_send_time(*, contact: Contact, now: datetime) -> tuple[datetime, st
         if capped is not None:
             at = capped
             reasons.append(f"frequency cap: {cap}")
-    release = quiet_hours_release_at(now=at, tz_name=contact_tz(contact), window=settings.SMS_QUIET_HOURS)
-    if release is not None:
-        at = release
-        reasons.append(f"quiet hours ({settings.SMS_QUIET_HOURS}, the contact's time)")
+    zone = contact_tz(contact)
+    quiet = f"quiet hours ({settings.SMS_QUIET_HOURS}, the contact's time)"
+    rules = [(quiet, lambda t: quiet_hours_release_at(now=t, tz_name=zone, window=settings.SMS_QUIET_HOURS))]
+    state = contact_state(contact) if settings.SMS_STATE_HOURS else None
+    if state in RULES:
+        rules.append((str(RULES[state]), lambda t: state_hours_release_at(now=t, tz_name=zone, state=state)))
+    for _ in range(4):  # each moves the time later; a few rounds find a minute both allow
+        moved = False
+        for reason, release_at in rules:
+            release = release_at(at)
+            if release is not None:
+                at, moved = release, True
+                if reason not in reasons:
+                    reasons.append(reason)
+        if not moved:
+            break
     return at, "; ".join(reasons)
 
 

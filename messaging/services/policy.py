@@ -11,7 +11,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from contacts.models import Contact
-from contacts.phone import phone_timezone
+from contacts.phone import phone_place, phone_timezone
 from messaging.models import OutboundMessage
 from messaging.quiet_hours import quiet_hours_recipient_zone
 
@@ -101,6 +101,17 @@ def status_callback_url(outbound_id: int) -> str:
     if not settings.PUBLIC_BASE_URL:
         return ""
     return f"{settings.PUBLIC_BASE_URL}{_status_path()}?id={outbound_id}"
+
+
+def contact_state(contact: Contact) -> str | None:
+    """The contact's US state (USPS code): their own (`attributes.state`, e.g. "FL") when it
+    is one, else the one their number's area code is in; None when neither says."""
+    from messaging.state_hours import CODES, state_of
+
+    own = str((contact.attributes or {}).get("state") or "").strip().upper()
+    if own in CODES:
+        return own
+    return state_of(phone_place(contact.phone)) if contact.phone.startswith("+1") else None
 
 
 def contact_tz(contact: Contact) -> str:
