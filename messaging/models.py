@@ -43,6 +43,7 @@ class OutboundMessage(models.Model):
         EXPIRY = "expiry", "Expiry text"
         HELP = "help", "Help answer"
         OPT_OUT_CONFIRMATION = "opt_out_confirmation", "Opt-out confirmation"
+        OPT_IN_CONFIRMATION = "opt_in_confirmation", "Opt-in confirmation"
         BULK = "bulk", "Bulk / campaign"
 
     interaction = models.OneToOneField(

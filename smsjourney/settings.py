@@ -268,11 +268,19 @@ if not TWILIO_VALIDATE_SIGNATURE and not DEBUG:
 SMS_HELP_TEXT = env.str(
     "SMS_HELP_TEXT",
     default=(
-        "smsjourney: marketing messages from this number. Msg & data rates may apply. "
-        "Reply STOP to opt out, START to opt back in."
+        "smsjourney: marketing messages from this number. Msg frequency varies. "
+        "Msg & data rates may apply. Reply STOP to opt out, START to opt back in."
     ),
 )
 SMS_OPT_OUT_CONFIRMATION = env.str("SMS_OPT_OUT_CONFIRMATION", default="")
+# Sent once when an opted-out contact opts back in (START, UNSTOP, YES); empty: none.
+SMS_OPT_IN_CONFIRMATION = env.str(
+    "SMS_OPT_IN_CONFIRMATION",
+    default=(
+        "smsjourney: you will get our marketing messages again. Msg frequency varies. "
+        "Msg & data rates may apply. Reply HELP for help, STOP to opt out."
+    ),
+)
 SMS_QUIET_HOURS = env.str("SMS_QUIET_HOURS", default="20:00-09:00")
 # Refuse to start with a window that cannot be read (quiet_hours is pure: stdlib only).
 from messaging.quiet_hours import quiet_hours_parse  # noqa: E402

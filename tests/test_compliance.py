@@ -87,22 +87,32 @@ def test_opt_out_cancels_unsent_messages(demo_plan, text_in, sms_outbox, setting
 
 
 @pytest.mark.parametrize("word", ["START", "yes", "Unstop!"])
-def test_opt_in_words_bring_an_opted_out_contact_back_without_resuming(demo_plan, text_in, sms_outbox, word):
+def test_opt_in_words_bring_an_opted_out_contact_back_without_resuming(
+    demo_plan, text_in, sms_outbox, settings, word
+):
+    settings.SMS_OPT_IN_CONFIRMATION = "Acme: welcome back. Msg frequency varies. Reply STOP to opt out."
     text_in(PHONE, "hello")
     text_in(PHONE, "STOP")
     text_in(PHONE, word)
+    text_in(PHONE, word)  # already in: no second confirmation
     contact = Contact.objects.get(phone=PHONE)
     assert contact.opted_out is False
     assert list(ConsentEvent.objects.values_list("kind", "source")) == [
         ("opt_out", "keyword"),
         ("opt_in", "keyword"),
     ]
-    assert list(Enrollment.objects.values_list("status", flat=True)) == ["opted_out"]
-    assert sent(sms_outbox) == [INVITE]
-    # From now on the contact is an ordinary one again: the next message enrolls anew.
-    text_in(PHONE, "hello again")
-    assert Enrollment.objects.filter(status="active").count() == 1
-    assert sent(sms_outbox) == [INVITE, INVITE]
+    assert list(Enrollment.objects.values_list("status", flat=True)) == ["opted_out", "active"]
+    confirmation = "Acme: welcome back. Msg frequency varies. Reply STOP to opt out."
+    # The second opt-in word was an ordinary message: the catch-all plan enrolled them anew.
+    assert sent(sms_outbox) == [INVITE, confirmation, INVITE]
+
+
+def test_no_opt_in_confirmation_when_none_is_configured(demo_plan, text_in, sms_outbox, settings):
+    settings.SMS_OPT_IN_CONFIRMATION = ""
+    text_in(PHONE, "STOP")
+    text_in(PHONE, "START")
+    assert sent(sms_outbox) == []
+    assert Contact.objects.get(phone=PHONE).consent == "opted_in"
 
 
 def test_opt_in_words_are_ordinary_replies_for_contacts_not_opted_out(text_in, sms_outbox):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from automation.flow.edit import step_exits
 from automation.flow.problems import Problem
 from automation.flow.read import duration_parse, duration_say
 
@@ -41,6 +42,21 @@ def _timeout_warning(after: str) -> str | None:
     if short:
         return f"waits only {duration_say(after)}: is that the unit you meant (not hours)?"
     return None
+
+
+def first_text(normal: dict) -> tuple[str | None, str]:
+    """The step whose text a contact gets first, and that text: from the start step along
+    each step's first way out, to the first step that sends one (a few steps at most)."""
+    steps = {s["id"]: s for s in normal.get("steps", ())}
+    step_id, seen = normal.get("start"), set()
+    while step_id in steps and step_id not in seen and len(seen) < 20:
+        seen.add(step_id)
+        step = steps[step_id]
+        if step.get("type") in ("send", "ask") and step.get("text"):
+            return step_id, step["text"]
+        ways = [w.target for w in step_exits(step) if w.target]
+        step_id = ways[0] if ways else None
+    return None, ""
 
 
 def flow_warnings(normal: dict) -> list[Problem]:

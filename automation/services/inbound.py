@@ -163,13 +163,15 @@ def _route(*, contact: Contact, interaction: Interaction) -> None:
         return
     if contact.opted_out:
         if normalized in OPT_IN_KEYWORDS or opt_out_type == "START":
-            contact_opt_in(
+            opted_in = contact_opt_in(
                 contact=contact,
                 source=ConsentEvent.Source.KEYWORD,
                 detail=detail,
                 text=interaction.body,
                 rule=f"OptOutType {opt_out_type}" if opt_out_type == "START" else f"keyword {normalized}",
             )
+            if opted_in and settings.SMS_OPT_IN_CONFIRMATION:
+                reply(settings.SMS_OPT_IN_CONFIRMATION, "opt_in_confirmation")
         # Opted out (or just back in): the message is recorded, nothing else happens.
         return
     if contact.consent_at is None and (normalized in OPT_IN_KEYWORDS or opt_out_type == "START"):

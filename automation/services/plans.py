@@ -165,12 +165,22 @@ def plan_rollback(*, plan: Plan, revision: PlanRevision, user=None) -> PlanRevis
 def plan_warnings(*, plan: Plan | None, document: dict) -> list[str]:
     """In a marketer's words: the document's own warnings (`flow_warnings`), and an entry
     that another active plan answers too (the older plan takes the contact)."""
-    from automation.flow.warnings import flow_warnings
+    from automation.flow.warnings import first_text, flow_warnings
     from automation.matching import keyword_normalize
     from automation.revisions import entry_flows
+    from messaging.program_texts import program_text_missing
 
     names = {s["id"]: s.get("name") or s["id"] for s in document.get("steps", ())}
     out = [problem.say(names) for problem in flow_warnings(document)]
+    step_id, text = first_text(document)
+    missing = program_text_missing(text, program=document.get("name", "")) if step_id else []
+    if missing:
+        out.append(
+            f"“{names[step_id]}” sends the plan's first message, which carriers audit; it lacks "
+            + ", ".join(missing)
+            + "."
+        )
+    out += program_settings_warnings()
     entry = document.get("entry") or {}
     mine = {keyword_normalize(w) for w in entry.get("keywords", ())}
     others = [(pid, flow) for pid, _, flow in entry_flows() if plan is None or pid != plan.pk]
@@ -189,6 +199,25 @@ def plan_warnings(*, plan: Plan | None, document: dict) -> list[str]:
                 f"The active plan “{flow.name}” also takes any message: a contact in no journey "
                 "enters the older of the two plans only."
             )
+    return out
+
+
+def program_settings_warnings() -> list[str]:
+    """The configured texts carriers audit (the HELP answer, the opt-in confirmation), and
+    what each lacks."""
+    from django.conf import settings
+
+    from messaging.program_texts import program_text_missing
+
+    out = []
+    for name, said in (
+        ("SMS_HELP_TEXT", "The HELP answer"),
+        ("SMS_OPT_IN_CONFIRMATION", "The opt-in confirmation"),
+    ):
+        text = getattr(settings, name)
+        missing = program_text_missing(text) if text else []
+        if missing:
+            out.append(f"{said} ({name}), which carriers audit, lacks " + ", ".join(missing) + ".")
     return out
 
 
