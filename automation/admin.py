@@ -27,6 +27,7 @@ from automation.services.plans import (
     plan_rollback,
     plan_warnings,
 )
+from messaging.state_hours import RULES as STATE_RULES
 from smsjourney.admin_mixins import ReadOnlyAdminMixin, ReadOnlyInlineMixin, test_contacts_filter
 
 
@@ -147,6 +148,7 @@ class PlanAdmin(PlanStepsMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmi
                 extra_context["plan_has_draft"] = revisions[0].published_at is None
                 extra_context["plan_warnings"] = plan_warnings(plan=plan, document=revisions[0].document)
             extra_context["plan_live"] = live_count(plan)
+        extra_context["preview_states"] = sorted((code, rule.name) for code, rule in STATE_RULES.items())
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):

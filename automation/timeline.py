@@ -7,12 +7,12 @@ Five queries whatever the history's length; each source is capped at the latest
 
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from django.utils import timezone
+from zoneinfo import ZoneInfo
 
 from automation.models import Enrollment, EnrollmentStep
 from automation.revisions import step_name
 from contacts.models import ConsentEvent, Contact
+from messaging.services.policy import contact_tz
 from tracking.models import GoalConversion, Interaction
 
 # Entries at the same instant read in cause-and-effect order.
@@ -58,6 +58,7 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
         .order_by("-created_at", "-id")[: limit + 1]
     )
     truncated |= len(interactions) > limit
+    zone = contact_tz(contact)
     for message in interactions[:limit]:
         if message.direction == Interaction.Direction.INBOUND:
             entries.append(
@@ -75,7 +76,7 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
                 body=message.body,
                 status=outbound.status if outbound else "",
                 status_label=outbound.get_status_display() if outbound else "",
-                detail=_outbound_detail(outbound),
+                detail=_outbound_detail(outbound, zone),
                 pk=message.pk,
             )
         )
@@ -170,11 +171,13 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
     return Timeline(entries=entries, truncated=truncated)
 
 
-def _outbound_detail(outbound) -> str:
-    """Why a message waits (held: until when, and the rule), or its error code."""
+def _outbound_detail(outbound, zone: str) -> str:
+    """Why a message waits (held: until when in the contact's time, and the rule), or its
+    error code."""
     if outbound is None:
         return ""
     if outbound.status == "held" and outbound.send_after:
-        local = timezone.localtime(outbound.send_after).strftime("%Y-%m-%d %H:%M")
-        return f"held until {local}" + (f": {outbound.hold_reason}" if outbound.hold_reason else "")
+        local = outbound.send_after.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+        until = f"held until {local} ({zone})"
+        return until + (f": {outbound.hold_reason}" if outbound.hold_reason else "")
     return f"error {outbound.error_code}" if outbound.error_code else ""

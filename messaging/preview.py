@@ -44,10 +44,39 @@ def sms_template_error(*, template: str) -> str | None:
     return None
 
 
-def sms_preview(*, template: str) -> dict:
-    """The rendered text for the sample contact plus its encoding and segment count.
+def sms_hold(*, now, state: str | None) -> dict:
+    """Whether a marketing text (one that does not answer the contact) sent at `now` to a
+    contact in `state` (in that state's main zone; the sample contact's without a state)
+    would be held by quiet hours and the state's hours, and until when (their time)."""
+    from zoneinfo import ZoneInfo
 
-    ``{"ok": True, "body": …, "encoding": "gsm7", "segments": 1, …}`` or
+    from django.conf import settings
+
+    from messaging.state_hours import RULES, sending_hours_release_at
+
+    rule = RULES.get(state or "")
+    zone = rule.zone if rule else sample_contact().timezone
+    at, reasons = sending_hours_release_at(
+        now=now,
+        tz_name=zone,
+        quiet_window=settings.SMS_QUIET_HOURS,
+        state=state if settings.SMS_STATE_HOURS else None,
+    )
+    if at <= now:
+        return {"held": False}
+    local = at.astimezone(ZoneInfo(zone))
+    return {
+        "held": True,
+        "until": local.strftime("%a %d %b %H:%M") + f" ({zone})",
+        "because": "; ".join(reasons),
+    }
+
+
+def sms_preview(*, template: str, state: str | None = None, now=None) -> dict:
+    """The rendered text for the sample contact plus its encoding and segment count, and
+    whether it would be held if sent now as a marketing text (to a contact in `state`).
+
+    ``{"ok": True, "body": …, "encoding": "gsm7", "segments": 1, "hold": {…}, …}`` or
     ``{"ok": False, "error": "…"}``.
     """
     error = sms_template_problem(template)
@@ -58,4 +87,7 @@ def sms_preview(*, template: str) -> dict:
         body = sms_body_render(template=template, context=sample_context())
     except RenderError as exc:
         return {"ok": False, "error": str(exc)}
-    return {"ok": True, "body": body, "contact": str(contact), **sms_segments(body).as_dict()}
+    from django.utils import timezone
+
+    hold = sms_hold(now=now or timezone.now(), state=state)
+    return {"ok": True, "body": body, "contact": str(contact), "hold": hold, **sms_segments(body).as_dict()}

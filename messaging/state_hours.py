@@ -30,6 +30,7 @@ class StateRule:
     sunday: Window
     no_holidays: bool  # no marketing texts on the state's legal holidays
     source: str
+    zone: str = "America/New_York"  # its main time zone (the text preview's sample contact)
 
     def window(self, day: date) -> Window:
         if self.no_holidays and is_holiday(day, self.state):
@@ -58,26 +59,26 @@ RULES = {
         StateRule("FL", "Florida", _w(8, 20), _w(8, 20), _w(8, 20), False,
                   "Fla. Stat. § 501.059(8)(a), Florida Telephone Solicitation Act: 8 a.m. to 8 p.m."),
         StateRule("OK", "Oklahoma", _w(8, 20), _w(8, 20), _w(8, 20), False,
-                  "Okla. Stat. tit. 15, § 775C.4, Telephone Solicitation Act of 2022: 8 a.m. to 8 p.m."),
+                  "Okla. Stat. tit. 15, § 775C.4, Telephone Solicitation Act of 2022: 8 a.m. to 8 p.m.", zone="America/Chicago"),
         StateRule("MD", "Maryland", _w(8, 20), _w(8, 20), _w(8, 20), False,
                   "Md. Code, Com. Law § 14-4503, Stop the Spam Calls Act of 2023: 8 a.m. to 8 p.m."),
         StateRule("WA", "Washington", _w(8, 20), _w(8, 20), _w(8, 20), False,
-                  "RCW 80.36.390(3), telephone solicitation: 8 a.m. to 8 p.m."),
+                  "RCW 80.36.390(3), telephone solicitation: 8 a.m. to 8 p.m.", zone="America/Los_Angeles"),
         StateRule("CT", "Connecticut", _w(9, 20), _w(9, 20), _w(9, 20), False,
                   "Conn. Gen. Stat. § 42-288a(c), as amended by Public Act 23-98: 9 a.m. to 8 p.m."),
         StateRule("TX", "Texas", _w(9, 21), _w(9, 21), _w(12, 21), False,
-                  "Tex. Bus. & Com. Code § 301.051: 9 a.m. to 9 p.m., Sundays noon to 9 p.m."),
+                  "Tex. Bus. & Com. Code § 301.051: 9 a.m. to 9 p.m., Sundays noon to 9 p.m.", zone="America/Chicago"),
         StateRule("LA", "Louisiana", _w(8, 20), _w(8, 20), None, True,
                   "La. R.S. 45:844.11 et seq., Telephone Solicitation Relief Act: 8 a.m. to 8 p.m., "
-                  "never on Sundays or legal holidays."),
+                  "never on Sundays or legal holidays.", zone="America/Chicago"),
         StateRule("AL", "Alabama", _w(8, 20), _w(8, 20), None, True,
                   "Ala. Code § 8-19A-1 et seq., Telephone Solicitations Act: 8 a.m. to 8 p.m., "
-                  "never on Sundays or state holidays."),
+                  "never on Sundays or state holidays.", zone="America/Chicago"),
         StateRule("MS", "Mississippi", _w(8, 20), _w(8, 20), None, False,
-                  "Miss. Code § 77-3-701 et seq., Telephone Solicitation Act: 8 a.m. to 8 p.m., never on Sundays."),
+                  "Miss. Code § 77-3-701 et seq., Telephone Solicitation Act: 8 a.m. to 8 p.m., never on Sundays.", zone="America/Chicago"),
         StateRule("UT", "Utah", _w(8, 21), _w(8, 21), None, True,
                   "Utah Code Title 13, Chapter 25a, Telephone Fraud Prevention Act: 8 a.m. to 9 p.m., "
-                  "never on Sundays or legal holidays."),
+                  "never on Sundays or legal holidays.", zone="America/Denver"),
         StateRule("RI", "Rhode Island", _w(9, 18), _w(10, 17), None, True,
                   "R.I. Gen. Laws Chapter 5-61, Telephone Sales Solicitation Act: weekdays 9 a.m. to 6 p.m., "
                   "Saturdays 10 a.m. to 5 p.m., "
@@ -145,6 +146,38 @@ def state_hours_release_at(*, now: datetime, tz_name: str, state: str | None) ->
         if now < start:
             return start
     raise AssertionError(f"{rule.state}: no allowed minute within two weeks")  # pragma: no cover
+
+
+def sending_hours_release_at(
+    *, now: datetime, tz_name: str, quiet_window: str, state: str | None
+) -> tuple[datetime, list[str]]:
+    """The first minute from `now` that is outside quiet hours (`quiet_window`, see
+    messaging.quiet_hours) and inside the hours of `state`, in `tz_name`; and the reasons it
+    is later than `now` (none: it may go now)."""
+    from messaging.quiet_hours import quiet_hours_release_at
+
+    rules = [
+        (
+            f"quiet hours ({quiet_window}, the contact's time)",
+            lambda t: quiet_hours_release_at(now=t, tz_name=tz_name, window=quiet_window),
+        )
+    ]
+    if state in RULES:
+        rules.append(
+            (str(RULES[state]), lambda t: state_hours_release_at(now=t, tz_name=tz_name, state=state))
+        )
+    at, reasons = now, []
+    for _ in range(4):  # each moves the time later; a few rounds find a minute both allow
+        moved = False
+        for reason, release_at in rules:
+            release = release_at(at)
+            if release is not None:
+                at, moved = release, True
+                if reason not in reasons:
+                    reasons.append(reason)
+        if not moved:
+            break
+    return at, reasons
 
 
 def _at(day: date, at: time, zone: ZoneInfo) -> datetime:

@@ -13,10 +13,12 @@ PREVIEW_MAX_CHARS = 5000
 
 @require_POST
 def sms_preview_view(request: HttpRequest) -> JsonResponse:
-    """POST body=<template> → the text rendered for the sample contact, encoding, segments."""
+    """POST body=<template> [state=FL] → the text rendered for the sample contact, encoding,
+    segments, and whether a marketing text sent now would be held (to a contact in `state`)."""
     template = request.POST.get("body", "")
     if len(template) > PREVIEW_MAX_CHARS:
         return JsonResponse(
             {"ok": False, "error": f"The text is longer than {PREVIEW_MAX_CHARS} characters."}
         )
-    return JsonResponse(sms_preview(template=template))
+    state = request.POST.get("state", "").strip().upper()[:2] or None
+    return JsonResponse(sms_preview(template=template, state=state))

@@ -11,7 +11,6 @@ from django.utils import timezone
 from contacts.models import Contact
 from messaging.frequency import frequency_cap_parse, frequency_cap_release_at
 from messaging.models import DeliveryStatus, OutboundMessage
-from messaging.quiet_hours import quiet_hours_release_at
 from messaging.rendering import RenderError, sms_body_render
 from messaging.services.policy import (
     ALWAYS_ALLOWED_PURPOSES,
@@ -24,7 +23,7 @@ from messaging.services.policy import (
     eager_pause,
     send_priority,
 )
-from messaging.state_hours import RULES, state_hours_release_at
+from messaging.state_hours import sending_hours_release_at
 from smsjourney import background
 from smsjourney.background import eager, task_enqueue
 from tracking.models import Interaction
@@ -184,23 +183,11 @@ def outbound_send_time(*, contact: Contact, now: datetime) -> tuple[datetime, st
         if capped is not None:
             at = capped
             reasons.append(f"frequency cap: {cap}")
-    zone = contact_tz(contact)
-    quiet = f"quiet hours ({settings.SMS_QUIET_HOURS}, the contact's time)"
-    rules = [(quiet, lambda t: quiet_hours_release_at(now=t, tz_name=zone, window=settings.SMS_QUIET_HOURS))]
     state = contact_state(contact) if settings.SMS_STATE_HOURS else None
-    if state in RULES:
-        rules.append((str(RULES[state]), lambda t: state_hours_release_at(now=t, tz_name=zone, state=state)))
-    for _ in range(4):  # each moves the time later; a few rounds find a minute both allow
-        moved = False
-        for reason, release_at in rules:
-            release = release_at(at)
-            if release is not None:
-                at, moved = release, True
-                if reason not in reasons:
-                    reasons.append(reason)
-        if not moved:
-            break
-    return at, "; ".join(reasons)
+    at, more = sending_hours_release_at(
+        now=at, tz_name=contact_tz(contact), quiet_window=settings.SMS_QUIET_HOURS, state=state
+    )
+    return at, "; ".join(reasons + more)
 
 
 def _counted_times(contact: Contact, now: datetime, window) -> list[datetime]:

@@ -14,6 +14,12 @@ from messaging.services.policy import contact_state
 from messaging.state_hours import RULES, state_hours_release_at, state_of
 
 
+def django_user(pk):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(pk=pk)
+
+
 def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
@@ -97,3 +103,46 @@ def test_a_reply_to_the_contact_is_never_held(settings, sms_outbox):
     with time_machine.travel(utc(2030, 5, 12, 15, 0), tick=False):
         outbound = outbound_queue(contact=contact, body="Thanks!", purpose="reply", answers_contact=True)
     assert outbound.status != DeliveryStatus.HELD
+
+
+@pytest.mark.django_db
+def test_the_text_preview_says_when_a_marketing_text_would_be_held(marketer_client, settings):
+    settings.SMS_QUIET_HOURS = "21:00-08:00"
+    user = marketer_client.session.get("_auth_user_id")
+    with time_machine.travel(utc(2030, 5, 12, 15, 0), tick=False):  # Sunday 11:00 in New York
+        marketer_client.force_login(django_user(user))  # a session of that day
+        plain = marketer_client.post("/admin/preview-text/", {"body": "Deals!"}).json()
+        texas = marketer_client.post("/admin/preview-text/", {"body": "Deals!", "state": "tx"}).json()
+    assert plain["hold"] == {"held": False}
+    assert texas["hold"]["held"] is True
+    assert texas["hold"]["until"] == "Sun 12 May 12:00 (America/Chicago)"
+    assert texas["hold"]["because"].startswith("Texas's sending hours")
+
+
+@pytest.mark.django_db
+def test_the_simulator_shows_a_held_message_and_until_when(
+    admin_client, admin_user, settings, django_capture_on_commit_callbacks
+):
+    from automation.models import Plan
+    from automation.tests.factories import ask, plan_make
+
+    settings.SMS_QUIET_HOURS = "20:00-09:00"
+    plan = plan_make(
+        status=Plan.Status.ACTIVE,
+        steps=[ask("q", "Rate us 1-5", [({"match": "number"}, "later")]),
+               {"id": "later", "type": "delay", "for": "PT1H", "next": "offer"},
+               ask("offer", "Here is your offer!")],
+    )  # fmt: skip
+    url = f"/admin/automation/plan/{plan.pk}/try/"
+    with time_machine.travel(utc(2030, 5, 7, 1, 30), tick=False):  # 21:30 in Washington, D.C.
+        admin_client.force_login(admin_user)  # a session of that day
+        with django_capture_on_commit_callbacks(execute=True):
+            admin_client.post(url, {"text": "hi"})  # answers the contact: goes at once
+            admin_client.post(url, {"text": "5"})
+            admin_client.post(url, {"fast_forward": "1"})  # the offer does not answer them
+        page = admin_client.get(url).content.decode()
+    assert "Here is your offer!" in page
+    held = (
+        "held until 2030-05-07 09:00 (America/New_York): quiet hours (20:00-09:00, the contact&#x27;s time)"
+    )
+    assert held in page

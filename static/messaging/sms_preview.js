@@ -12,6 +12,8 @@
   var contact = document.getElementById("sms-preview-contact");
   var err = document.getElementById("sms-preview-error");
   var url = document.getElementById("sms-preview").dataset.previewUrl;
+  var state = document.getElementById("sms-preview-state");
+  var hold = document.getElementById("sms-preview-hold");
   var timer = null, seq = 0;
 
   function show(data) {
@@ -24,6 +26,11 @@
         data.segments + (data.segments === 1 ? " segment" : " segments") +
         (data.segments > 1 ? " (" + data.per_segment + " per segment)" : "") +
         (data.non_gsm_chars.length ? " · not GSM-7: " + data.non_gsm_chars.join(" ") : "");
+      if (hold) {
+        hold.textContent = data.hold && data.hold.held
+          ? "Sent now as a marketing text, it would be held until " + data.hold.until + ": " + data.hold.because + "."
+          : "Sent now as a marketing text, it would go at once.";
+      }
     } else {
       err.hidden = false;
       err.firstElementChild.textContent = data.error;
@@ -35,6 +42,7 @@
     var mine = ++seq;
     var data = new FormData();
     data.append("body", body.value);
+    if (state) { data.append("state", state.value); }
     data.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
     fetch(url, {method: "POST", body: data, credentials: "same-origin"})
       .then(function (r) { return r.json(); })
@@ -42,6 +50,7 @@
       .catch(function () { /* the preview is a help, never a blocker */ });
   }
 
+  if (state) { state.addEventListener("change", refresh); }
   body.addEventListener("input", function () {
     clearTimeout(timer);
     timer = setTimeout(refresh, 250);
