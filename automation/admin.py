@@ -42,7 +42,19 @@ class PlanAdmin(PlanStepsMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmi
     readonly_fields = ["status"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "status", "description"]}),
-        ("Who enters", {"fields": ["trigger", "keywords", "event", "reentry", "interrupts_other_plans"]}),
+        (
+            "Who enters",
+            {
+                "fields": [
+                    "trigger",
+                    "keywords",
+                    "event",
+                    "reentry",
+                    "interrupts_other_plans",
+                    "double_opt_in",
+                ]
+            },
+        ),
         ("The journey", {"fields": ["start", "lifetime", "expiry_text", "track_links"]}),
     ]
 

@@ -68,6 +68,7 @@ _FIELD_OF = {
     "lifetime": "lifetime",
     "expiry_text": "expiry_text",
     "start": "start",
+    "double_opt_in": "double_opt_in",
 }
 
 
@@ -98,6 +99,11 @@ class PlanForm(forms.ModelForm):
     track_links = forms.BooleanField(
         required=False, initial=True, label="Track links", help_text="Links in texts are counted when opened."
     )
+    double_opt_in = forms.BooleanField(
+        required=False,
+        label="Double opt-in",
+        help_text="The keyword is not consent yet: the first step asks “Reply YES to …”, and the YES is.",
+    )
     start = forms.ChoiceField(label="First step", required=False)
 
     class Meta:
@@ -124,6 +130,7 @@ class PlanForm(forms.ModelForm):
                 "lifetime": doc.get("lifetime", "P7D"),
                 "expiry_text": doc.get("expiry_text", ""),
                 "track_links": doc.get("track_links", True),
+                "double_opt_in": doc.get("double_opt_in", False),
                 "start": doc.get("start"),
             }
             goals = [dict(g, event=g.get("event") or "") for g in doc.get("goals", ())]
@@ -174,6 +181,9 @@ class PlanForm(forms.ModelForm):
             "track_links": cleaned["track_links"],
             "goals": self._goals_cleaned(),
         }
+        document.pop("double_opt_in", None)
+        if cleaned["double_opt_in"]:
+            document["double_opt_in"] = True
         if self.document is not None and cleaned.get("start"):
             document["start"] = cleaned["start"]
         try:

@@ -23,7 +23,7 @@ from contacts.compliance import RESERVED_KEYWORDS
 FORMAT = "smsjourney.plan/1"
 TOP_KEYS = (
     "format", "slug", "name", "description", "entry", "reentry", "interrupts_other_plans",
-    "lifetime", "expiry_text", "track_links", "goals", "start", "steps",
+    "lifetime", "expiry_text", "track_links", "double_opt_in", "goals", "start", "steps",
 )  # fmt: skip
 TRIGGERS = ("keyword", "any", "event", "none")
 REENTRY = ("after_end", "never")
@@ -72,6 +72,7 @@ class Flow:
     steps: Mapping[str, Step]
     order: tuple[str, ...]  # step ids as authored
     revision: int | None = None  # the revision's number, when read from one
+    double_opt_in: bool = False
     goal_ids: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # slug → goal row
 
 
@@ -100,7 +101,12 @@ def flow_read(document: Any) -> tuple[dict, Problems]:
         "start": r.get("start", None),  # its problems are the graph's (_check_graph)
         "steps": _steps(r),
     }
+    # Optional (issue 12): written only when on, so §6 documents export as they were.
+    if r.boolean("double_opt_in", default=False):
+        normal["double_opt_in"] = True
     _check_graph(normal, problems)
+    if normal.get("double_opt_in"):
+        _check_double_opt_in(normal, problems)
     return normal, problems
 
 
@@ -131,6 +137,7 @@ def flow_build(normal: Mapping[str, Any], *, revision: int | None = None) -> Flo
         lifetime=duration_parse(normal["lifetime"]),
         expiry_text=normal["expiry_text"],
         track_links=normal["track_links"],
+        double_opt_in=normal.get("double_opt_in", False),
         goals=MappingProxyType(
             {g["slug"]: Goal(g["slug"], g["name"], g["points"], g.get("event")) for g in normal["goals"]}
         ),
@@ -293,6 +300,28 @@ def _check_graph(normal: dict, problems: Problems) -> None:
     for cycle in _loops_without_wait(steps, edges):
         problems.add(
             cycle[0], "", "loops back through " + " → ".join(cycle) + " without an ask, wait_event or delay"
+        )
+
+
+def _check_double_opt_in(normal: dict, problems: Problems) -> None:
+    """A plan with double opt-in asks first: its start step is an ask that takes YES (the
+    reply that records the contact's consent)."""
+    start = next((s for s in normal["steps"] if s.get("id") == normal["start"]), None)
+    takes_yes = (
+        start is not None
+        and start["type"] == "ask"
+        and any(
+            r["match"] in ("keyword", "first_word")
+            and "YES" in {keyword_normalize(w) for w in r.get("words", ())}
+            for r in start.get("rules", ())
+        )
+    )
+    if not takes_yes:
+        problems.add(
+            None,
+            "double_opt_in",
+            "the first step must ask for a YES (an ask step with a rule for the word YES), "
+            "e.g. “Reply YES to get Acme deals. Msg & data rates may apply.”",
         )
 
 

@@ -147,8 +147,9 @@ def _route_entry(
             enrollment = enrollment_start(
                 contact=contact, plan_id=plan_id, revision_id=revision_id, interaction=interaction
             )
-            if contact.consent_at is None:
-                # Texting a plan's entry keyword is consent to its marketing texts (CONTRACT §5).
+            if contact.consent_at is None and not flow.double_opt_in:
+                # Texting a plan's entry keyword is consent to its marketing texts (CONTRACT §5);
+                # with double opt-in, the YES its first step asks for is.
                 contact_consent_record(
                     contact=contact,
                     source=ConsentEvent.Source.KEYWORD,

@@ -90,3 +90,62 @@ def test_a_person_records_consent_on_the_contact_page_with_its_source(admin_clie
     assert (event.kind, event.source, event.detail, event.actor) == (
         "consent", "admin", "signed up at the counter", admin_user,
     )  # fmt: skip
+
+
+def _double_opt_in_plan(**extra):
+    return plan_make(
+        slug="vip-deals",
+        entry={"trigger": "keyword", "keywords": ["VIP"]},
+        double_opt_in=True,
+        steps=[
+            ask(
+                "confirm", "Acme: reply YES to get VIP deals. Msg & data rates may apply.", [("YES", "deal")]
+            ),
+            ask("deal", "Here is your first VIP deal!"),
+        ],
+        **extra,
+    )
+
+
+def test_double_opt_in_records_consent_on_the_yes_not_on_the_keyword(text_in, sms_outbox):
+    _double_opt_in_plan()
+    text_in(PHONE, "VIP")
+    assert Contact.objects.get(phone=PHONE).consent == "none"  # asked, not yet confirmed
+    assert [m.body for m in sms_outbox] == ["Acme: reply YES to get VIP deals. Msg & data rates may apply."]
+    text_in(PHONE, "yes")
+    assert Contact.objects.get(phone=PHONE).consent == "opted_in"
+    event = ConsentEvent.objects.get()
+    assert (event.kind, event.rule, event.text) == ("consent", "opt-in word YES", "yes")
+    assert [m.body for m in sms_outbox][-1] == "Here is your first VIP deal!"
+
+
+def test_double_opt_in_needs_a_first_step_that_asks_for_yes(tmp_path):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    from automation.tests.factories import plan_document, send
+
+    document = plan_document(slug="bad", double_opt_in=True, steps=[send("hi", "Deals!")])
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    err = io.StringIO()
+    with pytest.raises(SystemExit):
+        call_command("plan_import", str(path), stderr=err)
+    assert "plan, double_opt_in: the first step must ask for a YES" in err.getvalue()
+
+
+def test_a_plan_without_double_opt_in_exports_as_it_was(tmp_path):
+    import io
+
+    from django.core.management import call_command
+
+    plan_make(slug="plain")
+    out = io.StringIO()
+    call_command("plan_export", "plain", stdout=out)
+    assert "double_opt_in" not in out.getvalue()
+    _double_opt_in_plan()
+    out = io.StringIO()
+    call_command("plan_export", "vip-deals", stdout=out)
+    assert '"double_opt_in": true' in out.getvalue()
