@@ -88,19 +88,10 @@ def contact_opt_out_record(
         if locked.opted_out:
             contact.opted_out, contact.opted_out_at = True, locked.opted_out_at
             return False
-        now = timezone.now()
-        contact.opted_out, contact.opted_out_at = True, now
-        Contact.objects.filter(pk=contact.pk).update(opted_out=True, opted_out_at=now, updated_at=now)
-        ConsentEvent.objects.create(
-            contact=contact,
-            kind=ConsentEvent.Kind.OPT_OUT,
-            source=source,
-            detail=detail[:200],
-            text=text[:2000],
-            rule=rule[:100],
-            actor=actor,
-            occurred_at=now,
-        )
+        _consent_change(
+            contact, ConsentEvent.Kind.OPT_OUT, lambda now: {"opted_out": True, "opted_out_at": now},
+            source=source, detail=detail, actor=actor, text=text, rule=rule,
+        )  # fmt: skip
     return True
 
 
@@ -121,19 +112,10 @@ def contact_consent_record(
         if locked.opted_out or locked.consent_at is not None:
             contact.consent_at = locked.consent_at
             return False
-        now = timezone.now()
-        Contact.objects.filter(pk=contact.pk).update(consent_at=now, updated_at=now)
-        contact.consent_at = now
-        ConsentEvent.objects.create(
-            contact=contact,
-            kind=ConsentEvent.Kind.CONSENT,
-            source=source,
-            detail=detail[:200],
-            text=text[:2000],
-            rule=rule[:100],
-            actor=actor,
-            occurred_at=now,
-        )
+        _consent_change(
+            contact, ConsentEvent.Kind.CONSENT, lambda now: {"consent_at": now},
+            source=source, detail=detail, actor=actor, text=text, rule=rule,
+        )  # fmt: skip
     return True
 
 
@@ -153,19 +135,29 @@ def contact_opt_in(
         if not locked.opted_out:
             contact.opted_out = False
             return False
-        now = timezone.now()
-        Contact.objects.filter(pk=contact.pk).update(
-            opted_out=False, opted_out_at=None, consent_at=now, updated_at=now
-        )
-        contact.opted_out, contact.opted_out_at, contact.consent_at = False, None, now
-        ConsentEvent.objects.create(
-            contact=contact,
-            kind=ConsentEvent.Kind.OPT_IN,
-            source=source,
-            detail=detail[:200],
-            text=text[:2000],
-            rule=rule[:100],
-            actor=actor,
-            occurred_at=now,
-        )
+        _consent_change(
+            contact, ConsentEvent.Kind.OPT_IN,
+            lambda now: {"opted_out": False, "opted_out_at": None, "consent_at": now},
+            source=source, detail=detail, actor=actor, text=text, rule=rule,
+        )  # fmt: skip
     return True
+
+
+def _consent_change(contact: "Contact", kind: str, fields, *, source, detail, actor, text, rule) -> None:
+    """Inside the caller's transaction, the contact locked: write `fields(now)` to the
+    contact (row and instance) and the change to the consent log."""
+    now = timezone.now()
+    values = fields(now)
+    Contact.objects.filter(pk=contact.pk).update(**values, updated_at=now)
+    for name, value in values.items():
+        setattr(contact, name, value)
+    ConsentEvent.objects.create(
+        contact=contact,
+        kind=kind,
+        source=source,
+        detail=detail[:200],
+        text=text[:2000],
+        rule=rule[:100],
+        actor=actor,
+        occurred_at=now,
+    )
