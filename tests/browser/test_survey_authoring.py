@@ -17,15 +17,21 @@ WIDTHS = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "hei
 RATE = "How likely are you to recommend us? Reply 1-5."
 
 
-def too_wide(page) -> list[str]:
-    """What on the page is wider than the window (the diagram and wide tables scroll in
-    boxes of their own, so they do not count): [] when it all fits."""
-    return page.evaluate(
-        "document.documentElement.scrollWidth <= window.innerWidth + 1 ? [] : "
-        "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > "
-        "window.innerWidth + 1 && !e.closest('.cockpit-diagram-scroll, .cockpit-table-scroll'))"
-        ".slice(0, 4).map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 80))"
-    )
+FITS = "document.documentElement.scrollWidth <= window.innerWidth + 1"
+
+
+def assert_fits(page, what: str) -> None:
+    """Nothing on the page is wider than the window once its layout has settled (the
+    diagram and wide tables scroll in boxes of their own, so they do not count)."""
+    try:
+        page.wait_for_function(FITS, timeout=3000)
+    except Exception:
+        wide = page.evaluate(
+            "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > "
+            "window.innerWidth + 1 && !e.closest('.cockpit-diagram-scroll, .cockpit-table-scroll'))"
+            ".slice(0, 4).map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 80))"
+        )
+        raise AssertionError(f"{what} is wider than the window: {wide}") from None
 
 
 def add_after(page, step_id: str, exit_field: str, kind: str) -> None:
@@ -106,7 +112,7 @@ def test_a_marketer_builds_tries_publishes_and_reads_the_survey(marketer_page, s
 
     # Question A: a scale of 1 to 5, the answer kept; two hours of silence noticed.
     add_after(page, "ab", "branches[0].next", "Ask and wait for a reply")
-    assert not too_wide(page), ("the step form is wider than the window", too_wide(page))
+    assert_fits(page, "the step form")
     ask(page, "ask-a", "Asked (A)", RATE)
     rating_rules(page, high="", low="")
     page.fill("#id_timeout_after_0", "2")
@@ -170,7 +176,7 @@ def test_a_marketer_builds_tries_publishes_and_reads_the_survey(marketer_page, s
     page.click("input[type=submit][value^='Yes, delete']")
     page.wait_for_url(re.compile(r"/change/"))
     assert page.locator(".plan-step").count() == 9
-    assert not too_wide(page), ("the plan's page is wider than the window", too_wide(page))
+    assert_fits(page, "the plan's page")
     assert page.locator("svg.plan-diagram g.state").count() == 9
     page.click("input[name=_publish]")
     page.wait_for_url(re.compile(r"/change/"))
@@ -200,7 +206,7 @@ def test_a_marketer_builds_tries_publishes_and_reads_the_survey(marketer_page, s
     assert "attributes.score" in values and "mia@example.com" in values
     steps = page.inner_text("#simulator-steps")
     assert "branch A" in steps and "Reminded" in steps and "Promoter" in steps
-    assert not too_wide(page), ("the simulator is wider than the window", too_wide(page))
+    assert_fits(page, "the simulator")
     page.screenshot(path=shots(f"simulator{suffix}"), full_page=True)
 
     # A second revision: better wording for question A.
@@ -234,5 +240,5 @@ def test_a_marketer_builds_tries_publishes_and_reads_the_survey(marketer_page, s
     assert "two-proportion z-test" in page.inner_text("#content-main")
     answers_box = page.inner_text("#report-answers")
     assert "The parcel came late" in answers_box
-    assert not too_wide(page), ("the report is wider than the window", too_wide(page))
+    assert_fits(page, "the report")
     page.screenshot(path=shots(f"report{suffix}"), full_page=True)
