@@ -305,7 +305,17 @@ def test_warnings_look_like_warnings_and_name_the_step(admin_client, capsys):
     path.write_text(document_dump(document))
     call_command("plan_import", str(path))
     out, err = capsys.readouterr()
-    assert out.strip() == "Imported survey revision 1"  # imported all the same
+    assert (out.strip(), err) == ("Imported survey revision 1", "")  # CONTRACT §4: just that
+    call_command("plan_import", str(path), "--draft", "--warnings")
+    out, err = capsys.readouterr()
+    assert out.strip() == "unchanged"
+    call_command("plan_export", "survey")
+    capsys.readouterr()
+    document["description"] = "v2"
+    path.write_text(document_dump(document))
+    call_command("plan_import", str(path), "--warnings")
+    out, err = capsys.readouterr()
+    assert out.strip() == "Imported survey revision 2"  # imported all the same
     assert (
         "warning: “Asked”, reply 1, word 1: has a rule that can hardly ever match: '4,5' is one word" in err
     )

@@ -15,8 +15,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", help="A JSON file, or - for standard input.")
         parser.add_argument("--draft", action="store_true", help="Keep the new revision as the draft.")
+        parser.add_argument(
+            "--warnings",
+            action="store_true",
+            help="Also print what may be a mistake in the plan (as the admin shows it), on standard error.",
+        )
 
-    def handle(self, *args, path: str, draft: bool, **options):
+    def handle(self, *args, path: str, draft: bool, warnings: bool = False, **options):
         try:
             if path == "-":
                 text = sys.stdin.read()
@@ -36,6 +41,6 @@ class Command(BaseCommand):
             self.stdout.write("unchanged")
             return
         self.stdout.write(f"Imported {result.plan.slug} revision {result.revision.number}")
-        # What may be a mistake, on standard error (the plan is imported all the same).
-        for warning in plan_warnings(plan=result.plan, document=result.revision.document):
-            self.stderr.write(f"warning: {warning}")
+        if warnings:  # what may be a mistake (the plan is imported all the same)
+            for warning in plan_warnings(plan=result.plan, document=result.revision.document):
+                self.stderr.write(f"warning: {warning}")
