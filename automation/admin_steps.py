@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -27,6 +27,7 @@ from automation.services.plans import (
     document_load,
     plan_draft_document,
     plan_draft_save,
+    plan_import,
     plan_step_delete,
     plan_step_move,
     plan_step_save,
@@ -80,6 +81,7 @@ class PlanStepsMixin:
             path("<path:object_id>/steps/<slug:step_id>/", view(self.step_view), name="automation_plan_step"),
             path("<path:object_id>/json/", view(self.plan_json_view), name="automation_plan_json"),
             path("<path:object_id>/import/", view(self.plan_import_view), name="automation_plan_import"),
+            path("import/", view(self.plan_import_new_view), name="automation_plan_import_new"),
             *super().get_urls(),
         ]
 
@@ -96,8 +98,8 @@ class PlanStepsMixin:
         return reverse("admin:automation_plan_change", args=[plan.pk]) + "#plan-steps"
 
     @staticmethod
-    def _choices(document: dict, *, exclude: str | None = None) -> dict:
-        steps = [(i, f"{n} ({i})" if n != i else i) for i, n in step_names(document).items() if i != exclude]
+    def _choices(document: dict) -> dict:
+        steps = [(i, f"{n} ({i})" if n != i else i) for i, n in step_names(document).items()]
         goals = [(g["slug"], g["name"]) for g in document.get("goals", ())]
         return {"steps": steps, "goals": goals}
 
@@ -136,7 +138,7 @@ class PlanStepsMixin:
         if step is None:
             raise Http404("No such step in this plan.")
         kind = KINDS[step["type"]]
-        choices = self._choices(document, exclude=None)
+        choices = self._choices(document)
         if request.method == "POST":
             form = kind.form_class(request.POST, **choices)
             if form.is_valid() and self._save_step(
@@ -269,6 +271,36 @@ class PlanStepsMixin:
         context["form"] = form
         return TemplateResponse(request, "cockpit/plan_import.html", context)
 
+    def plan_import_new_view(self, request):
+        """A plan from a JSON file (a new one, or the next revision of the plan its slug
+        names), as `plan_import` does."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = PlanImportForm()
+        if request.method == "POST":
+            form = PlanImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                new = None
+                try:
+                    new = document_load(form.cleaned_data["file"])
+                    result = plan_import(
+                        document=new, draft=not form.cleaned_data["publish"], user=request.user
+                    )
+                except FlowInvalid as exc:
+                    for line in problems_say(exc, new if isinstance(new, dict) else None):
+                        form.add_error("file", line)
+                else:
+                    said = "unchanged" if result.revision is None else f"revision {result.revision.number}"
+                    messages.success(request, f"Imported “{result.plan.name}”: {said}.")
+                    return HttpResponseRedirect(self._plan_url(result.plan))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import a plan (JSON)",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/automation/plan/import_new.html", context)
+
     def _import(self, request, plan, form) -> None:
         new = None
         try:
@@ -276,7 +308,7 @@ class PlanStepsMixin:
             if isinstance(new, dict) and new.get("slug") != plan.slug:
                 raise ValidationError(
                     f"The file is the plan “{new.get('slug')}”, not “{plan.slug}”: "
-                    "import it from the plans list, or change its slug."
+                    "import it as a new plan from the plans list, or change its slug."
                 )
             plan_draft_save(plan=plan, document=new, user=request.user)
         except FlowInvalid as exc:

@@ -336,3 +336,19 @@ def test_a_live_plan_says_what_happens_to_the_people_in_it(admin_client, demo_pl
     assert "2 people are in this plan now." in note and "Pausing: no one new enters" in note
     response = post_change(admin_client, demo_plan, _fsm_transition_to="pause", follow=True)
     assert "No one new enters; the 2 people in it go on where they are." in response.content.decode()
+
+
+def test_a_new_plan_is_imported_from_the_plans_list(marketer_client, tmp_path):
+    listing = marketer_client.get(reverse("admin:automation_plan_changelist")).content.decode()
+    url = reverse("admin:automation_plan_import_new")
+    assert url in listing
+    upload = tmp_path / "survey.json"
+    upload.write_text(document_dump(plan_document(slug="fresh", name="Fresh")))
+    with upload.open("rb") as f:
+        response = marketer_client.post(url, {"file": f})
+    plan = Plan.objects.get(slug="fresh")
+    assert response.status_code == 302 and response["Location"].startswith(change_url(plan))
+    assert (newest(plan).number, newest(plan).published_at) == (1, None)  # a draft unless asked
+    upload.write_text("{")
+    with upload.open("rb") as f:
+        assert "not JSON" in marketer_client.post(url, {"file": f}).content.decode()
