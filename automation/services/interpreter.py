@@ -9,27 +9,24 @@ or http in flight) or the enrollment ends, at most MAX_STEPS_PER_EVENT steps: a 
 Everything runs in the caller's transaction with the contact row locked first (lock
 order: contact, then enrollment, then outbound messages). No network I/O: texts are
 queued and sent on commit; an http step's call is handed over on commit and its answer
-comes back as an event (``automation.services.webhooks``). The engine knows no step kind
-by name: each kind (``automation.flow.kinds``) acts through the ``_Run`` below."""
+comes back as an event (``automation.services.http_steps``). The engine knows no step
+kind by name: each kind (``automation.flow.kinds``) acts through a ``Run``
+(``automation.services.runtime``)."""
 
 from __future__ import annotations
 
 import logging
-import random
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
-from django.db import transaction
 from django.utils import timezone
 
 from automation.flow import Event, Flow, Go, Reply, Step
 from automation.models import Enrollment, EnrollmentStep, Plan
 from automation.revisions import revision_flow
-from automation.services.enrollments import enrollment_end, enrollment_text_queue
+from automation.services.enrollments import enrollment_end
+from automation.services.runtime import Run
 from contacts.models import Contact
-from tracking.models import Goal, Interaction
+from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +34,6 @@ Status = Enrollment.Status
 Via = EnrollmentStep.Via
 MAX_STEPS_PER_EVENT = 100
 MAX_PLAN_CHAIN = 10
-# An http step whose answer never came back (a lost task) gives up after this long.
-HTTP_ANSWER_GRACE = timedelta(minutes=15)
 # What the step-moving code writes; saved when changed (one UPDATE).
 _MOVING_FIELDS = (
     "step_id", "step_entered_at", "visit", "prompt_sent_at", "last_inbound_at", "timeout_at",
@@ -51,7 +46,6 @@ _EVENT_VIA = {
     "event": Via.EVENT,
     "http_answer": Via.HTTP,
 }
-_random = random.SystemRandom()
 
 
 def enrollment_loaded(enrollment: Enrollment) -> Enrollment:
@@ -73,142 +67,6 @@ def enrollment_save(enrollment: Enrollment) -> None:
 
 def _copy(value):
     return dict(value) if isinstance(value, dict) else value
-
-
-@dataclass
-class _Run:
-    """One event's run over one enrollment: what a step kind may do (``Runtime``)."""
-
-    enrollment: Enrollment
-    flow: Flow
-    contact: Contact
-    now: datetime
-    reply: Reply | None = None
-    event: Event | None = None
-    interaction: Interaction | None = None
-    depth: int = 0
-    answers_contact: bool = False
-    pending_plan: str | None = None
-    contact_changed: set[str] = field(default_factory=set)
-    detail: str = ""
-    value: tuple[str, str] = ("", "")  # (kind, value): what moved the enrollment on (reports)
-
-    @property
-    def other_count(self) -> int:
-        return self.enrollment.other_count
-
-    def text_send(self, *, step: Step, text: str, media: tuple[str, ...] = (), purpose: str) -> None:
-        enrollment_text_queue(
-            enrollment=self.enrollment,
-            contact=self.contact,
-            template=text,
-            purpose=purpose,
-            answers_contact=self.answers_contact,
-            step_id=step.id,
-            media_urls=media,
-        )
-
-    def goal_convert(self, slug: str) -> None:
-        from tracking.services import goal_convert
-
-        goal_id = (
-            self.flow.goal_ids.get(slug)
-            or Goal.objects.filter(slug=slug).values_list("pk", flat=True).first()
-        )
-        if goal_id is None:
-            logger.error("plan %s: goal %r does not exist; not recorded", self.flow.slug, slug)
-            return
-        goal_convert(
-            contact=self.contact, goal_id=goal_id, enrollment=self.enrollment, interaction=self.interaction
-        )
-
-    def field_get(self, path: str) -> Any:
-        if path.startswith("attributes."):
-            return (self.contact.attributes or {}).get(path.split(".", 1)[1])
-        return getattr(self.contact, path, None)
-
-    def field_set(self, path: str, value: Any) -> None:
-        given, value = value, _field_value(path, value)
-        if value is _REFUSED:
-            logger.info("plan %s: %r is not a valid %s; not saved", self.flow.slug, given, path)
-            return
-        if path.startswith("attributes."):
-            attributes = dict(self.contact.attributes or {})
-            attributes[path.split(".", 1)[1]] = value
-            self.contact.attributes = attributes
-            self.contact_changed.add("attributes")
-        else:
-            setattr(self.contact, path, "" if value is None else str(value))
-            self.contact_changed.add(path)
-        self.note(f"{path} = {value}")
-
-    def timer_set(self, at: datetime | None, *, after_prompt: timedelta | None = None) -> None:
-        # An ask's silence timeout is armed when its text is sent (scheduling.enrollment_prompt_sent).
-        self.enrollment.timeout_at = at
-
-    def branch_take(self, *, step: Step, name: str) -> None:
-        self.enrollment.branches = {**(self.enrollment.branches or {}), step.id: name}
-        self.note(f"branch {name}")
-        self.answer(EnrollmentStep.ValueKind.BRANCH, name)
-
-    def answer(self, kind: str, value: Any) -> None:
-        self.value = (kind, "" if value is None else str(value)[:200])
-
-    def branch_taken(self, step: Step) -> str | None:
-        return (self.enrollment.branches or {}).get(step.id)
-
-    def note(self, text: str) -> None:
-        self.detail = f"{self.detail}; {text}" if self.detail else text
-
-    def random(self) -> float:
-        return _random.random()
-
-    def local_now(self) -> datetime:
-        from messaging.services.policy import contact_tz
-
-        try:
-            zone = ZoneInfo(contact_tz(self.contact))
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = timezone.get_default_timezone()
-        return self.now.astimezone(zone)
-
-    def http_call(self, *, step: Step) -> None:
-        from automation.tasks import http_step_task
-        from smsjourney.background import task_enqueue
-
-        enrollment_id, visit = self.enrollment.pk, self.enrollment.visit
-        self.enrollment.timeout_at = self.now + HTTP_ANSWER_GRACE
-        transaction.on_commit(lambda: task_enqueue(http_step_task, args=(enrollment_id, visit)))
-
-    def plan_enter(self, slug: str) -> None:
-        self.pending_plan = slug
-
-    def other_answered(self) -> None:
-        self.enrollment.other_count += 1
-
-
-_REFUSED = object()
-
-
-def _field_value(path: str, value: Any) -> Any:
-    """The value as the contact field takes it, or _REFUSED."""
-    if path.startswith("attributes."):
-        return value
-    if value is None:
-        return ""
-    text = str(value).strip()
-    if path == "email":
-        from automation.matching import email_parse
-
-        return email_parse(text) or (_REFUSED if text else "")
-    if path == "timezone":
-        try:
-            ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError):
-            return _REFUSED
-        return text
-    limits = {"first_name": 100, "last_name": 100, "locale": 16}
-    return text[: limits.get(path, 100)]
 
 
 # --- starting and moving ----------------------------------------------------------------------
@@ -248,7 +106,7 @@ def enrollment_start(
         expires_at=now + flow.lifetime,
         branches=dict(branches or {}),
     )
-    run = _Run(
+    run = Run(
         enrollment=enrollment,
         flow=flow,
         contact=contact,
@@ -279,7 +137,7 @@ def enrollment_advance(
     step = flow.steps.get(enrollment.step_id)
     if step is None or enrollment.status != Status.ACTIVE:
         return False
-    run = _Run(
+    run = Run(
         enrollment=enrollment,
         flow=flow,
         contact=contact,
@@ -307,7 +165,7 @@ def _answers(interaction: Interaction | None) -> bool:
     return interaction is not None and interaction.direction == Interaction.Direction.INBOUND
 
 
-def _go(run: _Run, outcome, *, via: str) -> None:
+def _go(run: Run, outcome, *, via: str) -> None:
     """Follow `outcome` from step to step until one waits or the enrollment ends."""
     enrollment, taken = run.enrollment, 0
     first_interaction = run.interaction
@@ -333,10 +191,8 @@ def _go(run: _Run, outcome, *, via: str) -> None:
         _plan_enter(run)
 
 
-def _enter(run: _Run, step: Step, *, via: str, interaction: Interaction | None) -> None:
+def _enter(run: Run, step: Step, *, via: str, interaction: Interaction | None) -> None:
     enrollment, now = run.enrollment, run.now
-    detail, run.detail = run.detail[:200], ""
-    (value_kind, value), run.value = run.value, ("", "")
     from_step = enrollment.step_id if via != Via.ENROLL else ""
     enrollment.step_id = step.id
     enrollment.step_entered_at = now
@@ -349,23 +205,12 @@ def _enter(run: _Run, step: Step, *, via: str, interaction: Interaction | None) 
     if enrollment.pk is None:
         enrollment.save(force_insert=True)
         enrollment_loaded(enrollment)
-    EnrollmentStep.objects.create(
-        enrollment=enrollment,
-        plan_id=enrollment.plan_id,
-        step_id=step.id,
-        from_step_id=from_step,
-        via=via,
-        interaction=interaction,
-        occurred_at=now,
-        detail=detail,
-        value=value,
-        value_kind=value_kind,
-    )
+    _history(run, step_id=step.id, from_step=from_step, via=via, interaction=interaction)
     if step.goal:
         run.goal_convert(step.goal)
 
 
-def _complete(run: _Run, *, via: str, interaction: Interaction | None) -> None:
+def _complete(run: Run, *, via: str, interaction: Interaction | None) -> None:
     """The enrollment completes at the step it is at; the row says what ended it there (the
     answer to a last question counts in the report like any other)."""
     enrollment = run.enrollment
@@ -374,16 +219,23 @@ def _complete(run: _Run, *, via: str, interaction: Interaction | None) -> None:
     enrollment.ended_at = run.now
     enrollment.end_reason = f"Reached {step.name if step else enrollment.step_id}"[:200]
     enrollment.timeout_at = None
+    if via == Via.STEP and not (run.value[1] or run.detail):
+        return  # a journey that simply ran out of steps: its enrollment says it all
+    at = enrollment.step_id
+    _history(run, step_id=at, from_step=at, via=Via.COMPLETE, interaction=interaction)
+
+
+def _history(run: Run, *, step_id: str, from_step: str, via: str, interaction: Interaction | None) -> None:
+    """The step-history row (what the report and the timeline read), with what the run
+    noted since the last one: the detail, and the answer or branch that moved it."""
     (value_kind, value), run.value = run.value, ("", "")
     detail, run.detail = run.detail[:200], ""
-    if via == Via.STEP and not (value or detail):
-        return  # a journey that simply ran out of steps: its enrollment says it all
     EnrollmentStep.objects.create(
-        enrollment=enrollment,
-        plan_id=enrollment.plan_id,
-        step_id=enrollment.step_id,
-        from_step_id=enrollment.step_id,
-        via=Via.COMPLETE,
+        enrollment=run.enrollment,
+        plan_id=run.enrollment.plan_id,
+        step_id=step_id,
+        from_step_id=from_step,
+        via=via,
         interaction=interaction,
         occurred_at=run.now,
         detail=detail,
@@ -392,14 +244,14 @@ def _complete(run: _Run, *, via: str, interaction: Interaction | None) -> None:
     )
 
 
-def _save(run: _Run) -> None:
+def _save(run: Run) -> None:
     enrollment_save(run.enrollment)
     if run.contact_changed:
         run.contact.save(update_fields=[*sorted(run.contact_changed), "updated_at"])
         run.contact_changed.clear()
 
 
-def _plan_enter(run: _Run) -> None:
+def _plan_enter(run: Run) -> None:
     """An enter_plan step: the contact enters that plan's start (its re-entry policy and
     status apply; a plan the contact is active in already is not entered twice)."""
     slug, run.pending_plan = run.pending_plan, None

@@ -355,7 +355,7 @@ def test_http_refuses_private_addresses_unless_allowed(text_in, sms_outbox, sett
 
 
 def test_an_http_answer_that_never_comes_back_counts_as_a_failure(text_in, sms_outbox, timers):
-    from automation.services.interpreter import HTTP_ANSWER_GRACE
+    from automation.services.runtime import HTTP_ANSWER_GRACE
     from automation.tests.factories import EnrollmentFactory
 
     plan = http_plan()
