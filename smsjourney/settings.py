@@ -273,14 +273,9 @@ SMS_HELP_TEXT = env.str(
     ),
 )
 SMS_OPT_OUT_CONFIRMATION = env.str("SMS_OPT_OUT_CONFIRMATION", default="")
-# Sent once when an opted-out contact opts back in (START, UNSTOP, YES); empty: none.
-SMS_OPT_IN_CONFIRMATION = env.str(
-    "SMS_OPT_IN_CONFIRMATION",
-    default=(
-        "smsjourney: you will get our marketing messages again. Msg frequency varies. "
-        "Msg & data rates may apply. Reply HELP for help, STOP to opt out."
-    ),
-)
+# Sent once when an opted-out contact opts back in (START, UNSTOP, YES); empty: none (as
+# with the opt-out confirmation, Twilio's Advanced Opt-Out sends its own).
+SMS_OPT_IN_CONFIRMATION = env.str("SMS_OPT_IN_CONFIRMATION", default="")
 SMS_QUIET_HOURS = env.str("SMS_QUIET_HOURS", default="20:00-09:00")
 # Refuse to start with a window that cannot be read (quiet_hours is pure: stdlib only).
 from messaging.quiet_hours import quiet_hours_parse  # noqa: E402

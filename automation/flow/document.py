@@ -27,7 +27,13 @@ TOP_KEYS = (
 )  # fmt: skip
 TRIGGERS = ("keyword", "any", "event", "none")
 REENTRY = ("after_end", "never")
+COMMON_KEYS = ("id", "name", "type", "goal")  # every step has these; the rest are its kind's
 MAX_STEPS = 500
+
+
+def step_data(step: Mapping[str, Any]) -> dict:
+    """A step's own keys (what its kind reads), without id, name, type and goal."""
+    return {k: v for k, v in step.items() if k not in COMMON_KEYS}
 
 
 def frozen(value: Any) -> Any:
@@ -119,7 +125,7 @@ def flow_build(normal: Mapping[str, Any], *, revision: int | None = None) -> Flo
             name=s.get("name") or s["id"],
             type=s["type"],
             goal=s.get("goal"),
-            data=frozen({k: v for k, v in s.items() if k not in ("id", "name", "type", "goal")}),
+            data=frozen(step_data(s)),
         )
         for s in normal["steps"]
     }
@@ -221,8 +227,7 @@ def _steps(r: Reader) -> list[dict]:
         step_id = raw.get("id") if isinstance(raw, dict) else None
         label = step_id if isinstance(step_id, str) and STEP_ID.fullmatch(step_id) else f"#{i + 1}"
         kind = KINDS.get(raw.get("type")) if isinstance(raw, dict) else None
-        common = ("id", "name", "type", "goal")
-        s = Reader(raw, problems=r.problems, step=label, allowed=(*common, *kind.keys) if kind else ())
+        s = Reader(raw, problems=r.problems, step=label, allowed=(*COMMON_KEYS, *kind.keys) if kind else ())
         if not isinstance(step_id, str) or not STEP_ID.fullmatch(step_id):
             s.bad("id", f"{step_id!r} is not a step id ([a-z0-9-], 1 to 50 characters)")
         elif step_id in seen:
@@ -258,7 +263,7 @@ def _check_graph(normal: dict, problems: Problems) -> None:
     edges: dict[str, list[str]] = {}
     for step_id, step in steps.items():
         kind = KINDS[step["type"]]
-        data = {k: v for k, v in step.items() if k not in ("id", "name", "type", "goal")}
+        data = step_data(step)
         edges[step_id] = []
         for way in kind.exits(data):
             if way.target is None:

@@ -12,15 +12,10 @@ import copy
 import re
 from typing import Any
 
+from automation.flow.document import step_data
 from automation.flow.kinds import KINDS
 
 _PART = re.compile(r"([a-z_]+)(?:\[(\d+)\])?")
-COMMON_KEYS = ("id", "name", "type", "goal")
-
-
-def step_data(step: dict) -> dict:
-    """A step's own keys (what its kind reads), without id, name, type and goal."""
-    return {k: v for k, v in step.items() if k not in COMMON_KEYS}
 
 
 def step_exits(step: dict) -> list:
