@@ -22,12 +22,14 @@ from automation.services.bulk import bulk_enrollment_from_csv
 from automation.services.simulator import (
     MAX_MESSAGE_LENGTH,
     simulator_branches_set,
+    simulator_event,
     simulator_fast_forward,
     simulator_reset,
     simulator_send,
     simulator_state,
 )
 from automation.timeline import contact_timeline
+from tracking.models import EVENT_TYPE
 
 MAX_SEGMENT_BYTES = 10 * 1024 * 1024
 
@@ -54,6 +56,29 @@ class SimulatorForm(forms.Form):
             attrs={"autofocus": True, "autocomplete": "off", "placeholder": "Type a reply…"}
         ),
     )
+
+
+class SimulatorEventForm(forms.Form):
+    type = forms.CharField(
+        max_length=50,
+        label="Event",
+        widget=forms.TextInput(attrs={"list": "simulator-event-types", "placeholder": "purchase"}),
+    )
+    value = forms.DecimalField(
+        required=False,
+        max_digits=14,
+        decimal_places=2,
+        label="Value",
+        widget=forms.NumberInput(attrs={"step": "0.01", "placeholder": "49.90"}),
+    )
+
+    def clean_type(self) -> str:
+        value = self.cleaned_data["type"]
+        if not EVENT_TYPE.fullmatch(value):
+            raise forms.ValidationError(
+                "An event type is lower-case letters, digits, '_', '.' or '-' (e.g. purchase)."
+            )
+        return value
 
 
 class SegmentForm(forms.Form):
@@ -176,6 +201,25 @@ class PlanCockpitMixin:
                 said = ", ".join(f"{k}: {v}" for k, v in kept.items()) or "every split draws at random"
                 messages.info(request, f"A/B splits: {said}.")
                 return HttpResponseRedirect(url)
+            if "event" in request.POST:
+                event_form = SimulatorEventForm(request.POST)
+                if not event_form.is_valid():
+                    for errors in event_form.errors.values():
+                        messages.error(request, " ".join(errors))
+                    return HttpResponseRedirect(url)
+                try:
+                    turn = simulator_event(
+                        plan=plan,
+                        user=request.user,
+                        type=event_form.cleaned_data["type"],
+                        value=event_form.cleaned_data["value"],
+                    )
+                except ValidationError as exc:
+                    messages.error(request, " ".join(exc.messages))
+                else:
+                    if turn.note:
+                        messages.warning(request, turn.note)
+                return HttpResponseRedirect(url)
             form = SimulatorForm(request.POST)
             if form.is_valid():
                 try:
@@ -193,6 +237,7 @@ class PlanCockpitMixin:
         context.update(
             {
                 "form": form,
+                "event_form": SimulatorEventForm(initial={"type": state.waits_for}),
                 "state": state,
                 "timeline": timeline,
                 "plan_diagram": plan_diagram_svg(

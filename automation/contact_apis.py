@@ -166,7 +166,7 @@ class ContactMessagesApi(BaseContactApi):
         direction = serializers.CharField()
         channel = serializers.CharField()
         body = serializers.CharField()
-        sid = serializers.CharField(source="provider_sid", allow_null=True)
+        sid = serializers.SerializerMethodField()
         status = serializers.SerializerMethodField()
         error_code = serializers.SerializerMethodField()
         media = serializers.SerializerMethodField()
@@ -177,6 +177,10 @@ class ContactMessagesApi(BaseContactApi):
             data = super().to_representation(interaction)
             # "from" is a Python keyword: the two addresses are added here.
             return {**data, "from": interaction.from_address, "to": interaction.to_address}
+
+        def get_sid(self, interaction: Interaction) -> str | None:
+            # Twilio's MessageSid; for an event (CONTRACT §7), its event_id.
+            return interaction.provider_sid or interaction.event_id
 
         def get_status(self, interaction: Interaction) -> str | None:
             if interaction.direction == Interaction.Direction.INBOUND:

@@ -17,8 +17,8 @@ from automation.services.plans import plan_document_check
 TRIGGERS = (
     ("keyword", "They text one of these keywords"),
     ("any", "Any message from someone in no journey of this plan"),
-    ("event", "An event arrives for them (e.g. a purchase)"),
-    ("none", "Only when enrolled in bulk or by hand"),
+    ("event", "An event arrives for them (e.g. a purchase), if they consented to marketing texts"),
+    ("none", "Only when enrolled in bulk or by hand (with their consent)"),
 )
 REENTRY = (("after_end", "Again, once their journey has ended"), ("never", "Only once, ever"))
 

@@ -1,7 +1,8 @@
 """The plan report, following the flow: outcomes, each step (how many reached it and
 where they went from it), each A/B split (per branch: enrolled, each goal reached, the
 conversion rate and whether the difference is significant), the answers given at ask
-steps (counts of numbers and words, the latest free texts), goals and delivery.
+steps (counts of numbers and words, the latest free texts), goals with the revenue they
+brought (the value of the events that converted them, CONTRACT §7) and delivery.
 
 Always ten aggregate queries, whatever the plan's size or the number of enrollments
 (no per-row loops; bench/report.py): outcomes by status; reached per step; moves between
@@ -19,6 +20,7 @@ enrollments in each branch.
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
@@ -67,6 +69,7 @@ class BranchRow:
     weight: float
     enrolled: int
     goals: list[tuple[str, int, float, float | None]]  # (goal, reached, rate %, p-value vs. first)
+    revenue: Decimal | None = None  # the value of the events that converted its goals
 
     def significant(self, p: float | None, others: int) -> bool:
         return p is not None and p < SIGNIFICANCE and min(self.enrolled, others) >= MIN_PER_BRANCH
@@ -96,6 +99,7 @@ class GoalRow:
     name: str
     conversions: int
     points: int
+    revenue: Decimal | None = None  # the value of the events that converted it (None: none had one)
 
 
 @dataclass
@@ -128,6 +132,17 @@ class PlanReport:
     @property
     def conversions(self) -> int:
         return sum(g.conversions for g in self.goals)
+
+    @property
+    def revenue(self) -> Decimal | None:
+        """The value of the events (CONTRACT §7: a purchase's amount) that converted the
+        plan's goals; None when no conversion carried one."""
+        values = [g.revenue for g in self.goals if g.revenue is not None]
+        return sum(values, Decimal(0)) if values else None
+
+    @property
+    def has_revenue(self) -> bool:
+        return self.revenue is not None or any(b.revenue is not None for s in self.splits for b in s.branches)
 
 
 def _day_start(day: date) -> datetime:
@@ -251,11 +266,17 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
     goal_rows = (
         GoalConversion.objects.filter(enrollment_id__in=cohort_ids)
         .values("goal_id", "goal__name")
-        .annotate(n=Count("id"), points=Sum("points"))
+        .annotate(n=Count("id"), points=Sum("points"), revenue=Sum("value"))
         .order_by("goal__name")
     )
     report.goals = [
-        GoalRow(goal_id=g["goal_id"], name=g["goal__name"], conversions=g["n"], points=g["points"] or 0)
+        GoalRow(
+            goal_id=g["goal_id"],
+            name=g["goal__name"],
+            conversions=g["n"],
+            points=g["points"] or 0,
+            revenue=g["revenue"],
+        )
         for g in goal_rows
     ]
     report.engagement_value = sum(g.points for g in report.goals)
@@ -283,7 +304,8 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
 
 
 def _splits(flow, steps: QuerySet) -> list[SplitReport]:
-    """Queries 7 and 8: enrollments per branch, and per branch and goal."""
+    """Queries 7 and 8: enrollments per branch, and per branch and goal (with the revenue
+    its conversions carried)."""
     splits = [flow.steps[s] for s in flow.order if flow.steps[s].type == "split_random"]
     if not splits:
         return []
@@ -294,13 +316,16 @@ def _splits(flow, steps: QuerySet) -> list[SplitReport]:
         .annotate(n=Count("enrollment_id", distinct=True))
         .order_by()
     }
-    converted = {
-        (split, branch, goal): n
-        for split, branch, goal, n in taken.filter(enrollment__goal_conversions__isnull=False)
+    converted, revenue = {}, {}
+    for split, branch, goal, n, value in (
+        taken.filter(enrollment__goal_conversions__isnull=False)
         .values_list("from_step_id", "value", "enrollment__goal_conversions__goal_id")
-        .annotate(n=Count("enrollment_id", distinct=True))
+        .annotate(n=Count("enrollment_id", distinct=True), revenue=Sum("enrollment__goal_conversions__value"))
         .order_by()
-    }
+    ):
+        converted[split, branch, goal] = n
+        if value is not None:
+            revenue[split, branch] = revenue.get((split, branch), Decimal(0)) + value
     goals = list(flow.goals.values())
     out = []
     for step in splits:
@@ -315,7 +340,13 @@ def _splits(flow, steps: QuerySet) -> list[SplitReport]:
                 if first is not None:
                     p = two_proportion_p(x, n, first.goals[index][1], first.enrolled)
                 cells.append((goal.name, x, _percent(x, n), p))
-            row = BranchRow(name=branch["name"], weight=branch["weight"], enrolled=n, goals=cells)
+            row = BranchRow(
+                name=branch["name"],
+                weight=branch["weight"],
+                enrolled=n,
+                goals=cells,
+                revenue=revenue.get((step.id, branch["name"])),
+            )
             first = first or row
             rows.append(row)
         out.append(

@@ -16,7 +16,16 @@ from messaging.services.policy import contact_tz
 from tracking.models import GoalConversion, Interaction
 
 # Entries at the same instant read in cause-and-effect order.
-_ORDER = {"inbound": 0, "consent": 1, "enrolled": 2, "step": 3, "goal": 4, "outbound": 5, "ended": 6}
+_ORDER = {
+    "inbound": 0,
+    "event": 0,
+    "consent": 1,
+    "enrolled": 2,
+    "step": 3,
+    "goal": 4,
+    "outbound": 5,
+    "ended": 6,
+}
 _STEP_VIAS = {
     EnrollmentStep.Via.REPLY,
     EnrollmentStep.Via.TIMEOUT,
@@ -29,7 +38,7 @@ _STEP_VIAS = {
 @dataclass
 class TimelineEntry:
     at: datetime
-    kind: str  # inbound | outbound | enrolled | step | goal | ended | consent
+    kind: str  # inbound | outbound | event | enrolled | step | goal | ended | consent
     title: str
     body: str = ""
     status: str = ""  # outbound: the latest delivery status
@@ -60,6 +69,9 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
     truncated |= len(interactions) > limit
     zone = contact_tz(contact)
     for message in interactions[:limit]:
+        if message.channel == Interaction.Channel.API:
+            entries.append(_event_entry(message))
+            continue
         if message.direction == Interaction.Direction.INBOUND:
             entries.append(
                 TimelineEntry(
@@ -139,7 +151,8 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
                 at=conversion.occurred_at,
                 kind="goal",
                 title=f"Goal: {conversion.goal.name}{where}",
-                detail=f"+{conversion.points} points",
+                detail=f"+{conversion.points} points"
+                + (f" · value {conversion.value}" if conversion.value is not None else ""),
                 pk=conversion.pk,
             )
         )
@@ -181,3 +194,15 @@ def _outbound_detail(outbound, zone: str) -> str:
         until = f"held until {local} ({zone})"
         return until + (f": {outbound.hold_reason}" if outbound.hold_reason else "")
     return f"error {outbound.error_code}" if outbound.error_code else ""
+
+
+def _event_entry(message: Interaction) -> TimelineEntry:
+    """An event (CONTRACT §7): its type, value and id."""
+    detail = " · ".join(
+        part
+        for part in (f"value {message.value}" if message.value is not None else "", message.event_id or "")
+        if part
+    )
+    return TimelineEntry(
+        at=message.created_at, kind="event", title=f"Event: {message.body}", detail=detail, pk=message.pk
+    )

@@ -24,6 +24,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("", include("tracking.urls")),  # GET /healthz
-    path("api/", include("automation.contact_urls")),  # GET /api/contacts/…
+    path("api/", include("automation.api_urls")),  # GET /api/contacts/…, POST /api/events/
     path("", include("automation.urls")),  # POST /twilio/sms/, POST /twilio/status/
 ]

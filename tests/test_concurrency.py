@@ -306,3 +306,45 @@ def test_the_webhook_never_waits_behind_a_contact_lock(demo_plan, settings):
     assert still_held, "the webhook waited for the contact lock to be released"
     assert response.status_code == 200
     assert Interaction.objects.filter(contact=contact, direction="inbound", body="QUOTE").exists()
+
+
+def test_the_same_event_posted_at_once_is_kept_once(django_user_model):
+    """CONTRACT §7: event_id is the idempotency key, also when a shop retries in parallel
+    (and when the retries disagree about the number)."""
+    import json
+
+    from django.contrib.auth.models import Permission
+    from rest_framework.authtoken.models import Token
+
+    user = django_user_model.objects.create_user(username="shop")
+    user.user_permissions.add(Permission.objects.get(codename="add_interaction"))
+    token = Token.objects.create(user=user).key
+    barrier = threading.Barrier(8)
+    answers: list[tuple[int, dict]] = []
+    errors: list[BaseException] = []
+
+    def post(i: int):
+        try:
+            body = json.dumps({"event_id": "order-1", "phone": f"+1212555{1000 + i % 2}", "type": "purchase"})
+            client = Client()
+            barrier.wait(timeout=30)
+            response = client.post(
+                "/api/events/", body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}"
+            )
+            answers.append((response.status_code, response.json()))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert sorted(status for status, _ in answers) == [200] * 7 + [201]
+    assert len({(body["id"], body["contact"]) for _, body in answers}) == 1
+    assert Interaction.objects.filter(event_id="order-1").count() == 1
+    # The losing number's contact, made in the race, was rolled back with it.
+    assert Contact.objects.count() == 1

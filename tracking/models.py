@@ -1,4 +1,10 @@
+import re
+
 from django.db import models
+
+# An event's type (CONTRACT §7): what `POST /api/events/` takes, and what plans wait for,
+# enter on and convert goals on.
+EVENT_TYPE = re.compile(r"[a-z0-9_.-]{1,50}")
 
 
 class Goal(models.Model):
@@ -21,6 +27,7 @@ class Interaction(models.Model):
 
     class Channel(models.TextChoices):
         SMS = "sms", "SMS"
+        API = "api", "Event (API)"  # CONTRACT §7: something the contact did elsewhere
 
     class Direction(models.TextChoices):
         INBOUND = "inbound", "Inbound"
@@ -43,6 +50,11 @@ class Interaction(models.Model):
         "automation.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="interactions"
     )
     raw_payload = models.JSONField(default=dict, blank=True)
+    # An event (channel "api", CONTRACT §7): the caller's idempotency key (unique: the same
+    # event again changes nothing), its value (a purchase's amount: the plans' revenue) and
+    # its data. Its type is the body. NULL for messages.
+    event_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)
     # Inbound only: when the journey engine took the message (tracking.services.
     # inbound_message_route). NULL while it waits for a worker; outbound rows keep NULL.
@@ -87,6 +99,8 @@ class GoalConversion(models.Model):
         Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="goal_conversions"
     )
     points = models.PositiveIntegerField(help_text="The goal's points when converted.")
+    # The value of the event that converted it (a purchase's amount): the plan's revenue.
+    value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     occurred_at = models.DateTimeField()
 
     class Meta:

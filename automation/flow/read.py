@@ -11,9 +11,9 @@ from typing import Any
 from django.utils.dateparse import parse_duration
 
 from automation.flow.problems import Problems
+from tracking.models import EVENT_TYPE
 
 STEP_ID = re.compile(r"[a-z0-9-]{1,50}")
-EVENT_TYPE = re.compile(r"[a-z0-9_.-]{1,50}")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 # Contact fields a plan may read and write (CONTRACT §6 `save_as`), besides attributes.<key>.

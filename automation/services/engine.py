@@ -112,6 +112,15 @@ def _enrollments_locked_sql(vendor: str) -> str:
     )
 
 
+def enrollments_interrupt(*, enrollments: list[Enrollment], reason: str) -> None:
+    """A plan that interrupts others was entered: end the still active `enrollments` (locked)
+    as ``exited``."""
+    for enrollment in enrollments:
+        if enrollment.status == Status.ACTIVE:
+            enrollment_save(enrollment)
+            enrollment_end(enrollment=enrollment, status=Status.EXITED, reason=reason)
+
+
 def _reply_touch(*, enrollment: Enrollment, now) -> None:
     """The contact spoke: remember it, and push a running silence timeout on."""
     enrollment.last_inbound_at = now
@@ -137,13 +146,10 @@ def _route_entry(
             continue
         if enrollment_may_enter(contact=contact, plan_id=plan_id, flow=flow):
             if flow.interrupts_other_plans:
-                for enrollment in enrollments:
-                    enrollment_save(enrollment)
-                    enrollment_end(
-                        enrollment=enrollment,
-                        status=Status.EXITED,
-                        reason=f"Interrupted by the entry keyword {normalized} of {flow.slug}",
-                    )
+                enrollments_interrupt(
+                    enrollments=enrollments,
+                    reason=f"Interrupted by the entry keyword {normalized} of {flow.slug}",
+                )
             enrollment = enrollment_start(
                 contact=contact, plan_id=plan_id, revision_id=revision_id, interaction=interaction
             )
@@ -170,4 +176,4 @@ def _route_entry(
     return None
 
 
-__all__ = ["contact_enrollments_locked", "enrollment_route"]
+__all__ = ["contact_enrollments_locked", "enrollment_route", "enrollments_interrupt"]

@@ -162,7 +162,13 @@ def enrollment_advance(
 
 
 def _answers(interaction: Interaction | None) -> bool:
-    return interaction is not None and interaction.direction == Interaction.Direction.INBOUND
+    """Texts sent now answer the contact's own message (never held, never capped); an event
+    (CONTRACT §7) is not the contact writing to us: what it sends is a marketing text."""
+    return (
+        interaction is not None
+        and interaction.direction == Interaction.Direction.INBOUND
+        and interaction.channel != Interaction.Channel.API
+    )
 
 
 def _go(run: Run, outcome, *, via: str) -> None:

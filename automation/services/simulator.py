@@ -18,12 +18,15 @@ if the message had been an entry message, with the chosen branches taken as draw
 then on every message goes through the engine as usual.
 
 Timers need not be waited for: "Skip the wait" fires the test enrollment's timer (a
-delay, a silence timeout, a wait for an event) now. What each step did (the value saved,
+delay, a silence timeout, a wait for an event) now. "Send an event" does what a shop's
+``POST /api/events/`` would (a purchase moves a wait for it, converts the goals on it,
+enters a plan entered by it). What each step did (the value saved,
 the branch taken, the web service's answer) is in its step history.
 """
 
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -57,6 +60,15 @@ class SimulatorState:
     contact: Contact | None
     enrollment: Enrollment | None  # the latest enrollment of the test contact in the plan
     splits: tuple[SimulatorSplit, ...] = ()
+    event_types: tuple[str, ...] = ()  # the events the plan enters on, waits for, or counts
+
+    @property
+    def waits_for(self) -> str:
+        """The event type the step the test contact is at waits for ("" when none)."""
+        if self.enrollment is None or self.enrollment.status != EnrollmentStatus.ACTIVE:
+            return ""
+        step = revision_flow(self.enrollment.revision_id).steps.get(self.enrollment.step_id)
+        return step.data.get("event", "") if step is not None and step.type == "wait_event" else ""
 
     @property
     def timer_at(self):
@@ -166,9 +178,16 @@ def simulator_state(*, plan: Plan, user) -> SimulatorState:
         )
     revision = simulator_revision(plan=plan)
     chosen = _choices(plan=plan, user=user)
-    splits = ()
+    splits, event_types = (), ()
     if revision is not None:
         flow = revision_flow(revision.pk)
+        event_types = tuple(
+            sorted(
+                {flow.entry.event} - {None}
+                | {s.data["event"] for s in flow.steps.values() if s.type == "wait_event"}
+                | {g.event for g in flow.goals.values() if g.event}
+            )
+        )
         splits = tuple(
             SimulatorSplit(
                 step_id=step.id,
@@ -179,7 +198,7 @@ def simulator_state(*, plan: Plan, user) -> SimulatorState:
             for step in flow.steps.values()
             if step.type == "split_random"
         )
-    return SimulatorState(contact=contact, enrollment=enrollment, splits=splits)
+    return SimulatorState(contact=contact, enrollment=enrollment, splits=splits, event_types=event_types)
 
 
 def simulator_branches_set(*, plan: Plan, user, choices: dict[str, str]) -> dict[str, str]:
@@ -305,6 +324,66 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
         if entry is not None and entry.trigger == "keyword":
             note += f" (its entry keywords: {', '.join(sorted(entry.keywords))})"
         note += "." + (f" It is enrolled in: {', '.join(others)}." if others else "")
+    replies = list(
+        Interaction.objects.filter(
+            contact=contact, direction=Interaction.Direction.OUTBOUND, created_at__gte=started
+        ).order_by("created_at", "id")
+    )
+    return SimulatorTurn(sent=sent, replies=replies, state=state, note=note)
+
+
+def simulator_event(*, plan: Plan, user, type: str, value: Decimal | None = None) -> SimulatorTurn:
+    """The user's test contact does something elsewhere: an event of `type` (CONTRACT §7, as
+    a shop would post it) moves its journey. When the test contact is not in the plan yet
+    and the plan is entered by this event, it is enrolled directly at what the simulator
+    tries (as a first message would be); a real contact enters only with marketing consent
+    on record, and the note says so. Raises ValidationError for a type that is none."""
+    from automation.services.events import event_receive
+    from automation.services.interpreter import enrollment_start
+    from tracking.models import EVENT_TYPE
+    from tracking.services import EventIn, event_store
+
+    if not EVENT_TYPE.fullmatch(type or ""):
+        raise ValidationError(f"{type!r} is not an event type (lower-case letters, digits, '_', '.' or '-').")
+    contact = simulator_contact(plan=plan, user=user)
+    started = timezone.now()
+    event = EventIn(
+        event_id=f"simulator-{uuid.uuid4().hex}",
+        phone=contact.phone,
+        type=type,
+        value=value,
+        data={"simulator": True},
+        occurred_at=started,
+    )
+    enrolled = Enrollment.objects.filter(contact=contact, plan=plan, status=EnrollmentStatus.ACTIVE).exists()
+    revision = simulator_revision(plan=plan)
+    entry = revision_flow(revision.pk).entry if revision is not None else None
+    note = ""
+    if not enrolled and entry is not None and entry.trigger == "event" and entry.event == type:
+        if contact.opted_out:
+            raise ValidationError("The test contact has opted out: send START first.")
+        with transaction.atomic():
+            contact = contact_lock(contact_id=contact.pk)
+            sent, _ = event_store(contact=contact, event=event, now=started)
+            enrollment_start(
+                contact=contact,
+                plan_id=plan.pk,
+                revision_id=revision.pk,
+                interaction=sent,
+                now=started,
+                branches=_choices(plan=plan, user=user),
+            )
+        note = (
+            f"The test contact entered {plan.name} by the event {type}. A real contact enters "
+            "only with marketing consent on record (a keyword, an opt-in word, an event with "
+            "opt_in, an import or a person)."
+        )
+    else:
+        received = event_receive(event=event)
+        sent = Interaction.objects.get(pk=received.interaction_id)
+        if not enrolled:
+            note = f"The event {type} did not enroll the test contact in {plan.name}."
+    state = simulator_state(plan=plan, user=user)
     replies = list(
         Interaction.objects.filter(
             contact=contact, direction=Interaction.Direction.OUTBOUND, created_at__gte=started

@@ -277,3 +277,54 @@ def test_the_simulator_shows_a_web_service_call_and_its_answer(
     assert "POST https://93.184.216.34/score → 200 {&quot;points&quot;: 7}" in steps
     assert "attributes.points = 7" in steps
     assert "You have 7 points." in page
+
+
+def test_send_an_event_enters_waits_and_converts_in_the_simulator(
+    admin_client, admin_user, django_capture_on_commit_callbacks
+):
+    """A plan entered by an event and waiting for another is tried without a shop: "Send an
+    event" does what POST /api/events/ would, for the test contact."""
+    plan = plan_make(
+        status=Plan.Status.DRAFT,
+        entry={"trigger": "event", "event": "signup"},
+        steps=[
+            send("hello", "Welcome! Your first order ships free.", "wait"),
+            {
+                "id": "wait",
+                "type": "wait_event",
+                "event": "purchase",
+                "next": "thanks",
+                "name": "Waiting to buy",
+            },
+            send("thanks", "Thanks for your order!"),
+        ],
+        goals=[{"slug": "bought", "name": "Bought", "points": 20, "event": "purchase"}],
+    )
+    url = f"/admin/automation/plan/{plan.pk}/try/"
+
+    def post(**data):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert admin_client.post(url, data).status_code == 302
+        return admin_client.get(url).content.decode()
+
+    page = admin_client.get(url).content.decode()
+    assert '<option value="purchase"><option value="signup">' in page  # the plan's events, to pick
+
+    page = post(event="1", type="Sign up!")
+    assert "An event type is lower-case letters" in page
+    assert simulator_state(plan=plan, user=admin_user).contact is None or not Interaction.objects.exists()
+
+    page = post(event="1", type="signup")
+    assert "The test contact entered" in page and "only with marketing consent on record" in page
+    assert "Welcome! Your first order ships free." in page
+    assert "Step: <strong>Waiting to buy</strong>" in page
+    assert 'name="type" value="purchase"' in page  # what the step waits for, filled in
+
+    page = post(event="1", type="purchase", value="49.90")
+    assert "Thanks for your order!" in page
+    assert "Event: purchase" in page and "value 49.90" in page
+    state = simulator_state(plan=plan, user=admin_user)
+    assert state.enrollment.status == "completed"
+    conversion = state.contact.goal_conversions.get()
+    assert (conversion.goal.slug, str(conversion.value)) == ("bought", "49.90")
+    assert plan_report(plan=plan).revenue is None  # test contacts are left out of reports

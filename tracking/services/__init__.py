@@ -18,6 +18,7 @@ DESIGN §1 in code, in two steps:
 while the broker was down, or whose worker died mid-way. A message is never lost.
 """
 
+from tracking.services.events import EventIn, event_data, event_store
 from tracking.services.goals import goal_convert, goal_ids_by_slug
 from tracking.services.receive import (
     InboundAccepted,
@@ -29,9 +30,12 @@ from tracking.services.receive import (
 )
 
 __all__ = [
+    "EventIn",
     "InboundAccepted",
     "InboundMessage",
     "InboundPayloadError",
+    "event_data",
+    "event_store",
     "goal_convert",
     "goal_ids_by_slug",
     "inbound_message_receive",

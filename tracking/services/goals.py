@@ -1,6 +1,7 @@
 """Goal conversions (Sitecore's goals + engagement value): recorded once per enrollment."""
 
 import functools
+from decimal import Decimal
 
 from django.db import connection
 from django.utils import timezone
@@ -20,10 +21,12 @@ def goal_convert(
     goal_id: int,
     enrollment=None,
     interaction: Interaction | None = None,
+    value: Decimal | None = None,
 ) -> GoalConversion | None:
     """Record that `contact` reached goal `goal_id` (once per enrollment and goal) and add
     the goal's points, as the goal says now, to the contact's engagement value. None when
-    already converted (or the goal is gone).
+    already converted (or the goal is gone). `value`: the amount of the event that converted
+    it (the plan's revenue).
 
     Call it with the contact row locked. With an enrollment, one statement decides and
     writes: ``INSERT … SELECT`` the goal's points ``… ON CONFLICT (enrollment, goal) DO
@@ -36,6 +39,7 @@ def goal_convert(
         "goal_id": goal_id,
         "enrollment_id": enrollment.pk if enrollment is not None else None,
         "interaction_id": interaction.pk if interaction is not None else None,
+        "value": value,
         "occurred_at": occurred_at,
     }
     if enrollment is None:
@@ -75,14 +79,14 @@ def _engagement_add_sql(vendor: str) -> str:
 def _goal_conversion_insert_sql(vendor: str) -> str:
     meta, goal = GoalConversion._meta, Goal._meta
     qn = connection.ops.quote_name
-    names = ("contact", "goal", "enrollment", "interaction", "points", "occurred_at")
+    names = ("contact", "goal", "enrollment", "interaction", "points", "value", "occurred_at")
     columns = ", ".join(qn(meta.get_field(n).column) for n in names)
     conflict = ", ".join(qn(meta.get_field(n).column) for n in ("enrollment", "goal"))
     g_id, g_points = qn(goal.pk.column), qn(goal.get_field("points").column)
     # Identifiers come from the models and are quoted; values are parameters.
     return (
         f"INSERT INTO {qn(meta.db_table)} ({columns}) "  # noqa: S608
-        f"SELECT %s, g.{g_id}, %s, %s, g.{g_points}, %s FROM {qn(goal.db_table)} g WHERE g.{g_id} = %s "
+        f"SELECT %s, g.{g_id}, %s, %s, g.{g_points}, %s, %s FROM {qn(goal.db_table)} g WHERE g.{g_id} = %s "
         f"ON CONFLICT ({conflict}) DO NOTHING "
         f"RETURNING {qn(meta.pk.column)}, {qn(meta.get_field('points').column)}"
     )
@@ -91,13 +95,14 @@ def _goal_conversion_insert_sql(vendor: str) -> str:
 def _goal_conversion_insert_once(values: dict) -> tuple[int, int] | None:
     """(the new row's id, the points it recorded), or None when this enrollment converted
     the goal before or the goal does not exist."""
-    occurred_at = GoalConversion._meta.get_field("occurred_at").get_db_prep_save(
-        values["occurred_at"], connection
-    )
+    meta = GoalConversion._meta
+    occurred_at = meta.get_field("occurred_at").get_db_prep_save(values["occurred_at"], connection)
+    value = meta.get_field("value").get_db_prep_save(values["value"], connection)
     params = [
         values["contact_id"],
         values["enrollment_id"],
         values["interaction_id"],
+        value,
         occurred_at,
         values["goal_id"],
     ]

@@ -1,0 +1,147 @@
+"""Events moving journeys (CONTRACT §7: ``POST /api/events/``). Owner: engine.
+
+An event is something a contact did elsewhere (a purchase in the shop, a click on a
+tracked link). One transaction that locks the contact first (created if new; lock order
+as everywhere: contact, then enrollments, then outbound messages):
+
+1. keep the event on the contact's timeline (``tracking.services.event_store``); the same
+   ``event_id`` again changes nothing;
+2. ``opt_in``: the event is the contact's marketing consent (source: the event);
+3. the goals of this event type of each active enrollment's plan convert (once per
+   enrollment), carrying the event's value: the plan's revenue in its report;
+4. the enrollments waiting at a ``wait_event`` of this type move on;
+5. the plans this event type enters take the contact, only with marketing consent on
+   record (CONTRACT §5) and as their re-entry policy allows; a plan that interrupts others
+   ends the contact's other journeys, as an entry keyword does.
+
+No network I/O: texts are queued and sent on commit (quiet hours and the frequency cap
+apply: an event is not the contact writing to us)."""
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from automation.flow import Event
+from automation.models import Enrollment
+from automation.revisions import entry_flows, revision_flow
+from automation.services.engine import contact_enrollments_locked, enrollments_interrupt
+from automation.services.interpreter import enrollment_advance, enrollment_may_enter, enrollment_start
+from contacts.models import ConsentEvent, Contact
+from contacts.services import contact_consent_record, contact_insert_if_new, contact_lock
+from tracking.models import Goal, Interaction
+from tracking.services import EventIn, event_data, event_store, goal_convert
+
+logger = logging.getLogger(__name__)
+
+Status = Enrollment.Status
+
+
+@dataclass(frozen=True)
+class EventReceived:
+    """What ``event_receive`` did: the event's interaction, its contact, whether it was a
+    repeat of one seen before, and the slugs of the plans it enrolled the contact in."""
+
+    interaction_id: int
+    contact_id: int
+    duplicate: bool
+    enrolled: list[str]
+
+
+def event_receive(*, event: EventIn) -> EventReceived:
+    """Keep `event` and let it move the contact's journeys (see the module's docstring)."""
+    seen = Interaction.objects.filter(event_id=event.event_id).values_list("pk", "contact_id").first()
+    if seen is not None:
+        return EventReceived(*seen, duplicate=True, enrolled=[])
+    with transaction.atomic():
+        contact_insert_if_new(phone=event.phone)
+        contact_id = Contact.objects.filter(phone=event.phone).values_list("pk", flat=True).get()
+        contact = contact_lock(contact_id=contact_id)
+        now = timezone.now()
+        interaction, created = event_store(contact=contact, event=event, now=now)
+        if not created:
+            # Stored a moment ago by a concurrent request: the contact made here is undone too.
+            transaction.set_rollback(True)
+            return EventReceived(interaction.pk, interaction.contact_id, duplicate=True, enrolled=[])
+        if event.opt_in:
+            contact_consent_record(
+                contact=contact,
+                source=ConsentEvent.Source.EVENT,
+                detail=f"{event.type} {event.event_id}",
+                rule="opt_in",
+            )
+        enrollments = contact_enrollments_locked(contact=contact)
+        for enrollment in enrollments:
+            _goals_convert(contact=contact, enrollment=enrollment, interaction=interaction)
+        external = Event(type=event.type, data=event_data(interaction))
+        for enrollment in enrollments:
+            enrollment_advance(
+                enrollment=enrollment,
+                contact=contact,
+                event="event",
+                now=now,
+                external=external,
+                interaction=interaction,
+            )
+        enrolled = _plans_enter(contact=contact, interaction=interaction, enrollments=enrollments, now=now)
+    return EventReceived(interaction.pk, contact.pk, duplicate=False, enrolled=enrolled)
+
+
+def _goals_convert(*, contact: Contact, enrollment: Enrollment, interaction: Interaction) -> None:
+    """Convert the goals of the enrollment's plan that this event type reaches."""
+    flow = revision_flow(enrollment.revision_id)
+    for slug, goal in flow.goals.items():
+        if goal.event != interaction.body:
+            continue
+        goal_id = (
+            flow.goal_ids.get(slug) or Goal.objects.filter(slug=slug).values_list("pk", flat=True).first()
+        )
+        if goal_id is None:
+            logger.error("plan %s: goal %r does not exist; not recorded", flow.slug, slug)
+            continue
+        goal_convert(
+            contact=contact,
+            goal_id=goal_id,
+            enrollment=enrollment,
+            interaction=interaction,
+            value=interaction.value,
+        )
+
+
+def _plans_enter(
+    *, contact: Contact, interaction: Interaction, enrollments: list[Enrollment], now
+) -> list[str]:
+    """Enroll the contact in every active plan whose entry is this event type: the slugs."""
+    starts = [
+        (plan_id, revision_id, flow)
+        for plan_id, revision_id, flow in entry_flows()
+        if flow.entry.trigger == "event" and flow.entry.event == interaction.body
+    ]
+    if not starts:
+        return []
+    if contact.opted_out or contact.consent_at is None:
+        logger.info(
+            "event %s: %s has no marketing consent on record; not enrolled in %s",
+            interaction.event_id, contact.pk, ", ".join(flow.slug for _, _, flow in starts),
+        )  # fmt: skip
+        return []
+    enrolled = []
+    for plan_id, revision_id, flow in starts:
+        if any(e.plan_id == plan_id and e.status == Status.ACTIVE for e in enrollments):
+            continue
+        if not enrollment_may_enter(contact=contact, plan_id=plan_id, flow=flow):
+            continue
+        if flow.interrupts_other_plans:
+            enrollments_interrupt(
+                enrollments=enrollments,
+                reason=f"Interrupted by the event {interaction.body} entering {flow.slug}",
+            )
+        enrollment_start(
+            contact=contact, plan_id=plan_id, revision_id=revision_id, interaction=interaction, now=now
+        )
+        enrolled.append(flow.slug)
+    return enrolled
+
+
+__all__ = ["EventReceived", "event_receive"]

@@ -1,0 +1,63 @@
+"""Events (CONTRACT §7): something a contact did elsewhere (a purchase in the shop, a click
+on a tracked link), kept on their timeline as an inbound Interaction of channel ``api``
+whose body is the event's type. What an event does to journeys is automation's
+(``automation.services.events``); this module only keeps it."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from contacts.models import Contact
+from tracking.models import Interaction
+
+
+@dataclass(frozen=True)
+class EventIn:
+    """An event as the API took it (checked: see automation.event_apis)."""
+
+    event_id: str
+    phone: str
+    type: str
+    value: Decimal | None
+    data: dict[str, Any]
+    occurred_at: datetime
+    opt_in: bool = False
+
+
+def event_store(*, contact: Contact, event: EventIn, now: datetime) -> tuple[Interaction, bool]:
+    """Keep `event` on `contact`'s timeline: (the interaction, True) — or (the interaction
+    stored before under the same ``event_id``, False): the same event again changes nothing.
+
+    Call it in a transaction with the contact locked. The interaction is born routed
+    (``routed_at``): the caller acts on it in the same transaction, and the sweeper of
+    unrouted messages must never take it for a text."""
+    existing = Interaction.objects.filter(event_id=event.event_id).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            interaction = Interaction.objects.create(
+                contact=contact,
+                channel=Interaction.Channel.API,
+                direction=Interaction.Direction.INBOUND,
+                from_address=event.phone,
+                body=event.type,
+                event_id=event.event_id,
+                value=event.value,
+                raw_payload={"data": event.data, "opt_in": event.opt_in, "received_at": now.isoformat()},
+                created_at=event.occurred_at,
+                routed_at=now,
+            )
+    except IntegrityError:
+        # The same event_id, for another number, committed a moment ago.
+        return Interaction.objects.get(event_id=event.event_id), False
+    return interaction, True
+
+
+def event_data(interaction: Interaction) -> dict[str, Any]:
+    """The `data` an event came with."""
+    data = (interaction.raw_payload or {}).get("data")
+    return data if isinstance(data, dict) else {}
