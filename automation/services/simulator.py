@@ -348,7 +348,7 @@ def simulator_event(*, plan: Plan, user, type: str, value: Decimal | None = None
     contact = simulator_contact(plan=plan, user=user)
     started = timezone.now()
     event = EventIn(
-        event_id=f"simulator-{uuid.uuid4().hex}",
+        event_id=f"try-{uuid.uuid4().hex[:12]}",
         phone=contact.phone,
         type=type,
         value=value,
