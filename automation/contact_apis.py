@@ -18,6 +18,7 @@ is looked up as written (so: an empty list); anything else that is no phone numb
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
@@ -31,7 +32,7 @@ from automation.models import Enrollment
 from automation.revisions import revision_flows, step_name
 from contacts.models import Contact
 from contacts.phone import phone_normalize
-from tracking.models import GoalConversion, Interaction
+from tracking.models import GoalConversion, Interaction, TrackedLink
 
 _E164 = re.compile(r"^\+[1-9]\d{5,14}$")
 
@@ -201,13 +202,19 @@ class ContactMessagesApi(BaseContactApi):
             ]
 
         def get_links(self, interaction: Interaction) -> list[dict]:
-            return []  # tracked links (CONTRACT §7) are not built yet
+            # Tracked links (CONTRACT §7) of an outbound message, in the order they were made.
+            base = settings.PUBLIC_BASE_URL.rstrip("/")
+            return [
+                {"url": link.url, "short_url": f"{base}/l/{link.code}", "clicks": link.clicks}
+                for link in interaction.links.all()
+            ]
 
     def get(self, request, contact_id: int):
         contact = get_object_or_404(Contact.objects.filter(is_test=False), pk=contact_id)
         interactions = (
             Interaction.objects.filter(contact=contact)
             .select_related("outbound")
+            .prefetch_related(Prefetch("links", queryset=TrackedLink.objects.order_by("id")))
             .order_by("created_at", "id")
         )
         paginator = MessagesPagination()

@@ -4,10 +4,10 @@ conversion rate and whether the difference is significant), the answers given at
 steps (counts of numbers and words, the latest free texts), goals with the revenue they
 brought (the value of the events that converted them, CONTRACT §7) and delivery.
 
-Always ten aggregate queries, whatever the plan's size or the number of enrollments
+Always eleven aggregate queries, whatever the plan's size or the number of enrollments
 (no per-row loops; bench/report.py): outcomes by status; reached per step; moves between
-steps; where enrollments ended or wait; goals; delivery; enrollments per branch; goals per
-branch; answer counts; the latest free texts. The cohort is the plan's enrollments
+steps; where enrollments ended or wait; goals; delivery; tracked links; enrollments per
+branch; goals per branch; answer counts; the latest free texts. The cohort is the plan's enrollments
 enrolled in the date range (inclusive, in the site's timezone); test contacts (the
 simulator's) are left out everywhere. Step rows carry their plan, so they are read
 without joining the enrollments unless a date range asks for it.
@@ -29,13 +29,14 @@ from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan
 from automation.revisions import revision_flow
 from contacts.models import Contact
 from messaging.models import DeliveryStatus, OutboundMessage
-from tracking.models import GoalConversion
+from tracking.models import GoalConversion, TrackedLink
 
 SIGNIFICANCE = 0.05
 MIN_PER_BRANCH = 30
 LATEST_TEXTS = 5
 LATEST_POOL = 500  # the plan's latest free texts the report picks each step's from
 MAX_COUNTED = 12  # values shown per ask step (the most frequent)
+MAX_LINKS = 20  # tracked URLs shown (the most clicked)
 # Ways an enrollment moves from one step to another (the other vias end it or start it).
 MOVES = ("reply", "timeout", "event", "http", "step")
 
@@ -103,6 +104,21 @@ class GoalRow:
 
 
 @dataclass
+class LinkRow:
+    """A tracked URL of the plan's texts: in how many messages it went, how many of them
+    were clicked (by a person: previews are not counted), and the clicks in all."""
+
+    url: str
+    sent: int
+    clicked: int
+    clicks: int
+
+    @property
+    def rate(self) -> float:
+        return _percent(self.clicked, self.sent)
+
+
+@dataclass
 class DeliveryRow:
     status: str
     label: str
@@ -124,6 +140,7 @@ class PlanReport:
     messages: int = 0
     splits: list[SplitReport] = field(default_factory=list)
     answers: list[AnswerReport] = field(default_factory=list)
+    links: list[LinkRow] = field(default_factory=list)
 
     @property
     def outcome_rows(self) -> list[tuple[str, str, int]]:
@@ -297,6 +314,19 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
         if by_status.get(choice.value, 0)
     ]
 
+    # 7. Tracked links in the cohort's messages: sent, clicked, clicks.
+    links = (
+        TrackedLink.objects.filter(enrollment_id__in=cohort_ids)
+        .values("url")
+        .annotate(
+            sent=Count("id"),
+            clicked=Count("id", filter=Q(first_clicked_at__isnull=False)),
+            clicks=Sum("clicks"),
+        )
+        .order_by("-clicked", "url")[:MAX_LINKS]
+    )
+    report.links = [LinkRow(row["url"], row["sent"], row["clicked"], row["clicks"] or 0) for row in links]
+
     if flow is not None:
         report.splits = _splits(flow, steps)
         report.answers = _answers(flow, steps)
@@ -304,7 +334,7 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
 
 
 def _splits(flow, steps: QuerySet) -> list[SplitReport]:
-    """Queries 7 and 8: enrollments per branch, and per branch and goal (with the revenue
+    """Queries 8 and 9: enrollments per branch, and per branch and goal (with the revenue
     its conversions carried)."""
     splits = [flow.steps[s] for s in flow.order if flow.steps[s].type == "split_random"]
     if not splits:
@@ -364,7 +394,7 @@ def _is_number(text: str) -> bool:
 
 
 def _answers(flow, steps: QuerySet) -> list[AnswerReport]:
-    """Queries 9 and 10: how often each number or word was answered at each ask step (the
+    """Queries 10 and 11: how often each number or word was answered at each ask step (the
     most frequent), and the latest free texts."""
     asks = [flow.steps[s] for s in flow.order if flow.steps[s].type == "ask"]
     if not asks:

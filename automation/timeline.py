@@ -14,6 +14,7 @@ from automation.revisions import step_name
 from contacts.models import ConsentEvent, Contact
 from messaging.services.policy import contact_tz
 from tracking.models import GoalConversion, Interaction
+from tracking.services import event_data
 
 # Entries at the same instant read in cause-and-effect order.
 _ORDER = {
@@ -198,9 +199,14 @@ def _outbound_detail(outbound, zone: str) -> str:
 
 def _event_entry(message: Interaction) -> TimelineEntry:
     """An event (CONTRACT §7): its type, value and id."""
+    url = event_data(message).get("url") if message.body == "link_click" else None
     detail = " · ".join(
         part
-        for part in (f"value {message.value}" if message.value is not None else "", message.event_id or "")
+        for part in (
+            str(url) if url else "",
+            f"value {message.value}" if message.value is not None else "",
+            message.event_id or "",
+        )
         if part
     )
     return TimelineEntry(

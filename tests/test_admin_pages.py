@@ -21,7 +21,7 @@ from contacts.imports import contact_import_create
 from contacts.models import ConsentEvent
 from contacts.tests.factories import ContactFactory
 from messaging.models import OutboundMessage
-from tracking.models import GoalConversion, Interaction
+from tracking.models import GoalConversion, Interaction, TrackedLink
 from tracking.tests.factories import GoalFactory, InteractionFactory
 
 # Models whose history is written by the engine: no add page for anyone.
@@ -55,6 +55,14 @@ def world(db, django_user_model):
         step_id="invited",
         purpose="prompt",
         to_number=contact.phone,
+    )
+    TrackedLink.objects.create(
+        code="abcdefghijkl",
+        url="https://example.com/",
+        interaction=outbound,
+        contact=contact,
+        enrollment=enrollment,
+        created_at=timezone.now(),
     )
     goal = GoalFactory()
     GoalConversion.objects.create(

@@ -348,3 +348,50 @@ def test_the_same_event_posted_at_once_is_kept_once(django_user_model):
     assert Interaction.objects.filter(event_id="order-1").count() == 1
     # The losing number's contact, made in the race, was rolled back with it.
     assert Contact.objects.count() == 1
+
+
+def test_simultaneous_first_clicks_make_one_link_click_event(sms_outbox):
+    """Eight taps on one tracked link at once: eight clicks counted, one link_click event,
+    one move of the journey waiting for it."""
+    import re
+
+    from automation.tests.factories import plan_make, send
+    from tracking.models import TrackedLink
+
+    plan_make(
+        entry={"trigger": "keyword", "keywords": ["SPRING"]},
+        steps=[
+            send("offer", "Sale: https://shop.example.com/spring", "wait"),
+            {"id": "wait", "type": "wait_event", "event": "link_click", "next": "thanks"},
+            send("thanks", "Glad you looked!"),
+        ],
+    )
+    assert TwilioClient(Client()).post("/twilio/sms/", inbound_payload(PHONE, "spring")).status_code == 200
+    code = re.search(r"/l/([A-Za-z0-9_-]+)", sms_outbox[0].body).group(1)
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def tap():
+        try:
+            client = Client()
+            barrier.wait(timeout=30)
+            statuses.append(client.get(f"/l/{code}", HTTP_USER_AGENT="Mozilla/5.0 (iPhone)").status_code)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=tap) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert statuses == [302] * 8
+    assert TrackedLink.objects.get(code=code).clicks == 8
+    assert Interaction.objects.filter(channel="api", body="link_click").count() == 1
+    enrollment = Enrollment.objects.get(contact__phone=PHONE)
+    assert enrollment.status == "completed"
+    assert EnrollmentStep.objects.filter(enrollment=enrollment, via="event").count() == 1
+    assert [m.body for m in sms_outbox].count("Glad you looked!") == 1

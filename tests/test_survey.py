@@ -3,6 +3,7 @@ contacts through the signed webhook (rate us 1-5; 4-5 get a review link, 1-3 are
 what went wrong and their answer is kept; the email is captured; the first question is
 A/B tested; VIPs get their own wording; one reminder after 2 h of silence)."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
@@ -35,7 +36,13 @@ def survey(db):
 
 
 def texts(outbox, phone):
-    return [m.body for m in outbox if m.to == phone]
+    """What `phone` was sent, each tracked link shown as ⟨the URL it leads to⟩."""
+    from tracking.models import TrackedLink
+
+    def unshorten(match: re.Match) -> str:
+        return f"⟨{TrackedLink.objects.get(code=match.group(1)).url}⟩"
+
+    return [re.sub(r"https://sms\.example\.com/l/([\w-]+)", unshorten, m.body) for m in outbox if m.to == phone]
 
 
 def test_a_vip_promoter_gets_the_vip_wording_the_review_link_and_gives_an_email(survey, text_in, sms_outbox):
@@ -46,7 +53,7 @@ def test_a_vip_promoter_gets_the_vip_wording_the_review_link_and_gives_an_email(
     text_in(phone, "Ann@Example.com")
     assert texts(sms_outbox, phone) == [
         "Ann, as one of our best customers: how would you rate us, 1-5?",
-        "Thank you! Would you review us? https://example.com/review",
+        "Thank you! Would you review us? ⟨https://example.com/review⟩",
         EMAIL,
         "Thanks, Ann!",
     ]
@@ -100,7 +107,7 @@ def test_silence_gets_one_reminder_after_two_hours(
     assert sent[1:] == ["Just a reminder: how would you rate us, 1-5?"]
     text_in(phone, "4")
     assert texts(sms_outbox, phone)[-2:] == [
-        "Thank you! Would you review us? https://example.com/review",
+        "Thank you! Would you review us? ⟨https://example.com/review⟩",
         EMAIL,
     ]
 

@@ -3,7 +3,7 @@ from django.db.models import Count
 from django.utils.text import Truncator
 
 from smsjourney.admin_mixins import ReadOnlyAdminMixin, test_contacts_filter
-from tracking.models import Goal, GoalConversion, Interaction
+from tracking.models import Goal, GoalConversion, Interaction, TrackedLink
 
 
 @admin.register(Goal)
@@ -23,7 +23,15 @@ class GoalAdmin(admin.ModelAdmin):
 
 @admin.register(Interaction)
 class InteractionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "contact", "direction", "short_body", "provider_sid", "enrollment"]
+    list_display = [
+        "created_at",
+        "contact",
+        "channel",
+        "direction",
+        "short_body",
+        "provider_sid",
+        "enrollment",
+    ]
     # "Routed at: Empty" lists the inbound messages waiting for a worker (and every outbound
     # one); "Route failed at: Not empty" the ones given up after failed tries (a person looks).
     list_filter = [
@@ -35,7 +43,7 @@ class InteractionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("route_failed_at", admin.EmptyFieldListFilter),
     ]
     list_select_related = ["contact", "enrollment__plan", "enrollment__contact"]
-    search_fields = ["contact__phone", "provider_sid", "body"]
+    search_fields = ["contact__phone", "provider_sid", "event_id", "body"]
     date_hierarchy = "created_at"
     raw_id_fields = ["contact", "enrollment"]
     fields = [
@@ -48,6 +56,8 @@ class InteractionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "body",
         "media",
         "provider_sid",
+        "event_id",
+        "value",
         "enrollment",
         "routed_at",
         "route_attempts",
@@ -73,3 +83,19 @@ class GoalConversionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Goal", ordering="goal__name")
     def goal_name(self, obj: GoalConversion) -> str:
         return obj.goal.name
+
+
+@admin.register(TrackedLink)
+class TrackedLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Tracked links (CONTRACT §7): each message's links and how often people clicked them."""
+
+    list_display = ["created_at", "contact", "url", "code", "clicks", "first_clicked_at"]
+    list_filter = [test_contacts_filter("contact__is_test"), ("first_clicked_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["contact"]
+    search_fields = ["url", "code", "contact__phone"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["contact", "interaction", "enrollment"]
+    fields = [
+        "created_at", "code", "url", "contact", "interaction", "enrollment",
+        "clicks", "first_clicked_at", "last_clicked_at",
+    ]  # fmt: skip

@@ -112,3 +112,29 @@ class GoalConversion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.goal.name} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class TrackedLink(models.Model):
+    """A link in one outbound message (CONTRACT §7): the text carried
+    ``<PUBLIC_BASE_URL>/l/<code>`` instead of `url`, one code per message and URL. The
+    contact's first click is a ``link_click`` event; every click counts."""
+
+    code = models.CharField(max_length=32, unique=True)
+    url = models.URLField(max_length=2000)
+    interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="links")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    enrollment = models.ForeignKey(
+        "automation.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    clicks = models.PositiveIntegerField(
+        default=0, help_text="Clicks by people (link previews and HEAD left out)."
+    )
+    first_clicked_at = models.DateTimeField(null=True, blank=True)
+    last_clicked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"/l/{self.code} → {self.url[:60]}"

@@ -68,10 +68,12 @@ def enrollment_text_queue(
 ):
     """Render one of the enrollment's texts for its contact (``enrollment_text_context``)
     and queue it (messaging's render-and-queue: a text that does not render fails that one
-    message). `contact`: the enrollment's contact when the caller has it loaded already."""
+    message). `contact`: the enrollment's contact when the caller has it loaded already.
+    Its URLs are sent as tracked links when the plan says so (``track_links``)."""
     from messaging.services import outbound_render_queue
 
     contact = contact or enrollment.contact
+    track_links = revision_flow(enrollment.revision_id).track_links
     return outbound_render_queue(
         template=template,
         context=enrollment_text_context(enrollment=enrollment, contact=contact),
@@ -81,6 +83,7 @@ def enrollment_text_queue(
         enrollment=enrollment,
         step_id=step_id,
         media_urls=media_urls,
+        track_links=track_links,
     )
 
 

@@ -49,8 +49,10 @@ class EventReceived:
     enrolled: list[str]
 
 
-def event_receive(*, event: EventIn) -> EventReceived:
-    """Keep `event` and let it move the contact's journeys (see the module's docstring)."""
+def event_receive(*, event: EventIn, enrollment_id: int | None = None) -> EventReceived:
+    """Keep `event` and let it move the contact's journeys (see the module's docstring).
+    `enrollment_id`: only that enrollment's waits and goals hear it (a click on a tracked
+    link is news for the journey that sent the link, CONTRACT §6)."""
     seen = Interaction.objects.filter(event_id=event.event_id).values_list("pk", "contact_id").first()
     if seen is not None:
         return EventReceived(*seen, duplicate=True, enrolled=[])
@@ -72,10 +74,11 @@ def event_receive(*, event: EventIn) -> EventReceived:
                 rule="opt_in",
             )
         enrollments = contact_enrollments_locked(contact=contact)
-        for enrollment in enrollments:
+        hearing = [e for e in enrollments if enrollment_id is None or e.pk == enrollment_id]
+        for enrollment in hearing:
             _goals_convert(contact=contact, enrollment=enrollment, interaction=interaction)
         external = Event(type=event.type, data=event_data(interaction))
-        for enrollment in enrollments:
+        for enrollment in hearing:
             enrollment_advance(
                 enrollment=enrollment,
                 contact=contact,

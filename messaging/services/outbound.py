@@ -5,13 +5,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from contacts.models import Contact
 from messaging.frequency import frequency_cap_parse, frequency_cap_release_at
 from messaging.models import DeliveryStatus, OutboundMessage
-from messaging.rendering import RenderError, sms_body_render
+from messaging.rendering import MAX_RENDERED_LENGTH, RenderError, sms_body_render
 from messaging.services.policy import (
     ALWAYS_ALLOWED_PURPOSES,
     MAX_ATTEMPTS,
@@ -27,6 +28,7 @@ from messaging.state_hours import sending_hours_release_at
 from smsjourney import background
 from smsjourney.background import eager, task_enqueue
 from tracking.models import Interaction
+from tracking.services.links import LinkPlan, links_record, links_shorten
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +44,13 @@ def outbound_queue(
     enrollment=None,
     step_id: str = "",
     media_urls: tuple[str, ...] = (),
+    track_links: bool = False,
 ) -> OutboundMessage | None:
     """Inside the caller's transaction: record an outbound Interaction + OutboundMessage
     (held for quiet hours when it does not answer the contact) and send it on commit.
     Returns None when nothing may be sent: the contact opted out (except help and the
-    opt-out confirmation), or the loop guard tripped."""
+    opt-out confirmation), or the loop guard tripped. `track_links`: its URLs are sent as
+    tracked links (CONTRACT §7; needs PUBLIC_BASE_URL)."""
     if contact.opted_out and purpose not in ALWAYS_ALLOWED_PURPOSES:
         logger.info("not queued: contact %s is opted out (purpose %s)", contact.pk, purpose)
         return None
@@ -67,9 +71,11 @@ def outbound_queue(
         if send_after > now:
             status = DeliveryStatus.HELD
 
+    links = _links(body) if track_links else None
     outbound = _outbound_record(
         contact=contact,
-        body=body,
+        body=links.body if links else body,
+        written=body if links else "",
         purpose=purpose,
         answers_contact=answers_contact,
         enrollment=enrollment,
@@ -80,6 +86,8 @@ def outbound_queue(
         hold_reason=hold_reason,
         now=now,
     )
+    if links:
+        links_record(plan=links, interaction=outbound.interaction, contact=contact, enrollment=enrollment)
     if status == DeliveryStatus.QUEUED:
         outbound_id = outbound.pk
         transaction.on_commit(
@@ -98,6 +106,7 @@ def outbound_render_queue(
     enrollment=None,
     step_id: str = "",
     media_urls: tuple[str, ...] = (),
+    track_links: bool = False,
 ) -> OutboundMessage | None:
     """Render a marketer's text over the plain `context` and queue it (``outbound_queue``).
 
@@ -123,7 +132,24 @@ def outbound_render_queue(
         enrollment=enrollment,
         step_id=step_id,
         media_urls=media_urls,
+        track_links=track_links,
     )
+
+
+def _links(body: str) -> LinkPlan | None:
+    """The text with tracked links, when it has URLs and there is a public address to send
+    people to; None to send it as written (also when the short links would make it longer
+    than one message may be)."""
+    base = settings.PUBLIC_BASE_URL
+    if not base or "://" not in body:
+        return None
+    plan = links_shorten(body=body, base_url=base)
+    if not plan.links:
+        return None
+    if len(plan.body) > MAX_RENDERED_LENGTH:
+        logger.warning("links not tracked: the text would grow past %d characters", MAX_RENDERED_LENGTH)
+        return None
+    return plan
 
 
 def _outbound_record(
@@ -140,9 +166,11 @@ def _outbound_record(
     send_after=None,
     error_message: str = "",
     hold_reason: str = "",
+    written: str = "",
 ) -> OutboundMessage:
     """The two rows of one outbound message: its Interaction (the timeline's) and its
-    OutboundMessage (delivery)."""
+    OutboundMessage (delivery). `written`: the text as the plan wrote it, when its links
+    were swapped for tracked ones (the loop guard compares that)."""
     interaction = Interaction.objects.create(
         contact=contact,
         direction=Interaction.Direction.OUTBOUND,
@@ -151,6 +179,7 @@ def _outbound_record(
         body=body,
         media=[{"url": url, "content_type": ""} for url in media_urls],
         enrollment=enrollment,
+        raw_payload={"written": written} if written else {},
         created_at=now,
     )
     return OutboundMessage.objects.create(
@@ -207,10 +236,10 @@ def _same_text_queued(*, contact: Contact, body: str, now: datetime) -> int:
     within SMS_LOOP_GUARD_MINUTES — an auto-responder ping-pong, a plan that loops on
     itself. One indexed query on the contact's recent interactions (no join)."""
     return Interaction.objects.filter(
+        Q(body=body) | Q(raw_payload__written=body),  # a text with tracked links: as written
         contact=contact,
         direction=Interaction.Direction.OUTBOUND,
         created_at__gte=now - timedelta(minutes=settings.SMS_LOOP_GUARD_MINUTES),
-        body=body,
     ).count()
 
 

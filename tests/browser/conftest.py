@@ -115,7 +115,12 @@ def _marketer(django_user_model):
                 )
         group.permissions.add(
             *Permission.objects.filter(
-                codename__in=["add_bulkenrollmentjob", "view_bulkenrollmentjob", "view_planrevision"]
+                codename__in=[
+                    "add_bulkenrollmentjob",
+                    "view_bulkenrollmentjob",
+                    "view_planrevision",
+                    "view_trackedlink",
+                ]
             )
         )
     user = django_user_model.objects.create_user("mia", password=PASSWORD, is_staff=True)

@@ -20,6 +20,15 @@ while the broker was down, or whose worker died mid-way. A message is never lost
 
 from tracking.services.events import EventIn, event_data, event_store
 from tracking.services.goals import goal_convert, goal_ids_by_slug
+from tracking.services.links import (
+    LinkClicked,
+    LinkPlan,
+    link_click_count,
+    link_find,
+    link_preview_agent,
+    links_record,
+    links_shorten,
+)
 from tracking.services.receive import (
     InboundAccepted,
     InboundMessage,
@@ -34,6 +43,8 @@ __all__ = [
     "InboundAccepted",
     "InboundMessage",
     "InboundPayloadError",
+    "LinkClicked",
+    "LinkPlan",
     "event_data",
     "event_store",
     "goal_convert",
@@ -41,4 +52,9 @@ __all__ = [
     "inbound_message_receive",
     "inbound_message_store",
     "inbound_payload_parse",
+    "link_click_count",
+    "link_find",
+    "link_preview_agent",
+    "links_record",
+    "links_shorten",
 ]
