@@ -81,6 +81,17 @@ class SimulatorEventForm(forms.Form):
         return value
 
 
+def _turn_say(request, take_turn) -> None:
+    """Take one simulator turn; say its note, or why it could not be taken."""
+    try:
+        turn = take_turn()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if turn.note:
+            messages.warning(request, turn.note)
+
+
 class SegmentForm(forms.Form):
     file = forms.FileField(
         label="CSV file", help_text="A 'phone' column (or phone numbers in the first column)."
@@ -207,28 +218,22 @@ class PlanCockpitMixin:
                     for errors in event_form.errors.values():
                         messages.error(request, " ".join(errors))
                     return HttpResponseRedirect(url)
-                try:
-                    turn = simulator_event(
+                _turn_say(
+                    request,
+                    lambda: simulator_event(
                         plan=plan,
                         user=request.user,
                         type=event_form.cleaned_data["type"],
                         value=event_form.cleaned_data["value"],
-                    )
-                except ValidationError as exc:
-                    messages.error(request, " ".join(exc.messages))
-                else:
-                    if turn.note:
-                        messages.warning(request, turn.note)
+                    ),
+                )
                 return HttpResponseRedirect(url)
             form = SimulatorForm(request.POST)
             if form.is_valid():
-                try:
-                    turn = simulator_send(plan=plan, user=request.user, text=form.cleaned_data["text"])
-                except ValidationError as exc:
-                    messages.error(request, " ".join(exc.messages))
-                else:
-                    if turn.note:
-                        messages.warning(request, turn.note)
+                _turn_say(
+                    request,
+                    lambda: simulator_send(plan=plan, user=request.user, text=form.cleaned_data["text"]),
+                )
                 return HttpResponseRedirect(url)
         state = simulator_state(plan=plan, user=request.user)
         timeline = contact_timeline(contact=state.contact) if state.contact else None

@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +87,7 @@ def seed(n: int) -> int:
     from bench.expiry import NOW, copy_rows
     from contacts.models import Contact
     from messaging.models import OutboundMessage
-    from tracking.models import Goal, GoalConversion, Interaction
+    from tracking.models import Goal, GoalConversion, Interaction, TrackedLink
 
     call_command("migrate", verbosity=0)
     document = json.loads((ROOT / "docs/plans/spring-survey.json").read_text())
@@ -151,6 +152,8 @@ def seed(n: int) -> int:
                     "goal_id": goal_ids[slug],
                     "enrollment_id": i,
                     "points": points[slug],
+                    # Revenue (CONTRACT §7): as if a purchase event converted it.
+                    "value": Decimal(10 + i % 90) if slug == "promoter" else None,
                     "occurred_at": enrolled_at(i),
                 }
 
@@ -187,6 +190,25 @@ def seed(n: int) -> int:
             for i in range(1, total + 1)
         ),
         count=total,
+    )
+    # Tracked links (CONTRACT §7): the review link of every "thanks" text, a third clicked.
+    thanked = [i for i in range(1, total + 1) if any(r[0] == "thanks" for r in journey(i)[0])]
+    copy_rows(
+        TrackedLink,
+        (
+            {
+                "code": f"bench{i:07d}",
+                "url": "https://example.com/review",
+                "interaction_id": i,
+                "contact_id": i,
+                "enrollment_id": i,
+                "clicks": (i % 3 == 0) * (1 + i % 4),
+                "first_clicked_at": enrolled_at(i) if i % 3 == 0 else None,
+                "created_at": enrolled_at(i),
+            }
+            for i in thanked
+        ),
+        count=len(thanked),
     )
     with connection.cursor() as cursor:
         # What autovacuum does in production soon after a bulk load: statistics and the
@@ -276,7 +298,8 @@ def main() -> None:
                 f"funnel {[r.reached for r in report.funnel]}, conversions {report.conversions:,}, "
                 f"messages {report.messages:,}, branches "
                 f"{[(b.name, b.enrolled) for split in report.splits for b in split.branches]}, answers "
-                f"{sum(a.total for a in report.answers):,}"
+                f"{sum(a.total for a in report.answers):,}, revenue {report.revenue}, links "
+                f"{[(row.sent, row.clicked, row.clicks) for row in report.links]}"
             )
     finally:
         if not (args.keep or args.reuse):

@@ -45,6 +45,31 @@ def post_all_at_once(payloads: list[dict]) -> list[int]:
     return statuses
 
 
+def all_at_once(work, n: int = 8) -> list:
+    """Run `work()` in `n` threads (each with its own database connection), released
+    together; what each returned."""
+    barrier = threading.Barrier(n)
+    results: list = []
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            barrier.wait(timeout=30)
+            results.append(work())
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    return results
+
+
 def test_simultaneous_replies_make_exactly_one_transition(demo_plan, twilio, sms_outbox):
     assert twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello")).status_code == 200
     enrollment = Enrollment.objects.get(contact__phone=PHONE)
@@ -319,30 +344,18 @@ def test_the_same_event_posted_at_once_is_kept_once(django_user_model):
     user = django_user_model.objects.create_user(username="shop")
     user.user_permissions.add(Permission.objects.get(codename="add_interaction"))
     token = Token.objects.create(user=user).key
-    barrier = threading.Barrier(8)
-    answers: list[tuple[int, dict]] = []
-    errors: list[BaseException] = []
+    phones = iter(range(8))
 
-    def post(i: int):
-        try:
-            body = json.dumps({"event_id": "order-1", "phone": f"+1212555{1000 + i % 2}", "type": "purchase"})
-            client = Client()
-            barrier.wait(timeout=30)
-            response = client.post(
-                "/api/events/", body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}"
-            )
-            answers.append((response.status_code, response.json()))
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def post():
+        body = json.dumps(
+            {"event_id": "order-1", "phone": f"+1212555{1000 + next(phones) % 2}", "type": "purchase"}
+        )
+        response = Client().post(
+            "/api/events/", body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}"
+        )
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    answers = all_at_once(post)
     assert sorted(status for status, _ in answers) == [200] * 7 + [201]
     assert len({(body["id"], body["contact"]) for _, body in answers}) == 1
     assert Interaction.objects.filter(event_id="order-1").count() == 1
@@ -368,26 +381,9 @@ def test_simultaneous_first_clicks_make_one_link_click_event(sms_outbox):
     )
     assert TwilioClient(Client()).post("/twilio/sms/", inbound_payload(PHONE, "spring")).status_code == 200
     code = re.search(r"/l/([A-Za-z0-9_-]+)", sms_outbox[0].body).group(1)
-    barrier = threading.Barrier(8)
-    statuses: list[int] = []
-    errors: list[BaseException] = []
-
-    def tap():
-        try:
-            client = Client()
-            barrier.wait(timeout=30)
-            statuses.append(client.get(f"/l/{code}", HTTP_USER_AGENT="Mozilla/5.0 (iPhone)").status_code)
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=tap) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    statuses = all_at_once(
+        lambda: Client().get(f"/l/{code}", HTTP_USER_AGENT="Mozilla/5.0 (iPhone)").status_code
+    )
     assert statuses == [302] * 8
     assert TrackedLink.objects.get(code=code).clicks == 8
     assert Interaction.objects.filter(channel="api", body="link_click").count() == 1

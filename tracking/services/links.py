@@ -112,8 +112,13 @@ class LinkClicked:
     first: bool
 
 
+_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
 def link_find(*, code: str) -> TrackedLink | None:
-    if not code or len(code) > TrackedLink._meta.get_field("code").max_length:
+    """The link with `code`; None for anything that is not one (never a query for a string
+    no code can be: PostgreSQL refuses NUL characters)."""
+    if not _CODE.fullmatch(code or ""):
         return None
     return TrackedLink.objects.filter(code=code).select_related("contact").first()
 
