@@ -4,8 +4,12 @@ event. Owner: engine.
 
 Guards, so that a plan can neither reach inside our network nor hang a worker:
 - the URL's host must resolve only to public addresses (loopback, private, link-local,
-  reserved and multicast ones are refused) unless ``HTTP_STEP_ALLOW_PRIVATE=1``;
-  redirects are not followed (a 3xx is a failure);
+  reserved and multicast ones are refused) unless ``HTTP_STEP_ALLOW_PRIVATE=1``; and the
+  call connects to the address that was checked: requests-hardened (Saleor's) resolves
+  the name once, refuses a private answer and pins the connection to it (TLS is still
+  verified against the name), so a name whose DNS answer changes between the check and
+  the call (DNS rebinding) reaches nothing inside;
+- redirects are not followed (a 3xx is a failure);
 - a 10 s timeout to connect and to read, and at most MAX_ANSWER_BYTES of the answer read.
 """
 
@@ -20,6 +24,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from requests_hardened import Config, Manager
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,6 +43,21 @@ MAX_ANSWER_BYTES = 64 * 1024
 
 class Refused(Exception):
     """The call was not made: the reason."""
+
+
+def _manager(*, public_only: bool) -> Manager:
+    return Manager(
+        Config(
+            ip_filter_enable=public_only,
+            ip_filter_allow_loopback_ips=False,
+            never_redirect=True,
+            default_timeout=(TIMEOUT_SECONDS, TIMEOUT_SECONDS),
+        )
+    )
+
+
+_PUBLIC_ONLY = _manager(public_only=True)  # connects only to the public address it checked
+_OPEN = _manager(public_only=False)  # HTTP_STEP_ALLOW_PRIVATE=1
 
 
 def http_step_run(*, enrollment_id: int, visit: int) -> bool:
@@ -91,19 +111,21 @@ def _call(data, *, context: dict) -> dict:
         request = f"{data['method']} {url}"[:120]
         body = _body(data.get("body"), context=context)
         _url_check(url)
-        response = requests.request(
-            data["method"],
-            url,
-            json=body,
-            headers=dict(data.get("headers") or {}),
-            timeout=TIMEOUT_SECONDS,
-            allow_redirects=False,
-            stream=True,
-        )
-        try:
-            raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
-        finally:
-            response.close()
+        manager = _OPEN if settings.HTTP_STEP_ALLOW_PRIVATE else _PUBLIC_ONLY
+        with manager.get_session() as session:
+            response = session.request(
+                data["method"],
+                url,
+                json=body,
+                headers=dict(data.get("headers") or {}),
+                timeout=TIMEOUT_SECONDS,
+                allow_redirects=False,
+                stream=True,
+            )
+            try:
+                raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
+            finally:
+                response.close()
     except (Refused, RenderError, requests.RequestException, OSError) as exc:
         logger.info("http step: %s", exc)
         return {"ok": False, "status": None, "json": None, "error": str(exc)[:500], "request": request}

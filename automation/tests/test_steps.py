@@ -354,6 +354,51 @@ def test_http_refuses_private_addresses_unless_allowed(text_in, sms_outbox, sett
     assert bodies(sms_outbox, "+12125550161") == ["You have 1 points, Bo."]
 
 
+def test_a_name_that_rebinds_to_a_private_address_after_the_check_reaches_nothing(
+    text_in, sms_outbox, monkeypatch
+):
+    """DNS rebinding: the name resolves to a public address when it is checked and to
+    loopback when the call connects. A real service listens on loopback; it must hear
+    nothing. (DNS is the outside service faked here, at the resolver.)"""
+    import http.server
+    import socket
+    import threading
+
+    heard = []
+
+    class Service(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            heard.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"points": 99, "name": "Inside"}')
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Service)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    real = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])  # the first answer is public, every later one loopback
+
+    def resolve(host, *args, **kwargs):
+        if host != "rebind.example":
+            return real(host, *args, **kwargs)
+        return real(next(answers, "127.0.0.1"), *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    try:
+        http_plan(url=f"http://rebind.example:{port}/score")
+        text_in(PHONE, "points?")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert heard == []
+    assert bodies(sms_outbox) == ["We could not look that up."]
+
+
 def test_an_http_answer_that_never_comes_back_counts_as_a_failure(text_in, sms_outbox, timers):
     from automation.services.runtime import HTTP_ANSWER_GRACE
     from automation.tests.factories import EnrollmentFactory
