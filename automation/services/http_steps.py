@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from requests_hardened import Config, Manager
 from django.db import transaction
 from django.utils import timezone
+from requests_hardened import Config, Manager
 
 from automation.flow import Event
 from automation.models import Enrollment, EnrollmentStatus

@@ -367,7 +367,7 @@ def test_a_name_that_rebinds_to_a_private_address_after_the_check_reaches_nothin
     heard = []
 
     class Service(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
+        def do_POST(self):
             heard.append(self.path)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
