@@ -166,3 +166,47 @@ def test_a_new_revision_costs_the_next_message_two_queries(twilio, django_captur
     cold = first_message("+12125550122")
     # The new revision and the ids of its goals, then cached.
     assert len(cold) == len(warm) + 2, describe({"warm": warm, "cold": cold})
+
+
+def test_an_event_costs_the_same_whatever_the_contact_s_history(
+    client, twilio, django_user_model, sms_outbox
+):
+    """POST /api/events/ (CONTRACT §7): an event that moves a waiting journey, converts its
+    goal and sends a text costs the same number of statements for a contact with one earlier
+    event as for one with fifty."""
+    import json
+
+    from django.contrib.auth.models import Permission
+    from rest_framework.authtoken.models import Token
+
+    from tracking.models import Interaction
+
+    plan_make(
+        entry={"trigger": "keyword", "keywords": ["SHOP"]},
+        steps=[
+            {"id": "wait", "type": "wait_event", "event": "purchase", "next": "thanks"},
+            send("thanks", "Thanks, {{ contact.first_name|default:'friend' }}!"),
+        ],
+        goals=[{"slug": "bought", "name": "Bought", "points": 5, "event": "purchase"}],
+    )
+    shop = django_user_model.objects.create_user("shop")
+    shop.user_permissions.add(Permission.objects.get(codename="add_interaction"))
+    auth = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=shop).key}"}
+
+    def cost(phone: str, history: int) -> int:
+        contact = Contact.objects.create(phone=phone)
+        for i in range(history):
+            InteractionFactory(
+                contact=contact, channel="api", body="view", event_id=f"{phone}-old-{i}", provider_sid=None
+            )
+        assert twilio.post("/twilio/sms/", inbound_payload(phone, "shop")).status_code == 200
+        with CaptureQueriesContext(connection) as queries:
+            body = json.dumps({"event_id": f"{phone}-buy", "phone": phone, "type": "purchase", "value": 9})
+            response = client.post("/api/events/", body, content_type="application/json", **auth)
+        assert response.status_code == 201
+        return len([q for q in queries if not q["sql"].startswith(BRACKET)])
+
+    cost("+12125550300", 0)  # warms the caches (the revision, the token's permission look-up)
+    assert cost("+12125550301", 1) == cost("+12125550302", 50)
+    assert Interaction.objects.filter(channel="api", body="purchase").count() == 3
+    assert GoalConversion.objects.filter(goal__slug="bought").count() == 3
