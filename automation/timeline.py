@@ -13,7 +13,7 @@ from automation.models import Enrollment, EnrollmentStep
 from automation.revisions import step_name
 from contacts.models import ConsentEvent, Contact
 from messaging.services.policy import contact_tz
-from tracking.models import GoalConversion, Interaction
+from tracking.models import LINK_CLICK, GoalConversion, Interaction
 from tracking.services import event_data
 
 # Entries at the same instant read in cause-and-effect order.
@@ -199,7 +199,7 @@ def _outbound_detail(outbound, zone: str) -> str:
 
 def _event_entry(message: Interaction) -> TimelineEntry:
     """An event (CONTRACT §7): its type, value and id."""
-    url = event_data(message).get("url") if message.body == "link_click" else None
+    url = event_data(message).get("url") if message.body == LINK_CLICK else None
     detail = " · ".join(
         part
         for part in (

@@ -5,6 +5,8 @@ from django.db import models
 # An event's type (CONTRACT §7): what `POST /api/events/` takes, and what plans wait for,
 # enter on and convert goals on.
 EVENT_TYPE = re.compile(r"[a-z0-9_.-]{1,50}")
+# The event a person's first click on a tracked link makes (CONTRACT §7).
+LINK_CLICK = "link_click"
 
 
 class Goal(models.Model):

@@ -9,6 +9,7 @@ from datetime import timedelta
 from automation.flow.edit import step_exits
 from automation.flow.problems import Problem
 from automation.flow.read import duration_parse, duration_say
+from tracking.models import LINK_CLICK
 
 SHORT_WAIT = timedelta(minutes=10)
 _LIST_MARKS = (",", ";", "/", "|")
@@ -87,4 +88,19 @@ def flow_warnings(normal: dict) -> list[Problem]:
             message = _timeout_warning(step["for"])
             if message:
                 out.append(Problem(sid, "for", message))
+        if (
+            step.get("type") == "wait_event"
+            and step.get("event") == LINK_CLICK
+            and not normal.get("track_links")
+        ):
+            out.append(Problem(sid, "event", f"waits for a click on a link, but {_UNTRACKED}"))
+    if not normal.get("track_links"):
+        for i, goal in enumerate(normal.get("goals", ())):
+            if goal.get("event") == LINK_CLICK:
+                out.append(
+                    Problem(None, f"goals[{i}].event", f"is reached by a click on a link, but {_UNTRACKED}")
+                )
     return out
+
+
+_UNTRACKED = "this plan does not track its links, so no click can come (tick “Track links” in its settings)"

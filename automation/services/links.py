@@ -12,11 +12,10 @@ import logging
 from django.utils import timezone
 
 from automation.services.events import event_receive
+from tracking.models import LINK_CLICK
 from tracking.services import EventIn, link_click_count, link_find, link_preview_agent
 
 logger = logging.getLogger(__name__)
-
-LINK_CLICK = "link_click"
 
 
 def link_visit(*, code: str, method: str, user_agent: str) -> str | None:
@@ -47,4 +46,4 @@ def link_visit(*, code: str, method: str, user_agent: str) -> str | None:
     return link.url
 
 
-__all__ = ["LINK_CLICK", "link_visit"]
+__all__ = ["link_visit"]

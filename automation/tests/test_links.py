@@ -334,3 +334,17 @@ def test_a_marketer_sees_the_links_and_their_clicks_in_the_admin(text_in, sms_ou
     link = TrackedLink.objects.get(code=code)
     detail = marketer_client.get(f"/admin/tracking/trackedlink/{link.pk}/change/")
     assert detail.status_code == 200 and "Save" not in detail.content.decode().split('id="content-main"')[1]
+
+
+def test_waiting_for_a_click_in_a_plan_that_does_not_track_links_is_a_warning(admin_client):
+    plan = link_plan(
+        track_links=False, goals=[{"slug": "clicked", "name": "Clicked", "points": 1, "event": "link_click"}]
+    )
+    page = admin_client.get(f"/admin/automation/plan/{plan.pk}/change/").content.decode()
+    box = page.split('id="plan-warnings"')[1].split("</div>")[0]
+    assert "“wait”, event: waits for a click on a link, but this plan does not track its links" in box
+    assert "is reached by a click on a link, but this plan does not track its links" in box
+
+    tracked = link_plan()
+    page = admin_client.get(f"/admin/automation/plan/{tracked.pk}/change/").content.decode()
+    assert "does not track its links" not in page

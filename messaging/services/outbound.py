@@ -235,8 +235,11 @@ def _same_text_queued(*, contact: Contact, body: str, now: datetime) -> int:
     """The loop guard's count: how many times this text went (or is going) to the contact
     within SMS_LOOP_GUARD_MINUTES — an auto-responder ping-pong, a plan that loops on
     itself. One indexed query on the contact's recent interactions (no join)."""
+    # A text with links went out with tracked ones: compare it as written. (A text without
+    # any cannot have been rewritten: the plain comparison is enough, and cheaper.)
+    same = Q(body=body) | Q(raw_payload__written=body) if "://" in body else Q(body=body)
     return Interaction.objects.filter(
-        Q(body=body) | Q(raw_payload__written=body),  # a text with tracked links: as written
+        same,
         contact=contact,
         direction=Interaction.Direction.OUTBOUND,
         created_at__gte=now - timedelta(minutes=settings.SMS_LOOP_GUARD_MINUTES),
