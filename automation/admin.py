@@ -159,6 +159,7 @@ class PlanAdmin(PlanStepsMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmi
                 extra_context["plan_steps"] = steps_listed(revisions[0].document)
                 extra_context["plan_has_draft"] = revisions[0].published_at is None
                 extra_context["plan_warnings"] = plan_warnings(plan=plan, document=revisions[0].document)
+                extra_context["preview_track_links"] = revisions[0].document.get("track_links", True)
             extra_context["plan_live"] = live_count(plan)
         extra_context["preview_states"] = sorted((code, rule.name) for code, rule in STATE_RULES.items())
         return super().change_view(request, object_id, form_url, extra_context)

@@ -1,9 +1,12 @@
 """Previewing a text as a marketer authors it (admin live preview, plan checks)."""
 
+from django.conf import settings
+
 from contacts.models import Contact
 from contacts.selectors import contact_template_values
-from messaging.rendering import RenderError, sms_body_render, sms_template_problem
+from messaging.rendering import MAX_RENDERED_LENGTH, RenderError, sms_body_render, sms_template_problem
 from messaging.segments import sms_segments
+from tracking.services.links import links_shorten
 
 # What an enrollment looks like to a template when there is none to show (a preview).
 SAMPLE_ENROLLMENT = {
@@ -50,8 +53,6 @@ def sms_hold(*, now, state: str | None) -> dict:
     would be held by quiet hours and the state's hours, and until when (their time)."""
     from zoneinfo import ZoneInfo
 
-    from django.conf import settings
-
     from messaging.state_hours import RULES, sending_hours_release_at
 
     rule = RULES.get(state or "")
@@ -72,9 +73,12 @@ def sms_hold(*, now, state: str | None) -> dict:
     }
 
 
-def sms_preview(*, template: str, state: str | None = None, now=None) -> dict:
+def sms_preview(*, template: str, state: str | None = None, now=None, track_links: bool = False) -> dict:
     """The rendered text for the sample contact plus its encoding and segment count, and
     whether it would be held if sent now as a marketing text (to a contact in `state`).
+    `track_links`: the text as it goes out of a plan that tracks its links (CONTRACT §7:
+    each link as ``PUBLIC_BASE_URL/l/<code>``, counted in the segments); ``links`` says how
+    many.
 
     ``{"ok": True, "body": …, "encoding": "gsm7", "segments": 1, "hold": {…}, …}`` or
     ``{"ok": False, "error": "…"}``.
@@ -89,5 +93,17 @@ def sms_preview(*, template: str, state: str | None = None, now=None) -> dict:
         return {"ok": False, "error": str(exc)}
     from django.utils import timezone
 
+    links = 0
+    if track_links and settings.PUBLIC_BASE_URL:
+        shortened = links_shorten(body=body, base_url=settings.PUBLIC_BASE_URL)
+        if len(shortened.body) <= MAX_RENDERED_LENGTH:  # as outbound_queue decides
+            body, links = shortened.body, len(shortened.links)
     hold = sms_hold(now=now or timezone.now(), state=state)
-    return {"ok": True, "body": body, "contact": str(contact), "hold": hold, **sms_segments(body).as_dict()}
+    return {
+        "ok": True,
+        "body": body,
+        "links": links,
+        "contact": str(contact),
+        "hold": hold,
+        **sms_segments(body).as_dict(),
+    }

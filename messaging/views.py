@@ -13,12 +13,14 @@ PREVIEW_MAX_CHARS = 5000
 
 @require_POST
 def sms_preview_view(request: HttpRequest) -> JsonResponse:
-    """POST body=<template> [state=FL] → the text rendered for the sample contact, encoding,
-    segments, and whether a marketing text sent now would be held (to a contact in `state`)."""
+    """POST body=<template> [state=FL] [track_links=1] → the text rendered for the sample
+    contact (its links as tracked ones with track_links), encoding, segments, and whether a
+    marketing text sent now would be held (to a contact in `state`)."""
     template = request.POST.get("body", "")
     if len(template) > PREVIEW_MAX_CHARS:
         return JsonResponse(
             {"ok": False, "error": f"The text is longer than {PREVIEW_MAX_CHARS} characters."}
         )
     state = request.POST.get("state", "").strip().upper()[:2] or None
-    return JsonResponse(sms_preview(template=template, state=state))
+    track_links = request.POST.get("track_links") == "1"
+    return JsonResponse(sms_preview(template=template, state=state, track_links=track_links))

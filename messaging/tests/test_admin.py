@@ -62,3 +62,25 @@ def test_the_plan_page_has_the_text_preview(admin_client):
     page = admin_client.get(reverse("admin:automation_plan_change", args=[plan.pk])).content.decode()
     assert 'id="sms-preview"' in page
     assert reverse(PREVIEW) in page
+
+
+def test_the_preview_shows_links_as_a_plan_that_tracks_them_sends_them(admin_client):
+    import re
+
+    text = "Sale! https://shop.example.com/spring-collection-2030?utm_source=sms&utm_campaign=spring"
+    plain = admin_client.post(reverse(PREVIEW), {"body": text}).json()
+    tracked = admin_client.post(reverse(PREVIEW), {"body": text, "track_links": "1"}).json()
+    assert (plain["body"], plain["links"]) == (text, 0)
+    assert re.fullmatch(r"Sale! https://sms\.example\.com/l/[\w-]{12}", tracked["body"])
+    assert tracked["links"] == 1
+    assert tracked["units"] == len(tracked["body"]) < plain["units"]  # the segments count what is sent
+
+
+def test_the_plan_page_tells_the_preview_whether_links_are_tracked(admin_client):
+    from automation.tests.factories import plan_make
+
+    tracked, untracked = plan_make(), plan_make(track_links=False)
+    page = admin_client.get(reverse("admin:automation_plan_change", args=[tracked.pk])).content.decode()
+    assert 'data-track-links="1"' in page
+    page = admin_client.get(reverse("admin:automation_plan_change", args=[untracked.pk])).content.decode()
+    assert 'data-track-links="0"' in page

@@ -11,7 +11,8 @@
   var stats = document.querySelector("#sms-preview-stats strong");
   var contact = document.getElementById("sms-preview-contact");
   var err = document.getElementById("sms-preview-error");
-  var url = document.getElementById("sms-preview").dataset.previewUrl;
+  var box = document.getElementById("sms-preview");
+  var url = box.dataset.previewUrl;
   var state = document.getElementById("sms-preview-state");
   var hold = document.getElementById("sms-preview-hold");
   var timer = null, seq = 0;
@@ -25,7 +26,8 @@
         (data.encoding === "gsm7" ? "septets" : "UTF-16 units") + " · " +
         data.segments + (data.segments === 1 ? " segment" : " segments") +
         (data.segments > 1 ? " (" + data.per_segment + " per segment)" : "") +
-        (data.non_gsm_chars.length ? " · not GSM-7: " + data.non_gsm_chars.join(" ") : "");
+        (data.non_gsm_chars.length ? " · not GSM-7: " + data.non_gsm_chars.join(" ") : "") +
+        (data.links ? " · " + data.links + (data.links === 1 ? " link" : " links") + " sent as tracked" : "");
       if (hold) {
         hold.textContent = data.hold && data.hold.held
           ? "Sent now as a marketing text, it would be held until " + data.hold.until + ": " + data.hold.because + "."
@@ -43,6 +45,7 @@
     var data = new FormData();
     data.append("body", body.value);
     if (state) { data.append("state", state.value); }
+    if (box.dataset.trackLinks === "1") { data.append("track_links", "1"); }
     data.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
     fetch(url, {method: "POST", body: data, credentials: "same-origin"})
       .then(function (r) { return r.json(); })
