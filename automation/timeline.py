@@ -1,19 +1,22 @@
 """A contact's timeline: the conversation (chat bubbles) interleaved with enrollments,
-state changes, goals and consent events, oldest first.
+state changes, goals, consent events and events from other systems, oldest first.
 
-Five queries whatever the history's length; each source is capped at the latest
-`limit` rows and the merged list keeps the latest `limit` entries.
+Six queries whatever the history's length (the messages' tracked links are one); each
+source is capped at the latest `limit` rows and the merged list keeps the latest `limit`
+entries.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django.db.models import Prefetch
+
 from automation.models import Enrollment, EnrollmentStep
 from automation.revisions import step_name
 from contacts.models import ConsentEvent, Contact
 from messaging.services.policy import contact_tz
-from tracking.models import LINK_CLICK, GoalConversion, Interaction
+from tracking.models import LINK_CLICK, GoalConversion, Interaction, TrackedLink
 from tracking.services import event_data
 
 # Entries at the same instant read in cause-and-effect order.
@@ -65,6 +68,7 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
     interactions = list(
         Interaction.objects.filter(contact=contact)
         .select_related("outbound")
+        .prefetch_related(Prefetch("links", queryset=TrackedLink.objects.order_by("id")))
         .order_by("-created_at", "-id")[: limit + 1]
     )
     truncated |= len(interactions) > limit
@@ -89,7 +93,7 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
                 body=message.body,
                 status=outbound.status if outbound else "",
                 status_label=outbound.get_status_display() if outbound else "",
-                detail=_outbound_detail(outbound, zone),
+                detail=" · ".join(filter(None, [_outbound_detail(outbound, zone), *_links_said(message)])),
                 pk=message.pk,
             )
         )
@@ -195,6 +199,14 @@ def _outbound_detail(outbound, zone: str) -> str:
         until = f"held until {local} ({zone})"
         return until + (f": {outbound.hold_reason}" if outbound.hold_reason else "")
     return f"error {outbound.error_code}" if outbound.error_code else ""
+
+
+def _links_said(message: Interaction) -> list[str]:
+    """An outbound message's tracked links: where each leads and how often it was opened."""
+    return [
+        f"{link.url} opened {link.clicks}×" if link.clicks else f"{link.url} not opened"
+        for link in message.links.all()
+    ]
 
 
 def _event_entry(message: Interaction) -> TimelineEntry:

@@ -95,7 +95,7 @@ def test_fixed_query_count_and_cap(django_assert_num_queries):
     now = timezone.now()
     for i in range(12):
         InteractionFactory(contact=contact, body=f"m{i}", created_at=now + timedelta(seconds=i))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         timeline = contact_timeline(contact=contact, limit=10)
     assert timeline.truncated
     assert [e.body for e in timeline.entries] == [

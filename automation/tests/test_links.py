@@ -348,3 +348,20 @@ def test_waiting_for_a_click_in_a_plan_that_does_not_track_links_is_a_warning(ad
     tracked = link_plan()
     page = admin_client.get(f"/admin/automation/plan/{tracked.pk}/change/").content.decode()
     assert "does not track its links" not in page
+
+
+def test_the_contact_s_timeline_says_where_each_link_leads_and_if_it_was_opened(
+    text_in, sms_outbox, click, admin_client
+):
+    link_plan()
+    text_in(PHONE, "spring")
+    (code,) = codes(sms_outbox[0].body)
+    contact = Contact.objects.get(phone=PHONE)
+    page = admin_client.get(f"/admin/contacts/contact/{contact.pk}/change/").content.decode()
+    assert "https://shop.example.com/spring?utm=sms not opened" in page
+
+    click(code)
+    click(code)
+    page = admin_client.get(f"/admin/contacts/contact/{contact.pk}/change/").content.decode()
+    assert "https://shop.example.com/spring?utm=sms opened 2×" in page
+    assert "Event: link_click" in page
