@@ -203,10 +203,11 @@ def _outbound_detail(outbound, zone: str) -> str:
 
 def _links_said(message: Interaction) -> list[str]:
     """An outbound message's tracked links: where each leads and how often it was opened."""
-    return [
-        f"{link.url} opened {link.clicks}×" if link.clicks else f"{link.url} not opened"
-        for link in message.links.all()
-    ]
+    return [f"{link.url} {_opened(link.clicks)}" for link in message.links.all()]
+
+
+def _opened(clicks: int) -> str:
+    return "not opened" if not clicks else "opened once" if clicks == 1 else f"opened {clicks} times"
 
 
 def _event_entry(message: Interaction) -> TimelineEntry:
