@@ -22,27 +22,10 @@ QUOTED = "Your quote: 15% off your next order. Reply BUY to claim it."
 
 def post_all_at_once(payloads: list[dict]) -> list[int]:
     """POST every payload from its own thread (and DB connection), released together."""
-    barrier = threading.Barrier(len(payloads))
-    statuses: list[int] = []
-    errors: list[BaseException] = []
-
-    def run(payload):
-        try:
-            twilio = TwilioClient(Client())
-            barrier.wait(timeout=30)
-            statuses.append(twilio.post("/twilio/sms/", payload).status_code)
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(p,)) for p in payloads]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
-    return statuses
+    waiting = iter(payloads)  # each thread takes the next one (atomic under the GIL)
+    return all_at_once(
+        lambda: TwilioClient(Client()).post("/twilio/sms/", next(waiting)).status_code, n=len(payloads)
+    )
 
 
 def all_at_once(work, n: int = 8) -> list:
@@ -124,24 +107,7 @@ def test_a_stored_message_routed_by_many_workers_at_once_is_routed_once(demo_pla
     stored = Interaction.objects.get(contact__phone=PHONE, direction="inbound")
     assert stored.routed_at is None
 
-    barrier = threading.Barrier(8)
-    results, errors = [], []
-
-    def route():
-        try:
-            barrier.wait(timeout=30)
-            results.append(inbound_message_route(interaction_id=stored.pk))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=route) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    results = all_at_once(lambda: inbound_message_route(interaction_id=stored.pk))
     assert sum(r is not None for r in results) == 1 and len(results) == 8
     assert Enrollment.objects.filter(contact__phone=PHONE).count() == 1
     assert OutboundMessage.objects.filter(contact__phone=PHONE).count() == 1
