@@ -435,3 +435,14 @@ def test_the_report_shows_the_revenue_events_brought_per_goal_and_per_branch(
     page = admin_client.get(reverse("admin:automation_plan_report", args=[plan.pk])).content.decode()
     assert '<span class="n" id="report-revenue">81.00</span> revenue' in page
     assert '<td class="num">81.00</td>' in page
+
+
+def test_a_user_in_the_integrations_group_may_post_events_and_read_contacts(client, django_user_model):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(username="crm")
+    user.groups.add(Group.objects.get(name="Integrations"))
+    body = json.dumps({"event_id": "crm-1", "phone": PHONE, "type": "signup"})
+    assert client.post("/api/events/", body, content_type="application/json", **auth(user)).status_code == 201
+    assert client.get("/api/contacts/", {"phone": PHONE}, **auth(user)).json()["results"][0]["phone"] == PHONE
+    assert client.get("/admin/", **auth(user)).status_code == 302  # no admin: not staff
