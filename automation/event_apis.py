@@ -112,7 +112,9 @@ class EventInputSerializer(serializers.Serializer):
 
     def validate_occurred_at(self, value):
         if value is not None and value > timezone.now() + FUTURE_SKEW:
-            raise serializers.ValidationError("Is in the future.")
+            raise serializers.ValidationError(
+                "Is in the future (more than 5 minutes ahead of this server's clock); omit it for now."
+            )
         return value
 
     def validate(self, attrs):
