@@ -51,7 +51,7 @@ class GoalRowForm(forms.Form):
         regex=r"^[a-z0-9_.-]{1,50}$",
         required=False,
         label="Also reached by event",
-        help_text="Optional: an event type, e.g. purchase",
+        help_text="Optional: an event type, e.g. purchase (its value counts as the plan's revenue)",
     )
 
 

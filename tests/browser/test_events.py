@@ -23,7 +23,8 @@ PLAN = {
         {"id": "welcome", "type": "send", "text": WELCOME, "next": "wait"},
         {"id": "wait", "name": "Waiting for the first order", "type": "wait_event", "event": "purchase",
          "next": "thanks", "timeout": {"after": "P3D", "next": "nudge"}},
-        {"id": "thanks", "type": "send", "text": "Thanks for your first order!", "next": None},
+        {"id": "thanks", "type": "send", "text": "Thanks for your first order! Follow it at https://shop.example.com/orders",
+         "next": None},
         {"id": "nudge", "type": "send", "text": "Still browsing? Your free shipping waits.", "next": None},
     ],
 }  # fmt: skip
@@ -50,6 +51,7 @@ def test_a_marketer_tries_an_event_plan_and_reads_its_revenue(
 
     from automation.models import Plan
     from automation.services.plans import plan_import
+    from tracking.models import TrackedLink
 
     page = marketer_page
     page.set_viewport_size(WIDTHS[width])
@@ -86,9 +88,16 @@ def test_a_marketer_tries_an_event_plan_and_reads_its_revenue(
         assert signed_up["enrolled"] == ["welcome-series"]
         post_event(live_server.url, token, event_id=f"o-{i}", phone=phone, type="purchase", value=amount)
     post_event(live_server.url, token, event_id="s-9", phone="+12125553009", type="signup")  # no consent
+    # One of the two follows the link in the thanks text (a browser's request, redirected).
+    code = TrackedLink.objects.get(contact__phone="+12125553000").code
+    followed = page.request.get(f"{live_server.url}/l/{code}", max_redirects=0)
+    assert (followed.status, followed.headers["location"]) == (302, "https://shop.example.com/orders")
 
     page.goto(f"/admin/automation/plan/{plan.pk}/report/")
     assert page.inner_text("#report-revenue") == "55.50"
     assert "55.50" in page.inner_text("#report-goals")
     assert page.inner_text("[data-key=enrolled]") == "2"  # the one without consent never entered
+    links = page.inner_text("#report-links")
+    assert "https://shop.example.com/orders\t2\t1\t50.0%\t1" in links  # sent in 2, opened by 1
     assert_fits(page, "the report")
+    page.screenshot(path=shots("report-revenue" + ("-phone" if width == "phone" else "")), full_page=True)
