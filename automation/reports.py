@@ -4,10 +4,11 @@ conversion rate and whether the difference is significant), the answers given at
 steps (counts of numbers and words, the latest free texts), goals with the revenue they
 brought (the value of the events that converted them, CONTRACT §7) and delivery.
 
-Always eleven aggregate queries, whatever the plan's size or the number of enrollments
+At most twelve aggregate queries, whatever the plan's size or the number of enrollments
 (no per-row loops; bench/report.py): outcomes by status; reached per step; moves between
 steps; where enrollments ended or wait; goals; delivery; tracked links; enrollments per
-branch; goals per branch; answer counts; the latest free texts. The cohort is the plan's enrollments
+branch; goals per branch; links opened per branch (when the texts carried links); answer
+counts; the latest free texts. The cohort is the plan's enrollments
 enrolled in the date range (inclusive, in the site's timezone); test contacts (the
 simulator's) are left out everywhere. Step rows carry their plan, so they are read
 without joining the enrollments unless a date range asks for it.
@@ -328,14 +329,19 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
     report.links = [LinkRow(row["url"], row["sent"], row["clicked"], row["clicks"] or 0) for row in links]
 
     if flow is not None:
-        report.splits = _splits(flow, steps)
+        report.splits = _splits(flow, steps, clicks=bool(report.links))
         report.answers = _answers(flow, steps)
     return report
 
 
-def _splits(flow, steps: QuerySet) -> list[SplitReport]:
+OPENED_A_LINK = "Opened a link"
+
+
+def _splits(flow, steps: QuerySet, *, clicks: bool = False) -> list[SplitReport]:
     """Queries 8 and 9: enrollments per branch, and per branch and goal (with the revenue
-    its conversions carried)."""
+    its conversions carried); with `clicks` (the plan's texts carried tracked links), a
+    twelfth: per branch, the enrollments a person opened a link of — compared like a goal,
+    the click-through of each branch."""
     splits = [flow.steps[s] for s in flow.order if flow.steps[s].type == "split_random"]
     if not splits:
         return []
@@ -356,7 +362,16 @@ def _splits(flow, steps: QuerySet) -> list[SplitReport]:
         converted[split, branch, goal] = n
         if value is not None:
             revenue[split, branch] = revenue.get((split, branch), Decimal(0)) + value
-    goals = list(flow.goals.values())
+    goals = [(goal.name, flow.goal_ids.get(goal.slug)) for goal in flow.goals.values()]
+    if clicks:
+        for split, branch, n in (
+            taken.filter(enrollment__tracked_links__first_clicked_at__isnull=False)
+            .values_list("from_step_id", "value")
+            .annotate(n=Count("enrollment_id", distinct=True))
+            .order_by()
+        ):
+            converted[split, branch, OPENED_A_LINK] = n
+        goals.append((OPENED_A_LINK, OPENED_A_LINK))
     out = []
     for step in splits:
         rows = []
@@ -364,12 +379,12 @@ def _splits(flow, steps: QuerySet) -> list[SplitReport]:
         for branch in step.data["branches"]:
             n = enrolled.get((step.id, branch["name"]), 0)
             cells = []
-            for index, goal in enumerate(goals):
-                x = converted.get((step.id, branch["name"], flow.goal_ids.get(goal.slug)), 0)
+            for index, (name, key) in enumerate(goals):
+                x = converted.get((step.id, branch["name"], key), 0)
                 p = None
                 if first is not None:
                     p = two_proportion_p(x, n, first.goals[index][1], first.enrolled)
-                cells.append((goal.name, x, _percent(x, n), p))
+                cells.append((name, x, _percent(x, n), p))
             row = BranchRow(
                 name=branch["name"],
                 weight=branch["weight"],
@@ -380,7 +395,9 @@ def _splits(flow, steps: QuerySet) -> list[SplitReport]:
             first = first or row
             rows.append(row)
         out.append(
-            SplitReport(step_id=step.id, name=step.name, branches=rows, goal_names=[g.name for g in goals])
+            SplitReport(
+                step_id=step.id, name=step.name, branches=rows, goal_names=[name for name, _ in goals]
+            )
         )
     return out
 
@@ -394,8 +411,9 @@ def _is_number(text: str) -> bool:
 
 
 def _answers(flow, steps: QuerySet) -> list[AnswerReport]:
-    """Queries 10 and 11: how often each number or word was answered at each ask step (the
-    most frequent), and the latest free texts."""
+    """The last two queries (11 and 12; 10 and 11 without link clicks): how often each
+    number or word was answered at each ask step (the most frequent), and the latest free
+    texts."""
     asks = [flow.steps[s] for s in flow.order if flow.steps[s].type == "ask"]
     if not asks:
         return []

@@ -126,7 +126,11 @@ class TrackedLink(models.Model):
     interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="links")
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
     enrollment = models.ForeignKey(
-        "automation.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "automation.Enrollment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tracked_links",
     )
     clicks = models.PositiveIntegerField(
         default=0, help_text="Clicks by people (link previews and HEAD left out)."

@@ -365,3 +365,34 @@ def test_the_contact_s_timeline_says_where_each_link_leads_and_if_it_was_opened(
     page = admin_client.get(f"/admin/contacts/contact/{contact.pk}/change/").content.decode()
     assert "https://shop.example.com/spring?utm=sms opened 2 times" in page
     assert "Event: link_click" in page
+
+
+def test_the_a_b_report_compares_how_often_each_branch_s_link_was_opened(
+    text_in, sms_outbox, click, admin_client
+):
+    from automation.reports import plan_report
+
+    plan = plan_make(
+        entry={"trigger": "keyword", "keywords": ["SPRING"]},
+        steps=[
+            {"id": "ab", "type": "split_random", "name": "Offer A/B",
+             "branches": [{"name": "A", "weight": 50, "next": "a"},
+                          {"name": "B", "weight": 50, "next": "b"}]},
+            send("a", "20% off: https://shop.example.com/a"),
+            send("b", "Free shipping: https://shop.example.com/b"),
+        ],
+    )  # fmt: skip
+    opened = {"A": 0, "B": 0}
+    for i in range(10):
+        phone = f"+1415555{5000 + i}"
+        text_in(phone, "spring")
+        branch = Enrollment.objects.get(contact__phone=phone).branches["ab"]
+        if branch == "A" or i % 3 == 0:  # every A, a third of B
+            click(codes(sms_outbox[-1].body)[0])
+            opened[branch] += 1
+
+    (split,) = plan_report(plan=plan).splits
+    assert split.goal_names == ["Opened a link"]
+    assert {b.name: b.goals[0][1] for b in split.branches} == opened
+    page = admin_client.get(f"/admin/automation/plan/{plan.pk}/report/").content.decode()
+    assert "<th>Opened a link</th>" in page.split('id="report-split-ab"')[1]
