@@ -4,9 +4,9 @@ from django.conf import settings
 
 from contacts.models import Contact
 from contacts.selectors import contact_template_values
-from messaging.rendering import MAX_RENDERED_LENGTH, RenderError, sms_body_render, sms_template_problem
+from messaging.rendering import RenderError, sms_body_render, sms_template_problem
 from messaging.segments import sms_segments
-from tracking.services.links import links_shorten
+from messaging.services.outbound import text_links_shorten
 
 # What an enrollment looks like to a template when there is none to show (a preview).
 SAMPLE_ENROLLMENT = {
@@ -94,10 +94,9 @@ def sms_preview(*, template: str, state: str | None = None, now=None, track_link
     from django.utils import timezone
 
     links = 0
-    if track_links and settings.PUBLIC_BASE_URL:
-        shortened = links_shorten(body=body, base_url=settings.PUBLIC_BASE_URL)
-        if len(shortened.body) <= MAX_RENDERED_LENGTH:  # as outbound_queue decides
-            body, links = shortened.body, len(shortened.links)
+    shortened = text_links_shorten(body) if track_links else None
+    if shortened is not None:
+        body, links = shortened.body, len(shortened.links)
     hold = sms_hold(now=now or timezone.now(), state=state)
     return {
         "ok": True,

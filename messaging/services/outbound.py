@@ -71,7 +71,7 @@ def outbound_queue(
         if send_after > now:
             status = DeliveryStatus.HELD
 
-    links = _links(body) if track_links else None
+    links = text_links_shorten(body) if track_links else None
     outbound = _outbound_record(
         contact=contact,
         body=links.body if links else body,
@@ -136,10 +136,10 @@ def outbound_render_queue(
     )
 
 
-def _links(body: str) -> LinkPlan | None:
+def text_links_shorten(body: str) -> LinkPlan | None:
     """The text with tracked links, when it has URLs and there is a public address to send
     people to; None to send it as written (also when the short links would make it longer
-    than one message may be)."""
+    than one message may be). The text preview shows what this decides."""
     base = settings.PUBLIC_BASE_URL
     if not base or "://" not in body:
         return None
