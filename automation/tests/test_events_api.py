@@ -397,9 +397,7 @@ def test_the_contact_s_page_shows_the_event_and_the_goal_s_value(event, text_in,
 # --- revenue in the report -----------------------------------------------------------------------
 
 
-def test_the_report_shows_the_revenue_events_brought_per_goal_and_per_branch(
-    event, text_in, admin_client, django_assert_max_num_queries
-):
+def test_the_report_shows_the_revenue_events_brought_per_goal_and_per_branch(event, text_in, admin_client):
     from django.urls import reverse
 
     from automation.reports import plan_report
