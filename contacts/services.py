@@ -83,16 +83,12 @@ def contact_opt_out_record(
     """Record that the contact opted out: the contact row (locked) and the consent log.
     False if it was opted out already. Ending its enrollments and canceling its unsent
     messages is the orchestrator's (automation.services.consent.contact_opt_out)."""
-    with transaction.atomic():
-        locked = contact_lock(contact_id=contact.pk)
-        if locked.opted_out:
-            contact.opted_out, contact.opted_out_at = True, locked.opted_out_at
-            return False
-        _consent_change(
-            contact, ConsentEvent.Kind.OPT_OUT, lambda now: {"opted_out": True, "opted_out_at": now},
-            source=source, detail=detail, actor=actor, text=text, rule=rule,
-        )  # fmt: skip
-    return True
+    return _consent_change(
+        contact, ConsentEvent.Kind.OPT_OUT,
+        applies=lambda locked: not locked.opted_out,
+        fields=lambda now: {"opted_out": True, "opted_out_at": now},
+        source=source, detail=detail, actor=actor, text=text, rule=rule,
+    )  # fmt: skip
 
 
 def contact_consent_record(
@@ -107,16 +103,12 @@ def contact_consent_record(
     """Record the contact's marketing consent (CONTRACT §5) and its source in the consent
     log. False when it is on record already, or the contact opted out (an opt-out is undone
     only by the contact's own opt-in word)."""
-    with transaction.atomic():
-        locked = contact_lock(contact_id=contact.pk)
-        if locked.opted_out or locked.consent_at is not None:
-            contact.consent_at = locked.consent_at
-            return False
-        _consent_change(
-            contact, ConsentEvent.Kind.CONSENT, lambda now: {"consent_at": now},
-            source=source, detail=detail, actor=actor, text=text, rule=rule,
-        )  # fmt: skip
-    return True
+    return _consent_change(
+        contact, ConsentEvent.Kind.CONSENT,
+        applies=lambda locked: not locked.opted_out and locked.consent_at is None,
+        fields=lambda now: {"consent_at": now},
+        source=source, detail=detail, actor=actor, text=text, rule=rule,
+    )  # fmt: skip
 
 
 def contact_opt_in(
@@ -130,34 +122,39 @@ def contact_opt_in(
 ) -> bool:
     """Opt an opted-out contact back in (no enrollment resumes); their opt-in word is their
     consent to marketing texts too. False if it was not opted out."""
+    return _consent_change(
+        contact, ConsentEvent.Kind.OPT_IN,
+        applies=lambda locked: locked.opted_out,
+        fields=lambda now: {"opted_out": False, "opted_out_at": None, "consent_at": now},
+        source=source, detail=detail, actor=actor, text=text, rule=rule,
+    )  # fmt: skip
+
+
+def _consent_change(
+    contact: "Contact", kind: str, *, applies, fields, source, detail, actor, text, rule
+) -> bool:
+    """Lock the contact; when `applies` to its row, write `fields(now)` to it (row and
+    instance) and the change to the consent log: True. Otherwise the instance takes the
+    row's values of those fields and nothing is written: False."""
     with transaction.atomic():
         locked = contact_lock(contact_id=contact.pk)
-        if not locked.opted_out:
-            contact.opted_out = False
+        if not applies(locked):
+            for name in fields(None):
+                setattr(contact, name, getattr(locked, name))
             return False
-        _consent_change(
-            contact, ConsentEvent.Kind.OPT_IN,
-            lambda now: {"opted_out": False, "opted_out_at": None, "consent_at": now},
-            source=source, detail=detail, actor=actor, text=text, rule=rule,
-        )  # fmt: skip
+        now = timezone.now()
+        values = fields(now)
+        Contact.objects.filter(pk=contact.pk).update(**values, updated_at=now)
+        for name, value in values.items():
+            setattr(contact, name, value)
+        ConsentEvent.objects.create(
+            contact=contact,
+            kind=kind,
+            source=source,
+            detail=detail[:200],
+            text=text[:2000],
+            rule=rule[:100],
+            actor=actor,
+            occurred_at=now,
+        )
     return True
-
-
-def _consent_change(contact: "Contact", kind: str, fields, *, source, detail, actor, text, rule) -> None:
-    """Inside the caller's transaction, the contact locked: write `fields(now)` to the
-    contact (row and instance) and the change to the consent log."""
-    now = timezone.now()
-    values = fields(now)
-    Contact.objects.filter(pk=contact.pk).update(**values, updated_at=now)
-    for name, value in values.items():
-        setattr(contact, name, value)
-    ConsentEvent.objects.create(
-        contact=contact,
-        kind=kind,
-        source=source,
-        detail=detail[:200],
-        text=text[:2000],
-        rule=rule[:100],
-        actor=actor,
-        occurred_at=now,
-    )
