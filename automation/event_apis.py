@@ -126,12 +126,8 @@ class EventInputSerializer(serializers.Serializer):
         return attrs
 
 
-class EventCreatePermission(DjangoModelPermissions):
-    """POST needs ``tracking.add_interaction`` (an event is an interaction)."""
-
-
 class EventCreateApi(APIView):
-    permission_classes = [EventCreatePermission]
+    permission_classes = [DjangoModelPermissions]  # POST: tracking.add_interaction
     parser_classes = [EventJsonParser]
     queryset = Interaction.objects.none()  # names the model for the permission
 

@@ -99,3 +99,9 @@ def step_name(*, revision_id: int, step_id: str) -> str:
     """The name of step `step_id` of a revision (its id when the step is not there)."""
     step = revision_flow(revision_id).steps.get(step_id)
     return step.name if step is not None else step_id
+
+
+def flow_goal_id(flow: Flow, slug: str) -> int | None:
+    """The id of the goal `slug` of a plan: as its revision recorded it, else (a goal made
+    after the revision was read) from the database; None when there is no such goal."""
+    return flow.goal_ids.get(slug) or goal_ids_by_slug([slug]).get(slug)

@@ -25,12 +25,12 @@ from django.utils import timezone
 
 from automation.flow import Event
 from automation.models import Enrollment
-from automation.revisions import entry_flows, revision_flow
+from automation.revisions import entry_flows, flow_goal_id, revision_flow
 from automation.services.engine import contact_enrollments_locked, enrollments_interrupt
 from automation.services.interpreter import enrollment_advance, enrollment_may_enter, enrollment_start
 from contacts.models import ConsentEvent, Contact
 from contacts.services import contact_consent_record, contact_insert_if_new, contact_lock
-from tracking.models import Goal, Interaction
+from tracking.models import Interaction
 from tracking.services import EventIn, event_data, event_store, goal_convert
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,10 @@ def event_receive(*, event: EventIn, enrollment_id: int | None = None) -> EventR
     if seen is not None:
         return EventReceived(*seen, duplicate=True, enrolled=[])
     with transaction.atomic():
-        contact_insert_if_new(phone=event.phone)
-        contact_id = Contact.objects.filter(phone=event.phone).values_list("pk", flat=True).get()
+        contact_id = (
+            contact_insert_if_new(phone=event.phone)
+            or Contact.objects.filter(phone=event.phone).values_list("pk", flat=True).get()
+        )
         contact = contact_lock(contact_id=contact_id)
         now = timezone.now()
         interaction, created = event_store(contact=contact, event=event, now=now)
@@ -97,9 +99,7 @@ def _goals_convert(*, contact: Contact, enrollment: Enrollment, interaction: Int
     for slug, goal in flow.goals.items():
         if goal.event != interaction.body:
             continue
-        goal_id = (
-            flow.goal_ids.get(slug) or Goal.objects.filter(slug=slug).values_list("pk", flat=True).first()
-        )
+        goal_id = flow_goal_id(flow, slug)
         if goal_id is None:
             logger.error("plan %s: goal %r does not exist; not recorded", flow.slug, slug)
             continue

@@ -27,8 +27,7 @@ def link_visit(*, code: str, method: str, user_agent: str) -> str | None:
     if method == "HEAD" or link_preview_agent(user_agent):
         return link.url
     now = timezone.now()
-    clicked = link_click_count(link=link, now=now)
-    if clicked.first:
+    if link_click_count(link=link, now=now):
         try:
             event_receive(
                 event=EventIn(

@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from automation.flow import Event, Flow, Reply, Step
 from automation.models import Enrollment, EnrollmentStep
+from automation.revisions import flow_goal_id
 from automation.services.enrollments import enrollment_text_queue
 from contacts.models import Contact
-from tracking.models import Goal, Interaction
+from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +66,7 @@ class Run:
     def goal_convert(self, slug: str) -> None:
         from tracking.services import goal_convert
 
-        goal_id = (
-            self.flow.goal_ids.get(slug)
-            or Goal.objects.filter(slug=slug).values_list("pk", flat=True).first()
-        )
+        goal_id = flow_goal_id(self.flow, slug)
         if goal_id is None:
             logger.error("plan %s: goal %r does not exist; not recorded", self.flow.slug, slug)
             return

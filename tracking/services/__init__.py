@@ -21,7 +21,6 @@ while the broker was down, or whose worker died mid-way. A message is never lost
 from tracking.services.events import EventIn, event_data, event_store
 from tracking.services.goals import goal_convert, goal_ids_by_slug
 from tracking.services.links import (
-    LinkClicked,
     LinkPlan,
     link_click_count,
     link_find,
@@ -43,7 +42,6 @@ __all__ = [
     "InboundAccepted",
     "InboundMessage",
     "InboundPayloadError",
-    "LinkClicked",
     "LinkPlan",
     "event_data",
     "event_store",

@@ -34,9 +34,6 @@ def event_store(*, contact: Contact, event: EventIn, now: datetime) -> tuple[Int
     Call it in a transaction with the contact locked. The interaction is born routed
     (``routed_at``): the caller acts on it in the same transaction, and the sweeper of
     unrouted messages must never take it for a text."""
-    existing = Interaction.objects.filter(event_id=event.event_id).first()
-    if existing is not None:
-        return existing, False
     try:
         with transaction.atomic():
             interaction = Interaction.objects.create(
@@ -52,7 +49,7 @@ def event_store(*, contact: Contact, event: EventIn, now: datetime) -> tuple[Int
                 routed_at=now,
             )
     except IntegrityError:
-        # The same event_id, for another number, committed a moment ago.
+        # The same event_id was kept before (the unique constraint decides, races included).
         return Interaction.objects.get(event_id=event.event_id), False
     return interaction, True
 

@@ -104,14 +104,6 @@ def link_preview_agent(user_agent: str) -> bool:
     return any(piece in agent for piece in PREVIEW_AGENTS)
 
 
-@dataclass(frozen=True)
-class LinkClicked:
-    """A counted click: the link, and whether it was the contact's first on it."""
-
-    link: TrackedLink
-    first: bool
-
-
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
@@ -123,8 +115,8 @@ def link_find(*, code: str) -> TrackedLink | None:
     return TrackedLink.objects.filter(code=code).select_related("contact").first()
 
 
-def link_click_count(*, link: TrackedLink, now: datetime) -> LinkClicked:
-    """Count a person's click on `link`; the first one is marked (a guarded UPDATE decides,
+def link_click_count(*, link: TrackedLink, now: datetime) -> bool:
+    """Count a person's click on `link`: True for the first one (a guarded UPDATE decides,
     so two first clicks at once make one first)."""
     with transaction.atomic():
         first = bool(
@@ -134,11 +126,10 @@ def link_click_count(*, link: TrackedLink, now: datetime) -> LinkClicked:
         )
         if not first:
             TrackedLink.objects.filter(pk=link.pk).update(last_clicked_at=now, clicks=F("clicks") + 1)
-    return LinkClicked(link=link, first=first)
+    return first
 
 
 __all__ = [
-    "LinkClicked",
     "LinkPlan",
     "link_click_count",
     "link_find",
