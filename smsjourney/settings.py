@@ -106,7 +106,23 @@ AUTHENTICATION_BACKENDS = [
 # After AXES_FAILURE_LIMIT failed logins for one username from one IP address, that pair
 # is locked out for AXES_COOLOFF_TIME (HTTP 429 with a plain page); a superuser sees the
 # attempts and lockouts in the admin ("Axes" section) and can delete one to lift it.
-# Behind a reverse proxy the IP is the proxy's (REMOTE_ADDR), so the lock is per username.
+# The address is the client's: behind TRUSTED_PROXY_COUNT reverse proxies (README
+# "Production") it is read from X-Forwarded-For by django-ipware, counting that many hops
+# from the right, the ones our own proxies appended; what a client writes to the left of
+# them is ignored, so nobody can pick the address their failures count against. Without a
+# proxy (0, the default) it is REMOTE_ADDR, and X-Forwarded-For is not read at all.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 (no proxy) or the number of proxies.")
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    # ipware counts the proxies *listed* in the header; the last one is REMOTE_ADDR.
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1
+    # Not strict: a client's own X-Forwarded-For entries to the left are skipped, not a
+    # reason to fall back to the proxy's address (which would lock everyone out).
+    IPWARE_STRICT = False
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -63,3 +63,82 @@ def test_a_marketer_cannot_see_the_login_records(client, django_user_model):
     marketer.groups.add(Group.objects.get(name="Marketers"))
     client.force_login(marketer)
     assert client.get(reverse("admin:axes_accessattempt_changelist")).status_code == 403
+
+
+def _client_address_settings(tmp_path, proxies: str) -> dict:
+    """The login lockout's address settings Django starts with under TRUSTED_PROXY_COUNT."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    show = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({k: getattr(s, k, None) for k in ("
+        "'AXES_IPWARE_META_PRECEDENCE_ORDER', 'AXES_IPWARE_PROXY_COUNT', 'IPWARE_STRICT')}))"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "smsjourney.settings",
+        "SECRET_KEY": "k" * 50,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "CELERY_BROKER_URL": "",
+        "TRUSTED_PROXY_COUNT": proxies,
+    }
+    result = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", show],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return {k: v for k, v in json.loads(result.stdout).items() if v is not None}
+
+
+def via_proxy(client: Client, username: str, password: str, forwarded_for: str):
+    """A login through one reverse proxy at 10.0.0.2 that appends the client's address."""
+    return client.post(
+        LOGIN,
+        {"username": username, "password": password, "next": "/admin/"},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+
+
+def test_behind_a_trusted_proxy_the_lock_is_the_attackers_alone(staff, settings, tmp_path):
+    for name, value in _client_address_settings(tmp_path, "1").items():
+        setattr(settings, name, value)
+    attacker = Client()
+    for _ in range(5):
+        via_proxy(attacker, "mia", "guess", "203.0.113.9")
+    assert via_proxy(Client(), "mia", "right-password-1", "203.0.113.9").status_code == 429
+    # Every request comes from the proxy's address; mia at home still logs in through it.
+    assert via_proxy(Client(), "mia", "right-password-1", "198.51.100.7").status_code == 302
+
+
+def test_behind_a_trusted_proxy_a_client_cannot_choose_its_address(staff, settings, tmp_path):
+    for name, value in _client_address_settings(tmp_path, "1").items():
+        setattr(settings, name, value)
+    # The attacker writes mia's address into X-Forwarded-For; the proxy appends the real one.
+    for _ in range(5):
+        via_proxy(Client(), "mia", "guess", "198.51.100.7, 203.0.113.9")
+    assert via_proxy(Client(), "mia", "right-password-1", "198.51.100.7").status_code == 302
+    assert via_proxy(Client(), "mia", "right-password-1", "203.0.113.9").status_code == 429
+
+
+def test_without_a_proxy_x_forwarded_for_is_not_read(staff, settings, tmp_path):
+    for name, value in _client_address_settings(tmp_path, "0").items():
+        setattr(settings, name, value)
+    # Forged headers from a direct client change nothing: the lock is on its real address.
+    for n in range(5):
+        attempt_ = Client().post(
+            LOGIN,
+            {"username": "mia", "password": "guess", "next": "/admin/"},
+            REMOTE_ADDR="203.0.113.9",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n}",
+        )
+        assert attempt_.status_code in (200, 429)
+    assert attempt(Client(), "mia", "right-password-1", "203.0.113.9").status_code == 429
+    assert attempt(Client(), "mia", "right-password-1", "198.51.100.7").status_code == 302
