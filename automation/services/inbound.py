@@ -21,9 +21,8 @@ from django.utils import timezone
 from automation.matching import reply_normalize
 from automation.services.consent import contact_opt_out
 from automation.services.engine import enrollment_route
-from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
+from contacts.compliance import Intent, compliance_intent
 from contacts.models import ConsentEvent, Contact
-from contacts.revocation import revocation_rule
 from contacts.services import contact_consent_record, contact_opt_in
 from messaging.services import outbound_queue
 from smsjourney.background import eager
@@ -129,57 +128,53 @@ def _route_failed(*, interaction: Interaction, error: Exception) -> bool:
 
 
 def _route(*, contact: Contact, interaction: Interaction) -> None:
-    """Compliance keywords first, then the journey engine (caller: contact row locked)."""
+    """Compliance first (``contacts.compliance``, the one judge of it), then the journey
+    engine (caller: contact row locked)."""
     normalized = reply_normalize(interaction.body)
     # Twilio's Advanced Opt-Out recognised a keyword of any language: act on it as on ours.
     raw = interaction.raw_payload if isinstance(interaction.raw_payload, dict) else {}
-    opt_out_type = str(raw.get("OptOutType") or "").strip().upper()
-    detail = f"{normalized} (OptOutType {opt_out_type})" if opt_out_type else normalized
+    intent = compliance_intent(
+        text=interaction.body, normalized=normalized, opt_out_type=str(raw.get("OptOutType") or "")
+    )
 
     def reply(text: str, purpose: str) -> None:
         outbound_queue(contact=contact, body=text, purpose=purpose, answers_contact=True)
 
-    keyword = normalized in OPT_OUT_KEYWORDS or opt_out_type == "STOP"
-    # Revocation by any reasonable means (FCC 24-24): "stop texting me", "no más" …
-    revoked = None if keyword or normalized in HELP_KEYWORDS else revocation_rule(interaction.body)
-    if keyword or revoked:
-        if opt_out_type == "STOP":
-            rule = f"OptOutType {opt_out_type}"
-        else:
-            rule = f"keyword {normalized}" if keyword else revoked
+    kind = intent.kind if intent else None
+    if kind == Intent.OPT_OUT:
         changed = contact_opt_out(
             contact=contact,
-            source=ConsentEvent.Source.KEYWORD if keyword else ConsentEvent.Source.REVOCATION,
-            detail=detail,
+            source=ConsentEvent.Source.REVOCATION if intent.revocation else ConsentEvent.Source.KEYWORD,
+            detail=intent.detail,
             text=interaction.body,
-            rule=rule,
+            rule=intent.rule,
         )
         # One confirmation at most (none when it is not configured: Twilio sends its own).
         if changed and settings.SMS_OPT_OUT_CONFIRMATION:
             reply(settings.SMS_OPT_OUT_CONFIRMATION, "opt_out_confirmation")
         return
-    if normalized in HELP_KEYWORDS or opt_out_type == "HELP":
+    if kind == Intent.HELP:
         reply(settings.SMS_HELP_TEXT, "help")
         return
     if contact.opted_out:
-        if normalized in OPT_IN_KEYWORDS or opt_out_type == "START":
+        if kind == Intent.OPT_IN:
             opted_in = contact_opt_in(
                 contact=contact,
                 source=ConsentEvent.Source.KEYWORD,
-                detail=detail,
+                detail=intent.detail,
                 text=interaction.body,
-                rule=f"OptOutType {opt_out_type}" if opt_out_type == "START" else f"keyword {normalized}",
+                rule=intent.rule,
             )
             if opted_in and settings.SMS_OPT_IN_CONFIRMATION:
                 reply(settings.SMS_OPT_IN_CONFIRMATION, "opt_in_confirmation")
         # Opted out (or just back in): the message is recorded, nothing else happens.
         return
-    if contact.consent_at is None and (normalized in OPT_IN_KEYWORDS or opt_out_type == "START"):
+    if contact.consent_at is None and kind == Intent.OPT_IN:
         # An opt-in word is consent to marketing texts (and, from here, an ordinary reply).
         contact_consent_record(
             contact=contact,
             source=ConsentEvent.Source.KEYWORD,
-            detail=detail,
+            detail=intent.detail,
             text=interaction.body,
             rule=f"opt-in word {normalized}",
         )

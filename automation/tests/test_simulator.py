@@ -328,3 +328,24 @@ def test_send_an_event_enters_waits_and_converts_in_the_simulator(
     conversion = state.contact.goal_conversions.get()
     assert (conversion.goal.slug, str(conversion.value)) == ("bought", "49.90")
     assert plan_report(plan=plan).revenue is None  # test contacts are left out of reports
+
+
+@pytest.mark.parametrize("text", ["stop texting me", "STOP", "no más", "HELP"])
+def test_try_it_on_a_draft_judges_compliance_as_the_engine_does(
+    admin_client, admin_user, sms_outbox, settings, text, django_capture_on_commit_callbacks
+):
+    # A draft enrols the test contact directly; a message compliance settles never does.
+    settings.SMS_HELP_TEXT = "Help: reply STOP to opt out."
+    plan = _plan(Plan.Status.DRAFT)
+    url = f"/admin/automation/plan/{plan.pk}/try/"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(url, {"text": text}).status_code == 302
+    contact = simulator_contact(plan=plan, user=admin_user)
+    assert not Enrollment.objects.filter(contact=contact).exists()
+    assert "Reply BUY to buy." not in [m.body for m in sms_outbox]
+    if text == "HELP":
+        assert [m.body for m in sms_outbox] == ["Help: reply STOP to opt out."]
+        assert not contact.opted_out
+    else:
+        assert contact.opted_out  # exactly what the engine does with a real contact
+        assert contact.consent_events.get().source in ("keyword", "revocation")

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from automation.matching import reply_normalize
 from automation.models import Enrollment, EnrollmentStatus, Plan
 from automation.revisions import revision_flow
 from automation.services.inbound import inbound_message_route
@@ -20,6 +21,7 @@ from automation.services.simulator.state import (
     simulator_revision,
     simulator_state,
 )
+from contacts.compliance import compliance_intent, compliance_settles
 from contacts.models import Contact
 from contacts.services import contact_lock
 from tracking.models import Interaction
@@ -29,22 +31,21 @@ from tracking.services import inbound_message_receive
 def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
     """Send `text` to the plan as the user's test contact; return what came back.
     Raises ValidationError (nothing stored) when a non-active plan cannot enroll anyone."""
-    from automation.matching import reply_normalize
-    from contacts.compliance import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
-
     text = (text or "")[:MAX_MESSAGE_LENGTH]
     contact = simulator_contact(plan=plan, user=user)
     started = timezone.now()
     sid = f"SMsim{uuid.uuid4().hex[:29]}"
     note = ""
-    normalized = reply_normalize(text)
-    compliance = normalized in OPT_OUT_KEYWORDS | HELP_KEYWORDS | OPT_IN_KEYWORDS
+    # What compliance settles (a STOP, "stop texting me", HELP, anything from an opted-out
+    # contact) goes through the engine's own routing below, never into a plan directly.
+    intent = compliance_intent(text=text, normalized=reply_normalize(text))
+    settled = compliance_settles(intent, opted_out=contact.opted_out)
     enrolled = Enrollment.objects.filter(contact=contact, plan=plan, status=EnrollmentStatus.ACTIVE).exists()
     has_draft = plan.revisions.filter(published_at__isnull=True).exists()
     choices = simulator_choices(plan=plan, user=user)
     direct = plan.status != Plan.Status.ACTIVE or has_draft or bool(choices)
 
-    if direct and not enrolled and not compliance and not contact.opted_out:
+    if direct and not enrolled and not settled:
         revision = simulator_revision(plan=plan)
         if revision is None:  # nothing of this message is kept
             raise ValidationError(f"{plan.name} cannot enroll anyone yet: it has no revision.")
