@@ -29,6 +29,7 @@ from automation.services.simulator import (
     simulator_state,
 )
 from automation.timeline import contact_timeline
+from messaging.services.outbound import links_untracked_reason
 from tracking.models import EVENT_TYPE
 
 MAX_SEGMENT_BYTES = 10 * 1024 * 1024
@@ -186,6 +187,7 @@ class PlanCockpitMixin:
                 "report": report,
                 "funnel_max": max([row.reached for row in report.funnel] + [1]),
                 "plan_diagram": plan_diagram_svg(plan=plan),
+                "links_note": links_untracked_reason(),
             }
         )
         return TemplateResponse(request, "cockpit/plan_report.html", context)

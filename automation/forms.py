@@ -13,6 +13,7 @@ from automation.flow import FlowInvalid
 from automation.flow.forms import DurationField, WordsField
 from automation.models import Plan
 from automation.services.plans import plan_document_check
+from messaging.services.outbound import links_untracked_reason
 
 TRIGGERS = (
     ("keyword", "They text one of these keywords"),
@@ -138,6 +139,9 @@ class PlanForm(forms.ModelForm):
             self.initial.setdefault("lifetime", "P7D")
             self.fields["start"].widget = forms.HiddenInput()
         self.goals = GoalFormSet(self.data if self.is_bound else None, prefix="goals", initial=goals)
+        untracked = links_untracked_reason()
+        if untracked:  # the box must not promise what this installation cannot do
+            self.fields["track_links"].help_text = untracked
 
     def is_valid(self) -> bool:
         return all([self.goals.is_valid(), super().is_valid()])

@@ -6,7 +6,7 @@ from contacts.models import Contact
 from contacts.selectors import contact_template_values
 from messaging.rendering import RenderError, sms_body_render, sms_template_problem
 from messaging.segments import sms_segments
-from messaging.services.outbound import text_links_shorten
+from messaging.services.outbound import links_untracked_reason, text_links_shorten
 
 # What an enrollment looks like to a template when there is none to show (a preview).
 SAMPLE_ENROLLMENT = {
@@ -97,11 +97,14 @@ def sms_preview(*, template: str, state: str | None = None, now=None, track_link
     shortened = text_links_shorten(body) if track_links else None
     if shortened is not None:
         body, links = shortened.body, len(shortened.links)
+    # A plan that tracks links, a text with one, and nowhere for the clicks to come back.
+    links_note = links_untracked_reason() if track_links and "://" in body else ""
     hold = sms_hold(now=now or timezone.now(), state=state)
     return {
         "ok": True,
         "body": body,
         "links": links,
+        "links_note": links_note,
         "contact": str(contact),
         "hold": hold,
         **sms_segments(body).as_dict(),

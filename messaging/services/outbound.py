@@ -136,6 +136,18 @@ def outbound_render_queue(
     )
 
 
+def links_untracked_reason() -> str:
+    """Why a plan's links cannot be tracked on this installation, in a marketer's words;
+    empty when they can. The plan page, the text preview and the report say it."""
+    if settings.PUBLIC_BASE_URL:
+        return ""
+    return (
+        "Links cannot be tracked here: PUBLIC_BASE_URL is not set, so there is no public "
+        "address for people's clicks to come back to. Links go out as written and no click "
+        "is counted."
+    )
+
+
 def text_links_shorten(body: str) -> LinkPlan | None:
     """The text with tracked links, when it has URLs and there is a public address to send
     people to; None to send it as written (also when the short links would make it longer

@@ -84,3 +84,28 @@ def test_the_plan_page_tells_the_preview_whether_links_are_tracked(admin_client)
     assert 'data-track-links="1"' in page
     page = admin_client.get(reverse("admin:automation_plan_change", args=[untracked.pk])).content.decode()
     assert 'data-track-links="0"' in page
+
+
+def test_without_a_public_address_the_plan_page_preview_and_report_say_links_are_not_tracked(
+    admin_client, settings
+):
+    from automation.tests.factories import plan_make
+
+    plan = plan_make()
+    text = "Sale! https://shop.example.com/spring"
+    change = reverse("admin:automation_plan_change", args=[plan.pk])
+    report = reverse("admin:automation_plan_report", args=[plan.pk])
+    for url in (change, report):  # with PUBLIC_BASE_URL set, nothing to say
+        assert "Links cannot be tracked" not in admin_client.get(url).content.decode()
+    assert admin_client.post(reverse(PREVIEW), {"body": text, "track_links": "1"}).json()["links_note"] == ""
+
+    settings.PUBLIC_BASE_URL = ""
+    for url in (change, report):
+        page = admin_client.get(url).content.decode()
+        assert "Links cannot be tracked here: PUBLIC_BASE_URL is not set" in page
+    preview = admin_client.post(reverse(PREVIEW), {"body": text, "track_links": "1"}).json()
+    assert (preview["body"], preview["links"]) == (text, 0)
+    assert preview["links_note"].startswith("Links cannot be tracked here")
+    # A text without links, or a plan that does not track them: nothing to say.
+    assert admin_client.post(reverse(PREVIEW), {"body": "Hi", "track_links": "1"}).json()["links_note"] == ""
+    assert admin_client.post(reverse(PREVIEW), {"body": text}).json()["links_note"] == ""

@@ -27,7 +27,8 @@
         data.segments + (data.segments === 1 ? " segment" : " segments") +
         (data.segments > 1 ? " (" + data.per_segment + " per segment)" : "") +
         (data.non_gsm_chars.length ? " · not GSM-7: " + data.non_gsm_chars.join(" ") : "") +
-        (data.links ? " · " + data.links + (data.links === 1 ? " link" : " links") + " sent as tracked" : "");
+        (data.links ? " · " + data.links + (data.links === 1 ? " link" : " links") + " sent as tracked" : "") +
+        (data.links_note ? " · " + data.links_note : "");
       if (hold) {
         hold.textContent = data.hold && data.hold.held
           ? "Sent now as a marketing text, it would be held until " + data.hold.until + ": " + data.hold.because + "."
