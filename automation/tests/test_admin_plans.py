@@ -352,3 +352,10 @@ def test_a_new_plan_is_imported_from_the_plans_list(marketer_client, tmp_path):
     upload.write_text("{")
     with upload.open("rb") as f:
         assert "not JSON" in marketer_client.post(url, {"file": f}).content.decode()
+
+
+def test_a_step_page_shows_its_help_as_text(admin_client, demo_plan):
+    # "{{ contact.attributes.<name> }}" in a help text is text, never HTML the browser eats.
+    page = admin_client.get(step_url(demo_plan, "purchased")).content.decode()
+    assert "{{ contact.attributes.&lt;name&gt; }}" in page
+    assert "attributes.<name>" not in page
