@@ -15,18 +15,32 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
+# make run's own settings for this machine, written once when there is no .env: DEBUG=1, a
+# random SECRET_KEY and PUBLIC_BASE_URL=http://127.0.0.1:8000 (tracked links and status
+# callbacks point back here). Every manage.py command reads .env too, so the commands the
+# README shows work as written. An existing .env is never touched.
+.env:
+	@printf '%s\n' \
+	  "# Written by 'make run' for this machine (development only; never commit it)." \
+	  "# Every manage.py command reads it. Edit freely; .env.example lists every variable." \
+	  "DEBUG=1" \
+	  "SECRET_KEY=dev-$$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
+	  "PUBLIC_BASE_URL=http://127.0.0.1:8000" > .env
+	@echo "Wrote .env (DEBUG=1, a random SECRET_KEY, PUBLIC_BASE_URL=http://127.0.0.1:8000)."
+
 ## Serve the product on http://127.0.0.1:8000 with the zero-setup defaults.
 # The set-up is quiet; its last words are one block with the URL, the user and the password.
-run: $(STAMP)
+run: $(STAMP) .env
 	@DEBUG=1 $(BIN)/python manage.py migrate --noinput -v 0
 	@DEBUG=1 $(BIN)/python manage.py load_demo_plan
 	@DEBUG=1 $(BIN)/python manage.py ensure_admin --url http://127.0.0.1:8000/admin/
 	@DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## The whole test suite (PostgreSQL/Redis tests skip unless DATABASE_URL/CELERY_BROKER_URL say where).
-# Tests run with production settings (DEBUG=0), so they need a key; it is not a secret.
+# Tests run with production settings (DEBUG=0, whatever .env says), so they need a key; it is
+# not a secret.
 test: $(STAMP)
-	SECRET_KEY=$${SECRET_KEY:-test-only-not-a-secret} $(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
+	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-test-only-not-a-secret} $(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

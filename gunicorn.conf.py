@@ -1,5 +1,20 @@
-"""gunicorn's settings file (read from the directory it starts in): hooks only; the command
-line (Procfile) sets the rest."""
+"""gunicorn's settings file, read from the directory it starts in (the Procfile's `web` is
+just `gunicorn smsjourney.wsgi`). PORT and WEB_CONCURRENCY come from the environment or
+the env file (``smsjourney.environment``), read here, before gunicorn binds or forks: a
+value in ``.env`` counts as one in the environment. Command-line options still win."""
+
+from smsjourney.environment import env_read
+
+_env = env_read()
+
+bind = f"0.0.0.0:{_env.int('PORT', default=8000)}"
+workers = _env.int("WEB_CONCURRENCY", default=3)
+timeout = 30
+graceful_timeout = 20
+max_requests = 2000
+max_requests_jitter = 200
+accesslog = "-"
+errorlog = "-"
 
 
 def worker_exit(server, worker):

@@ -1,20 +1,18 @@
 """smsjourney settings: one file, driven by the environment (see README "Configuration").
 
-Every variable is read with django-environ; a ``.env`` file beside ``manage.py`` is
-read too (real environment variables win). The defaults are the zero-setup ones:
-SQLite, tasks run in-process, the console SMS backend.
+Every variable is read with django-environ; a ``.env`` file beside ``manage.py`` (or the
+file ``ENV_FILE`` names) is read too, real environment variables winning
+(``smsjourney.environment``). The defaults are the zero-setup ones: SQLite, tasks run
+in-process, the console SMS backend.
 """
 
 from datetime import timedelta
-from pathlib import Path
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from smsjourney.environment import BASE_DIR, env_read
 
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+env = env_read()
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -144,7 +142,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` (the Procfile's release) gathers the files WhiteNoise serves.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # Project-wide static files (the cockpit's plain CSS) beside the apps' own.
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
@@ -233,6 +232,11 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# How a worker runs (the Procfile's `worker` gives no numbers, so the env file counts):
+# threads, since sending waits on Twilio's API rather than the CPU (README "Production").
+CELERY_WORKER_POOL = "threads"
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_CONCURRENCY", default=16)
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILE", default="/tmp/celerybeat-schedule")  # noqa: S108
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"

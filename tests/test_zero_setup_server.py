@@ -8,18 +8,14 @@ release job that the server runs on its own."""
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-from urllib.parse import urlencode
-from urllib.request import Request, urlopen
 
 import pytest
-from twilio.request_validator import RequestValidator
 
 from conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, inbound_payload
+from tests.servers import free_port, healthy, log_tail, post_signed, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,24 +36,9 @@ OutboundMessage.objects.create(
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.fixture
 def server(tmp_path, fake_twilio):
-    port = _free_port()
+    port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DJANGO_SETTINGS_MODULE": "smsjourney.settings",
@@ -98,8 +79,8 @@ def server(tmp_path, fake_twilio):
         stderr=subprocess.STDOUT,
     )
     try:
-        up = _wait(lambda: _answers(port), timeout=30)
-        assert up, _read(log)
+        up = wait_for(lambda: healthy(port), timeout=30)
+        assert up, log_tail(log)
         yield port, proc, log
     finally:
         if proc.poll() is None:
@@ -108,38 +89,12 @@ def server(tmp_path, fake_twilio):
         log.close()
 
 
-def _answers(port: int) -> bool:
-    try:
-        with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def _read(log, tail: int = 6000) -> str:
-    log.flush()
-    log.seek(0)
-    return log.read()[-tail:]
-
-
-def _post_signed(port: int, params: dict) -> int:
-    url = f"http://127.0.0.1:{port}/twilio/sms/"
-    signature = RequestValidator(TEST_AUTH_TOKEN).compute_signature(url, params)
-    request = Request(
-        url,
-        data=urlencode(params).encode(),
-        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
-    )
-    with urlopen(request, timeout=10) as response:  # noqa: S310
-        return response.status
-
-
 @pytest.mark.timeout(120)
 def test_without_a_broker_the_server_retries_and_runs_its_jobs_by_itself(server, fake_twilio):
     port, proc, log = server
     fake_twilio.failures.append((429, 20429))  # the first send: too many requests
 
-    assert _post_signed(port, inbound_payload("+12125550123", "hello")) == 200
+    assert post_signed(port, inbound_payload("+12125550123", "hello")) == 200
 
     def reply_accepted() -> bool:
         return any(
@@ -149,7 +104,7 @@ def test_without_a_broker_the_server_retries_and_runs_its_jobs_by_itself(server,
 
     # The release job takes a queued message only a minute after its retry time: a reply
     # accepted within this wait was retried by the server's own scheduler, at its time.
-    assert _wait(reply_accepted, timeout=15), _read(log)
+    assert wait_for(reply_accepted, timeout=15), log_tail(log)
     tries = [r for r in fake_twilio.received if r["form"].get("Body", "").startswith("Hi! Reply QUOTE")]
     assert [r["status"] for r in tries] == [429, 201]
 
@@ -157,13 +112,13 @@ def test_without_a_broker_the_server_retries_and_runs_its_jobs_by_itself(server,
     def lost_sent() -> bool:
         return any(r["form"].get("Body") == "Lost and found" for r in fake_twilio.received)
 
-    assert _wait(lost_sent, timeout=30), _read(log)
+    assert wait_for(lost_sent, timeout=30), log_tail(log)
     assert [r["form"].get("Body") for r in fake_twilio.received].count("Lost and found") == 1
 
     # Stops cleanly with the server.
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
-    output = _read(log, tail=10**7)
+    output = log_tail(log, tail=10**7)
     assert output.count("in-process jobs started") == 2  # one scheduler per worker process
     assert output.count("in-process jobs stopped") == 2
     assert "Traceback" not in output

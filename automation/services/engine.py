@@ -75,6 +75,15 @@ def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: 
             interaction=interaction,
         ):
             handled = enrollment
+    if handled is None and not enrollments:
+        # Said out loud: on a new deploy, "nobody answers" is most often "no plan is active".
+        no_plan = not entry_flows()
+        logger.log(
+            logging.WARNING if no_plan else logging.INFO,
+            "no plan took the message of contact %s (%s): it is stored, nobody answers",
+            contact.pk,
+            "there is no active plan" if no_plan else "no entry keyword or catch-all plan matched",
+        )
     # Every active enrollment heard from the contact (timeouts measure silence).
     for enrollment in enrollments:
         if enrollment.status == Status.ACTIVE:
