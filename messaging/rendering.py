@@ -4,9 +4,12 @@ A marketer's text is data, not code (issue 9):
 
 - **A plain, read-only context.** Templates see only the values the caller puts in the
   context (``contacts.selectors.contact_template_values`` and the enrollment's values built
-  by automation): strings, numbers and read-only mappings/tuples — never a model
-  instance, so no template can walk a relation to another row or call a method that
-  changes anything.
+  by automation): strings, numbers, dates and read-only mappings/tuples — never a model
+  instance, so no template can walk a relation to another row.
+- **Lookups, never calls** (issue 18). ``a.b`` is a key of a mapping, ``a.0`` an index of
+  a tuple or a text, and nothing else: no attribute or method is looked up, nothing is
+  called (``{{ contact.phone.encode }}``, ``{{ contact.attributes.items }}`` render as
+  empty, like an unknown name). Filters (``|upper``, ``|date``) are how a value is changed.
 - **Only what a text needs.** The engine knows a few tags (``if``, ``firstof``, ``with``,
   ``now``, ``comment``) and the filters whose cost is linear in their input; loops,
   ``lorem``, ``include``, ``load`` and the padding filters are not there at all. A template
@@ -23,8 +26,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
 
-from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters, defaulttags
-from django.template.base import Lexer, TokenType
+from django.template import (
+    Context,
+    Engine,
+    Library,
+    Template,
+    TemplateSyntaxError,
+    defaultfilters,
+    defaulttags,
+)
+from django.template.base import FilterExpression, Lexer, Parser, TokenType, Variable, VariableDoesNotExist
+from django.template.context import BaseContext
 
 MAX_TEMPLATE_LENGTH = 5000
 MAX_RENDERED_LENGTH = 1600  # Twilio's limit for one message body
@@ -68,8 +80,61 @@ for _name, _clamp in (
     )
 
 
+# What a part of a name is a key of (the context, the mappings of template_values) or an
+# index of.
+_KEYED = (BaseContext, MappingProxyType, dict)
+_INDEXED = (tuple, str)
+
+
+class _Lookup(Variable):
+    """A name in a template, looked up only as keys of mappings and indexes of tuples and
+    texts: never an attribute, never a call (Django's own lookup calls what it finds)."""
+
+    __slots__ = ()
+
+    def _resolve_lookup(self, context):
+        current = context
+        for bit in self.lookups:
+            try:
+                if isinstance(current, _KEYED):
+                    current = current[bit]
+                elif isinstance(current, _INDEXED):
+                    current = current[int(bit)]
+                else:
+                    raise LookupError
+            except (LookupError, ValueError):
+                raise VariableDoesNotExist("Failed lookup for key [%s]", (bit,)) from None
+        return current
+
+
+class _Expression(FilterExpression):
+    """A value and its filters, every name in it a ``_Lookup``."""
+
+    __slots__ = ()
+
+    def __init__(self, token, parser):
+        super().__init__(token, parser)
+        names = [arg for _, args in self.filters for lookup, arg in args if lookup]
+        for name in [self.var, *names] if self.is_var else names:
+            name.__class__ = _Lookup  # the same name, looked up the sandbox's way
+
+
+class _Parser(Parser):
+    def compile_filter(self, token):
+        return _Expression(token, self)
+
+
+class _Template(Template):
+    def compile_nodelist(self):
+        tokens = Lexer(self.source).tokenize()
+        return _Parser(tokens, builtins=self.engine.template_builtins, origin=self.origin).parse()
+
+
 class _SandboxEngine(Engine):
     default_builtins = []  # none of Django's: only the library above
+
+    def from_string(self, template_code):
+        return _Template(template_code, engine=self)
 
 
 # No loaders (no include/extends can find anything), no autoescape (SMS is plain text).

@@ -1,8 +1,10 @@
 """A marketer's text is data, not code (issue 9, points 1-3): templates render from a plain,
-read-only context, cost a bounded amount, and are sent as written."""
+read-only context, cost a bounded amount, and are sent as written. Issue 18, point 1: a
+name is a key or an index, never an attribute or a method."""
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from automation.models import BulkEnrollmentJob, Enrollment, Plan
@@ -122,3 +124,25 @@ def test_the_preview_shows_the_text_as_sent_and_refuses_loops(marketer_client):
     data = marketer_client.post(url, {"body": "{% for x in 'ab' %}{{ x }}{% endfor %}"}).json()
     assert data["ok"] is False
     assert "{% for %} cannot be used" in data["error"]
+
+
+# --- issue 18: names are looked up, never called ------------------------------------------
+
+
+def test_a_template_calls_no_method_and_reads_no_attribute(text_in, sms_outbox):
+    ContactFactory(
+        phone=PHONE, first_name="Ann", attributes={"tags": ["vip", "new"], "points": 7, "items": "a key"}
+    )
+    _plan_sending(
+        "A{{ contact.phone.encode }}B{{ contact.attributes.keys }}C{{ contact.attributes.values }}"
+        "D{{ contact.attributes.get }}E{{ contact.first_name.upper }}F{{ contact.attributes.tags.count }}"
+        "G{{ contact.attributes.points.real }}H{{ enrollment.enrolled_at.isoformat }}"
+        "I{{ enrollment.enrolled_at.year }}J{{ enrollment.plan.copy }}K{% firstof contact.phone.strip '-' %}"
+        "L{% if contact.first_name.upper %}M{% endif %}x|"
+        "{{ contact.attributes.items }}|{{ contact.first_name|upper }} {{ contact.attributes.tags.0 }} "
+        "{{ contact.attributes.tags|join:'+' }} {{ contact.attributes.points|add:5 }} "
+        "{{ enrollment.enrolled_at|date:'Y' }} {{ contact.first_name.0 }}"
+    )
+    text_in(PHONE, "hello")
+    year = timezone.localtime(Enrollment.objects.get().enrolled_at).year
+    assert [m.body for m in sms_outbox] == [f"ABCDEFGHIJK-Lx|a key|ANN vip vip+new 12 {year} A"]
