@@ -1,13 +1,21 @@
 """A marketer's text is data, not code (issue 9, points 1-3): templates render from a plain,
-read-only context, cost a bounded amount, and are sent as written."""
+read-only context, cost a bounded amount, and are sent as written. Issue 18, point 1: a
+name is a key or an index, never an attribute or a method; a text is bounded in memory and
+time, not only in length (what a filter makes, how deep blocks nest, the work of a render)."""
+
+import json
+import tracemalloc
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from automation.models import BulkEnrollmentJob, Enrollment, Plan
 from automation.tests.admin_forms import page_data
-from automation.tests.factories import ask, plan_make
+from automation.tests.factories import ask, plan_document, plan_make
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
 
@@ -122,3 +130,166 @@ def test_the_preview_shows_the_text_as_sent_and_refuses_loops(marketer_client):
     data = marketer_client.post(url, {"body": "{% for x in 'ab' %}{{ x }}{% endfor %}"}).json()
     assert data["ok"] is False
     assert "{% for %} cannot be used" in data["error"]
+
+
+# --- issue 18: names are looked up, never called ------------------------------------------
+
+
+def test_a_template_calls_no_method_and_reads_no_attribute(text_in, sms_outbox):
+    ContactFactory(
+        phone=PHONE, first_name="Ann", attributes={"tags": ["vip", "new"], "points": 7, "items": "a key"}
+    )
+    _plan_sending(
+        "A{{ contact.phone.encode }}B{{ contact.attributes.keys }}C{{ contact.attributes.values }}"
+        "D{{ contact.attributes.get }}E{{ contact.first_name.upper }}F{{ contact.attributes.tags.count }}"
+        "G{{ contact.attributes.points.real }}H{{ enrollment.enrolled_at.isoformat }}"
+        "I{{ enrollment.enrolled_at.year }}J{{ enrollment.plan.copy }}K{% firstof contact.phone.strip '-' %}"
+        "L{% if contact.first_name.upper %}M{% endif %}x|"
+        "{{ contact.attributes.items }}|{{ contact.first_name|upper }} {{ contact.attributes.tags.0 }} "
+        "{{ contact.attributes.tags|join:'+' }} {{ contact.attributes.points|add:5 }} "
+        "{{ enrollment.enrolled_at|date:'Y' }} {{ contact.first_name.0 }}"
+    )
+    text_in(PHONE, "hello")
+    year = timezone.localtime(Enrollment.objects.get().enrolled_at).year
+    assert [m.body for m in sms_outbox] == [f"ABCDEFGHIJK-Lx|a key|ANN vip vip+new 12 {year} A"]
+
+
+# --- issue 18: bounded in memory and time -------------------------------------------------
+
+# The report's text: 27 nested {% with %}, each doubling a 16-character text (2 GB at the end).
+DOUBLING = (
+    "{% with a0='0123456789abcdef' %}"
+    + "".join(f"{{% with a{i}=a{i - 1}|add:a{i - 1} %}}" for i in range(1, 28))
+    + "{{ a27|length }}"
+    + "{% endwith %}" * 28
+)
+WITH_NESTING = "{% with %} may be nested at most 3 deep (one {% with a=… b=… %} can name several values)."
+
+
+def test_the_reports_doubling_text_is_refused_at_plan_import(tmp_path):
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan_document(slug="doubling", steps=[ask("start", DOUBLING)])))
+    err = StringIO()
+    with pytest.raises(SystemExit):
+        call_command("plan_import", str(path), stdout=StringIO(), stderr=err)
+    assert err.getvalue().strip() == f"step 'start', text: {WITH_NESTING}"
+    assert not Plan.objects.exists()
+
+
+def test_the_text_preview_refuses_the_reports_doubling_text(marketer_client):
+    data = marketer_client.post(reverse("sms_preview"), {"body": DOUBLING}).json()
+    assert data == {"ok": False, "error": WITH_NESTING}
+
+
+def _with(depth: int) -> str:
+    names = "".join(f"{{% with a{i}=a{i - 1}|add:'x' %}}" for i in range(1, depth))
+    return "{% with a0='x' %}" + names + f"{{{{ a{depth - 1} }}}}" + "{% endwith %}" * depth
+
+
+def _ifs(depth: int) -> str:
+    return (
+        "{% with a='x' %}"
+        + "{% if a %}" * (depth - 1)
+        + "{{ a }}"
+        + "{% endif %}" * (depth - 1)
+        + "{% endwith %}"
+    )
+
+
+def _condition(words: int) -> str:  # not not … a: Django's parser recursed once per not
+    return "{% if " + "not " * (words - 1) + "contact.first_name %}x{% endif %}"
+
+
+def _doubled(length: int) -> str:  # a text of `length` made inside the template, doubled
+    return f"{{% with s='{'x' * (length // 2)}' %}}{{{{ s|add:s|length }}}}{{% endwith %}}"
+
+
+def _joined(length: int) -> str:  # "xx…x" joined with "-": twice its length, less one
+    return f"{{% with s='{'x' * ((length + 1) // 2)}' %}}{{{{ s|join:'-'|length }}}}{{% endwith %}}"
+
+
+def _lowered(times: int) -> str:
+    return "{{ contact.first_name" + "|lower" * times + " }}"
+
+
+# (at the cap: saved, over it by one: refused saying why)
+TOO_BIG = "|{} would make {:,} characters here; a filter may make at most 4,096."
+DATE_FORMAT = "A date format may be at most 32 characters long; this one is 33."
+CAPS = [
+    ("with", _with(3), _with(4), WITH_NESTING),
+    ("if and with", _ifs(8), _ifs(9), "{% if %} and {% with %} may be nested at most 8 deep."),
+    ("words", _condition(40), _condition(41),
+     "An {% if %} condition may have at most 40 words; this one has 41."),
+    ("now", "{% now '" + "Y" * 32 + "' %}", "{% now '" + "Y" * 33 + "' %}", DATE_FORMAT),
+    ("date", "{{ enrollment.enrolled_at|date:'" + "Y" * 32 + "' }}",
+     "{{ enrollment.enrolled_at|date:'" + "Y" * 33 + "' }}", DATE_FORMAT),
+    ("add", _doubled(4096), _doubled(4098), TOO_BIG.format("add", 4098)),
+    ("join", _joined(4095), _joined(4097), TOO_BIG.format("join", 4097)),
+    # a name 64, a value written 512, each |lower of "Alex" 1,024 + 4 + 4: 62 calls, 64,560 of 65,536
+    ("work", _lowered(62), _lowered(63),
+     "The text is too much work to render: use fewer filters and {{ … }} values, "
+     "on shorter values, with shorter date formats."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("at_cap", "past_cap", "says"), [c[1:] for c in CAPS], ids=[c[0] for c in CAPS])
+def test_a_text_at_each_cap_is_saved_and_one_past_it_is_refused(marketer_client, at_cap, past_cap, says):
+    response = _post_plan(marketer_client, at_cap)
+    assert response.status_code == 302, response.context["form"].errors
+    response = _post_plan(marketer_client, past_cap)
+    assert response.status_code == 200
+    assert response.context["form"].errors["text"] == [says]
+    assert [r.document["steps"][0]["text"] for r in Plan.objects.get(slug="texts").revisions.all()] == ["Hi"]
+
+
+def test_join_on_a_long_text_is_refused_before_it_is_built(marketer_client):
+    body = f"{{% with s='{'x' * 2000}' %}}{{{{ s|join:s|length }}}}{{% endwith %}}"
+    marketer_client.post(reverse("sms_preview"), {"body": "Hi"})  # the request's own first-time costs
+    tracemalloc.start()
+    try:
+        data = marketer_client.post(reverse("sms_preview"), {"body": body}).json()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert data == {
+        "ok": False,
+        "error": "|join would make 4,000,000 characters here; a filter may make at most 4,096.",
+    }
+    assert peak < 1_000_000  # the 4 MB text was never made
+
+
+def test_a_filter_past_the_cap_fails_that_message_even_inside_a_comparison(text_in, sms_outbox):
+    # Django reads an error inside {% if a == b %} as False: the text must not go as "no".
+    ContactFactory(phone=PHONE, attributes={"code": "x" * 1000})
+    _plan_sending("{% if contact.attributes.code|join:'-----' == 'x' %}yes{% else %}no{% endif %}")
+    text_in(PHONE, "hello")
+    assert sms_outbox == []
+    failed = OutboundMessage.objects.get(contact__phone=PHONE)
+    assert failed.status == DeliveryStatus.FAILED
+    assert failed.error_message == TOO_BIG.format("join", 5995)
+
+
+def test_a_text_that_writes_past_the_cap_stops_there(text_in, sms_outbox):
+    ContactFactory(phone=PHONE, attributes={"essay": "word " * 400})
+    _plan_sending("{{ contact.attributes.essay }}" * 3)  # 6,000 characters
+    text_in(PHONE, "hello")
+    failed = OutboundMessage.objects.get(contact__phone=PHONE)
+    assert failed.error_message == (
+        "The text renders more than 4,096 characters; a text message holds at most 1,600."
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (_condition(1200), "An {% if %} condition may have at most 40 words; this one has 1,200."),
+        ("{% if 1 %}" * 230 + "{% endif %}" * 230, "{% if %} and {% with %} may be nested at most 8 deep."),
+        (
+            "{% now '" + "M" * 4900 + "' %}",
+            "A date format may be at most 32 characters long; this one is 4,900.",
+        ),
+    ],
+)
+def test_the_text_preview_refuses_what_made_django_recurse_or_spin(marketer_client, body, says):
+    data = marketer_client.post(reverse("sms_preview"), {"body": body}).json()
+    assert data == {"ok": False, "error": says}
