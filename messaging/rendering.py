@@ -15,6 +15,9 @@ A marketer's text is data, not code (issue 9):
   what it renders at most ``MAX_RENDERED_LENGTH`` (Twilio's limit for one message); a
   render past it raises ``RenderError`` for that one message.
 - **Sent as written.** No HTML escaping: SMS is plain text.
+- **A URL keeps its shape.** In a URL (``url_render``, plan `http` steps) what each value
+  puts in is percent-encoded, so no value can add a path segment, a query parameter or a
+  fragment; the template's own text stays as written.
 """
 
 import functools
@@ -22,12 +25,14 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
+from urllib.parse import quote
 
 from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters, defaulttags
-from django.template.base import Lexer, TokenType
+from django.template.base import Lexer, TokenType, VariableNode
 
 MAX_TEMPLATE_LENGTH = 5000
 MAX_RENDERED_LENGTH = 1600  # Twilio's limit for one message body
+MAX_URL_LENGTH = 4000  # a rendered URL; web servers refuse longer request lines
 
 # The tags a text message has use for; the end/else tags of each are parsed by the tag itself.
 ALLOWED_TAGS = ("if", "firstof", "with", "now", "comment")
@@ -137,13 +142,63 @@ def sms_body_render(*, template: str, context: Mapping) -> str:
         compiled = _compiled(template)
     except TemplateSyntaxError as exc:
         raise RenderError(_syntax_message(exc)) from exc
-    try:
-        body = compiled.render(Context(dict(template_values(context)), autoescape=False)).strip()
-    except Exception as exc:  # a filter given a value it cannot handle
-        raise RenderError(f"The text does not render: {exc}") from exc
+    body = _render(compiled, context)
     if len(body) > MAX_RENDERED_LENGTH:
         raise RenderError(
             f"The text renders {len(body):,} characters; "
             f"a text message holds at most {MAX_RENDERED_LENGTH:,}."
         )
     return body
+
+
+def _render(compiled, context: Mapping) -> str:
+    try:
+        return compiled.render(Context(dict(template_values(context)), autoescape=False)).strip()
+    except Exception as exc:  # a filter given a value it cannot handle
+        raise RenderError(f"The text does not render: {exc}") from exc
+
+
+# --- URLs ---------------------------------------------------------------------------------
+
+
+class _EncodedVariable(VariableNode):
+    """`{{ value|filters }}` whose output, after every filter, is percent-encoded."""
+
+    def render(self, context):
+        return quote(super().render(context), safe="")
+
+
+class _EncodedFirstOf(defaulttags.FirstOfNode):
+    def render(self, context):
+        out = super().render(context)
+        return out if self.asvar else quote(out, safe="")  # `as name`: encoded where it is shown
+
+
+@functools.lru_cache(maxsize=256)
+def _url_compiled(template: str):
+    """A URL template compiled afresh (the text cache's templates are shared: never changed)
+    with every node that outputs a value encoding it."""
+    compiled = _engine.from_string(template)
+    for node in compiled.nodelist.get_nodes_by_type(VariableNode):
+        node.__class__ = _EncodedVariable
+    for node in compiled.nodelist.get_nodes_by_type(defaulttags.FirstOfNode):
+        node.__class__ = _EncodedFirstOf
+    return compiled
+
+
+def url_render(*, template: str, context: Mapping) -> str:
+    """Render a URL over a plain `context`: what each value puts in (``{{ … }}``,
+    ``{% firstof %}``) is percent-encoded — every character but letters, digits and
+    ``_.-~``, so ``/ ? # & =`` in a value cannot change the path or the query — and the
+    template's own text stays as written. Raise RenderError."""
+    problem = sms_template_problem(template) if len(template) > MAX_TEMPLATE_LENGTH else None
+    if problem:
+        raise RenderError(problem)
+    try:
+        compiled = _url_compiled(template)
+    except TemplateSyntaxError as exc:
+        raise RenderError(_syntax_message(exc)) from exc
+    url = _render(compiled, context)
+    if len(url) > MAX_URL_LENGTH:
+        raise RenderError(f"The URL renders {len(url):,} characters; at most {MAX_URL_LENGTH:,} are allowed.")
+    return url

@@ -303,6 +303,9 @@ SMS_LOOP_GUARD_MINUTES = env.int("SMS_LOOP_GUARD_MINUTES", default=10)
 # Plan `http` steps (CONTRACT §6): loopback, private and link-local addresses are refused
 # unless this is set (a service on the same machine or network, in development).
 HTTP_STEP_ALLOW_PRIVATE = env.bool("HTTP_STEP_ALLOW_PRIVATE", default=False)
+# The whole of one `http` step's call, in seconds: connecting, the answer's headers and its
+# body (CONTRACT §6: 10 s). Not a per-read timeout: a server that drips bytes is cut off.
+HTTP_STEP_TIMEOUT = 10
 
 LOGGING = {
     "version": 1,

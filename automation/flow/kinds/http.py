@@ -1,9 +1,12 @@
-"""`http`: call a web service off the request path (10 s timeout); a 2xx answer goes to
-`next`, anything else (or a refused private address) to `on_failure`; `save` copies
-values of the JSON answer to contact fields. The call itself is
-``automation.services.webhooks``: after commit, and its answer comes back as an event."""
+"""`http`: call a web service off the request path (10 s in all); a 2xx answer goes to
+`next`, anything else (or a refused private address) to `on_failure`; `save` copies values
+of the JSON answer to contact fields, each found by a dotted path from the answer's top.
+What a template puts into `url` is URL-encoded; a text `body` is sent as one JSON string,
+an object body's text values each as a JSON string (CONTRACT §6). The call itself is
+``automation.services.http_steps``: after commit, and its answer comes back as an event."""
 
 import json
+import re
 
 from django import forms
 
@@ -13,23 +16,23 @@ from automation.flow.read import Reader, field_path_problem
 
 METHODS = ("GET", "POST")
 MAX_HEADERS = 20
+MAX_BODY_VALUES = 200
+_JSON_PATH = re.compile(r"[^.\s]+(\.[^.\s]+){0,19}")  # `points`, `data.points`, `items.0.id`
 
 
 def json_path_get(data, path: str):
-    """`data.points` / `data.items.0.id` in a JSON answer (the leading `data` is the
-    answer itself); None when any part is missing."""
-    parts = path.split(".")
-    if parts and parts[0] == "data":
-        parts = parts[1:]
+    """The value at `path` in a JSON answer, a dotted path from its top: `points` reads
+    {"points": 7}, `data.points` reads {"data": {"points": 42}}, `items.0.id` the first
+    item's id. None when any part is missing, or the value is an object or a list."""
     value = data
-    for part in parts:
-        if isinstance(value, dict):
-            value = value.get(part)
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
             return None
-    return value if value is None or isinstance(value, str | int | float | bool) else None
+    return value if isinstance(value, str | int | float | bool) else None
 
 
 def answer_summary(answer) -> str:
@@ -52,13 +55,46 @@ def _pairs(text: str, sep: str, what: str) -> dict[str, str]:
     return out
 
 
+def _body_check(r: Reader, body) -> None:
+    """Each text value of an object body is a template (sent, rendered, as a JSON string)."""
+    from messaging.preview import sms_template_error
+
+    values = []
+
+    def walk(value, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}")
+        elif isinstance(value, list):
+            for n, item in enumerate(value):
+                walk(item, f"{path}.{n}")
+        else:
+            values.append((path, value))
+
+    walk(body, "body")
+    if len(values) > MAX_BODY_VALUES:
+        r.bad("body", f"has {len(values)} values; at most {MAX_BODY_VALUES} are allowed")
+        return
+    for path, value in values:
+        if isinstance(value, str):
+            error = sms_template_error(template=value)
+            if error:
+                r.bad(path, error)
+
+
 class HttpForm(StepForm):
     method = forms.ChoiceField(choices=[(m, m) for m in METHODS], initial="GET")
     url = forms.CharField(
-        max_length=2000, label="URL", help_text="May use {{ contact.phone }} and other contact values."
+        max_length=2000,
+        label="URL",
+        help_text="Written out, from https://; {{ contact.phone }} and other values are URL-encoded where "
+        "they go, e.g. https://shop.example.com/points?phone={{ contact.phone }}",
     )
     body = template_area(
-        "Body (POST)", rows=3, help_text="Sent as JSON: a JSON object, or text with {{ … }} values."
+        "Body (POST)",
+        rows=3,
+        help_text="Sent as JSON. A JSON object whose text values may use {{ … }}, each sent as text: "
+        '{"phone": "{{ contact.phone }}", "source": "sms"}. Anything else is sent as one JSON string.',
     )
     headers = forms.CharField(
         required=False,
@@ -69,7 +105,9 @@ class HttpForm(StepForm):
         required=False,
         label="Save from the answer",
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="One a line: contact field = path in the JSON answer, e.g. attributes.points = data.points",
+        help_text="One a line: contact field = dotted path from the top of the JSON answer, e.g. "
+        'attributes.points = data.points reads {"data": {"points": 42}}; items.0.id the first item\'s id. '
+        "A path the answer lacks saves nothing.",
     )
     next = ExitField(label="When it answers 2xx, go to")
     on_failure = ExitField(label="Otherwise, go to")
@@ -89,6 +127,19 @@ class HttpForm(StepForm):
 
     def clean_headers(self):
         return _pairs(self.cleaned_data["headers"], ":", "Name: value")
+
+    def clean_body(self):
+        body = self.cleaned_data["body"]
+        start = body.lstrip()[:2]
+        if start[:1] in ("{", "[") and start not in ("{{", "{%", "{#"):
+            try:
+                json.loads(body)
+            except ValueError as exc:
+                raise forms.ValidationError(
+                    f"This looks like JSON but is not ({exc}). Put each {{{{ … }}}} value in quotes, "
+                    'e.g. "name": "{{ contact.first_name }}": it is sent as text.'
+                ) from exc
+        return body
 
     def clean_save(self):
         return _pairs(self.cleaned_data["save"], "=", "field = path")
@@ -117,13 +168,18 @@ class Http(StepKind):
     def read(self, r: Reader) -> dict:
         data = {"method": r.choice("method", METHODS, default="GET") or "GET", "url": r.text("url")}
         url = data["url"]
-        if url and not url.lstrip().startswith(("https://", "http://", "{{")):
-            r.bad("url", f"{url[:80]!r} must start with https:// or http://")
+        if url and not url.startswith(("https://", "http://")):
+            r.bad(
+                "url",
+                f"{url[:80]!r} must start with https:// or http:// (what {{{{ … }}}} puts in is "
+                "URL-encoded, so the address itself is written out)",
+            )
         body = r.get("body", None)
         if body is not None:
             if isinstance(body, str):
                 data["body"] = r.text("body")
             elif isinstance(body, dict | list):
+                _body_check(r, body)
                 data["body"] = body
             else:
                 r.bad("body", "must be a template (text) or a JSON object")
@@ -148,8 +204,12 @@ class Http(StepKind):
                     problem = field_path_problem(field)
                     if problem:
                         r.bad(f"save.{field}", problem)
-                    elif not isinstance(path, str) or not path:
-                        r.bad(f"save.{field}", "must be a dotted path into the answer, e.g. data.points")
+                    elif not isinstance(path, str) or not _JSON_PATH.fullmatch(path):
+                        r.bad(
+                            f"save.{field}",
+                            f"{path!r} is not a dotted path from the top of the JSON answer, "
+                            "e.g. points, data.points or items.0.id",
+                        )
                 data["save"] = save
         data["next"] = r.exit("next")
         data["on_failure"] = r.exit("on_failure", required=False)
