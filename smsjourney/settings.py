@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -220,6 +221,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Plan `http` steps wait on marketers' web services (up to HTTP_STEP_TIMEOUT each): they go
+# to a queue of their own, so a slow service never holds the threads that route replies and
+# send. Without a broker the in-process scheduler gives each routed queue its own thread
+# pool (smsjourney/background.py). With one, a plain `celery -A smsjourney worker` consumes
+# every queue below (CONTRACT §2: one worker runs the product); at scale, give the http
+# queue workers of its own: `-X http` on the others, `-Q http` on them.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+HTTP_STEP_QUEUE = "http"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(HTTP_STEP_QUEUE))
+CELERY_TASK_ROUTES = {"automation.tasks.http_step_task": {"queue": HTTP_STEP_QUEUE}}
 # No broker: each serving process runs the beat schedule itself, off the request path, and
 # hands sends and delayed retries to its own scheduler (smsjourney/background.py). 0 turns
 # that off (then run the jobs' commands from cron).

@@ -6,22 +6,12 @@ Twilio is a local fake HTTP server: the first send meets a 429, the retry a seco
 accepted. A message whose task was lost (queued long ago, never handed over) is sent by the
 release job that the server runs on its own."""
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-from urllib.parse import urlencode
-from urllib.request import Request, urlopen
 
 import pytest
-from twilio.request_validator import RequestValidator
 
-from conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, inbound_payload
-
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import inbound_payload
+from tests.zero_setup import post_signed, read_log, wait_until, zero_setup_server
 
 LOST = """
 from datetime import timedelta
@@ -40,98 +30,14 @@ OutboundMessage.objects.create(
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.fixture
 def server(tmp_path, fake_twilio):
-    port = _free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "DJANGO_SETTINGS_MODULE": "smsjourney.settings",
-        "SECRET_KEY": "zero-setup-test-" + "k" * 40,
-        "DEBUG": "0",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "CELERY_BROKER_URL": "",
-        "SMS_BACKEND": "twilio",
-        "TWILIO_API_BASE_URL": fake_twilio.base_url,
-        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
-        "TWILIO_FROM_NUMBER": "+14155550100",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "SMS_QUIET_HOURS": "",
-        "LOG_LEVEL": "INFO",
-    }
+    def setup(manage):
+        manage("load_demo_plan")
+        manage("shell", stdin=LOST)
 
-    def manage(*args: str, stdin: str | None = None) -> None:
-        subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT, env=env, input=stdin, text=True, check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
-
-    manage("migrate", "--noinput")
-    manage("load_demo_plan")
-    manage("shell", stdin=LOST)
-    log = (tmp_path / "server.log").open("w+")
-    proc = subprocess.Popen(  # noqa: S603
-        [
-            *(sys.executable, "-m", "gunicorn", "smsjourney.wsgi", "--bind", f"127.0.0.1:{port}"),
-            *("--workers", "2", "--graceful-timeout", "10", "--log-level", "info"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        up = _wait(lambda: _answers(port), timeout=30)
-        assert up, _read(log)
-        yield port, proc, log
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-def _answers(port: int) -> bool:
-    try:
-        with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def _read(log, tail: int = 6000) -> str:
-    log.flush()
-    log.seek(0)
-    return log.read()[-tail:]
-
-
-def _post_signed(port: int, params: dict) -> int:
-    url = f"http://127.0.0.1:{port}/twilio/sms/"
-    signature = RequestValidator(TEST_AUTH_TOKEN).compute_signature(url, params)
-    request = Request(
-        url,
-        data=urlencode(params).encode(),
-        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
-    )
-    with urlopen(request, timeout=10) as response:  # noqa: S310
-        return response.status
+    with zero_setup_server(tmp_path, fake_twilio, setup=setup) as running:
+        yield running
 
 
 @pytest.mark.timeout(120)
@@ -139,7 +45,7 @@ def test_without_a_broker_the_server_retries_and_runs_its_jobs_by_itself(server,
     port, proc, log = server
     fake_twilio.failures.append((429, 20429))  # the first send: too many requests
 
-    assert _post_signed(port, inbound_payload("+12125550123", "hello")) == 200
+    assert post_signed(port, inbound_payload("+12125550123", "hello")) == 200
 
     def reply_accepted() -> bool:
         return any(
@@ -149,7 +55,7 @@ def test_without_a_broker_the_server_retries_and_runs_its_jobs_by_itself(server,
 
     # The release job takes a queued message only a minute after its retry time: a reply
     # accepted within this wait was retried by the server's own scheduler, at its time.
-    assert _wait(reply_accepted, timeout=15), _read(log)
+    assert wait_until(reply_accepted, timeout=15), read_log(log)
     tries = [r for r in fake_twilio.received if r["form"].get("Body", "").startswith("Hi! Reply QUOTE")]
     assert [r["status"] for r in tries] == [429, 201]
 
@@ -157,13 +63,13 @@ def test_without_a_broker_the_server_retries_and_runs_its_jobs_by_itself(server,
     def lost_sent() -> bool:
         return any(r["form"].get("Body") == "Lost and found" for r in fake_twilio.received)
 
-    assert _wait(lost_sent, timeout=30), _read(log)
+    assert wait_until(lost_sent, timeout=30), read_log(log)
     assert [r["form"].get("Body") for r in fake_twilio.received].count("Lost and found") == 1
 
     # Stops cleanly with the server.
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
-    output = _read(log, tail=10**7)
+    output = read_log(log, tail=10**7)
     assert output.count("in-process jobs started") == 2  # one scheduler per worker process
     assert output.count("in-process jobs stopped") == 2
     assert "Traceback" not in output
