@@ -6,7 +6,8 @@ What a contact's values can do to the call (issue 18): nothing to its shape. In 
 a template puts in is percent-encoded (``messaging.rendering.url_render``), and a path
 segment that is `.` or `..` is refused; a text `body` is sent as one JSON string, an object
 body keeps its keys and non-text values as written and sends each text value, rendered, as
-a JSON string (rendered text is never parsed as JSON).
+a JSON string (rendered text is never parsed as JSON). A header may name a web service
+secret (``automation.models.HttpSecret``): its value is read here, at the call, and sent.
 
 Guards, so that a plan can neither reach inside our network nor hang a worker (the request
 itself: ``automation.services.http_transport``): public addresses only unless
@@ -29,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from automation.flow import Event
-from automation.models import Enrollment, EnrollmentStatus
+from automation.models import Enrollment, EnrollmentStatus, HttpSecret
 from automation.revisions import revision_flow
 from automation.services.enrollments import enrollment_text_context
 from automation.services.http_transport import HttpFailed, http_request_send
@@ -98,7 +99,7 @@ def _call(data, *, context: dict) -> dict:
             method=data["method"],
             url=url,
             json_body=body,
-            headers=dict(data.get("headers") or {}),
+            headers=_headers(data.get("headers") or {}),
             public_only=not settings.HTTP_STEP_ALLOW_PRIVATE,
             seconds=settings.HTTP_STEP_TIMEOUT,
         )
@@ -118,6 +119,25 @@ def _call(data, *, context: dict) -> dict:
         "error": "",
         "request": request,
     }
+
+
+def _headers(headers: Mapping) -> dict[str, str]:
+    """The headers to send: text as written; {"secret": name} the value of that web service
+    secret, read here and nowhere else (no template sees one)."""
+    names = {value["secret"] for value in headers.values() if isinstance(value, Mapping)}
+    kept = dict(HttpSecret.objects.filter(name__in=names).values_list("name", "value")) if names else {}
+    out = {}
+    for header, value in headers.items():
+        if isinstance(value, Mapping):
+            if value["secret"] not in kept:
+                raise Refused(
+                    f"the secret “{value['secret']}” (header {header}) is not set: an admin adds it "
+                    "under Web service secrets"
+                )
+            out[header] = kept[value["secret"]]
+        else:
+            out[header] = value
+    return out
 
 
 def _body(data, *, context: dict):

@@ -59,7 +59,7 @@ EVERYTHING = {
         {"id": "pause", "type": "delay", "for": "PT30M", "next": "morning"},
         {"id": "morning", "type": "delay", "until": "09:30", "next": "ask"},
         {"id": "call", "type": "http", "method": "POST", "url": "https://api.example.com/score",
-         "body": {"phone": "{{ contact.phone }}"}, "headers": {"X-Key": "k"},
+         "body": {"phone": "{{ contact.phone }}"}, "headers": {"X-Key": "k", "Authorization": {"secret": "shop-key"}},
          "save": {"attributes.points": "data.points"}, "next": "wait", "on_failure": "wait"},
         {"id": "wait", "type": "wait_event", "event": "purchase", "goal": "bought", "next": "more",
          "timeout": {"after": "P3D", "next": None}},

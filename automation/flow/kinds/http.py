@@ -12,10 +12,13 @@ from django import forms
 
 from automation.flow.forms import ExitField, StepForm, template_area
 from automation.flow.kinds.base import WAIT, Exit, Go, Step, StepKind
-from automation.flow.read import Reader, field_path_problem
+from automation.flow.read import SLUG, Reader, field_path_problem
 
 METHODS = ("GET", "POST")
 MAX_HEADERS = 20
+MAX_HEADER = 1000
+NAME_RULE = "is not a secret's name (lower-case letters, digits and -)"
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")  # an HTTP token (RFC 9110)
 MAX_BODY_VALUES = 200
 _JSON_PATH = re.compile(r"[^.\s]+(\.[^.\s]+){0,19}")  # `points`, `data.points`, `items.0.id`
 
@@ -82,6 +85,29 @@ def _body_check(r: Reader, body) -> None:
                 r.bad(path, error)
 
 
+def _headers_read(r: Reader, headers: dict) -> dict:
+    """Each header: a text sent as written, or {"secret": name}, a web service secret's
+    value (automation.models.HttpSecret), kept out of the plan."""
+    out = {}
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            r.bad(f"headers.{name}", f"{name!r} is not a header name")
+        elif isinstance(value, str):
+            if len(value) > MAX_HEADER or "\r" in value or "\n" in value:
+                r.bad(f"headers.{name}", f"must be one line of at most {MAX_HEADER} characters")
+            else:
+                out[name] = value
+        elif isinstance(value, dict):
+            secret = r.child(value, f"headers.{name}", allowed=("secret",)).get("secret")
+            if isinstance(secret, str) and SLUG.fullmatch(secret):
+                out[name] = {"secret": secret}
+            elif secret is not None:  # a missing one is said already
+                r.bad(f"headers.{name}.secret", f"{secret!r} {NAME_RULE}")
+        else:
+            r.bad(f"headers.{name}", 'must be text, or {"secret": "<name>"} for a web service secret')
+    return out
+
+
 class HttpForm(StepForm):
     method = forms.ChoiceField(choices=[(m, m) for m in METHODS], initial="GET")
     url = forms.CharField(
@@ -99,7 +125,15 @@ class HttpForm(StepForm):
     headers = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="One a line: Name: value",
+        help_text="One a line: Name: value, sent as written. Anyone who sees the plan sees these: "
+        "put API keys in a secret (below).",
+    )
+    secret_headers = forms.CharField(
+        required=False,
+        label="Headers from secrets",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One a line: Name: secret, e.g. Authorization: shop-api-key. The value is kept by an "
+        "admin under Web service secrets; the plan holds only its name.",
     )
     save = forms.CharField(
         required=False,
@@ -115,11 +149,15 @@ class HttpForm(StepForm):
     @classmethod
     def initial_of(cls, data):
         body = data.get("body")
+        headers = data.get("headers") or {}
         return {
             "method": data.get("method", "GET"),
             "url": data.get("url", ""),
             "body": json.dumps(body, ensure_ascii=False) if isinstance(body, dict | list) else (body or ""),
-            "headers": "\n".join(f"{k}: {v}" for k, v in (data.get("headers") or {}).items()),
+            "headers": "\n".join(f"{k}: {v}" for k, v in headers.items() if isinstance(v, str)),
+            "secret_headers": "\n".join(
+                f"{k}: {v['secret']}" for k, v in headers.items() if not isinstance(v, str)
+            ),
             "save": "\n".join(f"{k} = {v}" for k, v in (data.get("save") or {}).items()),
             "next": data.get("next") or "",
             "on_failure": data.get("on_failure") or "",
@@ -127,6 +165,15 @@ class HttpForm(StepForm):
 
     def clean_headers(self):
         return _pairs(self.cleaned_data["headers"], ":", "Name: value")
+
+    def clean_secret_headers(self):
+        pairs = _pairs(self.cleaned_data["secret_headers"], ":", "Name: secret")
+        for name, secret in pairs.items():
+            if name in (self.cleaned_data.get("headers") or {}):
+                raise forms.ValidationError(f"{name} is among the headers above too: keep one.")
+            if not SLUG.fullmatch(secret):
+                raise forms.ValidationError(f"{secret!r} {NAME_RULE}.")
+        return {name: {"secret": secret} for name, secret in pairs.items()}
 
     def clean_body(self):
         body = self.cleaned_data["body"]
@@ -153,9 +200,11 @@ class HttpForm(StepForm):
             except ValueError:
                 parsed = None
             data["body"] = parsed if isinstance(parsed, dict | list) else cleaned["body"]
-        for key in ("headers", "save"):
-            if cleaned[key]:
-                data[key] = cleaned[key]
+        headers = (cleaned["headers"] or {}) | (cleaned["secret_headers"] or {})
+        if headers:
+            data["headers"] = headers
+        if cleaned["save"]:
+            data["save"] = cleaned["save"]
         return data | {"next": cleaned["next"], "on_failure": cleaned["on_failure"]}
 
 
@@ -185,16 +234,10 @@ class Http(StepKind):
                 r.bad("body", "must be a template (text) or a JSON object")
         headers = r.get("headers", None)
         if headers is not None:
-            if (
-                not isinstance(headers, dict)
-                or len(headers) > MAX_HEADERS
-                or not all(
-                    isinstance(k, str) and isinstance(v, str) and len(v) <= 1000 for k, v in headers.items()
-                )
-            ):
-                r.bad("headers", f"must be an object of at most {MAX_HEADERS} text headers")
+            if not isinstance(headers, dict) or len(headers) > MAX_HEADERS:
+                r.bad("headers", f"must be an object of at most {MAX_HEADERS} headers")
             else:
-                data["headers"] = headers
+                data["headers"] = _headers_read(r, headers)
         save = r.get("save", None)
         if save is not None:
             if not isinstance(save, dict):
@@ -220,6 +263,13 @@ class Http(StepKind):
 
     def texts(self, data) -> list[str]:
         return []
+
+    def secrets(self, data) -> list[tuple[str, str]]:
+        return [
+            (f"header {k}", v["secret"])
+            for k, v in (data.get("headers") or {}).items()
+            if not isinstance(v, str)
+        ]
 
     def label(self, step: Step) -> str:
         return f"{step.data['method']} {step.data['url'][:60]}"
