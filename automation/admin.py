@@ -9,7 +9,10 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 from django_fsm.admin import FSMAdminMixin
 
-from automation import admin_contacts  # noqa: F401 - registers the contact's page
+from automation import (
+    admin_contacts,  # noqa: F401 - registers the contact's page
+    admin_secrets,  # noqa: F401 - registers the web service secrets
+)
 from automation.admin_cockpit import PlanCockpitMixin
 from automation.admin_steps import PlanStepsMixin
 from automation.flow import flow_build

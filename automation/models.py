@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django_fsm import FSMField, transition
 
@@ -342,3 +343,28 @@ class SimulatorContact(models.Model):
 
     def __str__(self) -> str:
         return f"Test contact of {self.user} for {self.plan}"
+
+
+class HttpSecret(models.Model):
+    """A value a plan's `http` step sends as a header without the plan holding it (an API
+    key): the plan names it (`{"Authorization": {"secret": "shop-api-key"}}`, CONTRACT §6),
+    so exports, revisions and their diffs carry the name only. Only users given its
+    permissions (superusers; not the Marketers group) see this model, and its admin never
+    shows a value back."""
+
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[RegexValidator(r"\A[a-z0-9][a-z0-9-]{0,99}\Z", "Lower-case letters, digits and -.")],
+        help_text="What plans call it, e.g. shop-api-key.",
+    )
+    value = models.CharField(max_length=2000, help_text="The whole header value, e.g. Bearer sk_live_…")
+    note = models.CharField(max_length=200, blank=True, help_text="What it is for, whose it is.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "web service secret"
+
+    def __str__(self) -> str:
+        return self.name

@@ -11,7 +11,10 @@ thread pool):
   that several processes at once run each job once at a time;
 - sends, handed over by ``task_enqueue`` instead of running inside the request;
 - delayed retries (``task_enqueue(…, countdown=…)``) at their time: a send that hit a 429
-  goes again a second later, not at the next minute's release job.
+  goes again a second later, not at the next minute's release job;
+- each queue ``CELERY_TASK_ROUTES`` routes tasks to (plan `http` steps, which wait on
+  outside web services) on a pool of its own, as a broker's workers would: four slow
+  services never hold the threads that route replies and send.
 
 It starts with the server (``smsjourney.wsgi``) and stops with it (``atexit``: running
 jobs finish, nothing new starts). Anywhere else — tests, management commands, a shell —
@@ -36,11 +39,15 @@ logger = logging.getLogger(__name__)
 # Threads for jobs and sends in one serving process: enough for a burst of replies, few
 # enough for SQLite's one writer at a time.
 WORKER_THREADS = 4
+# Threads of each routed queue's own pool (CELERY_TASK_ROUTES): an http step holds one for
+# at most HTTP_STEP_TIMEOUT.
+QUEUE_THREADS = 4
 FIRST_RUN_AFTER = timedelta(seconds=5)  # periodic jobs start shortly after the server
 
 _lock = threading.Lock()
 _scheduler: BackgroundScheduler | None = None
 _pid: int | None = None
+_pools: frozenset[str] = frozenset()  # the running scheduler's pools besides "default"
 
 
 def wanted() -> bool:
@@ -56,14 +63,16 @@ def running() -> bool:
 def start(*, periodic: dict[str, tuple[Callable[[], object], float]]) -> bool:
     """Start this process's scheduler (once per process; again in a forked child) with
     `periodic`: job name → (callable, interval in seconds). False when not wanted."""
-    global _scheduler, _pid
+    global _scheduler, _pid, _pools
     if not wanted():
         return False
     with _lock:
         if running():
             return True
+        executors = {"default": ThreadPoolExecutor(WORKER_THREADS)}
+        executors |= {queue: ThreadPoolExecutor(QUEUE_THREADS) for queue in _routed_queues()}
         scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(WORKER_THREADS)},
+            executors=executors,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
             timezone=UTC,
         )
@@ -79,7 +88,7 @@ def start(*, periodic: dict[str, tuple[Callable[[], object], float]]) -> bool:
                 next_run_time=first,
             )
         scheduler.start()
-        _scheduler, _pid = scheduler, os.getpid()
+        _scheduler, _pid, _pools = scheduler, os.getpid(), frozenset(executors) - {"default"}
     atexit.register(stop)
     logger.info("in-process jobs started (pid %s): %s", _pid, ", ".join(periodic) or "none")
     return True
@@ -138,6 +147,17 @@ def _run_task(task, *args) -> None:
         connections.close_all()
 
 
+def _routed_queues() -> set[str]:
+    """The queues CELERY_TASK_ROUTES sends tasks to (each gets its own pool here)."""
+    return {route["queue"] for route in settings.CELERY_TASK_ROUTES.values() if route.get("queue")}
+
+
+def _pool_of(task) -> str:
+    """The scheduler's pool for `task`: its routed queue's, else the default one."""
+    queue = (settings.CELERY_TASK_ROUTES.get(task.name) or {}).get("queue")
+    return queue if queue in _pools else "default"
+
+
 def eager() -> bool:
     """Whether tasks run in this process (no broker, or Celery's eager mode): read at call
     time, since tests flip the setting after Celery may have cached its config."""
@@ -154,7 +174,11 @@ def task_enqueue(task, *, args: tuple = (), countdown: float | None = None, prio
     scheduler = _scheduler if running() else None
     if scheduler is not None:
         when = datetime.now(UTC) + timedelta(seconds=max(countdown or 0, 0))
-        scheduler.add_job(_run_task, "date", run_date=when, args=(task, *args), name=task.name)
+        pool = _pool_of(task)
+        options = {} if pool == "default" else {"misfire_grace_time": None}  # late, never dropped
+        scheduler.add_job(
+            _run_task, "date", run_date=when, args=(task, *args), name=task.name, executor=pool, **options
+        )
         return None
     if countdown:
         return None  # nobody to run it later here: the periodic jobs will (release, sweeper)

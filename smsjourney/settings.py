@@ -9,6 +9,7 @@ in-process, the console SMS backend.
 from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from smsjourney.environment import BASE_DIR, env_read
 
@@ -240,6 +241,16 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILE", default="/t
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Plan `http` steps wait on marketers' web services (up to HTTP_STEP_TIMEOUT each): they go
+# to a queue of their own, so a slow service never holds the threads that route replies and
+# send. Without a broker the in-process scheduler gives each routed queue its own thread
+# pool (smsjourney/background.py). With one, a plain `celery -A smsjourney worker` consumes
+# every queue below (CONTRACT §2: one worker runs the product); at scale, give the http
+# queue workers of its own: `-X http` on the others, `-Q http` on them.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+HTTP_STEP_QUEUE = "http"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(HTTP_STEP_QUEUE))
+CELERY_TASK_ROUTES = {"automation.tasks.http_step_task": {"queue": HTTP_STEP_QUEUE}}
 # No broker: each serving process runs the beat schedule itself, off the request path, and
 # hands sends and delayed retries to its own scheduler (smsjourney/background.py). 0 turns
 # that off (then run the jobs' commands from cron).
@@ -323,6 +334,9 @@ SMS_LOOP_GUARD_MINUTES = env.int("SMS_LOOP_GUARD_MINUTES", default=10)
 # Plan `http` steps (CONTRACT §6): loopback, private and link-local addresses are refused
 # unless this is set (a service on the same machine or network, in development).
 HTTP_STEP_ALLOW_PRIVATE = env.bool("HTTP_STEP_ALLOW_PRIVATE", default=False)
+# The whole of one `http` step's call, in seconds: connecting, the answer's headers and its
+# body (CONTRACT §6: 10 s). Not a per-read timeout: a server that drips bytes is cut off.
+HTTP_STEP_TIMEOUT = 10
 
 LOGGING = {
     "version": 1,

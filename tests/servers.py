@@ -1,14 +1,24 @@
 """Helpers for tests that start real servers of the product (gunicorn, Celery) in other
-processes and talk to them over HTTP on 127.0.0.1 like Twilio and a browser would."""
+processes and talk to them over HTTP on 127.0.0.1 like Twilio and a browser would; and a
+real zero-setup server (gunicorn over a SQLite file, no broker, so its in-process
+scheduler runs the sends, jobs and retries; Twilio a local fake server)."""
 
+import contextlib
+import os
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 from twilio.request_validator import RequestValidator
 
-from conftest import TEST_AUTH_TOKEN
+from conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -52,3 +62,66 @@ def post_signed(port: int, params: dict, path: str = "/twilio/sms/") -> int:
     )
     with urlopen(request, timeout=10) as response:  # noqa: S310 - 127.0.0.1 only
         return response.status
+
+
+@contextlib.contextmanager
+def zero_setup_server(
+    tmp_path: Path,
+    fake_twilio,
+    *,
+    workers: int = 2,
+    env: dict | None = None,
+    setup: Callable = lambda manage: None,
+) -> Iterator[tuple[int, subprocess.Popen, object]]:
+    """Migrate a fresh SQLite database, run `setup(manage)` (manage.py commands), then serve
+    it with gunicorn; yields (port, process, log file)."""
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DJANGO_SETTINGS_MODULE": "smsjourney.settings",
+        "SECRET_KEY": "zero-setup-test-" + "k" * 40,
+        "DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "CELERY_BROKER_URL": "",
+        "SMS_BACKEND": "twilio",
+        "TWILIO_API_BASE_URL": fake_twilio.base_url,
+        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": "+14155550100",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "SMS_QUIET_HOURS": "",
+        "LOG_LEVEL": "INFO",
+        **(env or {}),
+    }
+
+    def manage(*args: str, stdin: str | None = None) -> None:
+        subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT, env=env, input=stdin, text=True, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+
+    manage("migrate", "--noinput")
+    if setup is not None:
+        setup(manage)
+    log = (tmp_path / "server.log").open("w+")
+    proc = subprocess.Popen(  # noqa: S603
+        [
+            *(sys.executable, "-m", "gunicorn", "smsjourney.wsgi", "--bind", f"127.0.0.1:{port}"),
+            *("--workers", str(workers), "--graceful-timeout", "10", "--log-level", "info"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        up = wait_for(lambda: healthy(port), timeout=30)
+        assert up, log_tail(log)
+        yield port, proc, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()

@@ -58,3 +58,31 @@ def test_a_reply_is_published_ahead_of_plan_and_bulk_messages(settings):
     finally:
         app.conf.task_always_eager, app.conf.task_default_queue = saved
         client.delete(queue, f"{queue}:6")
+
+
+@pytest.mark.celery_broker
+@pytest.mark.django_db
+def test_http_steps_go_to_their_own_queue_which_a_plain_worker_consumes_too(settings):
+    """A plan `http` step waits on someone else's web service: its task is published to the
+    `http` queue, so workers started with `-X http` never hold a reply behind it; a worker
+    started as CONTRACT §2 says (no -Q) consumes both queues."""
+    import redis
+
+    from automation.tasks import http_step_task
+    from smsjourney.background import task_enqueue
+    from smsjourney.celery import app
+
+    assert {"celery", "http"} <= set(app.amqp.queues)  # what `celery -A smsjourney worker` consumes
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = os.environ["CELERY_BROKER_URL"]
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    client = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    before = client.llen("http"), client.llen("celery")
+    try:
+        task_enqueue(http_step_task, args=(123456789, 1))
+        assert (client.llen("http"), client.llen("celery")) == (before[0] + 1, before[1])
+    finally:
+        app.conf.task_always_eager = saved
+        if client.llen("http") > before[0]:
+            client.lpop("http")  # ours: the newest, at the head

@@ -6,18 +6,12 @@ Twilio is a local fake HTTP server: the first send meets a 429, the retry a seco
 accepted. A message whose task was lost (queued long ago, never handed over) is sent by the
 release job that the server runs on its own."""
 
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, inbound_payload
-from tests.servers import free_port, healthy, log_tail, post_signed, wait_for
-
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import inbound_payload
+from tests.servers import log_tail, post_signed, wait_for, zero_setup_server
 
 LOST = """
 from datetime import timedelta
@@ -38,55 +32,12 @@ OutboundMessage.objects.create(
 
 @pytest.fixture
 def server(tmp_path, fake_twilio):
-    port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "DJANGO_SETTINGS_MODULE": "smsjourney.settings",
-        "SECRET_KEY": "zero-setup-test-" + "k" * 40,
-        "DEBUG": "0",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "CELERY_BROKER_URL": "",
-        "SMS_BACKEND": "twilio",
-        "TWILIO_API_BASE_URL": fake_twilio.base_url,
-        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
-        "TWILIO_FROM_NUMBER": "+14155550100",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "SMS_QUIET_HOURS": "",
-        "LOG_LEVEL": "INFO",
-    }
+    def setup(manage):
+        manage("load_demo_plan")
+        manage("shell", stdin=LOST)
 
-    def manage(*args: str, stdin: str | None = None) -> None:
-        subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT, env=env, input=stdin, text=True, check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
-
-    manage("migrate", "--noinput")
-    manage("load_demo_plan")
-    manage("shell", stdin=LOST)
-    log = (tmp_path / "server.log").open("w+")
-    proc = subprocess.Popen(  # noqa: S603
-        [
-            *(sys.executable, "-m", "gunicorn", "smsjourney.wsgi", "--bind", f"127.0.0.1:{port}"),
-            *("--workers", "2", "--graceful-timeout", "10", "--log-level", "info"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        up = wait_for(lambda: healthy(port), timeout=30)
-        assert up, log_tail(log)
-        yield port, proc, log
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with zero_setup_server(tmp_path, fake_twilio, setup=setup) as running:
+        yield running
 
 
 @pytest.mark.timeout(120)

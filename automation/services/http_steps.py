@@ -2,15 +2,18 @@
 path and outside any transaction, and its answer handed back to the interpreter as an
 event. Owner: engine.
 
-Guards, so that a plan can neither reach inside our network nor hang a worker:
-- the URL's host must resolve only to public addresses (loopback, private, link-local,
-  reserved and multicast ones are refused) unless ``HTTP_STEP_ALLOW_PRIVATE=1``; and the
-  call connects to the address that was checked: requests-hardened (Saleor's) resolves
-  the name once, refuses a private answer and pins the connection to it (TLS is still
-  verified against the name), so a name whose DNS answer changes between the check and
-  the call (DNS rebinding) reaches nothing inside;
-- redirects are not followed (a 3xx is a failure);
-- a 10 s timeout to connect and to read, and at most MAX_ANSWER_BYTES of the answer read.
+What a contact's values can do to the call (issue 18): nothing to its shape. In `url` what
+a template puts in is percent-encoded (``messaging.rendering.url_render``), and a path
+segment that is `.` or `..` is refused; a text `body` is sent as one JSON string, an object
+body keeps its keys and non-text values as written and sends each text value, rendered, as
+a JSON string (rendered text is never parsed as JSON). A header may name a web service
+secret (``automation.models.HttpSecret``): its value is read here, at the call, and sent.
+
+Guards, so that a plan can neither reach inside our network nor hang a worker (the request
+itself: ``automation.services.http_transport``): public addresses only unless
+``HTTP_STEP_ALLOW_PRIVATE=1`` (checked here, and pinned by the transport against DNS
+rebinding); no redirects; one total deadline (``settings.HTTP_STEP_TIMEOUT``, 10 s); at
+most 64 KiB of the answer read.
 """
 
 from __future__ import annotations
@@ -20,44 +23,25 @@ import json
 import logging
 import socket
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from requests_hardened import Config, Manager
 
 from automation.flow import Event
-from automation.models import Enrollment, EnrollmentStatus
+from automation.models import Enrollment, EnrollmentStatus, HttpSecret
 from automation.revisions import revision_flow
 from automation.services.enrollments import enrollment_text_context
+from automation.services.http_transport import HttpFailed, http_request_send
 from contacts.services import contact_lock
-from messaging.rendering import RenderError, sms_body_render
+from messaging.rendering import RenderError, sms_body_render, url_render
 
 logger = logging.getLogger(__name__)
-
-TIMEOUT_SECONDS = 10
-MAX_ANSWER_BYTES = 64 * 1024
 
 
 class Refused(Exception):
     """The call was not made: the reason."""
-
-
-def _manager(*, public_only: bool) -> Manager:
-    return Manager(
-        Config(
-            ip_filter_enable=public_only,
-            ip_filter_allow_loopback_ips=False,
-            never_redirect=True,
-            default_timeout=(TIMEOUT_SECONDS, TIMEOUT_SECONDS),
-        )
-    )
-
-
-_PUBLIC_ONLY = _manager(public_only=True)  # connects only to the public address it checked
-_OPEN = _manager(public_only=False)  # HTTP_STEP_ALLOW_PRIVATE=1
 
 
 def http_step_run(*, enrollment_id: int, visit: int) -> bool:
@@ -107,52 +91,61 @@ def _call(data, *, context: dict) -> dict:
     """{"ok": bool, "status": int|None, "json": …, "error": str} — never raises."""
     request = data["method"]
     try:
-        url = sms_body_render(template=data["url"], context=context)
+        url = url_render(template=data["url"], context=context)
         request = f"{data['method']} {url}"[:120]
         body = _body(data.get("body"), context=context)
         _url_check(url)
-        manager = _OPEN if settings.HTTP_STEP_ALLOW_PRIVATE else _PUBLIC_ONLY
-        with manager.get_session() as session:
-            response = session.request(
-                data["method"],
-                url,
-                json=body,
-                headers=dict(data.get("headers") or {}),
-                timeout=TIMEOUT_SECONDS,
-                allow_redirects=False,
-                stream=True,
-            )
-            try:
-                raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
-            finally:
-                response.close()
-    except (Refused, RenderError, requests.RequestException, OSError) as exc:
+        answer = http_request_send(
+            method=data["method"],
+            url=url,
+            json_body=body,
+            headers=_headers(data.get("headers") or {}),
+            public_only=not settings.HTTP_STEP_ALLOW_PRIVATE,
+            seconds=settings.HTTP_STEP_TIMEOUT,
+        )
+    except (Refused, RenderError, HttpFailed) as exc:
         logger.info("http step: %s", exc)
         return {"ok": False, "status": None, "json": None, "error": str(exc)[:500], "request": request}
     parsed = None
-    if len(raw) <= MAX_ANSWER_BYTES:
+    if answer.body is not None:
         try:
-            parsed = json.loads(raw)
+            parsed = json.loads(answer.body)
         except ValueError:
             parsed = None
     return {
-        "ok": 200 <= response.status_code < 300,
-        "status": response.status_code,
+        "ok": 200 <= answer.status < 300,
+        "status": answer.status,
         "json": parsed,
         "error": "",
         "request": request,
     }
 
 
+def _headers(headers: Mapping) -> dict[str, str]:
+    """The headers to send: text as written; {"secret": name} the value of that web service
+    secret, read here and nowhere else (no template sees one)."""
+    names = {value["secret"] for value in headers.values() if isinstance(value, Mapping)}
+    kept = dict(HttpSecret.objects.filter(name__in=names).values_list("name", "value")) if names else {}
+    out = {}
+    for header, value in headers.items():
+        if isinstance(value, Mapping):
+            if value["secret"] not in kept:
+                raise Refused(
+                    f"the secret “{value['secret']}” (header {header}) is not set: an admin adds it "
+                    "under Web service secrets"
+                )
+            out[header] = kept[value["secret"]]
+        else:
+            out[header] = value
+    return out
+
+
 def _body(data, *, context: dict):
-    """The JSON body: a template rendered to text (sent as JSON when it parses as JSON, else
-    as a JSON string), or an object whose text values are templates."""
+    """The JSON body: a text is a template, sent as one JSON string; an object or a list
+    keeps its keys and its non-text values as written, and each text value is a template
+    sent as a JSON string. What a template renders is never read as JSON."""
     if isinstance(data, str):
-        text = sms_body_render(template=data, context=context)
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
+        return sms_body_render(template=data, context=context)
     if isinstance(data, Mapping):
         return {str(k): _body(v, context=context) for k, v in data.items()}
     if isinstance(data, list | tuple):
@@ -161,10 +154,15 @@ def _body(data, *, context: dict):
 
 
 def _url_check(url: str) -> None:
-    """Refuse what is not http(s), and hosts that resolve to non-public addresses."""
+    """Refuse what is not http(s), a `.` or `..` path segment, and hosts that resolve to
+    non-public addresses."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused(f"{url[:100]!r} is not an http(s) URL")
+    for segment in parts.path.split("/"):
+        if unquote(segment) in (".", ".."):
+            # A value of `..` stays `..` when encoded, and would take the call a level up.
+            raise Refused(f"the URL's path has a segment {unquote(segment)!r}, which would change the path")
     if settings.HTTP_STEP_ALLOW_PRIVATE:
         return
     port = parts.port or (443 if parts.scheme == "https" else 80)

@@ -19,8 +19,9 @@ from django.db.models import Max
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
-from automation.flow import FlowInvalid, flow_read
-from automation.models import Plan, PlanRevision
+from automation.flow import KINDS, FlowInvalid, flow_read
+from automation.flow.document import step_data
+from automation.models import HttpSecret, Plan, PlanRevision
 from tracking.models import Goal
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -181,6 +182,7 @@ def plan_warnings(*, plan: Plan | None, document: dict) -> list[str]:
             + "."
         )
     out += program_settings_warnings()
+    out += _secrets_missing(document, names)
     entry = document.get("entry") or {}
     mine = {keyword_normalize(w) for w in entry.get("keywords", ())}
     others = [(pid, flow) for pid, _, flow in entry_flows() if plan is None or pid != plan.pk]
@@ -200,6 +202,24 @@ def plan_warnings(*, plan: Plan | None, document: dict) -> list[str]:
                 "enters the older of the two plans only."
             )
     return out
+
+
+def _secrets_missing(document: dict, names: dict[str, str]) -> list[str]:
+    """A web service secret a step names that this server does not keep (a plan imported
+    from elsewhere, a secret renamed): that step's call fails until an admin adds it."""
+    wanted = [
+        (step["id"], where, name)
+        for step in document.get("steps", ())
+        if step.get("type") in KINDS
+        for where, name in KINDS[step["type"]].secrets(step_data(step))
+    ]
+    kept = set(HttpSecret.objects.filter(name__in={n for _, _, n in wanted}).values_list("name", flat=True))
+    return [
+        f"“{names[step_id]}” sends the web service secret “{name}” ({where}), which is not set here: "
+        "until an admin adds it under Web service secrets, the call fails."
+        for step_id, where, name in wanted
+        if name not in kept
+    ]
 
 
 def program_settings_warnings() -> list[str]:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from automation.models import Enrollment, Plan
+from automation.models import Enrollment, HttpSecret, Plan
 from contacts.tests.factories import ContactFactory
 
 _numbers = itertools.count(1)
@@ -65,3 +65,11 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     enrolled_at = factory.LazyFunction(timezone.now)
     step_entered_at = factory.LazyAttribute(lambda o: o.enrolled_at)
     expires_at = factory.LazyAttribute(lambda o: o.enrolled_at + timedelta(days=7))
+
+
+class HttpSecretFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = HttpSecret
+
+    name = factory.Sequence(lambda n: f"api-key-{n}")
+    value = "Bearer test-value"

@@ -59,7 +59,7 @@ EVERYTHING = {
         {"id": "pause", "type": "delay", "for": "PT30M", "next": "morning"},
         {"id": "morning", "type": "delay", "until": "09:30", "next": "ask"},
         {"id": "call", "type": "http", "method": "POST", "url": "https://api.example.com/score",
-         "body": {"phone": "{{ contact.phone }}"}, "headers": {"X-Key": "k"},
+         "body": {"phone": "{{ contact.phone }}"}, "headers": {"X-Key": "k", "Authorization": {"secret": "shop-key"}},
          "save": {"attributes.points": "data.points"}, "next": "wait", "on_failure": "wait"},
         {"id": "wait", "type": "wait_event", "event": "purchase", "goal": "bought", "next": "more",
          "timeout": {"after": "P3D", "next": None}},
@@ -219,6 +219,13 @@ REFUSALS = [
     ("a wrong format", lambda d: d.update(format="other/2"), "plan, format: 'other/2' is not 'smsjourney.plan/1'"),
     ("an http url that is not http", lambda d: step(d, "call").update(url="file:///etc/passwd"),
      "step 'call', url: 'file:///etc/passwd' must start with https:// or http://"),
+    ("an http url that a value starts", lambda d: step(d, "call").update(url="{{ contact.attributes.api }}/x"),
+     "step 'call', url: '{{ contact.attributes.api }}/x' must start with https:// or http:// (what {{ … }} puts in "
+     "is URL-encoded"),
+    ("an http body value that does not render", lambda d: step(d, "call")["body"].update(phone="{{ x|nosuch }}"),
+     "step 'call', body.phone: The filter |nosuch cannot be used"),
+    ("an http save path that is not one", lambda d: step(d, "call")["save"].update({"attributes.points": "data..x"}),
+     "step 'call', save.attributes.points: 'data..x' is not a dotted path from the top of the JSON answer"),
 ]  # fmt: skip
 
 

@@ -260,7 +260,7 @@ def test_the_simulator_shows_a_web_service_call_and_its_answer(
         steps=[
             {"id": "call", "name": "Scored", "type": "http", "method": "POST",
              "url": "https://93.184.216.34/score", "body": {"phone": "{{ contact.phone }}"},
-             "save": {"attributes.points": "data.points"}, "next": "done", "on_failure": None},
+             "save": {"attributes.points": "points"}, "next": "done", "on_failure": None},
             send("done", "You have {{ contact.attributes.points }} points.", name="Told"),
         ],
     )  # fmt: skip

@@ -1,14 +1,12 @@
 """Every step kind (CONTRACT §6), driven as a contact drives it: messages through the
-signed webhook, timers through `process_timeouts`, web services faked at the HTTP layer.
+signed webhook, timers through `process_timeouts`, `http` steps in test_http_steps.py.
 Also the interpreter's cap and revision pinning."""
 
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
-import responses
 import time_machine
 from django.core.management import call_command
 
@@ -296,132 +294,6 @@ def test_wait_event_waits_and_its_timeout_goes_on(text_in, sms_outbox, timers):
     assert the_enrollment().step_id == "wait"
     assert "Fired 1" in timers(T0 + timedelta(days=2))
     assert bodies(sms_outbox) == ["Still thinking about it?"]
-
-
-# --- http ------------------------------------------------------------------------------------------
-
-SERVICE = "https://93.184.216.34/score"  # a public address: no DNS needed here
-
-
-def http_plan(url=SERVICE, **extra):
-    return plan_make(
-        steps=[
-            {"id": "call", "type": "http", "method": "POST", "url": url,
-             "body": {"phone": "{{ contact.phone }}", "source": "sms"}, "headers": {"X-Key": "k"},
-             "save": {"attributes.points": "data.points", "first_name": "data.name"},
-             "next": "ok", "on_failure": "sorry", **extra},
-            ask("ok", "You have {{ contact.attributes.points }} points, {{ contact.first_name }}."),
-            send("sorry", "We could not look that up."),
-        ]
-    )  # fmt: skip
-
-
-def test_http_posts_after_commit_saves_the_answer_and_goes_on(text_in, sms_outbox):
-    http_plan()
-    with responses.RequestsMock() as service:
-        service.post(SERVICE, json={"points": 7, "name": "Ann"}, status=200)
-        text_in(PHONE, "points?")
-        call = service.calls[0].request
-    assert json.loads(call.body) == {"phone": PHONE, "source": "sms"}
-    assert call.headers["X-Key"] == "k"
-    assert bodies(sms_outbox) == ["You have 7 points, Ann."]
-    assert list(EnrollmentStep.objects.values_list("step_id", "via")) == [("call", "enroll"), ("ok", "http")]
-
-
-@pytest.mark.parametrize(
-    "answer", [{"status": 500, "json": {}}, {"status": 302, "headers": {"Location": "/x"}}]
-)
-def test_http_failure_goes_to_on_failure(text_in, sms_outbox, answer):
-    http_plan()
-    with responses.RequestsMock() as service:
-        service.post(SERVICE, **answer)
-        text_in(PHONE, "points?")
-    assert bodies(sms_outbox) == ["We could not look that up."]
-
-
-def test_http_refuses_private_addresses_unless_allowed(text_in, sms_outbox, settings):
-    http_plan(url="http://127.0.0.1:9/score")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as service:
-        service.post("http://127.0.0.1:9/score", json={"points": 1})
-        text_in(PHONE, "points?")
-        assert len(service.calls) == 0  # never called
-    assert bodies(sms_outbox) == ["We could not look that up."]
-
-    settings.HTTP_STEP_ALLOW_PRIVATE = True
-    with responses.RequestsMock() as service:
-        service.post("http://127.0.0.1:9/score", json={"points": 1, "name": "Bo"})
-        text_in("+12125550161", "points?")
-    assert bodies(sms_outbox, "+12125550161") == ["You have 1 points, Bo."]
-
-
-def test_a_name_that_rebinds_to_a_private_address_after_the_check_reaches_nothing(
-    text_in, sms_outbox, monkeypatch
-):
-    """DNS rebinding: the name resolves to a public address when it is checked and to
-    loopback when the call connects. A real service listens on loopback; it must hear
-    nothing. (DNS is the outside service faked here, at the resolver.)"""
-    import http.server
-    import socket
-    import threading
-
-    heard = []
-
-    class Service(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            heard.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"points": 99, "name": "Inside"}')
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Service)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    real = socket.getaddrinfo
-    answers = iter(["93.184.216.34"])  # the first answer is public, every later one loopback
-
-    def resolve(host, *args, **kwargs):
-        if host != "rebind.example":
-            return real(host, *args, **kwargs)
-        return real(next(answers, "127.0.0.1"), *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolve)
-    try:
-        http_plan(url=f"http://rebind.example:{port}/score")
-        text_in(PHONE, "points?")
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert heard == []
-    assert bodies(sms_outbox) == ["We could not look that up."]
-
-
-def test_an_http_answer_that_never_comes_back_counts_as_a_failure(text_in, sms_outbox, timers):
-    from automation.services.runtime import HTTP_ANSWER_GRACE
-    from automation.tests.factories import EnrollmentFactory
-
-    plan = http_plan()
-    with time_machine.travel(T0, tick=False), responses.RequestsMock() as service:
-        service.post(SERVICE, json={"points": 1, "name": "Ann"})
-        text_in(PHONE, "points?")  # an answer came: the timer is cleared
-    assert the_enrollment().timeout_at is None
-    # The state a lost task leaves behind: at the http step, its grace running.
-    lost = EnrollmentFactory(plan=plan, step_id="call", enrolled_at=T0, timeout_at=T0 + HTTP_ANSWER_GRACE)
-    assert "Fired 0" in timers(T0 + HTTP_ANSWER_GRACE - timedelta(seconds=1))
-    assert "Fired 1" in timers(T0 + HTTP_ANSWER_GRACE)
-    assert bodies(sms_outbox, lost.contact.phone) == ["We could not look that up."]
-
-
-def test_http_reads_at_most_64_kib_of_the_answer(text_in, sms_outbox):
-    http_plan()
-    with responses.RequestsMock() as service:
-        service.post(SERVICE, body=json.dumps({"points": 3, "pad": "x" * 100_000}), status=200)
-        text_in(PHONE, "points?")
-    # A 2xx whose body is too large to read is still a 2xx; nothing is saved from it.
-    assert bodies(sms_outbox) == ["You have  points, ."]
 
 
 # --- enter_plan, the cap ---------------------------------------------------------------------------

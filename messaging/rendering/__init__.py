@@ -27,16 +27,22 @@ A marketer's text is data, not code (issues 9 and 18):
   ``RenderError`` for that one message (nothing is cut short), as does a text over
   ``MAX_RENDERED_LENGTH``, Twilio's limit for one message.
 - **Sent as written.** No HTML escaping: SMS is plain text.
+- **A URL keeps its shape** (``urls``, plan ``http`` steps): what each value puts into a URL
+  is percent-encoded, so no value can add a path segment, a query parameter or a fragment.
 """
 
 from collections.abc import Mapping
-from datetime import date, datetime
-from decimal import Decimal
-from types import MappingProxyType
 
-from django.template import Context, TemplateSyntaxError
+from django.template import TemplateSyntaxError
 
-from messaging.rendering.engine import ALLOWED_FILTERS, ALLOWED_TAGS, compiled, syntax_message
+from messaging.rendering.engine import (
+    ALLOWED_FILTERS,
+    ALLOWED_TAGS,
+    compiled,
+    render_plain,
+    syntax_message,
+    template_values,
+)
 from messaging.rendering.limits import (
     MAX_CONDITION_WORDS,
     MAX_DATE_FORMAT,
@@ -47,8 +53,8 @@ from messaging.rendering.limits import (
     MAX_VALUE_LENGTH,
     MAX_WITH_NESTING,
     RenderError,
-    render_metered,
 )
+from messaging.rendering.urls import MAX_URL_LENGTH, url_render
 
 __all__ = [
     "ALLOWED_FILTERS",
@@ -59,12 +65,14 @@ __all__ = [
     "MAX_RENDERED_LENGTH",
     "MAX_RENDER_WORK",
     "MAX_TEMPLATE_LENGTH",
+    "MAX_URL_LENGTH",
     "MAX_VALUE_LENGTH",
     "MAX_WITH_NESTING",
     "RenderError",
     "sms_body_render",
     "sms_template_problem",
     "template_values",
+    "url_render",
 ]
 
 
@@ -80,18 +88,6 @@ def sms_template_problem(template: str) -> str | None:
     return None
 
 
-def template_values(value):
-    """`value` as a template may see it: mappings become read-only mappings, lists tuples,
-    dates and numbers stay as they are (immutable), anything else becomes its text."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({str(k): template_values(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(template_values(v) for v in value)
-    if value is None or isinstance(value, str | int | float | bool | Decimal | date | datetime):
-        return value
-    return str(value)
-
-
 def sms_body_render(*, template: str, context: Mapping) -> str:
     """Render a text over a plain `context` (see ``template_values``); raise RenderError."""
     problem = sms_template_problem(template) if len(template) > MAX_TEMPLATE_LENGTH else None
@@ -101,13 +97,7 @@ def sms_body_render(*, template: str, context: Mapping) -> str:
         template_compiled = compiled(template)
     except TemplateSyntaxError as exc:
         raise RenderError(syntax_message(exc)) from exc
-    try:
-        body = render_metered(template_compiled, Context(dict(template_values(context)), autoescape=False))
-    except RenderError:
-        raise
-    except Exception as exc:  # a filter given a value it cannot handle
-        raise RenderError(f"The text does not render: {exc}") from exc
-    body = body.strip()
+    body = render_plain(template_compiled, context, what="text")
     if len(body) > MAX_RENDERED_LENGTH:
         raise RenderError(
             f"The text renders {len(body):,} characters; "

@@ -3,9 +3,20 @@ use for, names that are looked up and never called, blocks and conditions of a b
 shape, and every value written out counted (``limits``)."""
 
 import functools
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
 from types import MappingProxyType
 
-from django.template import Engine, Library, Template, TemplateSyntaxError, defaultfilters, defaulttags
+from django.template import (
+    Context,
+    Engine,
+    Library,
+    Template,
+    TemplateSyntaxError,
+    defaultfilters,
+    defaulttags,
+)
 from django.template.base import (
     FilterExpression,
     Lexer,
@@ -184,6 +195,16 @@ _engine = _SandboxEngine(autoescape=False, string_if_invalid="", loaders=[], lib
 _engine.template_builtins = [_library]
 
 
+def compiled_fresh(template: str) -> Template:
+    """A template of its own (not the shared cache's), for a caller that changes its nodes."""
+    return _engine.from_string(template)
+
+
+def written_class(node_type: type) -> type:
+    """The sandbox's class for nodes of `node_type` that write a value out (counted)."""
+    return _WRITTEN[node_type]
+
+
 @functools.lru_cache(maxsize=512)
 def compiled(template: str) -> Template:
     """Compiling is most of a render's cost; a text compiles to the same template every
@@ -201,3 +222,29 @@ def syntax_message(exc: TemplateSyntaxError) -> str:
         name = text.split(":", 1)[1].strip().strip("'")
         return f"The filter |{name} cannot be used in a text message (allowed: {', '.join(ALLOWED_FILTERS)})."
     return f"The text does not render: {text}"
+
+
+def template_values(value):
+    """`value` as a template may see it: mappings become read-only mappings, lists tuples,
+    dates and numbers stay as they are (immutable), anything else becomes its text."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): template_values(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(template_values(v) for v in value)
+    if value is None or isinstance(value, str | int | float | bool | Decimal | date | datetime):
+        return value
+    return str(value)
+
+
+def render_plain(template_compiled: Template, context: Mapping, *, what: str) -> str:
+    """Render over a plain `context` (``template_values``), metered, stripped; any error as
+    RenderError ("The `what` does not render: …")."""
+    try:
+        out = limits.render_metered(
+            template_compiled, Context(dict(template_values(context)), autoescape=False)
+        )
+    except limits.RenderError:
+        raise
+    except Exception as exc:  # a filter given a value it cannot handle
+        raise limits.RenderError(f"The {what} does not render: {exc}") from exc
+    return out.strip()

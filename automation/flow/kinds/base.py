@@ -123,6 +123,10 @@ class StepKind:
         """The texts the step may send (reports, previews)."""
         return []
 
+    def secrets(self, data: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(where, name) of each web service secret the step sends (plan warnings)."""
+        return []
+
     # --- running ------------------------------------------------------------------------
     def enter(self, step: Step, rt: Runtime) -> Outcome:
         raise NotImplementedError

@@ -1,35 +1,41 @@
-"""`http`: call a web service off the request path (10 s timeout); a 2xx answer goes to
-`next`, anything else (or a refused private address) to `on_failure`; `save` copies
-values of the JSON answer to contact fields. The call itself is
-``automation.services.webhooks``: after commit, and its answer comes back as an event."""
+"""`http`: call a web service off the request path (10 s in all); a 2xx answer goes to
+`next`, anything else (or a refused private address) to `on_failure`; `save` copies values
+of the JSON answer to contact fields, each found by a dotted path from the answer's top.
+What a template puts into `url` is URL-encoded; a text `body` is sent as one JSON string,
+an object body's text values each as a JSON string (CONTRACT §6). The call itself is
+``automation.services.http_steps``: after commit, and its answer comes back as an event."""
 
 import json
+import re
 
 from django import forms
 
 from automation.flow.forms import ExitField, StepForm, template_area
 from automation.flow.kinds.base import WAIT, Exit, Go, Step, StepKind
-from automation.flow.read import Reader, field_path_problem
+from automation.flow.read import SLUG, Reader, field_path_problem
 
 METHODS = ("GET", "POST")
 MAX_HEADERS = 20
+MAX_HEADER = 1000
+NAME_RULE = "is not a secret's name (lower-case letters, digits and -)"
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")  # an HTTP token (RFC 9110)
+MAX_BODY_VALUES = 200
+_JSON_PATH = re.compile(r"[^.\s]+(\.[^.\s]+){0,19}")  # `points`, `data.points`, `items.0.id`
 
 
 def json_path_get(data, path: str):
-    """`data.points` / `data.items.0.id` in a JSON answer (the leading `data` is the
-    answer itself); None when any part is missing."""
-    parts = path.split(".")
-    if parts and parts[0] == "data":
-        parts = parts[1:]
+    """The value at `path` in a JSON answer, a dotted path from its top: `points` reads
+    {"points": 7}, `data.points` reads {"data": {"points": 42}}, `items.0.id` the first
+    item's id. None when any part is missing, or the value is an object or a list."""
     value = data
-    for part in parts:
-        if isinstance(value, dict):
-            value = value.get(part)
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
             return None
-    return value if value is None or isinstance(value, str | int | float | bool) else None
+    return value if isinstance(value, str | int | float | bool) else None
 
 
 def answer_summary(answer) -> str:
@@ -52,24 +58,90 @@ def _pairs(text: str, sep: str, what: str) -> dict[str, str]:
     return out
 
 
+def _body_check(r: Reader, body) -> None:
+    """Each text value of an object body is a template (sent, rendered, as a JSON string)."""
+    from messaging.preview import sms_template_error
+
+    values = []
+
+    def walk(value, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}")
+        elif isinstance(value, list):
+            for n, item in enumerate(value):
+                walk(item, f"{path}.{n}")
+        else:
+            values.append((path, value))
+
+    walk(body, "body")
+    if len(values) > MAX_BODY_VALUES:
+        r.bad("body", f"has {len(values)} values; at most {MAX_BODY_VALUES} are allowed")
+        return
+    for path, value in values:
+        if isinstance(value, str):
+            error = sms_template_error(template=value)
+            if error:
+                r.bad(path, error)
+
+
+def _headers_read(r: Reader, headers: dict) -> dict:
+    """Each header: a text sent as written, or {"secret": name}, a web service secret's
+    value (automation.models.HttpSecret), kept out of the plan."""
+    out = {}
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            r.bad(f"headers.{name}", f"{name!r} is not a header name")
+        elif isinstance(value, str):
+            if len(value) > MAX_HEADER or "\r" in value or "\n" in value:
+                r.bad(f"headers.{name}", f"must be one line of at most {MAX_HEADER} characters")
+            else:
+                out[name] = value
+        elif isinstance(value, dict):
+            secret = r.child(value, f"headers.{name}", allowed=("secret",)).get("secret")
+            if isinstance(secret, str) and SLUG.fullmatch(secret):
+                out[name] = {"secret": secret}
+            elif secret is not None:  # a missing one is said already
+                r.bad(f"headers.{name}.secret", f"{secret!r} {NAME_RULE}")
+        else:
+            r.bad(f"headers.{name}", 'must be text, or {"secret": "<name>"} for a web service secret')
+    return out
+
+
 class HttpForm(StepForm):
     method = forms.ChoiceField(choices=[(m, m) for m in METHODS], initial="GET")
     url = forms.CharField(
-        max_length=2000, label="URL", help_text="May use {{ contact.phone }} and other contact values."
+        max_length=2000,
+        label="URL",
+        help_text="Written out, from https://; {{ contact.phone }} and other values are URL-encoded where "
+        "they go, e.g. https://shop.example.com/points?phone={{ contact.phone }}",
     )
     body = template_area(
-        "Body (POST)", rows=3, help_text="Sent as JSON: a JSON object, or text with {{ … }} values."
+        "Body (POST)",
+        rows=3,
+        help_text="Sent as JSON. A JSON object whose text values may use {{ … }}, each sent as text: "
+        '{"phone": "{{ contact.phone }}", "source": "sms"}. Anything else is sent as one JSON string.',
     )
     headers = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="One a line: Name: value",
+        help_text="One a line: Name: value, sent as written. Anyone who sees the plan sees these: "
+        "put API keys in a secret (below).",
+    )
+    secret_headers = forms.CharField(
+        required=False,
+        label="Headers from secrets",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One a line: Name: secret, e.g. Authorization: shop-api-key. The value is kept by an "
+        "admin under Web service secrets; the plan holds only its name.",
     )
     save = forms.CharField(
         required=False,
         label="Save from the answer",
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="One a line: contact field = path in the JSON answer, e.g. attributes.points = data.points",
+        help_text="One a line: contact field = dotted path from the top of the JSON answer, e.g. "
+        'attributes.points = data.points reads {"data": {"points": 42}}; items.0.id the first item\'s id. '
+        "A path the answer lacks saves nothing.",
     )
     next = ExitField(label="When it answers 2xx, go to")
     on_failure = ExitField(label="Otherwise, go to")
@@ -77,11 +149,15 @@ class HttpForm(StepForm):
     @classmethod
     def initial_of(cls, data):
         body = data.get("body")
+        headers = data.get("headers") or {}
         return {
             "method": data.get("method", "GET"),
             "url": data.get("url", ""),
             "body": json.dumps(body, ensure_ascii=False) if isinstance(body, dict | list) else (body or ""),
-            "headers": "\n".join(f"{k}: {v}" for k, v in (data.get("headers") or {}).items()),
+            "headers": "\n".join(f"{k}: {v}" for k, v in headers.items() if isinstance(v, str)),
+            "secret_headers": "\n".join(
+                f"{k}: {v['secret']}" for k, v in headers.items() if not isinstance(v, str)
+            ),
             "save": "\n".join(f"{k} = {v}" for k, v in (data.get("save") or {}).items()),
             "next": data.get("next") or "",
             "on_failure": data.get("on_failure") or "",
@@ -89,6 +165,28 @@ class HttpForm(StepForm):
 
     def clean_headers(self):
         return _pairs(self.cleaned_data["headers"], ":", "Name: value")
+
+    def clean_secret_headers(self):
+        pairs = _pairs(self.cleaned_data["secret_headers"], ":", "Name: secret")
+        for name, secret in pairs.items():
+            if name in (self.cleaned_data.get("headers") or {}):
+                raise forms.ValidationError(f"{name} is among the headers above too: keep one.")
+            if not SLUG.fullmatch(secret):
+                raise forms.ValidationError(f"{secret!r} {NAME_RULE}.")
+        return {name: {"secret": secret} for name, secret in pairs.items()}
+
+    def clean_body(self):
+        body = self.cleaned_data["body"]
+        start = body.lstrip()[:2]
+        if start[:1] in ("{", "[") and start not in ("{{", "{%", "{#"):
+            try:
+                json.loads(body)
+            except ValueError as exc:
+                raise forms.ValidationError(
+                    f"This looks like JSON but is not ({exc}). Put each {{{{ … }}}} value in quotes, "
+                    'e.g. "name": "{{ contact.first_name }}": it is sent as text.'
+                ) from exc
+        return body
 
     def clean_save(self):
         return _pairs(self.cleaned_data["save"], "=", "field = path")
@@ -102,9 +200,11 @@ class HttpForm(StepForm):
             except ValueError:
                 parsed = None
             data["body"] = parsed if isinstance(parsed, dict | list) else cleaned["body"]
-        for key in ("headers", "save"):
-            if cleaned[key]:
-                data[key] = cleaned[key]
+        headers = (cleaned["headers"] or {}) | (cleaned["secret_headers"] or {})
+        if headers:
+            data["headers"] = headers
+        if cleaned["save"]:
+            data["save"] = cleaned["save"]
         return data | {"next": cleaned["next"], "on_failure": cleaned["on_failure"]}
 
 
@@ -117,28 +217,27 @@ class Http(StepKind):
     def read(self, r: Reader) -> dict:
         data = {"method": r.choice("method", METHODS, default="GET") or "GET", "url": r.text("url")}
         url = data["url"]
-        if url and not url.lstrip().startswith(("https://", "http://", "{{")):
-            r.bad("url", f"{url[:80]!r} must start with https:// or http://")
+        if url and not url.startswith(("https://", "http://")):
+            r.bad(
+                "url",
+                f"{url[:80]!r} must start with https:// or http:// (what {{{{ … }}}} puts in is "
+                "URL-encoded, so the address itself is written out)",
+            )
         body = r.get("body", None)
         if body is not None:
             if isinstance(body, str):
                 data["body"] = r.text("body")
             elif isinstance(body, dict | list):
+                _body_check(r, body)
                 data["body"] = body
             else:
                 r.bad("body", "must be a template (text) or a JSON object")
         headers = r.get("headers", None)
         if headers is not None:
-            if (
-                not isinstance(headers, dict)
-                or len(headers) > MAX_HEADERS
-                or not all(
-                    isinstance(k, str) and isinstance(v, str) and len(v) <= 1000 for k, v in headers.items()
-                )
-            ):
-                r.bad("headers", f"must be an object of at most {MAX_HEADERS} text headers")
+            if not isinstance(headers, dict) or len(headers) > MAX_HEADERS:
+                r.bad("headers", f"must be an object of at most {MAX_HEADERS} headers")
             else:
-                data["headers"] = headers
+                data["headers"] = _headers_read(r, headers)
         save = r.get("save", None)
         if save is not None:
             if not isinstance(save, dict):
@@ -148,8 +247,12 @@ class Http(StepKind):
                     problem = field_path_problem(field)
                     if problem:
                         r.bad(f"save.{field}", problem)
-                    elif not isinstance(path, str) or not path:
-                        r.bad(f"save.{field}", "must be a dotted path into the answer, e.g. data.points")
+                    elif not isinstance(path, str) or not _JSON_PATH.fullmatch(path):
+                        r.bad(
+                            f"save.{field}",
+                            f"{path!r} is not a dotted path from the top of the JSON answer, "
+                            "e.g. points, data.points or items.0.id",
+                        )
                 data["save"] = save
         data["next"] = r.exit("next")
         data["on_failure"] = r.exit("on_failure", required=False)
@@ -160,6 +263,13 @@ class Http(StepKind):
 
     def texts(self, data) -> list[str]:
         return []
+
+    def secrets(self, data) -> list[tuple[str, str]]:
+        return [
+            (f"header {k}", v["secret"])
+            for k, v in (data.get("headers") or {}).items()
+            if not isinstance(v, str)
+        ]
 
     def label(self, step: Step) -> str:
         return f"{step.data['method']} {step.data['url'][:60]}"
