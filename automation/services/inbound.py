@@ -165,7 +165,6 @@ def _route(*, contact: Contact, interaction: Interaction) -> None:
         if normalized in OPT_IN_KEYWORDS or opt_out_type == "START":
             opted_in = contact_opt_in(
                 contact=contact,
-                source=ConsentEvent.Source.KEYWORD,
                 detail=detail,
                 text=interaction.body,
                 rule=f"OptOutType {opt_out_type}" if opt_out_type == "START" else f"keyword {normalized}",
@@ -175,13 +174,15 @@ def _route(*, contact: Contact, interaction: Interaction) -> None:
         # Opted out (or just back in): the message is recorded, nothing else happens.
         return
     if contact.consent_at is None and (normalized in OPT_IN_KEYWORDS or opt_out_type == "START"):
-        # An opt-in word is consent to marketing texts (and, from here, an ordinary reply).
+        # An opt-in word is consent to marketing texts (and, from here, an ordinary reply),
+        # given when the message came: before any enrollment it makes (enrolled then too).
         contact_consent_record(
             contact=contact,
             source=ConsentEvent.Source.KEYWORD,
             detail=detail,
             text=interaction.body,
             rule=f"opt-in word {normalized}",
+            at=interaction.created_at,
         )
     enrollment_route(contact=contact, interaction=interaction, normalized=normalized)
 
