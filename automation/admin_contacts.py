@@ -4,6 +4,7 @@ apps' data, so it lives in the highest of them (DESIGN §4)."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -214,3 +215,29 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
                 contact_opt_out(contact=contact, source=ConsentEvent.Source.ADMIN, actor=request.user)
             )
         self.message_user(request, f"{changed} contact(s) opted out; {queryset.count() - changed} unchanged.")
+
+    # An opt-out is kept (CONTRACT §5): deleting an opted-out contact would drop it — a
+    # contact made again for their number (an import, an event) would be texted.
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.opted_out:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions[name] = (type(self).delete_selected_keeping_opt_outs, name, description)
+        return actions
+
+    def delete_selected_keeping_opt_outs(self, request, queryset):
+        opted_out = queryset.filter(opted_out=True).count()
+        if opted_out:
+            self.message_user(
+                request,
+                f"Nothing was deleted: {opted_out} of the selected contacts opted out, and an opt-out is "
+                f"kept (deleted, a contact made again for their number would be texted). {ONLY_THE_CONTACT}",
+                messages.ERROR,
+            )
+            return None
+        return delete_selected(self, request, queryset)

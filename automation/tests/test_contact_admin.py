@@ -240,6 +240,27 @@ def test_consent_is_never_recorded_for_an_opted_out_contact_on_its_page(marketer
     assert not contact.consent_events.exists()
 
 
+def test_an_opted_out_contact_is_never_deleted_its_opt_out_is_kept(admin_client):
+    """Deleted, an opt-out would be gone: the same number, made again by an import or an
+    event with opt_in, would be texted."""
+    opted_out = ContactFactory(phone=PHONE, opted_out=True, opted_out_at=timezone.now())
+    other = ContactFactory(phone="+12125550124")
+    url = reverse("admin:contacts_contact_changelist")
+
+    assert admin_client.get(reverse("admin:contacts_contact_delete", args=[opted_out.pk])).status_code == 403
+    for selected in ([opted_out.pk], [opted_out.pk, other.pk]):
+        response = admin_client.post(
+            url, {"action": "delete_selected", "_selected_action": selected, "post": "yes"}, follow=True
+        )
+        assert "Nothing was deleted: 1 of the selected contacts opted out" in html.unescape(
+            response.content.decode()
+        )
+    assert Contact.objects.count() == 2
+
+    admin_client.post(url, {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"})
+    assert list(Contact.objects.values_list("phone", flat=True)) == [PHONE]
+
+
 def test_opt_out_twice_changes_nothing_more(admin_client):
     contact = ContactFactory()
     url = reverse("admin:contacts_contact_changelist")
