@@ -4,6 +4,7 @@ apps' data, so it lives in the highest of them (DESIGN §4)."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -21,15 +22,18 @@ from tracking.models import GoalConversion, Interaction
 # The latest rows shown in each history inline; the full lists are one link away.
 HISTORY_LIMIT = 50
 
+# CONTRACT §5: no admin action, import or API call takes back an opt-out.
+ONLY_THE_CONTACT = "Only the contact can take back an opt-out, by texting START."
+
 
 class ContactAdminForm(forms.ModelForm):
     consent_source = forms.CharField(
         required=False,
         max_length=200,
         label="Record marketing consent",
-        help_text="Where and when the contact gave it (e.g. “signed up at the counter, 2026-05-01”); "
-        "kept in the consent log with your name. Empty: nothing changes. An opted-out contact "
-        "opts back in only by texting START.",
+        help_text="Why you record it: where and when the contact gave it (e.g. “signed up at the "
+        "counter, 2026-05-01”); kept in the consent log with your name. Empty: nothing changes. "
+        f"An opted-out contact gets none: {ONLY_THE_CONTACT}",
     )
 
     class Meta:
@@ -39,6 +43,12 @@ class ContactAdminForm(forms.ModelForm):
     def clean_phone(self) -> str:
         # National formats are read in settings.PHONE_DEFAULT_REGION; bad input is a form error.
         return phone_normalize(self.cleaned_data.get("phone", ""))
+
+    def clean_consent_source(self) -> str:
+        reason = self.cleaned_data.get("consent_source", "").strip()
+        if reason and self.instance.pk and self.instance.opted_out:
+            raise ValidationError(f"This contact opted out: consent cannot be recorded. {ONLY_THE_CONTACT}")
+        return reason
 
 
 class LatestFirstFormSet(forms.BaseInlineFormSet):
@@ -86,7 +96,7 @@ class EnrollmentInline(ReadOnlyInlineMixin, admin.TabularInline):
 class ConsentEventInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = ConsentEvent
     formset = LatestFirstFormSet
-    fields = ["occurred_at", "kind", "source", "detail", "actor"]
+    fields = ["occurred_at", "kind", "source", "detail", "actor_name"]
     ordering = ["-occurred_at", "-id"]
     show_change_link = False
     verbose_name_plural = f"Consent log (latest {HISTORY_LIMIT})"
@@ -144,7 +154,8 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
         ),
     ]
     inlines = [EnrollmentInline, GoalConversionInline, InteractionInline, ConsentEventInline]
-    actions = ["opt_out", "opt_in"]
+    # No "opt in" action: only the contact takes back an opt-out, by texting START (CONTRACT §5).
+    actions = ["opt_out"]
 
     @admin.display(description="Marketing consent")
     def consent(self, obj: Contact) -> str:
@@ -158,12 +169,10 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
                 contact=obj, source=ConsentEvent.Source.ADMIN, detail=source, actor=request.user
             )
             if not recorded:
-                self.message_user(
-                    request,
-                    "Consent was not recorded: "
-                    + ("the contact opted out." if obj.opted_out else "it is on record already."),
-                    messages.WARNING,
-                )
+                why = "it is on record already."
+                if obj.opted_out:  # since the form was checked
+                    why = f"the contact opted out. {ONLY_THE_CONTACT}"
+                self.message_user(request, f"Consent was not recorded: {why}", messages.WARNING)
 
     @admin.display(description="Name", ordering="last_name")
     def full_name(self, obj: Contact) -> str:
@@ -196,20 +205,39 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
                 results = results | queryset.filter(phone=e164)
         return results, may_have_duplicates
 
-    def _consent_action(self, request, queryset, *, opt_out: bool) -> None:
-        service = contact_opt_out if opt_out else services.contact_opt_in
-        changed = 0
-        for contact in queryset.order_by("pk"):
-            changed += bool(service(contact=contact, source="admin", actor=request.user))
-        verb = "opted out" if opt_out else "opted back in"
-        self.message_user(request, f"{changed} contact(s) {verb}; {queryset.count() - changed} unchanged.")
-
     @admin.action(
         description="Opt out the selected contacts (ends their enrollments)", permissions=["change"]
     )
     def opt_out(self, request, queryset):
-        self._consent_action(request, queryset, opt_out=True)
+        changed = 0
+        for contact in queryset.order_by("pk"):
+            changed += bool(
+                contact_opt_out(contact=contact, source=ConsentEvent.Source.ADMIN, actor=request.user)
+            )
+        self.message_user(request, f"{changed} contact(s) opted out; {queryset.count() - changed} unchanged.")
 
-    @admin.action(description="Opt the selected contacts back in", permissions=["change"])
-    def opt_in(self, request, queryset):
-        self._consent_action(request, queryset, opt_out=False)
+    # An opt-out is kept (CONTRACT §5): deleting an opted-out contact would drop it — a
+    # contact made again for their number (an import, an event) would be texted.
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.opted_out:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions[name] = (type(self).delete_selected_keeping_opt_outs, name, description)
+        return actions
+
+    def delete_selected_keeping_opt_outs(self, request, queryset):
+        opted_out = queryset.filter(opted_out=True).count()
+        if opted_out:
+            self.message_user(
+                request,
+                f"Nothing was deleted: {opted_out} of the selected contacts opted out, and an opt-out is "
+                f"kept (deleted, a contact made again for their number would be texted). {ONLY_THE_CONTACT}",
+                messages.ERROR,
+            )
+            return None
+        return delete_selected(self, request, queryset)

@@ -6,19 +6,23 @@ background with progress (contacts.imports), the timeline on a contact's page, a
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from import_export.admin import ExportMixin
 
 from automation.models import Plan
 from automation.services.bulk import bulk_enrollment_create
 from automation.timeline import contact_timeline
-from contacts.imports import FORMATS, contact_import_create
+from contacts.import_files import FORMATS
+from contacts.imports import contact_import_create, file_too_large
 from contacts.resources import ContactResource
+from smsjourney.uploads import size_label, upload_limit
 
 
 class BulkEnrollForm(forms.Form):
@@ -33,6 +37,20 @@ class ContactImportForm(forms.Form):
     import_file = forms.FileField(label="File")
     file_format = forms.ChoiceField(label="Format", choices=[(f, f.upper()) for f in FORMATS], initial="csv")
 
+    def __init__(self, *args, refused: str = "", **kwargs):
+        """`refused`: why the upload was stopped before it was read (then that is the form's
+        only error: the file is not there to be required)."""
+        super().__init__(*args, **kwargs)
+        self.refused = refused
+        if refused:
+            for field in self.fields.values():
+                field.required = False
+
+    def clean(self):
+        if self.refused:
+            raise ValidationError(self.refused)
+        return super().clean()
+
 
 class ContactCockpitMixin(ExportMixin):
     resource_classes = [ContactResource]
@@ -41,8 +59,14 @@ class ContactCockpitMixin(ExportMixin):
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
+        # csrf_exempt: the import page runs the CSRF check itself, after its upload limit
+        # (import_view).
         own = [
-            path("import/", self.admin_site.admin_view(self.import_view), name="{}_{}_import".format(*info))
+            path(
+                "import/",
+                self.admin_site.admin_view(csrf_exempt(self.import_view)),
+                name="{}_{}_import".format(*info),
+            )
         ]
         return own + super().get_urls()
 
@@ -54,14 +78,29 @@ class ContactCockpitMixin(ExportMixin):
         return super().changelist_view(request, extra_context)
 
     def import_view(self, request):
-        """Upload a file: it is checked for readable columns, recorded, and imported in the
-        background; the import's own page shows the progress."""
-        from django.core.exceptions import PermissionDenied
+        """Upload a file: it is checked without being read as a table (contacts.imports),
+        recorded, and imported in the background; the import's own page shows the progress.
 
+        The size limit comes before the form is read: a body whose Content-Length is too
+        large is never read, and a file that streams in past the limit is stopped there
+        (smsjourney.uploads). Django would read the whole upload for the CSRF check, so the
+        check runs here, after the limit is in place (the URL is csrf_exempt)."""
         if not self.has_import_permission(request):
             raise PermissionDenied
-        form = ContactImportForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
+        if request.method != "POST":
+            return self._import_page(request, ContactImportForm())
+        limit = upload_limit(request, max_bytes=settings.CONTACT_IMPORT_MAX_BYTES)
+        if limit.refused:  # by its Content-Length: its form is not read (no CSRF token to check)
+            return self._import_page(request, ContactImportForm({}, refused=file_too_large()), status=413)
+        return csrf_protect(self._import_upload)(request, limit)
+
+    def _import_upload(self, request, limit):
+        files = request.FILES  # the upload is read here (or was, by the CSRF check), through `limit`
+        if limit.refused:  # stopped as it streamed in: nothing of it was kept
+            form = ContactImportForm(request.POST, refused=file_too_large())
+            return self._import_page(request, form, status=413)
+        form = ContactImportForm(request.POST, files)
+        if form.is_valid():
             upload = form.cleaned_data["import_file"]
             try:
                 job = contact_import_create(
@@ -74,16 +113,21 @@ class ContactCockpitMixin(ExportMixin):
                 form.add_error(None, exc)
             else:
                 self.message_user(
-                    request, f"{job.file_name}: {job.total} rows queued for import.", messages.SUCCESS
+                    request, f"{job.file_name}: {job.total:,} rows queued for import.", messages.SUCCESS
                 )
                 return HttpResponseRedirect(reverse("admin:contacts_contactimport_change", args=[job.pk]))
+        return self._import_page(request, form)
+
+    def _import_page(self, request, form, *, status: int = 200):
         context = {
             **self.admin_site.each_context(request),
             "title": "Import contacts",
             "opts": self.opts,
             "form": form,
+            "max_size": size_label(settings.CONTACT_IMPORT_MAX_BYTES),
+            "max_rows": settings.CONTACT_IMPORT_MAX_ROWS,
         }
-        return TemplateResponse(request, "admin/contacts/contact/import_upload.html", context)
+        return TemplateResponse(request, "admin/contacts/contact/import_upload.html", context, status=status)
 
     # Import needs the right to add and change contacts; export the right to see them.
     def has_import_permission(self, request):

@@ -169,7 +169,8 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
     )
     truncated |= len(consents) > limit
     for event in consents[:limit]:
-        who = f" by {event.actor.get_username()}" if event.actor_id else ""
+        name = event.actor_name or (event.actor.get_username() if event.actor_id else "")
+        who = f" by {name}" if name else ""
         detail = f" ({event.detail})" if event.detail else ""
         entries.append(
             TimelineEntry(

@@ -24,12 +24,18 @@ class _Echo:
 @admin.register(ConsentEvent)
 class ConsentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/contacts/consentevent/change_list.html"
-    list_display = ["occurred_at", "contact", "kind", "source", "rule", "text", "detail", "actor"]
+    list_display = ["occurred_at", "contact", "kind", "source", "rule", "text", "detail", "by"]
     list_filter = [test_contacts_filter("contact__is_test"), "kind", "source", "occurred_at"]
     list_select_related = ["contact", "actor"]
     search_fields = ["contact__phone", "detail", "text"]
     date_hierarchy = "occurred_at"
-    fields = ["occurred_at", "contact", "kind", "source", "rule", "text", "detail", "actor"]
+    fields = ["occurred_at", "contact", "kind", "source", "rule", "text", "detail", "by"]
+    readonly_fields = fields
+
+    @admin.display(description="By", ordering="actor_name")
+    def by(self, obj: ConsentEvent) -> str:
+        """The person who recorded it, by the name kept with the change."""
+        return obj.actor_name or (obj.actor.get_username() if obj.actor else "")
 
     def get_urls(self):
         return [

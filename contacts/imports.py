@@ -2,12 +2,16 @@
 
 The admin's "Import" page stores the uploaded file as a ``ContactImport`` and hands it to
 a task (a worker; without a broker the serving process's own scheduler): the request
-answers at once, whatever the file's size, and the import's page shows its progress.
+answers at once, and the import's page shows its progress. The request never reads the
+file as a table (contacts.import_files): an upload past ``CONTACT_IMPORT_MAX_BYTES`` is
+stopped as it streams in (smsjourney.uploads), a file past ``CONTACT_IMPORT_MAX_ROWS`` is
+refused on its rows counted, and its columns are checked from its head; the task reads it.
 
 The rules (all or nothing, as before):
 - the file is read with tablib (CSV, TSV, JSON as a list of objects, YAML, an HTML table
   with a ``<thead>``); a file whose columns cannot be read, or without a ``phone`` column,
-  is refused with one clear message;
+  is refused with one clear message; a cell that is a list or an object (JSON, YAML) is a
+  bad row, never written out as text;
 - every row is checked first: the phone number, normalised to E.164 (``(415) 555-0100``
   and ``+14155550100`` are one contact; numbers without a country code are read in
   ``PHONE_DEFAULT_REGION``), the same number twice, a simulator number, an invalid e-mail
@@ -32,21 +36,24 @@ from functools import cache
 from zoneinfo import available_timezones
 
 import tablib
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from contacts.import_files import contacts_dataset_load, contacts_file_check
 from contacts.models import Contact, ContactImport
 from contacts.phone import phone_normalize
-from contacts.resources import dataset_problem, formula_unescape
+from contacts.resources import formula_unescape
+from smsjourney.uploads import size_label
 
 logger = logging.getLogger(__name__)
 
 IMPORTED_FIELDS = ("first_name", "last_name", "email", "timezone", "locale")
-FORMATS = ("csv", "tsv", "json", "yaml", "html")
-MAX_FILE_BYTES = 20 * 1024 * 1024  # about 300,000 rows of the usual columns
-MAX_ROWS = 500_000
+READ_COLUMNS = ("phone", *IMPORTED_FIELDS, "consent", "consent_source")
+# What a cell that is a list or an object (JSON, YAML) reads as: not text.
+NOT_A_VALUE = object()
 MAX_PROBLEMS = 200  # a refused file lists this many problems at most
 BATCH_SIZE = 1000
 
@@ -69,30 +76,19 @@ YES = frozenset({"yes", "y", "true", "1", "x", "opted_in", "si", "sí"})
 NO = frozenset({"", "no", "n", "false", "0", "none"})
 
 
-def contacts_dataset_load(*, content: str, file_format: str) -> tablib.Dataset:
-    """Read a file's text as a dataset; raise ValidationError when it cannot be read."""
-    if file_format not in FORMATS:
-        raise ValidationError(f"{file_format} is not a format contacts are imported from.")
-    try:
-        dataset = tablib.Dataset().load(content, format=file_format)
-    except Exception as exc:  # every reader has its own errors: all mean "unreadable"
-        raise ValidationError(f"The file cannot be read as {file_format.upper()}: {exc}"[:300]) from exc
-    problem = dataset_problem(dataset)
-    if problem:
-        raise ValidationError(problem)
-    if dataset.height > MAX_ROWS:
-        raise ValidationError(
-            f"The file has {dataset.height:,} rows; at most {MAX_ROWS:,} are imported at once."
-        )
-    return dataset
-
-
 def _rows(dataset: tablib.Dataset) -> list[dict]:
     headers = [str(h).strip() if h is not None else "" for h in dataset.headers]
-    return [
-        {h: formula_unescape("" if v is None else str(v).strip()) for h, v in zip(headers, row, strict=False)}
-        for row in dataset
-    ]
+    return [{h: formula_unescape(_cell(v)) for h, v in zip(headers, row, strict=False)} for row in dataset]
+
+
+def _cell(value) -> str | object:
+    """A cell as text. A list or an object is not a value: written out, a YAML one made of
+    aliases would be as long as its expansion (a "billion laughs")."""
+    if value is None:
+        return ""
+    if isinstance(value, list | dict | tuple | set):
+        return NOT_A_VALUE
+    return str(value).strip()
 
 
 def _check(rows: list[dict], columns: list[str], *, progress=None) -> tuple[list[dict], list[str]]:
@@ -108,6 +104,10 @@ def _check(rows: list[dict], columns: list[str], *, progress=None) -> tuple[list
             if len(problems) < MAX_PROBLEMS:
                 problems.append(f"row {number}: {name}: {message}")
 
+        for name in READ_COLUMNS:
+            if row.get(name) is NOT_A_VALUE:
+                problem(name, "is a list or an object, not a value.")
+                row[name] = ""
         try:
             phone = phone_normalize(row.get("phone", ""))
         except ValidationError as exc:
@@ -234,30 +234,38 @@ def contacts_import_csv(*, data: str) -> ImportOutcome:
 
 
 def contact_import_create(*, content: bytes, file_name: str, file_format: str, user=None) -> ContactImport:
-    """Check that an uploaded file can be read at all (its columns), record it and hand it
-    to the background task (on commit). Raises ValidationError: nothing recorded."""
+    """Check an uploaded file without reading it as a table (its size, its text, its rows
+    counted, its columns from its head: contacts.import_files), record it and hand it to
+    the background task (on commit), which reads it. Raises ValidationError: nothing
+    recorded."""
     from contacts.tasks import contact_import_run_task
     from smsjourney.background import task_enqueue
 
-    if len(content) > MAX_FILE_BYTES:
-        raise ValidationError(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB: split it.")
+    if len(content) > settings.CONTACT_IMPORT_MAX_BYTES:
+        raise ValidationError(file_too_large())
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValidationError("The file is not UTF-8 text (save it as CSV UTF-8).") from exc
     text = text.replace("\x00", "")
-    dataset = contacts_dataset_load(content=text, file_format=file_format)
+    rows = contacts_file_check(content=text, file_format=file_format)
     with transaction.atomic():
         job = ContactImport.objects.create(
             file_name=file_name[:200],
             file_format=file_format,
             content=text,
-            total=dataset.height,
+            total=rows,
             created_by=user,
         )
         job_id = job.pk
         transaction.on_commit(lambda: task_enqueue(contact_import_run_task, args=(job_id,)))
     return job
+
+
+def file_too_large() -> str:
+    """Why a file past CONTACT_IMPORT_MAX_BYTES is refused, in a marketer's words."""
+    limit = size_label(settings.CONTACT_IMPORT_MAX_BYTES)
+    return f"The file is larger than {limit}: split it into smaller files."
 
 
 def contact_import_run(*, import_id: int) -> None:
@@ -276,6 +284,9 @@ def contact_import_run(*, import_id: int) -> None:
 
     try:
         dataset = contacts_dataset_load(content=job.content, file_format=job.file_format)
+        # The request counted the rows without reading the file; now they are known.
+        ContactImport.objects.filter(pk=import_id).update(total=dataset.height)
+        job.total = dataset.height
         outcome = contacts_import_dataset(dataset=dataset, progress=progress)
     except ValidationError as exc:
         outcome = ImportOutcome(problems=exc.messages)

@@ -80,7 +80,9 @@ class Contact(models.Model):
 
 
 class ConsentEvent(models.Model):
-    """The consent log: every opt-out and opt-in, who or what caused it, and when."""
+    """The consent log: every opt-out, opt-in and consent, who or what caused it, and when.
+    An opt-in (an opt-out taken back) is only ever the contact's own message (source
+    keyword); consent a person records has their name and its reason (detail)."""
 
     class Kind(models.TextChoices):
         OPT_OUT = "opt_out", "Opted out"
@@ -104,6 +106,11 @@ class ConsentEvent(models.Model):
     rule = models.CharField(max_length=100, blank=True, help_text="Which rule recognised it.")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The person who recorded it, by name (kept when their user is deleted).",
     )
     occurred_at = models.DateTimeField()
 

@@ -23,7 +23,8 @@ CONSENT_COLUMNS = (
 def consent_log_rows(*, batch_size: int = 2000):
     """Every consent event, oldest first, as the rows of the consent export (CONTRACT §5,
     an audit): when, whose number, opt-out or opt-in, its source, the rule that recognised
-    it, the contact's exact text, the detail, who (a person, for the admin and imports).
+    it, the contact's exact text, the detail, who (a person, for the admin and imports: the
+    name kept with the change, else their user's).
     Read in batches by id, so a long log never sits in memory."""
     from contacts.models import ConsentEvent
 
@@ -34,13 +35,13 @@ def consent_log_rows(*, batch_size: int = 2000):
             .order_by("pk")
             .values_list(
                 "pk", "occurred_at", "contact__phone", "kind", "source", "rule", "text", "detail",
-                "actor__username", "contact__is_test",
+                "actor_name", "actor__username", "contact__is_test",
             )[:batch_size]
         )  # fmt: skip
         if not batch:
             return
         last = batch[-1][0]
-        for _, at, phone, kind, source, rule, text, detail, actor, is_test in batch:
+        for _, at, phone, kind, source, rule, text, detail, name, username, is_test in batch:
             yield (
                 at.isoformat(),
                 phone,
@@ -49,6 +50,6 @@ def consent_log_rows(*, batch_size: int = 2000):
                 rule,
                 text,
                 detail,
-                actor or "",
+                name or username or "",
                 "yes" if is_test else "",
             )

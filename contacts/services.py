@@ -1,6 +1,7 @@
 """Contact services. Owner: engine (issue 3). Signatures are shared with other apps."""
 
 import functools
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured
@@ -99,43 +100,48 @@ def contact_consent_record(
     actor: AbstractBaseUser | None = None,
     text: str = "",
     rule: str = "",
+    at: datetime | None = None,
 ) -> bool:
     """Record the contact's marketing consent (CONTRACT §5) and its source in the consent
-    log. False when it is on record already, or the contact opted out (an opt-out is undone
-    only by the contact's own opt-in word)."""
+    log. False when it is on record already, or the contact opted out: an opt-out is undone
+    only by the contact's own opt-in word (contact_opt_in), never by recording consent.
+
+    A person (`actor`, source admin) records it only with its reason in `detail` (where and
+    when the contact gave it); the log keeps their name. `at`: when the contact gave it, if
+    not now — the time of their message or event, so the log reads it before the
+    enrollment it allowed (enrolled at that same time)."""
+    if (actor is not None or source == ConsentEvent.Source.ADMIN) and not (actor and detail.strip()):
+        raise ValueError("A person records consent with their name (actor) and its reason (detail).")
     return _consent_change(
         contact, ConsentEvent.Kind.CONSENT,
         applies=lambda locked: not locked.opted_out and locked.consent_at is None,
         fields=lambda now: {"consent_at": now},
-        source=source, detail=detail, actor=actor, text=text, rule=rule,
+        source=source, detail=detail, actor=actor, text=text, rule=rule, at=at,
     )  # fmt: skip
 
 
-def contact_opt_in(
-    *,
-    contact: "Contact",
-    source: str,
-    detail: str = "",
-    actor: AbstractBaseUser | None = None,
-    text: str = "",
-    rule: str = "",
-) -> bool:
-    """Opt an opted-out contact back in (no enrollment resumes); their opt-in word is their
-    consent to marketing texts too. False if it was not opted out."""
+def contact_opt_in(*, contact: "Contact", text: str, rule: str, detail: str = "") -> bool:
+    """The contact's own opt-in word (START, YES, UNSTOP, or Twilio's OptOutType START)
+    takes back their opt-out; it is their consent to marketing texts too (no enrollment
+    resumes). False if they were not opted out.
+
+    The only way an opt-out is undone (CONTRACT §5: only the contact takes it back): no
+    person, import or API call does, so there is no source or actor to give — the consent
+    log records the contact's own message (`text`) and the `rule` that recognised it."""
     return _consent_change(
         contact, ConsentEvent.Kind.OPT_IN,
         applies=lambda locked: locked.opted_out,
         fields=lambda now: {"opted_out": False, "opted_out_at": None, "consent_at": now},
-        source=source, detail=detail, actor=actor, text=text, rule=rule,
+        source=ConsentEvent.Source.KEYWORD, detail=detail, actor=None, text=text, rule=rule,
     )  # fmt: skip
 
 
 def _consent_change(
-    contact: "Contact", kind: str, *, applies, fields, source, detail, actor, text, rule
+    contact: "Contact", kind: str, *, applies, fields, source, detail, actor, text, rule, at=None
 ) -> bool:
-    """Lock the contact; when `applies` to its row, write `fields(now)` to it (row and
-    instance) and the change to the consent log: True. Otherwise the instance takes the
-    row's values of those fields and nothing is written: False."""
+    """Lock the contact; when `applies` to its row, write `fields(at or now)` to it (row and
+    instance) and the change to the consent log at that time: True. Otherwise the instance
+    takes the row's values of those fields and nothing is written: False."""
     with transaction.atomic():
         locked = contact_lock(contact_id=contact.pk)
         if not applies(locked):
@@ -143,7 +149,7 @@ def _consent_change(
                 setattr(contact, name, getattr(locked, name))
             return False
         now = timezone.now()
-        values = fields(now)
+        values = fields(at or now)
         Contact.objects.filter(pk=contact.pk).update(**values, updated_at=now)
         for name, value in values.items():
             setattr(contact, name, value)
@@ -155,6 +161,17 @@ def _consent_change(
             text=text[:2000],
             rule=rule[:100],
             actor=actor,
-            occurred_at=now,
+            actor_name=consent_actor_name(actor),
+            occurred_at=at or now,
         )
     return True
+
+
+def consent_actor_name(actor: AbstractBaseUser | None) -> str:
+    """Who recorded a change, as the consent log keeps it (the user may be deleted later):
+    "Full Name (username)", or the username."""
+    if actor is None:
+        return ""
+    username = actor.get_username()
+    full = actor.get_full_name().strip() if hasattr(actor, "get_full_name") else ""
+    return (f"{full} ({username})" if full else username)[:200]

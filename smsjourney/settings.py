@@ -331,6 +331,11 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
 # Loop guard: never send the same text to one contact more than N times in M minutes.
 SMS_LOOP_GUARD_MAX = env.int("SMS_LOOP_GUARD_MAX", default=3)
 SMS_LOOP_GUARD_MINUTES = env.int("SMS_LOOP_GUARD_MINUTES", default=10)
+# A contact import (contacts.imports): at most this large a file and this many rows. The
+# upload is refused as it streams in past the size, and past the rows counted before the
+# file is read as a table (the background task reads it).
+CONTACT_IMPORT_MAX_BYTES = 20 * 1024 * 1024  # about 300,000 rows of the usual columns
+CONTACT_IMPORT_MAX_ROWS = 500_000
 # Plan `http` steps (CONTRACT §6): loopback, private and link-local addresses are refused
 # unless this is set (a service on the same machine or network, in development).
 HTTP_STEP_ALLOW_PRIVATE = env.bool("HTTP_STEP_ALLOW_PRIVATE", default=False)

@@ -159,20 +159,21 @@ def _route_entry(
                     enrollments=enrollments,
                     reason=f"Interrupted by the entry keyword {normalized} of {flow.slug}",
                 )
-            enrollment = enrollment_start(
-                contact=contact, plan_id=plan_id, revision_id=revision_id, interaction=interaction
-            )
             if contact.consent_at is None and not flow.double_opt_in:
                 # Texting a plan's entry keyword is consent to its marketing texts (CONTRACT §5);
-                # with double opt-in, the YES its first step asks for is.
+                # with double opt-in, the YES its first step asks for is. Recorded first, at the
+                # message's time (the enrollment's too): the log reads consent, then enrollment.
                 contact_consent_record(
                     contact=contact,
                     source=ConsentEvent.Source.KEYWORD,
                     detail=normalized,
                     text=interaction.body,
                     rule=f"entry keyword {normalized} of {flow.slug}",
+                    at=interaction.created_at,
                 )
-            return enrollment
+            return enrollment_start(
+                contact=contact, plan_id=plan_id, revision_id=revision_id, interaction=interaction
+            )
     # A catch-all plan takes messages that belong to no conversation: a contact in the
     # middle of a journey gets that step's answer to an unmatched reply, not a second journey.
     if enrollments:

@@ -69,11 +69,14 @@ def event_receive(*, event: EventIn, enrollment_id: int | None = None) -> EventR
             transaction.set_rollback(True)
             return EventReceived(interaction.pk, interaction.contact_id, duplicate=True, enrolled=[])
         if event.opt_in:
+            # At the event's arrival (`now`), the time of the enrollments it makes: the consent
+            # log reads the consent before them. Never for an opted-out contact (CONTRACT §5).
             contact_consent_record(
                 contact=contact,
                 source=ConsentEvent.Source.EVENT,
                 detail=f"{event.type} {event.event_id}",
                 rule="opt_in",
+                at=now,
             )
         enrollments = contact_enrollments_locked(contact=contact)
         hearing = [e for e in enrollments if enrollment_id is None or e.pk == enrollment_id]

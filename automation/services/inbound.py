@@ -160,7 +160,6 @@ def _route(*, contact: Contact, interaction: Interaction) -> None:
         if kind == Intent.OPT_IN:
             opted_in = contact_opt_in(
                 contact=contact,
-                source=ConsentEvent.Source.KEYWORD,
                 detail=intent.detail,
                 text=interaction.body,
                 rule=intent.rule,
@@ -170,13 +169,15 @@ def _route(*, contact: Contact, interaction: Interaction) -> None:
         # Opted out (or just back in): the message is recorded, nothing else happens.
         return
     if contact.consent_at is None and kind == Intent.OPT_IN:
-        # An opt-in word is consent to marketing texts (and, from here, an ordinary reply).
+        # An opt-in word is consent to marketing texts (and, from here, an ordinary reply),
+        # given when the message came: before any enrollment it makes (enrolled then too).
         contact_consent_record(
             contact=contact,
             source=ConsentEvent.Source.KEYWORD,
             detail=intent.detail,
             text=interaction.body,
             rule=f"opt-in word {normalized}",
+            at=interaction.created_at,
         )
     enrollment_route(contact=contact, interaction=interaction, normalized=normalized)
 

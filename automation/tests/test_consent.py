@@ -57,9 +57,9 @@ def test_opt_out_twice_changes_nothing_the_second_time():
 def test_opt_in_only_for_opted_out_contacts_and_resumes_nothing():
     enrollment = EnrollmentFactory()
     contact = enrollment.contact
-    assert contact_opt_in(contact=contact, source="api") is False
+    assert contact_opt_in(contact=contact, text="START", rule="keyword START") is False
     contact_opt_out(contact=contact, source="keyword", detail="STOP")
-    assert contact_opt_in(contact=contact, source="keyword", detail="START") is True
+    assert contact_opt_in(contact=contact, text="START", rule="keyword START", detail="START") is True
     contact = Contact.objects.get(pk=contact.pk)
     assert (contact.opted_out, contact.opted_out_at) == (False, None)
     assert Enrollment.objects.get(pk=enrollment.pk).status == "opted_out"

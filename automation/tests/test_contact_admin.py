@@ -1,14 +1,17 @@
 """The contact admin: phone normalisation, search by any phone format, filters, read-only
-history inlines and the opt-out/opt-in actions."""
+history inlines, the opt-out action, and no door that takes back an opt-out (only the
+contact's START does, CONTRACT §5)."""
 
+import html
 import re
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from automation.models import Enrollment
-from automation.tests.factories import EnrollmentFactory, plan_make
+from automation.models import BulkEnrollmentJob, Enrollment
+from automation.tests.admin_forms import form_data, formset_data
+from automation.tests.factories import EnrollmentFactory, ask, plan_make
 from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
 from tracking.models import GoalConversion
@@ -156,7 +159,7 @@ def test_saving_a_contact_keeps_its_history(admin_client):
 # --- consent actions ------------------------------------------------------------------------
 
 
-def test_opt_out_and_opt_in_actions_go_through_the_consent_log(admin_client, staff):
+def test_the_opt_out_action_goes_through_the_consent_log(admin_client, staff):
     enrollment = EnrollmentFactory()
     contact = enrollment.contact
     url = reverse("admin:contacts_contact_changelist")
@@ -166,14 +169,96 @@ def test_opt_out_and_opt_in_actions_go_through_the_consent_log(admin_client, sta
     assert contact.opted_out
     assert Enrollment.objects.get(pk=enrollment.pk).status == "opted_out"
     event = ConsentEvent.objects.get(contact=contact)
-    assert (event.kind, event.source, event.actor) == ("opt_out", "admin", staff)
+    assert (event.kind, event.source, event.actor, event.actor_name) == ("opt_out", "admin", staff, "admin")
 
-    admin_client.post(url, {"action": "opt_in", "_selected_action": [contact.pk]})
-    assert not Contact.objects.get(pk=contact.pk).opted_out
-    assert list(ConsentEvent.objects.filter(contact=contact).values_list("kind", "source")) == [
-        ("opt_out", "admin"),
-        ("opt_in", "admin"),
+
+PHONE = "+12125550123"
+
+
+def test_only_the_contact_takes_back_an_opt_out(
+    marketer_client, text_in, sms_outbox, django_capture_on_commit_callbacks
+):
+    """Issue 18: a contact texts STOP; a Marketer selected it, ran "opt in", then "Enroll in a
+    plan…", and the contact was texted again. No admin action takes back an opt-out (CONTRACT
+    §5); the contact's own START does."""
+    plan_make(
+        slug="deals", entry={"trigger": "keyword", "keywords": ["DEALS"]}, steps=[ask("hi", "Welcome!")]
+    )
+    news = plan_make(
+        slug="news", entry={"trigger": "keyword", "keywords": ["NEWS"]}, steps=[ask("n", "Our news!")]
+    )
+    text_in(PHONE, "DEALS")  # consent on record (the entry keyword), then…
+    text_in(PHONE, "STOP")
+    contact = Contact.objects.get(phone=PHONE)
+    sms_outbox.clear()
+    url = reverse("admin:contacts_contact_changelist")
+
+    page = marketer_client.get(url)
+    assert [name for name, _ in page.context["action_form"].fields["action"].choices if name] == [
+        "opt_out",
+        "enroll_in_plan",
     ]
+    marketer_client.post(url, {"action": "opt_in", "_selected_action": [contact.pk]}, follow=True)
+    contact.refresh_from_db()
+    assert (contact.opted_out, contact.consent) == (True, "opted_out")
+    assert list(contact.consent_events.values_list("kind", flat=True)) == ["consent", "opt_out"]
+
+    enroll = {"action": "enroll_in_plan", "_selected_action": [contact.pk], "plan": news.pk, "apply": "1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer_client.post(url, enroll)
+    job = BulkEnrollmentJob.objects.get()
+    assert (job.enrolled, job.skipped_opted_out) == (0, 1)
+    assert sms_outbox == [] and not Enrollment.objects.filter(plan=news).exists()
+
+    text_in(PHONE, "START")  # the contact's own word: opted in, and their consent to texts
+    contact.refresh_from_db()
+    assert (contact.opted_out, contact.consent) == (False, "opted_in")
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer_client.post(url, enroll)
+    assert [m.body for m in sms_outbox] == ["Our news!"]
+
+
+def test_consent_is_never_recorded_for_an_opted_out_contact_on_its_page(marketer_client):
+    contact = ContactFactory(phone=PHONE, first_name="Ann", opted_out=True, opted_out_at=timezone.now())
+    url = reverse("admin:contacts_contact_change", args=[contact.pk])
+    page = marketer_client.get(url)
+    data = form_data(page.context["adminform"].form) | {
+        "first_name": "Anne",
+        "consent_source": "she called us, 2026-05-01",
+    }
+    for formset in page.context["inline_admin_formsets"]:
+        formset_data(formset.formset, data)
+
+    response = marketer_client.post(url, data)
+
+    assert response.status_code == 200  # the page again, with the reason; nothing changed
+    assert "Only the contact can take back an opt-out, by texting START." in html.unescape(
+        response.content.decode()
+    )
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.consent) == ("Ann", "opted_out")
+    assert not contact.consent_events.exists()
+
+
+def test_an_opted_out_contact_is_never_deleted_its_opt_out_is_kept(admin_client):
+    """Deleted, an opt-out would be gone: the same number, made again by an import or an
+    event with opt_in, would be texted."""
+    opted_out = ContactFactory(phone=PHONE, opted_out=True, opted_out_at=timezone.now())
+    other = ContactFactory(phone="+12125550124")
+    url = reverse("admin:contacts_contact_changelist")
+
+    assert admin_client.get(reverse("admin:contacts_contact_delete", args=[opted_out.pk])).status_code == 403
+    for selected in ([opted_out.pk], [opted_out.pk, other.pk]):
+        response = admin_client.post(
+            url, {"action": "delete_selected", "_selected_action": selected, "post": "yes"}, follow=True
+        )
+        assert "Nothing was deleted: 1 of the selected contacts opted out" in html.unescape(
+            response.content.decode()
+        )
+    assert Contact.objects.count() == 2
+
+    admin_client.post(url, {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"})
+    assert list(Contact.objects.values_list("phone", flat=True)) == [PHONE]
 
 
 def test_opt_out_twice_changes_nothing_more(admin_client):

@@ -330,6 +330,17 @@ def test_an_event_with_opt_in_is_the_consent_and_enters_the_plan(event, sms_outb
     assert len(sms_outbox) == 1
 
 
+def test_an_event_s_consent_reads_before_the_enrollment_it_allowed(event, sms_outbox):
+    """Issue 18: the consent log showed the event's consent 6 ms after the enrollment."""
+    entry_plan()
+
+    event("signup", opt_in=True)
+
+    log, enrollment = ConsentEvent.objects.get(), the_enrollment()
+    assert log.occurred_at <= enrollment.enrolled_at
+    assert Contact.objects.get(phone=PHONE).consent_at == log.occurred_at
+
+
 def test_consent_from_a_keyword_lets_an_event_enter_a_plan(event, text_in, sms_outbox):
     plan_make(entry={"trigger": "keyword", "keywords": ["JOIN"]}, steps=[send("hi", "Joined.")])
     entry_plan()
@@ -348,6 +359,7 @@ def test_an_opted_out_contact_is_never_entered_even_with_opt_in(event, text_in, 
     contact = Contact.objects.get(phone=PHONE)
     assert contact.opted_out and contact.consent == "opted_out"
     assert not Enrollment.objects.exists()
+    assert list(contact.consent_events.values_list("kind", flat=True)) == ["opt_out"]
 
 
 def test_re_entry_by_event_follows_the_plan_s_policy(event):

@@ -92,6 +92,72 @@ def test_a_person_records_consent_on_the_contact_page_with_its_source(admin_clie
     )  # fmt: skip
 
 
+def test_the_consent_log_keeps_the_name_of_the_person_who_recorded_it(
+    client, admin_client, django_user_model
+):
+    """A person's consent is in the log with their name and reason, even once their user is
+    deleted (an audit outlives staff accounts)."""
+    import csv
+    import io
+
+    from django.contrib.auth.models import Group
+    from django.urls import reverse
+
+    from automation.tests.admin_forms import form_data, formset_data
+
+    marketer = django_user_model.objects.create_user(
+        "ann.lee", first_name="Ann", last_name="Lee", is_staff=True
+    )
+    marketer.groups.add(Group.objects.get(name="Marketers"))
+    client.force_login(marketer)
+    contact = ContactFactory(phone=PHONE)
+    url = reverse("admin:contacts_contact_change", args=[contact.pk])
+    page = client.get(url)
+    reason = "paper form at the counter, 2026-05-01"
+    data = form_data(page.context["adminform"].form) | {"consent_source": reason}
+    for formset in page.context["inline_admin_formsets"]:
+        formset_data(formset.formset, data)
+    assert client.post(url, data).status_code == 302
+
+    marketer.delete()
+
+    response = admin_client.get(reverse("admin:contacts_consentevent_export"))
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["kind"], r["source"], r["detail"], r["by"]) for r in rows] == [
+        ("consent", "admin", reason, "Ann Lee (ann.lee)")
+    ]
+    assert "by Ann Lee (ann.lee)" in admin_client.get(url).content.decode()  # the contact's timeline
+
+
+def test_consent_reads_before_the_enrollment_it_allowed(text_in, sms_outbox):
+    """Issue 18: the consent log showed consent 6 ms after the enrollment it allowed. The
+    entry keyword's consent is given when the message came, the time it enrolls at."""
+    from automation.models import Enrollment
+    from automation.timeline import contact_timeline
+
+    plan_make(slug="deals", entry={"trigger": "keyword", "keywords": ["DEALS"]}, steps=[ask("hi", "Hi!")])
+    text_in(PHONE, "Deals!")
+    contact = Contact.objects.get(phone=PHONE)
+    consent, enrollment = ConsentEvent.objects.get(contact=contact), Enrollment.objects.get(contact=contact)
+    assert consent.occurred_at <= enrollment.enrolled_at
+    assert contact.consent_at == consent.occurred_at
+    kinds = [e.kind for e in contact_timeline(contact=contact).entries]
+    assert kinds.index("consent") < kinds.index("enrolled")
+
+
+def test_an_opt_in_word_s_consent_reads_before_the_enrollment_it_made(text_in, sms_outbox):
+    """YES from a contact with no consent on record is consent, and here a plan's entry
+    keyword too: consent first."""
+    from automation.models import Enrollment
+
+    plan_make(slug="yes", entry={"trigger": "keyword", "keywords": ["YES"]}, steps=[ask("hi", "Hi!")])
+    text_in(PHONE, "yes")
+    contact = Contact.objects.get(phone=PHONE)
+    consent, enrollment = ConsentEvent.objects.get(contact=contact), Enrollment.objects.get(contact=contact)
+    assert (consent.kind, consent.rule) == ("consent", "opt-in word YES")
+    assert consent.occurred_at <= enrollment.enrolled_at
+
+
 def _double_opt_in_plan(**extra):
     return plan_make(
         slug="vip-deals",

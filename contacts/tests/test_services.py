@@ -26,3 +26,29 @@ def test_the_opt_out_record_is_the_contact_row_and_one_consent_event():
     assert list(ConsentEvent.objects.values_list("kind", "source", "detail")) == [
         ("opt_out", "api", "by API")
     ]
+
+
+def test_no_service_takes_back_an_opt_out_and_a_person_s_consent_needs_a_reason(django_user_model):
+    """The guard under every door (CONTRACT §5): recording consent never touches an opt-out;
+    taking one back has no source or person to give (only the contact's own message);
+    a person records consent only with their name and a reason."""
+    import pytest
+
+    from contacts.services import contact_consent_record, contact_opt_in
+
+    person = django_user_model.objects.create_user("ann")
+    opted_out = ContactFactory(opted_out=True)
+    for source in ("admin", "import", "api", "event"):
+        assert contact_consent_record(contact=opted_out, source=source, detail="asked", actor=person) is False
+    with pytest.raises(TypeError):
+        contact_opt_in(contact=opted_out, source="admin", actor=person, text="", rule="")  # type: ignore[call-arg]
+    contact = ContactFactory()
+    with pytest.raises(ValueError, match="reason"):
+        contact_consent_record(contact=contact, source="admin", actor=person)
+    with pytest.raises(ValueError, match="reason"):
+        contact_consent_record(contact=contact, source="admin", detail="web form")  # nobody's name
+    assert contact_consent_record(contact=contact, source="admin", actor=person, detail="web form") is True
+    assert not Contact.objects.get(pk=opted_out.pk).consent_events.exists()
+    assert Contact.objects.get(pk=opted_out.pk).consent == "opted_out"
+    event = ConsentEvent.objects.get()
+    assert (event.kind, event.detail, event.actor_name) == ("consent", "web form", "ann")
