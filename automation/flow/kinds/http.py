@@ -117,7 +117,9 @@ class Http(StepKind):
     def read(self, r: Reader) -> dict:
         data = {"method": r.choice("method", METHODS, default="GET") or "GET", "url": r.text("url")}
         url = data["url"]
-        if url and not url.lstrip().startswith(("https://", "http://", "{{")):
+        if "url" in r.raw and r.raw["url"] in ("", None):
+            r.bad("url", "is required: the address to call, starting with https://")
+        elif url and not url.lstrip().startswith(("https://", "http://", "{{")):
             r.bad("url", f"{url[:80]!r} must start with https:// or http://")
         body = r.get("body", None)
         if body is not None:
