@@ -2,8 +2,10 @@
 system (a shop's purchase). A thin door over ``automation.services.events.event_receive``;
 it lives here, at the top, because an event moves journeys.
 
-- 201 ``{"id", "contact", "duplicate": false, "enrolled": [plan slugs]}``; the same
-  ``event_id`` again: 200 with ``"duplicate": true`` and nothing changes.
+- 201 ``{"id", "contact", "duplicate": false, "enrolled": [plan slugs]}``. An ``event_id``
+  is unique per API user: the same one from the same user again: 200 with
+  ``"duplicate": true`` and nothing changes; for another phone: 409
+  ``{"errors": {"event_id": [...]}}``, nothing changes; from another user: a new event.
 - Bad JSON or fields: 400 ``{"errors": {field: [messages]}}``, nothing stored. Unknown
   keys are refused by name (a misspelt ``opt_in`` must not pass for no consent). The body
   is read up to MAX_BODY bytes and parsed strictly (``smsjourney.strict_json``: no NaN,
@@ -25,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from automation.services.events import event_receive
+from automation.services.events import EventIdTaken, event_receive
 from contacts.phone import phone_normalize
 from smsjourney.strict_json import JsonRefused, json_refusals, json_strict_parse
 from tracking.models import EVENT_TYPE, Interaction
@@ -137,17 +139,21 @@ class EventCreateApi(APIView):
         if not serializer.is_valid():
             return _errors(serializer.errors)
         data = serializer.validated_data
-        received = event_receive(
-            event=EventIn(
-                event_id=data["event_id"],
-                phone=data["phone"],
-                type=data["type"],
-                value=data.get("value"),
-                data=data.get("data") or {},
-                occurred_at=data.get("occurred_at") or timezone.now(),
-                opt_in=data["opt_in"],
+        try:
+            received = event_receive(
+                event=EventIn(
+                    event_id=data["event_id"],
+                    phone=data["phone"],
+                    type=data["type"],
+                    value=data.get("value"),
+                    data=data.get("data") or {},
+                    occurred_at=data.get("occurred_at") or timezone.now(),
+                    opt_in=data["opt_in"],
+                    posted_by_id=request.user.pk,
+                )
             )
-        )
+        except EventIdTaken as exc:
+            return Response({"errors": {"event_id": [str(exc)]}}, status=status.HTTP_409_CONFLICT)
         return Response(
             {
                 "id": received.interaction_id,

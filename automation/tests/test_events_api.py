@@ -122,14 +122,6 @@ def test_the_same_event_again_is_a_duplicate_and_changes_nothing(event):
     assert (Interaction.objects.count(), Enrollment.objects.count(), GoalConversion.objects.count()) == counts
 
 
-def test_the_same_event_id_for_another_number_is_the_same_event(event):
-    first = event("purchase", event_id="order-8").json()
-    again = event("purchase", event_id="order-8", phone="+14155550199")
-    assert again.status_code == 200 and again.json()["duplicate"] is True
-    assert again.json()["contact"] == first["contact"]
-    assert not Contact.objects.filter(phone="+14155550199").exists()
-
-
 def test_no_token_is_401_and_without_the_permission_403(client, django_user_model):
     body = json.dumps({"event_id": "x", "phone": PHONE, "type": "purchase"})
     assert client.post("/api/events/", body, content_type="application/json").status_code == 401
