@@ -15,8 +15,8 @@ from typing import Any
 
 from automation.flow.kinds import KINDS
 from automation.flow.kinds.base import Step
-from automation.flow.problems import Problem, Problems
-from automation.flow.read import SLUG, STEP_ID, Reader, duration_parse, shown
+from automation.flow.problems import Problems
+from automation.flow.read import SLUG, STEP_ID, Reader, duration_parse, problem_at, shown, step_label
 from automation.matching import keyword_normalize
 from contacts.compliance import RESERVED_KEYWORDS
 from smsjourney.strict_json import json_refusals
@@ -122,27 +122,6 @@ def flow_read(document: Any) -> tuple[dict, Problems]:
     if normal.get("double_opt_in"):
         _check_double_opt_in(normal, problems)
     return normal, problems
-
-
-def step_label(raw: Any, index: int) -> str:
-    """How problems name the step at `index` of the document's steps: its id when it is
-    one, else its place (``#3``)."""
-    step_id = raw.get("id") if isinstance(raw, dict) else None
-    return step_id if isinstance(step_id, str) and STEP_ID.fullmatch(step_id) else f"#{index + 1}"
-
-
-def problem_at(document: Any, path: tuple, message: str) -> Problem:
-    """A problem with the value at `path` (keys and list indexes from the top of the raw
-    document), naming its step and field as every other problem does."""
-    step = None
-    steps = document.get("steps") if isinstance(document, dict) else None
-    if len(path) >= 2 and path[0] == "steps" and isinstance(steps, list) and isinstance(path[1], int):
-        step, path = step_label(steps[path[1]], path[1]), path[2:]
-    field = ""
-    for part in path:
-        part = part if isinstance(part, int) else part[:50]
-        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else part)
-    return Problem(step, field, message)
 
 
 def flow_build(normal: Mapping[str, Any], *, revision: int | None = None) -> Flow:

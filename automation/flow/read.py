@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_duration
 
-from automation.flow.problems import Problems
+from automation.flow.problems import Problem, Problems
 from tracking.models import EVENT_TYPE
 
 STEP_ID = re.compile(r"[a-z0-9-]{1,50}")
@@ -97,6 +97,27 @@ def field_path_problem(path: Any) -> str | None:
         f"{shown(path)} is not a contact field: use one of {', '.join(CONTACT_FIELDS)} "
         "or attributes.<name> (letters, digits, _ and -)"
     )
+
+
+def step_label(raw: Any, index: int) -> str:
+    """How problems name the step at `index` of the document's steps: its id when it is
+    one, else its place (``#3``)."""
+    step_id = raw.get("id") if isinstance(raw, dict) else None
+    return step_id if isinstance(step_id, str) and STEP_ID.fullmatch(step_id) else f"#{index + 1}"
+
+
+def problem_at(document: Any, path: tuple, message: str) -> Problem:
+    """A problem with the value at `path` (keys and list indexes from the top of the raw
+    document), naming its step and field as every other problem does."""
+    step = None
+    steps = document.get("steps") if isinstance(document, dict) else None
+    if len(path) >= 2 and path[0] == "steps" and isinstance(steps, list) and isinstance(path[1], int):
+        step, path = step_label(steps[path[1]], path[1]), path[2:]
+    field = ""
+    for part in path:
+        part = part if isinstance(part, int) else part[:50]
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else part)
+    return Problem(step, field, message)
 
 
 class Reader:
