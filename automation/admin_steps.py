@@ -9,6 +9,8 @@ onto the plan services."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from automation.flow import KINDS, FlowInvalid
 from automation.flow.edit import step_exits, step_id_free, step_remove
-from automation.flow.read import CONTACT_FIELDS
+from automation.flow.read import CONTACT_FIELDS, SLUG, STEP_ID
 from automation.models import Plan
 from automation.services.plans import (
     MAX_DOCUMENT_BYTES,
@@ -32,6 +34,7 @@ from automation.services.plans import (
     plan_step_move,
     plan_step_save,
 )
+from smsjourney.strict_json import text_refusal
 
 
 class PlanJsonForm(forms.Form):
@@ -54,11 +57,20 @@ class PlanImportForm(forms.Form):
         return upload.read()
 
 
-def step_names(document: dict | None) -> dict[str, str]:
-    return {s["id"]: s.get("name") or s["id"] for s in (document or {}).get("steps", ()) if "id" in s}
+def step_names(document: Any) -> dict[str, str]:
+    """Step id → name, for a document as given (a refused one too: only ids that are ids,
+    names that are text)."""
+    steps = document.get("steps") if isinstance(document, dict) else None
+    names = {}
+    for step in steps if isinstance(steps, list) else ():
+        step_id, name = (step.get("id"), step.get("name")) if isinstance(step, dict) else (None, None)
+        if isinstance(step_id, str) and STEP_ID.fullmatch(step_id):
+            ok = isinstance(name, str) and name and len(name) <= 100 and text_refusal(name) is None
+            names[step_id] = name if ok else step_id
+    return names
 
 
-def problems_say(exc: FlowInvalid, document: dict | None) -> list[str]:
+def problems_say(exc: FlowInvalid, document: Any) -> list[str]:
     names = step_names(document)
     return [problem.say(names) for problem in exc.problems]
 
@@ -249,7 +261,7 @@ class PlanStepsMixin:
                     new = document_load(form.cleaned_data["document"])
                     plan_draft_save(plan=plan, document=new, user=request.user)
                 except FlowInvalid as exc:
-                    for line in problems_say(exc, new if isinstance(new, dict) else None):
+                    for line in problems_say(exc, new):
                         form.add_error("document", line)
                 else:
                     messages.success(request, "The draft is saved.")
@@ -287,7 +299,7 @@ class PlanStepsMixin:
                         document=new, draft=not form.cleaned_data["publish"], user=request.user
                     )
                 except FlowInvalid as exc:
-                    for line in problems_say(exc, new if isinstance(new, dict) else None):
+                    for line in problems_say(exc, new):
                         form.add_error("file", line)
                 else:
                     said = "unchanged" if result.revision is None else f"revision {result.revision.number}"
@@ -305,14 +317,15 @@ class PlanStepsMixin:
         new = None
         try:
             new = document_load(form.cleaned_data["file"])
-            if isinstance(new, dict) and new.get("slug") != plan.slug:
+            slug = new.get("slug") if isinstance(new, dict) else None
+            if isinstance(slug, str) and SLUG.fullmatch(slug) and slug != plan.slug:
                 raise ValidationError(
-                    f"The file is the plan “{new.get('slug')}”, not “{plan.slug}”: "
+                    f"The file is the plan “{slug}”, not “{plan.slug}”: "
                     "import it as a new plan from the plans list, or change its slug."
                 )
             plan_draft_save(plan=plan, document=new, user=request.user)
         except FlowInvalid as exc:
-            for line in problems_say(exc, new if isinstance(new, dict) else None):
+            for line in problems_say(exc, new):
                 form.add_error("file", line)
             return
         except ValidationError as exc:

@@ -2,16 +2,18 @@
 system (a shop's purchase). A thin door over ``automation.services.events.event_receive``;
 it lives here, at the top, because an event moves journeys.
 
-- 201 ``{"id", "contact", "duplicate": false, "enrolled": [plan slugs]}``; the same
-  ``event_id`` again: 200 with ``"duplicate": true`` and nothing changes.
+- 201 ``{"id", "contact", "duplicate": false, "enrolled": [plan slugs]}``. An ``event_id``
+  is unique per API user: the same one from the same user again: 200 with
+  ``"duplicate": true`` and nothing changes; for another phone: 409
+  ``{"errors": {"event_id": [...]}}``, nothing changes; from another user: a new event.
 - Bad JSON or fields: 400 ``{"errors": {field: [messages]}}``, nothing stored. Unknown
   keys are refused by name (a misspelt ``opt_in`` must not pass for no consent). The body
-  is read up to MAX_BODY bytes and parsed without recursion limits being reachable.
+  is read up to MAX_BODY bytes and parsed strictly (``smsjourney.strict_json``: no NaN,
+  bounded nesting, no NUL character or lone surrogate in any text, keys included).
 - Auth: ``Authorization: Token <key>``; no or bad token → 401; a user without
   ``tracking.add_interaction`` → 403.
 """
 
-import json
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -25,8 +27,9 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from automation.services.events import event_receive
+from automation.services.events import EventIdTaken, event_receive
 from contacts.phone import phone_normalize
+from smsjourney.strict_json import JsonRefused, json_refusals, json_strict_parse
 from tracking.models import EVENT_TYPE, Interaction
 from tracking.services import EventIn
 
@@ -37,8 +40,8 @@ FUTURE_SKEW = timedelta(minutes=5)
 
 class EventJsonParser(BaseParser):
     """The body as JSON whatever its Content-Type says (a form post is bad JSON: 400, not
-    415), at most MAX_BODY bytes; NaN and Infinity are not JSON; nesting too deep for the
-    parser is an error like any other."""
+    415), at most MAX_BODY bytes, parsed strictly (NaN and Infinity are not JSON; nesting
+    too deep for the parser is an error like any other)."""
 
     media_type = "*/*"
 
@@ -47,14 +50,9 @@ class EventJsonParser(BaseParser):
         if len(raw) > MAX_BODY:
             raise ParseError(f"The body is larger than {MAX_BODY // 1024} KB.")
         try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_not_json)
-        except (ValueError, RecursionError) as exc:
-            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            raise ParseError(f"The body is not JSON: {reason}") from exc
-
-
-def _not_json(name: str):
-    raise ValueError(f"{name} is not a JSON value")
+            return json_strict_parse(raw)
+        except JsonRefused as exc:
+            raise ParseError(f"The body is not JSON: {exc}") from exc
 
 
 class MoneyField(serializers.DecimalField):
@@ -106,8 +104,6 @@ class EventInputSerializer(serializers.Serializer):
             return {}
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object.")
-        if _holds_nul(value):
-            raise serializers.ValidationError("NUL characters are not allowed.")  # PostgreSQL refuses them
         return value
 
     def validate_occurred_at(self, value):
@@ -136,21 +132,28 @@ class EventCreateApi(APIView):
             payload = request.data
         except ParseError as exc:
             return _errors({api_settings.NON_FIELD_ERRORS_KEY: [str(exc.detail)]})
+        refused = _refusals(payload)
+        if refused:
+            return _errors(refused)
         serializer = EventInputSerializer(data=payload)
         if not serializer.is_valid():
             return _errors(serializer.errors)
         data = serializer.validated_data
-        received = event_receive(
-            event=EventIn(
-                event_id=data["event_id"],
-                phone=data["phone"],
-                type=data["type"],
-                value=data.get("value"),
-                data=data.get("data") or {},
-                occurred_at=data.get("occurred_at") or timezone.now(),
-                opt_in=data["opt_in"],
+        try:
+            received = event_receive(
+                event=EventIn(
+                    event_id=data["event_id"],
+                    phone=data["phone"],
+                    type=data["type"],
+                    value=data.get("value"),
+                    data=data.get("data") or {},
+                    occurred_at=data.get("occurred_at") or timezone.now(),
+                    opt_in=data["opt_in"],
+                    posted_by_id=request.user.pk,
+                )
             )
-        )
+        except EventIdTaken as exc:
+            return Response({"errors": {"event_id": [str(exc)]}}, status=status.HTTP_409_CONFLICT)
         return Response(
             {
                 "id": received.interaction_id,
@@ -162,19 +165,15 @@ class EventCreateApi(APIView):
         )
 
 
-def _holds_nul(value) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
+def _refusals(payload) -> dict[str, list[str]]:
+    """What the body holds that it may not, by the field it is in: text with a NUL character
+    or a lone surrogate (PostgreSQL stores neither; keys too), nesting too deep."""
+    errors: dict[str, list[str]] = {}
+    for path, reason in json_refusals(payload):
+        field = path[0] if path and isinstance(payload, dict) else api_settings.NON_FIELD_ERRORS_KEY
+        where = "".join(f"[{p!r}]" for p in path[1:])
+        errors.setdefault(str(field)[:100], []).append(f"{where}: {reason}" if where else reason)
+    return errors
 
 
 def _errors(errors) -> Response:

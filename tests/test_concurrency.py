@@ -300,8 +300,9 @@ def test_the_webhook_never_waits_behind_a_contact_lock(demo_plan, settings):
 
 
 def test_the_same_event_posted_at_once_is_kept_once(django_user_model):
-    """CONTRACT §7: event_id is the idempotency key, also when a shop retries in parallel
-    (and when the retries disagree about the number)."""
+    """CONTRACT §7: event_id is the idempotency key, also when a shop retries in parallel;
+    when the retries disagree about the number, the number that won keeps the event and
+    the other is refused (409), its contact made in the race rolled back."""
     import json
 
     from django.contrib.auth.models import Permission
@@ -310,23 +311,34 @@ def test_the_same_event_posted_at_once_is_kept_once(django_user_model):
     user = django_user_model.objects.create_user(username="shop")
     user.user_permissions.add(Permission.objects.get(codename="add_interaction"))
     token = Token.objects.create(user=user).key
-    phones = iter(range(8))
 
-    def post():
-        body = json.dumps(
-            {"event_id": "order-1", "phone": f"+1212555{1000 + next(phones) % 2}", "type": "purchase"}
-        )
-        response = Client().post(
-            "/api/events/", body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}"
-        )
-        return response.status_code, response.json()
+    def poster(phones):
+        def post():
+            body = json.dumps({"event_id": "order-1", "phone": next(phones), "type": "purchase"})
+            response = Client().post(
+                "/api/events/", body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}"
+            )
+            return response.status_code, response.json()
 
-    answers = all_at_once(post)
+        return post
+
+    answers = all_at_once(poster(iter(["+12125551000"] * 8)))
     assert sorted(status for status, _ in answers) == [200] * 7 + [201]
     assert len({(body["id"], body["contact"]) for _, body in answers}) == 1
     assert Interaction.objects.filter(event_id="order-1").count() == 1
+
+    Interaction.objects.all().delete()
+    Contact.objects.all().delete()
+    numbers = iter([f"+1212555{2000 + n % 2}" for n in range(8)])
+    answers = all_at_once(poster(numbers))
+    assert sorted(status for status, _ in answers) == [200] * 3 + [201] + [409] * 4, answers
+    kept = Interaction.objects.get(event_id="order-1")
+    assert {(body["id"], body["contact"]) for status, body in answers if status != 409} == {
+        (kept.pk, kept.contact_id)
+    }
+    assert all(list(body["errors"]) == ["event_id"] for status, body in answers if status == 409)
     # The losing number's contact, made in the race, was rolled back with it.
-    assert Contact.objects.count() == 1
+    assert list(Contact.objects.values_list("phone", flat=True)) == [kept.from_address]
 
 
 def test_simultaneous_first_clicks_make_one_link_click_event(sms_outbox):

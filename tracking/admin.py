@@ -57,6 +57,7 @@ class InteractionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "media",
         "provider_sid",
         "event_id",
+        "posted_by",
         "value",
         "enrollment",
         "routed_at",

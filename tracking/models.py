@@ -1,5 +1,6 @@
 import re
 
+from django.conf import settings
 from django.db import models
 
 # An event's type (CONTRACT §7): what `POST /api/events/` takes, and what plans wait for,
@@ -52,10 +53,19 @@ class Interaction(models.Model):
         "automation.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="interactions"
     )
     raw_payload = models.JSONField(default=dict, blank=True)
-    # An event (channel "api", CONTRACT §7): the caller's idempotency key (unique: the same
-    # event again changes nothing), its value (a purchase's amount: the plans' revenue) and
-    # its data. Its type is the body. NULL for messages.
-    event_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    # An event (channel "api", CONTRACT §7): the caller's idempotency key, unique per API
+    # user who posted it (`posted_by`: two shops may both send order 1001; the same event
+    # again changes nothing), its value (a purchase's amount: the plans' revenue) and its
+    # data. Its type is the body. NULL for messages.
+    # NULL, not "", for messages: the constraints below take NULLs as distinct.
+    event_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    # The API user who posted the event; NULL for messages and for the events the product
+    # makes itself (a first click on a tracked link, `link_click:<code>`; the simulator's),
+    # whose ids are unique among themselves. An event's sender is part of its identity: a
+    # user who posted events is deactivated, not deleted.
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)
     # Inbound only: when the journey engine took the message (tracking.services.
@@ -70,6 +80,18 @@ class Interaction(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["posted_by", "event_id"],
+                condition=models.Q(posted_by__isnull=False),
+                name="tracking_event_id_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["event_id"],
+                condition=models.Q(posted_by__isnull=True),
+                name="tracking_event_id_product",
+            ),
+        ]
         indexes = [
             models.Index(fields=["contact", "created_at"]),
             # The sweeper's look-up of inbound messages no worker has routed (a small set).

@@ -16,9 +16,10 @@ from typing import Any
 from automation.flow.kinds import KINDS
 from automation.flow.kinds.base import Step
 from automation.flow.problems import Problems
-from automation.flow.read import SLUG, STEP_ID, Reader, duration_parse
+from automation.flow.read import SLUG, STEP_ID, Reader, duration_parse, problem_at, shown, step_label
 from automation.matching import keyword_normalize
 from contacts.compliance import RESERVED_KEYWORDS
+from smsjourney.strict_json import json_refusals
 
 FORMAT = "smsjourney.plan/1"
 TOP_KEYS = (
@@ -29,6 +30,7 @@ TRIGGERS = ("keyword", "any", "event", "none")
 REENTRY = ("after_end", "never")
 COMMON_KEYS = ("id", "name", "type", "goal")  # every step has these; the rest are its kind's
 MAX_STEPS = 500
+MAX_POINTS = 1_000_000  # a goal's points (stored as an integer column)
 
 
 def step_data(step: Mapping[str, Any]) -> dict:
@@ -83,15 +85,21 @@ class Flow:
 
 
 def flow_read(document: Any) -> tuple[dict, Problems]:
-    """The document's normal form and its problems (none: it may be published)."""
+    """The document's normal form and its problems (none: it may be published). A document
+    holding what no text or JSON may (a NUL character, a lone surrogate, a number that is
+    not finite, nesting too deep: ``smsjourney.strict_json``) is refused for that alone."""
     problems = Problems()
+    refused = [problem_at(document, path, reason) for path, reason in json_refusals(document)]
+    if refused:
+        problems.items.extend(refused)
+        return {}, problems
     r = Reader(document, problems=problems, step=None, allowed=TOP_KEYS)
     fmt = r.get("format", FORMAT)
     if fmt != FORMAT:
-        r.bad("format", f"{fmt!r} is not {FORMAT!r}")
+        r.bad("format", f"{shown(fmt)} is not {FORMAT!r}")
     slug = r.get("slug")
     if not isinstance(slug, str) or not SLUG.fullmatch(slug):
-        r.bad("slug", f"{slug!r} is not a slug (lower-case letters, digits and -)")
+        r.bad("slug", f"{shown(slug)} is not a slug (lower-case letters, digits and -)")
     normal: dict[str, Any] = {
         "format": FORMAT,
         "slug": slug,
@@ -140,7 +148,7 @@ def flow_build(normal: Mapping[str, Any], *, revision: int | None = None) -> Flo
         ),
         reentry=normal["reentry"],
         interrupts_other_plans=normal["interrupts_other_plans"],
-        lifetime=duration_parse(normal["lifetime"]),
+        lifetime=duration_parse(normal["lifetime"], clamp=True),
         expiry_text=normal["expiry_text"],
         track_links=normal["track_links"],
         double_opt_in=normal.get("double_opt_in", False),
@@ -171,24 +179,24 @@ def _entry(r: Reader) -> dict:
         for i, word in enumerate(raw[:50]):
             normalized = keyword_normalize(word) if isinstance(word, str) else ""
             if not normalized or " " in normalized:
-                e.bad(f"keywords[{i}]", f"{word!r} must be one word (no spaces), e.g. JOIN")
+                e.bad(f"keywords[{i}]", f"{shown(word)} must be one word (no spaces), e.g. JOIN")
             elif normalized in RESERVED_KEYWORDS:
                 e.bad(
                     f"keywords[{i}]",
-                    f"{word!r} is a compliance word ({normalized} always means opt-out or help)",
+                    f"{shown(word)} is a compliance word ({normalized} always means opt-out or help)",
                 )
             else:
                 words.append(word)
         entry["keywords"] = words
     elif e.raw.get("keywords"):
-        e.bad("keywords", f"keywords go with the keyword trigger, not {trigger!r}")
+        e.bad("keywords", f"keywords go with the keyword trigger, not {shown(trigger)}")
     if trigger == "event":
         entry["event"] = e.event_type("event")
     elif e.raw.get("event") is not None:
-        e.bad("event", f"event goes with the event trigger, not {trigger!r}")
+        e.bad("event", f"event goes with the event trigger, not {shown(trigger)}")
     sender = e.get("sender", None)
     if sender is not None and (not isinstance(sender, str) or not 3 <= len(sender) <= 64):
-        e.bad("sender", f"{sender!r} is not a sender address (+E164, a short code or whatsapp:+E164)")
+        e.bad("sender", f"{shown(sender)} is not a sender address (+E164, a short code or whatsapp:+E164)")
         sender = None
     entry["sender"] = sender
     return entry
@@ -200,14 +208,16 @@ def _goals(r: Reader) -> list[dict]:
         g = r.child(raw, f"goals[{i}]", allowed=("slug", "name", "points", "event"))
         slug = g.get("slug")
         if not isinstance(slug, str) or not SLUG.fullmatch(slug):
-            g.bad("slug", f"{slug!r} is not a slug")
+            g.bad("slug", f"{shown(slug)} is not a slug")
+            slug = None
         elif slug in seen:
-            g.bad("slug", f"goal {slug!r} is listed twice")
-        seen.add(slug)
+            g.bad("slug", f"goal {shown(slug)} is listed twice")
+        else:
+            seen.add(slug)
         goal = {
             "slug": slug,
-            "name": g.plain("name", max_length=100) or slug,
-            "points": g.integer("points", default=0, minimum=0),
+            "name": g.plain("name", max_length=100) or slug or "",
+            "points": g.integer("points", default=0, minimum=0, maximum=MAX_POINTS),
             "event": None,
         }
         if g.raw.get("event") is not None:
@@ -225,24 +235,30 @@ def _steps(r: Reader) -> list[dict]:
     steps, seen = [], set()
     for i, raw in enumerate(raw_steps[:MAX_STEPS]):
         step_id = raw.get("id") if isinstance(raw, dict) else None
-        label = step_id if isinstance(step_id, str) and STEP_ID.fullmatch(step_id) else f"#{i + 1}"
-        kind = KINDS.get(raw.get("type")) if isinstance(raw, dict) else None
-        s = Reader(raw, problems=r.problems, step=label, allowed=(*COMMON_KEYS, *kind.keys) if kind else ())
+        type_ = raw.get("type") if isinstance(raw, dict) else None
+        kind = KINDS.get(type_) if isinstance(type_, str) else None
+        s = Reader(
+            raw,
+            problems=r.problems,
+            step=step_label(raw, i),
+            allowed=(*COMMON_KEYS, *kind.keys) if kind else (),
+        )
         if not isinstance(step_id, str) or not STEP_ID.fullmatch(step_id):
-            s.bad("id", f"{step_id!r} is not a step id ([a-z0-9-], 1 to 50 characters)")
+            s.bad("id", f"{shown(step_id)} is not a step id ([a-z0-9-], 1 to 50 characters)")
         elif step_id in seen:
-            s.bad("id", f"{step_id!r} is the id of another step too")
-        seen.add(step_id)
+            s.bad("id", f"{shown(step_id)} is the id of another step too")
+        else:
+            seen.add(step_id)
         if kind is None:
             if isinstance(raw, dict):
-                s.bad("type", f"unknown step type {raw.get('type')!r} (known: {', '.join(KINDS)})")
+                s.bad("type", f"unknown step type {shown(type_)} (known: {', '.join(KINDS)})")
             continue
         step: dict[str, Any] = {"id": step_id}
         name = s.plain("name", max_length=100, required=False)
         if name:
             step["name"] = name
         step["type"] = kind.type
-        goal = s.get("goal", None)
+        goal = s.goal("goal")
         if goal is not None:
             step["goal"] = goal
         step.update(kind.read(s))
@@ -257,8 +273,9 @@ def _check_graph(normal: dict, problems: Problems) -> None:
     start = normal["start"]
     if start is None:
         problems.add(None, "start", "is required: the id of the step new enrollments begin at")
-    elif start not in steps:
-        problems.add(None, "start", f"{start!r} is not the id of a step")
+    elif not isinstance(start, str) or start not in steps:
+        problems.add(None, "start", f"{shown(start)} is not the id of a step")
+        start = None
 
     edges: dict[str, list[str]] = {}
     for step_id, step in steps.items():
@@ -274,7 +291,9 @@ def _check_graph(normal: dict, problems: Problems) -> None:
                 edges[step_id].append(way.target)
         for where, goal in _goal_refs(step):
             if goal not in goals:
-                problems.add(step_id, where, f"{goal!r} is not one of the plan's goals (list it under goals)")
+                problems.add(
+                    step_id, where, f"{shown(goal)} is not one of the plan's goals (list it under goals)"
+                )
         seen: set[str] = set()
         for where, word in kind.keywords(data):
             normalized = keyword_normalize(word)
@@ -282,7 +301,7 @@ def _check_graph(normal: dict, problems: Problems) -> None:
                 problems.add(
                     step_id,
                     where,
-                    f"{word!r} is a compliance word ({normalized} always means opt-out or help)",
+                    f"{shown(word)} is a compliance word ({normalized} always means opt-out or help)",
                 )
             elif normalized in seen:
                 problems.add(
@@ -301,7 +320,7 @@ def _check_graph(normal: dict, problems: Problems) -> None:
                     todo.append(target)
         for step_id in steps:
             if step_id not in reached:
-                problems.add(step_id, "", f"cannot be reached from the start step {start!r}")
+                problems.add(step_id, "", f"cannot be reached from the start step {shown(start)}")
     for cycle in _loops_without_wait(steps, edges):
         problems.add(
             cycle[0], "", "loops back through " + " → ".join(cycle) + " without an ask, wait_event or delay"

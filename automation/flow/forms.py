@@ -14,7 +14,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from automation.flow.problems import Problem
-from automation.flow.read import STEP_ID, duration_split, field_path_problem
+from automation.flow.read import MAX_DURATION, STEP_ID, duration_parse, duration_split, field_path_problem
 
 END = ""  # the exit choice that ends the enrollment
 UNITS = (("minutes", "minutes"), ("hours", "hours"), ("days", "days"))
@@ -81,7 +81,15 @@ class DurationField(forms.MultiValueField):
     def compress(self, data_list):
         if not data_list or data_list[0] in (None, ""):
             return None
-        return duration_join(data_list[0], data_list[1] or "hours")
+        amount, unit = data_list[0], data_list[1] or "hours"
+        iso = duration_join(amount, unit)
+        try:
+            duration_parse(iso)
+        except ValueError as exc:
+            raise ValidationError(
+                f"{amount:,} {unit} is longer than {MAX_DURATION.days} days, the longest allowed."
+            ) from exc
+        return iso
 
 
 class ExitField(forms.ChoiceField):

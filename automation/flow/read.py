@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_duration
 
-from automation.flow.problems import Problems
+from automation.flow.problems import Problem, Problems
 from tracking.models import EVENT_TYPE
 
 STEP_ID = re.compile(r"[a-z0-9-]{1,50}")
@@ -23,16 +23,36 @@ MAX_TEXT = 5000
 _MISSING = object()
 
 
-def duration_parse(text: Any) -> timedelta:
-    """An ISO 8601 duration (``PT2H``, ``P7D``, ``P1DT30M``) as a timedelta; ValueError
-    when it is not one or is not longer than zero."""
+def shown(value: Any) -> str:
+    """`value` as a problem quotes it: its repr, cut short (a document may hold a long one)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+# CONTRACT §6: durations are at most P366D (a journey's lifetime, a wait, a delay).
+MAX_DURATION = timedelta(days=366)
+
+
+def duration_parse(text: Any, *, clamp: bool = False) -> timedelta:
+    """An ISO 8601 duration (``PT2H``, ``P7D``, ``P1DT30M``) as a timedelta: the one home of
+    reading a plan's durations. ValueError saying why when it is not one, not longer than
+    zero or longer than MAX_DURATION — unless `clamp`: then a longer one is MAX_DURATION
+    (what the engine does with a document stored before the bound, so that no date
+    arithmetic on it can overflow)."""
     if not isinstance(text, str) or not text.startswith("P"):
-        raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT2H or P7D")
-    value = parse_duration(text)
+        raise ValueError(f"{shown(text)} is not an ISO 8601 duration such as PT2H or P7D")
+    try:
+        value = parse_duration(text)
+    except OverflowError:  # more days than a timedelta holds
+        value = timedelta.max
     if value is None:
-        raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT2H or P7D")
+        raise ValueError(f"{shown(text)} is not an ISO 8601 duration such as PT2H or P7D")
     if value <= timedelta(0):
-        raise ValueError(f"{text} must be longer than zero")
+        raise ValueError(f"{text[:40]} must be longer than zero")
+    if value > MAX_DURATION:
+        if clamp:
+            return MAX_DURATION
+        raise ValueError(f"{text[:40]} is longer than {MAX_DURATION.days} days: at most P366D is allowed")
     return value
 
 
@@ -41,18 +61,20 @@ _SIMPLE = re.compile(r"P(?:(\d{1,5})D|T(\d{1,5})H|T(\d{1,5})M)")
 
 
 def duration_split(iso: str | None) -> tuple[int | None, str]:
-    """`PT2H` → (2, "hours"): the largest unit the duration is a whole number of."""
+    """`PT2H` → (2, "hours"): the largest unit the duration is a whole number of (one
+    stored longer than MAX_DURATION: as the engine takes it, 366 days)."""
     if not iso:
+        return None, "hours"
+    try:
+        seconds = duration_parse(iso, clamp=True).total_seconds()
+    except ValueError:
         return None, "hours"
     written = _SIMPLE.fullmatch(iso)
     if written:  # as the marketer wrote it: PT24H stays 24 hours
         amount = next(g for g in written.groups() if g is not None)
         unit = ("days", "hours", "minutes")[written.groups().index(amount)]
-        return int(amount), unit
-    try:
-        seconds = duration_parse(iso).total_seconds()
-    except ValueError:
-        return None, "hours"
+        if int(amount) * _UNIT_SECONDS[unit] == seconds:
+            return int(amount), unit
     for unit in ("days", "hours"):
         if seconds % _UNIT_SECONDS[unit] == 0:
             return int(seconds // _UNIT_SECONDS[unit]), unit
@@ -72,9 +94,30 @@ def field_path_problem(path: Any) -> str | None:
     if isinstance(path, str) and (path in CONTACT_FIELDS or _ATTRIBUTE.fullmatch(path)):
         return None
     return (
-        f"{path!r} is not a contact field: use one of {', '.join(CONTACT_FIELDS)} "
+        f"{shown(path)} is not a contact field: use one of {', '.join(CONTACT_FIELDS)} "
         "or attributes.<name> (letters, digits, _ and -)"
     )
+
+
+def step_label(raw: Any, index: int) -> str:
+    """How problems name the step at `index` of the document's steps: its id when it is
+    one, else its place (``#3``)."""
+    step_id = raw.get("id") if isinstance(raw, dict) else None
+    return step_id if isinstance(step_id, str) and STEP_ID.fullmatch(step_id) else f"#{index + 1}"
+
+
+def problem_at(document: Any, path: tuple, message: str) -> Problem:
+    """A problem with the value at `path` (keys and list indexes from the top of the raw
+    document), naming its step and field as every other problem does."""
+    step = None
+    steps = document.get("steps") if isinstance(document, dict) else None
+    if len(path) >= 2 and path[0] == "steps" and isinstance(steps, list) and isinstance(path[1], int):
+        step, path = step_label(steps[path[1]], path[1]), path[2:]
+    field = ""
+    for part in path:
+        part = part if isinstance(part, int) else part[:50]
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else part)
+    return Problem(step, field, message)
 
 
 class Reader:
@@ -90,7 +133,7 @@ class Reader:
         elif allowed:
             for key in raw:
                 if key not in allowed:
-                    self.bad(key, f"unknown key {key!r} (allowed: {', '.join(allowed)})")
+                    self.bad(key, f"unknown key {shown(key)} (allowed: {', '.join(allowed)})")
 
     def where(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path and key else (self.path or key)
@@ -145,13 +188,15 @@ class Reader:
         if value is None:
             return None
         if not isinstance(value, str) or not STEP_ID.fullmatch(value):
-            self.bad(key, f"{value!r} is not a step id (or null to end the enrollment)")
+            self.bad(key, f"{shown(value)} is not a step id (or null to end the enrollment)")
             return None
         return value
 
     def duration(self, key: str, *, required: bool = True) -> str | None:
         value = self.get(key, _MISSING if required else None)
         if value is None:
+            if required and key in self.raw:
+                self.bad(key, "is required: a duration such as PT2H or P7D")
             return None
         try:
             duration_parse(value)
@@ -160,15 +205,20 @@ class Reader:
             return None
         return value  # as written: the marketer's PT24H stays PT24H
 
-    def integer(self, key: str, *, default: Any = _MISSING, minimum: int | None = None) -> int | None:
+    def integer(
+        self, key: str, *, default: Any = _MISSING, minimum: int | None = None, maximum: int | None = None
+    ) -> int | None:
         value = self.get(key, default)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            self.bad(key, f"{value!r} is not a whole number")
+            self.bad(key, f"{shown(value)} is not a whole number")
             return None
         if minimum is not None and value < minimum:
             self.bad(key, f"must be at least {minimum}")
+            return None
+        if maximum is not None and value > maximum:
+            self.bad(key, f"must be at most {maximum:,}")
             return None
         return value
 
@@ -177,7 +227,7 @@ class Reader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.bad(key, f"{value!r} is not a number")
+            self.bad(key, f"{shown(value)} is not a number")
             return None
         return value
 
@@ -192,7 +242,15 @@ class Reader:
         value = self.get(key, default)
         if value not in choices:
             if value is not None or default is _MISSING:
-                self.bad(key, f"{value!r} is not one of {', '.join(choices)}")
+                self.bad(key, f"{shown(value)} is not one of {', '.join(choices)}")
+            return None
+        return value
+
+    def goal(self, key: str) -> str | None:
+        """A goal's slug (optional); whether the plan lists it is the graph's to check."""
+        value = self.get(key, None)
+        if value is not None and (not isinstance(value, str) or not SLUG.fullmatch(value)):
+            self.bad(key, f"{shown(value)} is not a goal's slug")
             return None
         return value
 
@@ -209,8 +267,8 @@ class Reader:
     def event_type(self, key: str) -> str | None:
         value = self.get(key)
         if not isinstance(value, str) or not EVENT_TYPE.fullmatch(value):
-            if value is not None:
-                self.bad(key, f"{value!r} is not an event type ([a-z0-9_.-], at most 50)")
+            if value is not None or key in self.raw:
+                self.bad(key, f"{shown(value)} is not an event type ([a-z0-9_.-], at most 50)")
             return None
         return value
 

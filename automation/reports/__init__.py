@@ -18,7 +18,7 @@ against the first branch's, per goal; "significant" when p < 0.05 with at least 
 enrollments in each branch.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
@@ -43,8 +43,21 @@ from messaging.models import DeliveryStatus, OutboundMessage
 from tracking.models import GoalConversion, TrackedLink
 
 
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
+def _window(date_from: date | None, date_to: date | None) -> dict:
+    """The filters on `enrolled_at` for the days `date_from` to `date_to` (inclusive, in the
+    site's timezone). A day at the calendar's edge (the date picker offers 0001-01-01 and
+    9999-12-31), whose start or end no datetime holds, bounds nothing: every enrollment is
+    after the one and before the other."""
+    window = {}
+    for lookup, day, after in (("gte", date_from, 0), ("lt", date_to, 1)):
+        if day is None:
+            continue
+        try:
+            start = datetime.combine(day + timedelta(days=after), time.min)
+            window[lookup] = timezone.make_aware(start).astimezone(UTC)
+        except OverflowError:
+            pass  # the calendar's edge: no bound
+    return window
 
 
 def plan_cohort(*, plan: Plan, date_from: date | None = None, date_to: date | None = None) -> QuerySet:
@@ -53,11 +66,7 @@ def plan_cohort(*, plan: Plan, date_from: date | None = None, date_to: date | No
     cohort = Enrollment.objects.filter(plan=plan).exclude(
         contact_id__in=Contact.objects.filter(is_test=True).values("id")
     )
-    if date_from:
-        cohort = cohort.filter(enrolled_at__gte=_day_start(date_from))
-    if date_to:
-        cohort = cohort.filter(enrolled_at__lt=_day_start(date_to + timedelta(days=1)))
-    return cohort
+    return cohort.filter(**{f"enrolled_at__{k}": v for k, v in _window(date_from, date_to).items()})
 
 
 def _test_enrollments(plan: Plan) -> QuerySet:
@@ -71,11 +80,8 @@ def _of_cohort(queryset: QuerySet, *, plan: Plan, date_from, date_to, by_plan: b
     name their plan (steps), so no join is needed without a date range."""
     queryset = queryset.filter(plan=plan) if by_plan else queryset.filter(enrollment__plan=plan)
     queryset = queryset.exclude(enrollment_id__in=_test_enrollments(plan))
-    if date_from:
-        queryset = queryset.filter(enrollment__enrolled_at__gte=_day_start(date_from))
-    if date_to:
-        queryset = queryset.filter(enrollment__enrolled_at__lt=_day_start(date_to + timedelta(days=1)))
-    return queryset
+    window = _window(date_from, date_to)
+    return queryset.filter(**{f"enrollment__enrolled_at__{k}": v for k, v in window.items()})
 
 
 _END_WORDS = {

@@ -5,7 +5,8 @@ tracked link). One transaction that locks the contact first (created if new; loc
 as everywhere: contact, then enrollments, then outbound messages):
 
 1. keep the event on the contact's timeline (``tracking.services.event_store``); the same
-   ``event_id`` again changes nothing;
+   ``event_id`` from the same sender (API user) again changes nothing, and for another
+   phone it is refused (``EventIdTaken``): an event id names one event of one contact;
 2. ``opt_in``: the event is the contact's marketing consent (source: the event);
 3. the goals of this event type of each active enrollment's plan convert (once per
    enrollment), carrying the event's value: the plan's revenue in its report;
@@ -31,7 +32,7 @@ from automation.services.interpreter import enrollment_advance, enrollment_may_e
 from contacts.models import ConsentEvent, Contact
 from contacts.services import contact_consent_record, contact_insert_if_new, contact_lock
 from tracking.models import Interaction
-from tracking.services import EventIn, event_data, event_store, goal_convert
+from tracking.services import EventIn, event_data, event_find, event_store, goal_convert
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +50,28 @@ class EventReceived:
     enrolled: list[str]
 
 
+class EventIdTaken(Exception):
+    """The sender kept an event under this id before, for another phone (CONTRACT §7: 409)."""
+
+
+def _repeat(seen: Interaction, event: EventIn) -> EventReceived:
+    """`event` again (a duplicate), or EventIdTaken when the one kept was another phone's."""
+    if seen.from_address != event.phone:
+        raise EventIdTaken(
+            f"{event.event_id} was sent before for another phone number: an event id names one "
+            "event (send each event under an id of its own)."
+        )
+    return EventReceived(seen.pk, seen.contact_id, duplicate=True, enrolled=[])
+
+
 def event_receive(*, event: EventIn, enrollment_id: int | None = None) -> EventReceived:
     """Keep `event` and let it move the contact's journeys (see the module's docstring).
     `enrollment_id`: only that enrollment's waits and goals hear it (a click on a tracked
-    link is news for the journey that sent the link, CONTRACT §6)."""
-    seen = Interaction.objects.filter(event_id=event.event_id).values_list("pk", "contact_id").first()
+    link is news for the journey that sent the link, CONTRACT §6). EventIdTaken, nothing
+    changed, when its sender used its id before for another phone."""
+    seen = event_find(event=event)
     if seen is not None:
-        return EventReceived(*seen, duplicate=True, enrolled=[])
+        return _repeat(seen, event)
     with transaction.atomic():
         contact_id = (
             contact_insert_if_new(phone=event.phone)
@@ -67,7 +83,7 @@ def event_receive(*, event: EventIn, enrollment_id: int | None = None) -> EventR
         if not created:
             # Stored a moment ago by a concurrent request: the contact made here is undone too.
             transaction.set_rollback(True)
-            return EventReceived(interaction.pk, interaction.contact_id, duplicate=True, enrolled=[])
+            return _repeat(interaction, event)
         if event.opt_in:
             # At the event's arrival (`now`), the time of the enrollments it makes: the consent
             # log reads the consent before them. Never for an opted-out contact (CONTRACT §5).
@@ -150,4 +166,4 @@ def _plans_enter(
     return enrolled
 
 
-__all__ = ["EventReceived", "event_receive"]
+__all__ = ["EventIdTaken", "EventReceived", "event_receive"]

@@ -19,9 +19,10 @@ from django.db.models import Max
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
-from automation.flow import KINDS, FlowInvalid, flow_read
+from automation.flow import KINDS, FlowInvalid, Problem, flow_read
 from automation.flow.document import step_data
 from automation.models import HttpSecret, Plan, PlanRevision
+from smsjourney.strict_json import JsonRefused, json_strict_parse
 from tracking.models import Goal
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -39,14 +40,13 @@ class ImportResult:
 
 
 def document_load(text: str | bytes) -> Any:
-    """Parse a plan document's JSON; FlowInvalid (one problem) when it is not JSON."""
-    from automation.flow.problems import Problem
-
+    """Parse a plan document's JSON (strictly: ``smsjourney.strict_json``; what it holds is
+    `flow_read`'s to judge); FlowInvalid (one problem) when it is not JSON."""
     if len(text) > MAX_DOCUMENT_BYTES:
         raise FlowInvalid([Problem(None, "", f"the document is larger than {MAX_DOCUMENT_BYTES:,} bytes")])
     try:
-        return json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return json_strict_parse(text)
+    except JsonRefused as exc:
         raise FlowInvalid([Problem(None, "", f"not JSON: {exc}")]) from exc
 
 
@@ -101,8 +101,6 @@ def plan_draft_save(*, plan: Plan, document: Any, user=None, note: str = "") -> 
     refused; the slug must stay the plan's."""
     normal = plan_document_check(document)
     if normal["slug"] != plan.slug:
-        from automation.flow.problems import Problem
-
         raise FlowInvalid(
             [Problem(None, "slug", f"{normal['slug']!r} is not this plan's slug {plan.slug!r}")]
         )

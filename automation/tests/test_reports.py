@@ -161,6 +161,25 @@ def test_report_page_with_date_filter(admin_client, plan):
     assert admin_client.get("/admin/automation/plan/999999/report/").status_code == 404
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Auckland", "America/Los_Angeles"])
+def test_the_calendar_s_first_and_last_days_bound_nothing(admin_client, plan, settings, zone):
+    """The date picker offers 0001-01-01 and 9999-12-31, whose start and end no datetime
+    holds (in a zone east or west of UTC): they bound nothing; never a server error."""
+    settings.TIME_ZONE = zone
+    _seed(plan)
+    url = f"/admin/automation/plan/{plan.pk}/report/"
+    for dates in (
+        {"date_to": "9999-12-31"},
+        {"date_from": "0001-01-01"},
+        {"date_from": "0001-01-01", "date_to": "9999-12-31"},
+        {"date_from": "9999-12-31", "date_to": "9999-12-31"},
+    ):
+        response = admin_client.get(url, dates)
+        assert response.status_code == 200, dates
+        expected = 0 if dates.get("date_from") == "9999-12-31" else 6
+        assert response.context["report"].enrolled == expected, dates
+
+
 def test_report_page_needs_view_permission(client, django_user_model, plan):
     client.force_login(django_user_model.objects.create_user("nobody", is_staff=True))
     assert client.get(f"/admin/automation/plan/{plan.pk}/report/").status_code == 403

@@ -18,7 +18,7 @@ DESIGN §1 in code, in two steps:
 while the broker was down, or whose worker died mid-way. A message is never lost.
 """
 
-from tracking.services.events import EventIn, event_data, event_store
+from tracking.services.events import EventIn, event_data, event_find, event_store
 from tracking.services.goals import goal_convert, goal_ids_by_slug
 from tracking.services.links import (
     LinkPlan,
@@ -44,6 +44,7 @@ __all__ = [
     "InboundPayloadError",
     "LinkPlan",
     "event_data",
+    "event_find",
     "event_store",
     "goal_convert",
     "goal_ids_by_slug",

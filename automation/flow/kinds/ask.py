@@ -15,7 +15,7 @@ from automation.flow.forms import (
     template_area,
 )
 from automation.flow.kinds.base import WAIT, Exit, Go, Step, StepKind
-from automation.flow.read import Reader, duration_parse, duration_say
+from automation.flow.read import Reader, duration_parse, duration_say, shown
 from automation.matching import is_single_word, keyword_normalize, regex_problem, rule_match
 
 WORD_MATCHES = ("keyword", "first_word", "contains")
@@ -192,7 +192,7 @@ class Ask(StepKind):
                 rr.bad("words", "list at least one word")
             for j, word in enumerate(raw_words[:MAX_WORDS]):
                 if not isinstance(word, str) or not is_single_word(word):
-                    rr.bad(f"words[{j}]", f"{word!r} must be one word (no spaces), e.g. QUOTE")
+                    rr.bad(f"words[{j}]", f"{shown(word)} must be one word (no spaces), e.g. QUOTE")
                 else:
                     words.append(word)
             rule["words"] = words
@@ -211,11 +211,11 @@ class Ask(StepKind):
                 rr.bad("min", f"{rule['min']} is more than max {rule['max']}: this rule can never match")
         for key in ("words", "pattern", "min", "max"):
             if key in rr.raw and key not in rule:
-                rr.bad(key, f"does not go with match {match!r}")
+                rr.bad(key, f"does not go with match {shown(match)}")
         save_as = rr.field_path("save_as", required=False)
         if save_as:
             rule["save_as"] = save_as
-        goal = rr.get("goal", None)
+        goal = rr.goal("goal")
         if goal is not None:
             rule["goal"] = goal
         rule["next"] = rr.exit("next")
@@ -261,16 +261,16 @@ class Ask(StepKind):
 
     def timer_after_prompt(self, data):
         timeout = data.get("timeout")
-        return duration_parse(timeout["after"]) if timeout else None
+        return duration_parse(timeout["after"], clamp=True) if timeout else None
 
     def enter(self, step: Step, rt):
         timeout = step.data.get("timeout")
         if step.data["text"]:
             rt.text_send(step=step, text=step.data["text"], purpose="prompt")
             # The silence is measured from when the question is sent (messaging tells).
-            rt.timer_set(None, after_prompt=duration_parse(timeout["after"]) if timeout else None)
+            rt.timer_set(None, after_prompt=duration_parse(timeout["after"], clamp=True) if timeout else None)
         elif timeout:
-            rt.timer_set(rt.now + duration_parse(timeout["after"]))
+            rt.timer_set(rt.now + duration_parse(timeout["after"], clamp=True))
         return WAIT
 
     def on_reply(self, step: Step, rt):

@@ -6,7 +6,7 @@ from django import forms
 
 from automation.flow.forms import DurationField, ExitField, StepForm
 from automation.flow.kinds.base import WAIT, Go, Step, StepKind
-from automation.flow.read import HH_MM, Reader, duration_parse, duration_say
+from automation.flow.read import HH_MM, Reader, duration_parse, duration_say, shown
 
 
 def next_local_time(local_now: datetime, hh_mm: str) -> datetime:
@@ -63,7 +63,7 @@ class Delay(StepKind):
         else:
             until = r.get("until")
             if not isinstance(until, str) or not HH_MM.fullmatch(until):
-                r.bad("until", f"{until!r} is not a time of day HH:MM (24 h)")
+                r.bad("until", f"{shown(until)} is not a time of day HH:MM (24 h)")
             data["until"] = until
         data["next"] = r.exit("next")
         return data
@@ -75,7 +75,7 @@ class Delay(StepKind):
 
     def enter(self, step: Step, rt):
         if "for" in step.data:
-            rt.timer_set(rt.now + duration_parse(step.data["for"]))
+            rt.timer_set(rt.now + duration_parse(step.data["for"], clamp=True))
         else:
             rt.timer_set(next_local_time(rt.local_now(), step.data["until"]))
         return WAIT

@@ -4,7 +4,7 @@ from django import forms
 
 from automation.flow.forms import StepForm
 from automation.flow.kinds.base import Go, Step, StepKind
-from automation.flow.read import SLUG, Reader
+from automation.flow.read import SLUG, Reader, shown
 
 
 class EnterPlanForm(StepForm):
@@ -33,7 +33,7 @@ class EnterPlan(StepKind):
     def read(self, r: Reader) -> dict:
         slug = r.get("plan")
         if not isinstance(slug, str) or not SLUG.fullmatch(slug):
-            r.bad("plan", f"{slug!r} is not a plan slug")
+            r.bad("plan", f"{shown(slug)} is not a plan slug")
         return {"plan": slug}
 
     def exits(self, data):

@@ -217,7 +217,9 @@ class Http(StepKind):
     def read(self, r: Reader) -> dict:
         data = {"method": r.choice("method", METHODS, default="GET") or "GET", "url": r.text("url")}
         url = data["url"]
-        if url and not url.startswith(("https://", "http://")):
+        if "url" in r.raw and r.raw["url"] in ("", None):
+            r.bad("url", "is required: the address to call, starting with https://")
+        elif url and not url.startswith(("https://", "http://")):
             r.bad(
                 "url",
                 f"{url[:80]!r} must start with https:// or http:// (what {{{{ … }}}} puts in is "

@@ -4,7 +4,7 @@ from django import forms
 
 from automation.flow.forms import ExitField, StepForm, template_area
 from automation.flow.kinds.base import Go, Step, StepKind
-from automation.flow.read import Reader
+from automation.flow.read import Reader, shown
 
 MAX_MEDIA = 10
 
@@ -47,7 +47,7 @@ class Send(StepKind):
             if i == MAX_MEDIA:
                 r.bad("media", f"at most {MAX_MEDIA} media URLs")
             elif not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 500:
-                r.bad(f"media[{i}]", f"{url!r} is not an http(s) URL")
+                r.bad(f"media[{i}]", f"{shown(url)} is not an http(s) URL")
             else:
                 media.append(url)
         data = {"text": r.text("text"), "next": r.exit("next")}

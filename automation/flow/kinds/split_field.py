@@ -10,6 +10,10 @@ OPS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "in", "set", "unset")
 MAX_CASES = 50
 
 
+def _plain(value) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
 def _comparable(a, b):
     """Numbers compare as numbers (a saved "5" with 4), anything else as case-folded text."""
     for cast in (float,):
@@ -109,9 +113,9 @@ class SplitField(StepKind):
                     c.bad("value", f"{op} takes no value")
             else:
                 value = c.get("value")
-                if op == "in" and not isinstance(value, list):
-                    c.bad("value", "in takes a list of values")
-                elif op != "in" and not (value is None or isinstance(value, str | int | float | bool)):
+                if op == "in" and (not isinstance(value, list) or not all(map(_plain, value))):
+                    c.bad("value", "in takes a list of plain values (text, numbers, true/false)")
+                elif op != "in" and not _plain(value):
                     c.bad("value", "must be a plain value (text, number, true/false)")
                 case["value"] = value
             case["next"] = c.exit("next")

@@ -5,9 +5,10 @@ from django import forms
 
 from automation.flow.forms import ExitField, RowForm, StepForm
 from automation.flow.kinds.base import Exit, Go, Step, StepKind
-from automation.flow.read import Reader
+from automation.flow.read import Reader, shown
 
 MAX_BRANCHES = 20
+MAX_WEIGHT = 1_000_000
 
 
 class BranchForm(RowForm):
@@ -55,11 +56,13 @@ class SplitRandom(StepKind):
             b = r.child(item, f"branches[{i}]", allowed=("name", "weight", "next"))
             name = b.plain("name", max_length=50)
             if name in names:
-                b.bad("name", f"{name!r} names two branches")
+                b.bad("name", f"{shown(name)} names two branches")
             names.add(name)
             weight = b.number("weight") if "weight" in b.raw else b.get("weight")
-            if weight is not None and weight <= 0:
-                b.bad("weight", f"{weight} is not a positive weight")
+            if weight is None and "weight" in b.raw and b.raw["weight"] is None:
+                b.bad("weight", "is required: a positive number")
+            elif weight is not None and not 0 < weight <= MAX_WEIGHT:
+                b.bad("weight", f"{shown(weight)} is not a positive weight (at most {MAX_WEIGHT:,})")
             branches.append({"name": name, "weight": weight, "next": b.exit("next")})
         return {"branches": branches}
 

@@ -53,7 +53,7 @@ class WaitEvent(StepKind):
 
     def enter(self, step: Step, rt):
         timeout = step.data.get("timeout")
-        rt.timer_set(rt.now + duration_parse(timeout["after"]) if timeout else None)
+        rt.timer_set(rt.now + duration_parse(timeout["after"], clamp=True) if timeout else None)
         return WAIT
 
     def on_event(self, step: Step, rt):
