@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A body past MAX_REQUEST_BYTES is refused by its Content-Length, never read.
+    "smsjourney.uploads.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -335,6 +337,8 @@ SMS_LOOP_GUARD_MINUTES = env.int("SMS_LOOP_GUARD_MINUTES", default=10)
 # upload is refused as it streams in past the size, and past the rows counted before the
 # file is read as a table (the background task reads it).
 CONTACT_IMPORT_MAX_BYTES = 20 * 1024 * 1024  # about 300,000 rows of the usual columns
+# The largest request body any door reads (the contact import's file and its form fit).
+MAX_REQUEST_BYTES = CONTACT_IMPORT_MAX_BYTES + 1024 * 1024
 CONTACT_IMPORT_MAX_ROWS = 500_000
 # Plan `http` steps (CONTRACT §6): loopback, private and link-local addresses are refused
 # unless this is set (a service on the same machine or network, in development).

@@ -67,3 +67,29 @@ def upload_limit(request: HttpRequest, *, max_bytes: int) -> MaxBytesUploadHandl
     handler.refused = length > max_bytes + ENVELOPE_BYTES
     request.upload_handlers.insert(0, handler)
     return handler
+
+
+class RequestSizeLimitMiddleware:
+    """No request body past ``MAX_REQUEST_BYTES`` is read at all: its Content-Length alone
+    answers 413, before the CSRF check or a view would read (and spool to disk) the whole
+    upload. The doors that take files keep their own, smaller limits (``upload_limit``, or
+    a form's size check); this one bounds every door at once, those to come included."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        from django.conf import settings
+        from django.http import HttpResponse
+
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_REQUEST_BYTES:
+            return HttpResponse(
+                f"The request is larger than {size_label(settings.MAX_REQUEST_BYTES)}.",
+                status=413,
+                content_type="text/plain",
+            )
+        return self.get_response(request)

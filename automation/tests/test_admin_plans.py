@@ -359,3 +359,20 @@ def test_a_step_page_shows_its_help_as_text(admin_client, demo_plan):
     page = admin_client.get(step_url(demo_plan, "purchased")).content.decode()
     assert "{{ contact.attributes.&lt;name&gt; }}" in page
     assert "attributes.<name>" not in page
+
+
+def test_a_body_past_the_request_limit_is_refused_before_it_is_read(admin_client, settings, tmp_path):
+    # Every door at once (here the plan import, whose own check is 1 MB): the Content-Length
+    # alone answers, before the CSRF check or the form would spool the upload.
+    settings.MAX_REQUEST_BYTES = 100 * 1024
+    upload = tmp_path / "big.json"
+    upload.write_text(document_dump(plan_document(slug="padded", name="Padded")) + " " * 200 * 1024)
+    with upload.open("rb") as f:
+        response = admin_client.post(reverse("admin:automation_plan_import_new"), {"file": f})
+    assert response.status_code == 413
+    assert "larger than 100 KB" in response.content.decode()
+    assert not Plan.objects.filter(slug="padded").exists()
+    # Under the limit, the same door works.
+    upload.write_text(document_dump(plan_document(slug="padded", name="Padded")))
+    with upload.open("rb") as f:
+        assert admin_client.post(reverse("admin:automation_plan_import_new"), {"file": f}).status_code == 302
