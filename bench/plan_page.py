@@ -1,11 +1,12 @@
 """Benchmark: a big plan's pages (the change page, one step's page, the report, Try it) and
 its diagram's layout, against a 4-step plan in the same run.
 
-    .venv/bin/python bench/plan_page.py [--sizes 4,20,40,60,100] [--rules 50] [--repeat 3]
+    .venv/bin/python bench/plan_page.py [--sizes 4,20,40,60,100] [--rules 50] [--revisions 20] [--repeat 3]
                                         [--database-url URL] [--keep]
 
 Each plan is N `ask` steps with `--rules` keyword rules each, imported (and published)
-through `plan_import` as a marketer's file would be, in two shapes:
+through `plan_import` as a marketer's file would be, `--revisions` times (its description
+changed each time, so the change page lists that many revisions), in two shapes:
 
 - ``spread``: rule j of step i goes to step (31 i + 17 j + 1) mod N, so at 100 steps every
   step has 50 different next steps (about 280 KB of JSON: issue 18's plan, whose change page
@@ -14,7 +15,8 @@ through `plan_import` as a marketer's file would be, in two shapes:
   back to the start (49 arrows between the same two boxes).
 
 For each plan the script signs in a superuser with Django's test client and times, cold
-(the first request after the import, nothing cached) and warm (best of ``--repeat``): the
+(the first request, nothing cached: no revision read, nothing drawn) and warm (best of
+``--repeat`` more): the
 plan's change page, its first step's page, its report, Try it before and after a
 conversation starts (one message sent, so the current step is highlighted), and the layout
 alone (`automation.diagram.diagram_layout`, uncached). Every page must answer 200. It
@@ -137,9 +139,9 @@ def measure(client, plan, *, shape: str, repeat: int) -> dict[str, tuple[float, 
         "Try it": lambda: client.get(f"{base}/try/"),
     }
     out = {}
-    cache.clear()
-    revision_cache_clear()
     for name, get in pages.items():
+        cache.clear()
+        revision_cache_clear()
         runs = []
         for _ in range(1 + repeat):
             seconds, response = timed(get)
@@ -151,6 +153,8 @@ def measure(client, plan, *, shape: str, repeat: int) -> dict[str, tuple[float, 
     for text in (entry_keyword(len(plan.published.document["steps"]), shape), "W0"):
         response = client.post(f"{base}/try/", {"text": text})
         assert response.status_code == 302, response.status_code
+    cache.clear()
+    revision_cache_clear()
     runs = []
     for _ in range(1 + repeat):
         seconds, response = timed(pages["Try it"])
@@ -171,6 +175,7 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=50, help="keyword rules per ask step")
     parser.add_argument("--shapes", default="spread,parallel")
     parser.add_argument("--repeat", type=int, default=3, help="warm requests per page (the best is shown)")
+    parser.add_argument("--revisions", type=int, default=20, help="published revisions of each plan")
     parser.add_argument("--database-url", help="an existing database to use (not dropped)")
     parser.add_argument("--keep", action="store_true", help="keep the database (or the plans)")
     args = parser.parse_args()
@@ -203,6 +208,8 @@ def main() -> None:
                 document = plan_document(n, args.rules, shape)
                 size = len(json.dumps(document))
                 seconds, imported = timed(lambda document=document: plan_import(document=document))
+                for r in range(2, args.revisions + 1):  # the page lists them
+                    plan_import(document={**document, "description": f"Revision {r}"})
                 print(
                     f"{shape}, {n} steps x {args.rules} rules: {size / 1000:.0f} KB, "
                     f"imported in {seconds:.2f} s"

@@ -6,10 +6,9 @@ arrows labelled with the wait (`automation.diagram.svg`). Each box shows how man
 enrollments are at the step now (one aggregate query).
 
 The layout and everything drawn from the plan alone are computed once per revision and
-kept in Django's cache, keyed by what is drawn (a draft is edited in place, so its id
-would not do; a published revision never changes, so its key never does): a page then
-costs the counts query and a pass over the steps, whatever the plan's size
-(bench/plan_page.py)."""
+kept in Django's cache: a plan's published revision under its id (it never changes), any
+other under a hash of what it draws (a draft is edited in place, so its id would not do).
+A page then costs the counts query and a pass over the steps (bench/plan_page.py)."""
 
 import hashlib
 
@@ -72,14 +71,18 @@ def flow_nodes_edges(flow, counts: dict[str, int] | None = None) -> tuple[list[N
     return nodes, edges
 
 
-def flow_drawing(flow) -> Drawing:
-    """The drawing of a Flow without counts: from the cache when it was drawn before."""
-    nodes, edges = flow_nodes_edges(flow)
-    digest = hashlib.sha256(repr((nodes, edges)).encode()).hexdigest()
-    key = f"plan-diagram:{DRAWING_VERSION}:{digest}"
+def flow_drawing(flow, *, published_as: str | None = None) -> Drawing:
+    """The drawing of a Flow without counts, from the cache when it was drawn before: a
+    published revision under `published_as` (it never changes), any other under a hash of
+    what it draws (a draft is edited in place)."""
+    drawn = None
+    if published_as is None:
+        drawn = flow_nodes_edges(flow)
+        published_as = hashlib.sha256(repr(drawn).encode()).hexdigest()
+    key = f"plan-diagram:{DRAWING_VERSION}:{published_as}"
     drawing = cache.get(key)
     if drawing is None:
-        drawing = diagram_drawing(nodes, edges)
+        drawing = diagram_drawing(*(drawn or flow_nodes_edges(flow)))
         cache.set(key, drawing, DRAWING_TIMEOUT)
     return drawing
 
@@ -105,4 +108,9 @@ def plan_diagram_svg(
         .annotate(n=Count("id"))
         .order_by()
     )
-    return drawing_svg(flow_drawing(revision_flow(revision_id)), counts=counts, highlight=highlight_step)
+    flow = revision_flow(revision_id)
+    # The plan's published revision is known without a query; another one (a draft, an
+    # older revision a test contact is on) is told by what it draws.
+    published = f"revision:{revision_id}:{flow.revision}" if revision_id == plan.published_id else None
+    drawing = flow_drawing(flow, published_as=published)
+    return drawing_svg(drawing, counts=counts, highlight=highlight_step)

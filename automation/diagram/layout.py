@@ -103,7 +103,11 @@ def diagram_layout(nodes: list[Node], edges: list[Edge]) -> Layout:
     known = set(ids)
     start = next((n.id for n in nodes if n.is_start), ids[0])
     links = sorted(
-        {(e.source, e.target) for e in edges if e.source != e.target and {e.source, e.target} <= known}
+        {
+            (e.source, e.target)
+            for e in edges
+            if e.source != e.target and e.source in known and e.target in known
+        }
     )
     parts = _components(ids, links, start)
     ranked = [_ranks(part, links, start) for part in parts]

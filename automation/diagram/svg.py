@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from html import escape  # Django's, minus its lazy-string wrapper: thousands of labels
 
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from automation.diagram.layout import (
