@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from grandalf.graphs import Edge as GraphEdge
-from grandalf.graphs import Graph, Vertex
+from grandalf.graphs import Vertex, graph_core
 from grandalf.layouts import DummyVertex, SugiyamaLayout
 
 BOX_W = 180
@@ -117,7 +117,7 @@ def diagram_layout(nodes: list[Node], edges: list[Edge]) -> Layout:
     # reached from the start), but this lays out any steps and arrows it is given.
     fits = all(reached for _, _, reached in ranked)
     if fits and len(ids) + placeholders + len(links) <= GRANDALF_BUDGET:
-        columns = _grandalf_columns(nodes, links, start)
+        columns = _grandalf_columns(parts, links, start)
     else:
         columns = [
             _barycentre_columns(part, rank, dag) for part, (rank, dag, _) in zip(parts, ranked, strict=True)
@@ -241,22 +241,26 @@ class _Box:
     w, h = BOX_H, BOX_W  # left to right: grandalf's layers are our columns
 
 
-def _grandalf_columns(nodes: list[Node], links, start: str) -> list[list[list[str]]]:
+def _grandalf_columns(parts: list[list[str]], links, start: str) -> list[list[list[str]]]:
     """Per part of the plan, its columns in grandalf's order (three rounds of crossing
-    reduction; its coordinates are not computed: they would only repeat that order)."""
-    vertices = {node.id: Vertex(node.id) for node in nodes}
+    reduction; its coordinates are not computed: they would only repeat that order). Each
+    part is handed over with its arrows in order: grandalf's own split into parts keeps
+    them in a set, whose order (and so the picture) changed from one process to the next."""
+    vertices = {i: Vertex(i) for part in parts for i in part}
     for vertex in vertices.values():
         vertex.view = _Box()
-    graph = Graph(list(vertices.values()), [GraphEdge(vertices[a], vertices[b]) for a, b in links])
-    parts = []
-    for part in sorted(graph.C, key=lambda c: vertices[start] not in c.sV):
-        sugiyama = SugiyamaLayout(part)
-        sugiyama.init_all(roots=[vertices[start]] if vertices[start] in part.sV else None)
+    out = []
+    for part in parts:
+        members = set(part)
+        edges = [GraphEdge(vertices[a], vertices[b]) for a, b in links if a in members]
+        graph = graph_core([vertices[i] for i in part], edges)
+        sugiyama = SugiyamaLayout(graph)
+        sugiyama.init_all(roots=[vertices[start]] if start in members else None)
         for _ in range(3):
             for _ in sugiyama.ordering_step():
                 pass
-        parts.append([[v.data for v in layer if not isinstance(v, DummyVertex)] for layer in sugiyama.layers])
-    return parts
+        out.append([[v.data for v in layer if not isinstance(v, DummyVertex)] for layer in sugiyama.layers])
+    return out
 
 
 def _placed(parts: list[list[list[str]]]) -> Layout:

@@ -1,6 +1,7 @@
 import copy
 import cProfile
 import pstats
+import random
 import re
 
 import pytest
@@ -57,6 +58,17 @@ def test_steps_of_a_column_are_ordered_so_arrows_do_not_cross():
         Edge("b", "x", "4"),
     ]
     assert _crossings(diagram_layout(nodes, edges), edges) == 0
+
+
+def test_a_plan_is_laid_out_the_same_every_time():
+    # Each web worker draws a revision once: two workers must not show it differently.
+    rng = random.Random(5)
+    nodes = [Node(f"n{i}", f"n{i}", is_start=i == 0) for i in range(20)]
+    edges = [Edge(f"n{rng.randrange(i)}", f"n{i}", "") for i in range(1, 20)]
+    edges += [Edge(f"n{rng.randrange(20)}", f"n{rng.randrange(20)}", "") for _ in range(30)]
+    first = diagram_layout(nodes, edges).boxes
+    for _ in range(10):
+        assert diagram_layout(nodes, [Edge(e.source, e.target, e.label) for e in edges]).boxes == first
 
 
 def test_svg_marks_start_end_timeout_and_escapes_text():
