@@ -35,8 +35,11 @@ __all__ = [
 ]
 
 # Part of every cache key: change it when a change to the code changes what is drawn.
-DRAWING_VERSION = 2
-DRAWING_TIMEOUT = 7 * 24 * 3600  # seconds; what is drawn never goes stale, this frees memory
+DRAWING_VERSION = 1
+# Seconds a drawing is kept (it never goes stale: this only frees memory). A draft's is
+# kept ten minutes: each edit makes a new drawing, and the old ones are not asked for again.
+DRAWING_TIMEOUT = 24 * 3600
+DRAFT_DRAWING_TIMEOUT = 10 * 60
 
 
 def flow_nodes_edges(flow, counts: dict[str, int] | None = None) -> tuple[list[Node], list[Edge]]:
@@ -75,15 +78,15 @@ def flow_drawing(flow, *, published_as: str | None = None) -> Drawing:
     """The drawing of a Flow without counts, from the cache when it was drawn before: a
     published revision under `published_as` (it never changes), any other under a hash of
     what it draws (a draft is edited in place)."""
-    drawn = None
+    drawn, timeout = None, DRAWING_TIMEOUT
     if published_as is None:
-        drawn = flow_nodes_edges(flow)
+        drawn, timeout = flow_nodes_edges(flow), DRAFT_DRAWING_TIMEOUT
         published_as = hashlib.sha256(repr(drawn).encode()).hexdigest()
     key = f"plan-diagram:{DRAWING_VERSION}:{published_as}"
     drawing = cache.get(key)
     if drawing is None:
         drawing = diagram_drawing(*(drawn or flow_nodes_edges(flow)))
-        cache.set(key, drawing, DRAWING_TIMEOUT)
+        cache.set(key, drawing, timeout)
     return drawing
 
 
