@@ -5,7 +5,6 @@ import random
 import re
 
 import pytest
-from django.core.cache import cache
 
 from automation.diagram import Edge, Node, diagram_layout, diagram_svg, plan_diagram_svg
 from automation.diagram.layout import GRANDALF_BUDGET
@@ -165,7 +164,6 @@ def _layouts(request) -> int:
 
 @pytest.mark.django_db
 def test_a_revision_is_laid_out_once_and_a_draft_again_when_it_changes(admin_client):
-    cache.clear()
     plan = plan_make(
         steps=[ask("invited", "Coming?", [("YES", "coming")]), send("coming", "See you")],
         status="paused",
@@ -196,14 +194,21 @@ def test_past_the_budget_columns_are_the_same_layers_and_arrows_still_do_not_cro
     loop_edges = [Edge(f"q{i}", f"q{j}", "x") for i in range(n) for j in ((i + 1) % n, 0) if i != j]
     assert n + (n - 2) * (n - 1) // 2 + len(loop_edges) > GRANDALF_BUDGET
     # The part of the crossing test above, drawn beside it.
-    small = [Node(n, n) for n in ("s", "a", "b", "x", "y", "z")]
+    small = [Node(step, step) for step in "sabxyz"]
     small_edges = [Edge(a, b, "") for a, b in ("sa", "sb", "ax", "az", "by", "bx")]
     layout = diagram_layout([*loop, *small], [*loop_edges, *small_edges])
     assert [layout.columns[f"q{i}"] for i in range(n)] == list(range(n))
-    assert {n: layout.columns[n] for n in "sabxyz"} == {"s": 0, "a": 1, "b": 1, "x": 2, "y": 2, "z": 2}
+    assert {step: layout.columns[step] for step in "sabxyz"} == {
+        "s": 0,
+        "a": 1,
+        "b": 1,
+        "x": 2,
+        "y": 2,
+        "z": 2,
+    }
     assert _crossings(layout, small_edges) == 0
     assert len(set(layout.boxes.values())) == n + 6  # no two boxes in one place
-    assert min(layout.boxes[n][1] for n in "sabxyz") > layout.boxes["q0"][1]  # below the start's part
+    assert min(layout.boxes[step][1] for step in "sabxyz") > layout.boxes["q0"][1]  # below the start's
 
 
 def spread_plan(steps: int, rules: int) -> dict:
