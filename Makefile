@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/hand_sql.py
 	$(BIN)/python bench/templates.py
+	$(BIN)/python bench/plan_page.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -183,10 +183,15 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _revision_cache():
-    """Published revisions are cached by id for the life of a process (they never change);
-    a test database rolled back hands the same ids out again, so each test starts afresh."""
+    """Published revisions are cached by id for the life of a process (they never change),
+    and so are their diagrams (Django's cache); a test database rolled back hands the same
+    ids out again, so each test starts afresh."""
+    from django.core.cache import cache
+
     from automation.revisions import revision_cache_clear
 
     revision_cache_clear()
+    cache.clear()
     yield
     revision_cache_clear()
+    cache.clear()

@@ -113,7 +113,7 @@ class PlanForm(forms.ModelForm):
 
     def __init__(self, *args, initial_document: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.document = copy.deepcopy(initial_document)
+        self.document = initial_document  # read here; clean() edits a copy
         steps = (self.document or {}).get("steps", ())
         self.fields["start"].choices = [(s["id"], s.get("name") or s["id"]) for s in steps]
         goals = []

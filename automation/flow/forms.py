@@ -8,10 +8,14 @@ hands in the choices (the plan's steps and goals)."""
 from __future__ import annotations
 
 import re
+from html import escape
 from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from automation.flow.problems import Problem
 from automation.flow.read import MAX_DURATION, STEP_ID, duration_parse, duration_split, field_path_problem
@@ -92,8 +96,27 @@ class DurationField(forms.MultiValueField):
         return iso
 
 
+class StepSelect(forms.Select):
+    """A select of flat choices whose options are written here rather than through a
+    template each: a step's page has one per rule and exit, each listing every step of the
+    plan, and 50 rules of a 100-step plan's ask are 5,000 options (bench/plan_page.py)."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = set(self.format_value(value))
+        options = "".join(
+            f'<option value="{escape(str(key))}"{" selected" if str(key) in chosen else ""}>'
+            f"{escape(str(label))}</option>"
+            for key, label in self.choices
+        )
+        attrs = flatatt(self.build_attrs(self.attrs, attrs))
+        # Every key and label is escaped above.
+        return format_html('<select name="{}"{}>{}</select>', name, attrs, mark_safe(options))
+
+
 class ExitField(forms.ChoiceField):
     """Which step comes next: one of the plan's steps, or the end of the journey."""
+
+    widget = StepSelect
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
@@ -106,6 +129,8 @@ class ExitField(forms.ChoiceField):
 
 
 class GoalField(forms.ChoiceField):
+    widget = StepSelect
+
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("label", "Goal reached")
