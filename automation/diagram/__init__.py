@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 # Part of every cache key: change it when a change to the code changes what is drawn.
-DRAWING_VERSION = 1
+DRAWING_VERSION = 2
 # Seconds a drawing is kept (it never goes stale: this only frees memory). A draft's is
 # kept ten minutes: each edit makes a new drawing, and the old ones are not asked for again.
 DRAWING_TIMEOUT = 24 * 3600

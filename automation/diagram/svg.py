@@ -30,6 +30,10 @@ from automation.diagram.layout import (
 )
 
 CHAR_W = 6.6  # average width of a 12px sans-serif character, for label backgrounds
+# Past this many arrows (after grouping) a diagram draws its steps only: nobody reads
+# 17,000 arrows (a 500-step plan at the import limit: a 7.5 MB drawing that took most of a
+# second a page, bench/plan_page.py), and each step's exits are listed beside it anyway.
+MAX_DRAWN_ARROWS = 6000
 TITLE_CHARS = 1000  # an arrow's tooltip
 
 
@@ -76,8 +80,16 @@ def diagram_drawing(nodes: list[Node], edges: list[Edge]) -> Drawing:
     )
     if not nodes:
         head += f'<text x="{MARGIN}" y="{TOP / 2}" fill="#666">This plan has no steps yet.</text>'
+    arrows = ""
+    if len(edges) > MAX_DRAWN_ARROWS:
+        head += (
+            f'<text x="{MARGIN}" y="{TOP / 2}" fill="#666">{len(edges):,} arrows are too many to draw: '
+            "the steps are shown, and each step's exits are listed with it.</text>"
+        )
+    else:
+        arrows = _arrows(edges, layout)
     boxes = tuple(_box(node, *layout.boxes[node.id]) for node in nodes)
-    return Drawing(head=head, boxes=boxes, tail=_arrows(edges, layout) + "</svg>")
+    return Drawing(head=head, boxes=boxes, tail=arrows + "</svg>")
 
 
 def drawing_svg(drawing: Drawing, *, counts: dict[str, int], highlight: str | None = None) -> SafeString:

@@ -239,3 +239,13 @@ def test_a_hundred_steps_of_fifty_rules_have_pages(admin_client):
             assert len(re.findall(r'<path class="edge reply"', svg)) == 100 * 50
     response = admin_client.post(f"{base}/try/", {"text": "W0"}, follow=True)
     assert response.status_code == 200
+
+
+def test_past_six_thousand_arrows_the_diagram_draws_the_steps_and_says_why(admin_client):
+    # 150 steps of 50 different next steps each: 7,500 arrows (the import limit allows 17,000).
+    plan = plan_import(document=spread_plan(150, 50)).plan
+    page = admin_client.get(f"/admin/automation/plan/{plan.pk}/report/").content.decode()
+    svg = page.partition('<svg xmlns="http://www.w3.org/2000/svg"')[2]
+    assert len(re.findall(r'<g class="state[^"]*" data-step-id=', svg)) == 150
+    assert '<path class="edge' not in svg
+    assert "7,500 arrows are too many to draw" in svg
