@@ -1,9 +1,9 @@
 """gunicorn's settings file, read from the directory it starts in (the Procfile's `web` is
 just `gunicorn smsjourney.wsgi`). PORT and WEB_CONCURRENCY come from the environment or
-the env file (``smsjourney.environment``), read here, before gunicorn binds or forks: a
+the env file (``infra.environment``), read here, before gunicorn binds or forks: a
 value in ``.env`` counts as one in the environment. Command-line options still win."""
 
-from smsjourney.environment import env_read
+from infra.environment import env_read
 
 _env = env_read()
 
@@ -18,9 +18,9 @@ errorlog = "-"
 
 
 def worker_exit(server, worker):
-    """Stop this worker's in-process scheduler (no broker: smsjourney.background) while the
+    """Stop this worker's in-process scheduler (no broker: infra.background) while the
     interpreter still runs. Left to atexit, its thread could try to start a job after
     Python's own shutdown had begun, and log a traceback for a job that simply is not run."""
-    from smsjourney.background import stop
+    from infra.background import stop
 
     stop()

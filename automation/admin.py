@@ -33,8 +33,8 @@ from automation.services.plans import (
     plan_rollback,
     plan_warnings,
 )
+from infra.admin_mixins import ReadOnlyAdminMixin, ReadOnlyInlineMixin, test_contacts_filter
 from messaging.state_hours import RULES as STATE_RULES
-from smsjourney.admin_mixins import ReadOnlyAdminMixin, ReadOnlyInlineMixin, test_contacts_filter
 
 
 @admin.register(Plan)

@@ -16,7 +16,7 @@ from automation.services.consent import contact_opt_out
 from contacts import services
 from contacts.models import ConsentEvent, Contact
 from contacts.phone import phone_normalize
-from smsjourney.admin_mixins import ReadOnlyInlineMixin, test_contacts_filter
+from infra.admin_mixins import ReadOnlyInlineMixin, test_contacts_filter
 from tracking.models import GoalConversion, Interaction
 
 # The latest rows shown in each history inline; the full lists are one link away.

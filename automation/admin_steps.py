@@ -34,7 +34,7 @@ from automation.services.plans import (
     plan_step_move,
     plan_step_save,
 )
-from smsjourney.strict_json import text_refusal
+from infra.strict_json import text_refusal
 
 
 class PlanJsonForm(forms.Form):

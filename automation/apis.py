@@ -14,9 +14,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from automation.services.consent import contact_opt_out
 from automation.services.inbound import inbound_route_enqueue
 from contacts.models import ConsentEvent, Contact
+from infra.twilio_webhooks import twilio_webhook, twiml_empty
 from messaging.services import delivery_status_apply
 from messaging.services.policy import CODE_OPTED_OUT
-from smsjourney.twilio_webhooks import twilio_webhook, twiml_empty
 from tracking.services import InboundPayloadError, inbound_message_receive
 
 

@@ -22,7 +22,7 @@ from automation.timeline import contact_timeline
 from contacts.import_files import FORMATS
 from contacts.imports import contact_import_create, file_too_large
 from contacts.resources import ContactResource
-from smsjourney.uploads import size_label, upload_limit
+from infra.uploads import size_label, upload_limit
 
 
 class BulkEnrollForm(forms.Form):
@@ -83,7 +83,7 @@ class ContactCockpitMixin(ExportMixin):
 
         The size limit comes before the form is read: a body whose Content-Length is too
         large is never read, and a file that streams in past the limit is stopped there
-        (smsjourney.uploads). Django would read the whole upload for the CSRF check, so the
+        (infra.uploads). Django would read the whole upload for the CSRF check, so the
         check runs here, after the limit is in place (the URL is csrf_exempt)."""
         if not self.has_import_permission(request):
             raise PermissionDenied

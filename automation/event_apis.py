@@ -8,7 +8,7 @@ it lives here, at the top, because an event moves journeys.
   ``{"errors": {"event_id": [...]}}``, nothing changes; from another user: a new event.
 - Bad JSON or fields: 400 ``{"errors": {field: [messages]}}``, nothing stored. Unknown
   keys are refused by name (a misspelt ``opt_in`` must not pass for no consent). The body
-  is read up to MAX_BODY bytes and parsed strictly (``smsjourney.strict_json``: no NaN,
+  is read up to MAX_BODY bytes and parsed strictly (``infra.strict_json``: no NaN,
   bounded nesting, no NUL character or lone surrogate in any text, keys included).
 - Auth: ``Authorization: Token <key>``; no or bad token → 401; a user without
   ``tracking.add_interaction`` → 403.
@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 
 from automation.services.events import EventIdTaken, event_receive
 from contacts.phone import phone_normalize
-from smsjourney.strict_json import JsonRefused, json_refusals, json_strict_parse
+from infra.strict_json import JsonRefused, json_refusals, json_strict_parse
 from tracking.models import EVENT_TYPE, Interaction
 from tracking.services import EventIn
 

@@ -1,7 +1,7 @@
 """Beat tasks of the automation app: thin doors onto the scheduling services.
 
 Celery beat sends both every minute (``settings.CELERY_BEAT_SCHEDULE``); each runs under
-``smsjourney.cron.cron_task``, so a run that takes longer than a minute is never joined by
+``infra.cron.cron_task``, so a run that takes longer than a minute is never joined by
 the next one (a duplicate invocation is skipped, not queued behind it).
 """
 
@@ -12,9 +12,9 @@ from celery import shared_task
 from automation.services import enrollment_expire_due, enrollment_timeouts_fire
 from automation.services.inbound import inbound_message_route, inbound_route_due
 from automation.services.sending import outbound_outcome_apply
+from infra.background import task_enqueue
+from infra.cron import cron_task
 from messaging.services import MAX_ATTEMPTS, outbound_send
-from smsjourney.background import task_enqueue
-from smsjourney.cron import cron_task
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from django.utils.html import format_html_join
 from contacts.models import ConsentEvent, ContactImport
 from contacts.resources import formula_escape
 from contacts.selectors import CONSENT_COLUMNS, consent_log_rows
-from smsjourney.admin_mixins import ReadOnlyAdminMixin, test_contacts_filter
+from infra.admin_mixins import ReadOnlyAdminMixin, test_contacts_filter
 
 
 class _Echo:

@@ -4,7 +4,7 @@ The admin's "Import" page stores the uploaded file as a ``ContactImport`` and ha
 a task (a worker; without a broker the serving process's own scheduler): the request
 answers at once, and the import's page shows its progress. The request never reads the
 file as a table (contacts.import_files): an upload past ``CONTACT_IMPORT_MAX_BYTES`` is
-stopped as it streams in (smsjourney.uploads), a file past ``CONTACT_IMPORT_MAX_ROWS`` is
+stopped as it streams in (infra.uploads), a file past ``CONTACT_IMPORT_MAX_ROWS`` is
 refused on its rows counted, and its columns are checked from its head; the task reads it.
 
 The rules (all or nothing, as before):
@@ -46,7 +46,7 @@ from contacts.import_files import contacts_dataset_load, contacts_file_check
 from contacts.models import Contact, ContactImport
 from contacts.phone import phone_normalize
 from contacts.resources import formula_unescape
-from smsjourney.uploads import size_label
+from infra.uploads import size_label
 
 logger = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ def contact_import_create(*, content: bytes, file_name: str, file_format: str, u
     the background task (on commit), which reads it. Raises ValidationError: nothing
     recorded."""
     from contacts.tasks import contact_import_run_task
-    from smsjourney.background import task_enqueue
+    from infra.background import task_enqueue
 
     if len(content) > settings.CONTACT_IMPORT_MAX_BYTES:
         raise ValidationError(file_too_large())

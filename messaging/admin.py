@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from infra.admin_mixins import ReadOnlyAdminMixin, test_contacts_filter
 from messaging.models import OutboundMessage
-from smsjourney.admin_mixins import ReadOnlyAdminMixin, test_contacts_filter
 
 
 @admin.register(OutboundMessage)

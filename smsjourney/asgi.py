@@ -16,6 +16,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsjourney.settings")
 application = get_asgi_application()
 
 # Without a broker, this serving process runs the periodic jobs, sends and retries itself.
-from smsjourney.background import start_beat_schedule  # noqa: E402
+from smsjourney.celery import start_beat_schedule  # noqa: E402
 
 start_beat_schedule()

@@ -25,3 +25,23 @@ def _close_old_connections(task=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+def start_beat_schedule() -> bool:
+    """No broker: start this serving process's scheduler (``infra.background``) with the
+    periodic jobs of ``CELERY_BEAT_SCHEDULE`` (what beat would publish, run here instead).
+    Called by the WSGI/ASGI entry points; False when it is not wanted."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from infra import background
+
+    app.loader.import_default_modules()  # the apps' tasks modules (Celery's autodiscovery)
+    periodic = {}
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        schedule = entry["schedule"]
+        seconds = schedule.total_seconds() if isinstance(schedule, timedelta) else float(schedule)
+        task = app.tasks[entry["task"]]
+        periodic[name] = (task.apply, seconds)
+    return background.start(periodic=periodic)

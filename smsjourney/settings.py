@@ -2,7 +2,7 @@
 
 Every variable is read with django-environ; a ``.env`` file beside ``manage.py`` (or the
 file ``ENV_FILE`` names) is read too, real environment variables winning
-(``smsjourney.environment``). The defaults are the zero-setup ones: SQLite, tasks run
+(``infra.environment``). The defaults are the zero-setup ones: SQLite, tasks run
 in-process, the console SMS backend.
 """
 
@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from smsjourney.environment import BASE_DIR, env_read
+from infra.environment import BASE_DIR, env_read
 
 env = env_read()
 
@@ -51,7 +51,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # A body past MAX_REQUEST_BYTES is refused by its Content-Length, never read.
-    "smsjourney.uploads.RequestSizeLimitMiddleware",
+    "infra.uploads.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -208,8 +208,8 @@ REST_FRAMEWORK = {
 # --- Celery --------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or None
 if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("redis://"):
-    # kombu's Redis transport, reusing one client per channel (see smsjourney/broker.py).
-    CELERY_BROKER_TRANSPORT = "smsjourney.broker:Transport"
+    # kombu's Redis transport, reusing one client per channel (see infra/broker.py).
+    CELERY_BROKER_TRANSPORT = "infra.broker:Transport"
 if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Task priorities on Redis: one list per step, served in order (0 first). A reply to a
     # contact is published at 0, plan and bulk messages at 6 (messaging.services.policy).
@@ -246,7 +246,7 @@ CELERY_TIMEZONE = "UTC"
 # Plan `http` steps wait on marketers' web services (up to HTTP_STEP_TIMEOUT each): they go
 # to a queue of their own, so a slow service never holds the threads that route replies and
 # send. Without a broker the in-process scheduler gives each routed queue its own thread
-# pool (smsjourney/background.py). With one, a plain `celery -A smsjourney worker` consumes
+# pool (infra/background.py). With one, a plain `celery -A smsjourney worker` consumes
 # every queue below (CONTRACT §2: one worker runs the product); at scale, give the http
 # queue workers of its own: `-X http` on the others, `-Q http` on them.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
@@ -254,7 +254,7 @@ HTTP_STEP_QUEUE = "http"
 CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(HTTP_STEP_QUEUE))
 CELERY_TASK_ROUTES = {"automation.tasks.http_step_task": {"queue": HTTP_STEP_QUEUE}}
 # No broker: each serving process runs the beat schedule itself, off the request path, and
-# hands sends and delayed retries to its own scheduler (smsjourney/background.py). 0 turns
+# hands sends and delayed retries to its own scheduler (infra/background.py). 0 turns
 # that off (then run the jobs' commands from cron).
 IN_PROCESS_JOBS = env.bool("IN_PROCESS_JOBS", default=True)
 # Wiring: the task that sends one queued message and acts on the outcome. messaging

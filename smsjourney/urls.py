@@ -4,6 +4,7 @@ from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
 
 from messaging.views import sms_preview_view
+from smsjourney.health import healthz
 
 # The product is its admin: its name on every page, and no "View site" link (there is no
 # public site; "/" leads to the admin).
@@ -23,7 +24,7 @@ urlpatterns = [
         name="sms_preview",
     ),
     path("admin/", admin.site.urls),
-    path("", include("tracking.urls")),  # GET /healthz
+    path("healthz", healthz, name="healthz"),  # the database answers: 200, else 503
     path("api/", include("automation.api_urls")),  # GET /api/contacts/…, POST /api/events/
     path("", include("automation.urls")),  # POST /twilio/sms/, POST /twilio/status/
 ]

@@ -1,4 +1,4 @@
-"""smsjourney/broker.py: kombu's Redis transport, keeping one client per channel."""
+"""infra/broker.py: kombu's Redis transport, keeping one client per channel."""
 
 import os
 import uuid
@@ -6,7 +6,7 @@ import uuid
 import pytest
 from kombu import Connection
 
-from smsjourney.broker import Transport
+from infra.broker import Transport
 
 
 @pytest.mark.celery_broker
@@ -69,7 +69,7 @@ def test_http_steps_go_to_their_own_queue_which_a_plain_worker_consumes_too(sett
     import redis
 
     from automation.tasks import http_step_task
-    from smsjourney.background import task_enqueue
+    from infra.background import task_enqueue
     from smsjourney.celery import app
 
     assert {"celery", "http"} <= set(app.amqp.queues)  # what `celery -A smsjourney worker` consumes

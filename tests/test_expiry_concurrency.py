@@ -19,7 +19,7 @@ from automation.services import enrollment_expire_due, enrollment_timeouts_fire
 from automation.tasks import enrollment_expire_due_task
 from automation.tests.factories import EnrollmentFactory
 from conftest import TEST_PUBLIC_BASE_URL, inbound_payload, twilio_signature
-from smsjourney.cron import cron_lock
+from infra.cron import cron_lock
 from tests.celery_worker import celery_worker, wait_for, worker_log
 from tracking.models import GoalConversion, Interaction
 

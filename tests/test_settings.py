@@ -159,7 +159,7 @@ def test_env_example_as_is_with_a_secret_key_starts(tmp_path):
 @pytest.mark.parametrize(
     ("url", "transport"),
     [
-        ("redis://127.0.0.1:6379/0", "smsjourney.broker:Transport"),  # one client per channel
+        ("redis://127.0.0.1:6379/0", "infra.broker:Transport"),  # one client per channel
         ("rediss://cache.example.com:6380/0", "None"),  # none set: the URL's scheme chooses kombu's own
         ("amqp://guest@localhost//", "None"),
     ],

@@ -17,7 +17,7 @@ from automation.tests.web_service import web_service
 from conftest import inbound_payload
 from tests.servers import log_tail, post_signed, wait_for, zero_setup_server
 
-SLOW_CALLS = 4  # smsjourney.background.WORKER_THREADS: enough to hold every shared thread
+SLOW_CALLS = 4  # infra.background.WORKER_THREADS: enough to hold every shared thread
 TOLD, SORRY = "You have {{ contact.attributes.points }} points.", "We could not look that up."
 
 

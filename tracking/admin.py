@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.text import Truncator
 
-from smsjourney.admin_mixins import ReadOnlyAdminMixin, test_contacts_filter
+from infra.admin_mixins import ReadOnlyAdminMixin, test_contacts_filter
 from tracking.models import Goal, GoalConversion, Interaction, TrackedLink
 
 

@@ -19,7 +19,7 @@ from automation.flow.problems import Problems
 from automation.flow.read import SLUG, STEP_ID, Reader, duration_parse, problem_at, shown, step_label
 from automation.matching import keyword_normalize
 from contacts.compliance import RESERVED_KEYWORDS
-from smsjourney.strict_json import json_refusals
+from infra.strict_json import json_refusals
 
 FORMAT = "smsjourney.plan/1"
 TOP_KEYS = (
@@ -87,7 +87,7 @@ class Flow:
 def flow_read(document: Any) -> tuple[dict, Problems]:
     """The document's normal form and its problems (none: it may be published). A document
     holding what no text or JSON may (a NUL character, a lone surrogate, a number that is
-    not finite, nesting too deep: ``smsjourney.strict_json``) is refused for that alone."""
+    not finite, nesting too deep: ``infra.strict_json``) is refused for that alone."""
     problems = Problems()
     refused = [problem_at(document, path, reason) for path, reason in json_refusals(document)]
     if refused:

@@ -24,8 +24,8 @@ from automation.services.engine import enrollment_route
 from contacts.compliance import Intent, compliance_intent
 from contacts.models import ConsentEvent, Contact
 from contacts.services import contact_consent_record, contact_opt_in
+from infra.background import eager
 from messaging.services import outbound_queue
-from smsjourney.background import eager
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from django_fsm import TransitionNotAllowed
 from automation.flow import KINDS, FlowInvalid, Problem, flow_read
 from automation.flow.document import step_data
 from automation.models import HttpSecret, Plan, PlanRevision
-from smsjourney.strict_json import JsonRefused, json_strict_parse
+from infra.strict_json import JsonRefused, json_strict_parse
 from tracking.models import Goal
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -40,7 +40,7 @@ class ImportResult:
 
 
 def document_load(text: str | bytes) -> Any:
-    """Parse a plan document's JSON (strictly: ``smsjourney.strict_json``; what it holds is
+    """Parse a plan document's JSON (strictly: ``infra.strict_json``; what it holds is
     `flow_read`'s to judge); FlowInvalid (one problem) when it is not JSON."""
     if len(text) > MAX_DOCUMENT_BYTES:
         raise FlowInvalid([Problem(None, "", f"the document is larger than {MAX_DOCUMENT_BYTES:,} bytes")])

@@ -126,7 +126,7 @@ class Run:
 
     def http_call(self, *, step: Step) -> None:
         from automation.tasks import http_step_task
-        from smsjourney.background import task_enqueue
+        from infra.background import task_enqueue
 
         enrollment_id, visit = self.enrollment.pk, self.enrollment.visit
         self.enrollment.timeout_at = self.now + HTTP_ANSWER_GRACE

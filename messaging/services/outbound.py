@@ -10,6 +10,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from contacts.models import Contact
+from infra import background
+from infra.background import eager, task_enqueue
 from messaging.frequency import frequency_cap_parse, frequency_cap_release_at
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.rendering import MAX_RENDERED_LENGTH, RenderError, sms_body_render
@@ -25,8 +27,6 @@ from messaging.services.policy import (
     send_priority,
 )
 from messaging.state_hours import sending_hours_release_at
-from smsjourney import background
-from smsjourney.background import eager, task_enqueue
 from tracking.models import Interaction
 from tracking.services.links import LinkPlan, links_record, links_shorten
 

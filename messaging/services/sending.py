@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from contacts.services import contact_lock, contact_opt_out_record
+from infra import background
 from messaging.backends import (
     LOCMEM_BACKEND,
     PermanentSendError,
@@ -32,7 +33,6 @@ from messaging.services.policy import (
     send_priority,
     status_callback_url,
 )
-from smsjourney import background
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)

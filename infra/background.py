@@ -7,7 +7,7 @@ thread pool):
 
 - the periodic jobs of ``CELERY_BEAT_SCHEDULE`` (timeouts, expiry, release of held and
   retrying messages, the sweeper) on their schedule, each under its cross-process lock
-  (``smsjourney.cron.cron_lock``: a PostgreSQL advisory lock, on SQLite a file lock), so
+  (``infra.cron.cron_lock``: a PostgreSQL advisory lock, on SQLite a file lock), so
   that several processes at once run each job once at a time;
 - sends, handed over by ``task_enqueue`` instead of running inside the request;
 - delayed retries (``task_enqueue(…, countdown=…)``) at their time: a send that hit a 429
@@ -105,25 +105,10 @@ def stop() -> None:
         logger.info("in-process jobs stopped (pid %s)", os.getpid())
 
 
-def start_beat_schedule() -> bool:
-    """Start the scheduler with the periodic jobs of ``CELERY_BEAT_SCHEDULE`` (what beat
-    would publish, run here instead). Called by the WSGI/ASGI entry points."""
-    from smsjourney.celery import app
-
-    app.loader.import_default_modules()  # the apps' tasks modules (Celery's autodiscovery)
-    periodic = {}
-    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
-        schedule = entry["schedule"]
-        seconds = schedule.total_seconds() if isinstance(schedule, timedelta) else float(schedule)
-        task = app.tasks[entry["task"]]
-        periodic[name] = (task.apply, seconds)
-    return start(periodic=periodic)
-
-
 def _run_periodic(func: Callable, name: str) -> None:
     """One periodic job on a pool thread: never two runs of it at once, in this process or
     another (the cron lock), with Django's connection hygiene around it."""
-    from smsjourney.cron import cron_lock
+    from infra.cron import cron_lock
 
     close_old_connections()
     try:
