@@ -117,8 +117,8 @@ def marketer_client(client, django_user_model):
 @pytest.fixture
 def demo_plan(db):
     """The seed journey, exactly as `load_demo_plan` makes it, activated."""
+    from automation.engine.plans import plan_load_demo
     from automation.models import Plan
-    from automation.services.plans import plan_load_demo
 
     plan = Plan.objects.get(pk=plan_load_demo().pk)  # protected FSM field: no refresh_from_db
     assert plan.status == Plan.Status.ACTIVE
@@ -188,7 +188,7 @@ def _revision_cache():
     ids out again, so each test starts afresh."""
     from django.core.cache import cache
 
-    from automation.revisions import revision_cache_clear
+    from automation.engine.revisions import revision_cache_clear
 
     revision_cache_clear()
     cache.clear()

@@ -9,9 +9,9 @@ import logging
 
 from celery import shared_task
 
-from automation.services import enrollment_expire_due, enrollment_timeouts_fire
-from automation.services.inbound import inbound_message_route, inbound_route_due
-from automation.services.sending import outbound_outcome_apply
+from automation.engine import enrollment_expire_due, enrollment_timeouts_fire
+from automation.engine.inbound import inbound_message_route, inbound_route_due
+from automation.engine.sending import outbound_outcome_apply
 from infra.background import task_enqueue
 from infra.cron import cron_task
 from messaging.services import MAX_ATTEMPTS, outbound_send
@@ -79,6 +79,6 @@ from automation.tasks_bulk import bulk_enrollment_batch_task  # noqa: E402, F401
 @shared_task(acks_late=True, ignore_result=True)
 def http_step_task(enrollment_id: int, visit: int) -> None:
     """Call a plan http step's web service and move the enrollment on with its answer."""
-    from automation.services.http_steps import http_step_run
+    from automation.engine.http_steps import http_step_run
 
     http_step_run(enrollment_id=enrollment_id, visit=visit)

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from automation.services.bulk import bulk_enrollment_batch_run
+from automation.engine.bulk import bulk_enrollment_batch_run
 
 
 @shared_task(acks_late=True)

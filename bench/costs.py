@@ -22,7 +22,7 @@ def queries_per_message(numbers, *, show: bool = False) -> dict[str, tuple[int, 
     """The cost of one message of each kind, in-process, after a warm-up of each kind:
     the webhook's request through the real view and middleware (Django test client; with
     the broker configured it stores the message and enqueues its routing), then the
-    routing itself as a worker runs it (``automation.services.inbound.inbound_message_route``, the
+    routing itself as a worker runs it (``automation.engine.inbound.inbound_message_route``, the
     body of ``inbound_route_task``). For each:
 
     - SQL queries counted with CaptureQueriesContext: all of them as
@@ -41,7 +41,7 @@ def queries_per_message(numbers, *, show: bool = False) -> dict[str, tuple[int, 
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from automation.services.inbound import inbound_message_route
+    from automation.engine.inbound import inbound_message_route
     from tracking.models import Interaction
 
     client = Client(HTTP_HOST="127.0.0.1")

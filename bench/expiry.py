@@ -118,9 +118,9 @@ def seed(*, n: int, due: float) -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from automation.engine.demo_plan import DEMO_DOCUMENT
+    from automation.engine.plans import plan_import
     from automation.models import Enrollment
-    from automation.services.demo_plan import DEMO_DOCUMENT
-    from automation.services.plans import plan_import
     from contacts.models import Contact
 
     call_command("migrate", verbosity=0)

@@ -19,17 +19,17 @@ The cases:
    vs ``Contact.objects.get_or_create`` then the create;
 3. ``contacts.services.contact_insert_if_new`` (one ``INSERT … ON CONFLICT DO NOTHING
    RETURNING id``) vs ``bulk_create(ignore_conflicts=True)`` and reading the id;
-4. routing locks the contact — ``automation.services.inbound._contact_lock`` (one ``UPDATE
+4. routing locks the contact — ``automation.engine.inbound._contact_lock`` (one ``UPDATE
    … RETURNING``) vs ``select_for_update(no_key=True)`` and an ``update()``;
 5. routing claims the contact's waiting messages — ``_waiting_claim`` (one ``UPDATE …
    RETURNING``) vs selecting them for update and an ``update()``;
 6. a goal converts — ``tracking.services.goals._goal_conversion_insert_once`` (``INSERT …
    SELECT points … ON CONFLICT DO NOTHING RETURNING``) vs reading the goal, then
    ``get_or_create`` of the conversion;
-7. routing locks the contact's active enrollments — ``automation.services.engine.
+7. routing locks the contact's active enrollments — ``automation.engine.routing.
    contact_enrollments_locked`` (its ``SELECT … FOR UPDATE`` built once per process) vs the
    ORM's ``select_for_update().filter().order_by()``;
-8. a first message reads the plans it may enter — ``automation.revisions.entry_flows``'s
+8. a first message reads the plans it may enter — ``automation.engine.revisions.entry_flows``'s
    statement built once vs the ORM's ``filter().order_by().values_list()``.
 """
 
@@ -109,7 +109,7 @@ def cases():
     from django.db.models import Case, F, When
     from django.utils import timezone
 
-    from automation.services.inbound import _contact_lock, _waiting_claim
+    from automation.engine.inbound import _contact_lock, _waiting_claim
     from contacts.models import Contact
     from contacts.services import contact_insert_if_new
     from tracking.models import Goal, GoalConversion, Interaction
@@ -220,8 +220,8 @@ def cases():
     yield "5 routing: claim the waiting messages", stored, claim_hand, claim_orm
 
     # 6: a goal converted once per enrollment: a fresh enrollment each call (a first conversion).
+    from automation.engine.plans import plan_load_demo
     from automation.models import Enrollment
-    from automation.services.plans import plan_load_demo
 
     plan = plan_load_demo()
 
@@ -259,9 +259,9 @@ def cases():
 
 
 def more_cases(known):
+    from automation.engine.revisions import entry_flows
+    from automation.engine.routing import contact_enrollments_locked
     from automation.models import Enrollment, Plan
-    from automation.revisions import entry_flows
-    from automation.services.engine import contact_enrollments_locked
 
     def enrollments_hand(*, contact):
         return contact_enrollments_locked(contact=contact)

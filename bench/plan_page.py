@@ -19,7 +19,7 @@ For each plan the script signs in a superuser with Django's test client and time
 ``--repeat`` more): the
 plan's change page, its first step's page, its report, Try it before and after a
 conversation starts (one message sent, so the current step is highlighted), and the layout
-alone (`automation.diagram.diagram_layout`, uncached). Every page must answer 200. It
+alone (`automation.cockpit.diagram.diagram_layout`, uncached). Every page must answer 200. It
 prints seconds, the ratio to the 4-step plan of the same shape, and the page's size.
 Goal (issue 18): every page well under a second at 100 steps, cold or warm.
 
@@ -70,7 +70,7 @@ def django_setup(url: str) -> None:
 
 def plan_document(n: int, rules: int, shape: str) -> dict:
     """N ask steps of `rules` keyword rules each (see the module's docstring)."""
-    from automation.services.demo_plan import DEMO_DOCUMENT
+    from automation.engine.demo_plan import DEMO_DOCUMENT
 
     ids = [f"s{i:03d}" for i in range(n)]
 
@@ -106,8 +106,8 @@ def entry_keyword(n: int, shape: str) -> str:
 
 def plans_delete(user) -> None:
     """The bench's plans, their revisions and the test contact's enrollments in them."""
+    from automation.cockpit.simulator import simulator_reset
     from automation.models import Plan, PlanRevision
-    from automation.services.simulator import simulator_reset
 
     plans = Plan.objects.filter(slug__startswith=SLUG)
     for plan in plans:
@@ -127,8 +127,8 @@ def measure(client, plan, *, shape: str, repeat: int) -> dict[str, tuple[float, 
     """(cold, warm) seconds and bytes of each page, and of the layout alone."""
     from django.core.cache import cache
 
-    from automation.diagram import diagram_layout, flow_nodes_edges
-    from automation.revisions import revision_cache_clear, revision_flow
+    from automation.cockpit.diagram import diagram_layout, flow_nodes_edges
+    from automation.engine.revisions import revision_cache_clear, revision_flow
 
     base = f"/admin/automation/plan/{plan.pk}"
     first_step = plan.published.document["steps"][0]["id"]
@@ -189,8 +189,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.test import Client
 
+    from automation.engine.plans import plan_import
     from automation.models import Plan
-    from automation.services.plans import plan_import
 
     call_command("migrate", verbosity=0)
     user_model = get_user_model()

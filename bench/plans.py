@@ -4,7 +4,7 @@ the same ids on the benchmark's path (invited --QUOTE--> quoted --BUY--> purchas
 the webhook benchmark drives both plans alike and shows whether plan size costs a reply
 anything."""
 
-from automation.services.demo_plan import DEMO_DOCUMENT
+from automation.engine.demo_plan import DEMO_DOCUMENT
 
 
 def _ask(step_id, text, rules, **extra):

@@ -1,4 +1,4 @@
-"""Benchmark: the plan report (automation.reports.plan_report) on 1,000,000 enrollments.
+"""Benchmark: the plan report (automation.cockpit.reports.plan_report) on 1,000,000 enrollments.
 
     .venv/bin/python bench/report.py [--n 1000000] [--repeat 3] [--keep]
 
@@ -82,8 +82,8 @@ def seed(n: int) -> int:
     from django.core.management import call_command
     from django.db import connection
 
+    from automation.engine.plans import plan_import
     from automation.models import Enrollment, EnrollmentStep
-    from automation.services.plans import plan_import
     from bench.expiry import NOW, copy_rows
     from contacts.models import Contact
     from messaging.models import OutboundMessage
@@ -223,8 +223,8 @@ def time_report(
 ) -> tuple[list[float], int, object]:
     from django.db import connection
 
+    from automation.cockpit.reports import plan_report
     from automation.models import Plan
-    from automation.reports import plan_report
 
     plan = Plan.objects.get(pk=plan_id)
     counter = {"n": 0}

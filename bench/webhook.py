@@ -67,7 +67,7 @@ def plan_load(which: str) -> str:
     call_command("load_demo_plan", verbosity=0)
     if which == "demo":
         return "manage.py load_demo_plan"
-    from automation.services.plans import plan_import
+    from automation.engine.plans import plan_import
     from bench.plans import branching_20
 
     plan_import(document=branching_20())

@@ -1,6 +1,6 @@
 """The contacts app's own admin pages: the consent log and contact imports. The contact's
 own page (with its enrollments, goals and messages) shows several apps' data, so it lives
-in the highest of them: automation/admin_contacts.py."""
+in the highest of them: automation/cockpit/contacts_admin.py."""
 
 import csv
 

@@ -53,7 +53,7 @@ class Contact(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["last_name", "first_name"]),
-            # The few simulator contacts, left out of reports (automation.reports) cheaply.
+            # The few simulator contacts, left out of reports (automation.cockpit.reports) cheaply.
             models.Index(fields=["id"], name="contact_is_test_idx", condition=models.Q(is_test=True)),
         ]
 

@@ -83,7 +83,7 @@ def contact_opt_out_record(
 ) -> bool:
     """Record that the contact opted out: the contact row (locked) and the consent log.
     False if it was opted out already. Ending its enrollments and canceling its unsent
-    messages is the orchestrator's (automation.services.consent.contact_opt_out)."""
+    messages is the orchestrator's (automation.engine.consent.contact_opt_out)."""
     return _consent_change(
         contact, ConsentEvent.Kind.OPT_OUT,
         applies=lambda locked: not locked.opted_out,

@@ -25,6 +25,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),  # the database answers: 200, else 503
-    path("api/", include("automation.api_urls")),  # GET /api/contacts/…, POST /api/events/
-    path("", include("automation.urls")),  # POST /twilio/sms/, POST /twilio/status/
+    path("api/", include("automation.doors.api_urls")),  # GET /api/contacts/…, POST /api/events/
+    path("", include("automation.doors.urls")),  # POST /twilio/sms/, POST /twilio/status/
 ]

@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from automation.engine.plans import plan_load_demo
 from automation.models import BulkEnrollmentJob, Plan
-from automation.services.plans import plan_load_demo
 from automation.tests.factories import EnrollmentFactory
 from contacts.imports import contact_import_create
 from contacts.models import ConsentEvent

@@ -60,8 +60,8 @@ def test_a_real_worker_sends_a_queued_message_once(worker, fake_twilio):
 def test_a_real_worker_routes_what_the_webhook_stored_and_sends_the_reply(worker, fake_twilio, twilio):
     """With a broker the webhook only stores the message and enqueues its routing; the worker
     runs the engine (enrollment, prompt) and sends the prompt."""
+    from automation.engine.plans import plan_load_demo
     from automation.models import Enrollment
-    from automation.services.plans import plan_load_demo
     from conftest import inbound_payload
     from tracking.models import Interaction
 

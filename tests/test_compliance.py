@@ -192,7 +192,7 @@ def test_a_stop_that_arrives_while_a_message_is_being_sent(twilio_api, text_in, 
 
     import responses
 
-    from automation.services import enrollment_timeouts_fire
+    from automation.engine import enrollment_timeouts_fire
     from messaging.tests.conftest import messages_url
 
     during_send = []

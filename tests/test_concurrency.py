@@ -99,7 +99,7 @@ def test_simultaneous_redeliveries_are_stored_once(demo_plan):
 def test_a_stored_message_routed_by_many_workers_at_once_is_routed_once(demo_plan, settings, sms_outbox):
     """With a broker the webhook only stores the message; a redelivered task, a second
     worker and the sweeper may all try to route it at the same moment: one routes it."""
-    from automation.services.inbound import inbound_message_route
+    from automation.engine.inbound import inbound_message_route
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens: the task is never delivered

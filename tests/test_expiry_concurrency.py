@@ -14,8 +14,8 @@ from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
+from automation.engine import enrollment_expire_due, enrollment_timeouts_fire
 from automation.models import Enrollment, EnrollmentStep
-from automation.services import enrollment_expire_due, enrollment_timeouts_fire
 from automation.tasks import enrollment_expire_due_task
 from automation.tests.factories import EnrollmentFactory
 from conftest import TEST_PUBLIC_BASE_URL, inbound_payload, twilio_signature

@@ -38,8 +38,8 @@ def test_a_catastrophic_pattern_and_a_hostile_reply_route_at_once(regex_plan, te
 
 @pytest.mark.parametrize("pattern", [r"(\w+)\s\1", r"^(?=.*\d)\w+$", r"(?<!no )thanks"])
 def test_a_pattern_re2_cannot_run_is_refused_naming_it(regex_plan, pattern):
+    from automation.engine.plans import plan_import
     from automation.flow import FlowInvalid
-    from automation.services.plans import plan_import
 
     document = regex_plan.published.document
     document["steps"][0]["rules"][0]["pattern"] = pattern

@@ -9,7 +9,7 @@ the sends (with a broker the enqueue costs no SQL; the sends run on a worker). T
 comparisons between plan sizes leave the bracket out. The cost of sending inline (no
 broker) is measured separately, and must not depend on plan size or history either.
 
-Steady state: each process caches published revisions by id (automation.revisions); the
+Steady state: each process caches published revisions by id (automation.engine.revisions); the
 first message after a plan is published reads the new revision with one more query. A
 message from another number warms the cache before counting, and a test below pins that
 extra query to exactly one.
@@ -19,7 +19,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from automation.services.plans import plan_import
+from automation.engine.plans import plan_import
 from automation.tests.factories import plan_make, send
 from conftest import inbound_payload
 from contacts.models import Contact

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from automation.services import plan_load_demo
+from automation.engine import plan_load_demo
 from conftest import inbound_payload
 
 pytestmark = pytest.mark.django_db

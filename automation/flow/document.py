@@ -15,9 +15,9 @@ from typing import Any
 
 from automation.flow.kinds import KINDS
 from automation.flow.kinds.base import Step
+from automation.flow.matching import keyword_normalize
 from automation.flow.problems import Problems
 from automation.flow.read import SLUG, STEP_ID, Reader, duration_parse, problem_at, shown, step_label
-from automation.matching import keyword_normalize
 from contacts.compliance import RESERVED_KEYWORDS
 from infra.strict_json import json_refusals
 

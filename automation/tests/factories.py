@@ -44,7 +44,7 @@ def plan_document(*, steps=None, slug: str | None = None, start: str | None = No
 
 def plan_make(*, status: str = Plan.Status.ACTIVE, publish: bool = True, **kwargs) -> Plan:
     """Import (and publish) a plan from `plan_document(**kwargs)`; then set its status."""
-    from automation.services.plans import plan_import
+    from automation.engine.plans import plan_import
 
     plan = plan_import(document=plan_document(**kwargs), draft=not publish).plan
     Plan.objects.filter(pk=plan.pk).update(status=status)

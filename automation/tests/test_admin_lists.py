@@ -4,8 +4,8 @@ count, unless the "test contacts" filter asks for them."""
 import pytest
 from django.urls import reverse
 
+from automation.cockpit.simulator import simulator_send
 from automation.models import Plan
-from automation.services.simulator import simulator_send
 from automation.tests.factories import ask, plan_make
 from contacts.tests.factories import ContactFactory
 

@@ -9,8 +9,8 @@ import re
 import pytest
 from django.urls import reverse
 
+from automation.engine.plans import document_dump, plan_import
 from automation.models import Enrollment, Plan, PlanRevision
-from automation.services.plans import document_dump, plan_import
 from automation.tests.admin_forms import page_data
 from automation.tests.factories import plan_document, plan_make
 from automation.tests.test_plan_format import EVERYTHING

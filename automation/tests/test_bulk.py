@@ -1,14 +1,14 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from automation.models import BulkEnrollmentJob, Enrollment, Plan
-from automation.services import bulk
-from automation.services.bulk import (
+from automation.engine import bulk
+from automation.engine.bulk import (
     bulk_enrollment_batch_run,
     bulk_enrollment_create,
     bulk_enrollment_from_csv,
     segment_from_csv,
 )
+from automation.models import BulkEnrollmentJob, Enrollment, Plan
 from automation.tests.factories import EnrollmentFactory, ask, plan_make
 from contacts.tests.factories import ContactFactory
 

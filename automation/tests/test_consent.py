@@ -1,11 +1,11 @@
-"""An opt-out across the apps (automation.services.consent): the consent log, the journeys
+"""An opt-out across the apps (automation.engine.consent): the consent log, the journeys
 ended, the unsent messages canceled; and opting back in resumes nothing."""
 
 import pytest
 from django.contrib.auth import get_user_model
 
+from automation.engine.consent import contact_opt_out
 from automation.models import Enrollment
-from automation.services.consent import contact_opt_out
 from automation.tests.factories import EnrollmentFactory
 from contacts.models import ConsentEvent, Contact
 from contacts.services import contact_opt_in

@@ -498,7 +498,7 @@ def count_queries(client, reader, path) -> int:
 
 
 def test_a_page_of_contacts_costs_a_fixed_number_of_queries(client, reader, django_assert_num_queries):
-    from automation.revisions import revision_cache_clear
+    from automation.engine.revisions import revision_cache_clear
 
     populate(1)
     revision_cache_clear()

@@ -3,9 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from automation.cockpit.timeline import contact_timeline
 from automation.models import Enrollment, EnrollmentStep
 from automation.tests.factories import EnrollmentFactory, ask, plan_make
-from automation.timeline import contact_timeline
 from contacts.models import ConsentEvent
 from contacts.tests.factories import ContactFactory
 from messaging.models import OutboundMessage

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from automation.diagram import Edge, Node, diagram_layout, diagram_svg, plan_diagram_svg
-from automation.diagram.layout import GRANDALF_BUDGET
+from automation.cockpit.diagram import Edge, Node, diagram_layout, diagram_svg, plan_diagram_svg
+from automation.cockpit.diagram.layout import GRANDALF_BUDGET
+from automation.engine.plans import plan_draft_save, plan_import
 from automation.models import Enrollment
-from automation.services.plans import plan_draft_save, plan_import
 from automation.tests.factories import EnrollmentFactory, ask, plan_document, plan_make, send
 from contacts.tests.factories import ContactFactory
 

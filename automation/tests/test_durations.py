@@ -10,8 +10,8 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
+from automation.engine.revisions import revision_cache_clear
 from automation.models import Enrollment, PlanRevision
-from automation.revisions import revision_cache_clear
 from automation.tests.factories import ask, plan_make, send
 from automation.tests.test_admin_plans import newest, post_change, post_step
 

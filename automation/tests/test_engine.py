@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from automation.engine import enrollment_end, enrollment_start
 from automation.models import Enrollment, EnrollmentStep
-from automation.services import enrollment_end, enrollment_start
 from automation.tests.factories import ask, plan_make, send
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory

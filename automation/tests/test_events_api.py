@@ -422,7 +422,7 @@ def test_the_contact_s_page_shows_the_event_and_the_goal_s_value(event, text_in,
 def test_the_report_shows_the_revenue_events_brought_per_goal_and_per_branch(event, text_in, admin_client):
     from django.urls import reverse
 
-    from automation.reports import plan_report
+    from automation.cockpit.reports import plan_report
 
     plan = plan_make(
         entry={"trigger": "keyword", "keywords": ["SHOP"]},

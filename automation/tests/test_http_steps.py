@@ -143,7 +143,7 @@ def test_a_name_that_rebinds_to_a_private_address_after_the_check_reaches_nothin
 
 
 def test_an_http_answer_that_never_comes_back_counts_as_a_failure(text_in, sms_outbox, timers):
-    from automation.services.runtime import HTTP_ANSWER_GRACE
+    from automation.engine.runtime import HTTP_ANSWER_GRACE
     from automation.tests.factories import EnrollmentFactory
 
     plan = http_plan()

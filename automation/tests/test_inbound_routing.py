@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from automation.engine.inbound import inbound_message_route, inbound_route_due
 from automation.models import Enrollment
-from automation.services.inbound import inbound_message_route, inbound_route_due
 from automation.tasks import inbound_route_due_task
 from conftest import inbound_payload
 from messaging.models import OutboundMessage

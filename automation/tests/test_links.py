@@ -88,7 +88,7 @@ def test_without_a_public_address_links_go_as_written(text_in, sms_outbox, setti
     settings.PUBLIC_BASE_URL = ""
     settings.TWILIO_VALIDATE_SIGNATURE = False  # nothing to check the signature against here
     link_plan()
-    from automation.services.inbound import inbound_message_route
+    from automation.engine.inbound import inbound_message_route
     from conftest import inbound_payload
     from tracking.services import inbound_message_receive
 
@@ -297,7 +297,7 @@ def test_at_most_ten_links_a_message_and_no_time_spent_on_a_huge_text():
 
 
 def test_the_report_counts_links_sent_clicked_and_clicks(text_in, sms_outbox, click, admin_client):
-    from automation.reports import plan_report
+    from automation.cockpit.reports import plan_report
 
     plan = link_plan()
     for i in range(4):
@@ -370,7 +370,7 @@ def test_the_contact_s_timeline_says_where_each_link_leads_and_if_it_was_opened(
 def test_the_a_b_report_compares_how_often_each_branch_s_link_was_opened(
     text_in, sms_outbox, click, admin_client
 ):
-    from automation.reports import plan_report
+    from automation.cockpit.reports import plan_report
 
     plan = plan_make(
         entry={"trigger": "keyword", "keywords": ["SPRING"]},

@@ -13,8 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from automation.engine.plans import plan_import
 from automation.models import Plan, PlanRevision
-from automation.services.plans import plan_import
 from automation.tests.test_plan_format import EVERYTHING, step
 from tracking.models import Goal
 

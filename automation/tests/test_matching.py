@@ -1,9 +1,9 @@
-"""Reply matching on its own (automation.matching): normalisation, every match kind, and
+"""Reply matching on its own (automation.flow.matching): normalisation, every match kind, and
 regular expressions on a linear-time engine."""
 
 import pytest
 
-from automation.matching import regex_problem, reply_normalize, rule_match
+from automation.flow.matching import regex_problem, reply_normalize, rule_match
 
 
 @pytest.mark.parametrize(

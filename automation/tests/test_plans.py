@@ -8,9 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from automation.models import Plan, PlanRevision
-from automation.services.demo_plan import DEMO_SLUG
-from automation.services.plans import (
+from automation.engine.demo_plan import DEMO_SLUG
+from automation.engine.plans import (
     plan_activate,
     plan_archive,
     plan_draft_save,
@@ -20,6 +19,7 @@ from automation.services.plans import (
     plan_publish,
     plan_rollback,
 )
+from automation.models import Plan, PlanRevision
 from automation.tests.factories import plan_document, plan_make
 from tracking.models import Goal
 

@@ -4,8 +4,8 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
+from automation.cockpit.reports import plan_report
 from automation.models import Enrollment, EnrollmentStep
-from automation.reports import plan_report
 from automation.tests.factories import EnrollmentFactory, ask, plan_make, send
 from contacts.tests.factories import ContactFactory
 from messaging.models import OutboundMessage
@@ -186,7 +186,7 @@ def test_report_page_needs_view_permission(client, django_user_model, plan):
 
 
 def test_p_values_of_the_two_proportion_test():
-    from automation.reports import two_proportion_p
+    from automation.cockpit.reports import two_proportion_p
 
     assert two_proportion_p(50, 100, 50, 100) == pytest.approx(1.0)
     assert two_proportion_p(60, 100, 40, 100) == pytest.approx(0.0047, abs=1e-4)  # z = 2.83

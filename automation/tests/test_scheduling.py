@@ -1,4 +1,4 @@
-"""Expiry and reply timeouts (automation.services.scheduling), with frozen time.
+"""Expiry and reply timeouts (automation.engine.scheduling), with frozen time.
 
 Journeys are driven through the signed webhook (the `twilio` fixture) so the prompt is
 really sent (locmem backend) and its "accepted by Twilio" time starts the reply timeout.
@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from automation.models import Enrollment, EnrollmentStep
-from automation.services import (
+from automation.engine import (
     enrollment_expire_due,
     enrollment_prompt_sent,
     enrollment_timeouts_fire,
 )
+from automation.models import Enrollment, EnrollmentStep
 from automation.tests.factories import EnrollmentFactory, ask, plan_make, send
 from contacts.models import Contact
 from messaging.models import DeliveryStatus, OutboundMessage
@@ -170,7 +170,7 @@ def test_stale_timeout_never_fires_after_the_enrollment_moved_on(plan, text_in, 
 def test_stale_timeout_from_a_previous_state_does_not_fire(plan, fire):
     """The job read the candidate in Ask, but by the time it locks the row it is elsewhere."""
     e = EnrollmentFactory(plan=plan, step_id="nudge", enrolled_at=T0, timeout_at=T0)
-    from automation.services.scheduling import _timeout_fire_one
+    from automation.engine.scheduling import _timeout_fire_one
 
     assert not _timeout_fire_one(
         enrollment_id=e.pk, contact_id=e.contact_id, step_id="ask", now=T0 + timedelta(hours=1)

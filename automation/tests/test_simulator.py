@@ -1,9 +1,9 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from automation.cockpit.reports import plan_report
+from automation.cockpit.simulator import simulator_contact, simulator_reset, simulator_send, simulator_state
 from automation.models import Enrollment, Plan
-from automation.reports import plan_report
-from automation.services.simulator import simulator_contact, simulator_reset, simulator_send, simulator_state
 from automation.tests.factories import ask, plan_make, send
 from contacts.models import Contact
 from tracking.models import Interaction
@@ -200,7 +200,7 @@ def _survey():
     import json
     from pathlib import Path
 
-    from automation.services.plans import plan_import
+    from automation.engine.plans import plan_import
 
     document = json.loads((Path(__file__).resolve().parents[2] / "docs/plans/spring-survey.json").read_text())
     return plan_import(document=document).plan

@@ -10,8 +10,8 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
+from automation.engine.plans import plan_import
 from automation.models import Enrollment, EnrollmentStep
-from automation.services.plans import plan_import
 from automation.tests.factories import ask, plan_make, send
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory

@@ -132,8 +132,8 @@ def test_the_consent_log_keeps_the_name_of_the_person_who_recorded_it(
 def test_consent_reads_before_the_enrollment_it_allowed(text_in, sms_outbox):
     """Issue 18: the consent log showed consent 6 ms after the enrollment it allowed. The
     entry keyword's consent is given when the message came, the time it enrolls at."""
+    from automation.cockpit.timeline import contact_timeline
     from automation.models import Enrollment
-    from automation.timeline import contact_timeline
 
     plan_make(slug="deals", entry={"trigger": "keyword", "keywords": ["DEALS"]}, steps=[ask("hi", "Hi!")])
     text_in(PHONE, "Deals!")

@@ -12,7 +12,7 @@ The life of an outbound message (`OutboundMessage.status`):
   backend with no transaction open, then records the outcome. Of two tasks for the same
   message only one claim matches; the other does nothing: never two sends. An opt-out
   committed between the check and the claim cancels the QUEUED row
-  (automation.services.consent.contact_opt_out), so the claim does not match either.
+  (automation.engine.consent.contact_opt_out), so the claim does not match either.
 - Transient errors put the message back to QUEUED with `send_after` = now + backoff;
   the Celery task retries at that time on a worker, and `outbound_release_due` (beat,
   every minute) re-enqueues anything whose time has passed, so a lost task or broker

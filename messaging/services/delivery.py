@@ -40,7 +40,7 @@ def delivery_status_from_twilio(status: str) -> str | None:
 class DeliveryApplied:
     """What a status callback told us: whether the message is ours, its contact, and
     whether the carrier says the number opted out (21610) — acting on that (ending the
-    contact's journeys) is the orchestrator's (automation.apis)."""
+    contact's journeys) is the orchestrator's (automation.doors.twilio)."""
 
     known: bool
     contact_id: int | None = None

@@ -87,7 +87,7 @@ def outbound_send(
 
     # 1. Claim it: one guarded UPDATE (QUEUED → SENDING), committed at once. Of two tasks
     # for the same message only one matches; an opt-out committed meanwhile canceled the
-    # row (automation.services.consent.contact_opt_out), so it does not match either.
+    # row (automation.engine.consent.contact_opt_out), so it does not match either.
     claimed = OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
         status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, status_updated_at=now
     )

@@ -41,8 +41,8 @@ def test_a_new_message_waits_for_the_window_and_after_those_planned():
 def test_bulk_texts_beyond_the_cap_are_deferred_then_sent_once(
     settings, sms_outbox, django_capture_on_commit_callbacks
 ):
+    from automation.engine.bulk import bulk_enrollment_batch_run
     from automation.models import BulkEnrollmentJob
-    from automation.services.bulk import bulk_enrollment_batch_run
 
     settings.SMS_FREQUENCY_CAP = "2/1d"
     contact = ContactFactory(phone=PHONE, consent_at=T0 - timedelta(days=30), timezone="America/New_York")
@@ -82,8 +82,8 @@ def test_replies_to_the_contact_are_never_capped(settings, text_in, sms_outbox):
 
 @pytest.mark.django_db
 def test_the_timeline_says_why_a_message_waits(settings, admin_client, django_capture_on_commit_callbacks):
+    from automation.engine.bulk import bulk_enrollment_batch_run
     from automation.models import BulkEnrollmentJob
-    from automation.services.bulk import bulk_enrollment_batch_run
 
     settings.SMS_FREQUENCY_CAP = "1/1d"
     contact = ContactFactory(phone=PHONE, consent_at=T0, timezone="America/New_York")

@@ -9,7 +9,7 @@ import responses
 import time_machine
 from django.utils import timezone
 
-from automation.services.plans import plan_load_demo
+from automation.engine.plans import plan_load_demo
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.services import outbound_release_due
 from messaging.tasks import outbound_release_due_task

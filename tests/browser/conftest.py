@@ -146,7 +146,7 @@ def texted(phone: str, text: str) -> None:
     """A contact's SMS, stored and routed as the webhook and a worker would (no browser)."""
     from django.db import transaction
 
-    from automation.services.inbound import inbound_message_route
+    from automation.engine.inbound import inbound_message_route
     from conftest import inbound_payload
     from tracking.services import inbound_message_receive
 

@@ -49,8 +49,8 @@ def test_a_marketer_tries_an_event_plan_and_reads_its_revenue(
     from django.contrib.auth.models import Permission
     from rest_framework.authtoken.models import Token
 
+    from automation.engine.plans import plan_import
     from automation.models import Plan
-    from automation.services.plans import plan_import
     from tracking.models import TrackedLink
 
     page = marketer_page

@@ -139,7 +139,7 @@ def test_marketer_builds_publishes_tries_and_reads_the_report(marketer_page, sho
     timeline.screenshot(path=shots("timeline"))
 
     # The seed journey's diagram: a timeout (dashed) and two ways into Quoted.
-    from automation.services.plans import plan_load_demo
+    from automation.engine.plans import plan_load_demo
 
     demo = plan_load_demo()
     page.goto(f"/admin/automation/plan/{demo.pk}/change/")

@@ -1,7 +1,7 @@
 """Tracked links (CONTRACT §7): every ``http://`` or ``https://`` URL in a plan's text is
 sent as ``<PUBLIC_BASE_URL>/l/<code>``, one code per message and URL; a click redirects to
 the URL and is counted. What the contact's first click does to journeys (a ``link_click``
-event) is automation's (``automation.services.links``)."""
+event) is automation's (``automation.engine.links``)."""
 
 import re
 import secrets

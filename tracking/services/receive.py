@@ -1,7 +1,7 @@
 """The webhook's step of the inbound pipeline (DESIGN §1): check the payload, store the
 message as an inbound Interaction of its contact (created if new) — ONE ``INSERT`` in
 autocommit, deduplicated on the MessageSid by the unique constraint — and hand it to the
-engine (``automation.services.inbound``). Stored means committed: the webhook can answer 200
+engine (``automation.engine.inbound``). Stored means committed: the webhook can answer 200
 and Twilio will not retry."""
 
 import functools
@@ -97,8 +97,8 @@ def _text(value) -> str:
 
 
 def inbound_message_receive(*, payload: dict) -> InboundAccepted:
-    """Store one inbound message (its routing is the caller's: automation.apis hands it to
-    automation.services.inbound).
+    """Store one inbound message (its routing is the caller's: automation.doors.twilio hands it to
+    automation.engine.inbound).
 
     Raises InboundPayloadError (nothing stored) for an unusable payload. A MessageSid seen
     before is a Twilio redelivery: ``InboundAccepted(None)``, nothing changes. Runs in

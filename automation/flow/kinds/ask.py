@@ -15,8 +15,8 @@ from automation.flow.forms import (
     template_area,
 )
 from automation.flow.kinds.base import WAIT, Exit, Go, Step, StepKind
+from automation.flow.matching import is_single_word, keyword_normalize, regex_problem, rule_match
 from automation.flow.read import Reader, duration_parse, duration_say, shown
-from automation.matching import is_single_word, keyword_normalize, regex_problem, rule_match
 
 WORD_MATCHES = ("keyword", "first_word", "contains")
 VALUE_MATCHES = ("number", "email", "phone", "date", "any")

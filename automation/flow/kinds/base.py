@@ -1,7 +1,7 @@
 """What a step kind is (DESIGN §3): one registered class that knows its keys (reading and
 checking them), its exits, its label in the diagram, and what it does when an enrollment
 enters it or, for a step that waits, when the awaited thing comes. The interpreter
-(``automation.services.interpreter``) knows no kind by name: it calls these methods with
+(``automation.engine.interpreter``) knows no kind by name: it calls these methods with
 a runtime (``Runtime`` below) through which a kind acts on the enrollment."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ Outcome = Go | Wait
 @dataclass(frozen=True)
 class Reply:
     text: str  # as the contact wrote it
-    normalized: str  # automation.matching.reply_normalize
+    normalized: str  # automation.flow.matching.reply_normalize
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class Event:
 
 
 class Runtime(Protocol):
-    """What a step may do to the enrollment it runs for (automation.services.interpreter)."""
+    """What a step may do to the enrollment it runs for (automation.engine.interpreter)."""
 
     now: datetime
     reply: Reply | None

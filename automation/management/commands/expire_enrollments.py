@@ -1,13 +1,13 @@
 """`manage.py expire_enrollments [--dry-run] [--as-of ISO8601] [--batch-size N]` (CONTRACT §4).
 
-A thin door onto ``automation.services.enrollment_expire_due``; safe from cron and
+A thin door onto ``automation.engine.enrollment_expire_due``; safe from cron and
 concurrently with live traffic and with Celery beat's copy of the same job.
 """
 
 from django.core.management.base import CommandError, CommandParser
 
+from automation.engine import enrollment_expire_due
 from automation.management.scheduled import ScheduledJobCommand
-from automation.services import enrollment_expire_due
 
 
 class Command(ScheduledJobCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from automation.engine.demo_plan import plan_load_demo_with_summary
 from automation.flow import FlowInvalid
-from automation.services.demo_plan import plan_load_demo_with_summary
 
 
 class Command(BaseCommand):

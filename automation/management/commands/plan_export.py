@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from automation.engine.plans import document_dump, plan_export
 from automation.models import Plan, PlanRevision
-from automation.services.plans import document_dump, plan_export
 
 
 class Command(BaseCommand):

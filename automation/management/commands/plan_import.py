@@ -2,8 +2,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from automation.engine.plans import document_load, plan_import, plan_warnings
 from automation.flow import FlowInvalid
-from automation.services.plans import document_load, plan_import, plan_warnings
 
 
 class Command(BaseCommand):

@@ -1,12 +1,12 @@
 """`manage.py process_timeouts [--dry-run] [--as-of ISO8601]` (CONTRACT §4).
 
-A thin door onto ``automation.services.enrollment_timeouts_fire``: every timer that is due
+A thin door onto ``automation.engine.enrollment_timeouts_fire``: every timer that is due
 moves its enrollment on: an ask's or wait_event's timeout (e.g. the reminder), a delay. Safe from
 cron and concurrently with live traffic and with Celery beat's copy of the same job.
 """
 
+from automation.engine import enrollment_timeouts_fire
 from automation.management.scheduled import ScheduledJobCommand
-from automation.services import enrollment_timeouts_fire
 
 
 class Command(ScheduledJobCommand):

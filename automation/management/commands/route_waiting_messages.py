@@ -5,7 +5,7 @@ beat, run it from cron every minute. Idempotent; safe to run beside workers."""
 
 from django.core.management.base import BaseCommand
 
-from automation.services.inbound import inbound_route_due
+from automation.engine.inbound import inbound_route_due
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from automation.services.simulate_sms import simulator_message_run
+from automation.engine.simulate_sms import simulator_message_run
 from contacts.phone import phone_normalize
 
 

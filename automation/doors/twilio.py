@@ -1,0 +1,55 @@
+"""Twilio's two webhooks (CONTRACT §3), thin doors that live here, at the top, because each
+orchestrates lower apps:
+
+- ``POST /twilio/sms/`` stores the message (tracking.services) and hands it to routing
+  (automation.engine.inbound);
+- ``POST /twilio/status/`` applies the delivery status (messaging.services) and, when the
+  carrier says the number opted out (21610), opts the contact out (automation).
+
+It answers as soon as the message is stored (committed); routing runs on a worker (in the
+request when no broker is configured)."""
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+
+from automation.engine.consent import contact_opt_out
+from automation.engine.inbound import inbound_route_enqueue
+from contacts.models import ConsentEvent, Contact
+from infra.twilio_webhooks import twilio_webhook, twiml_empty
+from messaging.services import delivery_status_apply
+from messaging.services.policy import CODE_OPTED_OUT
+from tracking.services import InboundPayloadError, inbound_message_receive
+
+
+@twilio_webhook
+def inbound_sms_webhook(request: HttpRequest) -> HttpResponse:
+    try:
+        accepted = inbound_message_receive(payload=request.POST.dict())
+    except InboundPayloadError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    if not accepted.duplicate:
+        inbound_route_enqueue(interaction_id=accepted.interaction_id)
+    return twiml_empty()
+
+
+def _field(request: HttpRequest, name: str) -> str:
+    # As text a database can store: PostgreSQL refuses NUL characters.
+    return request.POST.get(name, "").replace("\x00", "").strip()
+
+
+@twilio_webhook
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    sid = _field(request, "MessageSid")
+    status = _field(request, "MessageStatus")
+    if not sid or not status:
+        return HttpResponseBadRequest("MessageSid and MessageStatus are required.", content_type="text/plain")
+    # Our own message id, in the StatusCallback URL: matches a callback that arrives
+    # before the send call returned the sid.
+    raw_id = request.GET.get("id", "")
+    outbound_id = int(raw_id) if raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 19 else None
+    applied = delivery_status_apply(
+        sid=sid[:64], status=status, error_code=_field(request, "ErrorCode"), outbound_id=outbound_id
+    )
+    if applied.opted_out_at_carrier:
+        contact = Contact.objects.get(pk=applied.contact_id)
+        contact_opt_out(contact=contact, source=ConsentEvent.Source.CARRIER, detail=CODE_OPTED_OUT)
+    return twiml_empty()

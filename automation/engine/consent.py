@@ -1,0 +1,51 @@
+"""Consent across the apps: an opt-out is recorded by contacts, and then the journeys end and
+the unsent messages are canceled — automation orchestrates all three, in one transaction
+that locks the contact first (lock order: contact, enrollments, outbound messages)."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from automation.engine.enrollments import enrollment_end
+from automation.models import Enrollment
+from contacts.models import Contact
+from contacts.services import contact_opt_out_record
+from messaging.services import outbound_cancel_unsent
+
+
+def contact_opt_out(
+    *,
+    contact: Contact,
+    source: str,
+    detail: str = "",
+    actor: AbstractBaseUser | None = None,
+    text: str = "",
+    rule: str = "",
+) -> bool:
+    """Opt the contact out (consent log: `text` as the contact wrote it, the `rule` that
+    recognised it), end its active enrollments as opted_out, cancel its unsent messages.
+    Returns False if it was opted out already (nothing changes)."""
+    with transaction.atomic():
+        recorded = contact_opt_out_record(
+            contact=contact, source=source, detail=detail, actor=actor, text=text, rule=rule
+        )
+        if not recorded:
+            return False
+        contact_journeys_end(contact=contact, reason=f"Opted out ({source}{': ' + detail if detail else ''})")
+        # A message already being handed to the provider is stopped by the send-time check.
+        outbound_cancel_unsent(contact=contact, reason="Contact opted out.")
+    return True
+
+
+def contact_journeys_end(*, contact: Contact, reason: str) -> int:
+    """Inside the caller's transaction, the contact locked: end the contact's active
+    enrollments as opted_out. Returns how many (0 when they ended already)."""
+    active = (
+        Enrollment.objects.filter(contact=contact, status=Enrollment.Status.ACTIVE)
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+    ended = 0
+    for enrollment in active:
+        enrollment_end(enrollment=enrollment, status=Enrollment.Status.OPTED_OUT, reason=reason)
+        ended += 1
+    return ended

@@ -1,0 +1,285 @@
+"""The interpreter (DESIGN §3): one way an enrollment moves. Owner: engine.
+
+``enrollment_start`` enters a plan's start step; ``enrollment_advance`` hands an event
+(a reply, an unmatched reply, a timer, an external event, a web service's answer) to the
+step the enrollment is at. Either runs steps until one waits (an ask, wait_event, delay
+or http in flight) or the enrollment ends, at most MAX_STEPS_PER_EVENT steps: a runaway
+(plans entering each other) fails the enrollment with a logged error.
+
+Everything runs in the caller's transaction with the contact row locked first (lock
+order: contact, then enrollment, then outbound messages). No network I/O: texts are
+queued and sent on commit; an http step's call is handed over on commit and its answer
+comes back as an event (``automation.engine.http_steps``). The engine knows no step
+kind by name: each kind (``automation.flow.kinds``) acts through a ``Run``
+(``automation.engine.runtime``)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.utils import timezone
+
+from automation.engine.enrollments import enrollment_end
+from automation.engine.revisions import revision_flow
+from automation.engine.runtime import Run
+from automation.flow import Event, Flow, Go, Reply, Step
+from automation.models import Enrollment, EnrollmentStep, Plan
+from contacts.models import Contact
+from tracking.models import Interaction
+
+logger = logging.getLogger(__name__)
+
+Status = Enrollment.Status
+Via = EnrollmentStep.Via
+MAX_STEPS_PER_EVENT = 100
+MAX_PLAN_CHAIN = 10
+# What the step-moving code writes; saved when changed (one UPDATE).
+_MOVING_FIELDS = (
+    "step_id", "step_entered_at", "visit", "prompt_sent_at", "last_inbound_at", "timeout_at",
+    "other_count", "branches", "status", "ended_at", "end_reason",
+)  # fmt: skip
+_EVENT_VIA = {
+    "reply": Via.REPLY,
+    "unmatched": Via.REPLY,
+    "timer": Via.TIMEOUT,
+    "event": Via.EVENT,
+    "http_answer": Via.HTTP,
+}
+
+
+def enrollment_loaded(enrollment: Enrollment) -> Enrollment:
+    """Remember what the row holds now, so that only changed fields are saved."""
+    enrollment._stored = {name: _copy(getattr(enrollment, name)) for name in _MOVING_FIELDS}
+    return enrollment
+
+
+def enrollment_save(enrollment: Enrollment) -> None:
+    """Save the moving fields that changed since ``enrollment_loaded`` (none: no query)."""
+    stored = getattr(enrollment, "_stored", None)
+    changed = [
+        name for name in _MOVING_FIELDS if stored is None or stored.get(name) != getattr(enrollment, name)
+    ]
+    if changed:
+        enrollment.save(update_fields=changed)
+        enrollment_loaded(enrollment)
+
+
+def _copy(value):
+    return dict(value) if isinstance(value, dict) else value
+
+
+# --- starting and moving ----------------------------------------------------------------------
+
+
+def enrollment_may_enter(*, contact: Contact, plan_id: int, flow: Flow) -> bool:
+    """The plan's re-entry policy (the caller has checked there is no active enrollment)."""
+    if flow.reentry == "never":
+        return not Enrollment.objects.filter(contact=contact, plan_id=plan_id).exists()
+    return True
+
+
+def enrollment_start(
+    *,
+    contact: Contact,
+    plan_id: int,
+    revision_id: int,
+    interaction: Interaction | None = None,
+    now: datetime | None = None,
+    depth: int = 0,
+    branches: dict[str, str] | None = None,
+) -> Enrollment:
+    """Enroll `contact` in the plan at revision `revision_id`'s start step and run on until
+    a step waits. `branches` (split step id → branch) are taken as already drawn (the
+    simulator's choice). Raises ValueError when the contact is opted out."""
+    if contact.opted_out:
+        raise ValueError(f"{contact} has opted out and cannot be enrolled.")
+    flow = revision_flow(revision_id)
+    now = now or (interaction.created_at if interaction is not None else timezone.now())
+    enrollment = Enrollment(
+        contact=contact,
+        plan_id=plan_id,
+        revision_id=revision_id,
+        step_id=flow.start,
+        enrolled_at=now,
+        step_entered_at=now,
+        expires_at=now + flow.lifetime,
+        branches=dict(branches or {}),
+    )
+    run = Run(
+        enrollment=enrollment,
+        flow=flow,
+        contact=contact,
+        now=now,
+        interaction=interaction,
+        depth=depth,
+        answers_contact=_answers(interaction),
+    )
+    _go(run, Go(flow.start), via=Via.ENROLL)
+    return enrollment
+
+
+def enrollment_advance(
+    *,
+    enrollment: Enrollment,
+    contact: Contact,
+    event: str,
+    now: datetime,
+    reply: Reply | None = None,
+    external: Event | None = None,
+    interaction: Interaction | None = None,
+) -> bool:
+    """Hand `event` to the step `enrollment` is at: ``reply`` (a rule may take it),
+    ``unmatched`` (no step and no plan took it), ``timer``, ``event`` (`external`) or
+    ``http_answer`` (`external`). True when the step took it (and the enrollment moved
+    on or answered); nothing is saved otherwise."""
+    flow = revision_flow(enrollment.revision_id)
+    step = flow.steps.get(enrollment.step_id)
+    if step is None or enrollment.status != Status.ACTIVE:
+        return False
+    run = Run(
+        enrollment=enrollment,
+        flow=flow,
+        contact=contact,
+        now=now,
+        reply=reply,
+        event=external,
+        interaction=interaction,
+        answers_contact=_answers(interaction),
+    )
+    handler = {
+        "reply": step.kind.on_reply,
+        "unmatched": step.kind.on_unmatched,
+        "timer": step.kind.on_timer,
+        "event": step.kind.on_event,
+        "http_answer": step.kind.on_http_answer,
+    }[event]
+    outcome = handler(step, run)
+    if outcome is None:
+        return False
+    _go(run, outcome, via=_EVENT_VIA[event])
+    return True
+
+
+def _answers(interaction: Interaction | None) -> bool:
+    """Texts sent now answer the contact's own message (never held, never capped); an event
+    (CONTRACT §7) is not the contact writing to us: what it sends is a marketing text."""
+    return (
+        interaction is not None
+        and interaction.direction == Interaction.Direction.INBOUND
+        and interaction.channel != Interaction.Channel.API
+    )
+
+
+def _go(run: Run, outcome, *, via: str) -> None:
+    """Follow `outcome` from step to step until one waits or the enrollment ends."""
+    enrollment, taken = run.enrollment, 0
+    first_interaction = run.interaction
+    while isinstance(outcome, Go) and enrollment.status == Status.ACTIVE:
+        if outcome.next is None:
+            _complete(run, via=via, interaction=first_interaction)
+            break
+        taken += 1
+        if taken > MAX_STEPS_PER_EVENT:
+            logger.error(
+                "plan %s: enrollment %s ran %d steps on one event; stopped as failed",
+                run.flow.slug, enrollment.pk, MAX_STEPS_PER_EVENT,
+            )  # fmt: skip
+            _save(run)
+            enrollment_end(enrollment=enrollment, status=Status.FAILED, reason="Too many steps on one event")
+            return
+        step = run.flow.steps[outcome.next]
+        _enter(run, step, via=via, interaction=first_interaction)
+        outcome = step.kind.enter(step, run)
+        via, first_interaction = Via.STEP, None
+    _save(run)
+    if run.pending_plan:
+        _plan_enter(run)
+
+
+def _enter(run: Run, step: Step, *, via: str, interaction: Interaction | None) -> None:
+    enrollment, now = run.enrollment, run.now
+    from_step = enrollment.step_id if via != Via.ENROLL else ""
+    enrollment.step_id = step.id
+    enrollment.step_entered_at = now
+    enrollment.visit += 1
+    enrollment.other_count = 0
+    enrollment.prompt_sent_at = None
+    enrollment.timeout_at = None
+    if run.answers_contact:
+        enrollment.last_inbound_at = now
+    if enrollment.pk is None:
+        enrollment.save(force_insert=True)
+        enrollment_loaded(enrollment)
+    _history(run, step_id=step.id, from_step=from_step, via=via, interaction=interaction)
+    if step.goal:
+        run.goal_convert(step.goal)
+
+
+def _complete(run: Run, *, via: str, interaction: Interaction | None) -> None:
+    """The enrollment completes at the step it is at; the row says what ended it there (the
+    answer to a last question counts in the report like any other)."""
+    enrollment = run.enrollment
+    step = run.flow.steps.get(enrollment.step_id)
+    enrollment.complete()
+    enrollment.ended_at = run.now
+    enrollment.end_reason = f"Reached {step.name if step else enrollment.step_id}"[:200]
+    enrollment.timeout_at = None
+    if via == Via.STEP and not (run.value[1] or run.detail):
+        return  # a journey that simply ran out of steps: its enrollment says it all
+    at = enrollment.step_id
+    _history(run, step_id=at, from_step=at, via=Via.COMPLETE, interaction=interaction)
+
+
+def _history(run: Run, *, step_id: str, from_step: str, via: str, interaction: Interaction | None) -> None:
+    """The step-history row (what the report and the timeline read), with what the run
+    noted since the last one: the detail, and the answer or branch that moved it."""
+    (value_kind, value), run.value = run.value, ("", "")
+    detail, run.detail = run.detail[:200], ""
+    EnrollmentStep.objects.create(
+        enrollment=run.enrollment,
+        plan_id=run.enrollment.plan_id,
+        step_id=step_id,
+        from_step_id=from_step,
+        via=via,
+        interaction=interaction,
+        occurred_at=run.now,
+        detail=detail,
+        value=value,
+        value_kind=value_kind,
+    )
+
+
+def _save(run: Run) -> None:
+    enrollment_save(run.enrollment)
+    if run.contact_changed:
+        run.contact.save(update_fields=[*sorted(run.contact_changed), "updated_at"])
+        run.contact_changed.clear()
+
+
+def _plan_enter(run: Run) -> None:
+    """An enter_plan step: the contact enters that plan's start (its re-entry policy and
+    status apply; a plan the contact is active in already is not entered twice)."""
+    slug, run.pending_plan = run.pending_plan, None
+    if run.depth >= MAX_PLAN_CHAIN:
+        logger.error("plan %s: enter_plan %s stopped after %d plans in a row", run.flow.slug, slug, run.depth)
+        return
+    plan = Plan.objects.filter(slug=slug, status=Plan.Status.ACTIVE, published__isnull=False).first()
+    if plan is None:
+        logger.warning("plan %s: enter_plan %s: no such active plan", run.flow.slug, slug)
+        return
+    if Enrollment.objects.filter(contact=run.contact, plan=plan, status=Status.ACTIVE).exists():
+        return
+    if not enrollment_may_enter(contact=run.contact, plan_id=plan.pk, flow=revision_flow(plan.published_id)):
+        return
+    enrollment_start(
+        contact=run.contact,
+        plan_id=plan.pk,
+        revision_id=plan.published_id,
+        interaction=run.interaction if run.answers_contact else None,
+        now=run.now,
+        depth=run.depth + 1,
+    )
+
+
+__all__ = ["MAX_STEPS_PER_EVENT", "enrollment_advance", "enrollment_may_enter", "enrollment_start"]

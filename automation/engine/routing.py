@@ -1,0 +1,189 @@
+"""The journey engine: routing one reply. Owner: engine.
+
+All functions run inside the caller's transaction with the contact row already locked
+(lock order everywhere: contact, then enrollment). No network I/O: texts are queued and
+sent on commit.
+
+Routing of one reply (DESIGN §3; compliance keywords were handled by the caller):
+1. a rule of the step one of the contact's active enrollments waits at (the enrollment
+   whose step was entered last is asked first);
+2. else another active plan's entry keyword: enroll, ending the current enrollments as
+   ``exited`` unless that plan says it does not interrupt;
+3. else, when the contact has no active enrollment at all, a catch-all plan (entry
+   trigger "any") it may (re-)enter: the oldest such plan;
+4. else the step's answer to an unmatched reply (an ask's ``other``).
+"""
+
+import functools
+import logging
+
+from django.db import connection
+
+from automation.engine.enrollments import enrollment_end
+from automation.engine.interpreter import (
+    enrollment_advance,
+    enrollment_loaded,
+    enrollment_may_enter,
+    enrollment_save,
+    enrollment_start,
+)
+from automation.engine.revisions import entry_flows, revision_flow
+from automation.flow import Reply
+from automation.models import Enrollment
+from contacts.models import ConsentEvent, Contact
+from contacts.services import contact_consent_record
+from tracking.models import Interaction
+
+logger = logging.getLogger(__name__)
+
+Status = Enrollment.Status
+
+
+def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: str) -> None:
+    """Route one inbound (non-compliance) reply: a step's rule, else another plan's entry
+    keyword, else a catch-all entry, else the step's answer to an unmatched reply."""
+    now = interaction.created_at
+    enrollments = contact_enrollments_locked(contact=contact)
+    for enrollment in enrollments:
+        _reply_touch(enrollment=enrollment, now=now)
+
+    reply = Reply(text=interaction.body, normalized=normalized)
+    handled = None
+    for enrollment in enrollments:
+        if enrollment_advance(
+            enrollment=enrollment,
+            contact=contact,
+            event="reply",
+            now=now,
+            reply=reply,
+            interaction=interaction,
+        ):
+            handled = enrollment
+            break
+    if handled is None:
+        handled = _route_entry(
+            contact=contact, interaction=interaction, normalized=normalized, enrollments=enrollments
+        )
+    if handled is None and enrollments:
+        enrollment = enrollments[0]
+        if enrollment_advance(
+            enrollment=enrollment,
+            contact=contact,
+            event="unmatched",
+            now=now,
+            reply=reply,
+            interaction=interaction,
+        ):
+            handled = enrollment
+    if handled is None and not enrollments:
+        # Said out loud: on a new deploy, "nobody answers" is most often "no plan is active".
+        no_plan = not entry_flows()
+        logger.log(
+            logging.WARNING if no_plan else logging.INFO,
+            "no plan took the message of contact %s (%s): it is stored, nobody answers",
+            contact.pk,
+            "there is no active plan" if no_plan else "no entry keyword or catch-all plan matched",
+        )
+    # Every active enrollment heard from the contact (timeouts measure silence).
+    for enrollment in enrollments:
+        if enrollment.status == Status.ACTIVE:
+            enrollment_save(enrollment)
+
+
+def contact_enrollments_locked(*, contact: Contact) -> list[Enrollment]:
+    """The contact's active enrollments, locked (the caller locked the contact first), the
+    one whose step was entered last first."""
+    enrollments = list(
+        Enrollment.objects.raw(_enrollments_locked_sql(connection.vendor), [contact.pk, Status.ACTIVE.value])
+    )
+    for enrollment in enrollments:
+        enrollment.contact = contact  # the locked instance
+        enrollment_loaded(enrollment)
+    return enrollments
+
+
+@functools.cache
+def _enrollments_locked_sql(vendor: str) -> str:
+    """``SELECT … FOR UPDATE`` of a contact's active enrollments, newest step first, built
+    once per process from the model. bench/hand_sql.py: the ORM compiles the same statement
+    on every message, for over twice the CPU."""
+    meta = Enrollment._meta
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
+    contact, status, entered, pk = (
+        qn(meta.get_field(n).column) for n in ("contact", "status", "step_entered_at", "id")
+    )
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    # Identifiers come from the model and are quoted; values are parameters.
+    return (
+        f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {contact} = %s AND {status} = %s "  # noqa: S608
+        f"ORDER BY {entered} DESC, {pk} DESC{lock}"
+    )
+
+
+def enrollments_interrupt(*, enrollments: list[Enrollment], reason: str) -> None:
+    """A plan that interrupts others was entered: end the still active `enrollments` (locked)
+    as ``exited``."""
+    for enrollment in enrollments:
+        if enrollment.status == Status.ACTIVE:
+            enrollment_save(enrollment)
+            enrollment_end(enrollment=enrollment, status=Status.EXITED, reason=reason)
+
+
+def _reply_touch(*, enrollment: Enrollment, now) -> None:
+    """The contact spoke: remember it, and push a running silence timeout on."""
+    enrollment.last_inbound_at = now
+    step = revision_flow(enrollment.revision_id).steps.get(enrollment.step_id)
+    after = step.kind.timer_after_prompt(step.data) if step is not None else None
+    if enrollment.timeout_at is not None and after:
+        enrollment.timeout_at = max(enrollment.timeout_at, now + after)
+
+
+def _route_entry(
+    *, contact: Contact, interaction: Interaction, normalized: str, enrollments: list[Enrollment]
+) -> Enrollment | None:
+    """An entry keyword of another plan, else a catch-all plan."""
+    active_plan_ids = {e.plan_id for e in enrollments}
+    to = interaction.to_address
+    starts = [
+        (plan_id, revision_id, flow)
+        for plan_id, revision_id, flow in entry_flows()
+        if plan_id not in active_plan_ids and flow.entry.sender in (None, to)
+    ]
+    for plan_id, revision_id, flow in starts:
+        if flow.entry.trigger != "keyword" or normalized not in flow.entry.keywords:
+            continue
+        if enrollment_may_enter(contact=contact, plan_id=plan_id, flow=flow):
+            if flow.interrupts_other_plans:
+                enrollments_interrupt(
+                    enrollments=enrollments,
+                    reason=f"Interrupted by the entry keyword {normalized} of {flow.slug}",
+                )
+            if contact.consent_at is None and not flow.double_opt_in:
+                # Texting a plan's entry keyword is consent to its marketing texts (CONTRACT §5);
+                # with double opt-in, the YES its first step asks for is. Recorded first, at the
+                # message's time (the enrollment's too): the log reads consent, then enrollment.
+                contact_consent_record(
+                    contact=contact,
+                    source=ConsentEvent.Source.KEYWORD,
+                    detail=normalized,
+                    text=interaction.body,
+                    rule=f"entry keyword {normalized} of {flow.slug}",
+                    at=interaction.created_at,
+                )
+            return enrollment_start(
+                contact=contact, plan_id=plan_id, revision_id=revision_id, interaction=interaction
+            )
+    # A catch-all plan takes messages that belong to no conversation: a contact in the
+    # middle of a journey gets that step's answer to an unmatched reply, not a second journey.
+    if enrollments:
+        return None
+    for plan_id, revision_id, flow in starts:
+        if flow.entry.trigger == "any" and enrollment_may_enter(contact=contact, plan_id=plan_id, flow=flow):
+            return enrollment_start(
+                contact=contact, plan_id=plan_id, revision_id=revision_id, interaction=interaction
+            )
+    return None
+
+
+__all__ = ["contact_enrollments_locked", "enrollment_route", "enrollments_interrupt"]
