@@ -1,4 +1,4 @@
-"""Contact services. Owner: engine (issue 3). Signatures are shared with other apps."""
+"""Contact services. Signatures are shared with other apps."""
 
 import functools
 from datetime import datetime

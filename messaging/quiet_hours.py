@@ -1,4 +1,4 @@
-"""Quiet hours: pure functions, no database, no Django. Owner: time (issue 4).
+"""Quiet hours: pure functions, no database, no Django.
 
 A window is written ``"HH:MM-HH:MM"`` in the recipient's wall-clock time: ``"21:00-08:00"``
 wraps midnight (21:00 tonight until 08:00 tomorrow), ``"13:00-14:00"`` is within one day.

@@ -1,4 +1,4 @@
-"""An enrollment's texts and its end. Owner: engine.
+"""An enrollment's texts and its end.
 
 Run inside the caller's transaction with the contact row already locked (lock order:
 contact, then enrollment). State machines change state only; the step history and

@@ -1,4 +1,4 @@
-"""Events moving journeys (CONTRACT §7: ``POST /api/events/``). Owner: engine.
+"""Events moving journeys (CONTRACT §7: ``POST /api/events/``).
 
 An event is something a contact did elsewhere (a purchase in the shop, a click on a
 tracked link). One transaction that locks the contact first (created if new; lock order

@@ -1,6 +1,6 @@
 """Plan `http` steps (CONTRACT §6): the call to a marketer's web service, off the request
 path and outside any transaction, and its answer handed back to the interpreter as an
-event. Owner: engine.
+event.
 
 What a contact's values can do to the call (issue 18): nothing to its shape. In `url` what
 a template puts in is percent-encoded (``messaging.rendering.url_render``), and a path

@@ -1,4 +1,4 @@
-"""The interpreter (DESIGN §3): one way an enrollment moves. Owner: engine.
+"""The interpreter (DESIGN §3): one way an enrollment moves.
 
 ``enrollment_start`` enters a plan's start step; ``enrollment_advance`` hands an event
 (a reply, an unmatched reply, a timer, an external event, a web service's answer) to the

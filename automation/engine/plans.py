@@ -1,5 +1,4 @@
 """Plans as data (CONTRACT §6): import, export, drafts, publishing, rollback, lifecycle.
-Owner: admin.
 
 A plan's behaviour lives in its revisions. Publishing makes the draft (or an imported
 document) the next revision new enrollments take; a published revision never changes,

@@ -1,4 +1,4 @@
-"""The journey engine: routing one reply. Owner: engine.
+"""The journey engine: routing one reply.
 
 All functions run inside the caller's transaction with the contact row already locked
 (lock order everywhere: contact, then enrollment). No network I/O: texts are queued and

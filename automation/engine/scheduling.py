@@ -1,4 +1,4 @@
-"""Time in the journey: enrollment expiry and reply timeouts. Owner: time (issue 4).
+"""Time in the journey: enrollment expiry and reply timeouts.
 
 Both jobs are driven by Celery beat (``automation.tasks``) and by management commands
 (``expire_enrollments``, ``process_timeouts``) for cron users. They are safe to run

@@ -1,5 +1,4 @@
-"""``simulate_sms``: one message through the inbound pipeline, nothing kept (CONTRACT §4).
-Owner: engine."""
+"""``simulate_sms``: one message through the inbound pipeline, nothing kept (CONTRACT §4)."""
 
 import uuid
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""Outbound sending and delivery status. Owner: messaging (issue 3).
+"""Outbound sending and delivery status.
 
 The life of an outbound message (`OutboundMessage.status`):
 

@@ -1,21 +1,17 @@
-"""Tracking services: the inbound message pipeline and goal conversions. Owner: engine (issue 3).
-
-DESIGN §1 in code, in two steps:
+"""Tracking services (the Universal Tracker and xConnect's interactions): what came in,
+kept.
 
 - ``inbound_message_receive`` — the webhook's service. It checks the payload and stores
   the message as an inbound Interaction on its contact (created if new): ONE ``INSERT``
   in autocommit for a known number, deduplicated on the MessageSid by the unique
   constraint. Stored means committed: the webhook can say 200 and Twilio will not retry.
-  It then hands the message to the journey engine — a Celery worker when a broker is
-  configured, else right here, in-process, as before.
-- ``inbound_message_route`` — the engine's entry, on the worker: one transaction per
-  message that claims it (``routed_at``, so a redelivered task routes nothing twice) and
-  locks the contact row first, then compliance keywords before any plan logic, then the
-  journey engine. Nothing here does network I/O: replies are queued with
-  ``messaging.services.outbound_queue``, which sends on commit.
-
-``inbound_route_due`` (beat, every minute) routes what no worker took: a message stored
-while the broker was down, or whose worker died mid-way. A message is never lost.
+  The webhook (automation's door) then hands the message to the engine, which routes it
+  (``automation.engine.inbound``).
+- ``event_store`` / ``event_find`` — an event from another system kept on the timeline,
+  idempotent on its ``event_id`` per API user.
+- ``goal_convert`` — a goal reached, once per enrollment, with the value it brought.
+- ``links_shorten`` / ``links_record`` / ``link_click_count`` — tracked links: a text's
+  URLs as short codes, and people's clicks counted (link-preview agents are not).
 """
 
 from tracking.services.events import EventIn, event_data, event_find, event_store
