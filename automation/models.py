@@ -6,7 +6,7 @@ from django_fsm import FSMField, transition
 
 class Plan(models.Model):
     """A journey (Sitecore's Marketing Automation plan). What it does lives in its
-    revisions (CONTRACT §6): immutable once published; new enrollments take the latest
+    revisions (docs/reference.md §6): immutable once published; new enrollments take the latest
     published one (`published`), an enrollment keeps the one it started in."""
 
     class Status(models.TextChoices):
@@ -64,7 +64,7 @@ class Plan(models.Model):
 
 
 class PlanRevision(models.Model):
-    """One version of a plan's document (CONTRACT §6, in its normal form). A published
+    """One version of a plan's document (docs/reference.md §6, in its normal form). A published
     revision never changes (``save`` refuses); at most one unpublished revision per plan
     is its draft, edited until it is published."""
 
@@ -347,7 +347,7 @@ class SimulatorContact(models.Model):
 
 class HttpSecret(models.Model):
     """A value a plan's `http` step sends as a header without the plan holding it (an API
-    key): the plan names it (`{"Authorization": {"secret": "shop-api-key"}}`, CONTRACT §6),
+    key): the plan names it (`{"Authorization": {"secret": "shop-api-key"}}`, docs/reference.md §6),
     so exports, revisions and their diffs carry the name only. Only users given its
     permissions (superusers; not the Marketers group) see this model, and its admin never
     shows a value back."""

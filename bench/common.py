@@ -72,7 +72,7 @@ def database_drop(dbname: str) -> None:
 
 
 def server_env(*, database_url: str, broker_url: str, **extra: str) -> dict[str, str]:
-    """The environment (CONTRACT §2 variables) a bench server and its manage.py run with:
+    """The environment (docs/reference.md §2 variables) a bench server and its manage.py run with:
     production mode (DEBUG=0), plain HTTP on loopback, the bench's Twilio credentials."""
     env = {
         k: v

@@ -152,7 +152,7 @@ def seed(n: int) -> int:
                     "goal_id": goal_ids[slug],
                     "enrollment_id": i,
                     "points": points[slug],
-                    # Revenue (CONTRACT §7): as if a purchase event converted it.
+                    # Revenue (docs/reference.md §7): as if a purchase event converted it.
                     "value": Decimal(10 + i % 90) if slug == "promoter" else None,
                     "occurred_at": enrolled_at(i),
                 }
@@ -191,7 +191,7 @@ def seed(n: int) -> int:
         ),
         count=total,
     )
-    # Tracked links (CONTRACT §7): the review link of every "thanks" text, a third clicked.
+    # Tracked links (docs/reference.md §7): the review link of every "thanks" text, a third clicked.
     thanked = [i for i in range(1, total + 1) if any(r[0] == "thanks" for r in journey(i)[0])]
     copy_rows(
         TrackedLink,

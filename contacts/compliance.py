@@ -1,4 +1,4 @@
-"""Carrier compliance (CONTRACT §5): the keywords, and what a message means for consent.
+"""Carrier compliance (docs/reference.md §5): the keywords, and what a message means for consent.
 
 ``compliance_intent`` is the one home of that judgement: the engine's routing acts on it
 and the simulator's Try it asks it which messages compliance settles, so a marketer sees

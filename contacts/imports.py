@@ -24,7 +24,7 @@ The rules (all or nothing, as before):
   admin or the carrier, and are logged).
 - A cell a spreadsheet would run as a formula was exported with a leading apostrophe
   (contacts.resources); the import takes it off.
-- Marketing consent (CONTRACT §5): a ``consent`` column (yes / y / true / 1 / x) records
+- Marketing consent (docs/reference.md §5): a ``consent`` column (yes / y / true / 1 / x) records
   the row's consent, with its ``consent_source`` (required then: where and when it was
   given, e.g. "web form, 2026-05-01") in the consent log; an empty or "no" cell records
   nothing, and an import never takes consent away nor overrides an opt-out.

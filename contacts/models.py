@@ -63,7 +63,7 @@ class Contact(models.Model):
 
     @property
     def consent(self) -> str:
-        """Whether marketing texts may be sent (CONTRACT §3, §5): opted_out, opted_in or none."""
+        """Whether marketing texts may be sent (docs/reference.md §3, §5): opted_out, opted_in or none."""
         if self.opted_out:
             return "opted_out"
         return "opted_in" if self.consent_at else "none"

@@ -1,4 +1,4 @@
-"""Revocation by any reasonable means (FCC 24-24, CONTRACT §5): does a message plainly ask
+"""Revocation by any reasonable means (FCC 24-24, docs/reference.md §5): does a message plainly ask
 us to stop texting? Pure and table-driven: the tables below are the whole of it, in
 English and Spanish, and `revocation_rule` says which rule fired (the consent log keeps
 it with the exact text).

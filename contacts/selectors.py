@@ -21,7 +21,7 @@ CONSENT_COLUMNS = (
 
 
 def consent_log_rows(*, batch_size: int = 2000):
-    """Every consent event, oldest first, as the rows of the consent export (CONTRACT §5,
+    """Every consent event, oldest first, as the rows of the consent export (docs/reference.md §5,
     an audit): when, whose number, opt-out or opt-in, its source, the rule that recognised
     it, the contact's exact text, the detail, who (a person, for the admin and imports: the
     name kept with the change, else their user's).

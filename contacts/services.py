@@ -62,7 +62,7 @@ def contact_insert_if_new(*, phone: str) -> int | None:
     contact's id, or None when the number is known (or a concurrent request created it a
     moment ago). For callers in autocommit that must not take a lock (the inbound webhook).
 
-    Hand-built (DESIGN §4): bench/hand_sql.py measures it against ``bulk_create(
+    Hand-built (docs/architecture.md §4): bench/hand_sql.py measures it against ``bulk_create(
     ignore_conflicts=True)`` and reading the id back — one statement instead of two, a sixth
     of the CPU."""
     now = Contact._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
@@ -102,7 +102,7 @@ def contact_consent_record(
     rule: str = "",
     at: datetime | None = None,
 ) -> bool:
-    """Record the contact's marketing consent (CONTRACT §5) and its source in the consent
+    """Record the contact's marketing consent (docs/reference.md §5) and its source in the consent
     log. False when it is on record already, or the contact opted out: an opt-out is undone
     only by the contact's own opt-in word (contact_opt_in), never by recording consent.
 
@@ -125,7 +125,7 @@ def contact_opt_in(*, contact: "Contact", text: str, rule: str, detail: str = ""
     takes back their opt-out; it is their consent to marketing texts too (no enrollment
     resumes). False if they were not opted out.
 
-    The only way an opt-out is undone (CONTRACT §5: only the contact takes it back): no
+    The only way an opt-out is undone (docs/reference.md §5: only the contact takes it back): no
     person, import or API call does, so there is no source or actor to give — the consent
     log records the contact's own message (`text`) and the `rule` that recognised it."""
     return _consent_change(

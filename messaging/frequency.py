@@ -1,4 +1,4 @@
-"""The frequency cap (CONTRACT §2 ``SMS_FREQUENCY_CAP``, issue 12): at most N messages that
+"""The frequency cap (docs/reference.md §2 ``SMS_FREQUENCY_CAP``, issue 12): at most N messages that
 do not answer the contact, per contact, in any rolling window, across all plans. Pure: no
 database, no Django.
 

@@ -76,7 +76,7 @@ def sms_hold(*, now, state: str | None) -> dict:
 def sms_preview(*, template: str, state: str | None = None, now=None, track_links: bool = False) -> dict:
     """The rendered text for the sample contact plus its encoding and segment count, and
     whether it would be held if sent now as a marketing text (to a contact in `state`).
-    `track_links`: the text as it goes out of a plan that tracks its links (CONTRACT §7:
+    `track_links`: the text as it goes out of a plan that tracks its links (docs/reference.md §7:
     each link as ``PUBLIC_BASE_URL/l/<code>``, counted in the segments); ``links`` says how
     many.
 

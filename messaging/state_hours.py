@@ -1,4 +1,4 @@
-"""Sending hours by US state (CONTRACT §2 ``SMS_STATE_HOURS``, issue 12): the stricter hours
+"""Sending hours by US state (docs/reference.md §2 ``SMS_STATE_HOURS``, issue 12): the stricter hours
 and days some states set for marketing texts, on top of ``SMS_QUIET_HOURS``. Pure: the
 rules are data in this one module, each with its source; legal holidays come from the
 `holidays` package (a state's own, e.g. Mardi Gras in Louisiana).

@@ -1,4 +1,4 @@
-"""GET /healthz: 200 when the database answers, 503 otherwise (CONTRACT §3)."""
+"""GET /healthz: 200 when the database answers, 503 otherwise (docs/reference.md §3)."""
 
 import logging
 

@@ -222,7 +222,7 @@ if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
     }
 # Publishing a task with the broker down: 2 tries, 0.2 s apart, each at most the connect
 # timeout — then the caller goes on (the message is stored; the sweeper routes it). Kept
-# under CONTRACT §3's 5 seconds for the webhook's answer (tests/test_settings.py).
+# under docs/reference.md §3's 5 seconds for the webhook's answer (tests/test_settings.py).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,
@@ -247,7 +247,7 @@ CELERY_TIMEZONE = "UTC"
 # to a queue of their own, so a slow service never holds the threads that route replies and
 # send. Without a broker the in-process scheduler gives each routed queue its own thread
 # pool (infra/background.py). With one, a plain `celery -A smsjourney worker` consumes
-# every queue below (CONTRACT §2: one worker runs the product); at scale, give the http
+# every queue below (docs/reference.md §2: one worker runs the product); at scale, give the http
 # queue workers of its own: `-X http` on the others, `-Q http` on them.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 HTTP_STEP_QUEUE = "http"
@@ -340,11 +340,11 @@ CONTACT_IMPORT_MAX_BYTES = 20 * 1024 * 1024  # about 300,000 rows of the usual c
 # The largest request body any door reads (the contact import's file and its form fit).
 MAX_REQUEST_BYTES = CONTACT_IMPORT_MAX_BYTES + 1024 * 1024
 CONTACT_IMPORT_MAX_ROWS = 500_000
-# Plan `http` steps (CONTRACT §6): loopback, private and link-local addresses are refused
+# Plan `http` steps (docs/reference.md §6): loopback, private and link-local addresses are refused
 # unless this is set (a service on the same machine or network, in development).
 HTTP_STEP_ALLOW_PRIVATE = env.bool("HTTP_STEP_ALLOW_PRIVATE", default=False)
 # The whole of one `http` step's call, in seconds: connecting, the answer's headers and its
-# body (CONTRACT §6: 10 s). Not a per-read timeout: a server that drips bytes is cut off.
+# body (docs/reference.md §6: 10 s). Not a per-read timeout: a server that drips bytes is cut off.
 HTTP_STEP_TIMEOUT = 10
 
 LOGGING = {

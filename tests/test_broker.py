@@ -65,7 +65,7 @@ def test_a_reply_is_published_ahead_of_plan_and_bulk_messages(settings):
 def test_http_steps_go_to_their_own_queue_which_a_plain_worker_consumes_too(settings):
     """A plan `http` step waits on someone else's web service: its task is published to the
     `http` queue, so workers started with `-X http` never hold a reply behind it; a worker
-    started as CONTRACT §2 says (no -Q) consumes both queues."""
+    started as docs/reference.md §2 says (no -Q) consumes both queues."""
     import redis
 
     from automation.tasks import http_step_task

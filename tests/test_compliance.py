@@ -1,4 +1,4 @@
-"""Compliance keywords (CONTRACT §5) through the signed webhook, before any plan logic."""
+"""Compliance keywords (docs/reference.md §5) through the signed webhook, before any plan logic."""
 
 import pytest
 

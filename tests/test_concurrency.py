@@ -1,6 +1,6 @@
 """Concurrent messages on PostgreSQL: real threads, each with its own connection, through
 the signed webhook. Replies serialize on the contact row: one transition per message, never
-from a stale state (CONTRACT §3)."""
+from a stale state (docs/reference.md §3)."""
 
 import threading
 
@@ -300,7 +300,7 @@ def test_the_webhook_never_waits_behind_a_contact_lock(demo_plan, settings):
 
 
 def test_the_same_event_posted_at_once_is_kept_once(django_user_model):
-    """CONTRACT §7: event_id is the idempotency key, also when a shop retries in parallel;
+    """docs/reference.md §7: event_id is the idempotency key, also when a shop retries in parallel;
     when the retries disagree about the number, the number that won keeps the event and
     the other is refused (409), its contact made in the race rolled back."""
     import json

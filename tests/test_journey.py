@@ -1,4 +1,4 @@
-"""The seed journey end to end, through the signed webhook (CONTRACT §3, §4)."""
+"""The seed journey end to end, through the signed webhook (docs/reference.md §3, §4)."""
 
 from datetime import timedelta
 

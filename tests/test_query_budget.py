@@ -1,4 +1,4 @@
-"""DESIGN §5: an inbound reply costs a constant number of SQL queries (≤ 13), whatever the
+"""docs/architecture.md §5: an inbound reply costs a constant number of SQL queries (≤ 13), whatever the
 plan size or the contact's history.
 
 Counted: every statement one message costs — the webhook's own (storing it, in autocommit)
@@ -171,7 +171,7 @@ def test_a_new_revision_costs_the_next_message_two_queries(twilio, django_captur
 def test_an_event_costs_the_same_whatever_the_contact_s_history(
     client, twilio, django_user_model, sms_outbox
 ):
-    """POST /api/events/ (CONTRACT §7): an event that moves a waiting journey, converts its
+    """POST /api/events/ (docs/reference.md §7): an event that moves a waiting journey, converts its
     goal and sends a text costs the same number of statements for a contact with one earlier
     event as for one with fifty."""
     import json

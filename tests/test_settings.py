@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# CONTRACT §2, every variable.
+# docs/reference.md §2, every variable.
 CONTRACT_VARIABLES = [
     "SECRET_KEY",
     "DEBUG",
@@ -65,7 +65,7 @@ def _run(args: list[str], env: dict, tmp_path: Path) -> subprocess.CompletedProc
 
 
 def test_default_quiet_hours_are_the_strictest_state_limits(tmp_path):
-    # CONTRACT §2: 20:00-09:00 (8 pm cut-offs in FL, OK, MD, WA; 9 am starts in CT, TX).
+    # docs/reference.md §2: 20:00-09:00 (8 pm cut-offs in FL, OK, MD, WA; 9 am starts in CT, TX).
     show = "import django; django.setup(); from django.conf import settings; print(settings.SMS_QUIET_HOURS)"
     result = _run(["-c", show], {"SECRET_KEY": "k" * 50, "SMS_QUIET_HOURS": None}, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -174,7 +174,7 @@ def test_a_plain_redis_broker_gets_our_redis_transport(tmp_path, url, transport)
 
 
 def test_a_broker_that_is_down_costs_the_webhook_less_than_5_seconds(tmp_path):
-    """CONTRACT §3: the webhook answers within 5 s whatever the broker. Publishing is bounded
+    """docs/reference.md §3: the webhook answers within 5 s whatever the broker. Publishing is bounded
     by the settings: (retries + 1) tries of at most the connect timeout, plus the pauses."""
     show = (
         "import django, json; django.setup(); from django.conf import settings; "

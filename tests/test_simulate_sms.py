@@ -1,4 +1,5 @@
-"""manage.py simulate_sms FROM_NUMBER "TEXT" (CONTRACT §4): prints the answer, stores and sends nothing."""
+"""manage.py simulate_sms FROM_NUMBER "TEXT" (docs/reference.md §4): prints the answer,
+stores and sends nothing."""
 
 from io import StringIO
 

@@ -1,4 +1,4 @@
-"""The seed journey in time (CONTRACT §4): 24 h of silence after the invitation → one
+"""The seed journey in time (docs/reference.md §4): 24 h of silence after the invitation → one
 reminder (held for quiet hours, released at 08:00 local), then expiry 7 days after enrolling.
 Driven through the real doors: the signed webhook, the beat tasks, the commands."""
 

@@ -1,5 +1,5 @@
 """No 500 from any input: signed webhooks carrying garbage get a clear 4xx or are
-acknowledged, and never crash (CONTRACT §3). Run on PostgreSQL in CI, which refuses
+acknowledged, and never crash (docs/reference.md §3). Run on PostgreSQL in CI, which refuses
 some text SQLite accepts (NUL characters)."""
 
 import random

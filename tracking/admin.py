@@ -88,7 +88,7 @@ class GoalConversionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(TrackedLink)
 class TrackedLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Tracked links (CONTRACT §7): each message's links and how often people clicked them."""
+    """Tracked links (docs/reference.md §7): each message's links and how often people clicked them."""
 
     list_display = ["created_at", "contact", "url", "code", "clicks", "first_clicked_at"]
     list_filter = [test_contacts_filter("contact__is_test"), ("first_clicked_at", admin.EmptyFieldListFilter)]

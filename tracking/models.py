@@ -3,10 +3,10 @@ import re
 from django.conf import settings
 from django.db import models
 
-# An event's type (CONTRACT §7): what `POST /api/events/` takes, and what plans wait for,
+# An event's type (docs/reference.md §7): what `POST /api/events/` takes, and what plans wait for,
 # enter on and convert goals on.
 EVENT_TYPE = re.compile(r"[a-z0-9_.-]{1,50}")
-# The event a person's first click on a tracked link makes (CONTRACT §7).
+# The event a person's first click on a tracked link makes (docs/reference.md §7).
 LINK_CLICK = "link_click"
 
 
@@ -30,7 +30,7 @@ class Interaction(models.Model):
 
     class Channel(models.TextChoices):
         SMS = "sms", "SMS"
-        API = "api", "Event (API)"  # CONTRACT §7: something the contact did elsewhere
+        API = "api", "Event (API)"  # docs/reference.md §7: something the contact did elsewhere
 
     class Direction(models.TextChoices):
         INBOUND = "inbound", "Inbound"
@@ -53,7 +53,7 @@ class Interaction(models.Model):
         "automation.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="interactions"
     )
     raw_payload = models.JSONField(default=dict, blank=True)
-    # An event (channel "api", CONTRACT §7): the caller's idempotency key, unique per API
+    # An event (channel "api", docs/reference.md §7): the caller's idempotency key, unique per API
     # user who posted it (`posted_by`: two shops may both send order 1001; the same event
     # again changes nothing), its value (a purchase's amount: the plans' revenue) and its
     # data. Its type is the body. NULL for messages.
@@ -139,7 +139,7 @@ class GoalConversion(models.Model):
 
 
 class TrackedLink(models.Model):
-    """A link in one outbound message (CONTRACT §7): the text carried
+    """A link in one outbound message (docs/reference.md §7): the text carried
     ``<PUBLIC_BASE_URL>/l/<code>`` instead of `url`, one code per message and URL. The
     contact's first click is a ``link_click`` event; every click counts."""
 

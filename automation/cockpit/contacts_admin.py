@@ -1,6 +1,6 @@
 """The contact's admin page (contacts' model, with its enrollments, goals and messages as
 inlines, and the cockpit: timeline, import/export, bulk enrollment): a door onto several
-apps' data, so it lives in the highest of them (DESIGN §4)."""
+apps' data, so it lives in the highest of them (docs/architecture.md §4)."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -22,7 +22,7 @@ from tracking.models import GoalConversion, Interaction
 # The latest rows shown in each history inline; the full lists are one link away.
 HISTORY_LIMIT = 50
 
-# CONTRACT §5: no admin action, import or API call takes back an opt-out.
+# docs/reference.md §5: no admin action, import or API call takes back an opt-out.
 ONLY_THE_CONTACT = "Only the contact can take back an opt-out, by texting START."
 
 
@@ -154,7 +154,7 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
         ),
     ]
     inlines = [EnrollmentInline, GoalConversionInline, InteractionInline, ConsentEventInline]
-    # No "opt in" action: only the contact takes back an opt-out, by texting START (CONTRACT §5).
+    # No "opt in" action: only the contact takes back an opt-out, by texting START (docs/reference.md §5).
     actions = ["opt_out"]
 
     @admin.display(description="Marketing consent")
@@ -216,7 +216,7 @@ class ContactAdmin(ContactCockpitMixin, admin.ModelAdmin):
             )
         self.message_user(request, f"{changed} contact(s) opted out; {queryset.count() - changed} unchanged.")
 
-    # An opt-out is kept (CONTRACT §5): deleting an opted-out contact would drop it — a
+    # An opt-out is kept (docs/reference.md §5): deleting an opted-out contact would drop it — a
     # contact made again for their number (an import, an event) would be texted.
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.opted_out:

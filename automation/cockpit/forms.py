@@ -1,7 +1,7 @@
 """The plan page's form: the plan's settings as a marketer fills them in (who enters, how
 long a journey lasts, its goals, where it starts). Its steps are edited one at a time
 (`automation.cockpit.steps_admin`, each with its kind's form). Whatever is saved is the draft's
-document in the CONTRACT §6 format, checked in full; every problem is shown on the
+document in the docs/reference.md §6 format, checked in full; every problem is shown on the
 field it names, in a marketer's words."""
 
 import copy

@@ -1,4 +1,4 @@
-"""Web service secrets (CONTRACT §6 `http` headers): values a plan names and never holds.
+"""Web service secrets (docs/reference.md §6 `http` headers): values a plan names and never holds.
 Only users given this model's permissions see these pages (superusers; the Marketers group
 has none). A value is written, never shown back: not on the form, not to a user who may
 only view, not in the history (which names the fields changed)."""

@@ -212,7 +212,7 @@ def _opened(clicks: int) -> str:
 
 
 def _event_entry(message: Interaction) -> TimelineEntry:
-    """An event (CONTRACT §7): its type, value and id."""
+    """An event (docs/reference.md §7): its type, value and id."""
     url = event_data(message).get("url") if message.body == LINK_CLICK else None
     detail = " · ".join(
         part

@@ -1,4 +1,4 @@
-"""The API's URLs (included from smsjourney.urls under ``api/``): the contact API (CONTRACT
+"""The API's URLs (included from smsjourney.urls under ``api/``): the contact API (docs/reference.md
 §3) and events (§7)."""
 
 from django.urls import path

@@ -1,4 +1,4 @@
-"""The read-only Contact API (CONTRACT §3): thin DRF views with nested serializers.
+"""The read-only Contact API (docs/reference.md §3): thin DRF views with nested serializers.
 
 - ``GET /api/contacts/?phone=<E.164>`` — contacts (paginated ``{"count", "next",
   "previous", "results"}``), each with its enrollments and goals, oldest first.
@@ -117,7 +117,7 @@ class ContactOutputSerializer(serializers.Serializer):
     email = serializers.CharField()
     attributes = serializers.JSONField()
     opted_out = serializers.BooleanField()
-    consent = serializers.CharField()  # opted_in | opted_out | none (CONTRACT §3, §5)
+    consent = serializers.CharField()  # opted_in | opted_out | none (docs/reference.md §3, §5)
     engagement_value = serializers.IntegerField()
     enrollments = EnrollmentSerializer(many=True)
     goals = GoalSerializer(many=True, source="goal_conversions")
@@ -159,7 +159,7 @@ class ContactDetailApi(BaseContactApi):
 
 
 class MessagesPagination(PageNumberPagination):
-    page_size = 200  # CONTRACT §3: at most 200 a page
+    page_size = 200  # docs/reference.md §3: at most 200 a page
 
 
 class ContactMessagesApi(BaseContactApi):
@@ -180,7 +180,7 @@ class ContactMessagesApi(BaseContactApi):
             return {**data, "from": interaction.from_address, "to": interaction.to_address}
 
         def get_sid(self, interaction: Interaction) -> str | None:
-            # Twilio's MessageSid; for an event (CONTRACT §7), its event_id.
+            # Twilio's MessageSid; for an event (docs/reference.md §7), its event_id.
             return interaction.provider_sid or interaction.event_id
 
         def get_status(self, interaction: Interaction) -> str | None:
@@ -202,7 +202,7 @@ class ContactMessagesApi(BaseContactApi):
             ]
 
         def get_links(self, interaction: Interaction) -> list[dict]:
-            # Tracked links (CONTRACT §7) of an outbound message, in the order they were made.
+            # Tracked links (docs/reference.md §7) of an outbound message, in the order they were made.
             base = settings.PUBLIC_BASE_URL.rstrip("/")
             return [
                 {"url": link.url, "short_url": f"{base}/l/{link.code}", "clicks": link.clicks}

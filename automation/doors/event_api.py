@@ -1,4 +1,4 @@
-"""``POST /api/events/`` (CONTRACT §7): something a contact did elsewhere, told by another
+"""``POST /api/events/`` (docs/reference.md §7): something a contact did elsewhere, told by another
 system (a shop's purchase). A thin door over ``automation.engine.events.event_receive``;
 it lives here, at the top, because an event moves journeys.
 

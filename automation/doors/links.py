@@ -1,4 +1,4 @@
-"""``GET /l/<code>`` (CONTRACT §7): a tracked link. A thin door over
+"""``GET /l/<code>`` (docs/reference.md §7): a tracked link. A thin door over
 ``automation.engine.links.link_visit``: 302 to the link's URL, 404 for an unknown code.
 Never cached (each click counts), and the code is not handed on to the site it leads to."""
 

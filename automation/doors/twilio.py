@@ -1,4 +1,4 @@
-"""Twilio's two webhooks (CONTRACT §3), thin doors that live here, at the top, because each
+"""Twilio's two webhooks (docs/reference.md §3), thin doors that live here, at the top, because each
 orchestrates lower apps:
 
 - ``POST /twilio/sms/`` stores the message (tracking.services) and hands it to routing

@@ -1,7 +1,7 @@
 """Bulk enrollment: enroll many contacts (an admin selection or a CSV segment) in an
 active plan, in Celery batches, with progress counted on a BulkEnrollmentJob.
 
-Skipped: opted-out contacts, contacts without marketing consent on record (CONTRACT §5:
+Skipped: opted-out contacts, contacts without marketing consent on record (docs/reference.md §5:
 "no consent" in the job's counts), contacts already enrolled (an active enrollment in the plan,
 or any enrollment in a once-only plan), test contacts. Each contact is enrolled in its own
 short transaction with its row locked (lock order: contact, then enrollment), through the
@@ -156,7 +156,7 @@ def _enroll_one(*, contact: Contact, plan: Plan) -> str:
     if contact.opted_out:
         return "skipped_opted_out"
     if contact.consent_at is None:
-        return "skipped_no_consent"  # CONTRACT §5: no marketing text without consent on record
+        return "skipped_no_consent"  # docs/reference.md §5: no marketing text without consent on record
     if Enrollment.objects.filter(contact=contact, plan=plan, status=EnrollmentStatus.ACTIVE).exists():
         return "skipped_enrolled"
     if not enrollment_may_enter(contact=contact, plan_id=plan.pk, flow=revision_flow(plan.published_id)):

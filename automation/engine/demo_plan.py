@@ -1,4 +1,4 @@
-"""The seed journey `quote-and-buy`, exactly as CONTRACT §4 describes it (load_demo_plan).
+"""The seed journey `quote-and-buy`, exactly as docs/reference.md §4 describes it (load_demo_plan).
 
 Idempotent: the document below is imported (no new revision when the published one is
 the same), its goals' names and points restored, and the plan made active, so a second

@@ -1,4 +1,4 @@
-"""Events moving journeys (CONTRACT §7: ``POST /api/events/``).
+"""Events moving journeys (docs/reference.md §7: ``POST /api/events/``).
 
 An event is something a contact did elsewhere (a purchase in the shop, a click on a
 tracked link). One transaction that locks the contact first (created if new; lock order
@@ -12,7 +12,7 @@ as everywhere: contact, then enrollments, then outbound messages):
    enrollment), carrying the event's value: the plan's revenue in its report;
 4. the enrollments waiting at a ``wait_event`` of this type move on;
 5. the plans this event type enters take the contact, only with marketing consent on
-   record (CONTRACT §5) and as their re-entry policy allows; a plan that interrupts others
+   record (docs/reference.md §5) and as their re-entry policy allows; a plan that interrupts others
    ends the contact's other journeys, as an entry keyword does.
 
 No network I/O: texts are queued and sent on commit (quiet hours and the frequency cap
@@ -51,7 +51,7 @@ class EventReceived:
 
 
 class EventIdTaken(Exception):
-    """The sender kept an event under this id before, for another phone (CONTRACT §7: 409)."""
+    """The sender kept an event under this id before, for another phone (docs/reference.md §7: 409)."""
 
 
 def _repeat(seen: Interaction, event: EventIn) -> EventReceived:
@@ -67,7 +67,7 @@ def _repeat(seen: Interaction, event: EventIn) -> EventReceived:
 def event_receive(*, event: EventIn, enrollment_id: int | None = None) -> EventReceived:
     """Keep `event` and let it move the contact's journeys (see the module's docstring).
     `enrollment_id`: only that enrollment's waits and goals hear it (a click on a tracked
-    link is news for the journey that sent the link, CONTRACT §6). EventIdTaken, nothing
+    link is news for the journey that sent the link, docs/reference.md §6). EventIdTaken, nothing
     changed, when its sender used its id before for another phone."""
     seen = event_find(event=event)
     if seen is not None:
@@ -86,7 +86,7 @@ def event_receive(*, event: EventIn, enrollment_id: int | None = None) -> EventR
             return _repeat(interaction, event)
         if event.opt_in:
             # At the event's arrival (`now`), the time of the enrollments it makes: the consent
-            # log reads the consent before them. Never for an opted-out contact (CONTRACT §5).
+            # log reads the consent before them. Never for an opted-out contact (docs/reference.md §5).
             contact_consent_record(
                 contact=contact,
                 source=ConsentEvent.Source.EVENT,

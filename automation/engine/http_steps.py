@@ -1,4 +1,4 @@
-"""Plan `http` steps (CONTRACT §6): the call to a marketer's web service, off the request
+"""Plan `http` steps (docs/reference.md §6): the call to a marketer's web service, off the request
 path and outside any transaction, and its answer handed back to the interpreter as an
 event.
 

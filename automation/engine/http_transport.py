@@ -1,5 +1,5 @@
 """One HTTP request of a plan `http` step, bounded in every way a web service could stretch
-it (CONTRACT §6, issue 18).
+it (docs/reference.md §6, issue 18).
 
 - **One total deadline.** A socket timeout bounds each read, not the call: a server that
   sends a byte every 5 s keeps a 10 s read timeout waiting for days. So a watchdog thread

@@ -1,4 +1,4 @@
-"""Routing a stored inbound message (DESIGN §1), on a worker (in the request when no broker
+"""Routing a stored inbound message (docs/architecture.md §1), on a worker (in the request when no broker
 is configured) — automation orchestrates: tracking stored the message, contacts keeps the
 consent, messaging queues the replies, the engine moves the enrollments. One transaction
 per message that locks the contact row first and claims the message (``routed_at``, so a

@@ -1,4 +1,4 @@
-"""The interpreter (DESIGN §3): one way an enrollment moves.
+"""The interpreter (docs/architecture.md §3): one way an enrollment moves.
 
 ``enrollment_start`` enters a plan's start step; ``enrollment_advance`` hands an event
 (a reply, an unmatched reply, a timer, an external event, a web service's answer) to the
@@ -163,7 +163,7 @@ def enrollment_advance(
 
 def _answers(interaction: Interaction | None) -> bool:
     """Texts sent now answer the contact's own message (never held, never capped); an event
-    (CONTRACT §7) is not the contact writing to us: what it sends is a marketing text."""
+    (docs/reference.md §7) is not the contact writing to us: what it sends is a marketing text."""
     return (
         interaction is not None
         and interaction.direction == Interaction.Direction.INBOUND

@@ -1,4 +1,4 @@
-"""A click on a tracked link (CONTRACT §7: ``GET /l/<code>``).
+"""A click on a tracked link (docs/reference.md §7: ``GET /l/<code>``).
 
 Every click is counted but those of link-preview fetchers and crawlers (and ``HEAD``
 requests): they are redirected all the same. The contact's first click on a link is a

@@ -1,4 +1,4 @@
-"""Plans as data (CONTRACT §6): import, export, drafts, publishing, rollback, lifecycle.
+"""Plans as data (docs/reference.md §6): import, export, drafts, publishing, rollback, lifecycle.
 
 A plan's behaviour lives in its revisions. Publishing makes the draft (or an imported
 document) the next revision new enrollments take; a published revision never changes,
@@ -364,7 +364,7 @@ def plan_archive(*, plan: Plan) -> Plan:
 
 
 def plan_load_demo() -> Plan:
-    """Create or update the `quote-and-buy` demo plan exactly as CONTRACT §4 says (idempotent)."""
+    """Create or update the `quote-and-buy` demo plan exactly as docs/reference.md §4 says (idempotent)."""
     from automation.engine.demo_plan import plan_load_demo_with_summary
 
     return plan_load_demo_with_summary().plan

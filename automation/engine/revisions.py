@@ -2,7 +2,7 @@
 
 A published revision never changes (``PlanRevision.save`` refuses), so a Flow read once
 stays right for the life of the process: no trigger, stamp or invalidation is needed
-(DESIGN §3). Flows are immutable, so threads share them safely. Only published revisions
+(docs/architecture.md §3). Flows are immutable, so threads share them safely. Only published revisions
 are cached; a draft is read afresh every time. Reading a revision also resolves its goals'
 slugs to their rows (a goal's id never changes), so converting one costs no look-up."""
 

@@ -4,7 +4,7 @@ All functions run inside the caller's transaction with the contact row already l
 (lock order everywhere: contact, then enrollment). No network I/O: texts are queued and
 sent on commit.
 
-Routing of one reply (DESIGN §3; compliance keywords were handled by the caller):
+Routing of one reply (docs/architecture.md §3; compliance keywords were handled by the caller):
 1. a rule of the step one of the contact's active enrollments waits at (the enrollment
    whose step was entered last is asked first);
 2. else another active plan's entry keyword: enroll, ending the current enrollments as
@@ -160,7 +160,7 @@ def _route_entry(
                     reason=f"Interrupted by the entry keyword {normalized} of {flow.slug}",
                 )
             if contact.consent_at is None and not flow.double_opt_in:
-                # Texting a plan's entry keyword is consent to its marketing texts (CONTRACT §5);
+                # Texting a plan's entry keyword is consent to its marketing texts (docs/reference.md §5);
                 # with double opt-in, the YES its first step asks for is. Recorded first, at the
                 # message's time (the enrollment's too): the log reads consent, then enrollment.
                 contact_consent_record(

@@ -1,4 +1,4 @@
-"""``simulate_sms``: one message through the inbound pipeline, nothing kept (CONTRACT §4)."""
+"""``simulate_sms``: one message through the inbound pipeline, nothing kept (docs/reference.md §4)."""
 
 import uuid
 from dataclasses import dataclass

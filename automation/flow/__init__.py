@@ -1,4 +1,4 @@
-"""Plans as data (CONTRACT §6): the format, its step kinds, and the frozen Flow the
+"""Plans as data (docs/reference.md §6): the format, its step kinds, and the frozen Flow the
 interpreter runs. Pure: nothing here touches the database."""
 
 from automation.flow.document import FORMAT, Flow, flow_build, flow_read

@@ -1,4 +1,4 @@
-"""The plan format (CONTRACT §6): reading a document into its normal form with every
+"""The plan format (docs/reference.md §6): reading a document into its normal form with every
 problem named, and the frozen `Flow` the interpreter runs. Pure: no database.
 
 `flow_read(document)` returns the normal form (defaults filled in, durations in their

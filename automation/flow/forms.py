@@ -1,4 +1,4 @@
-"""A step kind's admin form (DESIGN §3: a kind owns its schema, its form, its label and
+"""A step kind's admin form (docs/architecture.md §3: a kind owns its schema, its form, its label and
 its execution). Each kind module declares a `StepForm` subclass that turns the step's keys
 into fields a marketer fills in (words as a list, durations with their unit, exits as a
 choice of steps) and back; the document it builds is judged by `flow_read` like any

@@ -1,4 +1,4 @@
-"""Reply matching: pure functions, no database (DESIGN §3, CONTRACT §5).
+"""Reply matching: pure functions, no database (docs/architecture.md §3, docs/reference.md §5).
 
 Every reply is normalised before it is matched: surrounding white space, punctuation and
 symbols of any script stripped (``«STOP»``, ``STOP。``, ``「stop」``, ``¡stop!``), inner
@@ -133,7 +133,7 @@ _PARSERS = {"number": number_parse, "email": email_parse, "phone": phone_parse, 
 
 
 def rule_match(*, rule, text: str, normalized: str) -> tuple[bool, object]:
-    """Whether a reply satisfies one `ask` rule (CONTRACT §6), and the value it yields:
+    """Whether a reply satisfies one `ask` rule (docs/reference.md §6), and the value it yields:
     the parsed value for number/email/phone/date, else the reply as written, trimmed."""
     match = rule["match"]
     written = (text or "")[:MAX_MATCHED_LENGTH].strip()

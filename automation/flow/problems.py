@@ -1,5 +1,5 @@
 """How the plan format reports what is wrong: one problem per step and field, in a
-marketer's words (CONTRACT §6: "naming the step and field")."""
+marketer's words (docs/reference.md §6: "naming the step and field")."""
 
 from __future__ import annotations
 

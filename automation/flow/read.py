@@ -16,7 +16,7 @@ from tracking.models import EVENT_TYPE
 STEP_ID = re.compile(r"[a-z0-9-]{1,50}")
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-# Contact fields a plan may read and write (CONTRACT §6 `save_as`), besides attributes.<key>.
+# Contact fields a plan may read and write (docs/reference.md §6 `save_as`), besides attributes.<key>.
 CONTACT_FIELDS = ("first_name", "last_name", "email", "timezone", "locale")
 _ATTRIBUTE = re.compile(r"attributes\.([A-Za-z0-9_-]{1,50})")
 MAX_TEXT = 5000
@@ -29,7 +29,7 @@ def shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-# CONTRACT §6: durations are at most P366D (a journey's lifetime, a wait, a delay).
+# docs/reference.md §6: durations are at most P366D (a journey's lifetime, a wait, a delay).
 MAX_DURATION = timedelta(days=366)
 
 

@@ -1,4 +1,4 @@
-"""What `expire_enrollments` and `process_timeouts` share (CONTRACT §4): `--dry-run`,
+"""What `expire_enrollments` and `process_timeouts` share (docs/reference.md §4): `--dry-run`,
 `--as-of ISO8601`, progress on stderr for long runs, and the count on stdout."""
 
 from collections.abc import Callable

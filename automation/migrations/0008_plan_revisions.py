@@ -1,4 +1,4 @@
-"""Plans become flows (CONTRACT §6), first step: revisions and the enrollment's step id
+"""Plans become flows (docs/reference.md §6), first step: revisions and the enrollment's step id
 beside the old states (0009 converts, 0010 drops the old model)."""
 
 import django.db.models.deletion

@@ -1,4 +1,4 @@
-"""Every plan's states and transitions become revision 1 of the plan in the CONTRACT §6
+"""Every plan's states and transitions become revision 1 of the plan in the docs/reference.md §6
 format, with no change of behaviour; enrollments, their step history and their messages
 name the step by id. A plan that was ever live gets its revision published; a draft plan
 keeps it as its draft. Self-contained on purpose: a migration must not import code that

@@ -1,4 +1,4 @@
-"""The "Integrations" group: what another system's API user needs — post events (CONTRACT
+"""The "Integrations" group: what another system's API user needs — post events (docs/reference.md
 §7: tracking.add_interaction) and read contacts (§3: contacts.view_contact). Put a shop's
 user in it and give it a token (manage.py drf_create_token)."""
 

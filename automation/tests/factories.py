@@ -1,4 +1,4 @@
-"""Plans for tests are made as a marketer makes them: a document in the CONTRACT §6 format,
+"""Plans for tests are made as a marketer makes them: a document in the docs/reference.md §6 format,
 imported (and published) through ``plan_import``."""
 
 import itertools

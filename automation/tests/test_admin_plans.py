@@ -305,7 +305,7 @@ def test_warnings_look_like_warnings_and_name_the_step(admin_client, capsys):
     path.write_text(document_dump(document))
     call_command("plan_import", str(path))
     out, err = capsys.readouterr()
-    assert (out.strip(), err) == ("Imported survey revision 1", "")  # CONTRACT §4: just that
+    assert (out.strip(), err) == ("Imported survey revision 1", "")  # docs/reference.md §4: just that
     call_command("plan_import", str(path), "--draft", "--warnings")
     out, err = capsys.readouterr()
     assert out.strip() == "unchanged"

@@ -1,4 +1,4 @@
-"""expire_enrollments and process_timeouts, through call_command (CONTRACT §4)."""
+"""expire_enrollments and process_timeouts, through call_command (docs/reference.md §4)."""
 
 from datetime import UTC, datetime, timedelta
 from io import StringIO

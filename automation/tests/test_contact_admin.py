@@ -1,6 +1,6 @@
 """The contact admin: phone normalisation, search by any phone format, filters, read-only
 history inlines, the opt-out action, and no door that takes back an opt-out (only the
-contact's START does, CONTRACT §5)."""
+contact's START does, docs/reference.md §5)."""
 
 import html
 import re
@@ -179,7 +179,7 @@ def test_only_the_contact_takes_back_an_opt_out(
     marketer_client, text_in, sms_outbox, django_capture_on_commit_callbacks
 ):
     """Issue 18: a contact texts STOP; a Marketer selected it, ran "opt in", then "Enroll in a
-    plan…", and the contact was texted again. No admin action takes back an opt-out (CONTRACT
+    plan…", and the contact was texted again. No admin action takes back an opt-out (docs/reference.md
     §5); the contact's own START does."""
     plan_make(
         slug="deals", entry={"trigger": "keyword", "keywords": ["DEALS"]}, steps=[ask("hi", "Welcome!")]

@@ -1,4 +1,4 @@
-"""The Contact API (CONTRACT §3) through the test client, with real token auth."""
+"""The Contact API (docs/reference.md §3) through the test client, with real token auth."""
 
 from datetime import UTC, datetime, timedelta
 

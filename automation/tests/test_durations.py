@@ -1,4 +1,4 @@
-"""CONTRACT §6: a plan's durations (its lifetime, a timeout's `after`, a delay's `for`) are
+"""docs/reference.md §6: a plan's durations (its lifetime, a timeout's `after`, a delay's `for`) are
 at most P366D. Longer ones are refused where a marketer writes them (the step editor, the
 plan's settings; the JSON doors: test_malformed_plans.py), and one stored before the bound
 is taken as 366 days: no date arithmetic on it can overflow and stop the routing."""

@@ -1,4 +1,4 @@
-"""The journey engine (DESIGN §3), driven through the signed webhook."""
+"""The journey engine (docs/architecture.md §3), driven through the signed webhook."""
 
 from datetime import UTC, datetime, timedelta
 

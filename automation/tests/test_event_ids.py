@@ -1,4 +1,4 @@
-"""CONTRACT §7: an ``event_id`` belongs to the API user who posts it. Two shops may both
+"""docs/reference.md §7: an ``event_id`` belongs to the API user who posts it. Two shops may both
 send order 1001; the same id from the same user again is a duplicate, and for another
 phone a conflict (409) that changes nothing. The product's own events (a first click on a
 tracked link, ``link_click:<code>``) are no shop's."""

@@ -1,4 +1,4 @@
-"""``POST /api/events/`` (CONTRACT §7) through the test client with real token auth: an
+"""``POST /api/events/`` (docs/reference.md §7) through the test client with real token auth: an
 event is kept on the contact's timeline, moves enrollments waiting for it, converts the
 goals on it (with its value: the plan's revenue), enters the plans it starts — only with
 marketing consent (§5) — and a repeat of it changes nothing."""

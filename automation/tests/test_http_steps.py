@@ -1,4 +1,4 @@
-"""Plan `http` steps (CONTRACT §6), driven as a contact drives them: messages through the
+"""Plan `http` steps (docs/reference.md §6), driven as a contact drives them: messages through the
 signed webhook, the web service a real server on 127.0.0.1 (automation/tests/web_service.py)
 or faked at the HTTP layer with `responses`."""
 

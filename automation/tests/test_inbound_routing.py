@@ -1,4 +1,4 @@
-"""The webhook stores a message and hands it over; the engine routes it once (DESIGN §1).
+"""The webhook stores a message and hands it over; the engine routes it once (docs/architecture.md §1).
 
 With a broker the webhook only stores and enqueues; a worker routes. These tests point the
 broker at a closed port, so nothing is ever delivered to a worker: what the webhook leaves
@@ -108,7 +108,7 @@ def test_a_new_number_gets_a_contact_with_the_models_defaults(twilio, broker_dow
     assert abs(made.updated_at - made.created_at) < timedelta(seconds=1) and stored.contact_id == made.pk
 
 
-# --- order per contact (CONTRACT §3: judged in the order received, whatever the workers) ----
+# --- order per contact (docs/reference.md §3: judged in the order received, whatever the workers) ----
 
 
 def test_a_younger_message_whose_older_one_is_still_queued_routes_the_older_one_first(

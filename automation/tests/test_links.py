@@ -1,4 +1,4 @@
-"""Tracked links (CONTRACT §7) through the doors: a plan's text goes out with its URLs as
+"""Tracked links (docs/reference.md §7) through the doors: a plan's text goes out with its URLs as
 ``<PUBLIC_BASE_URL>/l/<code>``; ``GET /l/<code>`` redirects; the contact's first click is a
 ``link_click`` event for the journey that sent the link; link previews and HEAD are
 redirected but never counted; the messages API lists each message's links and clicks."""

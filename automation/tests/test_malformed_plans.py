@@ -1,4 +1,4 @@
-"""Malformed plans are refused, never a 500 (CONTRACT §4, §6): every door a plan comes in
+"""Malformed plans are refused, never a 500 (docs/reference.md §4, §6): every door a plan comes in
 by — ``plan_import``, the admin's import of a new plan and into a plan, and its "Edit as
 JSON" page — gives the same clear reason, naming the step and field where there is one,
 and changes nothing. Also: every value of a working plan replaced by each of a few

@@ -1,4 +1,4 @@
-"""The plan format (CONTRACT §6) through `plan_import` and `plan_export` (CONTRACT §4):
+"""The plan format (docs/reference.md §6) through `plan_import` and `plan_export` (docs/reference.md §4):
 every step type round-trips, every refusal names the step and field and changes nothing,
 revisions are made only when the content differs."""
 

@@ -1,4 +1,4 @@
-"""Every step kind (CONTRACT §6), driven as a contact drives it: messages through the
+"""Every step kind (docs/reference.md §6), driven as a contact drives it: messages through the
 signed webhook, timers through `process_timeouts`, `http` steps in test_http_steps.py.
 Also the interpreter's cap and revision pinning."""
 

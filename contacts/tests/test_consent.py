@@ -1,4 +1,4 @@
-"""Marketing consent (CONTRACT §5): on record with its source in the consent log, given by a
+"""Marketing consent (docs/reference.md §5): on record with its source in the consent log, given by a
 keyword, an opt-in word, an import column or a person; never taken away by an import;
 an opt-out wins."""
 

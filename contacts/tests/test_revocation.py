@@ -1,4 +1,4 @@
-"""Revocation by any reasonable means (CONTRACT §5, FCC 24-24): a corpus of messages that
+"""Revocation by any reasonable means (docs/reference.md §5, FCC 24-24): a corpus of messages that
 plainly ask to stop the texts, and of messages that merely contain such a word; every one
 must be classified right (contacts/revocation.py)."""
 

@@ -29,7 +29,7 @@ def test_the_opt_out_record_is_the_contact_row_and_one_consent_event():
 
 
 def test_no_service_takes_back_an_opt_out_and_a_person_s_consent_needs_a_reason(django_user_model):
-    """The guard under every door (CONTRACT §5): recording consent never touches an opt-out;
+    """The guard under every door (docs/reference.md §5): recording consent never touches an opt-out;
     taking one back has no source or person to give (only the contact's own message);
     a person records consent only with their name and a reason."""
     import pytest

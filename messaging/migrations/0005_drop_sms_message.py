@@ -1,4 +1,4 @@
-"""Texts live in plan steps now (CONTRACT §6): the separate SMS message type is gone."""
+"""Texts live in plan steps now (docs/reference.md §6): the separate SMS message type is gone."""
 
 from django.db import migrations, models
 

@@ -1,4 +1,4 @@
-"""Rendering a URL (plan ``http`` steps, CONTRACT §6): a URL keeps its shape. What each
+"""Rendering a URL (plan ``http`` steps, docs/reference.md §6): a URL keeps its shape. What each
 value puts in (``{{ … }}``, ``{% firstof %}``) is percent-encoded after all its filters —
 every character but letters, digits and ``_.-~`` — so ``/ ? # & =`` in a contact's reply
 cannot add a path segment, a query parameter or a fragment; the template's own text stays

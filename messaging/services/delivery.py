@@ -12,7 +12,7 @@ from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
 
-# Twilio's MessageStatus → ours (every status Twilio sends, CONTRACT §3). "accepted",
+# Twilio's MessageStatus → ours (every status Twilio sends, docs/reference.md §3). "accepted",
 # "scheduled" and "queued" mean Twilio has it but has not sent it yet: never shown "sent".
 TWILIO_STATUS_MAP = {
     "accepted": DeliveryStatus.ACCEPTED,

@@ -50,7 +50,7 @@ def outbound_queue(
     (held for quiet hours when it does not answer the contact) and send it on commit.
     Returns None when nothing may be sent: the contact opted out (except help and the
     opt-out confirmation), or the loop guard tripped. `track_links`: its URLs are sent as
-    tracked links (CONTRACT §7; needs PUBLIC_BASE_URL)."""
+    tracked links (docs/reference.md §7; needs PUBLIC_BASE_URL)."""
     if contact.opted_out and purpose not in ALWAYS_ALLOWED_PURPOSES:
         logger.info("not queued: contact %s is opted out (purpose %s)", contact.pk, purpose)
         return None

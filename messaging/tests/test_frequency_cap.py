@@ -1,4 +1,4 @@
-"""The frequency cap (CONTRACT §2 SMS_FREQUENCY_CAP): at most N messages that do not answer
+"""The frequency cap (docs/reference.md §2 SMS_FREQUENCY_CAP): at most N messages that do not answer
 the contact per rolling window, across all plans; extra ones deferred, never dropped, never
 sent twice; replies to the contact are never capped; the timeline says why one waits."""
 

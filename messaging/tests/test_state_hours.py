@@ -1,4 +1,4 @@
-"""Sending hours by US state (CONTRACT §2 SMS_STATE_HOURS): on top of SMS_QUIET_HOURS, the
+"""Sending hours by US state (docs/reference.md §2 SMS_STATE_HOURS): on top of SMS_QUIET_HOURS, the
 recipient's state adds its stricter window and day rules; held messages go at the next
 allowed minute in the recipient's zone. Frozen time, across DST and state borders."""
 

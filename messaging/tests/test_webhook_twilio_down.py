@@ -1,4 +1,4 @@
-"""CONTRACT §3: the webhook answers within 5 s even when Twilio's REST API is down; the
+"""docs/reference.md §3: the webhook answers within 5 s even when Twilio's REST API is down; the
 unsent reply is kept and sent later, never lost. Twilio faked at the HTTP layer."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""Events (CONTRACT §7): something a contact did elsewhere (a purchase in the shop, a click
+"""Events (docs/reference.md §7): something a contact did elsewhere (a purchase in the shop, a click
 on a tracked link), kept on their timeline as an inbound Interaction of channel ``api``
 whose body is the event's type. What an event does to journeys is automation's
 (``automation.engine.events``); this module only keeps it."""
@@ -17,7 +17,7 @@ from tracking.models import Interaction
 @dataclass(frozen=True)
 class EventIn:
     """An event as the API took it (checked: see automation.doors.event_api). `posted_by_id`: the
-    API user who posted it, whose events its ``event_id`` is unique among (CONTRACT §7);
+    API user who posted it, whose events its ``event_id`` is unique among (docs/reference.md §7);
     None for the events the product makes itself (a link's first click)."""
 
     event_id: str

@@ -1,4 +1,4 @@
-"""Tracked links (CONTRACT §7): every ``http://`` or ``https://`` URL in a plan's text is
+"""Tracked links (docs/reference.md §7): every ``http://`` or ``https://`` URL in a plan's text is
 sent as ``<PUBLIC_BASE_URL>/l/<code>``, one code per message and URL; a click redirects to
 the URL and is counted. What the contact's first click does to journeys (a ``link_click``
 event) is automation's (``automation.engine.links``)."""
@@ -80,7 +80,7 @@ def links_record(*, plan: LinkPlan, interaction: Interaction, contact: Contact, 
     )
 
 
-# Link-preview fetchers and crawlers (CONTRACT §7): redirected, never counted. Lower-case
+# Link-preview fetchers and crawlers (docs/reference.md §7): redirected, never counted. Lower-case
 # pieces of their User-Agent headers; a person's browser carries none of them.
 PREVIEW_AGENTS = (
     "facebookexternalhit", "facebot", "facebookcatalog", "meta-externalagent",  # Facebook, Messenger

@@ -1,4 +1,4 @@
-"""The webhook's step of the inbound pipeline (DESIGN §1): check the payload, store the
+"""The webhook's step of the inbound pipeline (docs/architecture.md §1): check the payload, store the
 message as an inbound Interaction of its contact (created if new) — ONE ``INSERT`` in
 autocommit, deduplicated on the MessageSid by the unique constraint — and hand it to the
 engine (``automation.engine.inbound``). Stored means committed: the webhook can answer 200
@@ -133,7 +133,7 @@ def inbound_message_store(*, message: InboundMessage, created_at) -> int | None:
     when the MessageSid is known, or when the contact does not exist (yet). Never an error
     for either, so it is safe inside a caller's transaction too.
 
-    Hand-built (DESIGN §4): bench/hand_sql.py measures it against the ORM's way (the
+    Hand-built (docs/architecture.md §4): bench/hand_sql.py measures it against the ORM's way (the
     contact's id read, then ``Interaction.objects.create``; ``get_or_create`` for a new
     number) — one statement instead of two (four for a new number), a quarter of the CPU
     (an eighth for a new number); bench/webhook.py's goal rests on it."""

@@ -1,4 +1,4 @@
-"""POST /twilio/sms/: every status code of CONTRACT §3, through real Twilio signatures."""
+"""POST /twilio/sms/: every status code of docs/reference.md §3, through real Twilio signatures."""
 
 import pytest
 

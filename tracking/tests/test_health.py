@@ -1,4 +1,4 @@
-"""GET /healthz (CONTRACT §3): 200 when the database answers, 503 otherwise."""
+"""GET /healthz (docs/reference.md §3): 200 when the database answers, 503 otherwise."""
 
 import pytest
 from django.db import OperationalError, connection

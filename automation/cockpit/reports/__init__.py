@@ -2,7 +2,7 @@
 where they went from it), each A/B split (per branch: enrolled, each goal reached, the
 conversion rate and whether the difference is significant), the answers given at ask
 steps (counts of numbers and words, the latest free texts), goals with the revenue they
-brought (the value of the events that converted them, CONTRACT §7) and delivery.
+brought (the value of the events that converted them, docs/reference.md §7) and delivery.
 
 At most twelve aggregate queries, whatever the plan's size or the number of enrollments
 (no per-row loops; bench/report.py): outcomes by status; reached per step; moves between

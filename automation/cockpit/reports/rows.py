@@ -127,7 +127,7 @@ class PlanReport:
 
     @property
     def revenue(self) -> Decimal | None:
-        """The value of the events (CONTRACT §7: a purchase's amount) that converted the
+        """The value of the events (docs/reference.md §7: a purchase's amount) that converted the
         plan's goals; None when no conversion carried one."""
         values = [g.revenue for g in self.goals if g.revenue is not None]
         return sum(values, Decimal(0)) if values else None

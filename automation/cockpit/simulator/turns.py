@@ -112,7 +112,7 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
 
 
 def simulator_event(*, plan: Plan, user, type: str, value: Decimal | None = None) -> SimulatorTurn:
-    """The user's test contact does something elsewhere: an event of `type` (CONTRACT §7, as
+    """The user's test contact does something elsewhere: an event of `type` (docs/reference.md §7, as
     a shop would post it) moves its journey. When the test contact is not in the plan yet
     and the plan is entered by this event, it is enrolled directly at what the simulator
     tries (as a first message would be); a real contact enters only with marketing consent

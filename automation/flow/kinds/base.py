@@ -1,4 +1,4 @@
-"""What a step kind is (DESIGN §3): one registered class that knows its keys (reading and
+"""What a step kind is (docs/architecture.md §3): one registered class that knows its keys (reading and
 checking them), its exits, its label in the diagram, and what it does when an enrollment
 enters it or, for a step that waits, when the awaited thing comes. The interpreter
 (``automation.engine.interpreter``) knows no kind by name: it calls these methods with

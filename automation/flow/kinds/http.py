@@ -2,7 +2,7 @@
 `next`, anything else (or a refused private address) to `on_failure`; `save` copies values
 of the JSON answer to contact fields, each found by a dotted path from the answer's top.
 What a template puts into `url` is URL-encoded; a text `body` is sent as one JSON string,
-an object body's text values each as a JSON string (CONTRACT §6). The call itself is
+an object body's text values each as a JSON string (docs/reference.md §6). The call itself is
 ``automation.engine.http_steps``: after commit, and its answer comes back as an event."""
 
 import json

@@ -1,4 +1,4 @@
-"""`wait_event`: wait for an event of one type for this contact (CONTRACT §7), with an
+"""`wait_event`: wait for an event of one type for this contact (docs/reference.md §7), with an
 optional timeout."""
 
 from django import forms

@@ -1,4 +1,4 @@
-"""`manage.py expire_enrollments [--dry-run] [--as-of ISO8601] [--batch-size N]` (CONTRACT §4).
+"""`manage.py expire_enrollments [--dry-run] [--as-of ISO8601] [--batch-size N]` (docs/reference.md §4).
 
 A thin door onto ``automation.engine.enrollment_expire_due``; safe from cron and
 concurrently with live traffic and with Celery beat's copy of the same job.

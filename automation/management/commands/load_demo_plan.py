@@ -5,7 +5,7 @@ from automation.flow import FlowInvalid
 
 
 class Command(BaseCommand):
-    help = "Create or update (idempotent) the active demo plan `quote-and-buy` (CONTRACT §4)."
+    help = "Create or update (idempotent) the active demo plan `quote-and-buy` (docs/reference.md §4)."
 
     def handle(self, *args, **options):
         try:

@@ -5,7 +5,10 @@ from automation.models import Plan, PlanRevision
 
 
 class Command(BaseCommand):
-    help = "Print a plan in the smsjourney.plan/1 format (CONTRACT §6): its latest revision, or --revision N."
+    help = (
+        "Print a plan in the smsjourney.plan/1 format (docs/reference.md §6): its latest revision, "
+        "or --revision N."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("slug")

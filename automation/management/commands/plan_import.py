@@ -8,7 +8,7 @@ from automation.flow import FlowInvalid
 
 class Command(BaseCommand):
     help = (
-        "Import a plan in the smsjourney.plan/1 format (CONTRACT §6) from PATH (- for standard "
+        "Import a plan in the smsjourney.plan/1 format (docs/reference.md §6) from PATH (- for standard "
         "input): create it, or a new revision when its content differs; publish unless --draft."
     )
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         try:
             result = plan_import(document=document_load(text), draft=draft)
         except FlowInvalid as exc:
-            # CONTRACT §4: one line per problem on standard error, exit 1, nothing changed.
+            # docs/reference.md §4: one line per problem on standard error, exit 1, nothing changed.
             for problem in exc.problems:
                 self.stderr.write(str(problem))
             sys.exit(1)

@@ -1,4 +1,4 @@
-"""`manage.py process_timeouts [--dry-run] [--as-of ISO8601]` (CONTRACT §4).
+"""`manage.py process_timeouts [--dry-run] [--as-of ISO8601]` (docs/reference.md §4).
 
 A thin door onto ``automation.engine.enrollment_timeouts_fire``: every timer that is due
 moves its enrollment on: an ask's or wait_event's timeout (e.g. the reminder), a delay. Safe from

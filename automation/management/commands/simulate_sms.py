@@ -1,4 +1,4 @@
-"""simulate_sms FROM_NUMBER "TEXT": what would the contact be sent back? (CONTRACT §4)"""
+"""simulate_sms FROM_NUMBER "TEXT": what would the contact be sent back? (docs/reference.md §4)"""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
