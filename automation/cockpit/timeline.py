@@ -133,10 +133,10 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
             title = f"{step.enrollment.plan.name}: starts in {state}"
         elif step.via in _STEP_VIAS:
             title = f"{step.enrollment.plan.name}: → {state}"
-            if step.detail:
-                title += f" ({step.detail})"
         else:
             continue  # the end of an enrollment is shown from the enrollment itself
+        if step.detail:  # what the step did (a field it set, the branch it took)
+            title += f" ({step.detail})"
         entries.append(
             TimelineEntry(
                 at=step.occurred_at, kind="step", title=title, detail=step.get_via_display(), pk=step.pk

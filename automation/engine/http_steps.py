@@ -56,7 +56,7 @@ def http_step_run(*, enrollment_id: int, visit: int) -> bool:
     if enrollment is None:
         return False
     step = revision_flow(enrollment.revision_id).steps.get(enrollment.step_id)
-    if step is None or step.type != "http":
+    if step is None or not step.kind.calls_web_service:
         return False
     answer = _call(step.data, context=enrollment_text_context(enrollment=enrollment))
     return _answer_apply(
@@ -157,7 +157,7 @@ def _url_check(url: str) -> None:
     """Refuse what is not http(s), a `.` or `..` path segment, and hosts that resolve to
     non-public addresses."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise Refused(f"{url[:100]!r} is not an http(s) URL")
     for segment in parts.path.split("/"):
         if unquote(segment) in (".", ".."):

@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.db.models import Case, Value, When
+from django.db.models.functions import Concat, Left
 from django.utils import timezone
 
 from automation.engine.enrollments import enrollment_end
@@ -172,9 +174,11 @@ def _answers(interaction: Interaction | None) -> bool:
 
 
 def _go(run: Run, outcome, *, via: str) -> None:
-    """Follow `outcome` from step to step until one waits or the enrollment ends."""
+    """Follow `outcome` from step to step until one waits or the enrollment ends. What a
+    step notes goes on its own history row: a row is written once its step has run."""
     enrollment, taken = run.enrollment, 0
     first_interaction = run.interaction
+    _notes_keep(run)
     while isinstance(outcome, Go) and enrollment.status == Status.ACTIVE:
         if outcome.next is None:
             _complete(run, via=via, interaction=first_interaction)
@@ -189,15 +193,18 @@ def _go(run: Run, outcome, *, via: str) -> None:
             enrollment_end(enrollment=enrollment, status=Status.FAILED, reason="Too many steps on one event")
             return
         step = run.flow.steps[outcome.next]
-        _enter(run, step, via=via, interaction=first_interaction)
+        row = _enter(run, step, via=via, interaction=first_interaction)
         outcome = step.kind.enter(step, run)
+        row.detail, run.detail = run.detail[:200], ""
+        row.save(force_insert=True)
         via, first_interaction = Via.STEP, None
     _save(run)
     if run.pending_plan:
         _plan_enter(run)
 
 
-def _enter(run: Run, step: Step, *, via: str, interaction: Interaction | None) -> None:
+def _enter(run: Run, step: Step, *, via: str, interaction: Interaction | None) -> EnrollmentStep:
+    """Move the enrollment to `step`; its history row, to be saved once the step has run."""
     enrollment, now = run.enrollment, run.now
     from_step = enrollment.step_id if via != Via.ENROLL else ""
     enrollment.step_id = step.id
@@ -211,9 +218,10 @@ def _enter(run: Run, step: Step, *, via: str, interaction: Interaction | None) -
     if enrollment.pk is None:
         enrollment.save(force_insert=True)
         enrollment_loaded(enrollment)
-    _history(run, step_id=step.id, from_step=from_step, via=via, interaction=interaction)
+    row = _history(run, step_id=step.id, from_step=from_step, via=via, interaction=interaction)
     if step.goal:
         run.goal_convert(step.goal)
+    return row
 
 
 def _complete(run: Run, *, via: str, interaction: Interaction | None) -> None:
@@ -225,18 +233,19 @@ def _complete(run: Run, *, via: str, interaction: Interaction | None) -> None:
     enrollment.ended_at = run.now
     enrollment.end_reason = f"Reached {step.name if step else enrollment.step_id}"[:200]
     enrollment.timeout_at = None
-    if via == Via.STEP and not (run.value[1] or run.detail):
+    if via == Via.STEP and not run.value[1]:
         return  # a journey that simply ran out of steps: its enrollment says it all
     at = enrollment.step_id
-    _history(run, step_id=at, from_step=at, via=Via.COMPLETE, interaction=interaction)
+    _history(run, step_id=at, from_step=at, via=Via.COMPLETE, interaction=interaction).save(force_insert=True)
 
 
-def _history(run: Run, *, step_id: str, from_step: str, via: str, interaction: Interaction | None) -> None:
-    """The step-history row (what the report and the timeline read), with what the run
-    noted since the last one: the detail, and the answer or branch that moved it."""
+def _history(
+    run: Run, *, step_id: str, from_step: str, via: str, interaction: Interaction | None
+) -> EnrollmentStep:
+    """A step-history row (what the report and the timeline read), not saved yet, with the
+    answer or branch that moved the enrollment (noted by the step it came from)."""
     (value_kind, value), run.value = run.value, ("", "")
-    detail, run.detail = run.detail[:200], ""
-    EnrollmentStep.objects.create(
+    return EnrollmentStep(
         enrollment=run.enrollment,
         plan_id=run.enrollment.plan_id,
         step_id=step_id,
@@ -244,10 +253,22 @@ def _history(run: Run, *, step_id: str, from_step: str, via: str, interaction: I
         via=via,
         interaction=interaction,
         occurred_at=run.now,
-        detail=detail,
         value=value,
         value_kind=value_kind,
     )
+
+
+def _notes_keep(run: Run) -> None:
+    """What the step the enrollment is at noted on an event (the value a reply saved, a web
+    service's answer) goes on that step's row, written when the enrollment entered it."""
+    if not run.detail:
+        return
+    note, run.detail = run.detail, ""
+    enrollment = run.enrollment
+    added = Case(When(detail="", then=Value(note)), default=Concat("detail", Value(f"; {note}")))
+    EnrollmentStep.objects.filter(
+        enrollment=enrollment, step_id=enrollment.step_id, occurred_at=enrollment.step_entered_at
+    ).update(detail=Left(added, 200))
 
 
 def _save(run: Run) -> None:

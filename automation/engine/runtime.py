@@ -45,7 +45,7 @@ class Run:
     answers_contact: bool = False
     pending_plan: str | None = None
     contact_changed: set[str] = field(default_factory=set)
-    detail: str = ""
+    detail: str = ""  # what the step running now noted: its history row's detail (the interpreter writes it)
     value: tuple[str, str] = ("", "")  # (kind, value): what moved the enrollment on (reports)
 
     @property

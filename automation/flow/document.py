@@ -331,16 +331,7 @@ def _check_double_opt_in(normal: dict, problems: Problems) -> None:
     """A plan with double opt-in asks first: its start step is an ask that takes YES (the
     reply that records the contact's consent)."""
     start = next((s for s in normal["steps"] if s.get("id") == normal["start"]), None)
-    takes_yes = (
-        start is not None
-        and start["type"] == "ask"
-        and any(
-            r["match"] in ("keyword", "first_word")
-            and "YES" in {keyword_normalize(w) for w in r.get("words", ())}
-            for r in start.get("rules", ())
-        )
-    )
-    if not takes_yes:
+    if start is None or not KINDS[start["type"]].asks_for(step_data(start), "YES"):
         problems.add(
             None,
             "double_opt_in",

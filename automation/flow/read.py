@@ -89,6 +89,20 @@ def duration_say(iso: str) -> str:
     return f"{amount} {unit[:-1] if amount == 1 else unit}"
 
 
+SHORT_WAIT = timedelta(minutes=10)
+
+
+def duration_warning(iso: str) -> str | None:
+    """A wait (a timeout, a delay) so short it may be in the wrong unit (a plan warning)."""
+    try:
+        short = duration_parse(iso) < SHORT_WAIT
+    except ValueError:
+        return None
+    if short:
+        return f"waits only {duration_say(iso)}: is that the unit you meant (not hours)?"
+    return None
+
+
 def field_path_problem(path: Any) -> str | None:
     """Why `path` is not a contact field a plan may use, or None."""
     if isinstance(path, str) and (path in CONTACT_FIELDS or _ATTRIBUTE.fullmatch(path)):

@@ -115,7 +115,7 @@ def test_saving_keeps_a_draft_and_publishing_makes_the_next_revision(admin_clien
     assert Enrollment.objects.get().revision.number == 1  # stays on the revision it started in
 
 
-def test_every_step_type_survives_its_form_unchanged(admin_client):
+def test_the_plan_of_every_variant_survives_its_forms_unchanged(admin_client):
     plan = plan_import(document=EVERYTHING).plan
     for step in EVERYTHING["steps"]:
         response = post_step(admin_client, plan, step["id"])

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -6,7 +7,7 @@ from django.utils import timezone
 from automation.cockpit.timeline import contact_timeline
 from automation.models import Enrollment, EnrollmentStep
 from automation.tests.factories import EnrollmentFactory, ask, plan_make
-from contacts.models import ConsentEvent
+from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import OutboundMessage
 from tracking.models import GoalConversion, Interaction
@@ -111,3 +112,30 @@ def test_contact_page_shows_the_timeline(admin_client):
     assert 'id="contact-timeline"' in html
     assert 'class="bubble inbound"' in html and "hello there" in html
     assert 'class="bubble outbound"' in html and 'class="delivery delivery-delivered">Delivered<' in html
+
+
+def test_what_a_step_did_shows_on_that_steps_own_line(admin_client, text_in):
+    """The branch a split took, the field a set step wrote, the answer an ask saved: each on
+    the line of the step that did it, not of the step after it."""
+    plan_make(
+        name="Survey",
+        steps=[
+            {"id": "ab", "name": "A/B", "type": "split_random", "branches": [
+                {"name": "A", "weight": 1, "next": "tag"}, {"name": "B", "weight": 1, "next": "tag"}]},
+            {"id": "tag", "name": "Tagged", "type": "set", "fields": {"attributes.segment": "spring"},
+             "next": "rate"},
+            ask("rate", "Rate us 1-5", [({"match": "number", "save_as": "attributes.score"}, "thanks")],
+                name="Rated"),
+            {"id": "thanks", "name": "Thanked", "type": "send", "text": "Thanks!", "next": None},
+        ],
+    )  # fmt: skip
+    text_in("+12125550123", "hi")
+    text_in("+12125550123", "4")
+    contact = Contact.objects.get(phone="+12125550123")
+    html = admin_client.get(f"/admin/contacts/contact/{contact.pk}/change/").content.decode()
+    said = re.findall(r'<span class="what">([^<]*)</span>', html)
+    branch = contact.enrollments.get().branches["ab"]
+    assert f"Survey: starts in A/B (branch {branch})" in said
+    assert "Survey: → Tagged (attributes.segment = spring)" in said
+    assert "Survey: → Rated (attributes.score = 4)" in said
+    assert "Survey: → Thanked" in said

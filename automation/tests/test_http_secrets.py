@@ -87,7 +87,7 @@ def test_a_secret_this_server_lacks_is_a_warning_then_a_failure_naming_it(
         text_in(PHONE, "points?")
     assert service.heard == []
     assert [m.body for m in sms_outbox] == [SORRY]
-    detail = EnrollmentStep.objects.get(step_id="sorry").detail
+    detail = EnrollmentStep.objects.get(step_id="call").detail
     assert "the secret “shop-api-key” (header Authorization) is not set" in detail
 
 

@@ -219,7 +219,7 @@ def test_a_value_that_would_be_a_dot_segment_is_refused(text_in, sms_outbox, set
         text_in(PHONE, "hi")
     assert service.heard == []
     assert bodies(sms_outbox) == [SORRY]
-    assert "segment" in EnrollmentStep.objects.get(step_id="sorry").detail
+    assert "segment" in EnrollmentStep.objects.get(step_id="call").detail
 
 
 def test_save_paths_start_at_the_top_of_the_json_answer(text_in, sms_outbox, settings):
@@ -287,7 +287,7 @@ def test_a_service_that_drips_its_answer_is_cut_off_at_the_deadline(text_in, sms
         text_in(PHONE, "points?")
         assert len(service.heard) == 1
     assert bodies(sms_outbox) == [SORRY]
-    assert "no complete answer within 1 s" in EnrollmentStep.objects.get(step_id="sorry").detail
+    assert "no complete answer within 1 s" in EnrollmentStep.objects.get(step_id="call").detail
 
 
 def bad_status_line(handler, heard):

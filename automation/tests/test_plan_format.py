@@ -1,5 +1,6 @@
 """The plan format (docs/reference.md §6) through `plan_import` and `plan_export` (docs/reference.md §4):
-every step type round-trips, every refusal names the step and field and changes nothing,
+a plan of every step type, ask match and split_field op round-trips (each kind on its own:
+test_kinds.py), every refusal names the step and field and changes nothing,
 revisions are made only when the content differs."""
 
 import copy
@@ -14,7 +15,8 @@ from tracking.models import Goal
 
 pytestmark = pytest.mark.django_db
 
-# Every step type, every ask match kind, every split_field op: a plan that works.
+# Every step type, every ask match kind, every split_field op: a plan that works (that it holds
+# every registered kind is checked in test_kinds.py).
 EVERYTHING = {
     "format": "smsjourney.plan/1",
     "slug": "everything",
@@ -84,7 +86,7 @@ def export(slug, *extra):
     return json.loads(run("plan_export", slug, *extra)[0])
 
 
-def test_every_step_type_round_trips(tmp_path):
+def test_the_plan_of_every_variant_round_trips(tmp_path):
     out, _ = run("plan_import", write(tmp_path, EVERYTHING))
     assert out.strip() == "Imported everything revision 1"
     exported = export("everything")

@@ -44,7 +44,7 @@ DRAFT_DRAWING_TIMEOUT = 10 * 60
 
 def flow_nodes_edges(flow, counts: dict[str, int] | None = None) -> tuple[list[Node], list[Edge]]:
     """The diagram of a Flow: a box per step (its kind's label, its goal), an arrow per
-    exit; timeouts and delays dashed. Pure."""
+    exit; an exit a timer takes (a timeout, a delay) dashed. Pure."""
     counts = counts or {}
     nodes, edges = [], []
     for step_id in flow.order:
@@ -67,9 +67,13 @@ def flow_nodes_edges(flow, counts: dict[str, int] | None = None) -> tuple[list[N
         for way in exits:
             if way.target is None:
                 continue
-            timed = way.field.startswith("timeout") or step.type == "delay"
             edges.append(
-                Edge(source=step_id, target=way.target, label=way.label, kind="timeout" if timed else "reply")
+                Edge(
+                    source=step_id,
+                    target=way.target,
+                    label=way.label,
+                    kind="timeout" if way.timed else "reply",
+                )
             )
     return nodes, edges
 

@@ -19,7 +19,7 @@ def report_answers(flow, steps: QuerySet) -> list[AnswerReport]:
     """The last two queries (11 and 12; 10 and 11 without link clicks): how often each
     number or word was answered at each ask step (the most frequent), and the latest free
     texts."""
-    asks = [flow.steps[s] for s in flow.order if flow.steps[s].type == "ask"]
+    asks = [flow.steps[s] for s in flow.order if flow.steps[s].kind.reports_answers]
     if not asks:
         return []
     kinds = EnrollmentStep.ValueKind

@@ -32,7 +32,8 @@ def report_splits(flow, steps: QuerySet, *, clicks: bool = False) -> list[SplitR
     its conversions carried); with `clicks` (the plan's texts carried tracked links), a
     twelfth: per branch, the enrollments a person opened a link of — compared like a goal,
     the click-through of each branch."""
-    splits = [flow.steps[s] for s in flow.order if flow.steps[s].type == "split_random"]
+    drawn = [(step, step.kind.branches(step.data)) for step in map(flow.steps.get, flow.order)]
+    splits = [(step, branches) for step, branches in drawn if branches]
     if not splits:
         return []
     taken = steps.filter(value_kind=EnrollmentStep.ValueKind.BRANCH)
@@ -63,24 +64,20 @@ def report_splits(flow, steps: QuerySet, *, clicks: bool = False) -> list[SplitR
             converted[split, branch, OPENED_A_LINK] = n
         goals.append((OPENED_A_LINK, OPENED_A_LINK))
     out = []
-    for step in splits:
+    for step, branches in splits:
         rows = []
         first = None
-        for branch in step.data["branches"]:
-            n = enrolled.get((step.id, branch["name"]), 0)
+        for branch, weight in branches:
+            n = enrolled.get((step.id, branch), 0)
             cells = []
             for index, (name, key) in enumerate(goals):
-                x = converted.get((step.id, branch["name"], key), 0)
+                x = converted.get((step.id, branch, key), 0)
                 p = None
                 if first is not None:
                     p = two_proportion_p(x, n, first.goals[index][1], first.enrolled)
                 cells.append((name, x, percent_of(x, n), p))
             row = BranchRow(
-                name=branch["name"],
-                weight=branch["weight"],
-                enrolled=n,
-                goals=cells,
-                revenue=revenue.get((step.id, branch["name"])),
+                name=branch, weight=weight, enrolled=n, goals=cells, revenue=revenue.get((step.id, branch))
             )
             first = first or row
             rows.append(row)

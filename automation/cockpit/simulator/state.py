@@ -37,7 +37,7 @@ class SimulatorState:
         if self.enrollment is None or self.enrollment.status != EnrollmentStatus.ACTIVE:
             return ""
         step = revision_flow(self.enrollment.revision_id).steps.get(self.enrollment.step_id)
-        return step.data.get("event", "") if step is not None and step.type == "wait_event" else ""
+        return (step.kind.awaited_event(step.data) or "") if step is not None else ""
 
     @property
     def timer_at(self):
@@ -150,22 +150,19 @@ def simulator_state(*, plan: Plan, user) -> SimulatorState:
     splits, event_types = (), ()
     if revision is not None:
         flow = revision_flow(revision.pk)
-        event_types = tuple(
-            sorted(
-                {flow.entry.event} - {None}
-                | {s.data["event"] for s in flow.steps.values() if s.type == "wait_event"}
-                | {g.event for g in flow.goals.values() if g.event}
-            )
-        )
+        events = {flow.entry.event, *(s.kind.awaited_event(s.data) for s in flow.steps.values())}
+        events |= {g.event for g in flow.goals.values()}
+        event_types = tuple(sorted(events - {None, ""}))
+        drawn = ((step, step.kind.branches(step.data)) for step in flow.steps.values())
         splits = tuple(
             SimulatorSplit(
                 step_id=step.id,
                 name=step.name,
-                branches=tuple(b["name"] for b in step.data["branches"]),
+                branches=tuple(name for name, _ in branches),
                 chosen=chosen.get(step.id, ""),
             )
-            for step in flow.steps.values()
-            if step.type == "split_random"
+            for step, branches in drawn
+            if branches
         )
     return SimulatorState(contact=contact, enrollment=enrollment, splits=splits, event_types=event_types)
 

@@ -16,13 +16,14 @@ from automation.flow.forms import (
 )
 from automation.flow.kinds.base import WAIT, Exit, Go, Step, StepKind
 from automation.flow.matching import is_single_word, keyword_normalize, regex_problem, rule_match
-from automation.flow.read import Reader, duration_parse, duration_say, shown
+from automation.flow.read import Reader, duration_parse, duration_say, duration_warning, shown
 
 WORD_MATCHES = ("keyword", "first_word", "contains")
 VALUE_MATCHES = ("number", "email", "phone", "date", "any")
 MATCHES = (*WORD_MATCHES, "regex", *VALUE_MATCHES)
 MAX_RULES = 50
 MAX_WORDS = 50
+_LIST_MARKS = (",", ";", "/", "|")
 
 
 def read_timeout(r: Reader) -> dict | None:
@@ -32,6 +33,33 @@ def read_timeout(r: Reader) -> dict | None:
         return None
     t = r.child(raw, "timeout", allowed=("after", "next"))
     return {"after": t.duration("after"), "next": t.exit("next")}
+
+
+def timeout_warnings(data) -> list[tuple[str, str]]:
+    """A waiting step's timeout so short it may be in the wrong unit."""
+    message = duration_warning(data["timeout"]["after"]) if data.get("timeout") else None
+    return [("timeout.after", message)] if message else []
+
+
+def word_warning(word: str) -> str | None:
+    """A keyword that holds a list (`A,B`): only that very reply fits it."""
+    if any(mark in word for mark in _LIST_MARKS):
+        pieces = word.replace(";", ",").replace("/", ",").replace("|", ",").split(",")
+        parts = " or ".join(p for p in pieces if p)
+        return (
+            f"has a rule that can hardly ever match: '{word}' is one word, so only the reply "
+            f"'{word}' fits it; to accept {parts}, list them as separate words"
+        )
+    return None
+
+
+def _regex_warning(pattern: str) -> str | None:
+    if pattern.startswith("^") and pattern.endswith("$"):
+        return None
+    return (
+        f"the pattern {pattern} also fits longer replies that contain it (“10” fits [1-3]); "
+        f"to take only a whole reply, write ^({pattern.lstrip('^').rstrip('$')})$"
+    )
 
 
 MATCH_LABELS = (
@@ -156,8 +184,17 @@ class Ask(StepKind):
     type = "ask"
     keys = ("text", "rules", "other", "timeout")
     waits = True
+    reports_answers = True
     description = "Ask and wait for a reply"
     form_class = AskForm
+
+    def example(self) -> dict:
+        return {
+            "text": "How would you rate us, from 1 to 5?",
+            "rules": [{"match": "number", "min": 1, "max": 5, "save_as": "attributes.score", "next": None}],
+            "other": {"text": "Please reply with a number from 1 to 5.", "repeat": 1, "next": None},
+            "timeout": {"after": "PT2H", "next": None},
+        }
 
     def read(self, r: Reader) -> dict:
         rules = []
@@ -230,7 +267,7 @@ class Ask(StepKind):
             out.append(Exit("other.next", "any other reply", data["other"]["next"]))
         if data.get("timeout"):
             label = f"no reply for {duration_say(data['timeout']['after'])}"
-            out.append(Exit("timeout.next", label, data["timeout"]["next"]))
+            out.append(Exit("timeout.next", label, data["timeout"]["next"], timed=True))
         return out
 
     @staticmethod
@@ -255,6 +292,29 @@ class Ask(StepKind):
     def texts(self, data) -> list[str]:
         other = data.get("other") or {}
         return [t for t in (data["text"], other.get("text", "")) if t]
+
+    def prompt(self, data) -> str:
+        return data["text"]
+
+    def asks_for(self, data, word: str) -> bool:
+        return any(
+            rule["match"] in ("keyword", "first_word")
+            and word in {keyword_normalize(w) for w in rule["words"]}
+            for rule in data["rules"]
+        )
+
+    def warnings(self, data, *, plan):
+        out = []
+        for r, rule in enumerate(data["rules"]):
+            for w, word in enumerate(rule.get("words", ())):
+                message = word_warning(word)
+                if message:
+                    out.append((f"rules[{r}].words[{w}]", message))
+            if rule["match"] == "regex" and rule.get("pattern"):
+                message = _regex_warning(rule["pattern"])
+                if message:
+                    out.append((f"rules[{r}].pattern", message))
+        return out + timeout_warnings(data)
 
     def label(self, step: Step) -> str:
         return f"Ask: {step.data['text'][:60]}" if step.data["text"] else "Wait for a reply"

@@ -1,8 +1,12 @@
-"""What a step kind is (docs/architecture.md §3): one registered class that knows its keys (reading and
-checking them), its exits, its label in the diagram, and what it does when an enrollment
-enters it or, for a step that waits, when the awaited thing comes. The interpreter
-(``automation.engine.interpreter``) knows no kind by name: it calls these methods with
-a runtime (``Runtime`` below) through which a kind acts on the enrollment."""
+"""What a step kind is (docs/architecture.md §3, §4): one registered class that knows its keys (reading and
+checking them, its warnings), its exits (which one a timer takes), its label in the
+diagram, what it awaits, its branches and answers for the report, and what it does when
+an enrollment enters it or, for a step that waits, when the awaited thing comes. Nothing
+outside ``automation.flow.kinds`` knows a kind by name: the interpreter
+(``automation.engine.interpreter``) calls these methods with a runtime (``Runtime``
+below) through which a kind acts on the enrollment; the warnings, the diagram, the report
+and the simulator ask the kind. ``automation/tests/test_kinds.py`` runs each registered
+kind's `example` through every door."""
 
 from __future__ import annotations
 
@@ -33,12 +37,14 @@ class Step:
 
 @dataclass(frozen=True)
 class Exit:
-    """A way out of a step: the `field` that names it, a `label` for the diagram, and the
-    step it goes to (None: the enrollment completes)."""
+    """A way out of a step: the `field` that names it, a `label` for the diagram, the step
+    it goes to (None: the enrollment completes), and whether a timer takes it (a timeout,
+    a delay: drawn dashed)."""
 
     field: str
     label: str
     target: str | None
+    timed: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,11 +100,16 @@ class Runtime(Protocol):
 
 class StepKind:
     """Base of every kind. `waits`: the step stops a run (an `ask`, `wait_event` or
-    `delay`), so a path through it is not a loop without a wait."""
+    `delay`), so a path through it is not a loop without a wait. `reports_answers`: the
+    report lists the answers given at the step (``Runtime.answer``). `calls_web_service`:
+    entering the step calls a web service (``Runtime.http_call``), whose answer comes back
+    through `on_http_answer` (``automation.engine.http_steps``)."""
 
     type: ClassVar[str]
     keys: ClassVar[tuple[str, ...]]
     waits: ClassVar[bool] = False
+    reports_answers: ClassVar[bool] = False
+    calls_web_service: ClassVar[bool] = False
     description: ClassVar[str] = ""
     form_class: ClassVar[type]  # its admin form: an automation.flow.forms.StepForm
 
@@ -106,6 +117,17 @@ class StepKind:
     def read(self, r: Reader) -> dict[str, Any]:
         """The kind's keys in their normal form (problems recorded on `r`)."""
         raise NotImplementedError
+
+    def example(self) -> dict[str, Any]:
+        """The keys of a sample step of this kind in their normal form, every exit going
+        nowhere (None): the test over the registry (automation/tests/test_kinds.py) takes
+        it through import and export, the admin form, the engine, Try it and the report."""
+        raise NotImplementedError(f"step kind {self.type!r} has no example")
+
+    def warnings(self, data: Mapping[str, Any], *, plan: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(where, message) of what may be a mistake in a step that works (`plan`: the whole
+        document in its normal form); the marketer decides."""
+        return []
 
     def exits(self, data: Mapping[str, Any]) -> list[Exit]:
         """Every way out of the step."""
@@ -121,6 +143,26 @@ class StepKind:
 
     def texts(self, data: Mapping[str, Any]) -> list[str]:
         """The texts the step may send (reports, previews)."""
+        return []
+
+    def prompt(self, data: Mapping[str, Any]) -> str:
+        """The text the step sends when an enrollment enters it ("" when none): the first
+        one a plan sends is checked for what carriers audit."""
+        return ""
+
+    def asks_for(self, data: Mapping[str, Any], word: str) -> bool:
+        """Whether a reply that is `word` (normalized), or starts with it, is one the step
+        waits for: a plan with double opt-in starts with a step that asks for YES."""
+        return False
+
+    def awaited_event(self, data: Mapping[str, Any]) -> str | None:
+        """The type of the event (docs/reference.md §7) the step waits for, if any: the simulator
+        offers to send it."""
+        return None
+
+    def branches(self, data: Mapping[str, Any]) -> list[tuple[str, float]]:
+        """(name, weight) of each branch an enrollment draws at random at the step and keeps
+        (an A/B split): the report compares them, the simulator lets a marketer pick one."""
         return []
 
     def secrets(self, data: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 from django import forms
 
 from automation.flow.forms import DurationField, ExitField, StepForm
-from automation.flow.kinds.base import WAIT, Go, Step, StepKind
-from automation.flow.read import HH_MM, Reader, duration_parse, duration_say, shown
+from automation.flow.kinds.base import WAIT, Exit, Go, Step, StepKind
+from automation.flow.read import HH_MM, Reader, duration_parse, duration_say, duration_warning, shown
 
 
 def next_local_time(local_now: datetime, hh_mm: str) -> datetime:
@@ -67,6 +67,16 @@ class Delay(StepKind):
             data["until"] = until
         data["next"] = r.exit("next")
         return data
+
+    def example(self) -> dict:
+        return {"for": "PT30M", "next": None}
+
+    def warnings(self, data, *, plan):
+        message = duration_warning(data["for"]) if "for" in data else None
+        return [("for", message)] if message else []
+
+    def exits(self, data):
+        return [Exit("next", "next", data.get("next"), timed=True)]
 
     def label(self, step: Step) -> str:
         if "for" in step.data:

@@ -36,6 +36,9 @@ class EnterPlan(StepKind):
             r.bad("plan", f"{shown(slug)} is not a plan slug")
         return {"plan": slug}
 
+    def example(self) -> dict:
+        return {"plan": "another-plan"}
+
     def exits(self, data):
         return []
 

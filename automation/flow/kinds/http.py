@@ -211,8 +211,17 @@ class HttpForm(StepForm):
 class Http(StepKind):
     type = "http"
     keys = ("method", "url", "body", "headers", "save", "next", "on_failure")
+    calls_web_service = True
     description = "Call a web service"
     form_class = HttpForm
+
+    def example(self) -> dict:
+        return {
+            "method": "GET",
+            "url": "https://shop.example.com/points?phone={{ contact.phone }}",
+            "next": None,
+            "on_failure": None,
+        }
 
     def read(self, r: Reader) -> dict:
         data = {"method": r.choice("method", METHODS, default="GET") or "GET", "url": r.text("url")}

@@ -55,8 +55,14 @@ class Send(StepKind):
             data["media"] = media
         return data
 
+    def example(self) -> dict:
+        return {"text": "Hi {{ contact.first_name }}!", "next": None}
+
     def texts(self, data) -> list[str]:
         return [data["text"]]
+
+    def prompt(self, data) -> str:
+        return data["text"]
 
     def label(self, step: Step) -> str:
         return f"Send: {step.data['text'][:60]}"

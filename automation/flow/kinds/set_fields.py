@@ -55,6 +55,9 @@ class SetFields(StepKind):
                 fields[path] = value
         return {"fields": fields, "next": r.exit("next")}
 
+    def example(self) -> dict:
+        return {"fields": {"attributes.segment": "spring"}, "next": None}
+
     def label(self, step: Step) -> str:
         return "Set " + ", ".join(step.data["fields"])
 

@@ -122,6 +122,13 @@ class SplitField(StepKind):
             cases.append(case)
         return {"field": r.field_path("field"), "cases": cases, "default": r.exit("default")}
 
+    def example(self) -> dict:
+        return {
+            "field": "attributes.tier",
+            "cases": [{"op": "eq", "value": "vip", "next": None}],
+            "default": None,
+        }
+
     def exits(self, data):
         out = [
             Exit(f"cases[{i}].next", f"{c['op']} {c.get('value', '')}".strip(), c["next"])

@@ -66,6 +66,14 @@ class SplitRandom(StepKind):
             branches.append({"name": name, "weight": weight, "next": b.exit("next")})
         return {"branches": branches}
 
+    def example(self) -> dict:
+        return {
+            "branches": [{"name": "A", "weight": 50, "next": None}, {"name": "B", "weight": 50, "next": None}]
+        }
+
+    def branches(self, data) -> list[tuple[str, float]]:
+        return [(b["name"], b["weight"]) for b in data["branches"]]
+
     def exits(self, data):
         return [
             Exit(f"branches[{i}].next", f"{b['name']} ({b['weight']})", b["next"])

@@ -4,9 +4,14 @@ optional timeout."""
 from django import forms
 
 from automation.flow.forms import DurationField, ExitField, StepForm
-from automation.flow.kinds.ask import read_timeout, timeout_data, timeout_initial
+from automation.flow.kinds.ask import read_timeout, timeout_data, timeout_initial, timeout_warnings
 from automation.flow.kinds.base import WAIT, Exit, Go, Step, StepKind
 from automation.flow.read import Reader, duration_parse, duration_say
+from tracking.models import LINK_CLICK
+
+LINKS_UNTRACKED = (
+    "this plan does not track its links, so no click can come (tick “Track links” in its settings)"
+)
 
 
 class WaitEventForm(StepForm):
@@ -41,11 +46,23 @@ class WaitEvent(StepKind):
             data["timeout"] = timeout
         return data
 
+    def example(self) -> dict:
+        return {"event": "purchase", "next": None, "timeout": {"after": "PT1H", "next": None}}
+
+    def warnings(self, data, *, plan):
+        out = timeout_warnings(data)
+        if data["event"] == LINK_CLICK and not plan.get("track_links"):
+            out.append(("event", f"waits for a click on a link, but {LINKS_UNTRACKED}"))
+        return out
+
+    def awaited_event(self, data) -> str:
+        return data["event"]
+
     def exits(self, data):
         out = [Exit("next", f"event {data['event']}", data["next"])]
         if data.get("timeout"):
             label = f"none within {duration_say(data['timeout']['after'])}"
-            out.append(Exit("timeout.next", label, data["timeout"]["next"]))
+            out.append(Exit("timeout.next", label, data["timeout"]["next"], timed=True))
         return out
 
     def label(self, step: Step) -> str:
