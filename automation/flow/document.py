@@ -30,6 +30,8 @@ TRIGGERS = ("keyword", "any", "event", "none")
 REENTRY = ("after_end", "never")
 COMMON_KEYS = ("id", "name", "type", "goal")  # every step has these; the rest are its kind's
 MAX_STEPS = 500
+MAX_KEYWORDS = 50  # a plan's entry keywords
+MAX_GOALS = 100
 MAX_POINTS = 1_000_000  # a goal's points (stored as an integer column)
 
 
@@ -173,10 +175,10 @@ def _entry(r: Reader) -> dict:
     entry: dict[str, Any] = {"trigger": trigger}
     if trigger == "keyword":
         words = []
-        raw = e.items("keywords")
+        raw = e.items("keywords", most=MAX_KEYWORDS, what="keywords")
         if not raw:
             e.bad("keywords", "a plan entered by keyword needs at least one keyword, e.g. JOIN")
-        for i, word in enumerate(raw[:50]):
+        for i, word in enumerate(raw):
             normalized = keyword_normalize(word) if isinstance(word, str) else ""
             if not normalized or " " in normalized:
                 e.bad(f"keywords[{i}]", f"{shown(word)} must be one word (no spaces), e.g. JOIN")
@@ -204,7 +206,7 @@ def _entry(r: Reader) -> dict:
 
 def _goals(r: Reader) -> list[dict]:
     goals, seen = [], set()
-    for i, raw in enumerate(r.items("goals", required=False)[:100]):
+    for i, raw in enumerate(r.items("goals", most=MAX_GOALS, what="goals", required=False)):
         g = r.child(raw, f"goals[{i}]", allowed=("slug", "name", "points", "event"))
         slug = g.get("slug")
         if not isinstance(slug, str) or not SLUG.fullmatch(slug):
@@ -227,13 +229,11 @@ def _goals(r: Reader) -> list[dict]:
 
 
 def _steps(r: Reader) -> list[dict]:
-    raw_steps = r.items("steps")
+    raw_steps = r.items("steps", most=MAX_STEPS, what="steps")
     if not raw_steps and isinstance(r.raw.get("steps"), list):
         r.bad("steps", "a plan needs at least one step")
-    if len(raw_steps) > MAX_STEPS:
-        r.bad("steps", f"at most {MAX_STEPS} steps")
     steps, seen = [], set()
-    for i, raw in enumerate(raw_steps[:MAX_STEPS]):
+    for i, raw in enumerate(raw_steps):
         step_id = raw.get("id") if isinstance(raw, dict) else None
         type_ = raw.get("type") if isinstance(raw, dict) else None
         kind = KINDS.get(type_) if isinstance(type_, str) else None

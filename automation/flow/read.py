@@ -286,7 +286,10 @@ class Reader:
             return None
         return value
 
-    def items(self, key: str, *, required: bool = True) -> list:
+    def items(self, key: str, *, most: int, what: str, required: bool = True) -> list:
+        """The list at `key`, refused past `most` items ("at most 50 rules"): a list is
+        never cut short in silence. The items up to the cap are read on, so that their own
+        problems are named too."""
         value = self.get(key, _MISSING if required else [])
         if value is None:  # missing (said already) or null
             if key in self.raw:
@@ -295,4 +298,6 @@ class Reader:
         if not isinstance(value, list):
             self.bad(key, "must be a list")
             return []
-        return value
+        if len(value) > most:
+            self.bad(key, f"has {len(value):,} {what}: at most {most} are allowed")
+        return value[:most]

@@ -228,6 +228,24 @@ REFUSALS = [
      "step 'call', body.phone: The filter |nosuch cannot be used"),
     ("an http save path that is not one", lambda d: step(d, "call")["save"].update({"attributes.points": "data..x"}),
      "step 'call', save.attributes.points: 'data..x' is not a dotted path from the top of the JSON answer"),
+    # A list past its cap is refused, never cut short in silence.
+    ("too many keywords", lambda d: d["entry"].update(keywords=[f"K{i}" for i in range(51)]),
+     "plan, entry.keywords: has 51 keywords: at most 50 are allowed"),
+    ("too many goals", lambda d: d["goals"].extend({"slug": f"g{i}", "name": f"G{i}"} for i in range(99)),
+     "plan, goals: has 101 goals: at most 100 are allowed"),
+    ("too many words", lambda d: step(d, "ask")["rules"][0].update(words=[f"W{i}" for i in range(51)]),
+     "step 'ask', rules[0].words: has 51 words: at most 50 are allowed"),
+    ("too many rules", lambda d: step(d, "ask")["rules"].extend(
+        {"match": "keyword", "words": [f"R{i}"], "next": "wait"} for i in range(42)),
+     "step 'ask', rules: has 51 rules: at most 50 are allowed"),
+    ("too many branches", lambda d: step(d, "ab")["branches"].extend(
+        {"name": f"B{i}", "weight": 1, "next": "ask"} for i in range(19)),
+     "step 'ab', branches: has 21 branches: at most 20 are allowed"),
+    ("too many cases", lambda d: step(d, "segment")["cases"].extend(
+        {"op": "eq", "value": i, "next": "ask"} for i in range(41)),
+     "step 'segment', cases: has 51 cases: at most 50 are allowed"),
+    ("too many set fields", lambda d: step(d, "tag")["fields"].update({f"attributes.f{i}": i for i in range(49)}),
+     "step 'tag', fields: has 51 fields: at most 50 are allowed"),
 ]  # fmt: skip
 
 

@@ -198,10 +198,7 @@ class Ask(StepKind):
 
     def read(self, r: Reader) -> dict:
         rules = []
-        raw_rules = r.items("rules")
-        if len(raw_rules) > MAX_RULES:
-            r.bad("rules", f"at most {MAX_RULES} rules")
-        for i, raw in enumerate(raw_rules[:MAX_RULES]):
+        for i, raw in enumerate(r.items("rules", most=MAX_RULES, what="rules")):
             rules.append(self._rule(r, raw, f"rules[{i}]"))
         data = {"text": r.text("text", required=False), "rules": rules}
         raw_other = r.get("other", None)
@@ -224,10 +221,10 @@ class Ask(StepKind):
         rule: dict = {"match": match}
         if match in WORD_MATCHES:
             words = []
-            raw_words = rr.items("words")
+            raw_words = rr.items("words", most=MAX_WORDS, what="words")
             if not raw_words:
                 rr.bad("words", "list at least one word")
-            for j, word in enumerate(raw_words[:MAX_WORDS]):
+            for j, word in enumerate(raw_words):
                 if not isinstance(word, str) or not is_single_word(word):
                     rr.bad(f"words[{j}]", f"{shown(word)} must be one word (no spaces), e.g. QUOTE")
                 else:

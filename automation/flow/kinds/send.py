@@ -43,10 +43,8 @@ class Send(StepKind):
 
     def read(self, r: Reader) -> dict:
         media = []
-        for i, url in enumerate(r.items("media", required=False)[: MAX_MEDIA + 1]):
-            if i == MAX_MEDIA:
-                r.bad("media", f"at most {MAX_MEDIA} media URLs")
-            elif not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 500:
+        for i, url in enumerate(r.items("media", most=MAX_MEDIA, what="media URLs", required=False)):
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 500:
                 r.bad(f"media[{i}]", f"{shown(url)} is not an http(s) URL")
             else:
                 media.append(url)

@@ -43,6 +43,8 @@ class SetFields(StepKind):
         if not isinstance(raw, dict) or not raw:
             r.bad("fields", "must be an object of at least one field: value")
             raw = {}
+        if len(raw) > MAX_FIELDS:
+            r.bad("fields", f"has {len(raw):,} fields: at most {MAX_FIELDS} are allowed")
         for path, value in list(raw.items())[:MAX_FIELDS]:
             problem = field_path_problem(path)
             if problem:

@@ -104,7 +104,7 @@ class SplitField(StepKind):
 
     def read(self, r: Reader) -> dict:
         cases = []
-        for i, item in enumerate(r.items("cases")[:MAX_CASES]):
+        for i, item in enumerate(r.items("cases", most=MAX_CASES, what="cases")):
             c = r.child(item, f"cases[{i}]", allowed=("op", "value", "next"))
             op = c.choice("op", OPS)
             case = {"op": op}

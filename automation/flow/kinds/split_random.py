@@ -49,10 +49,10 @@ class SplitRandom(StepKind):
 
     def read(self, r: Reader) -> dict:
         branches, names = [], set()
-        raw = r.items("branches")
+        raw = r.items("branches", most=MAX_BRANCHES, what="branches")
         if len(raw) < 2:
             r.bad("branches", "a split needs at least two branches")
-        for i, item in enumerate(raw[:MAX_BRANCHES]):
+        for i, item in enumerate(raw):
             b = r.child(item, f"branches[{i}]", allowed=("name", "weight", "next"))
             name = b.plain("name", max_length=50)
             if name in names:
