@@ -1,6 +1,10 @@
-"""Shared pytest fixtures: settings for tests, and a client that signs like Twilio."""
+"""Shared pytest fixtures and the helpers beside them: settings for tests, a client that
+signs like Twilio, the texts sent, the demo plan's texts, a Marketer, the timers job."""
 
 import os
+import re
+from datetime import datetime
+from io import StringIO
 from urllib.parse import urlencode
 
 import pytest
@@ -103,15 +107,29 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture
-def marketer_client(client, django_user_model):
-    """The test client logged in as a staff user of the "Marketers" group (the migrations
-    make the group and its permissions)."""
+def marketer(db, django_user_model):
+    """A staff user of the "Marketers" group (the migrations make the group and its
+    permissions), read afresh: no permission cache."""
     from django.contrib.auth.models import Group
 
     user = django_user_model.objects.create_user("marketer", is_staff=True)
     user.groups.add(Group.objects.get(name="Marketers"))
-    client.force_login(user)
+    return django_user_model.objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def marketer_client(client, marketer):
+    """The test client logged in as the Marketer."""
+    client.force_login(marketer)
     return client
+
+
+# The demo plan's texts (automation/services/demo_plan.py), as its contacts read them.
+INVITE = "Hi! Reply QUOTE to get your exclusive discount."
+INVITE_FALLBACK = "Sorry, we didn't catch that. Reply QUOTE for your discount."
+REMIND = "Still interested? Reply QUOTE for your discount."
+QUOTED = "Your quote: 15% off your next order. Reply BUY to claim it."
+THANKS = "Thanks for your purchase! Your discount is applied."
 
 
 @pytest.fixture
@@ -169,6 +187,28 @@ def sms_outbox():
 
     locmem.outbox.clear()
     return locmem.outbox
+
+
+def bodies(outbox, to: str | None = None) -> list[str]:
+    """The texts in `outbox` (``sms_outbox``), in the order sent; only those to `to` if given."""
+    return [m.body for m in outbox if to is None or m.to == to]
+
+
+@pytest.fixture
+def timers(django_capture_on_commit_callbacks):
+    """The timers job as cron runs it, ``process_timeouts [--as-of WHEN]``, its texts sent
+    after commit: ``timers(when=None)`` → how many timers fired (the count it printed)."""
+    from django.core.management import call_command
+
+    def run(when: datetime | None = None) -> int:
+        out = StringIO()
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("process_timeouts", *(["--as-of", when.isoformat()] if when else []), stdout=out)
+        fired = re.fullmatch(r"Fired (\d+) timeouts? as of \S+\.\n", out.getvalue())
+        assert fired, out.getvalue()
+        return int(fired.group(1))
+
+    return run
 
 
 def pytest_collection_modifyitems(config, items):

@@ -18,7 +18,7 @@ from twilio.request_validator import RequestValidator
 
 from conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the repository: manage.py, the Procfile
 
 
 def free_port() -> int:
@@ -27,8 +27,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout: float) -> bool:
-    """Poll `predicate` until it holds (True) or `timeout` seconds pass (False)."""
+def wait_for(predicate: Callable[[], bool], *, timeout: float) -> bool:
+    """Poll `predicate` (a signal the product gives: a row, a log line, a request a fake
+    server received) until it holds (True) or `timeout` seconds pass (False). The bound
+    only stops a broken run from hanging: what a test asserts, it asserts on the signal."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -46,6 +48,7 @@ def healthy(port: int) -> bool:
 
 
 def log_tail(log, tail: int = 6000) -> str:
+    """The last `tail` characters of a server's log file (open "w+"), for a failure message."""
     log.flush()
     log.seek(0)
     return log.read()[-tail:]

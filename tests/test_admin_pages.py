@@ -8,7 +8,7 @@ import importlib
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -89,13 +89,6 @@ def world(db, django_user_model):
 @pytest.fixture
 def superuser(db, django_user_model):
     return django_user_model.objects.create_superuser("root", "root@example.com", "pw")
-
-
-@pytest.fixture
-def marketer(db, django_user_model):
-    user = django_user_model.objects.create_user("marketer", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="Marketers"))
-    return django_user_model.objects.get(pk=user.pk)  # fresh: no permission cache
 
 
 def _urls(model, obj):

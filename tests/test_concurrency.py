@@ -9,7 +9,7 @@ from django.db import connections, transaction
 from django.test import Client
 
 from automation.models import Enrollment, EnrollmentStep
-from conftest import TwilioClient, inbound_payload
+from conftest import QUOTED, TwilioClient, bodies, inbound_payload
 from contacts.models import Contact
 from messaging.models import OutboundMessage
 from tracking.models import GoalConversion, Interaction
@@ -17,7 +17,6 @@ from tracking.models import GoalConversion, Interaction
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 PHONE = "+12125550123"
-QUOTED = "Your quote: 15% off your next order. Reply BUY to claim it."
 
 
 def post_all_at_once(payloads: list[dict]) -> list[int]:
@@ -68,7 +67,7 @@ def test_simultaneous_replies_make_exactly_one_transition(demo_plan, twilio, sms
     assert Contact.objects.get(phone=PHONE).engagement_value == 10
     prompts = OutboundMessage.objects.filter(contact__phone=PHONE, purpose="prompt", step_id="quoted")
     assert prompts.count() == 1
-    assert [m.body for m in sms_outbox].count(QUOTED) == 1
+    assert bodies(sms_outbox).count(QUOTED) == 1
     # The other eleven were judged in Quoted, where QUOTE means nothing: one fallback.
     assert OutboundMessage.objects.filter(contact__phone=PHONE, purpose="fallback").count() == 1
     assert Interaction.objects.filter(contact__phone=PHONE, direction="inbound").count() == 13
@@ -259,7 +258,7 @@ def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model,
     assert contact.consent_events.count() == 1
     prompt = OutboundMessage.objects.get(contact=contact, step_id="quoted", purpose="prompt")
     assert prompt.status in ("canceled", "sent")
-    assert [m.body for m in sms_outbox].count(QUOTED) == (prompt.status == "sent")
+    assert bodies(sms_outbox).count(QUOTED) == (prompt.status == "sent")
     assert prompt.attempts == (prompt.status == "sent")  # claimed once, or never
 
 
@@ -368,4 +367,4 @@ def test_simultaneous_first_clicks_make_one_link_click_event(sms_outbox):
     enrollment = Enrollment.objects.get(contact__phone=PHONE)
     assert enrollment.status == "completed"
     assert EnrollmentStep.objects.filter(enrollment=enrollment, via="event").count() == 1
-    assert [m.body for m in sms_outbox].count("Glad you looked!") == 1
+    assert bodies(sms_outbox).count("Glad you looked!") == 1

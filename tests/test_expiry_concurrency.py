@@ -20,7 +20,8 @@ from automation.tasks import enrollment_expire_due_task
 from automation.tests.factories import EnrollmentFactory
 from conftest import TEST_PUBLIC_BASE_URL, inbound_payload, twilio_signature
 from smsjourney.cron import cron_lock
-from tests.celery_worker import celery_worker, wait_for, worker_log
+from tests.celery_worker import celery_worker, worker_log
+from tests.servers import wait_for
 from tracking.models import GoalConversion, Interaction
 
 
@@ -238,6 +239,6 @@ def test_a_real_worker_runs_the_expiry_beat_task(settings):
     e = EnrollmentFactory(enrolled_at=timezone.now() - timedelta(days=8))
     with celery_worker(settings, SMS_BACKEND="locmem") as (proc, log):
         enrollment_expire_due_task.delay()  # what beat sends every minute
-        expired = wait_for(lambda: Enrollment.objects.get(pk=e.pk).status == "expired")
+        expired = wait_for(lambda: Enrollment.objects.get(pk=e.pk).status == "expired", timeout=60)
         assert expired, worker_log(proc, log)
         assert steps(e) == [("expiry", e.step_id)]

@@ -12,10 +12,9 @@ from urllib.request import urlopen
 
 import pytest
 
-from conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, inbound_payload
-from tests.servers import free_port, healthy, log_tail, post_signed, wait_for
+from conftest import INVITE, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, inbound_payload
+from tests.servers import ROOT, free_port, healthy, log_tail, post_signed, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
 
 
@@ -88,7 +87,7 @@ def _process_env(env_file: Path) -> dict:
 
 
 def _answered(fake_twilio) -> bool:
-    return any(r["form"].get("Body", "").startswith("Hi! Reply QUOTE") for r in fake_twilio.received)
+    return INVITE in fake_twilio.bodies()
 
 
 @pytest.mark.timeout(150)

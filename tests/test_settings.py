@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import ROOT
 
 # CONTRACT §2, every variable.
 CONTRACT_VARIABLES = [

@@ -6,13 +6,12 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from automation.models import Enrollment
+from conftest import INVITE, QUOTED, bodies
 from contacts.models import Contact
 from messaging.models import OutboundMessage
 from tracking.models import GoalConversion, Interaction
 
 PHONE = "+12125550123"
-INVITE = "Hi! Reply QUOTE to get your exclusive discount."
-QUOTED = "Your quote: 15% off your next order. Reply BUY to claim it."
 
 
 def simulate(*args) -> str:
@@ -48,7 +47,7 @@ def test_a_reply_is_judged_against_the_contacts_real_state(demo_plan, text_in, s
     assert counts() == before
     assert Enrollment.objects.get(pk=enrollment.pk).step_id == "invited"
     assert Contact.objects.get().engagement_value == 0
-    assert [m.body for m in sms_outbox] == [INVITE]
+    assert bodies(sms_outbox) == [INVITE]
 
 
 @pytest.mark.django_db

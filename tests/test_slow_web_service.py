@@ -87,7 +87,7 @@ def test_slow_web_services_never_hold_another_contacts_reply(tmp_path, fake_twil
                 assert post_signed(port, inbound_payload("+12125550299", "hello")) == 200
 
                 def answered() -> bool:
-                    return any(r["form"].get("Body") == "Hello from the shop!" for r in fake_twilio.received)
+                    return "Hello from the shop!" in fake_twilio.bodies()
 
                 # Bounded, not timed: the calls stay open far longer than this wait (until the
                 # deadline of 10 s cuts them); the reply has to come while they are.
@@ -97,7 +97,7 @@ def test_slow_web_services_never_hold_another_contacts_reply(tmp_path, fake_twil
                 release.set()
 
             def told() -> bool:
-                said = [r["form"].get("Body") for r in fake_twilio.received]
+                said = fake_twilio.bodies()
                 return said.count("You have 3 points.") + said.count(SORRY) == SLOW_CALLS
 
             assert wait_for(told, timeout=20), log_tail(log)

@@ -93,17 +93,12 @@ def test_a_detractor_is_asked_what_went_wrong_and_the_answer_is_kept(survey, tex
     assert not GoalConversion.objects.exists()
 
 
-def test_silence_gets_one_reminder_after_two_hours(
-    survey, text_in, sms_outbox, django_capture_on_commit_callbacks
-):
+def test_silence_gets_one_reminder_after_two_hours(survey, text_in, sms_outbox, timers):
     phone = "+12125550172"
     with time_machine.travel(T0, tick=False):
         text_in(phone, "survey")
     for hours in (1, 3, 30):  # the reminder goes once, after 2 h; nothing more after it
-        with django_capture_on_commit_callbacks(execute=True):
-            call_command(
-                "process_timeouts", "--as-of", (T0 + timedelta(hours=hours)).isoformat(), stdout=StringIO()
-            )
+        timers(T0 + timedelta(hours=hours))
     sent = texts(sms_outbox, phone)
     assert sent[1:] == ["Just a reminder: how would you rate us, 1-5?"]
     text_in(phone, "4")

@@ -16,6 +16,7 @@ from rest_framework.authtoken.models import Token
 from automation.models import BulkEnrollmentJob, Enrollment, Plan
 from automation.tests.admin_forms import page_data
 from automation.tests.factories import ask, plan_document, plan_make
+from conftest import bodies
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
 
@@ -43,7 +44,7 @@ def test_a_template_cannot_walk_relations_to_other_users_secrets(text_in, sms_ou
 
     text_in(PHONE, "hello")
 
-    assert [m.body for m in sms_outbox] == ["ABCDEFGH"]
+    assert bodies(sms_outbox) == ["ABCDEFGH"]
     assert token.key not in sms_outbox[0].body
     assert victim.password not in sms_outbox[0].body
     enrollment = Enrollment.objects.get(contact__phone=PHONE)
@@ -69,7 +70,7 @@ def test_texts_are_sent_as_written_without_html_escaping(text_in, sms_outbox):
     ContactFactory(phone=PHONE, first_name="Sinéad O'Brien", last_name='AT&T "Ltd" <3')
     _plan_sending("Hi {{ contact.first_name }} {{ contact.last_name }} & <friends>")
     text_in(PHONE, "hello")
-    assert [m.body for m in sms_outbox] == ['Hi Sinéad O\'Brien AT&T "Ltd" <3 & <friends>']
+    assert bodies(sms_outbox) == ['Hi Sinéad O\'Brien AT&T "Ltd" <3 & <friends>']
 
 
 def test_a_text_that_renders_past_the_cap_fails_that_message_not_the_request(text_in, sms_outbox):
@@ -151,7 +152,7 @@ def test_a_template_calls_no_method_and_reads_no_attribute(text_in, sms_outbox):
     )
     text_in(PHONE, "hello")
     year = timezone.localtime(Enrollment.objects.get().enrolled_at).year
-    assert [m.body for m in sms_outbox] == [f"ABCDEFGHIJK-Lx|a key|ANN vip vip+new 12 {year} A"]
+    assert bodies(sms_outbox) == [f"ABCDEFGHIJK-Lx|a key|ANN vip vip+new 12 {year} A"]
 
 
 # --- issue 18: bounded in memory and time -------------------------------------------------

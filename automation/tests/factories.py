@@ -1,5 +1,6 @@
 """Plans for tests are made as a marketer makes them: a document in the CONTRACT §6 format,
-imported (and published) through ``plan_import``."""
+imported (and published) through ``plan_import``. Enrollments: a bare row
+(``EnrollmentFactory``), or the one a contact's texts made (``the_enrollment``)."""
 
 import itertools
 from datetime import timedelta
@@ -65,6 +66,11 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     enrolled_at = factory.LazyFunction(timezone.now)
     step_entered_at = factory.LazyAttribute(lambda o: o.enrolled_at)
     expires_at = factory.LazyAttribute(lambda o: o.enrolled_at + timedelta(days=7))
+
+
+def the_enrollment(phone: str, **filters) -> Enrollment:
+    """The contact's one enrollment (of those matching `filters`), as it is now."""
+    return Enrollment.objects.get(contact__phone=phone, **filters)
 
 
 class HttpSecretFactory(factory.django.DjangoModelFactory):

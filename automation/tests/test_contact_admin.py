@@ -12,6 +12,7 @@ from django.utils import timezone
 from automation.models import BulkEnrollmentJob, Enrollment
 from automation.tests.admin_forms import form_data, formset_data
 from automation.tests.factories import EnrollmentFactory, ask, plan_make
+from conftest import bodies
 from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
 from tracking.models import GoalConversion
@@ -215,7 +216,7 @@ def test_only_the_contact_takes_back_an_opt_out(
     assert (contact.opted_out, contact.consent) == (False, "opted_in")
     with django_capture_on_commit_callbacks(execute=True):
         marketer_client.post(url, enroll)
-    assert [m.body for m in sms_outbox] == ["Our news!"]
+    assert bodies(sms_outbox) == ["Our news!"]
 
 
 def test_consent_is_never_recorded_for_an_opted_out_contact_on_its_page(marketer_client):

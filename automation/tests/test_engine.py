@@ -8,6 +8,7 @@ import time_machine
 from automation.models import Enrollment, EnrollmentStep
 from automation.services import enrollment_end, enrollment_start
 from automation.tests.factories import ask, plan_make, send
+from conftest import bodies
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import OutboundMessage
@@ -26,10 +27,6 @@ def receive(text_in):
         return text_in(phone, body)
 
     return run
-
-
-def sent(outbox, phone=PHONE):
-    return [m.body for m in outbox if m.to == phone]
 
 
 def keyword_plan(keywords: list[str], name: str, slug: str, **top):
@@ -70,7 +67,7 @@ def test_another_plans_entry_keyword_interrupts_the_current_enrollment(demo_plan
     assert "DEAL" in demo.end_reason
     assert EnrollmentStep.objects.filter(enrollment=demo).last().via == "exit"
     assert active() == ["deals"]
-    assert sent(sms_outbox)[-1] == "Welcome to Deals. Reply OK."
+    assert bodies(sms_outbox, PHONE)[-1] == "Welcome to Deals. Reply OK."
     receive("promo")  # a keyword of the plan the contact is in: no second enrollment
     assert Enrollment.objects.filter(plan=deal).count() == 1
 
@@ -85,14 +82,14 @@ def test_a_plan_that_does_not_interrupt_runs_beside_the_current_one(demo_plan, r
     assert Enrollment.objects.get(plan=demo_plan).step_id == "quoted"
     receive("OK")
     assert Enrollment.objects.get(plan__slug="deals").status == "completed"
-    assert sent(sms_outbox)[-1] == "Deals done."
+    assert bodies(sms_outbox, PHONE)[-1] == "Deals done."
 
 
 def test_entry_keywords_match_the_whole_message(receive, sms_outbox):
     keyword_plan(["DEAL"], name="Deals", slug="deals")
     receive("deal me in")
     assert active() == []
-    assert sent(sms_outbox) == []
+    assert bodies(sms_outbox, PHONE) == []
 
 
 def test_only_active_plans_enroll(receive, sms_outbox):
@@ -100,7 +97,7 @@ def test_only_active_plans_enroll(receive, sms_outbox):
     only("start", "paused", status="paused")
     receive("hello")
     assert active() == []
-    assert sent(sms_outbox) == []
+    assert bodies(sms_outbox, PHONE) == []
 
 
 def test_catch_all_enrolls_in_the_oldest_plan_only(receive, sms_outbox):
@@ -109,7 +106,7 @@ def test_catch_all_enrolls_in_the_oldest_plan_only(receive, sms_outbox):
     receive("hello")
     receive("hello again")  # in a conversation: the fallback, not a second journey
     assert active() == ["first"]
-    assert sent(sms_outbox) == ["first", "first fallback"]
+    assert bodies(sms_outbox, PHONE) == ["first", "first fallback"]
 
 
 def test_reentry_never_means_once_per_contact(receive, sms_outbox):
@@ -119,7 +116,7 @@ def test_reentry_never_means_once_per_contact(receive, sms_outbox):
     receive("hello again")
     receive("and again")
     assert Enrollment.objects.count() == 1
-    assert sent(sms_outbox) == ["Once only."]
+    assert bodies(sms_outbox, PHONE) == ["Once only."]
 
 
 def test_reentry_after_end(receive, sms_outbox):
@@ -127,7 +124,7 @@ def test_reentry_after_end(receive, sms_outbox):
     receive("hi")
     receive("hi")
     assert Enrollment.objects.filter(status="completed").count() == 2
-    assert sent(sms_outbox) == ["Hello friend.", "Hello friend."]
+    assert bodies(sms_outbox, PHONE) == ["Hello friend.", "Hello friend."]
 
 
 # --- rules and goals ------------------------------------------------------------------------
@@ -146,7 +143,7 @@ def test_rules_are_tried_in_order(receive, sms_outbox):
     receive("hi")
     receive("I like RED, really")
     assert Enrollment.objects.get().step_id == "red"
-    assert sent(sms_outbox) == ["Pick", "red"]
+    assert bodies(sms_outbox, PHONE) == ["Pick", "red"]
 
 
 def test_goals_of_the_rule_and_the_step_are_recorded_once_per_enrollment(receive, sms_outbox):
@@ -165,7 +162,7 @@ def test_goals_of_the_rule_and_the_step_are_recorded_once_per_enrollment(receive
     contact = Contact.objects.get()
     assert sorted(GoalConversion.objects.values_list("goal__name", flat=True)) == ["Asked", "Clicked"]
     assert contact.engagement_value == 8
-    assert sent(sms_outbox) == ["A", "B", "A", "B", "A", "B"]
+    assert bodies(sms_outbox, PHONE) == ["A", "B", "A", "B", "A", "B"]
     assert EnrollmentStep.objects.filter(via="reply").count() == 5
 
 
@@ -182,7 +179,7 @@ def test_a_send_step_with_no_next_completes_at_once(receive, sms_outbox):
         "Reached thanks",
     )
     assert Contact.objects.get().engagement_value == 7
-    assert sent(sms_outbox) == ["Thanks!"]
+    assert bodies(sms_outbox, PHONE) == ["Thanks!"]
 
 
 def test_an_ask_without_text_starts_its_timeout_on_entry(receive):
@@ -227,7 +224,7 @@ def test_a_text_that_fails_to_render_is_not_sent_but_the_step_is_entered(receive
     PlanRevision.objects.filter(pk=plan.published_id).update(document=document)
     receive("hi")
     assert Enrollment.objects.get().step_id == "start"
-    assert sent(sms_outbox) == []
+    assert bodies(sms_outbox, PHONE) == []
 
 
 def test_messages_render_with_the_contact(receive, sms_outbox):
@@ -243,7 +240,7 @@ def test_messages_render_with_the_contact(receive, sms_outbox):
         ],
     )
     receive("hi")
-    assert sent(sms_outbox) == ["Hi Ada, welcome to Spring (1)."]
+    assert bodies(sms_outbox, PHONE) == ["Hi Ada, welcome to Spring (1)."]
 
 
 # --- services called directly by other apps ---------------------------------------------------

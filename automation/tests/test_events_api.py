@@ -13,7 +13,8 @@ from django.contrib.auth.models import Permission
 from rest_framework.authtoken.models import Token
 
 from automation.models import Enrollment
-from automation.tests.factories import ask, plan_make, send
+from automation.tests.factories import ask, plan_make, send, the_enrollment
+from conftest import bodies
 from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
@@ -57,14 +58,6 @@ def event(client, shop, django_capture_on_commit_callbacks):
             return client.post("/api/events/", data=body, content_type="application/json", **auth(shop))
 
     return post
-
-
-def bodies(outbox) -> list[str]:
-    return [m.body for m in outbox]
-
-
-def the_enrollment(**filters) -> Enrollment:
-    return Enrollment.objects.get(contact__phone=PHONE, **filters)
 
 
 def consented(phone=PHONE) -> Contact:
@@ -236,13 +229,13 @@ def waiting_plan(**top):
 def test_an_event_moves_the_enrollment_waiting_for_it(event, text_in, sms_outbox):
     waiting_plan()
     text_in(PHONE, "shop")
-    assert the_enrollment().step_id == "wait"
+    assert the_enrollment(PHONE).step_id == "wait"
 
     assert event("click").status_code == 201  # another type: it waits on
-    assert the_enrollment().step_id == "wait"
+    assert the_enrollment(PHONE).step_id == "wait"
     assert event("purchase").status_code == 201
 
-    enrollment = the_enrollment()
+    enrollment = the_enrollment(PHONE)
     assert (enrollment.status, enrollment.step_id, enrollment.timeout_at) == ("completed", "thanks", None)
     assert bodies(sms_outbox) == [
         "Welcome! Buy anything to get 10% off the next.",
@@ -276,7 +269,7 @@ def test_an_event_is_never_routed_as_a_text(event, text_in, sms_outbox):
         call_command("route_waiting_messages")
     contact = Contact.objects.get(phone=PHONE)
     assert not contact.opted_out
-    assert the_enrollment().status == "active"
+    assert the_enrollment(PHONE).status == "active"
 
 
 # --- goals and revenue ---------------------------------------------------------------------------
@@ -292,7 +285,7 @@ def test_goals_on_the_event_convert_once_per_enrollment_with_its_value(event, te
 
     conversion = GoalConversion.objects.get()
     assert (conversion.goal.slug, conversion.value, conversion.points) == ("purchase", Decimal("49.90"), 50)
-    assert conversion.enrollment == the_enrollment()
+    assert conversion.enrollment == the_enrollment(PHONE)
     assert conversion.interaction.event_id
     assert Contact.objects.get(phone=PHONE).engagement_value == 50
 
@@ -336,7 +329,7 @@ def test_an_event_with_opt_in_is_the_consent_and_enters_the_plan(event, sms_outb
     assert contact.consent == "opted_in"
     log = ConsentEvent.objects.get(contact=contact)
     assert (log.kind, log.source, log.detail) == ("consent", "event", "signup signup-42")
-    assert the_enrollment().step_id == "ask"
+    assert the_enrollment(PHONE).step_id == "ask"
     assert len(sms_outbox) == 1
 
 
@@ -346,7 +339,7 @@ def test_an_event_s_consent_reads_before_the_enrollment_it_allowed(event, sms_ou
 
     event("signup", opt_in=True)
 
-    log, enrollment = ConsentEvent.objects.get(), the_enrollment()
+    log, enrollment = ConsentEvent.objects.get(), the_enrollment(PHONE)
     assert log.occurred_at <= enrollment.enrolled_at
     assert Contact.objects.get(phone=PHONE).consent_at == log.occurred_at
 
@@ -391,7 +384,7 @@ def test_a_plan_entered_by_event_interrupts_others_as_its_setting_says(event, te
 
     shop = Enrollment.objects.get(contact__phone=PHONE, plan__slug__startswith="plan-")
     assert (shop.status, shop.end_reason) == ("exited", "Interrupted by the event signup entering welcome")
-    assert the_enrollment(plan__slug="welcome").status == "active"
+    assert the_enrollment(PHONE, plan__slug="welcome").status == "active"
 
 
 def test_a_paused_plan_is_not_entered(event):

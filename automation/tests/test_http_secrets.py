@@ -14,6 +14,7 @@ from django.urls import reverse
 from automation.models import EnrollmentStep, HttpSecret, Plan
 from automation.tests.admin_forms import page_data
 from automation.tests.web_service import web_service
+from conftest import bodies
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +64,7 @@ def test_the_call_sends_the_secret_and_the_plan_holds_only_its_name(tmp_path, te
     assert heard.headers["Authorization"] == KEY
     assert heard.headers["X-Echo"] == "{{ contact.phone }}"  # headers are sent as written
     assert heard.json() == {"peek": ""}
-    assert [m.body for m in sms_outbox] == ["Done."]
+    assert bodies(sms_outbox) == ["Done."]
 
     exported, _ = run("plan_export", "points")
     assert json.loads(exported)["steps"][0]["headers"]["Authorization"] == {"secret": "shop-api-key"}
@@ -86,7 +87,7 @@ def test_a_secret_this_server_lacks_is_a_warning_then_a_failure_naming_it(
         )
         text_in(PHONE, "points?")
     assert service.heard == []
-    assert [m.body for m in sms_outbox] == [SORRY]
+    assert bodies(sms_outbox) == [SORRY]
     detail = EnrollmentStep.objects.get(step_id="sorry").detail
     assert "the secret “shop-api-key” (header Authorization) is not set" in detail
 

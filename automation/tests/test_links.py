@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from automation.models import Enrollment
 from automation.tests.factories import ask, plan_make, send
-from conftest import TEST_PUBLIC_BASE_URL
+from conftest import TEST_PUBLIC_BASE_URL, bodies
 from contacts.models import Contact
 from tracking.models import GoalConversion, Interaction, TrackedLink
 from tracking.services import links_shorten
@@ -55,7 +55,7 @@ def test_a_plan_s_links_are_sent_as_tracked_links(text_in, sms_outbox):
     link_plan()
     text_in(PHONE, "spring")
 
-    (sent,) = [m.body for m in sms_outbox]
+    (sent,) = bodies(sms_outbox)
     (code,) = codes(sent)
     assert (
         sent == f"Spring sale: {TEST_PUBLIC_BASE_URL}/l/{code}. Ends Sunday!"

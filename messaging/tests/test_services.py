@@ -12,6 +12,7 @@ from django.utils import timezone
 from automation.models import Enrollment, EnrollmentStatus
 from automation.tasks import outbound_send_task
 from automation.tests.factories import EnrollmentFactory
+from conftest import bodies
 from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
@@ -68,7 +69,7 @@ def test_queue_records_interaction_and_message_and_sends_on_commit(
         callback()
     outbound.refresh_from_db()
     assert outbound.status == DeliveryStatus.SENT
-    assert [m.body for m in sms_outbox] == ["Hi! Reply QUOTE."]
+    assert bodies(sms_outbox) == ["Hi! Reply QUOTE."]
     assert Interaction.objects.get(pk=interaction.pk).provider_sid == sms_outbox[0].sid
 
 
@@ -88,7 +89,7 @@ def test_help_and_opt_out_confirmation_reach_opted_out_contacts(
         outbound = queue(contact, "Help text", purpose=purpose)
     outbound.refresh_from_db()
     assert outbound.status == DeliveryStatus.SENT
-    assert [m.body for m in sms_outbox] == ["Help text"]
+    assert bodies(sms_outbox) == ["Help text"]
 
 
 def test_loop_guard_stops_the_same_text_to_one_contact(settings, caplog):
@@ -121,13 +122,13 @@ def test_quiet_hours_hold_messages_that_do_not_answer_the_contact(
     assert answer.status == DeliveryStatus.SENT  # answers the contact: not held
     assert reminder.status == DeliveryStatus.HELD
     assert reminder.send_after == datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # 08:00 in New York
-    assert [m.body for m in sms_outbox] == ["Your quote"]
+    assert bodies(sms_outbox) == ["Your quote"]
 
     with time_machine.travel(datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC), tick=False):
         assert outbound_release_due() == 1
     reminder.refresh_from_db()
     assert reminder.status == DeliveryStatus.SENT
-    assert [m.body for m in sms_outbox] == ["Your quote", "Still interested?"]
+    assert bodies(sms_outbox) == ["Your quote", "Still interested?"]
 
 
 def test_test_contacts_always_use_locmem(twilio_api, django_capture_on_commit_callbacks, sms_outbox):
@@ -136,7 +137,7 @@ def test_test_contacts_always_use_locmem(twilio_api, django_capture_on_commit_ca
         outbound = queue(contact, "Simulated")
     outbound.refresh_from_db()
     assert outbound.status == DeliveryStatus.SENT
-    assert [m.body for m in sms_outbox] == ["Simulated"]
+    assert bodies(sms_outbox) == ["Simulated"]
     assert len(twilio_api.calls) == 0
 
 
@@ -482,4 +483,4 @@ def test_the_release_job_sends_replies_before_plan_and_bulk_messages(sms_outbox)
     OutboundMessage.objects.filter(pk=older_bulk.pk).update(send_after=now - timedelta(minutes=5))
     OutboundMessage.objects.filter(pk=reply.pk).update(send_after=now - timedelta(minutes=2))
     assert outbound_release_due() == 2
-    assert [m.body for m in sms_outbox] == ["Your quote", "Spring sale"]
+    assert bodies(sms_outbox) == ["Your quote", "Spring sale"]
