@@ -5,13 +5,14 @@ from a stale state (CONTRACT §3)."""
 import threading
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 from django.test import Client
 
 from automation.models import Enrollment, EnrollmentStep
 from conftest import QUOTED, TwilioClient, bodies, inbound_payload
 from contacts.models import Contact
 from messaging.models import OutboundMessage
+from tests.threads import all_at_once, hold_row, started, wait_for_lock_waits
 from tracking.models import GoalConversion, Interaction
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -25,31 +26,6 @@ def post_all_at_once(payloads: list[dict]) -> list[int]:
     return all_at_once(
         lambda: TwilioClient(Client()).post("/twilio/sms/", next(waiting)).status_code, n=len(payloads)
     )
-
-
-def all_at_once(work, n: int = 8) -> list:
-    """Run `work()` in `n` threads (each with its own database connection), released
-    together; what each returned."""
-    barrier = threading.Barrier(n)
-    results: list = []
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            barrier.wait(timeout=30)
-            results.append(work())
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
-    return results
 
 
 def test_simultaneous_replies_make_exactly_one_transition(demo_plan, twilio, sms_outbox):
@@ -130,13 +106,13 @@ def test_a_contact_s_second_message_waits_while_the_first_is_being_routed(demo_p
     ).order_by("pk")
 
     errors: list[BaseException] = []
-    held, release, holder = _hold_row(Enrollment, enrollment.pk, errors)
+    held, release, holder = hold_row(Enrollment, enrollment.pk, errors)
 
     assert held.wait(timeout=30)
-    workers = [_started(lambda: inbound_route_task(first.pk), errors)]
-    _wait_for_lock_waits(1)  # the first worker: contact locked, waiting for the enrollment
-    workers.append(_started(lambda: inbound_route_task(second.pk), errors))
-    _wait_for_lock_waits(2)  # the second worker waits too, on the contact
+    workers = [started(lambda: inbound_route_task(first.pk), errors)]
+    wait_for_lock_waits(1)  # the first worker: contact locked, waiting for the enrollment
+    workers.append(started(lambda: inbound_route_task(second.pk), errors))
+    wait_for_lock_waits(2)  # the second worker waits too, on the contact
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.routed_at, second.routed_at) == (None, None)  # nothing committed yet
@@ -159,58 +135,6 @@ def test_a_contact_s_second_message_waits_while_the_first_is_being_routed(demo_p
     assert not OutboundMessage.objects.filter(purpose="fallback").exists()
 
 
-def _started(func, errors: list) -> threading.Thread:
-    """`func` running in a thread of its own (and database connection); what it raises
-    goes to `errors`, for the test's thread to report."""
-
-    def run():
-        try:
-            func()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
-def _hold_row(model, pk, errors: list) -> tuple[threading.Event, threading.Event, threading.Thread]:
-    """A thread that locks one row (SELECT … FOR UPDATE) and holds it until `release` is
-    set: whatever needs that row waits meanwhile. Returns (held, release, the thread)."""
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        try:
-            with transaction.atomic():
-                model.objects.select_for_update().get(pk=pk)
-                held.set()
-                release.wait(timeout=60)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    return held, release, thread
-
-
-def _wait_for_lock_waits(n: int) -> None:
-    """Until `n` sessions of this database wait on a row lock (pg_stat_activity)."""
-    with connections["default"].cursor() as cursor:
-        for _ in range(600):
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0] >= n:
-                return
-            threading.Event().wait(0.05)
-    raise AssertionError(f"{n} sessions never waited on a lock")
-
-
 def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model, sms_outbox):
     """A marketer opts the contact out in the admin while a worker is routing the contact's
     QUOTE: the opt-out waits for the reply's transaction, then ends the enrollment the
@@ -230,7 +154,7 @@ def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model,
     marketer = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
 
     errors: list[BaseException] = []
-    held, release, holder = _hold_row(Enrollment, enrollment.pk, errors)
+    held, release, holder = hold_row(Enrollment, enrollment.pk, errors)
 
     def admin_opt_out():
         admin = Client()
@@ -241,10 +165,10 @@ def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model,
         assert response.status_code == 302
 
     assert held.wait(timeout=30)
-    worker = _started(lambda: inbound_route_task(quote.pk), errors)
-    _wait_for_lock_waits(1)
-    admin = _started(admin_opt_out, errors)
-    _wait_for_lock_waits(2)  # the opt-out waits for the contact's row
+    worker = started(lambda: inbound_route_task(quote.pk), errors)
+    wait_for_lock_waits(1)
+    admin = started(admin_opt_out, errors)
+    wait_for_lock_waits(2)  # the opt-out waits for the contact's row
 
     release.set()
     for t in (holder, worker, admin):
@@ -284,7 +208,7 @@ def test_the_webhook_never_waits_behind_a_contact_lock(demo_plan, settings):
             held.set()
             release.wait(timeout=15)
 
-    holder = _started(hold_the_contact, errors)
+    holder = started(hold_the_contact, errors)
     assert held.wait(timeout=30)
     try:
         response = twilio.post("/twilio/sms/", inbound_payload(PHONE, "QUOTE"))
