@@ -1,5 +1,6 @@
 """Shared pytest fixtures and the helpers beside them: settings for tests, a client that
-signs like Twilio, the texts sent, the demo plan's texts, a Marketer, the timers job."""
+signs like Twilio, the texts sent, the demo plan's texts, a Marketer, users of the REST API
+and their tokens, the timers job."""
 
 import os
 import re
@@ -122,6 +123,29 @@ def marketer_client(client, marketer):
     """The test client logged in as the Marketer."""
     client.force_login(marketer)
     return client
+
+
+def api_user(username: str, *permissions: str):
+    """A user of the REST API (a shop's or a CRM's integration: no admin) holding
+    `permissions`, each "app_label.codename"."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(username=username)
+    for permission in permissions:
+        app_label, codename = permission.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
+
+
+def token_auth(user) -> dict:
+    """The test client's Authorization header with `user`'s API token (made on first use)."""
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=user)
+    return {"HTTP_AUTHORIZATION": f"Token {token.key}"}
 
 
 # The demo plan's texts (automation/services/demo_plan.py), as its contacts read them.

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.test import Client
 
 from automation.models import Enrollment, EnrollmentStep
-from conftest import QUOTED, TwilioClient, bodies, inbound_payload
+from conftest import QUOTED, TwilioClient, api_user, bodies, inbound_payload, token_auth
 from contacts.models import Contact
 from messaging.models import OutboundMessage
 from tests.threads import all_at_once, hold_row, started, wait_for_lock_waits
@@ -222,25 +222,18 @@ def test_the_webhook_never_waits_behind_a_contact_lock(demo_plan, settings):
     assert Interaction.objects.filter(contact=contact, direction="inbound", body="QUOTE").exists()
 
 
-def test_the_same_event_posted_at_once_is_kept_once(django_user_model):
+def test_the_same_event_posted_at_once_is_kept_once():
     """CONTRACT §7: event_id is the idempotency key, also when a shop retries in parallel;
     when the retries disagree about the number, the number that won keeps the event and
     the other is refused (409), its contact made in the race rolled back."""
     import json
 
-    from django.contrib.auth.models import Permission
-    from rest_framework.authtoken.models import Token
-
-    user = django_user_model.objects.create_user(username="shop")
-    user.user_permissions.add(Permission.objects.get(codename="add_interaction"))
-    token = Token.objects.create(user=user).key
+    auth = token_auth(api_user("shop", "tracking.add_interaction"))
 
     def poster(phones):
         def post():
             body = json.dumps({"event_id": "order-1", "phone": next(phones), "type": "purchase"})
-            response = Client().post(
-                "/api/events/", body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}"
-            )
+            response = Client().post("/api/events/", body, content_type="application/json", **auth)
             return response.status_code, response.json()
 
         return post

@@ -6,12 +6,10 @@ redirected but never counted; the messages API lists each message's links and cl
 import re
 
 import pytest
-from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
 
 from automation.models import Enrollment
 from automation.tests.factories import ask, plan_make, send
-from conftest import TEST_PUBLIC_BASE_URL, bodies
+from conftest import TEST_PUBLIC_BASE_URL, api_user, bodies, token_auth
 from contacts.models import Contact
 from tracking.models import GoalConversion, Interaction, TrackedLink
 from tracking.services import links_shorten
@@ -214,22 +212,16 @@ def test_a_click_moves_only_the_journey_that_sent_the_link(text_in, sms_outbox, 
     assert statuses == ["active", "completed"]
 
 
-def test_the_messages_api_lists_each_message_s_links_and_clicks(
-    text_in, sms_outbox, click, client, django_user_model
-):
+def test_the_messages_api_lists_each_message_s_links_and_clicks(text_in, sms_outbox, click, client):
     link_plan()
     text_in(PHONE, "spring")
     (code,) = codes(sms_outbox[0].body)
     click(code)
     click(code)
 
-    reader = django_user_model.objects.create_user(username="reader")
-    reader.user_permissions.add(Permission.objects.get(codename="view_contact"))
-    token, _ = Token.objects.get_or_create(user=reader)
+    reader = api_user("reader", "contacts.view_contact")
     contact = Contact.objects.get(phone=PHONE)
-    results = client.get(
-        f"/api/contacts/{contact.pk}/messages/", HTTP_AUTHORIZATION=f"Token {token.key}"
-    ).json()["results"]
+    results = client.get(f"/api/contacts/{contact.pk}/messages/", **token_auth(reader)).json()["results"]
     outbound = [m for m in results if m["direction"] == "outbound"]
     assert outbound[0]["links"] == [
         {

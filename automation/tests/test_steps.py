@@ -11,7 +11,7 @@ import time_machine
 from automation.models import Enrollment, EnrollmentStep
 from automation.services.plans import plan_import
 from automation.tests.factories import ask, plan_make, send, the_enrollment
-from conftest import bodies
+from conftest import bodies, token_auth
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import OutboundMessage
@@ -188,10 +188,8 @@ def test_split_random_takes_a_branch_in_proportion_and_keeps_it(text_in, sms_out
     assert EnrollmentStep.objects.filter(step_id__in=["a", "b"], detail__startswith="branch ").count() == 80
     # The contact API shows the branch taken.
     client.force_login(admin_user)
-    from rest_framework.authtoken.models import Token
 
-    token = Token.objects.create(user=admin_user)
-    body = client.get("/api/contacts/", {"phone": phones[0]}, HTTP_AUTHORIZATION=f"Token {token.key}").json()
+    body = client.get("/api/contacts/", {"phone": phones[0]}, **token_auth(admin_user)).json()
     assert body["results"][0]["enrollments"][0]["branches"] == {"ab": taken[0]}
 
 
