@@ -9,6 +9,7 @@ from django.db import transaction
 from django.test import Client
 
 from automation.models import Enrollment, EnrollmentStep
+from automation.tests.conftest import codes
 from conftest import QUOTED, TwilioClient, api_user, bodies, inbound_payload, token_auth
 from contacts.models import Contact
 from messaging.models import OutboundMessage
@@ -260,8 +261,6 @@ def test_the_same_event_posted_at_once_is_kept_once():
 def test_simultaneous_first_clicks_make_one_link_click_event(sms_outbox):
     """Eight taps on one tracked link at once: eight clicks counted, one link_click event,
     one move of the journey waiting for it."""
-    import re
-
     from automation.tests.factories import plan_make, send
     from tracking.models import TrackedLink
 
@@ -274,7 +273,7 @@ def test_simultaneous_first_clicks_make_one_link_click_event(sms_outbox):
         ],
     )
     assert TwilioClient(Client()).post("/twilio/sms/", inbound_payload(PHONE, "spring")).status_code == 200
-    code = re.search(r"/l/([A-Za-z0-9_-]+)", sms_outbox[0].body).group(1)
+    (code,) = codes(sms_outbox[0].body)
     statuses = all_at_once(
         lambda: Client().get(f"/l/{code}", HTTP_USER_AGENT="Mozilla/5.0 (iPhone)").status_code
     )

@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from automation.models import BulkEnrollmentJob, Enrollment, Plan
-from automation.tests.admin_forms import page_data
+from automation.tests.admin_forms import post_step
 from automation.tests.factories import ask, plan_document, plan_make
 from conftest import bodies
 from contacts.tests.factories import ContactFactory
@@ -86,8 +86,7 @@ def test_a_text_that_renders_past_the_cap_fails_that_message_not_the_request(tex
 def _post_plan(client, text: str):
     """Write `text` as the question of a plan's one step, on the step's page."""
     plan = plan_make(slug="texts", steps=[ask("start", "Hi")], publish=False)
-    url = reverse("admin:automation_plan_step", args=[plan.pk, "start"])
-    return client.post(url, page_data(client.get(url)) | {"text": text})
+    return post_step(client, plan, "start", text=text)
 
 
 @pytest.mark.parametrize(

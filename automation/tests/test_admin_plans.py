@@ -9,37 +9,12 @@ import re
 import pytest
 from django.urls import reverse
 
-from automation.models import Enrollment, Plan, PlanRevision
+from automation.models import Enrollment, Plan
 from automation.services.plans import document_dump, plan_import
-from automation.tests.admin_forms import page_data
-from automation.tests.factories import plan_document, plan_make
-from automation.tests.test_plan_format import EVERYTHING
+from automation.tests.admin_forms import change_url, newest, page_data, post_change, post_step, step_url
+from automation.tests.factories import EVERYTHING, plan_document, plan_make
 
 pytestmark = pytest.mark.django_db
-
-
-def change_url(plan: Plan) -> str:
-    return reverse("admin:automation_plan_change", args=[plan.pk])
-
-
-def newest(plan: Plan) -> PlanRevision:
-    return plan.revisions.order_by("-number").first()
-
-
-def post_change(client, plan: Plan, follow: bool = False, **changes):
-    """Post the plan page as it is shown, with `changes` to its fields."""
-    data = page_data(client.get(change_url(plan))) | changes
-    return client.post(change_url(plan), data, follow=follow)
-
-
-def step_url(plan: Plan, step_id: str) -> str:
-    return reverse("admin:automation_plan_step", args=[plan.pk, step_id])
-
-
-def post_step(client, plan: Plan, step_id: str, url: str | None = None, **changes):
-    """Post a step's page as it is shown, with `changes` to its fields."""
-    url = url or step_url(plan, step_id)
-    return client.post(url, page_data(client.get(url)) | changes)
 
 
 def _status(plan: Plan) -> str:

@@ -10,8 +10,8 @@ import time_machine
 
 from automation.models import Enrollment, PlanRevision
 from automation.revisions import revision_cache_clear
+from automation.tests.admin_forms import newest, post_change, post_step
 from automation.tests.factories import ask, plan_make, send
-from automation.tests.test_admin_plans import newest, post_change, post_step
 from conftest import bodies
 
 pytestmark = pytest.mark.django_db

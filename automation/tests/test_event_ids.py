@@ -8,7 +8,7 @@ import json
 import pytest
 
 from automation.models import Enrollment
-from automation.tests.test_links import click, codes, link_plan  # noqa: F401 - click is a fixture
+from automation.tests.conftest import codes, link_plan
 from conftest import api_user, token_auth
 from contacts.models import ConsentEvent, Contact
 from tracking.models import Interaction
@@ -75,12 +75,7 @@ def test_two_shops_may_both_send_order_1001(post):
     assert Interaction.objects.filter(event_id="1001").count() == 2
 
 
-def test_a_shop_s_event_id_never_takes_the_place_of_a_link_s_first_click(
-    post,
-    text_in,
-    sms_outbox,
-    click,  # noqa: F811 - the fixture
-):
+def test_a_shop_s_event_id_never_takes_the_place_of_a_link_s_first_click(post, text_in, sms_outbox, click):
     link_plan()
     text_in(PHONE, "spring")
     (code,) = codes(sms_outbox[0].body)

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from automation.models import EnrollmentStep, HttpSecret, Plan
-from automation.tests.admin_forms import page_data
+from automation.tests.admin_forms import newest, page_data
 from automation.tests.web_service import web_service
 from conftest import bodies
 
@@ -136,7 +136,7 @@ def test_the_step_form_names_secrets_on_a_line_of_their_own(admin_client, tmp_pa
         url, data | {"secret_headers": "Authorization: shop-api-key\nX-Other: crm-token"}
     )
     assert response.status_code == 302
-    headers = plan.revisions.order_by("-number").first().document["steps"][0]["headers"]
+    headers = newest(plan).document["steps"][0]["headers"]
     assert headers == {
         "X-Echo": "{{ contact.phone }}",
         "Authorization": {"secret": "shop-api-key"},

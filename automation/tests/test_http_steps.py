@@ -10,10 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import responses
 import time_machine
-from django.urls import reverse
 
 from automation.models import EnrollmentStep
-from automation.tests.admin_forms import page_data
+from automation.tests.admin_forms import newest, post_step
 from automation.tests.factories import ask, plan_make, send, the_enrollment
 from automation.tests.web_service import answer_json, web_service
 from conftest import bodies
@@ -306,16 +305,15 @@ def test_a_garbled_answer_is_a_failure_never_an_error(text_in, sms_outbox, setti
 
 def test_the_step_form_sends_a_json_object_or_a_text_and_says_when_json_is_broken(admin_client):
     plan = http_plan()
-    url = reverse("admin:automation_plan_step", args=[plan.pk, "call"])
 
     def post(body):
-        return admin_client.post(url, page_data(admin_client.get(url)) | {"body": body})
+        return post_step(admin_client, plan, "call", body=body)
 
     broken = post('{"points": {{ contact.attributes.points }}}')
     assert "looks like JSON but is not" in str(broken.context["form"].errors["body"])
     assert post('{"points": "{{ contact.attributes.points }}", "n": 5}').status_code == 302
-    call = plan.revisions.order_by("-number").first().document["steps"][0]
+    call = newest(plan).document["steps"][0]
     assert call["body"] == {"points": "{{ contact.attributes.points }}", "n": 5}
     assert post("{{ contact.first_name }} said hi").status_code == 302
-    call = plan.revisions.order_by("-number").first().document["steps"][0]
+    call = newest(plan).document["steps"][0]
     assert call["body"] == "{{ contact.first_name }} said hi"

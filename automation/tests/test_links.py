@@ -3,11 +3,10 @@
 ``link_click`` event for the journey that sent the link; link previews and HEAD are
 redirected but never counted; the messages API lists each message's links and clicks."""
 
-import re
-
 import pytest
 
 from automation.models import Enrollment
+from automation.tests.conftest import codes, link_plan
 from automation.tests.factories import ask, plan_make, send
 from conftest import TEST_PUBLIC_BASE_URL, api_user, bodies, token_auth
 from contacts.models import Contact
@@ -17,36 +16,6 @@ from tracking.services import links_shorten
 pytestmark = pytest.mark.django_db
 
 PHONE = "+14155550123"
-SHORT = re.compile(re.escape(TEST_PUBLIC_BASE_URL) + r"/l/([A-Za-z0-9_-]{12})")
-BROWSER = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
-)
-
-
-def codes(text: str) -> list[str]:
-    return SHORT.findall(text)
-
-
-@pytest.fixture
-def click(client, django_capture_on_commit_callbacks):
-    def get(code: str, *, agent: str = BROWSER, method: str = "get"):
-        with django_capture_on_commit_callbacks(execute=True):
-            return getattr(client, method)(f"/l/{code}", HTTP_USER_AGENT=agent)
-
-    return get
-
-
-def link_plan(**top):
-    return plan_make(
-        entry={"trigger": "keyword", "keywords": ["SPRING"]},
-        steps=[
-            send("offer", "Spring sale: https://shop.example.com/spring?utm=sms. Ends Sunday!", "wait"),
-            {"id": "wait", "type": "wait_event", "event": "link_click", "next": "thanks",
-             "timeout": {"after": "P1D", "next": None}},
-            ask("thanks", "Glad you looked! Reply SIZE for your size guide."),
-        ],
-        **top,
-    )  # fmt: skip
 
 
 def test_a_plan_s_links_are_sent_as_tracked_links(text_in, sms_outbox):

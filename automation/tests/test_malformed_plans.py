@@ -15,16 +15,14 @@ from django.urls import reverse
 
 from automation.models import Plan, PlanRevision
 from automation.services.plans import plan_import
-from automation.tests.test_plan_format import EVERYTHING, step
+from automation.tests.factories import EVERYTHING, mutate, step
 from tracking.models import Goal
 
 pytestmark = pytest.mark.django_db
 
 
 def changed(change) -> str:
-    document = copy.deepcopy(EVERYTHING)
-    change(document)
-    return json.dumps(document)  # NaN as NaN; "\ud800" as its escape, as a file would have it
+    return json.dumps(mutate(change))  # NaN as NaN; "\ud800" as its escape, as a file would have it
 
 
 def deep(levels: int) -> str:
