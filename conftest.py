@@ -1,6 +1,6 @@
 """Shared pytest fixtures and the helpers beside them: settings for tests, a client that
 signs like Twilio, the texts sent, the demo plan's texts, a Marketer, users of the REST API
-and their tokens, the timers job."""
+and their tokens, a management command's output, the timers job."""
 
 import os
 import re
@@ -218,18 +218,38 @@ def bodies(outbox, to: str | None = None) -> list[str]:
     return [m.body for m in outbox if to is None or m.to == to]
 
 
+def command(*args: str, **options) -> tuple[str, str]:
+    """Run a management command as an operator does (``call_command``); what it wrote to
+    stdout and to stderr."""
+    from django.core.management import call_command
+
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+def command_refused(*args: str) -> str:
+    """Run a management command that must refuse (exit status 1, nothing on stdout); what it
+    wrote to stderr."""
+    from django.core.management import call_command
+
+    out, err = StringIO(), StringIO()
+    with pytest.raises(SystemExit) as refused:
+        call_command(*args, stdout=out, stderr=err)
+    assert (refused.value.code, out.getvalue()) == (1, ""), err.getvalue()
+    return err.getvalue()
+
+
 @pytest.fixture
 def timers(django_capture_on_commit_callbacks):
     """The timers job as cron runs it, ``process_timeouts [--as-of WHEN]``, its texts sent
     after commit: ``timers(when=None)`` → how many timers fired (the count it printed)."""
-    from django.core.management import call_command
 
     def run(when: datetime | None = None) -> int:
-        out = StringIO()
         with django_capture_on_commit_callbacks(execute=True):
-            call_command("process_timeouts", *(["--as-of", when.isoformat()] if when else []), stdout=out)
-        fired = re.fullmatch(r"Fired (\d+) timeouts? as of \S+\.\n", out.getvalue())
-        assert fired, out.getvalue()
+            out, _ = command("process_timeouts", *(["--as-of", when.isoformat()] if when else []))
+        fired = re.fullmatch(r"Fired (\d+) timeouts? as of \S+\.\n", out)
+        assert fired, out
         return int(fired.group(1))
 
     return run

@@ -1,12 +1,10 @@
 """manage.py simulate_sms FROM_NUMBER "TEXT" (CONTRACT §4): prints the answer, stores and sends nothing."""
 
-from io import StringIO
-
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from automation.models import Enrollment
-from conftest import INVITE, QUOTED, bodies
+from conftest import INVITE, QUOTED, bodies, command
 from contacts.models import Contact
 from messaging.models import OutboundMessage
 from tracking.models import GoalConversion, Interaction
@@ -15,9 +13,7 @@ PHONE = "+12125550123"
 
 
 def simulate(*args) -> str:
-    out = StringIO()
-    call_command("simulate_sms", *args, stdout=out)
-    return out.getvalue()
+    return command("simulate_sms", *args)[0]
 
 
 def counts():

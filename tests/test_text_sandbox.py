@@ -3,20 +3,17 @@ read-only context, cost a bounded amount, and are sent as written. Issue 18, poi
 name is a key or an index, never an attribute or a method; a text is bounded in memory and
 time, not only in length (what a filter makes, how deep blocks nest, the work of a render)."""
 
-import json
 import tracemalloc
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from automation.models import BulkEnrollmentJob, Enrollment, Plan
 from automation.tests.admin_forms import post_step
-from automation.tests.factories import ask, plan_document, plan_make
-from conftest import bodies
+from automation.tests.factories import ask, plan_document, plan_file, plan_make
+from conftest import bodies, command_refused
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
 
@@ -167,12 +164,9 @@ WITH_NESTING = "{% with %} may be nested at most 3 deep (one {% with a=… b=…
 
 
 def test_the_reports_doubling_text_is_refused_at_plan_import(tmp_path):
-    path = tmp_path / "plan.json"
-    path.write_text(json.dumps(plan_document(slug="doubling", steps=[ask("start", DOUBLING)])))
-    err = StringIO()
-    with pytest.raises(SystemExit):
-        call_command("plan_import", str(path), stdout=StringIO(), stderr=err)
-    assert err.getvalue().strip() == f"step 'start', text: {WITH_NESTING}"
+    document = plan_document(slug="doubling", steps=[ask("start", DOUBLING)])
+    err = command_refused("plan_import", plan_file(tmp_path, document))
+    assert err.strip() == f"step 'start', text: {WITH_NESTING}"
     assert not Plan.objects.exists()
 
 

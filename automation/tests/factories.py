@@ -5,6 +5,7 @@ one a contact's texts made (``the_enrollment``)."""
 
 import copy
 import itertools
+import json
 from datetime import timedelta
 
 import factory
@@ -112,6 +113,13 @@ def mutate(change) -> dict:
 def step(document: dict, step_id: str) -> dict:
     """The step of `document` with that id."""
     return next(s for s in document["steps"] if s["id"] == step_id)
+
+
+def plan_file(tmp_path, document: dict | str, name: str = "plan.json") -> str:
+    """`document` (or a text as it is) saved as a file, as a marketer saves one; its path."""
+    path = tmp_path / name
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    return str(path)
 
 
 def plan_make(*, status: str = Plan.Status.ACTIVE, publish: bool = True, **kwargs) -> Plan:

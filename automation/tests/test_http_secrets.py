@@ -5,16 +5,15 @@ given the model's permissions sees the secrets, never a value back. The web serv
 real server on 127.0.0.1."""
 
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from automation.models import EnrollmentStep, HttpSecret, Plan
 from automation.tests.admin_forms import newest, page_data
+from automation.tests.factories import plan_file
 from automation.tests.web_service import web_service
-from conftest import bodies
+from conftest import bodies, command, command_refused
 
 pytestmark = pytest.mark.django_db
 
@@ -40,16 +39,8 @@ def plan_document(url: str) -> dict:
     }  # fmt: skip
 
 
-def run(*args) -> tuple[str, str]:
-    out, err = StringIO(), StringIO()
-    call_command(*args, stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
-
-
 def plan_import_file(tmp_path, document) -> tuple[str, str]:
-    path = tmp_path / "plan.json"
-    path.write_text(json.dumps(document))
-    return run("plan_import", str(path), "--warnings")
+    return command("plan_import", plan_file(tmp_path, document), "--warnings")
 
 
 def test_the_call_sends_the_secret_and_the_plan_holds_only_its_name(tmp_path, text_in, sms_outbox, settings):
@@ -66,7 +57,7 @@ def test_the_call_sends_the_secret_and_the_plan_holds_only_its_name(tmp_path, te
     assert heard.json() == {"peek": ""}
     assert bodies(sms_outbox) == ["Done."]
 
-    exported, _ = run("plan_export", "points")
+    exported, _ = command("plan_export", "points")
     assert json.loads(exported)["steps"][0]["headers"]["Authorization"] == {"secret": "shop-api-key"}
     assert "9f3c1e7a" not in exported
     assert "9f3c1e7a" not in json.dumps(Plan.objects.get(slug="points").published.document)
@@ -111,12 +102,7 @@ def test_a_secret_this_server_lacks_is_a_warning_then_a_failure_naming_it(
 def test_a_header_that_is_neither_text_nor_a_secret_is_refused(tmp_path, headers, expected):
     document = plan_document("https://shop.example.com/points")
     document["steps"][0]["headers"] = headers
-    path = tmp_path / "plan.json"
-    path.write_text(json.dumps(document))
-    err = StringIO()
-    with pytest.raises(SystemExit):
-        call_command("plan_import", str(path), stdout=StringIO(), stderr=err)
-    assert expected in err.getvalue()
+    assert expected in command_refused("plan_import", plan_file(tmp_path, document))
 
 
 def test_the_step_form_names_secrets_on_a_line_of_their_own(admin_client, tmp_path):

@@ -15,7 +15,8 @@ from django.urls import reverse
 
 from automation.models import Plan, PlanRevision
 from automation.services.plans import plan_import
-from automation.tests.factories import EVERYTHING, mutate, step
+from automation.tests.factories import EVERYTHING, mutate, plan_file, step
+from conftest import command_refused
 from tracking.models import Goal
 
 pytestmark = pytest.mark.django_db
@@ -115,14 +116,8 @@ def page(response) -> str:
 
 @pytest.mark.parametrize(("text", "expected"), [m[1:] for m in MALFORMED], ids=IDS)
 def test_plan_import_refuses_it(stored, tmp_path, text, expected):
-    path = tmp_path / "plan.json"
-    path.write_bytes(text.encode("utf-8"))
-    out, err = StringIO(), StringIO()
-    with pytest.raises(SystemExit) as exc:
-        call_command("plan_import", str(path), stdout=out, stderr=err)
-    assert exc.value.code == 1
-    assert expected in err.getvalue(), err.getvalue()
-    assert out.getvalue() == ""
+    err = command_refused("plan_import", plan_file(tmp_path, text))
+    assert expected in err, err
 
 
 @pytest.mark.parametrize(("text", "expected"), [m[1:] for m in MALFORMED], ids=IDS)

@@ -4,40 +4,28 @@ revisions are made only when the content differs."""
 
 import copy
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from automation.models import Plan, PlanRevision
-from automation.tests.factories import EVERYTHING, mutate, step
+from automation.tests.factories import EVERYTHING, mutate, plan_file, step
+from conftest import command, command_refused
 from tracking.models import Goal
 
 pytestmark = pytest.mark.django_db
 
 
-def write(tmp_path, document, name="plan.json"):
-    path = tmp_path / name
-    path.write_text(json.dumps(document) if not isinstance(document, str) else document)
-    return str(path)
-
-
-def run(*args):
-    out, err = StringIO(), StringIO()
-    call_command(*args, stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
-
-
 def export(slug, *extra):
-    return json.loads(run("plan_export", slug, *extra)[0])
+    return json.loads(command("plan_export", slug, *extra)[0])
 
 
 def test_every_step_type_round_trips(tmp_path):
-    out, _ = run("plan_import", write(tmp_path, EVERYTHING))
+    out, _ = command("plan_import", plan_file(tmp_path, EVERYTHING))
     assert out.strip() == "Imported everything revision 1"
     exported = export("everything")
     assert exported == EVERYTHING
-    assert run("plan_import", write(tmp_path, exported, "again.json"))[0].strip() == "unchanged"
+    assert command("plan_import", plan_file(tmp_path, exported, "again.json"))[0].strip() == "unchanged"
     assert PlanRevision.objects.count() == 1
     assert {g.slug for g in Goal.objects.all()} == {"answered", "bought"}  # created when missing
     assert Plan.objects.get(slug="everything").status == Plan.Status.ACTIVE
@@ -49,7 +37,7 @@ def test_defaults_are_filled_in_and_exported(tmp_path):
         "start": "s",
         "steps": [{"id": "s", "type": "send", "text": "Hi", "next": None}],
     }
-    run("plan_import", write(tmp_path, minimal))
+    command("plan_import", plan_file(tmp_path, minimal))
     exported = export("mini")
     assert exported["format"] == "smsjourney.plan/1"
     assert (exported["name"], exported["reentry"], exported["lifetime"], exported["track_links"]) == (
@@ -59,32 +47,32 @@ def test_defaults_are_filled_in_and_exported(tmp_path):
         True,
     )
     assert exported["entry"] == {"trigger": "none", "sender": None}
-    assert run("plan_import", write(tmp_path, exported, "e.json"))[0].strip() == "unchanged"
+    assert command("plan_import", plan_file(tmp_path, exported, "e.json"))[0].strip() == "unchanged"
 
 
 def test_changed_content_makes_a_new_revision_and_export_picks_any(tmp_path):
-    run("plan_import", write(tmp_path, EVERYTHING))
+    command("plan_import", plan_file(tmp_path, EVERYTHING))
     changed = copy.deepcopy(EVERYTHING)
     changed["steps"][0]["text"] = "Hello again!"
-    assert run("plan_import", write(tmp_path, changed))[0].strip() == "Imported everything revision 2"
+    assert command("plan_import", plan_file(tmp_path, changed))[0].strip() == "Imported everything revision 2"
     assert export("everything")["steps"][0]["text"] == "Hello again!"
     assert export("everything", "--revision", "1")["steps"][0]["text"] == "Hi {{ contact.first_name }}!"
     with pytest.raises(CommandError, match="no revision 9"):
-        run("plan_export", "everything", "--revision", "9")
+        command("plan_export", "everything", "--revision", "9")
     with pytest.raises(CommandError, match="no plan 'nope'"):
-        run("plan_export", "nope")
+        command("plan_export", "nope")
 
 
 def test_draft_import_is_not_published(tmp_path):
-    run("plan_import", write(tmp_path, EVERYTHING))
+    command("plan_import", plan_file(tmp_path, EVERYTHING))
     changed = copy.deepcopy(EVERYTHING)
     changed["name"] = "Draft name"
-    out, _ = run("plan_import", write(tmp_path, changed), "--draft")
+    out, _ = command("plan_import", plan_file(tmp_path, changed), "--draft")
     assert out.strip() == "Imported everything revision 2"
     plan = Plan.objects.get(slug="everything")
     assert (plan.published.number, plan.name) == (1, "Everything")
     # Importing the same content without --draft publishes that draft.
-    assert run("plan_import", write(tmp_path, changed))[0].strip() == "Imported everything revision 2"
+    assert command("plan_import", plan_file(tmp_path, changed))[0].strip() == "Imported everything revision 2"
     assert Plan.objects.get(slug="everything").published.number == 2
 
 
@@ -93,7 +81,7 @@ def test_import_reads_standard_input(tmp_path, monkeypatch):
     import sys
 
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(EVERYTHING)))
-    assert run("plan_import", "-")[0].strip() == "Imported everything revision 1"
+    assert command("plan_import", "-")[0].strip() == "Imported everything revision 1"
 
 
 REFUSALS = [
@@ -169,16 +157,12 @@ REFUSALS = [
 
 @pytest.mark.parametrize(("change", "expected"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS])
 def test_every_refusal_names_the_step_and_field_and_changes_nothing(tmp_path, change, expected):
-    run("plan_import", write(tmp_path, EVERYTHING))
+    command("plan_import", plan_file(tmp_path, EVERYTHING))
     before = list(PlanRevision.objects.values_list("pk", "document"))
-    out, err = StringIO(), StringIO()
-    with pytest.raises(SystemExit) as exc:
-        call_command("plan_import", write(tmp_path, mutate(change), "bad.json"), stdout=out, stderr=err)
-    assert exc.value.code == 1
-    assert expected in err.getvalue(), err.getvalue()
-    assert all(line.startswith(("plan", "step ")) for line in err.getvalue().splitlines())  # one per problem
+    err = command_refused("plan_import", plan_file(tmp_path, mutate(change), "bad.json"))
+    assert expected in err, err
+    assert all(line.startswith(("plan", "step ")) for line in err.splitlines())  # one per problem
     assert list(PlanRevision.objects.values_list("pk", "document")) == before
-    assert out.getvalue() == ""
 
 
 @pytest.mark.parametrize(
@@ -191,15 +175,10 @@ def test_every_refusal_names_the_step_and_field_and_changes_nothing(tmp_path, ch
     ],
 )
 def test_garbage_is_refused_with_a_reason(tmp_path, text, expected):
-    with pytest.raises(SystemExit):
-        err = StringIO()
-        try:
-            call_command("plan_import", write(tmp_path, text), stdout=StringIO(), stderr=err)
-        finally:
-            assert expected in err.getvalue()
+    assert expected in command_refused("plan_import", plan_file(tmp_path, text))
     assert not Plan.objects.exists()
 
 
 def test_a_missing_file_is_a_clear_error():
     with pytest.raises(CommandError, match="cannot be read"):
-        run("plan_import", "/nonexistent/plan.json")
+        command("plan_import", "/nonexistent/plan.json")

@@ -21,6 +21,7 @@ from automation.services.plans import (
     plan_rollback,
 )
 from automation.tests.factories import plan_document, plan_make
+from conftest import command
 from tracking.models import Goal
 
 pytestmark = pytest.mark.django_db
@@ -134,9 +135,7 @@ def test_a_draft_with_another_slug_is_refused():
 
 
 def _export(slug: str = DEMO_SLUG) -> dict:
-    out = StringIO()
-    call_command("plan_export", slug, stdout=out)
-    return json.loads(out.getvalue())
+    return json.loads(command("plan_export", slug)[0])
 
 
 def test_load_demo_plan_creates_the_contract_journey():

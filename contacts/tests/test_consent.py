@@ -5,7 +5,7 @@ an opt-out wins."""
 import pytest
 
 from automation.tests.factories import ask, plan_make
-from conftest import INVITE, bodies
+from conftest import INVITE, bodies, command_refused
 from contacts.imports import contacts_import_csv
 from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
@@ -187,20 +187,12 @@ def test_double_opt_in_records_consent_on_the_yes_not_on_the_keyword(text_in, sm
 
 
 def test_double_opt_in_needs_a_first_step_that_asks_for_yes(tmp_path):
-    import io
-    import json
 
-    from django.core.management import call_command
-
-    from automation.tests.factories import plan_document, send
+    from automation.tests.factories import plan_document, plan_file, send
 
     document = plan_document(slug="bad", double_opt_in=True, steps=[send("hi", "Deals!")])
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(document))
-    err = io.StringIO()
-    with pytest.raises(SystemExit):
-        call_command("plan_import", str(path), stderr=err)
-    assert "plan, double_opt_in: the first step must ask for a YES" in err.getvalue()
+    err = command_refused("plan_import", plan_file(tmp_path, document, "bad.json"))
+    assert "plan, double_opt_in: the first step must ask for a YES" in err
 
 
 def test_a_plan_without_double_opt_in_exports_as_it_was(tmp_path):

@@ -1,7 +1,6 @@
 """Outbound sending: queue, send, retry, permanent errors. Twilio faked at the HTTP layer."""
 
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -23,16 +22,12 @@ from messaging.services import (
     outbound_release_due,
     outbound_send,
 )
-from messaging.tests.conftest import created, error, messages_url
+from messaging.tests.conftest import created, error, form, messages_url
 from tracking.models import Interaction
 
 pytestmark = pytest.mark.django_db
 
 SID = "SM" + "5" * 32
-
-
-def form(call) -> dict:
-    return {k: v[0] for k, v in parse_qs(call.request.body).items()}
 
 
 def queue(contact, body="Hi! Reply QUOTE.", *, purpose="prompt", answers_contact=True, **kwargs):
