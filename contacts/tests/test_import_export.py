@@ -4,16 +4,14 @@ import io
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from contacts.imports import contacts_import_csv
 from contacts.models import Contact, ContactImport
 from contacts.resources import ContactResource
 from contacts.tests.factories import ContactFactory
+from contacts.tests.imports import HEADER, upload
 
 pytestmark = pytest.mark.django_db
-
-HEADER = "phone,first_name,last_name,email,timezone,opted_out\n"
 
 
 def test_import_normalises_phones_and_creates_or_updates():
@@ -101,13 +99,6 @@ def staff(django_user_model):
         )
     )
     return user
-
-
-def upload(client, content: bytes, *, name="contacts.csv", file_format="csv"):
-    return client.post(
-        "/admin/contacts/contact/import/",
-        {"file_format": file_format, "import_file": SimpleUploadedFile(name, content)},
-    )
 
 
 def test_admin_import_runs_in_the_background_and_its_page_shows_the_outcome(

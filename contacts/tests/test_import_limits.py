@@ -8,16 +8,14 @@ the background task reads the file."""
 import html
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 
 from contacts.models import Contact, ContactImport
 from contacts.tasks import contact_import_run_task
+from contacts.tests.imports import HEADER, upload
 
 pytestmark = pytest.mark.django_db
 
-HEADER = "phone,first_name,last_name,email,timezone,opted_out\n"
-URL = "/admin/contacts/contact/import/"
 
 # Bytes of each uploaded file that reached the handlers that keep it (Recorder).
 RECEIVED: list[int] = []
@@ -48,11 +46,6 @@ def received(settings):
 
 def rows(count: int, start: int = 0) -> str:
     return "".join(f"+1212{2000000 + i:07d},N{i},,,,\n" for i in range(start, start + count))
-
-
-def upload(client, content: str | bytes, *, name="contacts.csv", file_format="csv"):
-    data = content.encode() if isinstance(content, str) else content
-    return client.post(URL, {"file_format": file_format, "import_file": SimpleUploadedFile(name, data)})
 
 
 def says(response) -> str:
