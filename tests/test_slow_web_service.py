@@ -9,11 +9,10 @@ come while all four calls are still open."""
 
 import json
 import threading
-import time
 
 import pytest
 
-from automation.tests.web_service import web_service
+from automation.tests.web_service import drip, web_service
 from conftest import inbound_payload
 from tests.servers import log_tail, post_signed, wait_for, zero_setup_server
 
@@ -28,13 +27,7 @@ def held_open(release: threading.Event):
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
-        for i in range(len(body)):
-            if release.is_set():
-                handler.wfile.write(body[i:])
-                return
-            handler.wfile.write(body[i : i + 1])
-            handler.wfile.flush()
-            time.sleep(0.3)
+        drip(handler.wfile, body, every=0.3, until=release, then_rest=True)
 
     return answer
 

@@ -4,7 +4,6 @@ or faked at the HTTP layer with `responses`."""
 
 import json
 import socket
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +13,7 @@ import time_machine
 from automation.models import EnrollmentStep
 from automation.tests.admin_forms import newest, post_step
 from automation.tests.factories import ask, plan_make, send, the_enrollment
-from automation.tests.web_service import answer_json, web_service
+from automation.tests.web_service import answer_json, drip, web_service
 from conftest import bodies
 from contacts.tests.factories import ContactFactory
 
@@ -222,15 +221,6 @@ def test_save_paths_start_at_the_top_of_the_json_answer(text_in, sms_outbox, set
 # --- a slow or broken web service (issue 18, point 5) -----------------------------------------
 
 
-def drip(stop, data: bytes, wfile, every: float = 0.2) -> None:
-    for i in range(len(data)):
-        if stop.is_set():
-            return
-        wfile.write(data[i : i + 1])
-        wfile.flush()
-        time.sleep(every)
-
-
 def slow_body(service_stop):
     def answer(handler, heard):
         body = b'{"points": 1, "name": "Slow"}'.ljust(50)  # 50 bytes: ten seconds of drip
@@ -238,7 +228,7 @@ def slow_body(service_stop):
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
-        drip(service_stop(), body, handler.wfile)
+        drip(handler.wfile, body, every=0.2, until=service_stop())
 
     return answer
 
@@ -246,7 +236,12 @@ def slow_body(service_stop):
 def slow_headers(service_stop):
     def answer(handler, heard):
         body = b'{"points": 1, "name": "Slow"}'
-        drip(service_stop(), b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 50 + b"\r\n", handler.wfile)
+        drip(
+            handler.wfile,
+            b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 50 + b"\r\n",
+            every=0.2,
+            until=service_stop(),
+        )
         handler.wfile.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
 
     return answer
