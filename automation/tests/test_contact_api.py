@@ -14,6 +14,7 @@ from conftest import api_user, token_auth
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
+from messaging.tests.factories import OutboundMessageFactory
 from tracking.models import GoalConversion, Interaction
 from tracking.tests.factories import GoalFactory, InteractionFactory
 
@@ -333,21 +334,13 @@ def test_phone_filter_skips_test_contacts(api):
 
 
 def outbound(contact, *, body, sid, status, created_at):
-    interaction = InteractionFactory(
+    return OutboundMessageFactory(
         contact=contact,
-        direction=Interaction.Direction.OUTBOUND,
-        body=body,
-        provider_sid=sid,
-        created_at=created_at,
-    )
-    OutboundMessage.objects.create(
-        interaction=interaction,
-        contact=contact,
-        purpose=OutboundMessage.Purpose.PROMPT,
-        to_number=contact.phone,
         status=status,
-    )
-    return interaction
+        interaction__body=body,
+        interaction__provider_sid=sid,
+        interaction__created_at=created_at,
+    ).interaction
 
 
 def test_messages_shape_and_order(api):

@@ -8,25 +8,21 @@ from automation.tests.factories import EnrollmentFactory, ask, plan_make
 from automation.timeline import contact_timeline
 from contacts.models import ConsentEvent
 from contacts.tests.factories import ContactFactory
-from messaging.models import OutboundMessage
-from tracking.models import GoalConversion, Interaction
+from messaging.tests.factories import OutboundMessageFactory
+from tracking.models import GoalConversion
 from tracking.tests.factories import GoalFactory, InteractionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _outbound(contact, body, at, status, enrollment=None, error_code=""):
-    interaction = InteractionFactory(
-        contact=contact, direction=Interaction.Direction.OUTBOUND, body=body, created_at=at, provider_sid=None
-    )
-    OutboundMessage.objects.create(
-        interaction=interaction,
+    OutboundMessageFactory(
         contact=contact,
         enrollment=enrollment,
-        purpose="prompt",
-        to_number=contact.phone,
         status=status,
         error_code=error_code,
+        interaction__body=body,
+        interaction__created_at=at,
     )
 
 

@@ -19,6 +19,7 @@ from automation.tests.factories import EnrollmentFactory, ask, plan_make, send, 
 from conftest import bodies
 from contacts.models import Contact
 from messaging.models import DeliveryStatus, OutboundMessage
+from messaging.tests.factories import OutboundMessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -105,13 +106,8 @@ def test_a_reply_before_the_prompt_was_accepted_counts_too(plan):
     """The later of prompt accepted and last inbound: a prompt accepted late starts from then,
     a message from the contact after the prompt started waiting pushes it."""
     e = EnrollmentFactory(plan=plan, step_id="ask", enrolled_at=T0, last_inbound_at=T0 + timedelta(hours=2))
-    outbound = OutboundMessage.objects.create(
-        interaction=e.contact.interactions.create(direction="outbound", body=PROMPT, created_at=T0),
-        contact=e.contact,
-        enrollment=e,
-        step_id="ask",
-        purpose="prompt",
-        to_number=e.contact.phone,
+    outbound = OutboundMessageFactory(
+        contact=e.contact, enrollment=e, step_id="ask", interaction__body=PROMPT, interaction__created_at=T0
     )
     enrollment_prompt_sent(outbound_id=outbound.pk, sent_at=T0 + timedelta(hours=1))
     e = Enrollment.objects.get(pk=e.pk)
@@ -121,13 +117,8 @@ def test_a_reply_before_the_prompt_was_accepted_counts_too(plan):
 
 def test_prompt_sent_for_a_step_left_already_starts_nothing(plan):
     e = EnrollmentFactory(plan=plan, step_id="nudge", enrolled_at=T0)
-    outbound = OutboundMessage.objects.create(
-        interaction=e.contact.interactions.create(direction="outbound", body=PROMPT, created_at=T0),
-        contact=e.contact,
-        enrollment=e,
-        step_id="ask",
-        purpose="prompt",
-        to_number=e.contact.phone,
+    outbound = OutboundMessageFactory(
+        contact=e.contact, enrollment=e, step_id="ask", interaction__body=PROMPT, interaction__created_at=T0
     )
     enrollment_prompt_sent(outbound_id=outbound.pk, sent_at=T0)
     e = Enrollment.objects.get(pk=e.pk)
