@@ -21,6 +21,18 @@ from conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 ROOT = Path(__file__).resolve().parent.parent  # the repository: manage.py, the Procfile
 
 
+def fake_twilio_env(fake_twilio) -> dict[str, str]:
+    """The settings that make a process of the product send its texts to `fake_twilio`, as
+    the test account."""
+    return {
+        "SMS_BACKEND": "twilio",
+        "TWILIO_API_BASE_URL": fake_twilio.base_url,
+        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": "+14155550100",
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -86,11 +98,7 @@ def zero_setup_server(
         "DEBUG": "0",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "CELERY_BROKER_URL": "",
-        "SMS_BACKEND": "twilio",
-        "TWILIO_API_BASE_URL": fake_twilio.base_url,
-        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
-        "TWILIO_FROM_NUMBER": "+14155550100",
+        **fake_twilio_env(fake_twilio),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",

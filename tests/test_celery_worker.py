@@ -10,7 +10,7 @@ from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.services import outbound_enqueue, outbound_queue
 from tests.celery_worker import celery_worker, worker_log
-from tests.servers import wait_for
+from tests.servers import fake_twilio_env, wait_for
 
 pytestmark = [
     pytest.mark.celery_broker,
@@ -24,11 +24,7 @@ def worker(fake_twilio, settings):
     with celery_worker(
         settings,
         CELERY_BROKER_URL=os.environ["CELERY_BROKER_URL"],
-        SMS_BACKEND="twilio",
-        TWILIO_API_BASE_URL=fake_twilio.base_url,
-        TWILIO_ACCOUNT_SID=settings.TWILIO_ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=settings.TWILIO_AUTH_TOKEN,
-        TWILIO_FROM_NUMBER=settings.TWILIO_FROM_NUMBER,
+        **fake_twilio_env(fake_twilio),
         TWILIO_MESSAGING_SERVICE_SID="",
         PUBLIC_BASE_URL=settings.PUBLIC_BASE_URL,
     ) as running:
