@@ -13,6 +13,7 @@ import time_machine
 from django.core.management import call_command
 
 from automation.models import Enrollment
+from conftest import bodies
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 from tracking.models import GoalConversion
@@ -43,7 +44,7 @@ def texts(outbox, phone):
         return f"⟨{TrackedLink.objects.get(code=match.group(1)).url}⟩"
 
     short = re.compile(r"https://sms\.example\.com/l/([\w-]+)")
-    return [short.sub(unshorten, m.body) for m in outbox if m.to == phone]
+    return [short.sub(unshorten, body) for body in bodies(outbox, phone)]
 
 
 def test_a_vip_promoter_gets_the_vip_wording_the_review_link_and_gives_an_email(survey, text_in, sms_outbox):

@@ -21,12 +21,6 @@ from tracking.tests.factories import GoalFactory, InteractionFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(admin_user):
-    """The superuser pytest-django's admin_client is logged in as."""
-    return admin_user
-
-
 def _management_forms(page: str) -> dict:
     """The inline management forms of a rendered admin page, as a browser would post them."""
     fields = re.findall(r'name="([\w-]+-(?:TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS)"[^>]*value="(\d*)"', page)
@@ -160,7 +154,7 @@ def test_saving_a_contact_keeps_its_history(admin_client):
 # --- consent actions ------------------------------------------------------------------------
 
 
-def test_the_opt_out_action_goes_through_the_consent_log(admin_client, staff):
+def test_the_opt_out_action_goes_through_the_consent_log(admin_client, admin_user):
     enrollment = EnrollmentFactory()
     contact = enrollment.contact
     url = reverse("admin:contacts_contact_changelist")
@@ -170,7 +164,12 @@ def test_the_opt_out_action_goes_through_the_consent_log(admin_client, staff):
     assert contact.opted_out
     assert Enrollment.objects.get(pk=enrollment.pk).status == "opted_out"
     event = ConsentEvent.objects.get(contact=contact)
-    assert (event.kind, event.source, event.actor, event.actor_name) == ("opt_out", "admin", staff, "admin")
+    assert (event.kind, event.source, event.actor, event.actor_name) == (
+        "opt_out",
+        "admin",
+        admin_user,
+        "admin",
+    )
 
 
 PHONE = "+12125550123"
