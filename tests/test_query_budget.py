@@ -111,7 +111,7 @@ def describe(costs: dict) -> str:
 @pytest.mark.parametrize(
     ("n_steps", "history"), [(3, 0), (30, 50)], ids=["small-plan-no-history", "30-steps-50-messages"]
 )
-def test_an_inbound_message_costs_at_most_13_queries(
+def test_an_inbound_message_costs_at_most_13_queries_and_a_new_number_s_first_14(
     twilio, django_capture_on_commit_callbacks, django_assert_max_num_queries, n_steps, history
 ):
     make_plan(n_steps)

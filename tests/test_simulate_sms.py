@@ -53,7 +53,7 @@ def test_national_numbers_are_read_in_the_default_region(demo_plan, settings):
 
 
 @pytest.mark.django_db
-def test_help_and_silence(demo_plan, settings, text_in):
+def test_simulate_sms_shows_the_help_text_and_nothing_for_an_opted_out_contact(demo_plan, settings, text_in):
     settings.SMS_HELP_TEXT = "Acme: reply STOP to opt out."
     assert simulate(PHONE, "help") == f"→ {PHONE}: Acme: reply STOP to opt out.\n"
     text_in(PHONE, "STOP")

@@ -226,7 +226,7 @@ def test_buttons_come_from_the_fsm(admin_client, demo_plan):
     assert sorted(buttons) == ["archive", "pause"]  # already active: no Activate
 
 
-def test_pause_activate_archive(admin_client, demo_plan):
+def test_the_plan_page_pauses_activates_and_archives_then_offers_no_transition(admin_client, demo_plan):
     response = post_change(admin_client, demo_plan, _fsm_transition_to="pause", follow=True)
     assert "Plan “Quote and buy” is paused." in response.content.decode()
     assert _status(demo_plan) == "paused"

@@ -143,7 +143,7 @@ def test_write_methods_are_refused(client, reader):
 # --- shapes ---------------------------------------------------------------------------
 
 
-def test_contact_shape_exactly(api):
+def test_the_list_and_the_detail_show_a_contact_in_exactly_this_shape(api):
     contact = ContactFactory(
         phone="+14155550123", engagement_value=60, opted_out=False, first_name="Ann", last_name="Lee",
         email="ann@example.com", attributes={"vip": True, "score": 4},

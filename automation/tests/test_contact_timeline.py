@@ -86,7 +86,7 @@ def test_conversation_interleaved_with_journey_and_consent():
     assert not timeline.truncated
 
 
-def test_fixed_query_count_and_cap(django_assert_num_queries):
+def test_the_timeline_costs_six_queries_and_keeps_the_latest_ten_entries(django_assert_num_queries):
     contact = ContactFactory()
     now = timezone.now()
     for i in range(12):

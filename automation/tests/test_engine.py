@@ -109,7 +109,7 @@ def test_reentry_never_means_once_per_contact(text_in, sms_outbox):
     assert bodies(sms_outbox, PHONE) == ["Once only."]
 
 
-def test_reentry_after_end(text_in, sms_outbox):
+def test_a_contact_enters_again_once_the_last_enrollment_ended(text_in, sms_outbox):
     only("only", "Hello {{ contact.first_name|default:'friend' }}.")
     text_in(PHONE, "hi")
     text_in(PHONE, "hi")

@@ -136,7 +136,7 @@ def test_an_http_answer_that_never_comes_back_counts_as_a_failure(text_in, sms_o
     assert bodies(sms_outbox, lost.contact.phone) == [SORRY]
 
 
-def test_http_reads_at_most_64_kib_of_the_answer(text_in, sms_outbox):
+def test_an_answer_over_64_kib_still_succeeds_but_saves_nothing(text_in, sms_outbox):
     http_plan()
     with responses.RequestsMock() as service:
         service.post(SERVICE, body=json.dumps({"points": 3, "pad": "x" * 100_000}), status=200)

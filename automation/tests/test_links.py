@@ -240,7 +240,7 @@ def test_the_loop_guard_sees_through_tracked_links(text_in, sms_outbox, settings
         ("«https://a.example/é»", ["https://a.example/é»"], "«<1>"),
     ],
 )
-def test_links_shorten(text, urls, shape):
+def test_links_shorten_finds_a_text_s_urls_and_leaves_the_punctuation_around_them(text, urls, shape):
     plan = links_shorten(body=text, base_url="https://sms.example.com/")
     assert [url for _, url in plan.links] == urls
     numbered = plan.body

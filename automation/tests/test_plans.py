@@ -34,7 +34,7 @@ def _fresh(plan: Plan) -> Plan:
 # --- lifecycle -----------------------------------------------------------------------------
 
 
-def test_activate_pause_archive():
+def test_a_draft_is_activated_paused_activated_again_and_archived():
     plan = plan_make(status=Plan.Status.DRAFT)
     assert plan_activate(plan=plan).status == Plan.Status.ACTIVE
     assert _fresh(plan).status == Plan.Status.ACTIVE

@@ -157,7 +157,7 @@ def test_a_large_import_is_only_recorded_by_the_request_and_reports_progress(cli
     assert Contact.objects.count() == 100_000
 
 
-def test_admin_export_csv(client, staff):
+def test_the_admin_exports_contacts_as_csv_without_the_test_contacts(client, staff):
     ContactFactory(phone="+14155550101", first_name="Ann")
     client.force_login(staff)
     ContactFactory(phone="+12025550100", is_test=True)
