@@ -1,7 +1,8 @@
 """Shared pytest fixtures and the helpers beside them: settings for tests, a client that
 signs like Twilio, the texts sent, the demo plan's texts, a Marketer, users of the REST API
-and their tokens, a management command's output, the timers job."""
+and their tokens, a page's text, a management command's output, the timers job."""
 
+import html
 import os
 import re
 from datetime import datetime
@@ -146,6 +147,11 @@ def token_auth(user) -> dict:
 
     token, _ = Token.objects.get_or_create(user=user)
     return {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+
+
+def page_text(response) -> str:
+    """What a page says: its HTML with the entities read (“ for &ldquo;, ' for &#x27;)."""
+    return html.unescape(response.content.decode())
 
 
 # The demo plan's texts (automation/services/demo_plan.py), as its contacts read them.

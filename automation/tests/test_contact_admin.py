@@ -2,7 +2,6 @@
 history inlines, the opt-out action, and no door that takes back an opt-out (only the
 contact's START does, CONTRACT §5)."""
 
-import html
 import re
 
 import pytest
@@ -12,7 +11,7 @@ from django.utils import timezone
 from automation.models import BulkEnrollmentJob, Enrollment
 from automation.tests.admin_forms import form_data, formset_data
 from automation.tests.factories import EnrollmentFactory, ask, plan_make
-from conftest import bodies
+from conftest import bodies, page_text
 from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
 from tracking.models import GoalConversion
@@ -232,9 +231,7 @@ def test_consent_is_never_recorded_for_an_opted_out_contact_on_its_page(marketer
     response = marketer_client.post(url, data)
 
     assert response.status_code == 200  # the page again, with the reason; nothing changed
-    assert "Only the contact can take back an opt-out, by texting START." in html.unescape(
-        response.content.decode()
-    )
+    assert "Only the contact can take back an opt-out, by texting START." in page_text(response)
     contact.refresh_from_db()
     assert (contact.first_name, contact.consent) == ("Ann", "opted_out")
     assert not contact.consent_events.exists()
@@ -252,9 +249,7 @@ def test_an_opted_out_contact_is_never_deleted_its_opt_out_is_kept(admin_client)
         response = admin_client.post(
             url, {"action": "delete_selected", "_selected_action": selected, "post": "yes"}, follow=True
         )
-        assert "Nothing was deleted: 1 of the selected contacts opted out" in html.unescape(
-            response.content.decode()
-        )
+        assert "Nothing was deleted: 1 of the selected contacts opted out" in page_text(response)
     assert Contact.objects.count() == 2
 
     admin_client.post(url, {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"})

@@ -22,7 +22,8 @@ KEY = "Bearer 9f3c1e7a5b"
 SORRY = "We could not look that up."
 
 
-def plan_document(url: str) -> dict:
+def points_plan(url: str) -> dict:
+    """A plan that calls `url` with a secret header (shop-api-key), then says Done. or SORRY."""
     return {
         "slug": "points",
         "entry": {"trigger": "any"},
@@ -47,7 +48,7 @@ def test_the_call_sends_the_secret_and_the_plan_holds_only_its_name(tmp_path, te
     settings.HTTP_STEP_ALLOW_PRIVATE = True
     HttpSecret.objects.create(name="shop-api-key", value=KEY)
     with web_service() as service:
-        out, err = plan_import_file(tmp_path, plan_document(f"{service.base_url}/points"))
+        out, err = plan_import_file(tmp_path, points_plan(f"{service.base_url}/points"))
         assert out.strip() == "Imported points revision 1"
         assert "shop-api-key" not in err  # the secret is kept: no warning
         text_in(PHONE, "points?")
@@ -70,7 +71,7 @@ def test_a_secret_this_server_lacks_is_a_warning_then_a_failure_naming_it(
     (with a warning), and its call fails, clearly, until an admin adds the secret."""
     settings.HTTP_STEP_ALLOW_PRIVATE = True
     with web_service() as service:
-        out, err = plan_import_file(tmp_path, plan_document(f"{service.base_url}/points"))
+        out, err = plan_import_file(tmp_path, points_plan(f"{service.base_url}/points"))
         assert out.strip() == "Imported points revision 1"
         assert (
             "“Looked up” sends the web service secret “shop-api-key” (header Authorization), which is not set"
@@ -100,13 +101,13 @@ def test_a_secret_this_server_lacks_is_a_warning_then_a_failure_naming_it(
     ],
 )
 def test_a_header_that_is_neither_text_nor_a_secret_is_refused(tmp_path, headers, expected):
-    document = plan_document("https://shop.example.com/points")
+    document = points_plan("https://shop.example.com/points")
     document["steps"][0]["headers"] = headers
     assert expected in command_refused("plan_import", plan_file(tmp_path, document))
 
 
 def test_the_step_form_names_secrets_on_a_line_of_their_own(admin_client, tmp_path):
-    plan_import_file(tmp_path, plan_document("https://shop.example.com/points"))
+    plan_import_file(tmp_path, points_plan("https://shop.example.com/points"))
     plan = Plan.objects.get(slug="points")
     url = reverse("admin:automation_plan_step", args=[plan.pk, "call"])
     page = admin_client.get(url)

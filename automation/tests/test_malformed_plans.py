@@ -5,7 +5,6 @@ and changes nothing. Also: every value of a working plan replaced by each of a f
 hostile ones is refused or taken, never a crash."""
 
 import copy
-import html
 import json
 from io import StringIO
 
@@ -16,7 +15,7 @@ from django.urls import reverse
 from automation.models import Plan, PlanRevision
 from automation.services.plans import plan_import
 from automation.tests.factories import EVERYTHING, mutate, plan_file, step
-from conftest import command_refused
+from conftest import command_refused, page_text
 from tracking.models import Goal
 
 pytestmark = pytest.mark.django_db
@@ -111,7 +110,7 @@ def stored(db):
 
 def page(response) -> str:
     assert response.status_code == 200, response.status_code
-    return html.unescape(response.content.decode())
+    return page_text(response)
 
 
 @pytest.mark.parametrize(("text", "expected"), [m[1:] for m in MALFORMED], ids=IDS)

@@ -1,10 +1,10 @@
 import csv
-import html
 import io
 
 import pytest
 from django.contrib.auth.models import Permission
 
+from conftest import page_text
 from contacts.imports import contacts_import_csv
 from contacts.models import Contact, ContactImport
 from contacts.resources import ContactResource
@@ -195,7 +195,7 @@ def test_admin_import_of_an_unusable_file_says_why_and_changes_nothing(
     client.force_login(staff)
     response = upload(client, content, name=name, file_format=format_label)
     assert response.status_code == 200  # the upload form again, with the reason
-    assert says in html.unescape(response.content.decode())
+    assert says in page_text(response)
     assert not ContactImport.objects.exists() and not Contact.objects.exists()
 
 
