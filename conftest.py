@@ -1,6 +1,12 @@
-"""Shared pytest fixtures: settings for tests, and a client that signs like Twilio."""
+"""Shared pytest fixtures and the helpers beside them: settings for tests, a client that
+signs like Twilio, the texts sent, the demo plan's texts, a Marketer, users of the REST API
+and their tokens, a page's text, a management command's output, the timers job."""
 
+import html
 import os
+import re
+from datetime import datetime
+from io import StringIO
 from urllib.parse import urlencode
 
 import pytest
@@ -103,15 +109,57 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture
-def marketer_client(client, django_user_model):
-    """The test client logged in as a staff user of the "Marketers" group (the migrations
-    make the group and its permissions)."""
+def marketer(db, django_user_model):
+    """A staff user of the "Marketers" group (the migrations make the group and its
+    permissions), read afresh: no permission cache."""
     from django.contrib.auth.models import Group
 
     user = django_user_model.objects.create_user("marketer", is_staff=True)
     user.groups.add(Group.objects.get(name="Marketers"))
-    client.force_login(user)
+    return django_user_model.objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def marketer_client(client, marketer):
+    """The test client logged in as the Marketer."""
+    client.force_login(marketer)
     return client
+
+
+def api_user(username: str, *permissions: str):
+    """A user of the REST API (a shop's or a CRM's integration: no admin) holding
+    `permissions`, each "app_label.codename"."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(username=username)
+    for permission in permissions:
+        app_label, codename = permission.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
+
+
+def token_auth(user) -> dict:
+    """The test client's Authorization header with `user`'s API token (made on first use)."""
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=user)
+    return {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+
+
+def page_text(response) -> str:
+    """What a page says: its HTML with the entities read (“ for &ldquo;, ' for &#x27;)."""
+    return html.unescape(response.content.decode())
+
+
+# The demo plan's texts (automation/engine/demo_plan.py), as its contacts read them.
+INVITE = "Hi! Reply QUOTE to get your exclusive discount."
+INVITE_FALLBACK = "Sorry, we didn't catch that. Reply QUOTE for your discount."
+REMIND = "Still interested? Reply QUOTE for your discount."
+QUOTED = "Your quote: 15% off your next order. Reply BUY to claim it."
+THANKS = "Thanks for your purchase! Your discount is applied."
 
 
 @pytest.fixture
@@ -169,6 +217,48 @@ def sms_outbox():
 
     locmem.outbox.clear()
     return locmem.outbox
+
+
+def bodies(outbox, to: str | None = None) -> list[str]:
+    """The texts in `outbox` (``sms_outbox``), in the order sent; only those to `to` if given."""
+    return [m.body for m in outbox if to is None or m.to == to]
+
+
+def command(*args: str, **options) -> tuple[str, str]:
+    """Run a management command as an operator does (``call_command``); what it wrote to
+    stdout and to stderr."""
+    from django.core.management import call_command
+
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+def command_refused(*args: str) -> str:
+    """Run a management command that must refuse (exit status 1, nothing on stdout); what it
+    wrote to stderr."""
+    from django.core.management import call_command
+
+    out, err = StringIO(), StringIO()
+    with pytest.raises(SystemExit) as refused:
+        call_command(*args, stdout=out, stderr=err)
+    assert (refused.value.code, out.getvalue()) == (1, ""), err.getvalue()
+    return err.getvalue()
+
+
+@pytest.fixture
+def timers(django_capture_on_commit_callbacks):
+    """The timers job as cron runs it, ``process_timeouts [--as-of WHEN]``, its texts sent
+    after commit: ``timers(when=None)`` → how many timers fired (the count it printed)."""
+
+    def run(when: datetime | None = None) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            out, _ = command("process_timeouts", *(["--as-of", when.isoformat()] if when else []))
+        fired = re.fullmatch(r"Fired (\d+) timeouts? as of \S+\.\n", out)
+        assert fired, out
+        return int(fired.group(1))
+
+    return run
 
 
 def pytest_collection_modifyitems(config, items):

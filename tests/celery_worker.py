@@ -6,17 +6,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from django.db import close_old_connections, connection
 
 from smsjourney.celery import app
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import ROOT, log_tail
 
 
 def database_url() -> str:
@@ -74,15 +71,6 @@ def celery_worker(settings, **env: str) -> Iterator[tuple[subprocess.Popen, obje
         os.unlink(log.name)
 
 
-def wait_for(predicate: Callable[[], bool], *, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def worker_log(proc: subprocess.Popen, log) -> str:
-    log.seek(0)
-    return f"(worker exit {proc.poll()})\n{log.read()[-4000:]}"
+    """The worker's exit status (None: still running) and the tail of its log."""
+    return f"(worker exit {proc.poll()})\n{log_tail(log, tail=4000)}"

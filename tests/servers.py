@@ -18,7 +18,19 @@ from twilio.request_validator import RequestValidator
 
 from conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the repository: manage.py, the Procfile
+
+
+def fake_twilio_env(fake_twilio) -> dict[str, str]:
+    """The settings that make a process of the product send its texts to `fake_twilio`, as
+    the test account."""
+    return {
+        "SMS_BACKEND": "twilio",
+        "TWILIO_API_BASE_URL": fake_twilio.base_url,
+        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": "+14155550100",
+    }
 
 
 def free_port() -> int:
@@ -27,8 +39,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout: float) -> bool:
-    """Poll `predicate` until it holds (True) or `timeout` seconds pass (False)."""
+def wait_for(predicate: Callable[[], bool], *, timeout: float) -> bool:
+    """Poll `predicate` (a signal the product gives: a row, a log line, a request a fake
+    server received) until it holds (True) or `timeout` seconds pass (False). The bound
+    only stops a broken run from hanging: what a test asserts, it asserts on the signal."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -46,6 +60,7 @@ def healthy(port: int) -> bool:
 
 
 def log_tail(log, tail: int = 6000) -> str:
+    """The last `tail` characters of a server's log file (open "w+"), for a failure message."""
     log.flush()
     log.seek(0)
     return log.read()[-tail:]
@@ -83,11 +98,7 @@ def zero_setup_server(
         "DEBUG": "0",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "CELERY_BROKER_URL": "",
-        "SMS_BACKEND": "twilio",
-        "TWILIO_API_BASE_URL": fake_twilio.base_url,
-        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
-        "TWILIO_FROM_NUMBER": "+14155550100",
+        **fake_twilio_env(fake_twilio),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",

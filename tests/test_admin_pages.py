@@ -8,7 +8,7 @@ import importlib
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -20,8 +20,8 @@ from automation.tests.factories import EnrollmentFactory
 from contacts.imports import contact_import_create
 from contacts.models import ConsentEvent
 from contacts.tests.factories import ContactFactory
-from messaging.models import OutboundMessage
-from tracking.models import GoalConversion, Interaction, TrackedLink
+from messaging.tests.factories import OutboundMessageFactory
+from tracking.models import GoalConversion, TrackedLink
 from tracking.tests.factories import GoalFactory, InteractionFactory
 
 # Models whose history is written by the engine: no add page for anyone.
@@ -45,17 +45,9 @@ def world(db, django_user_model):
     contact = ContactFactory(phone="+12125550123")
     enrollment = EnrollmentFactory(contact=contact, plan=plan, revision=plan.published, step_id="invited")
     inbound = InteractionFactory(contact=contact, body="QUOTE", enrollment=enrollment)
-    outbound = Interaction.objects.create(
-        contact=contact, direction=Interaction.Direction.OUTBOUND, body="Hi!", created_at=timezone.now()
-    )
-    OutboundMessage.objects.create(
-        interaction=outbound,
-        contact=contact,
-        enrollment=enrollment,
-        step_id="invited",
-        purpose="prompt",
-        to_number=contact.phone,
-    )
+    outbound = OutboundMessageFactory(
+        contact=contact, enrollment=enrollment, step_id="invited", interaction__body="Hi!"
+    ).interaction
     TrackedLink.objects.create(
         code="abcdefghijkl",
         url="https://example.com/",
@@ -89,13 +81,6 @@ def world(db, django_user_model):
 @pytest.fixture
 def superuser(db, django_user_model):
     return django_user_model.objects.create_superuser("root", "root@example.com", "pw")
-
-
-@pytest.fixture
-def marketer(db, django_user_model):
-    user = django_user_model.objects.create_user("marketer", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="Marketers"))
-    return django_user_model.objects.get(pk=user.pk)  # fresh: no permission cache
 
 
 def _urls(model, obj):

@@ -5,10 +5,12 @@ import os
 
 import pytest
 
+from conftest import INVITE
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.services import outbound_enqueue, outbound_queue
-from tests.celery_worker import celery_worker, wait_for, worker_log
+from tests.celery_worker import celery_worker, worker_log
+from tests.servers import fake_twilio_env, wait_for
 
 pytestmark = [
     pytest.mark.celery_broker,
@@ -22,11 +24,7 @@ def worker(fake_twilio, settings):
     with celery_worker(
         settings,
         CELERY_BROKER_URL=os.environ["CELERY_BROKER_URL"],
-        SMS_BACKEND="twilio",
-        TWILIO_API_BASE_URL=fake_twilio.base_url,
-        TWILIO_ACCOUNT_SID=settings.TWILIO_ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=settings.TWILIO_AUTH_TOKEN,
-        TWILIO_FROM_NUMBER=settings.TWILIO_FROM_NUMBER,
+        **fake_twilio_env(fake_twilio),
         TWILIO_MESSAGING_SERVICE_SID="",
         PUBLIC_BASE_URL=settings.PUBLIC_BASE_URL,
     ) as running:
@@ -45,7 +43,7 @@ def test_a_real_worker_sends_a_queued_message_once(worker, fake_twilio):
         log.seek(0)
         return log.read().count("Task automation.tasks.outbound_send_task[") >= 2
 
-    assert wait_for(both_tasks_ran), f"worker did not run both tasks {worker_log(proc, log)}"
+    assert wait_for(both_tasks_ran, timeout=60), f"worker did not run both tasks {worker_log(proc, log)}"
     outbound = OutboundMessage.objects.select_related("interaction").get(pk=outbound.pk)
     assert outbound.status == DeliveryStatus.ACCEPTED  # Twilio answered "queued": not sent yet
     assert len(fake_twilio.received) == 1  # the duplicate task found it claimed: no second send
@@ -69,7 +67,7 @@ def test_a_real_worker_routes_what_the_webhook_stored_and_sends_the_reply(worker
     plan_load_demo()
     assert twilio.post("/twilio/sms/", inbound_payload("+12125550198", "hello")).status_code == 200
 
-    assert wait_for(lambda: len(fake_twilio.received) == 1), f"no reply sent {worker_log(proc, log)}"
-    assert fake_twilio.received[0]["form"]["Body"] == "Hi! Reply QUOTE to get your exclusive discount."
+    assert wait_for(lambda: fake_twilio.bodies(), timeout=60), f"no reply sent {worker_log(proc, log)}"
+    assert fake_twilio.bodies() == [INVITE]
     assert Interaction.objects.get(direction="inbound", contact__phone="+12125550198").routed_at is not None
     assert Enrollment.objects.get(contact__phone="+12125550198").step_id == "invited"

@@ -4,6 +4,7 @@ import pytest
 
 from automation.models import Enrollment
 from automation.tests.factories import ask, plan_make
+from conftest import INVITE, INVITE_FALLBACK, bodies
 from contacts.models import ConsentEvent, Contact
 from messaging.models import DeliveryStatus, OutboundMessage
 from tracking.models import Interaction
@@ -11,17 +12,12 @@ from tracking.models import Interaction
 pytestmark = pytest.mark.django_db
 
 PHONE = "+12125550123"
-INVITE = "Hi! Reply QUOTE to get your exclusive discount."
 HELP = "Acme deals. Reply STOP to opt out."
 
 
 @pytest.fixture(autouse=True)
 def _help_text(settings):
     settings.SMS_HELP_TEXT = HELP
-
-
-def sent(outbox):
-    return [m.body for m in outbox if m.to == PHONE]
 
 
 @pytest.mark.parametrize(
@@ -39,25 +35,25 @@ def test_opt_out_words_in_any_case_and_punctuation(demo_plan, text_in, sms_outbo
     enrollment = Enrollment.objects.get(contact=contact)
     assert enrollment.status == Enrollment.Status.OPTED_OUT
     assert enrollment.ended_at is not None
-    assert sent(sms_outbox) == [INVITE]  # no confirmation configured: Twilio sends its own
+    assert bodies(sms_outbox, PHONE) == [INVITE]  # no confirmation configured: Twilio sends its own
 
 
 def test_opted_out_contact_gets_nothing_but_help(demo_plan, text_in, sms_outbox):
     text_in(PHONE, "STOP")
     for body in ("hello", "QUOTE", "BUY", "hi there"):
         text_in(PHONE, body)
-    assert sent(sms_outbox) == []
+    assert bodies(sms_outbox, PHONE) == []
     assert not Enrollment.objects.exists()
     assert Interaction.objects.filter(contact__phone=PHONE, direction="inbound").count() == 5
     text_in(PHONE, "HeLp")
     text_in(PHONE, " info? ")
-    assert sent(sms_outbox) == [HELP, HELP]
+    assert bodies(sms_outbox, PHONE) == [HELP, HELP]
     assert not Enrollment.objects.exists()
 
 
 def test_help_is_answered_before_any_plan_logic(demo_plan, text_in, sms_outbox):
     text_in(PHONE, "help")
-    assert sent(sms_outbox) == [HELP]
+    assert bodies(sms_outbox, PHONE) == [HELP]
     assert not Enrollment.objects.exists()  # HELP does not enroll
     out = OutboundMessage.objects.get()
     assert (out.purpose, out.answers_contact) == ("help", True)
@@ -69,7 +65,7 @@ def test_opt_out_confirmation_is_sent_once(demo_plan, text_in, sms_outbox, setti
     text_in(PHONE, "STOP")
     text_in(PHONE, "stop")
     text_in(PHONE, "QUIT")
-    assert sent(sms_outbox) == [INVITE, "You are unsubscribed. Reply START to resubscribe."]
+    assert bodies(sms_outbox, PHONE) == [INVITE, "You are unsubscribed. Reply START to resubscribe."]
     assert ConsentEvent.objects.filter(kind="opt_out").count() == 1
 
 
@@ -104,14 +100,14 @@ def test_opt_in_words_bring_an_opted_out_contact_back_without_resuming(
     assert list(Enrollment.objects.values_list("status", flat=True)) == ["opted_out", "active"]
     confirmation = "Acme: welcome back. Msg frequency varies. Reply STOP to opt out."
     # The second opt-in word was an ordinary message: the catch-all plan enrolled them anew.
-    assert sent(sms_outbox) == [INVITE, confirmation, INVITE]
+    assert bodies(sms_outbox, PHONE) == [INVITE, confirmation, INVITE]
 
 
 def test_no_opt_in_confirmation_when_none_is_configured(demo_plan, text_in, sms_outbox, settings):
     settings.SMS_OPT_IN_CONFIRMATION = ""
     text_in(PHONE, "STOP")
     text_in(PHONE, "START")
-    assert sent(sms_outbox) == []
+    assert bodies(sms_outbox, PHONE) == []
     assert Contact.objects.get(phone=PHONE).consent == "opted_in"
 
 
@@ -119,7 +115,7 @@ def test_opt_in_words_are_ordinary_replies_for_contacts_not_opted_out(text_in, s
     plan_make(steps=[ask("start", "Like deals?", [("YES", "great")]), ask("great", "Great!")])
     text_in(PHONE, "hi")
     text_in(PHONE, "Yes!")
-    assert sent(sms_outbox) == ["Like deals?", "Great!"]
+    assert bodies(sms_outbox, PHONE) == ["Like deals?", "Great!"]
     # No opt-in happened (they were never out), but the word is their marketing consent.
     event = ConsentEvent.objects.get()
     assert (event.kind, event.source, event.rule, event.text) == (
@@ -137,7 +133,7 @@ def test_compliance_words_must_be_the_whole_message(demo_plan, text_in, sms_outb
     text_in(PHONE, "can we stop at noon?")
     contact = Contact.objects.get(phone=PHONE)
     assert contact.opted_out is False
-    assert sent(sms_outbox) == [INVITE, "Sorry, we didn't catch that. Reply QUOTE for your discount."]
+    assert bodies(sms_outbox, PHONE) == [INVITE, INVITE_FALLBACK]
 
 
 def test_plan_keyword_after_opt_out_does_nothing(text_in, sms_outbox):
@@ -145,7 +141,7 @@ def test_plan_keyword_after_opt_out_does_nothing(text_in, sms_outbox):
     assert plan.status == "active"
     text_in(PHONE, "STOP")
     text_in(PHONE, "deal")
-    assert sent(sms_outbox) == []
+    assert bodies(sms_outbox, PHONE) == []
     assert not Enrollment.objects.exists()
 
 
@@ -177,7 +173,7 @@ def test_twilio_opt_out_type_stop_opts_out_whatever_the_language(
 def test_twilio_opt_out_type_start_and_help(demo_plan, text_in, sms_outbox):
     text_in(PHONE, "ARRET", OptOutType="STOP")
     text_in(PHONE, "AIDE", OptOutType="HELP")
-    assert sent(sms_outbox) == [HELP]
+    assert bodies(sms_outbox, PHONE) == [HELP]
     text_in(PHONE, "DEMARRER", OptOutType="START")
     contact = Contact.objects.get(phone=PHONE)
     assert contact.opted_out is False
@@ -244,7 +240,7 @@ def test_a_message_that_plainly_asks_to_stop_opts_out_like_stop(
     event = ConsentEvent.objects.get(contact=contact)
     assert (event.kind, event.source, event.text, event.rule) == ("opt_out", "revocation", body, rule)
     assert Enrollment.objects.get(contact=contact).status == Enrollment.Status.OPTED_OUT
-    assert sent(sms_outbox) == [INVITE, "You are unsubscribed. No more messages."]
+    assert bodies(sms_outbox, PHONE) == [INVITE, "You are unsubscribed. No more messages."]
 
 
 @pytest.mark.parametrize("body", ["stop by the store", "can't stop smiling", "don't stop the deals"])
@@ -256,7 +252,7 @@ def test_a_message_that_merely_contains_a_stop_word_is_an_ordinary_reply(
     contact = Contact.objects.get(phone=PHONE)
     assert contact.opted_out is False and not ConsentEvent.objects.exists()
     # The plan heard it: Invited's answer to a reply it does not understand.
-    assert sent(sms_outbox) == [INVITE, "Sorry, we didn't catch that. Reply QUOTE for your discount."]
+    assert bodies(sms_outbox, PHONE) == [INVITE, INVITE_FALLBACK]
 
 
 def test_the_consent_log_keeps_the_keyword_message_as_written(demo_plan, text_in, sms_outbox):

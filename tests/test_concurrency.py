@@ -5,19 +5,20 @@ from a stale state (docs/reference.md §3)."""
 import threading
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 from django.test import Client
 
 from automation.models import Enrollment, EnrollmentStep
-from conftest import TwilioClient, inbound_payload
+from automation.tests.conftest import codes
+from conftest import QUOTED, TwilioClient, api_user, bodies, inbound_payload, token_auth
 from contacts.models import Contact
 from messaging.models import OutboundMessage
+from tests.threads import all_at_once, hold_row, started, wait_for_lock_waits
 from tracking.models import GoalConversion, Interaction
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 PHONE = "+12125550123"
-QUOTED = "Your quote: 15% off your next order. Reply BUY to claim it."
 
 
 def post_all_at_once(payloads: list[dict]) -> list[int]:
@@ -26,31 +27,6 @@ def post_all_at_once(payloads: list[dict]) -> list[int]:
     return all_at_once(
         lambda: TwilioClient(Client()).post("/twilio/sms/", next(waiting)).status_code, n=len(payloads)
     )
-
-
-def all_at_once(work, n: int = 8) -> list:
-    """Run `work()` in `n` threads (each with its own database connection), released
-    together; what each returned."""
-    barrier = threading.Barrier(n)
-    results: list = []
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            barrier.wait(timeout=30)
-            results.append(work())
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
-    return results
 
 
 def test_simultaneous_replies_make_exactly_one_transition(demo_plan, twilio, sms_outbox):
@@ -68,7 +44,7 @@ def test_simultaneous_replies_make_exactly_one_transition(demo_plan, twilio, sms
     assert Contact.objects.get(phone=PHONE).engagement_value == 10
     prompts = OutboundMessage.objects.filter(contact__phone=PHONE, purpose="prompt", step_id="quoted")
     assert prompts.count() == 1
-    assert [m.body for m in sms_outbox].count(QUOTED) == 1
+    assert bodies(sms_outbox).count(QUOTED) == 1
     # The other eleven were judged in Quoted, where QUOTE means nothing: one fallback.
     assert OutboundMessage.objects.filter(contact__phone=PHONE, purpose="fallback").count() == 1
     assert Interaction.objects.filter(contact__phone=PHONE, direction="inbound").count() == 13
@@ -131,13 +107,13 @@ def test_a_contact_s_second_message_waits_while_the_first_is_being_routed(demo_p
     ).order_by("pk")
 
     errors: list[BaseException] = []
-    held, release, holder = _hold_row(Enrollment, enrollment.pk, errors)
+    held, release, holder = hold_row(Enrollment, enrollment.pk, errors)
 
     assert held.wait(timeout=30)
-    workers = [_started(lambda: inbound_route_task(first.pk), errors)]
-    _wait_for_lock_waits(1)  # the first worker: contact locked, waiting for the enrollment
-    workers.append(_started(lambda: inbound_route_task(second.pk), errors))
-    _wait_for_lock_waits(2)  # the second worker waits too, on the contact
+    workers = [started(lambda: inbound_route_task(first.pk), errors)]
+    wait_for_lock_waits(1)  # the first worker: contact locked, waiting for the enrollment
+    workers.append(started(lambda: inbound_route_task(second.pk), errors))
+    wait_for_lock_waits(2)  # the second worker waits too, on the contact
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.routed_at, second.routed_at) == (None, None)  # nothing committed yet
@@ -160,58 +136,6 @@ def test_a_contact_s_second_message_waits_while_the_first_is_being_routed(demo_p
     assert not OutboundMessage.objects.filter(purpose="fallback").exists()
 
 
-def _started(func, errors: list) -> threading.Thread:
-    """`func` running in a thread of its own (and database connection); what it raises
-    goes to `errors`, for the test's thread to report."""
-
-    def run():
-        try:
-            func()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
-def _hold_row(model, pk, errors: list) -> tuple[threading.Event, threading.Event, threading.Thread]:
-    """A thread that locks one row (SELECT … FOR UPDATE) and holds it until `release` is
-    set: whatever needs that row waits meanwhile. Returns (held, release, the thread)."""
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        try:
-            with transaction.atomic():
-                model.objects.select_for_update().get(pk=pk)
-                held.set()
-                release.wait(timeout=60)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    return held, release, thread
-
-
-def _wait_for_lock_waits(n: int) -> None:
-    """Until `n` sessions of this database wait on a row lock (pg_stat_activity)."""
-    with connections["default"].cursor() as cursor:
-        for _ in range(600):
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0] >= n:
-                return
-            threading.Event().wait(0.05)
-    raise AssertionError(f"{n} sessions never waited on a lock")
-
-
 def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model, sms_outbox):
     """A marketer opts the contact out in the admin while a worker is routing the contact's
     QUOTE: the opt-out waits for the reply's transaction, then ends the enrollment the
@@ -231,7 +155,7 @@ def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model,
     marketer = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
 
     errors: list[BaseException] = []
-    held, release, holder = _hold_row(Enrollment, enrollment.pk, errors)
+    held, release, holder = hold_row(Enrollment, enrollment.pk, errors)
 
     def admin_opt_out():
         admin = Client()
@@ -242,10 +166,10 @@ def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model,
         assert response.status_code == 302
 
     assert held.wait(timeout=30)
-    worker = _started(lambda: inbound_route_task(quote.pk), errors)
-    _wait_for_lock_waits(1)
-    admin = _started(admin_opt_out, errors)
-    _wait_for_lock_waits(2)  # the opt-out waits for the contact's row
+    worker = started(lambda: inbound_route_task(quote.pk), errors)
+    wait_for_lock_waits(1)
+    admin = started(admin_opt_out, errors)
+    wait_for_lock_waits(2)  # the opt-out waits for the contact's row
 
     release.set()
     for t in (holder, worker, admin):
@@ -259,7 +183,7 @@ def test_an_admin_opt_out_racing_a_reply(demo_plan, settings, django_user_model,
     assert contact.consent_events.count() == 1
     prompt = OutboundMessage.objects.get(contact=contact, step_id="quoted", purpose="prompt")
     assert prompt.status in ("canceled", "sent")
-    assert [m.body for m in sms_outbox].count(QUOTED) == (prompt.status == "sent")
+    assert bodies(sms_outbox).count(QUOTED) == (prompt.status == "sent")
     assert prompt.attempts == (prompt.status == "sent")  # claimed once, or never
 
 
@@ -285,7 +209,7 @@ def test_the_webhook_never_waits_behind_a_contact_lock(demo_plan, settings):
             held.set()
             release.wait(timeout=15)
 
-    holder = _started(hold_the_contact, errors)
+    holder = started(hold_the_contact, errors)
     assert held.wait(timeout=30)
     try:
         response = twilio.post("/twilio/sms/", inbound_payload(PHONE, "QUOTE"))
@@ -299,25 +223,18 @@ def test_the_webhook_never_waits_behind_a_contact_lock(demo_plan, settings):
     assert Interaction.objects.filter(contact=contact, direction="inbound", body="QUOTE").exists()
 
 
-def test_the_same_event_posted_at_once_is_kept_once(django_user_model):
+def test_the_same_event_posted_at_once_is_kept_once():
     """docs/reference.md §7: event_id is the idempotency key, also when a shop retries in parallel;
     when the retries disagree about the number, the number that won keeps the event and
     the other is refused (409), its contact made in the race rolled back."""
     import json
 
-    from django.contrib.auth.models import Permission
-    from rest_framework.authtoken.models import Token
-
-    user = django_user_model.objects.create_user(username="shop")
-    user.user_permissions.add(Permission.objects.get(codename="add_interaction"))
-    token = Token.objects.create(user=user).key
+    auth = token_auth(api_user("shop", "tracking.add_interaction"))
 
     def poster(phones):
         def post():
             body = json.dumps({"event_id": "order-1", "phone": next(phones), "type": "purchase"})
-            response = Client().post(
-                "/api/events/", body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}"
-            )
+            response = Client().post("/api/events/", body, content_type="application/json", **auth)
             return response.status_code, response.json()
 
         return post
@@ -344,8 +261,6 @@ def test_the_same_event_posted_at_once_is_kept_once(django_user_model):
 def test_simultaneous_first_clicks_make_one_link_click_event(sms_outbox):
     """Eight taps on one tracked link at once: eight clicks counted, one link_click event,
     one move of the journey waiting for it."""
-    import re
-
     from automation.tests.factories import plan_make, send
     from tracking.models import TrackedLink
 
@@ -358,7 +273,7 @@ def test_simultaneous_first_clicks_make_one_link_click_event(sms_outbox):
         ],
     )
     assert TwilioClient(Client()).post("/twilio/sms/", inbound_payload(PHONE, "spring")).status_code == 200
-    code = re.search(r"/l/([A-Za-z0-9_-]+)", sms_outbox[0].body).group(1)
+    (code,) = codes(sms_outbox[0].body)
     statuses = all_at_once(
         lambda: Client().get(f"/l/{code}", HTTP_USER_AGENT="Mozilla/5.0 (iPhone)").status_code
     )
@@ -368,4 +283,4 @@ def test_simultaneous_first_clicks_make_one_link_click_event(sms_outbox):
     enrollment = Enrollment.objects.get(contact__phone=PHONE)
     assert enrollment.status == "completed"
     assert EnrollmentStep.objects.filter(enrollment=enrollment, via="event").count() == 1
-    assert [m.body for m in sms_outbox].count("Glad you looked!") == 1
+    assert bodies(sms_outbox).count("Glad you looked!") == 1

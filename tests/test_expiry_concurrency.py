@@ -7,10 +7,9 @@ whichever wins, an enrollment is never both expired and moved on from its old st
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -18,32 +17,19 @@ from automation.engine import enrollment_expire_due, enrollment_timeouts_fire
 from automation.models import Enrollment, EnrollmentStep
 from automation.tasks import enrollment_expire_due_task
 from automation.tests.factories import EnrollmentFactory
-from conftest import TEST_PUBLIC_BASE_URL, inbound_payload, twilio_signature
+from conftest import TwilioClient, inbound_payload
 from infra.cron import cron_lock
-from tests.celery_worker import celery_worker, wait_for, worker_log
+from tests.celery_worker import celery_worker, worker_log
+from tests.servers import wait_for
+from tests.threads import in_thread, started
 from tracking.models import GoalConversion, Interaction
 
 
 def post_inbound(phone: str, body: str) -> int:
     """The signed webhook from a thread of its own (its own DB connection)."""
-    try:
-        params = inbound_payload(phone, body)
-        response = Client().post(
-            "/twilio/sms/",
-            data=urlencode(params),
-            content_type="application/x-www-form-urlencoded",
-            HTTP_X_TWILIO_SIGNATURE=twilio_signature(TEST_PUBLIC_BASE_URL + "/twilio/sms/", params),
-        )
-        return response.status_code
-    finally:
-        connection.close()
-
-
-def in_thread(func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    finally:
-        connection.close()
+    return in_thread(
+        lambda: TwilioClient(Client()).post("/twilio/sms/", inbound_payload(phone, body)).status_code
+    )
 
 
 def steps(enrollment) -> list[tuple[str, str]]:
@@ -75,6 +61,7 @@ def assert_consistent(enrollment: Enrollment) -> None:
 def test_a_second_beat_run_is_skipped_while_the_first_holds_the_lock():
     e = EnrollmentFactory(enrolled_at=timezone.now() - timedelta(days=8))
     holding, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
 
     def first_run():
         with cron_lock("enrollment_expire_due_task") as acquired:
@@ -82,15 +69,15 @@ def test_a_second_beat_run_is_skipped_while_the_first_holds_the_lock():
             holding.set()
             release.wait(30)
 
-    thread = threading.Thread(target=in_thread, args=(first_run,))
-    thread.start()
+    thread = started(first_run, errors)
     try:
-        assert holding.wait(30)
+        assert holding.wait(30), errors
         assert enrollment_expire_due_task.apply().get() == {"skipped": True}
         assert Enrollment.objects.get(pk=e.pk).status == "active"
     finally:
         release.set()
         thread.join(30)
+    assert not errors, errors
     assert enrollment_expire_due_task.apply().get() == {"expired": 1}
     assert Enrollment.objects.get(pk=e.pk).status == "expired"
 
@@ -106,6 +93,7 @@ def test_expiry_skips_a_row_a_reply_holds_and_never_waits_for_it():
     busy = EnrollmentFactory(enrolled_at=timezone.now() - timedelta(days=8))
     free = EnrollmentFactory(enrolled_at=timezone.now() - timedelta(days=8))
     holding, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
 
     def reply_in_progress():
         with transaction.atomic():
@@ -114,10 +102,9 @@ def test_expiry_skips_a_row_a_reply_holds_and_never_waits_for_it():
             holding.set()
             release.wait(30)
 
-    thread = threading.Thread(target=in_thread, args=(reply_in_progress,))
-    thread.start()
+    thread = started(reply_in_progress, errors)
     try:
-        assert holding.wait(30)
+        assert holding.wait(30), errors
         with ThreadPoolExecutor(1) as pool:  # a deadline, so a regression fails instead of hanging
             assert pool.submit(in_thread, enrollment_expire_due).result(timeout=20) == 1
         assert Enrollment.objects.get(pk=free.pk).status == "expired"
@@ -125,6 +112,7 @@ def test_expiry_skips_a_row_a_reply_holds_and_never_waits_for_it():
     finally:
         release.set()
         thread.join(30)
+    assert not errors, errors
     assert enrollment_expire_due() == 1
     assert Enrollment.objects.get(pk=busy.pk).status == "expired"
 
@@ -238,6 +226,6 @@ def test_a_real_worker_runs_the_expiry_beat_task(settings):
     e = EnrollmentFactory(enrolled_at=timezone.now() - timedelta(days=8))
     with celery_worker(settings, SMS_BACKEND="locmem") as (proc, log):
         enrollment_expire_due_task.delay()  # what beat sends every minute
-        expired = wait_for(lambda: Enrollment.objects.get(pk=e.pk).status == "expired")
+        expired = wait_for(lambda: Enrollment.objects.get(pk=e.pk).status == "expired", timeout=60)
         assert expired, worker_log(proc, log)
         assert steps(e) == [("expiry", e.step_id)]

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from automation.models import Enrollment, EnrollmentStep
+from conftest import INVITE, INVITE_FALLBACK, QUOTED, THANKS, bodies
 from contacts.models import Contact
 from messaging.models import OutboundMessage
 from tracking.models import GoalConversion, Interaction
@@ -12,13 +13,6 @@ from tracking.models import GoalConversion, Interaction
 pytestmark = pytest.mark.django_db
 
 PHONE = "+12125550123"
-INVITE = "Hi! Reply QUOTE to get your exclusive discount."
-QUOTE = "Your quote: 15% off your next order. Reply BUY to claim it."
-THANKS = "Thanks for your purchase! Your discount is applied."
-
-
-def bodies(outbox, to=PHONE):
-    return [m.body for m in outbox if m.to == to]
 
 
 def test_seed_journey_end_to_end(demo_plan, text_in, sms_outbox):
@@ -32,12 +26,12 @@ def test_seed_journey_end_to_end(demo_plan, text_in, sms_outbox):
     assert enrollment.expires_at == enrollment.enrolled_at + timedelta(
         days=7
     )  # the demo plan's lifetime, P7D
-    assert bodies(sms_outbox) == [INVITE]
+    assert bodies(sms_outbox, PHONE) == [INVITE]
 
     text_in(PHONE, "  quote! ")
     enrollment = Enrollment.objects.get(pk=enrollment.pk)
     assert enrollment.step_id == "quoted"
-    assert bodies(sms_outbox) == [INVITE, QUOTE]
+    assert bodies(sms_outbox, PHONE) == [INVITE, QUOTED]
     conversion = GoalConversion.objects.get(contact=contact)
     assert (conversion.goal.name, conversion.points, conversion.enrollment) == (
         "Quote requested",
@@ -53,7 +47,7 @@ def test_seed_journey_end_to_end(demo_plan, text_in, sms_outbox):
     assert enrollment.step_id == "purchased"
     assert enrollment.status == Enrollment.Status.COMPLETED
     assert enrollment.ended_at is not None
-    assert bodies(sms_outbox) == [INVITE, QUOTE, THANKS]
+    assert bodies(sms_outbox, PHONE) == [INVITE, QUOTED, THANKS]
     assert [c.goal.name for c in GoalConversion.objects.filter(contact=contact)] == [
         "Quote requested",
         "Purchase",
@@ -68,7 +62,7 @@ def test_seed_journey_end_to_end(demo_plan, text_in, sms_outbox):
     # Every message is an interaction: 3 in, 3 out, the outbound ones with Twilio's sid.
     assert Interaction.objects.filter(contact=contact, direction="inbound").count() == 3
     outbound = Interaction.objects.filter(contact=contact, direction="outbound")
-    assert [i.body for i in outbound] == [INVITE, QUOTE, THANKS]
+    assert [i.body for i in outbound] == [INVITE, QUOTED, THANKS]
     assert all(i.provider_sid for i in outbound)
     assert set(OutboundMessage.objects.filter(contact=contact).values_list("answers_contact", flat=True)) == {
         True
@@ -79,7 +73,7 @@ def test_seed_journey_end_to_end(demo_plan, text_in, sms_outbox):
     assert Enrollment.objects.filter(contact=contact).count() == 2
     again = Enrollment.objects.get(contact=contact, status=Enrollment.Status.ACTIVE)
     assert again.step_id == "invited"
-    assert bodies(sms_outbox)[-1] == INVITE
+    assert bodies(sms_outbox, PHONE)[-1] == INVITE
 
 
 def test_inbound_message_is_stored_with_media_and_raw_payload(demo_plan, text_in):
@@ -108,11 +102,14 @@ def test_unmatched_reply_gets_the_fallback_once_per_state(demo_plan, text_in, sm
     text_in(PHONE, "hello")
     text_in(PHONE, "what?")
     text_in(PHONE, "huh")
-    assert bodies(sms_outbox) == [INVITE, "Sorry, we didn't catch that. Reply QUOTE for your discount."]
+    assert bodies(sms_outbox, PHONE) == [INVITE, INVITE_FALLBACK]
     text_in(PHONE, "QUOTE")
     text_in(PHONE, "no idea")
     text_in(PHONE, "still no idea")
-    assert bodies(sms_outbox)[2:] == [QUOTE, "Sorry, we didn't catch that. Reply BUY to claim your discount."]
+    assert bodies(sms_outbox, PHONE)[2:] == [
+        QUOTED,
+        "Sorry, we didn't catch that. Reply BUY to claim your discount.",
+    ]
     enrollment = Enrollment.objects.get(contact__phone=PHONE)
     assert enrollment.step_id == "quoted"
     assert enrollment.other_count == 1  # the fallback of this visit went out

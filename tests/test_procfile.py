@@ -12,10 +12,9 @@ from urllib.request import urlopen
 
 import pytest
 
-from conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, inbound_payload
-from tests.servers import free_port, healthy, log_tail, post_signed, wait_for
+from conftest import INVITE, inbound_payload
+from tests.servers import ROOT, fake_twilio_env, free_port, healthy, log_tail, post_signed, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
 
 
@@ -27,11 +26,7 @@ def _env_file(tmp_path: Path, fake_twilio, port: int, **extra: str) -> Path:
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",  # plain HTTP on this machine, as the README says
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "SMS_BACKEND": "twilio",
-        "TWILIO_API_BASE_URL": fake_twilio.base_url,
-        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
-        "TWILIO_FROM_NUMBER": "+14155550100",
+        **fake_twilio_env(fake_twilio),
         "SMS_QUIET_HOURS": "",
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
@@ -88,7 +83,7 @@ def _process_env(env_file: Path) -> dict:
 
 
 def _answered(fake_twilio) -> bool:
-    return any(r["form"].get("Body", "").startswith("Hi! Reply QUOTE") for r in fake_twilio.received)
+    return INVITE in fake_twilio.bodies()
 
 
 @pytest.mark.timeout(150)
@@ -115,8 +110,9 @@ def test_the_procfile_serves_a_first_hi_from_an_env_file(tmp_path, fake_twilio):
 @pytest.mark.celery_broker
 @pytest.mark.timeout(150)
 def test_the_procfile_web_and_worker_answer_through_the_broker(tmp_path, fake_twilio):
-    # A Redis database of its own, so no other test's worker takes these tasks.
-    broker = os.environ["CELERY_BROKER_URL"].rsplit("/", 1)[0] + "/12"
+    # The broker this run was given (no other database: it may be another run's). No other
+    # test's worker takes these tasks: each consumes a queue of its own (tests/celery_worker.py).
+    broker = os.environ["CELERY_BROKER_URL"]
     port = free_port()
     env = _process_env(
         _env_file(tmp_path, fake_twilio, port, CELERY_BROKER_URL=broker, CELERY_CONCURRENCY="2")

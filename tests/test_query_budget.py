@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 from automation.engine.plans import plan_import
 from automation.tests.factories import plan_make, send
-from conftest import inbound_payload
+from conftest import api_user, inbound_payload, token_auth
 from contacts.models import Contact
 from messaging.models import OutboundMessage
 from tracking.models import GoalConversion
@@ -111,7 +111,7 @@ def describe(costs: dict) -> str:
 @pytest.mark.parametrize(
     ("n_steps", "history"), [(3, 0), (30, 50)], ids=["small-plan-no-history", "30-steps-50-messages"]
 )
-def test_an_inbound_message_costs_at_most_13_queries(
+def test_an_inbound_message_costs_at_most_13_queries_and_a_new_number_s_first_14(
     twilio, django_capture_on_commit_callbacks, django_assert_max_num_queries, n_steps, history
 ):
     make_plan(n_steps)
@@ -168,16 +168,11 @@ def test_a_new_revision_costs_the_next_message_two_queries(twilio, django_captur
     assert len(cold) == len(warm) + 2, describe({"warm": warm, "cold": cold})
 
 
-def test_an_event_costs_the_same_whatever_the_contact_s_history(
-    client, twilio, django_user_model, sms_outbox
-):
+def test_an_event_costs_the_same_whatever_the_contact_s_history(client, twilio, sms_outbox):
     """POST /api/events/ (docs/reference.md §7): an event that moves a waiting journey, converts its
     goal and sends a text costs the same number of statements for a contact with one earlier
     event as for one with fifty."""
     import json
-
-    from django.contrib.auth.models import Permission
-    from rest_framework.authtoken.models import Token
 
     from tracking.models import Interaction
 
@@ -189,9 +184,7 @@ def test_an_event_costs_the_same_whatever_the_contact_s_history(
         ],
         goals=[{"slug": "bought", "name": "Bought", "points": 5, "event": "purchase"}],
     )
-    shop = django_user_model.objects.create_user("shop")
-    shop.user_permissions.add(Permission.objects.get(codename="add_interaction"))
-    auth = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=shop).key}"}
+    auth = token_auth(api_user("shop", "tracking.add_interaction"))
 
     def cost(phone: str, history: int) -> int:
         contact = Contact.objects.create(phone=phone)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import ROOT
 
 # docs/reference.md §2, every variable.
 CONTRACT_VARIABLES = [
@@ -116,7 +116,7 @@ def test_check_deploy_is_clean_when_production_like(tmp_path):
     assert "WARNINGS" not in result.stdout + result.stderr
 
 
-def test_check_deploy_does_warn_when_it_should(tmp_path):
+def test_check_deploy_warns_about_a_short_key_and_debug_on(tmp_path):
     # The check is live: a short key and DEBUG on are reported (so the test above can fail).
     env = {"SECRET_KEY": "short", "DEBUG": "1", "ALLOWED_HOSTS": "sms.example.com"}
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)

@@ -1,25 +1,20 @@
 """manage.py simulate_sms FROM_NUMBER "TEXT" (docs/reference.md §4): prints the answer,
 stores and sends nothing."""
 
-from io import StringIO
-
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from automation.models import Enrollment
+from conftest import INVITE, QUOTED, bodies, command
 from contacts.models import Contact
 from messaging.models import OutboundMessage
 from tracking.models import GoalConversion, Interaction
 
 PHONE = "+12125550123"
-INVITE = "Hi! Reply QUOTE to get your exclusive discount."
-QUOTED = "Your quote: 15% off your next order. Reply BUY to claim it."
 
 
 def simulate(*args) -> str:
-    out = StringIO()
-    call_command("simulate_sms", *args, stdout=out)
-    return out.getvalue()
+    return command("simulate_sms", *args)[0]
 
 
 def counts():
@@ -49,7 +44,7 @@ def test_a_reply_is_judged_against_the_contacts_real_state(demo_plan, text_in, s
     assert counts() == before
     assert Enrollment.objects.get(pk=enrollment.pk).step_id == "invited"
     assert Contact.objects.get().engagement_value == 0
-    assert [m.body for m in sms_outbox] == [INVITE]
+    assert bodies(sms_outbox) == [INVITE]
 
 
 @pytest.mark.django_db
@@ -59,7 +54,7 @@ def test_national_numbers_are_read_in_the_default_region(demo_plan, settings):
 
 
 @pytest.mark.django_db
-def test_help_and_silence(demo_plan, settings, text_in):
+def test_simulate_sms_shows_the_help_text_and_nothing_for_an_opted_out_contact(demo_plan, settings, text_in):
     settings.SMS_HELP_TEXT = "Acme: reply STOP to opt out."
     assert simulate(PHONE, "help") == f"→ {PHONE}: Acme: reply STOP to opt out.\n"
     text_in(PHONE, "STOP")

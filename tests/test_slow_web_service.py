@@ -9,11 +9,10 @@ come while all four calls are still open."""
 
 import json
 import threading
-import time
 
 import pytest
 
-from automation.tests.web_service import web_service
+from automation.tests.web_service import drip, web_service
 from conftest import inbound_payload
 from tests.servers import log_tail, post_signed, wait_for, zero_setup_server
 
@@ -28,13 +27,7 @@ def held_open(release: threading.Event):
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
-        for i in range(len(body)):
-            if release.is_set():
-                handler.wfile.write(body[i:])
-                return
-            handler.wfile.write(body[i : i + 1])
-            handler.wfile.flush()
-            time.sleep(0.3)
+        drip(handler.wfile, body, every=0.3, until=release, then_rest=True)
 
     return answer
 
@@ -87,7 +80,7 @@ def test_slow_web_services_never_hold_another_contacts_reply(tmp_path, fake_twil
                 assert post_signed(port, inbound_payload("+12125550299", "hello")) == 200
 
                 def answered() -> bool:
-                    return any(r["form"].get("Body") == "Hello from the shop!" for r in fake_twilio.received)
+                    return "Hello from the shop!" in fake_twilio.bodies()
 
                 # Bounded, not timed: the calls stay open far longer than this wait (until the
                 # deadline of 10 s cuts them); the reply has to come while they are.
@@ -97,7 +90,7 @@ def test_slow_web_services_never_hold_another_contacts_reply(tmp_path, fake_twil
                 release.set()
 
             def told() -> bool:
-                said = [r["form"].get("Body") for r in fake_twilio.received]
+                said = fake_twilio.bodies()
                 return said.count("You have 3 points.") + said.count(SORRY) == SLOW_CALLS
 
             assert wait_for(told, timeout=20), log_tail(log)

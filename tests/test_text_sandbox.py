@@ -3,19 +3,17 @@ read-only context, cost a bounded amount, and are sent as written. Issue 18, poi
 name is a key or an index, never an attribute or a method; a text is bounded in memory and
 time, not only in length (what a filter makes, how deep blocks nest, the work of a render)."""
 
-import json
 import tracemalloc
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from automation.models import BulkEnrollmentJob, Enrollment, Plan
-from automation.tests.admin_forms import page_data
-from automation.tests.factories import ask, plan_document, plan_make
+from automation.tests.admin_forms import post_step
+from automation.tests.factories import ask, plan_document, plan_file, plan_make
+from conftest import bodies, command_refused
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
 
@@ -43,7 +41,7 @@ def test_a_template_cannot_walk_relations_to_other_users_secrets(text_in, sms_ou
 
     text_in(PHONE, "hello")
 
-    assert [m.body for m in sms_outbox] == ["ABCDEFGH"]
+    assert bodies(sms_outbox) == ["ABCDEFGH"]
     assert token.key not in sms_outbox[0].body
     assert victim.password not in sms_outbox[0].body
     enrollment = Enrollment.objects.get(contact__phone=PHONE)
@@ -69,7 +67,7 @@ def test_texts_are_sent_as_written_without_html_escaping(text_in, sms_outbox):
     ContactFactory(phone=PHONE, first_name="Sinéad O'Brien", last_name='AT&T "Ltd" <3')
     _plan_sending("Hi {{ contact.first_name }} {{ contact.last_name }} & <friends>")
     text_in(PHONE, "hello")
-    assert [m.body for m in sms_outbox] == ['Hi Sinéad O\'Brien AT&T "Ltd" <3 & <friends>']
+    assert bodies(sms_outbox) == ['Hi Sinéad O\'Brien AT&T "Ltd" <3 & <friends>']
 
 
 def test_a_text_that_renders_past_the_cap_fails_that_message_not_the_request(text_in, sms_outbox):
@@ -85,8 +83,7 @@ def test_a_text_that_renders_past_the_cap_fails_that_message_not_the_request(tex
 def _post_plan(client, text: str):
     """Write `text` as the question of a plan's one step, on the step's page."""
     plan = plan_make(slug="texts", steps=[ask("start", "Hi")], publish=False)
-    url = reverse("admin:automation_plan_step", args=[plan.pk, "start"])
-    return client.post(url, page_data(client.get(url)) | {"text": text})
+    return post_step(client, plan, "start", text=text)
 
 
 @pytest.mark.parametrize(
@@ -151,7 +148,7 @@ def test_a_template_calls_no_method_and_reads_no_attribute(text_in, sms_outbox):
     )
     text_in(PHONE, "hello")
     year = timezone.localtime(Enrollment.objects.get().enrolled_at).year
-    assert [m.body for m in sms_outbox] == [f"ABCDEFGHIJK-Lx|a key|ANN vip vip+new 12 {year} A"]
+    assert bodies(sms_outbox) == [f"ABCDEFGHIJK-Lx|a key|ANN vip vip+new 12 {year} A"]
 
 
 # --- issue 18: bounded in memory and time -------------------------------------------------
@@ -167,12 +164,9 @@ WITH_NESTING = "{% with %} may be nested at most 3 deep (one {% with a=… b=…
 
 
 def test_the_reports_doubling_text_is_refused_at_plan_import(tmp_path):
-    path = tmp_path / "plan.json"
-    path.write_text(json.dumps(plan_document(slug="doubling", steps=[ask("start", DOUBLING)])))
-    err = StringIO()
-    with pytest.raises(SystemExit):
-        call_command("plan_import", str(path), stdout=StringIO(), stderr=err)
-    assert err.getvalue().strip() == f"step 'start', text: {WITH_NESTING}"
+    document = plan_document(slug="doubling", steps=[ask("start", DOUBLING)])
+    err = command_refused("plan_import", plan_file(tmp_path, document))
+    assert err.strip() == f"step 'start', text: {WITH_NESTING}"
     assert not Plan.objects.exists()
 
 

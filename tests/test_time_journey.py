@@ -10,8 +10,10 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from automation.models import Enrollment, EnrollmentStep
+from automation.models import EnrollmentStep
 from automation.tasks import enrollment_expire_due_task, enrollment_timeouts_fire_task
+from automation.tests.factories import the_enrollment
+from conftest import INVITE, REMIND, bodies
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.services import outbound_release_due
 
@@ -19,9 +21,6 @@ pytestmark = pytest.mark.django_db
 
 PHONE = "+12125550199"  # New York: the number implies America/New_York
 NY = ZoneInfo("America/New_York")
-INVITE = "Hi! Reply QUOTE to get your exclusive discount."
-REMIND = "Still interested? Reply QUOTE for your discount."
-QUOTE = "Your quote: 15% off your next order. Reply BUY to claim it."
 
 
 @pytest.fixture
@@ -35,39 +34,31 @@ def beat(django_capture_on_commit_callbacks):
     return run
 
 
-def sent(outbox):
-    return [m.body for m in outbox if m.to == PHONE]
-
-
-def the_enrollment():
-    return Enrollment.objects.get(contact__phone=PHONE)
-
-
 def test_reminder_after_24_hours_of_silence_then_expiry(demo_plan, text_in, beat, sms_outbox):
     t0 = datetime(2026, 6, 1, 15, 0, tzinfo=UTC)  # 11:00 in New York
     with time_machine.travel(t0, tick=False) as clock:
         text_in(PHONE, "hi")
-        assert sent(sms_outbox) == [INVITE]
+        assert bodies(sms_outbox, PHONE) == [INVITE]
 
         clock.shift(timedelta(hours=23, minutes=59))
         assert beat(enrollment_timeouts_fire_task) == {"fired": 0}
 
         clock.shift(timedelta(minutes=1))
         assert beat(enrollment_timeouts_fire_task) == {"fired": 1}
-        assert the_enrollment().step_id == "reminded"
-        assert sent(sms_outbox) == [INVITE, REMIND]
+        assert the_enrollment(PHONE).step_id == "reminded"
+        assert bodies(sms_outbox, PHONE) == [INVITE, REMIND]
 
         # One reminder only: Reminded has no timeout of its own.
         for _ in range(3):
             clock.shift(timedelta(days=1))
             assert beat(enrollment_timeouts_fire_task) == {"fired": 0}
-        assert sent(sms_outbox) == [INVITE, REMIND]
+        assert bodies(sms_outbox, PHONE) == [INVITE, REMIND]
 
         clock.move_to(t0 + timedelta(days=7) - timedelta(seconds=1))
         assert beat(enrollment_expire_due_task) == {"expired": 0}
         clock.move_to(t0 + timedelta(days=7))
         assert beat(enrollment_expire_due_task) == {"expired": 1}
-    e = the_enrollment()
+    e = the_enrollment(PHONE)
     assert e.status == "expired"
     assert list(EnrollmentStep.objects.filter(enrollment=e).values_list("via", "step_id")) == [
         ("enroll", "invited"),
@@ -84,8 +75,8 @@ def test_a_reply_before_the_timeout_means_no_reminder(demo_plan, text_in, beat, 
         text_in(PHONE, "quote")
         clock.shift(timedelta(days=2))
         assert beat(enrollment_timeouts_fire_task) == {"fired": 0}
-    assert the_enrollment().step_id == "quoted"
-    assert REMIND not in sent(sms_outbox)
+    assert the_enrollment(PHONE).step_id == "quoted"
+    assert REMIND not in bodies(sms_outbox, PHONE)
 
 
 def test_an_unmatched_reply_restarts_the_24_hours(demo_plan, text_in, beat, sms_outbox):
@@ -98,7 +89,7 @@ def test_an_unmatched_reply_restarts_the_24_hours(demo_plan, text_in, beat, sms_
         assert beat(enrollment_timeouts_fire_task) == {"fired": 0}
         clock.shift(timedelta(hours=11))  # 24 h after the reply
         assert beat(enrollment_timeouts_fire_task) == {"fired": 1}
-    assert sent(sms_outbox)[-1] == REMIND
+    assert bodies(sms_outbox, PHONE)[-1] == REMIND
 
 
 def test_reminder_due_at_3am_local_waits_until_8am_across_dst(demo_plan, text_in, sms_outbox, settings):
@@ -109,7 +100,7 @@ def test_reminder_due_at_3am_local_waits_until_8am_across_dst(demo_plan, text_in
     texted = datetime(2026, 3, 7, 3, 0, tzinfo=NY)
     with time_machine.travel(texted, tick=False) as clock:
         text_in(PHONE, "hi")
-        assert sent(sms_outbox) == [INVITE]  # an answer to the contact: no quiet hours
+        assert bodies(sms_outbox, PHONE) == [INVITE]  # an answer to the contact: no quiet hours
 
         clock.shift(timedelta(hours=24))
         out = StringIO()
@@ -119,15 +110,15 @@ def test_reminder_due_at_3am_local_waits_until_8am_across_dst(demo_plan, text_in
         assert reminder.status == DeliveryStatus.HELD
         assert reminder.send_after == datetime(2026, 3, 8, 8, 0, tzinfo=NY)
         assert reminder.send_after == datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
-        assert sent(sms_outbox) == [INVITE]
+        assert bodies(sms_outbox, PHONE) == [INVITE]
 
         clock.move_to(datetime(2026, 3, 8, 7, 59, tzinfo=NY))
         outbound_release_due()
-        assert sent(sms_outbox) == [INVITE]
+        assert bodies(sms_outbox, PHONE) == [INVITE]
 
         clock.move_to(datetime(2026, 3, 8, 8, 0, tzinfo=NY))
         outbound_release_due()
-    assert sent(sms_outbox) == [INVITE, REMIND]
+    assert bodies(sms_outbox, PHONE) == [INVITE, REMIND]
     reminder = OutboundMessage.objects.get(pk=reminder.pk)
     assert reminder.status == DeliveryStatus.SENT
     assert reminder.sent_at == datetime(2026, 3, 8, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from automation.models import Enrollment, EnrollmentStep
 from automation.tests.factories import EnrollmentFactory, ask, plan_make
 from messaging.models import OutboundMessage
-from tracking.models import Interaction
+from messaging.tests.factories import OutboundMessageFactory
 from tracking.tests.factories import InteractionFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,21 +51,15 @@ def test_enrollment_page_is_read_only_with_its_steps(admin_client):
 
 def test_outbound_messages_filter_by_status_and_are_read_only(admin_client):
     enrollment = EnrollmentFactory()
-    rows = []
-    for status in ("queued", "delivered"):
-        interaction = Interaction.objects.create(
-            contact=enrollment.contact, direction="outbound", body=f"text {status}", created_at=timezone.now()
+    rows = [
+        OutboundMessageFactory(
+            contact=enrollment.contact,
+            enrollment=enrollment,
+            status=status,
+            interaction__body=f"text {status}",
         )
-        rows.append(
-            OutboundMessage.objects.create(
-                interaction=interaction,
-                contact=enrollment.contact,
-                enrollment=enrollment,
-                purpose="prompt",
-                to_number=enrollment.contact.phone,
-                status=status,
-            )
-        )
+        for status in ("queued", "delivered")
+    ]
     assert _results(admin_client, "messaging_outboundmessage", status__exact="delivered") == [rows[1]]
     url = reverse("admin:messaging_outboundmessage_change", args=[rows[0].pk])
     assert "text queued" in admin_client.get(url).content.decode()

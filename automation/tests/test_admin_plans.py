@@ -10,36 +10,11 @@ import pytest
 from django.urls import reverse
 
 from automation.engine.plans import document_dump, plan_import
-from automation.models import Enrollment, Plan, PlanRevision
-from automation.tests.admin_forms import page_data
-from automation.tests.factories import plan_document, plan_make
-from automation.tests.test_plan_format import EVERYTHING
+from automation.models import Enrollment, Plan
+from automation.tests.admin_forms import change_url, newest, page_data, post_change, post_step, step_url
+from automation.tests.factories import EVERYTHING, plan_document, plan_make
 
 pytestmark = pytest.mark.django_db
-
-
-def change_url(plan: Plan) -> str:
-    return reverse("admin:automation_plan_change", args=[plan.pk])
-
-
-def newest(plan: Plan) -> PlanRevision:
-    return plan.revisions.order_by("-number").first()
-
-
-def post_change(client, plan: Plan, follow: bool = False, **changes):
-    """Post the plan page as it is shown, with `changes` to its fields."""
-    data = page_data(client.get(change_url(plan))) | changes
-    return client.post(change_url(plan), data, follow=follow)
-
-
-def step_url(plan: Plan, step_id: str) -> str:
-    return reverse("admin:automation_plan_step", args=[plan.pk, step_id])
-
-
-def post_step(client, plan: Plan, step_id: str, url: str | None = None, **changes):
-    """Post a step's page as it is shown, with `changes` to its fields."""
-    url = url or step_url(plan, step_id)
-    return client.post(url, page_data(client.get(url)) | changes)
 
 
 def _status(plan: Plan) -> str:
@@ -251,7 +226,7 @@ def test_buttons_come_from_the_fsm(admin_client, demo_plan):
     assert sorted(buttons) == ["archive", "pause"]  # already active: no Activate
 
 
-def test_pause_activate_archive(admin_client, demo_plan):
+def test_the_plan_page_pauses_activates_and_archives_then_offers_no_transition(admin_client, demo_plan):
     response = post_change(admin_client, demo_plan, _fsm_transition_to="pause", follow=True)
     assert "Plan “Quote and buy” is paused." in response.content.decode()
     assert _status(demo_plan) == "paused"

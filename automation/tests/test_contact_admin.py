@@ -2,7 +2,6 @@
 history inlines, the opt-out action, and no door that takes back an opt-out (only the
 contact's START does, docs/reference.md §5)."""
 
-import html
 import re
 
 import pytest
@@ -12,18 +11,13 @@ from django.utils import timezone
 from automation.models import BulkEnrollmentJob, Enrollment
 from automation.tests.admin_forms import form_data, formset_data
 from automation.tests.factories import EnrollmentFactory, ask, plan_make
+from conftest import bodies, page_text
 from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
 from tracking.models import GoalConversion
 from tracking.tests.factories import GoalFactory, InteractionFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(admin_user):
-    """The superuser pytest-django's admin_client is logged in as."""
-    return admin_user
 
 
 def _management_forms(page: str) -> dict:
@@ -159,7 +153,7 @@ def test_saving_a_contact_keeps_its_history(admin_client):
 # --- consent actions ------------------------------------------------------------------------
 
 
-def test_the_opt_out_action_goes_through_the_consent_log(admin_client, staff):
+def test_the_opt_out_action_goes_through_the_consent_log(admin_client, admin_user):
     enrollment = EnrollmentFactory()
     contact = enrollment.contact
     url = reverse("admin:contacts_contact_changelist")
@@ -169,7 +163,12 @@ def test_the_opt_out_action_goes_through_the_consent_log(admin_client, staff):
     assert contact.opted_out
     assert Enrollment.objects.get(pk=enrollment.pk).status == "opted_out"
     event = ConsentEvent.objects.get(contact=contact)
-    assert (event.kind, event.source, event.actor, event.actor_name) == ("opt_out", "admin", staff, "admin")
+    assert (event.kind, event.source, event.actor, event.actor_name) == (
+        "opt_out",
+        "admin",
+        admin_user,
+        "admin",
+    )
 
 
 PHONE = "+12125550123"
@@ -215,7 +214,7 @@ def test_only_the_contact_takes_back_an_opt_out(
     assert (contact.opted_out, contact.consent) == (False, "opted_in")
     with django_capture_on_commit_callbacks(execute=True):
         marketer_client.post(url, enroll)
-    assert [m.body for m in sms_outbox] == ["Our news!"]
+    assert bodies(sms_outbox) == ["Our news!"]
 
 
 def test_consent_is_never_recorded_for_an_opted_out_contact_on_its_page(marketer_client):
@@ -232,9 +231,7 @@ def test_consent_is_never_recorded_for_an_opted_out_contact_on_its_page(marketer
     response = marketer_client.post(url, data)
 
     assert response.status_code == 200  # the page again, with the reason; nothing changed
-    assert "Only the contact can take back an opt-out, by texting START." in html.unescape(
-        response.content.decode()
-    )
+    assert "Only the contact can take back an opt-out, by texting START." in page_text(response)
     contact.refresh_from_db()
     assert (contact.first_name, contact.consent) == ("Ann", "opted_out")
     assert not contact.consent_events.exists()
@@ -252,9 +249,7 @@ def test_an_opted_out_contact_is_never_deleted_its_opt_out_is_kept(admin_client)
         response = admin_client.post(
             url, {"action": "delete_selected", "_selected_action": selected, "post": "yes"}, follow=True
         )
-        assert "Nothing was deleted: 1 of the selected contacts opted out" in html.unescape(
-            response.content.decode()
-        )
+        assert "Nothing was deleted: 1 of the selected contacts opted out" in page_text(response)
     assert Contact.objects.count() == 2
 
     admin_client.post(url, {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"})

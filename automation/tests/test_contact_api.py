@@ -10,9 +10,11 @@ from rest_framework.authtoken.models import Token
 
 from automation.models import Enrollment
 from automation.tests.factories import EnrollmentFactory, ask, plan_make
+from conftest import api_user, token_auth
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
+from messaging.tests.factories import OutboundMessageFactory
 from tracking.models import GoalConversion, Interaction
 from tracking.tests.factories import GoalFactory, InteractionFactory
 
@@ -26,8 +28,8 @@ def iso(dt: datetime) -> str:
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user(username="integration", password="x-unused-x")
+def user(db):
+    return api_user("integration")
 
 
 @pytest.fixture
@@ -38,17 +40,12 @@ def reader(user):
     return user
 
 
-def auth(user) -> dict:
-    token, _ = Token.objects.get_or_create(user=user)
-    return {"HTTP_AUTHORIZATION": f"Token {token.key}"}
-
-
 @pytest.fixture
 def api(client, reader):
     """GET as a user holding contacts.view_contact."""
 
     def get(path, **params):
-        return client.get(path, params, **auth(reader))
+        return client.get(path, params, **token_auth(reader))
 
     return get
 
@@ -97,13 +94,13 @@ def test_session_login_without_token_is_401(client, reader):
 @pytest.mark.parametrize("path", ["/api/contacts/", "/api/contacts/1/", "/api/contacts/1/messages/"])
 def test_user_without_view_contact_is_403(client, user, path):
     ContactFactory(id=1)
-    resp = client.get(path, **auth(user))
+    resp = client.get(path, **token_auth(user))
     assert resp.status_code == 403
 
 
 def test_other_permissions_do_not_grant_access(client, user):
     user.user_permissions.add(Permission.objects.get(codename="change_contact"))
-    assert client.get("/api/contacts/", **auth(user)).status_code == 403
+    assert client.get("/api/contacts/", **token_auth(user)).status_code == 403
 
 
 def test_view_contact_through_a_group_is_enough(client, user):
@@ -112,12 +109,12 @@ def test_view_contact_through_a_group_is_enough(client, user):
     group = Group.objects.create(name="integrations")
     group.permissions.add(Permission.objects.get(codename="view_contact"))
     user.groups.add(group)
-    assert client.get("/api/contacts/", **auth(user)).status_code == 200
+    assert client.get("/api/contacts/", **token_auth(user)).status_code == 200
 
 
 def test_superuser_has_access(client, django_user_model):
     admin = django_user_model.objects.create_superuser(username="boss", password="x-unused-x")
-    assert client.get("/api/contacts/", **auth(admin)).status_code == 200
+    assert client.get("/api/contacts/", **token_auth(admin)).status_code == 200
 
 
 def test_unknown_contact_is_404(api):
@@ -139,14 +136,14 @@ def test_test_contacts_are_404(api):
 def test_write_methods_are_refused(client, reader):
     contact = ContactFactory()
     reader.user_permissions.add(*Permission.objects.filter(content_type__app_label="contacts"))
-    assert client.post("/api/contacts/", {"phone": "+14155550100"}, **auth(reader)).status_code == 405
-    assert client.delete(f"/api/contacts/{contact.id}/", **auth(reader)).status_code == 405
+    assert client.post("/api/contacts/", {"phone": "+14155550100"}, **token_auth(reader)).status_code == 405
+    assert client.delete(f"/api/contacts/{contact.id}/", **token_auth(reader)).status_code == 405
 
 
 # --- shapes ---------------------------------------------------------------------------
 
 
-def test_contact_shape_exactly(api):
+def test_the_list_and_the_detail_show_a_contact_in_exactly_this_shape(api):
     contact = ContactFactory(
         phone="+14155550123", engagement_value=60, opted_out=False, first_name="Ann", last_name="Lee",
         email="ann@example.com", attributes={"vip": True, "score": 4},
@@ -266,7 +263,7 @@ def test_phone_filter_url_encoded_plus(client, reader):
     wanted = ContactFactory(phone="+14155550123")
     ContactFactory(phone="+14155550124")
     # The query string exactly as an integration sends it: "+" encoded as %2B.
-    resp = client.get("/api/contacts/?phone=%2B14155550123", **auth(reader))
+    resp = client.get("/api/contacts/?phone=%2B14155550123", **token_auth(reader))
     assert resp.status_code == 200
     assert [c["id"] for c in resp.json()["results"]] == [wanted.id]
 
@@ -282,7 +279,7 @@ def test_phone_filter_url_encoded_plus(client, reader):
 def test_phone_filter_normalises_other_formats(client, reader, query):
     wanted = ContactFactory(phone="+14155550123")
     ContactFactory(phone="+14155550124")
-    resp = client.get(f"/api/contacts/?{query}", **auth(reader))
+    resp = client.get(f"/api/contacts/?{query}", **token_auth(reader))
     assert resp.status_code == 200
     assert [c["id"] for c in resp.json()["results"]] == [wanted.id]
 
@@ -337,21 +334,13 @@ def test_phone_filter_skips_test_contacts(api):
 
 
 def outbound(contact, *, body, sid, status, created_at):
-    interaction = InteractionFactory(
+    return OutboundMessageFactory(
         contact=contact,
-        direction=Interaction.Direction.OUTBOUND,
-        body=body,
-        provider_sid=sid,
-        created_at=created_at,
-    )
-    OutboundMessage.objects.create(
-        interaction=interaction,
-        contact=contact,
-        purpose=OutboundMessage.Purpose.PROMPT,
-        to_number=contact.phone,
         status=status,
-    )
-    return interaction
+        interaction__body=body,
+        interaction__provider_sid=sid,
+        interaction__created_at=created_at,
+    ).interaction
 
 
 def test_messages_shape_and_order(api):
@@ -490,7 +479,7 @@ def populate(n: int) -> None:
 
 
 def count_queries(client, reader, path) -> int:
-    headers = auth(reader)
+    headers = token_auth(reader)
     with CaptureQueriesContext(connection) as ctx:
         resp = client.get(path, **headers)
     assert resp.status_code == 200
@@ -504,10 +493,10 @@ def test_a_page_of_contacts_costs_a_fixed_number_of_queries(client, reader, djan
     revision_cache_clear()
     one = count_queries(client, reader, "/api/contacts/")
     populate(19)
-    assert len(client.get("/api/contacts/", **auth(reader)).json()["results"]) == 20
+    assert len(client.get("/api/contacts/", **token_auth(reader)).json()["results"]) == 20
     # token + permissions (user, groups) + count + contacts + enrollments + goals + the
     # revisions they are on (one query for all of them, none once they are cached)
-    headers = auth(reader)
+    headers = token_auth(reader)
     revision_cache_clear()
     with django_assert_num_queries(one):
         resp = client.get("/api/contacts/", **headers)
@@ -525,7 +514,7 @@ def test_messages_cost_a_fixed_number_of_queries(client, reader, django_assert_n
     for i in range(20):
         outbound(contact, body="b", sid=f"SX{i:032x}", status=DeliveryStatus.SENT, created_at=T0)
         InteractionFactory(contact=contact, created_at=T0)
-    headers = auth(reader)
+    headers = token_auth(reader)
     with django_assert_num_queries(one):
         resp = client.get(path, **headers)
     assert resp.json()["count"] == 41

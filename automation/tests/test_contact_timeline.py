@@ -9,25 +9,21 @@ from automation.models import Enrollment, EnrollmentStep
 from automation.tests.factories import EnrollmentFactory, ask, plan_make
 from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
-from messaging.models import OutboundMessage
-from tracking.models import GoalConversion, Interaction
+from messaging.tests.factories import OutboundMessageFactory
+from tracking.models import GoalConversion
 from tracking.tests.factories import GoalFactory, InteractionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _outbound(contact, body, at, status, enrollment=None, error_code=""):
-    interaction = InteractionFactory(
-        contact=contact, direction=Interaction.Direction.OUTBOUND, body=body, created_at=at, provider_sid=None
-    )
-    OutboundMessage.objects.create(
-        interaction=interaction,
+    OutboundMessageFactory(
         contact=contact,
         enrollment=enrollment,
-        purpose="prompt",
-        to_number=contact.phone,
         status=status,
         error_code=error_code,
+        interaction__body=body,
+        interaction__created_at=at,
     )
 
 
@@ -91,7 +87,7 @@ def test_conversation_interleaved_with_journey_and_consent():
     assert not timeline.truncated
 
 
-def test_fixed_query_count_and_cap(django_assert_num_queries):
+def test_the_timeline_costs_six_queries_and_keeps_the_latest_ten_entries(django_assert_num_queries):
     contact = ContactFactory()
     now = timezone.now()
     for i in range(12):

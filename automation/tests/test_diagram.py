@@ -93,7 +93,7 @@ def test_empty_plan_says_so():
 
 
 @pytest.mark.django_db
-def test_plan_diagram_counts_active_enrollments_per_step_in_two_queries(django_assert_num_queries):
+def test_plan_diagram_counts_active_enrollments_per_step_in_three_queries(django_assert_num_queries):
     plan = plan_make(
         goals=[{"slug": "bought", "name": "Bought it", "points": 1}],
         steps=[

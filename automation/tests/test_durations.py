@@ -4,16 +4,15 @@ plan's settings; the JSON doors: test_malformed_plans.py), and one stored before
 is taken as 366 days: no date arithmetic on it can overflow and stop the routing."""
 
 from datetime import UTC, datetime, timedelta
-from io import StringIO
 
 import pytest
 import time_machine
-from django.core.management import call_command
 
 from automation.engine.revisions import revision_cache_clear
 from automation.models import Enrollment, PlanRevision
+from automation.tests.admin_forms import newest, post_change, post_step
 from automation.tests.factories import ask, plan_make, send
-from automation.tests.test_admin_plans import newest, post_change, post_step
+from conftest import bodies
 
 pytestmark = pytest.mark.django_db
 
@@ -67,9 +66,7 @@ def _stored_as(plan, change) -> None:
     revision_cache_clear()  # a process that starts with it
 
 
-def test_durations_stored_before_the_bound_are_taken_as_366_days(
-    text_in, sms_outbox, django_capture_on_commit_callbacks
-):
+def test_durations_stored_before_the_bound_are_taken_as_366_days(text_in, sms_outbox, timers):
     plan = plan_make(
         steps=[
             ask("q", "Reply LATER.", [("LATER", "pause")], timeout={"after": "PT2H", "next": None}),
@@ -91,7 +88,7 @@ def test_durations_stored_before_the_bound_are_taken_as_366_days(
     with time_machine.travel(T0, tick=False):
         text_in(PHONE, "hi")
     enrollment = Enrollment.objects.get()
-    assert [m.body for m in sms_outbox] == ["Reply LATER."]
+    assert bodies(sms_outbox) == ["Reply LATER."]
     assert (enrollment.step_id, enrollment.expires_at, enrollment.timeout_at) == ("q", T0 + YEAR, T0 + YEAR)
 
     with time_machine.travel(T0 + timedelta(hours=1), tick=False):
@@ -99,9 +96,6 @@ def test_durations_stored_before_the_bound_are_taken_as_366_days(
     enrollment = Enrollment.objects.get()
     assert (enrollment.step_id, enrollment.timeout_at) == ("pause", T0 + timedelta(hours=1) + YEAR)
 
-    out = StringIO()
-    with django_capture_on_commit_callbacks(execute=True):
-        call_command("process_timeouts", "--as-of", (T0 + timedelta(hours=1) + YEAR).isoformat(), stdout=out)
-    assert "Fired 1" in out.getvalue()
+    assert timers(T0 + timedelta(hours=1) + YEAR) == 1
     enrollment = Enrollment.objects.get()
     assert (enrollment.step_id, enrollment.timeout_at) == ("wait", T0 + timedelta(hours=1) + 2 * YEAR)

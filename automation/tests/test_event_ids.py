@@ -6,11 +6,10 @@ tracked link, ``link_click:<code>``) are no shop's."""
 import json
 
 import pytest
-from django.contrib.auth.models import Permission
 
 from automation.models import Enrollment
-from automation.tests.test_events_api import auth
-from automation.tests.test_links import click, codes, link_plan  # noqa: F401 - click is a fixture
+from automation.tests.conftest import codes, link_plan
+from conftest import api_user, token_auth
 from contacts.models import ConsentEvent, Contact
 from tracking.models import Interaction
 
@@ -20,26 +19,19 @@ PHONE = "+14155550123"
 OTHER = "+14155550199"
 
 
-def integration_user(django_user_model, username: str):
-    user = django_user_model.objects.create_user(username=username)
-    user.user_permissions.add(
-        Permission.objects.get(codename="add_interaction", content_type__app_label="tracking")
-    )
-    return user
-
-
 @pytest.fixture
-def post(client, django_user_model, django_capture_on_commit_callbacks):
+def post(client, django_capture_on_commit_callbacks):
     """``post(username, event_id, phone, **fields)``: the event as that integration user
     (made on first use) posts it."""
     users = {}
 
     def send(username: str, event_id: str, phone: str, **fields):
         if username not in users:
-            users[username] = integration_user(django_user_model, username)
+            users[username] = api_user(username, "tracking.add_interaction")
         body = json.dumps({"event_id": event_id, "phone": phone, "type": "purchase", **fields})
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post("/api/events/", body, content_type="application/json", **auth(users[username]))
+            auth = token_auth(users[username])
+            return client.post("/api/events/", body, content_type="application/json", **auth)
 
     return send
 
@@ -83,12 +75,7 @@ def test_two_shops_may_both_send_order_1001(post):
     assert Interaction.objects.filter(event_id="1001").count() == 2
 
 
-def test_a_shop_s_event_id_never_takes_the_place_of_a_link_s_first_click(
-    post,
-    text_in,
-    sms_outbox,
-    click,  # noqa: F811 - the fixture
-):
+def test_a_shop_s_event_id_never_takes_the_place_of_a_link_s_first_click(post, text_in, sms_outbox, click):
     link_plan()
     text_in(PHONE, "spring")
     (code,) = codes(sms_outbox[0].body)

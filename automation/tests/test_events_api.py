@@ -9,11 +9,10 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
 
 from automation.models import Enrollment
-from automation.tests.factories import ask, plan_make, send
+from automation.tests.factories import ask, plan_make, send, the_enrollment
+from conftest import api_user, bodies, token_auth
 from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
@@ -25,19 +24,10 @@ PHONE = "+14155550123"
 T0 = datetime(2030, 3, 4, 15, 0, tzinfo=UTC)  # 07:00 in San Francisco, 10:00 in New York
 
 
-def auth(user) -> dict:
-    token, _ = Token.objects.get_or_create(user=user)
-    return {"HTTP_AUTHORIZATION": f"Token {token.key}"}
-
-
 @pytest.fixture
-def shop(django_user_model):
+def shop(db):
     """The shop's integration user: it may add interactions (events), nothing else."""
-    user = django_user_model.objects.create_user(username="shop", password="x-unused-x")
-    user.user_permissions.add(
-        Permission.objects.get(codename="add_interaction", content_type__app_label="tracking")
-    )
-    return user
+    return api_user("shop", "tracking.add_interaction")
 
 
 _ids = iter(range(1, 10**9))
@@ -54,17 +44,9 @@ def event(client, shop, django_capture_on_commit_callbacks):
             else json.dumps({"event_id": f"ev-{next(_ids)}", "phone": PHONE, "type": type_, **fields})
         )
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post("/api/events/", data=body, content_type="application/json", **auth(shop))
+            return client.post("/api/events/", data=body, content_type="application/json", **token_auth(shop))
 
     return post
-
-
-def bodies(outbox) -> list[str]:
-    return [m.body for m in outbox]
-
-
-def the_enrollment(**filters) -> Enrollment:
-    return Enrollment.objects.get(contact__phone=PHONE, **filters)
 
 
 def consented(phone=PHONE) -> Contact:
@@ -76,7 +58,7 @@ def consented(phone=PHONE) -> Contact:
 # --- the door ------------------------------------------------------------------------------------
 
 
-def test_an_event_is_kept_on_a_new_contact_s_timeline(event, client, django_user_model):
+def test_an_event_is_kept_on_a_new_contact_s_timeline(event, client):
     response = event("purchase", event_id="order-1001", value=49.9, data={"order": "1001", "items": 2})
 
     assert response.status_code == 201, response.content
@@ -91,9 +73,8 @@ def test_an_event_is_kept_on_a_new_contact_s_timeline(event, client, django_user
     )
     assert stored.routed_at is not None  # acted on now; never handed to the text router
 
-    reader = django_user_model.objects.create_user(username="reader")
-    reader.user_permissions.add(Permission.objects.get(codename="view_contact"))
-    messages = client.get(f"/api/contacts/{contact.pk}/messages/", **auth(reader)).json()["results"]
+    reader = api_user("reader", "contacts.view_contact")
+    messages = client.get(f"/api/contacts/{contact.pk}/messages/", **token_auth(reader)).json()["results"]
     assert [(m["direction"], m["channel"], m["body"], m["sid"], m["from"]) for m in messages] == [
         ("inbound", "api", "purchase", "order-1001", PHONE)
     ]
@@ -122,16 +103,14 @@ def test_the_same_event_again_is_a_duplicate_and_changes_nothing(event):
     assert (Interaction.objects.count(), Enrollment.objects.count(), GoalConversion.objects.count()) == counts
 
 
-def test_no_token_is_401_and_without_the_permission_403(client, django_user_model):
+def test_no_token_is_401_and_without_the_permission_403(client):
     body = json.dumps({"event_id": "x", "phone": PHONE, "type": "purchase"})
     assert client.post("/api/events/", body, content_type="application/json").status_code == 401
     bad = client.post("/api/events/", body, content_type="application/json", HTTP_AUTHORIZATION="Token nope")
     assert bad.status_code == 401
-    reader = django_user_model.objects.create_user(username="reader")
-    reader.user_permissions.add(Permission.objects.get(codename="view_contact"))
-    assert (
-        client.post("/api/events/", body, content_type="application/json", **auth(reader)).status_code == 403
-    )
+    reader = api_user("reader", "contacts.view_contact")
+    refused = client.post("/api/events/", body, content_type="application/json", **token_auth(reader))
+    assert refused.status_code == 403
     assert not Interaction.objects.exists() and not Contact.objects.exists()
 
 
@@ -211,7 +190,7 @@ def test_bad_json_is_400_with_errors_and_nothing_is_stored(event, raw):
 
 def test_a_form_post_is_bad_json_not_a_server_error(client, shop):
     response = client.post(
-        "/api/events/", {"event_id": "e", "phone": PHONE, "type": "purchase"}, **auth(shop)
+        "/api/events/", {"event_id": "e", "phone": PHONE, "type": "purchase"}, **token_auth(shop)
     )
     assert response.status_code == 400 and response.json()["errors"]
 
@@ -236,13 +215,13 @@ def waiting_plan(**top):
 def test_an_event_moves_the_enrollment_waiting_for_it(event, text_in, sms_outbox):
     waiting_plan()
     text_in(PHONE, "shop")
-    assert the_enrollment().step_id == "wait"
+    assert the_enrollment(PHONE).step_id == "wait"
 
     assert event("click").status_code == 201  # another type: it waits on
-    assert the_enrollment().step_id == "wait"
+    assert the_enrollment(PHONE).step_id == "wait"
     assert event("purchase").status_code == 201
 
-    enrollment = the_enrollment()
+    enrollment = the_enrollment(PHONE)
     assert (enrollment.status, enrollment.step_id, enrollment.timeout_at) == ("completed", "thanks", None)
     assert bodies(sms_outbox) == [
         "Welcome! Buy anything to get 10% off the next.",
@@ -276,7 +255,7 @@ def test_an_event_is_never_routed_as_a_text(event, text_in, sms_outbox):
         call_command("route_waiting_messages")
     contact = Contact.objects.get(phone=PHONE)
     assert not contact.opted_out
-    assert the_enrollment().status == "active"
+    assert the_enrollment(PHONE).status == "active"
 
 
 # --- goals and revenue ---------------------------------------------------------------------------
@@ -292,7 +271,7 @@ def test_goals_on_the_event_convert_once_per_enrollment_with_its_value(event, te
 
     conversion = GoalConversion.objects.get()
     assert (conversion.goal.slug, conversion.value, conversion.points) == ("purchase", Decimal("49.90"), 50)
-    assert conversion.enrollment == the_enrollment()
+    assert conversion.enrollment == the_enrollment(PHONE)
     assert conversion.interaction.event_id
     assert Contact.objects.get(phone=PHONE).engagement_value == 50
 
@@ -336,7 +315,7 @@ def test_an_event_with_opt_in_is_the_consent_and_enters_the_plan(event, sms_outb
     assert contact.consent == "opted_in"
     log = ConsentEvent.objects.get(contact=contact)
     assert (log.kind, log.source, log.detail) == ("consent", "event", "signup signup-42")
-    assert the_enrollment().step_id == "ask"
+    assert the_enrollment(PHONE).step_id == "ask"
     assert len(sms_outbox) == 1
 
 
@@ -346,7 +325,7 @@ def test_an_event_s_consent_reads_before_the_enrollment_it_allowed(event, sms_ou
 
     event("signup", opt_in=True)
 
-    log, enrollment = ConsentEvent.objects.get(), the_enrollment()
+    log, enrollment = ConsentEvent.objects.get(), the_enrollment(PHONE)
     assert log.occurred_at <= enrollment.enrolled_at
     assert Contact.objects.get(phone=PHONE).consent_at == log.occurred_at
 
@@ -391,7 +370,7 @@ def test_a_plan_entered_by_event_interrupts_others_as_its_setting_says(event, te
 
     shop = Enrollment.objects.get(contact__phone=PHONE, plan__slug__startswith="plan-")
     assert (shop.status, shop.end_reason) == ("exited", "Interrupted by the event signup entering welcome")
-    assert the_enrollment(plan__slug="welcome").status == "active"
+    assert the_enrollment(PHONE, plan__slug="welcome").status == "active"
 
 
 def test_a_paused_plan_is_not_entered(event):
@@ -463,6 +442,7 @@ def test_a_user_in_the_integrations_group_may_post_events_and_read_contacts(clie
     user = django_user_model.objects.create_user(username="crm")
     user.groups.add(Group.objects.get(name="Integrations"))
     body = json.dumps({"event_id": "crm-1", "phone": PHONE, "type": "signup"})
-    assert client.post("/api/events/", body, content_type="application/json", **auth(user)).status_code == 201
-    assert client.get("/api/contacts/", {"phone": PHONE}, **auth(user)).json()["results"][0]["phone"] == PHONE
-    assert client.get("/admin/", **auth(user)).status_code == 302  # no admin: not staff
+    auth = token_auth(user)
+    assert client.post("/api/events/", body, content_type="application/json", **auth).status_code == 201
+    assert client.get("/api/contacts/", {"phone": PHONE}, **auth).json()["results"][0]["phone"] == PHONE
+    assert client.get("/admin/", **auth).status_code == 302  # no admin: not staff

@@ -5,15 +5,15 @@ given the model's permissions sees the secrets, never a value back. The web serv
 real server on 127.0.0.1."""
 
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from automation.models import EnrollmentStep, HttpSecret, Plan
-from automation.tests.admin_forms import page_data
+from automation.tests.admin_forms import newest, page_data
+from automation.tests.factories import plan_file
 from automation.tests.web_service import web_service
+from conftest import bodies, command, command_refused
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,8 @@ KEY = "Bearer 9f3c1e7a5b"
 SORRY = "We could not look that up."
 
 
-def plan_document(url: str) -> dict:
+def points_plan(url: str) -> dict:
+    """A plan that calls `url` with a secret header (shop-api-key), then says Done. or SORRY."""
     return {
         "slug": "points",
         "entry": {"trigger": "any"},
@@ -39,23 +40,15 @@ def plan_document(url: str) -> dict:
     }  # fmt: skip
 
 
-def run(*args) -> tuple[str, str]:
-    out, err = StringIO(), StringIO()
-    call_command(*args, stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
-
-
 def plan_import_file(tmp_path, document) -> tuple[str, str]:
-    path = tmp_path / "plan.json"
-    path.write_text(json.dumps(document))
-    return run("plan_import", str(path), "--warnings")
+    return command("plan_import", plan_file(tmp_path, document), "--warnings")
 
 
 def test_the_call_sends_the_secret_and_the_plan_holds_only_its_name(tmp_path, text_in, sms_outbox, settings):
     settings.HTTP_STEP_ALLOW_PRIVATE = True
     HttpSecret.objects.create(name="shop-api-key", value=KEY)
     with web_service() as service:
-        out, err = plan_import_file(tmp_path, plan_document(f"{service.base_url}/points"))
+        out, err = plan_import_file(tmp_path, points_plan(f"{service.base_url}/points"))
         assert out.strip() == "Imported points revision 1"
         assert "shop-api-key" not in err  # the secret is kept: no warning
         text_in(PHONE, "points?")
@@ -63,9 +56,9 @@ def test_the_call_sends_the_secret_and_the_plan_holds_only_its_name(tmp_path, te
     assert heard.headers["Authorization"] == KEY
     assert heard.headers["X-Echo"] == "{{ contact.phone }}"  # headers are sent as written
     assert heard.json() == {"peek": ""}
-    assert [m.body for m in sms_outbox] == ["Done."]
+    assert bodies(sms_outbox) == ["Done."]
 
-    exported, _ = run("plan_export", "points")
+    exported, _ = command("plan_export", "points")
     assert json.loads(exported)["steps"][0]["headers"]["Authorization"] == {"secret": "shop-api-key"}
     assert "9f3c1e7a" not in exported
     assert "9f3c1e7a" not in json.dumps(Plan.objects.get(slug="points").published.document)
@@ -78,7 +71,7 @@ def test_a_secret_this_server_lacks_is_a_warning_then_a_failure_naming_it(
     (with a warning), and its call fails, clearly, until an admin adds the secret."""
     settings.HTTP_STEP_ALLOW_PRIVATE = True
     with web_service() as service:
-        out, err = plan_import_file(tmp_path, plan_document(f"{service.base_url}/points"))
+        out, err = plan_import_file(tmp_path, points_plan(f"{service.base_url}/points"))
         assert out.strip() == "Imported points revision 1"
         assert (
             "“Looked up” sends the web service secret “shop-api-key” (header Authorization), which is not set"
@@ -86,7 +79,7 @@ def test_a_secret_this_server_lacks_is_a_warning_then_a_failure_naming_it(
         )
         text_in(PHONE, "points?")
     assert service.heard == []
-    assert [m.body for m in sms_outbox] == [SORRY]
+    assert bodies(sms_outbox) == [SORRY]
     detail = EnrollmentStep.objects.get(step_id="call").detail
     assert "the secret “shop-api-key” (header Authorization) is not set" in detail
 
@@ -108,18 +101,13 @@ def test_a_secret_this_server_lacks_is_a_warning_then_a_failure_naming_it(
     ],
 )
 def test_a_header_that_is_neither_text_nor_a_secret_is_refused(tmp_path, headers, expected):
-    document = plan_document("https://shop.example.com/points")
+    document = points_plan("https://shop.example.com/points")
     document["steps"][0]["headers"] = headers
-    path = tmp_path / "plan.json"
-    path.write_text(json.dumps(document))
-    err = StringIO()
-    with pytest.raises(SystemExit):
-        call_command("plan_import", str(path), stdout=StringIO(), stderr=err)
-    assert expected in err.getvalue()
+    assert expected in command_refused("plan_import", plan_file(tmp_path, document))
 
 
 def test_the_step_form_names_secrets_on_a_line_of_their_own(admin_client, tmp_path):
-    plan_import_file(tmp_path, plan_document("https://shop.example.com/points"))
+    plan_import_file(tmp_path, points_plan("https://shop.example.com/points"))
     plan = Plan.objects.get(slug="points")
     url = reverse("admin:automation_plan_step", args=[plan.pk, "call"])
     page = admin_client.get(url)
@@ -135,7 +123,7 @@ def test_the_step_form_names_secrets_on_a_line_of_their_own(admin_client, tmp_pa
         url, data | {"secret_headers": "Authorization: shop-api-key\nX-Other: crm-token"}
     )
     assert response.status_code == 302
-    headers = plan.revisions.order_by("-number").first().document["steps"][0]["headers"]
+    headers = newest(plan).document["steps"][0]["headers"]
     assert headers == {
         "X-Echo": "{{ contact.phone }}",
         "Authorization": {"secret": "shop-api-key"},

@@ -13,7 +13,7 @@ from django.utils import timezone
 from automation.engine.inbound import inbound_message_route, inbound_route_due
 from automation.models import Enrollment
 from automation.tasks import inbound_route_due_task
-from conftest import inbound_payload
+from conftest import INVITE, QUOTED, inbound_payload
 from messaging.models import OutboundMessage
 from tracking.models import Interaction
 
@@ -129,8 +129,8 @@ def test_a_younger_message_whose_older_one_is_still_queued_routes_the_older_one_
     assert enrollment.step_id == "quoted"  # hello enrolled, then QUOTE moved on
     prompts = OutboundMessage.objects.order_by("pk").values_list("interaction__body", flat=True)
     assert list(prompts) == [
-        "Hi! Reply QUOTE to get your exclusive discount.",
-        "Your quote: 15% off your next order. Reply BUY to claim it.",
+        INVITE,
+        QUOTED,
     ]
     assert not OutboundMessage.objects.filter(purpose="fallback").exists()
     hello.refresh_from_db()

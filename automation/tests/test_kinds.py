@@ -21,9 +21,8 @@ from automation.flow import KINDS, Step
 from automation.flow.document import step_data
 from automation.flow.edit import exit_set
 from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep
-from automation.tests.factories import plan_document, plan_make, send
-from automation.tests.test_admin_plans import change_url, newest, post_step, step_url
-from automation.tests.test_plan_format import EVERYTHING
+from automation.tests.admin_forms import change_url, newest, post_step, step_url
+from automation.tests.factories import EVERYTHING, plan_document, plan_make, send
 
 pytestmark = pytest.mark.django_db
 

@@ -3,15 +3,12 @@
 ``link_click`` event for the journey that sent the link; link previews and HEAD are
 redirected but never counted; the messages API lists each message's links and clicks."""
 
-import re
-
 import pytest
-from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
 
 from automation.models import Enrollment
+from automation.tests.conftest import codes, link_plan
 from automation.tests.factories import ask, plan_make, send
-from conftest import TEST_PUBLIC_BASE_URL
+from conftest import TEST_PUBLIC_BASE_URL, api_user, bodies, token_auth
 from contacts.models import Contact
 from tracking.models import GoalConversion, Interaction, TrackedLink
 from tracking.services import links_shorten
@@ -19,43 +16,13 @@ from tracking.services import links_shorten
 pytestmark = pytest.mark.django_db
 
 PHONE = "+14155550123"
-SHORT = re.compile(re.escape(TEST_PUBLIC_BASE_URL) + r"/l/([A-Za-z0-9_-]{12})")
-BROWSER = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
-)
-
-
-def codes(text: str) -> list[str]:
-    return SHORT.findall(text)
-
-
-@pytest.fixture
-def click(client, django_capture_on_commit_callbacks):
-    def get(code: str, *, agent: str = BROWSER, method: str = "get"):
-        with django_capture_on_commit_callbacks(execute=True):
-            return getattr(client, method)(f"/l/{code}", HTTP_USER_AGENT=agent)
-
-    return get
-
-
-def link_plan(**top):
-    return plan_make(
-        entry={"trigger": "keyword", "keywords": ["SPRING"]},
-        steps=[
-            send("offer", "Spring sale: https://shop.example.com/spring?utm=sms. Ends Sunday!", "wait"),
-            {"id": "wait", "type": "wait_event", "event": "link_click", "next": "thanks",
-             "timeout": {"after": "P1D", "next": None}},
-            ask("thanks", "Glad you looked! Reply SIZE for your size guide."),
-        ],
-        **top,
-    )  # fmt: skip
 
 
 def test_a_plan_s_links_are_sent_as_tracked_links(text_in, sms_outbox):
     link_plan()
     text_in(PHONE, "spring")
 
-    (sent,) = [m.body for m in sms_outbox]
+    (sent,) = bodies(sms_outbox)
     (code,) = codes(sent)
     assert (
         sent == f"Spring sale: {TEST_PUBLIC_BASE_URL}/l/{code}. Ends Sunday!"
@@ -214,22 +181,16 @@ def test_a_click_moves_only_the_journey_that_sent_the_link(text_in, sms_outbox, 
     assert statuses == ["active", "completed"]
 
 
-def test_the_messages_api_lists_each_message_s_links_and_clicks(
-    text_in, sms_outbox, click, client, django_user_model
-):
+def test_the_messages_api_lists_each_message_s_links_and_clicks(text_in, sms_outbox, click, client):
     link_plan()
     text_in(PHONE, "spring")
     (code,) = codes(sms_outbox[0].body)
     click(code)
     click(code)
 
-    reader = django_user_model.objects.create_user(username="reader")
-    reader.user_permissions.add(Permission.objects.get(codename="view_contact"))
-    token, _ = Token.objects.get_or_create(user=reader)
+    reader = api_user("reader", "contacts.view_contact")
     contact = Contact.objects.get(phone=PHONE)
-    results = client.get(
-        f"/api/contacts/{contact.pk}/messages/", HTTP_AUTHORIZATION=f"Token {token.key}"
-    ).json()["results"]
+    results = client.get(f"/api/contacts/{contact.pk}/messages/", **token_auth(reader)).json()["results"]
     outbound = [m for m in results if m["direction"] == "outbound"]
     assert outbound[0]["links"] == [
         {
@@ -279,7 +240,7 @@ def test_the_loop_guard_sees_through_tracked_links(text_in, sms_outbox, settings
         ("«https://a.example/é»", ["https://a.example/é»"], "«<1>"),
     ],
 )
-def test_links_shorten(text, urls, shape):
+def test_links_shorten_finds_a_text_s_urls_and_leaves_the_punctuation_around_them(text, urls, shape):
     plan = links_shorten(body=text, base_url="https://sms.example.com/")
     assert [url for _, url in plan.links] == urls
     numbered = plan.body

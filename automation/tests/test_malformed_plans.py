@@ -5,7 +5,6 @@ and changes nothing. Also: every value of a working plan replaced by each of a f
 hostile ones is refused or taken, never a crash."""
 
 import copy
-import html
 import json
 from io import StringIO
 
@@ -15,16 +14,15 @@ from django.urls import reverse
 
 from automation.engine.plans import plan_import
 from automation.models import Plan, PlanRevision
-from automation.tests.test_plan_format import EVERYTHING, step
+from automation.tests.factories import EVERYTHING, mutate, plan_file, step
+from conftest import command_refused, page_text
 from tracking.models import Goal
 
 pytestmark = pytest.mark.django_db
 
 
 def changed(change) -> str:
-    document = copy.deepcopy(EVERYTHING)
-    change(document)
-    return json.dumps(document)  # NaN as NaN; "\ud800" as its escape, as a file would have it
+    return json.dumps(mutate(change))  # NaN as NaN; "\ud800" as its escape, as a file would have it
 
 
 def deep(levels: int) -> str:
@@ -112,19 +110,13 @@ def stored(db):
 
 def page(response) -> str:
     assert response.status_code == 200, response.status_code
-    return html.unescape(response.content.decode())
+    return page_text(response)
 
 
 @pytest.mark.parametrize(("text", "expected"), [m[1:] for m in MALFORMED], ids=IDS)
 def test_plan_import_refuses_it(stored, tmp_path, text, expected):
-    path = tmp_path / "plan.json"
-    path.write_bytes(text.encode("utf-8"))
-    out, err = StringIO(), StringIO()
-    with pytest.raises(SystemExit) as exc:
-        call_command("plan_import", str(path), stdout=out, stderr=err)
-    assert exc.value.code == 1
-    assert expected in err.getvalue(), err.getvalue()
-    assert out.getvalue() == ""
+    err = command_refused("plan_import", plan_file(tmp_path, text))
+    assert expected in err, err
 
 
 @pytest.mark.parametrize(("text", "expected"), [m[1:] for m in MALFORMED], ids=IDS)

@@ -48,7 +48,7 @@ def test_replies_are_normalised(text, normalized):
         ("regex", "(", "(", False),  # never raises on a broken pattern
     ],
 )
-def test_match_kinds(match, pattern, reply, expected):
+def test_each_rule_match_kind_takes_the_replies_it_should_and_no_others(match, pattern, reply, expected):
     rule = {"match": match, "pattern": pattern, "words": [pattern]}
     assert rule_match(rule=rule, text=reply, normalized=reply_normalize(reply))[0] is expected
 

@@ -5,93 +5,28 @@ revisions are made only when the content differs."""
 
 import copy
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from automation.models import Plan, PlanRevision
+from automation.tests.factories import EVERYTHING, mutate, plan_file, step
+from conftest import command, command_refused
 from tracking.models import Goal
 
 pytestmark = pytest.mark.django_db
 
-# Every step type, every ask match kind, every split_field op: a plan that works (that it holds
-# every registered kind is checked in test_kinds.py).
-EVERYTHING = {
-    "format": "smsjourney.plan/1",
-    "slug": "everything",
-    "name": "Everything",
-    "description": "Every step type.",
-    "entry": {"trigger": "keyword", "keywords": ["ALL"], "sender": None},
-    "reentry": "never",
-    "interrupts_other_plans": False,
-    "lifetime": "P14D",
-    "expiry_text": "Bye {{ contact.first_name }}.",
-    "track_links": True,
-    "goals": [
-        {"slug": "answered", "name": "Answered", "points": 3, "event": None},
-        {"slug": "bought", "name": "Bought", "points": 20, "event": "purchase"},
-    ],
-    "start": "hello",
-    "steps": [
-        {"id": "hello", "name": "Hello", "type": "send", "text": "Hi {{ contact.first_name }}!",
-         "media": ["https://example.com/a.png"], "next": "ab"},
-        {"id": "ab", "type": "split_random", "branches": [
-            {"name": "A", "weight": 50, "next": "ask"}, {"name": "B", "weight": 50.5, "next": "segment"}]},
-        {"id": "segment", "type": "split_field", "field": "attributes.tier", "cases": [
-            {"op": "eq", "value": "vip", "next": "tag"}, {"op": "ne", "value": "x", "next": "ask"},
-            {"op": "lt", "value": 3, "next": "ask"}, {"op": "le", "value": 3, "next": "ask"},
-            {"op": "gt", "value": 3, "next": "ask"}, {"op": "ge", "value": 3, "next": "ask"},
-            {"op": "contains", "value": "v", "next": "ask"}, {"op": "in", "value": ["a", "b"], "next": "ask"},
-            {"op": "set", "next": "ask"}, {"op": "unset", "next": "ask"}], "default": "ask"},
-        {"id": "tag", "type": "set", "fields": {"attributes.segment": "spring", "first_name": "Ann"}, "next": "ask"},
-        {"id": "ask", "name": "Asked", "type": "ask", "text": "Rate us 1-5, or send your email.", "goal": "answered",
-         "rules": [
-             {"match": "keyword", "words": ["STAR", "TOP"], "next": "wait"},
-             {"match": "first_word", "words": ["LATER"], "next": "pause"},
-             {"match": "contains", "words": ["HELLO"], "next": "wait"},
-             {"match": "regex", "pattern": "^[0-9]{5}$", "save_as": "attributes.zip", "next": "wait"},
-             {"match": "number", "min": 1, "max": 5, "save_as": "attributes.score", "next": "call"},
-             {"match": "email", "save_as": "email", "goal": "answered", "next": "wait"},
-             {"match": "phone", "save_as": "attributes.other_phone", "next": "wait"},
-             {"match": "date", "save_as": "attributes.birthday", "next": "wait"},
-             {"match": "any", "save_as": "attributes.said", "next": "wait"}],
-         "other": {"text": "Please reply 1-5.", "repeat": 2, "next": None},
-         "timeout": {"after": "PT2H", "next": "pause"}},
-        {"id": "pause", "type": "delay", "for": "PT30M", "next": "morning"},
-        {"id": "morning", "type": "delay", "until": "09:30", "next": "ask"},
-        {"id": "call", "type": "http", "method": "POST", "url": "https://api.example.com/score",
-         "body": {"phone": "{{ contact.phone }}"}, "headers": {"X-Key": "k", "Authorization": {"secret": "shop-key"}},
-         "save": {"attributes.points": "data.points"}, "next": "wait", "on_failure": "wait"},
-        {"id": "wait", "type": "wait_event", "event": "purchase", "goal": "bought", "next": "more",
-         "timeout": {"after": "P3D", "next": None}},
-        {"id": "more", "type": "enter_plan", "plan": "another-plan"},
-    ],
-}  # fmt: skip
-
-
-def write(tmp_path, document, name="plan.json"):
-    path = tmp_path / name
-    path.write_text(json.dumps(document) if not isinstance(document, str) else document)
-    return str(path)
-
-
-def run(*args):
-    out, err = StringIO(), StringIO()
-    call_command(*args, stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
-
 
 def export(slug, *extra):
-    return json.loads(run("plan_export", slug, *extra)[0])
+    return json.loads(command("plan_export", slug, *extra)[0])
 
 
 def test_the_plan_of_every_variant_round_trips(tmp_path):
-    out, _ = run("plan_import", write(tmp_path, EVERYTHING))
+    out, _ = command("plan_import", plan_file(tmp_path, EVERYTHING))
     assert out.strip() == "Imported everything revision 1"
     exported = export("everything")
     assert exported == EVERYTHING
-    assert run("plan_import", write(tmp_path, exported, "again.json"))[0].strip() == "unchanged"
+    assert command("plan_import", plan_file(tmp_path, exported, "again.json"))[0].strip() == "unchanged"
     assert PlanRevision.objects.count() == 1
     assert {g.slug for g in Goal.objects.all()} == {"answered", "bought"}  # created when missing
     assert Plan.objects.get(slug="everything").status == Plan.Status.ACTIVE
@@ -103,7 +38,7 @@ def test_defaults_are_filled_in_and_exported(tmp_path):
         "start": "s",
         "steps": [{"id": "s", "type": "send", "text": "Hi", "next": None}],
     }
-    run("plan_import", write(tmp_path, minimal))
+    command("plan_import", plan_file(tmp_path, minimal))
     exported = export("mini")
     assert exported["format"] == "smsjourney.plan/1"
     assert (exported["name"], exported["reentry"], exported["lifetime"], exported["track_links"]) == (
@@ -113,32 +48,32 @@ def test_defaults_are_filled_in_and_exported(tmp_path):
         True,
     )
     assert exported["entry"] == {"trigger": "none", "sender": None}
-    assert run("plan_import", write(tmp_path, exported, "e.json"))[0].strip() == "unchanged"
+    assert command("plan_import", plan_file(tmp_path, exported, "e.json"))[0].strip() == "unchanged"
 
 
 def test_changed_content_makes_a_new_revision_and_export_picks_any(tmp_path):
-    run("plan_import", write(tmp_path, EVERYTHING))
+    command("plan_import", plan_file(tmp_path, EVERYTHING))
     changed = copy.deepcopy(EVERYTHING)
     changed["steps"][0]["text"] = "Hello again!"
-    assert run("plan_import", write(tmp_path, changed))[0].strip() == "Imported everything revision 2"
+    assert command("plan_import", plan_file(tmp_path, changed))[0].strip() == "Imported everything revision 2"
     assert export("everything")["steps"][0]["text"] == "Hello again!"
     assert export("everything", "--revision", "1")["steps"][0]["text"] == "Hi {{ contact.first_name }}!"
     with pytest.raises(CommandError, match="no revision 9"):
-        run("plan_export", "everything", "--revision", "9")
+        command("plan_export", "everything", "--revision", "9")
     with pytest.raises(CommandError, match="no plan 'nope'"):
-        run("plan_export", "nope")
+        command("plan_export", "nope")
 
 
 def test_draft_import_is_not_published(tmp_path):
-    run("plan_import", write(tmp_path, EVERYTHING))
+    command("plan_import", plan_file(tmp_path, EVERYTHING))
     changed = copy.deepcopy(EVERYTHING)
     changed["name"] = "Draft name"
-    out, _ = run("plan_import", write(tmp_path, changed), "--draft")
+    out, _ = command("plan_import", plan_file(tmp_path, changed), "--draft")
     assert out.strip() == "Imported everything revision 2"
     plan = Plan.objects.get(slug="everything")
     assert (plan.published.number, plan.name) == (1, "Everything")
     # Importing the same content without --draft publishes that draft.
-    assert run("plan_import", write(tmp_path, changed))[0].strip() == "Imported everything revision 2"
+    assert command("plan_import", plan_file(tmp_path, changed))[0].strip() == "Imported everything revision 2"
     assert Plan.objects.get(slug="everything").published.number == 2
 
 
@@ -147,17 +82,7 @@ def test_import_reads_standard_input(tmp_path, monkeypatch):
     import sys
 
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(EVERYTHING)))
-    assert run("plan_import", "-")[0].strip() == "Imported everything revision 1"
-
-
-def mutate(change):
-    document = copy.deepcopy(EVERYTHING)
-    change(document)
-    return document
-
-
-def step(document, step_id):
-    return next(s for s in document["steps"] if s["id"] == step_id)
+    assert command("plan_import", "-")[0].strip() == "Imported everything revision 1"
 
 
 REFUSALS = [
@@ -251,16 +176,12 @@ REFUSALS = [
 
 @pytest.mark.parametrize(("change", "expected"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS])
 def test_every_refusal_names_the_step_and_field_and_changes_nothing(tmp_path, change, expected):
-    run("plan_import", write(tmp_path, EVERYTHING))
+    command("plan_import", plan_file(tmp_path, EVERYTHING))
     before = list(PlanRevision.objects.values_list("pk", "document"))
-    out, err = StringIO(), StringIO()
-    with pytest.raises(SystemExit) as exc:
-        call_command("plan_import", write(tmp_path, mutate(change), "bad.json"), stdout=out, stderr=err)
-    assert exc.value.code == 1
-    assert expected in err.getvalue(), err.getvalue()
-    assert all(line.startswith(("plan", "step ")) for line in err.getvalue().splitlines())  # one per problem
+    err = command_refused("plan_import", plan_file(tmp_path, mutate(change), "bad.json"))
+    assert expected in err, err
+    assert all(line.startswith(("plan", "step ")) for line in err.splitlines())  # one per problem
     assert list(PlanRevision.objects.values_list("pk", "document")) == before
-    assert out.getvalue() == ""
 
 
 @pytest.mark.parametrize(
@@ -273,15 +194,10 @@ def test_every_refusal_names_the_step_and_field_and_changes_nothing(tmp_path, ch
     ],
 )
 def test_garbage_is_refused_with_a_reason(tmp_path, text, expected):
-    with pytest.raises(SystemExit):
-        err = StringIO()
-        try:
-            call_command("plan_import", write(tmp_path, text), stdout=StringIO(), stderr=err)
-        finally:
-            assert expected in err.getvalue()
+    assert expected in command_refused("plan_import", plan_file(tmp_path, text))
     assert not Plan.objects.exists()
 
 
 def test_a_missing_file_is_a_clear_error():
     with pytest.raises(CommandError, match="cannot be read"):
-        run("plan_import", "/nonexistent/plan.json")
+        command("plan_import", "/nonexistent/plan.json")

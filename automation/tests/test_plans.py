@@ -21,6 +21,7 @@ from automation.engine.plans import (
 )
 from automation.models import Plan, PlanRevision
 from automation.tests.factories import plan_document, plan_make
+from conftest import command
 from tracking.models import Goal
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,7 @@ def _fresh(plan: Plan) -> Plan:
 # --- lifecycle -----------------------------------------------------------------------------
 
 
-def test_activate_pause_archive():
+def test_a_draft_is_activated_paused_activated_again_and_archived():
     plan = plan_make(status=Plan.Status.DRAFT)
     assert plan_activate(plan=plan).status == Plan.Status.ACTIVE
     assert _fresh(plan).status == Plan.Status.ACTIVE
@@ -134,9 +135,7 @@ def test_a_draft_with_another_slug_is_refused():
 
 
 def _export(slug: str = DEMO_SLUG) -> dict:
-    out = StringIO()
-    call_command("plan_export", slug, stdout=out)
-    return json.loads(out.getvalue())
+    return json.loads(command("plan_export", slug)[0])
 
 
 def test_load_demo_plan_creates_the_contract_journey():

@@ -8,9 +8,9 @@ from automation.cockpit.reports import plan_report
 from automation.models import Enrollment, EnrollmentStep
 from automation.tests.factories import EnrollmentFactory, ask, plan_make, send
 from contacts.tests.factories import ContactFactory
-from messaging.models import OutboundMessage
-from tracking.models import GoalConversion, Interaction
-from tracking.tests.factories import GoalFactory, InteractionFactory
+from messaging.tests.factories import OutboundMessageFactory
+from tracking.models import GoalConversion
+from tracking.tests.factories import GoalFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,14 +51,10 @@ def _enroll(plan, *, path, status="active", contact=None, enrolled_at=None, goal
             occurred_at=enrolled_at,
         )
     for delivery in outbound:
-        interaction = InteractionFactory(contact=enrollment.contact, direction=Interaction.Direction.OUTBOUND)
-        OutboundMessage.objects.create(
-            interaction=interaction,
+        OutboundMessageFactory(
             contact=enrollment.contact,
             enrollment=enrollment,
             step_id=path[-1],  # the engine names the step of every message an enrollment causes
-            purpose="prompt",
-            to_number=enrollment.contact.phone,
             status=delivery,
         )
     return enrollment

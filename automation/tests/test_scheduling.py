@@ -15,9 +15,11 @@ from automation.engine import (
     enrollment_timeouts_fire,
 )
 from automation.models import Enrollment, EnrollmentStep
-from automation.tests.factories import EnrollmentFactory, ask, plan_make, send
+from automation.tests.factories import EnrollmentFactory, ask, plan_make, send, the_enrollment
+from conftest import bodies
 from contacts.models import Contact
 from messaging.models import DeliveryStatus, OutboundMessage
+from messaging.tests.factories import OutboundMessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -47,89 +49,65 @@ def plan():
     )
 
 
-@pytest.fixture
-def fire(django_capture_on_commit_callbacks):
-    """Run the timeouts job (as beat would); the reminders it queues are sent."""
-
-    def run(**kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return enrollment_timeouts_fire(**kwargs)
-
-    return run
-
-
-def enrollment():
-    return Enrollment.objects.get(contact__phone=PHONE)
-
-
-def sent(outbox):
-    return [m.body for m in outbox if m.to == PHONE]
-
-
 # --- reply timeouts ------------------------------------------------------------------
 
 
 def test_timeout_starts_when_the_prompt_is_accepted(plan, text_in, sms_outbox):
     with time_machine.travel(T0, tick=False):
         text_in(PHONE, "hello")
-    e = enrollment()
-    assert sent(sms_outbox) == [PROMPT]
+    e = the_enrollment(PHONE)
+    assert bodies(sms_outbox, PHONE) == [PROMPT]
     assert e.step_id == "ask"
     assert e.prompt_sent_at == T0
     assert e.timeout_at == T0 + timedelta(hours=24)
 
 
-def test_timeout_fires_after_24_hours_of_silence_once(plan, text_in, fire, sms_outbox):
+def test_timeout_fires_after_24_hours_of_silence_once(plan, text_in, timers, sms_outbox):
     with time_machine.travel(T0, tick=False) as clock:
         text_in(PHONE, "hello")
         clock.shift(timedelta(hours=24) - timedelta(seconds=1))
-        assert fire() == 0
-        assert enrollment().step_id == "ask"
+        assert timers() == 0
+        assert the_enrollment(PHONE).step_id == "ask"
 
         clock.shift(timedelta(seconds=1))
-        assert fire() == 1
-        e = enrollment()
+        assert timers() == 1
+        e = the_enrollment(PHONE)
         assert e.step_id == "nudge"
-        assert sent(sms_outbox) == [PROMPT, NUDGE]
+        assert bodies(sms_outbox, PHONE) == [PROMPT, NUDGE]
         step = EnrollmentStep.objects.filter(enrollment=e).last()
         assert (step.via, step.step_id, step.occurred_at) == ("timeout", "nudge", T0 + timedelta(hours=24))
         # Nudge has no timeout of its own: nothing more fires, ever.
         assert e.timeout_at is None
 
         clock.shift(timedelta(days=3))
-        assert fire() == 0
-    assert sent(sms_outbox) == [PROMPT, NUDGE]
-    assert enrollment().status == "active"
+        assert timers() == 0
+    assert bodies(sms_outbox, PHONE) == [PROMPT, NUDGE]
+    assert the_enrollment(PHONE).status == "active"
 
 
-def test_a_reply_in_between_pushes_the_timeout(plan, text_in, fire, sms_outbox):
+def test_a_reply_in_between_pushes_the_timeout(plan, text_in, timers, sms_outbox):
     with time_machine.travel(T0, tick=False) as clock:
         text_in(PHONE, "hello")
         clock.shift(timedelta(hours=20))
         text_in(PHONE, "hmm, what deal?")  # no transition: the fallback answers, silence restarts
-        assert enrollment().timeout_at == T0 + timedelta(hours=44)
+        assert the_enrollment(PHONE).timeout_at == T0 + timedelta(hours=44)
 
         clock.shift(timedelta(hours=4))  # 24 h after the prompt, 4 h after the reply
-        assert fire() == 0
-        assert enrollment().step_id == "ask"
+        assert timers() == 0
+        assert the_enrollment(PHONE).step_id == "ask"
 
         clock.shift(timedelta(hours=20))  # 24 h after the reply
-        assert fire() == 1
-    assert enrollment().step_id == "nudge"
-    assert sent(sms_outbox)[-1] == NUDGE
+        assert timers() == 1
+    assert the_enrollment(PHONE).step_id == "nudge"
+    assert bodies(sms_outbox, PHONE)[-1] == NUDGE
 
 
-def test_a_reply_before_the_prompt_was_accepted_counts_too(plan, fire):
+def test_a_reply_before_the_prompt_was_accepted_counts_too(plan):
     """The later of prompt accepted and last inbound: a prompt accepted late starts from then,
     a message from the contact after the prompt started waiting pushes it."""
     e = EnrollmentFactory(plan=plan, step_id="ask", enrolled_at=T0, last_inbound_at=T0 + timedelta(hours=2))
-    outbound = OutboundMessage.objects.create(
-        interaction=e.contact.interactions.create(direction="outbound", body=PROMPT, created_at=T0),
-        contact=e.contact,
-        enrollment=e,
-        step_id="ask",
-        purpose="prompt",
-        to_number=e.contact.phone,
+    outbound = OutboundMessageFactory(
+        contact=e.contact, enrollment=e, step_id="ask", interaction__body=PROMPT, interaction__created_at=T0
     )
     enrollment_prompt_sent(outbound_id=outbound.pk, sent_at=T0 + timedelta(hours=1))
     e = Enrollment.objects.get(pk=e.pk)
@@ -139,35 +117,30 @@ def test_a_reply_before_the_prompt_was_accepted_counts_too(plan, fire):
 
 def test_prompt_sent_for_a_step_left_already_starts_nothing(plan):
     e = EnrollmentFactory(plan=plan, step_id="nudge", enrolled_at=T0)
-    outbound = OutboundMessage.objects.create(
-        interaction=e.contact.interactions.create(direction="outbound", body=PROMPT, created_at=T0),
-        contact=e.contact,
-        enrollment=e,
-        step_id="ask",
-        purpose="prompt",
-        to_number=e.contact.phone,
+    outbound = OutboundMessageFactory(
+        contact=e.contact, enrollment=e, step_id="ask", interaction__body=PROMPT, interaction__created_at=T0
     )
     enrollment_prompt_sent(outbound_id=outbound.pk, sent_at=T0)
     e = Enrollment.objects.get(pk=e.pk)
     assert (e.prompt_sent_at, e.timeout_at) == (None, None)
 
 
-def test_stale_timeout_never_fires_after_the_enrollment_moved_on(plan, text_in, fire, sms_outbox):
+def test_stale_timeout_never_fires_after_the_enrollment_moved_on(plan, text_in, timers, sms_outbox):
     with time_machine.travel(T0, tick=False) as clock:
         text_in(PHONE, "hello")
-        due_at = enrollment().timeout_at
+        due_at = the_enrollment(PHONE).timeout_at
         clock.shift(timedelta(hours=2))
         text_in(PHONE, "yes")
-        assert enrollment().status == "completed"
+        assert the_enrollment(PHONE).status == "completed"
         # Even if a stale timeout_at were left behind, it would not fire from the old state.
         Enrollment.objects.filter(contact__phone=PHONE).update(timeout_at=due_at)
         clock.shift(timedelta(days=2))
-        assert fire() == 0
-    assert enrollment().step_id == "done"
-    assert NUDGE not in sent(sms_outbox)
+        assert timers() == 0
+    assert the_enrollment(PHONE).step_id == "done"
+    assert NUDGE not in bodies(sms_outbox, PHONE)
 
 
-def test_stale_timeout_from_a_previous_state_does_not_fire(plan, fire):
+def test_stale_timeout_from_a_previous_state_does_not_fire(plan):
     """The job read the candidate in Ask, but by the time it locks the row it is elsewhere."""
     e = EnrollmentFactory(plan=plan, step_id="nudge", enrolled_at=T0, timeout_at=T0)
     from automation.engine.scheduling import _timeout_fire_one
@@ -179,14 +152,14 @@ def test_stale_timeout_from_a_previous_state_does_not_fire(plan, fire):
     assert not EnrollmentStep.objects.filter(enrollment=e).exists()
 
 
-def test_a_timer_at_a_step_that_has_none_is_cleared(plan, fire):
+def test_a_timer_at_a_step_that_has_none_is_cleared(plan, timers):
     e = EnrollmentFactory(plan=plan, step_id="nudge", enrolled_at=T0, timeout_at=T0 + timedelta(hours=1))
-    assert fire(now=T0 + timedelta(hours=2)) == 0
+    assert timers(T0 + timedelta(hours=2)) == 0
     e = Enrollment.objects.get(pk=e.pk)
     assert (e.step_id, e.timeout_at, e.status) == ("nudge", None, "active")
 
 
-def test_timeouts_dry_run_and_batches(plan, fire):
+def test_timeouts_dry_run_and_batches(plan, timers, django_capture_on_commit_callbacks):
     due = [
         EnrollmentFactory(plan=plan, step_id="ask", enrolled_at=T0, timeout_at=T0 + timedelta(hours=i))
         for i in range(5)
@@ -197,27 +170,28 @@ def test_timeouts_dry_run_and_batches(plan, fire):
     assert {Enrollment.objects.get(pk=e.pk).step_id for e in due} == {"ask"}
 
     progress = []
-    assert fire(now=now, batch_size=2, progress=progress.append) == 5
+    with django_capture_on_commit_callbacks(execute=True):
+        assert enrollment_timeouts_fire(now=now, batch_size=2, progress=progress.append) == 5
     assert progress == [2, 4, 5]
     assert {Enrollment.objects.get(pk=e.pk).step_id for e in due} == {"nudge"}
     assert Enrollment.objects.get(pk=later.pk).step_id == "ask"
-    assert fire(now=now) == 0  # idempotent
+    assert timers(now) == 0  # idempotent
 
 
-def test_quiet_hours_hold_the_reminder_but_not_the_answer(plan, text_in, fire, sms_outbox, settings):
+def test_quiet_hours_hold_the_reminder_but_not_the_answer(plan, text_in, timers, sms_outbox, settings):
     settings.SMS_QUIET_HOURS = "21:00-08:00"
     # 23:30 in New York (the number's zone): the contact texts; the answer goes at once.
     night = datetime(2026, 6, 2, 3, 30, tzinfo=UTC)
     with time_machine.travel(night, tick=False) as clock:
         text_in(PHONE, "hello")
-        assert sent(sms_outbox) == [PROMPT]
+        assert bodies(sms_outbox, PHONE) == [PROMPT]
         clock.shift(timedelta(hours=24))
-        assert fire() == 1
+        assert timers() == 1
     reminder = OutboundMessage.objects.get(contact__phone=PHONE, interaction__body=NUDGE)
     assert reminder.status == DeliveryStatus.HELD
     assert reminder.answers_contact is False
     assert reminder.send_after == datetime(2026, 6, 3, 12, 0, tzinfo=UTC)  # 08:00 EDT
-    assert sent(sms_outbox) == [PROMPT]
+    assert bodies(sms_outbox, PHONE) == [PROMPT]
 
 
 # --- expiry --------------------------------------------------------------------------
@@ -257,20 +231,20 @@ def test_expiry_text_is_queued_for_plans_that_have_one(
         assert enrollment_expire_due(now=T0) == 2
     message = OutboundMessage.objects.get()
     assert (message.enrollment_id, message.purpose, message.answers_contact) == (e1.pk, "expiry", False)
-    assert [m.body for m in sms_outbox] == ["Your offer has ended, Ann."]
+    assert bodies(sms_outbox) == ["Your offer has ended, Ann."]
     assert not OutboundMessage.objects.filter(enrollment=e2).exists()
 
 
-def test_expiry_cancels_reminders_held_for_quiet_hours(plan, text_in, fire, settings):
+def test_expiry_cancels_reminders_held_for_quiet_hours(plan, text_in, timers, settings):
     settings.SMS_QUIET_HOURS = "21:00-08:00"
     night = datetime(2026, 6, 2, 3, 30, tzinfo=UTC)  # 23:30 in New York
     with time_machine.travel(night, tick=False) as clock:
         text_in(PHONE, "hello")
         clock.shift(timedelta(hours=24))
-        fire()
+        timers()
         reminder = OutboundMessage.objects.get(interaction__body=NUDGE)
         assert reminder.status == DeliveryStatus.HELD
-        assert enrollment_expire_due(now=enrollment().expires_at) == 1
+        assert enrollment_expire_due(now=the_enrollment(PHONE).expires_at) == 1
     assert OutboundMessage.objects.get(pk=reminder.pk).status == DeliveryStatus.CANCELED
 
 
@@ -300,4 +274,4 @@ def test_a_contact_who_enrolled_again_after_expiry(plan, text_in, sms_outbox):
         text_in(PHONE, "hello again")
     contact = Contact.objects.get(phone=PHONE)
     assert list(contact.enrollments.order_by("id").values_list("status", flat=True)) == ["expired", "active"]
-    assert sent(sms_outbox) == [PROMPT, PROMPT]
+    assert bodies(sms_outbox, PHONE) == [PROMPT, PROMPT]

@@ -5,6 +5,7 @@ from automation.cockpit.reports import plan_report
 from automation.cockpit.simulator import simulator_contact, simulator_reset, simulator_send, simulator_state
 from automation.models import Enrollment, Plan
 from automation.tests.factories import ask, plan_make, send
+from conftest import bodies
 from contacts.models import Contact
 from tracking.models import Interaction
 
@@ -26,11 +27,6 @@ def _plan(status, **kwargs):
         ],
         **kwargs,
     )
-
-
-@pytest.fixture
-def marketer(django_user_model):
-    return django_user_model.objects.create_user("mia", is_staff=True)
 
 
 def test_chat_with_an_active_plan_through_the_engine(
@@ -342,9 +338,9 @@ def test_try_it_on_a_draft_judges_compliance_as_the_engine_does(
         assert admin_client.post(url, {"text": text}).status_code == 302
     contact = simulator_contact(plan=plan, user=admin_user)
     assert not Enrollment.objects.filter(contact=contact).exists()
-    assert "Reply BUY to buy." not in [m.body for m in sms_outbox]
+    assert "Reply BUY to buy." not in bodies(sms_outbox)
     if text == "HELP":
-        assert [m.body for m in sms_outbox] == ["Help: reply STOP to opt out."]
+        assert bodies(sms_outbox) == ["Help: reply STOP to opt out."]
         assert not contact.opted_out
     else:
         assert contact.opted_out  # exactly what the engine does with a real contact

@@ -4,15 +4,14 @@ Also the interpreter's cap and revision pinning."""
 
 import logging
 from datetime import UTC, datetime, timedelta
-from io import StringIO
 
 import pytest
 import time_machine
-from django.core.management import call_command
 
 from automation.engine.plans import plan_import
 from automation.models import Enrollment, EnrollmentStep
-from automation.tests.factories import ask, plan_make, send
+from automation.tests.factories import ask, plan_make, send, the_enrollment
+from conftest import bodies, token_auth
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import OutboundMessage
@@ -23,29 +22,8 @@ PHONE = "+12125550160"
 T0 = datetime(2030, 3, 4, 15, 0, tzinfo=UTC)  # 10:00 in New York
 
 
-def bodies(outbox, phone=PHONE):
-    return [m.body for m in outbox if m.to == phone]
-
-
-def the_enrollment(phone=PHONE) -> Enrollment:
-    return Enrollment.objects.filter(contact__phone=phone).latest("pk")
-
-
 def contact(phone=PHONE) -> Contact:
     return Contact.objects.get(phone=phone)
-
-
-@pytest.fixture
-def timers(django_capture_on_commit_callbacks):
-    """`process_timeouts --as-of WHEN` as cron runs it (its texts sent after commit)."""
-
-    def run(when: datetime) -> str:
-        out = StringIO()
-        with django_capture_on_commit_callbacks(execute=True):
-            call_command("process_timeouts", "--as-of", when.isoformat(), stdout=out)
-        return out.getvalue()
-
-    return run
 
 
 # --- send ----------------------------------------------------------------------------------
@@ -59,13 +37,13 @@ def test_send_texts_with_media_and_goes_on_at_once(text_in, sms_outbox):
         ]
     )
     text_in(PHONE, "hi")
-    assert bodies(sms_outbox) == ["Look!", "Like it?"]
+    assert bodies(sms_outbox, PHONE) == ["Look!", "Like it?"]
     assert sms_outbox[0].media_urls == ("https://example.com/a.png", "https://example.com/b.png")
     assert OutboundMessage.objects.get(purpose="prompt", step_id="pic").interaction.media == [
         {"url": "https://example.com/a.png", "content_type": ""},
         {"url": "https://example.com/b.png", "content_type": ""},
     ]
-    assert the_enrollment().step_id == "ask"
+    assert the_enrollment(PHONE).step_id == "ask"
     assert list(EnrollmentStep.objects.values_list("step_id", "via")) == [("pic", "enroll"), ("ask", "step")]
 
 
@@ -92,7 +70,7 @@ def test_ask_matches_and_saves_the_parsed_answer(text_in, sms_outbox, rule, repl
     plan_make(steps=[ask("q", "Your answer?", [(rule, "done")]), send("done", "Got it.")])
     text_in(PHONE, "hi")
     text_in(PHONE, reply)
-    assert bodies(sms_outbox) == ["Your answer?", "Got it."]
+    assert bodies(sms_outbox, PHONE) == ["Your answer?", "Got it."]
     stored = contact()
     value = (
         stored.attributes[field.split(".", 1)[1]]
@@ -101,7 +79,7 @@ def test_ask_matches_and_saves_the_parsed_answer(text_in, sms_outbox, rule, repl
     )
     assert value == saved
     assert type(value) is type(saved)  # a number is saved as a JSON number
-    assert the_enrollment().status == "completed"
+    assert the_enrollment(PHONE).status == "completed"
 
 
 @pytest.mark.parametrize(
@@ -122,9 +100,9 @@ def test_a_reply_that_does_not_match_moves_nothing_and_saves_nothing(text_in, sm
     )
     text_in(PHONE, "hi")
     text_in(PHONE, reply)
-    assert the_enrollment().step_id == "q"
+    assert the_enrollment(PHONE).step_id == "q"
     assert "x" not in contact().attributes
-    assert bodies(sms_outbox) == ["Your answer?"]
+    assert bodies(sms_outbox, PHONE) == ["Your answer?"]
 
 
 def test_a_save_that_the_field_refuses_is_skipped_but_the_rule_still_moves(text_in, sms_outbox):
@@ -133,7 +111,7 @@ def test_a_save_that_the_field_refuses_is_skipped_but_the_rule_still_moves(text_
     )
     text_in(PHONE, "hi")
     text_in(PHONE, "Mars/Olympus")
-    assert (contact().timezone, the_enrollment().status) == ("", "completed")
+    assert (contact().timezone, the_enrollment(PHONE).status) == ("", "completed")
 
 
 def test_other_answers_up_to_repeat_times_then_stays_silent(text_in, sms_outbox):
@@ -141,8 +119,8 @@ def test_other_answers_up_to_repeat_times_then_stays_silent(text_in, sms_outbox)
     text_in(PHONE, "hi")
     for reply in ("what", "huh", "eh", "meh"):
         text_in(PHONE, reply)
-    assert bodies(sms_outbox) == ["1 or 2?", "Please reply 1 or 2.", "Please reply 1 or 2."]
-    assert the_enrollment().step_id == "q"
+    assert bodies(sms_outbox, PHONE) == ["1 or 2?", "Please reply 1 or 2.", "Please reply 1 or 2."]
+    assert the_enrollment(PHONE).step_id == "q"
 
 
 def test_other_with_next_moves_on_once_its_answers_are_used(text_in, sms_outbox):
@@ -161,8 +139,8 @@ def test_other_with_next_moves_on_once_its_answers_are_used(text_in, sms_outbox)
     text_in(PHONE, "hi")
     text_in(PHONE, "what")
     text_in(PHONE, "still what")
-    assert bodies(sms_outbox) == ["1 or 2?", "Please reply 1 or 2.", "A person will text you."]
-    assert the_enrollment().status == "completed"
+    assert bodies(sms_outbox, PHONE) == ["1 or 2?", "Please reply 1 or 2.", "A person will text you."]
+    assert the_enrollment(PHONE).status == "completed"
 
 
 def test_ask_timeout_measures_silence_then_goes_on(text_in, sms_outbox, timers):
@@ -177,10 +155,10 @@ def test_ask_timeout_measures_silence_then_goes_on(text_in, sms_outbox, timers):
         text_in(PHONE, "hi")
     with time_machine.travel(T0 + timedelta(hours=1), tick=False):
         text_in(PHONE, "hmm")  # silence starts again
-    assert "Fired 0" in timers(T0 + timedelta(hours=2, minutes=30))
-    assert "Fired 1" in timers(T0 + timedelta(hours=3, minutes=1))
-    assert bodies(sms_outbox) == ["Still there?", "Just checking: reply YES."]
-    assert (the_enrollment().step_id, EnrollmentStep.objects.last().via) == ("nudge", "timeout")
+    assert timers(T0 + timedelta(hours=2, minutes=30)) == 0
+    assert timers(T0 + timedelta(hours=3, minutes=1)) == 1
+    assert bodies(sms_outbox, PHONE) == ["Still there?", "Just checking: reply YES."]
+    assert (the_enrollment(PHONE).step_id, EnrollmentStep.objects.last().via) == ("nudge", "timeout")
 
 
 # --- splits, set ------------------------------------------------------------------------------
@@ -210,10 +188,8 @@ def test_split_random_takes_a_branch_in_proportion_and_keeps_it(text_in, sms_out
     assert EnrollmentStep.objects.filter(step_id="ab", detail__startswith="branch ").count() == 80
     # The contact API shows the branch taken.
     client.force_login(admin_user)
-    from rest_framework.authtoken.models import Token
 
-    token = Token.objects.create(user=admin_user)
-    body = client.get("/api/contacts/", {"phone": phones[0]}, HTTP_AUTHORIZATION=f"Token {token.key}").json()
+    body = client.get("/api/contacts/", {"phone": phones[0]}, **token_auth(admin_user)).json()
     assert body["results"][0]["enrollments"][0]["branches"] == {"ab": taken[0]}
 
 
@@ -233,7 +209,7 @@ def test_split_field_takes_the_first_case_that_holds(text_in, sms_outbox, attrib
         ]
     )  # fmt: skip
     text_in(PHONE, "hi")
-    assert bodies(sms_outbox) == [expected]
+    assert bodies(sms_outbox, PHONE) == [expected]
 
 
 def test_set_writes_plain_values_to_the_contact(text_in, sms_outbox):
@@ -250,7 +226,7 @@ def test_set_writes_plain_values_to_the_contact(text_in, sms_outbox):
         ]
     )
     text_in(PHONE, "hello")
-    assert bodies(sms_outbox) == ["Hi Ann (spring)"]
+    assert bodies(sms_outbox, PHONE) == ["Hi Ann (spring)"]
     assert (contact().first_name, contact().attributes) == ("Ann", {"keep": 1, "segment": "spring"})
 
 
@@ -269,14 +245,14 @@ def test_delay_for_a_duration_and_until_a_local_time(text_in, sms_outbox, timers
     )
     with time_machine.travel(T0, tick=False):
         text_in(PHONE, "hi")
-    assert the_enrollment().timeout_at == T0 + timedelta(hours=1)
-    assert "Fired 0" in timers(T0 + timedelta(minutes=59))
-    assert "Fired 1" in timers(T0 + timedelta(hours=1))
+    assert the_enrollment(PHONE).timeout_at == T0 + timedelta(hours=1)
+    assert timers(T0 + timedelta(minutes=59)) == 0
+    assert timers(T0 + timedelta(hours=1)) == 1
     # 11:00 in New York now: the next 09:30 there is tomorrow's, 14:30 UTC.
-    assert the_enrollment().timeout_at == datetime(2030, 3, 5, 14, 30, tzinfo=UTC)
-    assert "Fired 1" in timers(datetime(2030, 3, 5, 14, 30, tzinfo=UTC))
-    assert bodies(sms_outbox) == ["Hello", "Good morning"]
-    assert the_enrollment().status == "completed"
+    assert the_enrollment(PHONE).timeout_at == datetime(2030, 3, 5, 14, 30, tzinfo=UTC)
+    assert timers(datetime(2030, 3, 5, 14, 30, tzinfo=UTC)) == 1
+    assert bodies(sms_outbox, PHONE) == ["Hello", "Good morning"]
+    assert the_enrollment(PHONE).status == "completed"
 
 
 def test_wait_event_waits_and_its_timeout_goes_on(text_in, sms_outbox, timers):
@@ -291,9 +267,9 @@ def test_wait_event_waits_and_its_timeout_goes_on(text_in, sms_outbox, timers):
     with time_machine.travel(T0, tick=False):
         text_in(PHONE, "hi")
         text_in(PHONE, "any news?")  # a reply is not the event
-    assert the_enrollment().step_id == "wait"
-    assert "Fired 1" in timers(T0 + timedelta(days=2))
-    assert bodies(sms_outbox) == ["Still thinking about it?"]
+    assert the_enrollment(PHONE).step_id == "wait"
+    assert timers(T0 + timedelta(days=2)) == 1
+    assert bodies(sms_outbox, PHONE) == ["Still thinking about it?"]
 
 
 # --- enter_plan, the cap ---------------------------------------------------------------------------
@@ -306,7 +282,7 @@ def test_enter_plan_completes_this_one_and_starts_the_other(text_in, sms_outbox)
         steps=[send("hello", "Hello", "go"), {"id": "go", "type": "enter_plan", "plan": "next-plan"}],
     )
     text_in(PHONE, "hi")
-    assert bodies(sms_outbox) == ["Hello", "Welcome to the next plan"]
+    assert bodies(sms_outbox, PHONE) == ["Hello", "Welcome to the next plan"]
     assert list(Enrollment.objects.order_by("pk").values_list("plan__slug", "status")) == [
         ("first", "completed"),
         ("next-plan", "active"),
@@ -332,10 +308,10 @@ def test_a_runaway_event_is_stopped_by_the_step_cap(text_in, sms_outbox, caplog)
     plan_make(steps=steps)
     with caplog.at_level(logging.ERROR):
         text_in(PHONE, "hi")
-    enrollment = the_enrollment()
+    enrollment = the_enrollment(PHONE)
     assert (enrollment.status, enrollment.end_reason) == ("failed", "Too many steps on one event")
     assert "ran 100 steps on one event" in caplog.text
-    assert bodies(sms_outbox) == []
+    assert bodies(sms_outbox, PHONE) == []
 
 
 # --- revisions --------------------------------------------------------------------------------------
@@ -352,7 +328,7 @@ def test_an_enrollment_stays_on_its_revision_and_new_ones_take_the_latest(text_i
     text_in("+12125550162", "hi")
     text_in(PHONE, "yes")
     text_in("+12125550162", "yes")
-    assert bodies(sms_outbox) == ["Old question", "Old thanks"]
+    assert bodies(sms_outbox, PHONE) == ["Old question", "Old thanks"]
     assert bodies(sms_outbox, "+12125550162") == ["New question", "New thanks"]
     assert [e.revision.number for e in Enrollment.objects.order_by("pk")] == [1, 2]
 
@@ -360,5 +336,5 @@ def test_an_enrollment_stays_on_its_revision_and_new_ones_take_the_latest(text_i
 def test_a_step_text_sees_the_enrollment(text_in, sms_outbox):
     plan_make(name="Spring", steps=[ask("q", "{{ enrollment.plan.name }} r{{ enrollment.revision }} at {{ enrollment.state }}", name="Asked")])  # fmt: skip
     text_in(PHONE, "hi")
-    assert bodies(sms_outbox) == ["Spring r1 at Asked"]
+    assert bodies(sms_outbox, PHONE) == ["Spring r1 at Asked"]
     assert OutboundMessage.objects.get().step_id == "q"

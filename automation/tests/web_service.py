@@ -24,6 +24,18 @@ class Heard:
         return json.loads(self.body)
 
 
+def drip(wfile, data: bytes, *, every: float, until: threading.Event, then_rest: bool = False) -> None:
+    """Write `data` as a slow service does, a byte every `every` seconds, until `until` is set:
+    then the rest at once (`then_rest`), or nothing more."""
+    for i in range(len(data)):
+        wfile.write(data[i : i + 1])
+        wfile.flush()
+        if until.wait(every):
+            if then_rest:
+                wfile.write(data[i + 1 :])
+            return
+
+
 def answer_json(payload, status: int = 200) -> Callable:
     def answer(handler: http.server.BaseHTTPRequestHandler, heard: Heard) -> None:
         body = json.dumps(payload).encode()

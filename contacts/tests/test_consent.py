@@ -5,6 +5,7 @@ an opt-out wins."""
 import pytest
 
 from automation.tests.factories import ask, plan_make
+from conftest import INVITE, bodies, command_refused
 from contacts.imports import contacts_import_csv
 from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
@@ -34,7 +35,7 @@ def test_an_entry_keyword_is_consent_with_its_text(text_in, sms_outbox):
 
 def test_any_message_is_answered_but_is_not_consent(demo_plan, text_in, sms_outbox):
     text_in(PHONE, "hello")
-    assert [m.body for m in sms_outbox] == ["Hi! Reply QUOTE to get your exclusive discount."]
+    assert bodies(sms_outbox) == [INVITE]
     assert Contact.objects.get(phone=PHONE).consent == "none"
 
 
@@ -177,29 +178,21 @@ def test_double_opt_in_records_consent_on_the_yes_not_on_the_keyword(text_in, sm
     _double_opt_in_plan()
     text_in(PHONE, "VIP")
     assert Contact.objects.get(phone=PHONE).consent == "none"  # asked, not yet confirmed
-    assert [m.body for m in sms_outbox] == ["Acme: reply YES to get VIP deals. Msg & data rates may apply."]
+    assert bodies(sms_outbox) == ["Acme: reply YES to get VIP deals. Msg & data rates may apply."]
     text_in(PHONE, "yes")
     assert Contact.objects.get(phone=PHONE).consent == "opted_in"
     event = ConsentEvent.objects.get()
     assert (event.kind, event.rule, event.text) == ("consent", "opt-in word YES", "yes")
-    assert [m.body for m in sms_outbox][-1] == "Here is your first VIP deal!"
+    assert bodies(sms_outbox)[-1] == "Here is your first VIP deal!"
 
 
 def test_double_opt_in_needs_a_first_step_that_asks_for_yes(tmp_path):
-    import io
-    import json
 
-    from django.core.management import call_command
-
-    from automation.tests.factories import plan_document, send
+    from automation.tests.factories import plan_document, plan_file, send
 
     document = plan_document(slug="bad", double_opt_in=True, steps=[send("hi", "Deals!")])
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(document))
-    err = io.StringIO()
-    with pytest.raises(SystemExit):
-        call_command("plan_import", str(path), stderr=err)
-    assert "plan, double_opt_in: the first step must ask for a YES" in err.getvalue()
+    err = command_refused("plan_import", plan_file(tmp_path, document, "bad.json"))
+    assert "plan, double_opt_in: the first step must ask for a YES" in err
 
 
 def test_a_plan_without_double_opt_in_exports_as_it_was(tmp_path):

@@ -1,19 +1,17 @@
 import csv
-import html
 import io
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.files.uploadedfile import SimpleUploadedFile
 
+from conftest import page_text
 from contacts.imports import contacts_import_csv
 from contacts.models import Contact, ContactImport
 from contacts.resources import ContactResource
 from contacts.tests.factories import ContactFactory
+from contacts.tests.imports import HEADER, upload
 
 pytestmark = pytest.mark.django_db
-
-HEADER = "phone,first_name,last_name,email,timezone,opted_out\n"
 
 
 def test_import_normalises_phones_and_creates_or_updates():
@@ -103,13 +101,6 @@ def staff(django_user_model):
     return user
 
 
-def upload(client, content: bytes, *, name="contacts.csv", file_format="csv"):
-    return client.post(
-        "/admin/contacts/contact/import/",
-        {"file_format": file_format, "import_file": SimpleUploadedFile(name, content)},
-    )
-
-
 def test_admin_import_runs_in_the_background_and_its_page_shows_the_outcome(
     client, staff, django_capture_on_commit_callbacks
 ):
@@ -166,7 +157,7 @@ def test_a_large_import_is_only_recorded_by_the_request_and_reports_progress(cli
     assert Contact.objects.count() == 100_000
 
 
-def test_admin_export_csv(client, staff):
+def test_the_admin_exports_contacts_as_csv_without_the_test_contacts(client, staff):
     ContactFactory(phone="+14155550101", first_name="Ann")
     client.force_login(staff)
     ContactFactory(phone="+12025550100", is_test=True)
@@ -204,7 +195,7 @@ def test_admin_import_of_an_unusable_file_says_why_and_changes_nothing(
     client.force_login(staff)
     response = upload(client, content, name=name, file_format=format_label)
     assert response.status_code == 200  # the upload form again, with the reason
-    assert says in html.unescape(response.content.decode())
+    assert says in page_text(response)
     assert not ContactImport.objects.exists() and not Contact.objects.exists()
 
 

@@ -5,19 +5,16 @@ it streams in past the limit; a file of too many rows is refused on its rows cou
 before it is read as a table; the request checks the columns from the file's head only and
 the background task reads the file."""
 
-import html
-
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 
+from conftest import page_text
 from contacts.models import Contact, ContactImport
 from contacts.tasks import contact_import_run_task
+from contacts.tests.imports import HEADER, upload
 
 pytestmark = pytest.mark.django_db
 
-HEADER = "phone,first_name,last_name,email,timezone,opted_out\n"
-URL = "/admin/contacts/contact/import/"
 
 # Bytes of each uploaded file that reached the handlers that keep it (Recorder).
 RECEIVED: list[int] = []
@@ -50,15 +47,6 @@ def rows(count: int, start: int = 0) -> str:
     return "".join(f"+1212{2000000 + i:07d},N{i},,,,\n" for i in range(start, start + count))
 
 
-def upload(client, content: str | bytes, *, name="contacts.csv", file_format="csv"):
-    data = content.encode() if isinstance(content, str) else content
-    return client.post(URL, {"file_format": file_format, "import_file": SimpleUploadedFile(name, data)})
-
-
-def says(response) -> str:
-    return html.unescape(response.content.decode())
-
-
 def nothing_stored() -> bool:
     return not ContactImport.objects.exists() and not Contact.objects.exists()
 
@@ -72,7 +60,7 @@ def test_an_upload_larger_than_the_limit_is_refused_before_its_body_is_read(
     response = upload(marketer_client, content)
 
     assert response.status_code == 413
-    assert "The file is larger than 10 KB: split it into smaller files." in says(response)
+    assert "The file is larger than 10 KB: split it into smaller files." in page_text(response)
     assert received == []  # no byte of the file was read
     assert nothing_stored()
 
@@ -85,7 +73,7 @@ def test_a_file_that_streams_in_past_the_limit_is_stopped_there(marketer_client,
     response = upload(marketer_client, content)
 
     assert response.status_code == 413
-    assert "The file is larger than 100 KB: split it into smaller files." in says(response)
+    assert "The file is larger than 100 KB: split it into smaller files." in page_text(response)
     assert 0 < received[0] <= settings.CONTACT_IMPORT_MAX_BYTES  # stopped at the limit
     assert nothing_stored()
 
@@ -99,7 +87,7 @@ def test_a_file_of_too_many_rows_is_refused_on_its_rows_counted_before_it_is_rea
     response = upload(marketer_client, content)
 
     assert response.status_code == 200  # the upload form again, with the reason
-    assert "The file has 2,001 rows; at most 1,000 are imported at once: split it." in says(response)
+    assert "The file has 2,001 rows; at most 1,000 are imported at once: split it." in page_text(response)
     assert nothing_stored()
 
 
@@ -119,7 +107,7 @@ def test_the_request_reads_the_columns_only_and_the_task_reads_the_file(marketer
     assert job.status == "failed"
     assert job.problems == ["The file cannot be read as CSV: field larger than field limit (131072)"]
     assert not Contact.objects.exists()
-    assert "field larger than field limit" in says(marketer_client.get(response["Location"]))
+    assert "field larger than field limit" in page_text(marketer_client.get(response["Location"]))
 
 
 @pytest.mark.parametrize(
@@ -149,7 +137,7 @@ def test_each_format_is_checked_from_its_head_and_imported_by_the_task(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = upload(marketer_client, content, name=f"c.{file_format}", file_format=file_format)
-    assert response.status_code == 302, says(response)
+    assert response.status_code == 302, page_text(response)
     job = ContactImport.objects.get()
     assert (job.status, job.total, job.created, job.problems) == ("done", 2, 2, [])
     assert dict(Contact.objects.values_list("phone", "first_name")) == {

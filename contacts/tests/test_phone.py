@@ -18,7 +18,7 @@ from contacts.phone import phone_normalize
         ("011 44 20 7946 0958", "+442079460958"),  # the US international call prefix
     ],
 )
-def test_international_formats(raw, expected):
+def test_international_formats_normalise_to_e164(raw, expected):
     assert phone_normalize(raw) == expected
 
 

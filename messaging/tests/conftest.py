@@ -3,6 +3,7 @@ is in the root conftest.py)."""
 
 import json
 import uuid
+from urllib.parse import parse_qs
 
 import responses
 
@@ -13,6 +14,11 @@ TWILIO_BACKEND = "messaging.backends.twilio.TwilioBackend"
 
 def messages_url(base: str = "https://api.twilio.com") -> str:
     return f"{base}/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/Messages.json"
+
+
+def form(call) -> dict:
+    """What a call to the faked API posted (a `responses` call): its form fields."""
+    return {k: v[0] for k, v in parse_qs(call.request.body).items()}
 
 
 def created(sid: str = "SM" + "a" * 32, status: str = "queued") -> dict:

@@ -65,6 +65,11 @@ class FakeTwilio(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
+    def bodies(self) -> list[str]:
+        """The texts it was asked to send, in the order the requests came (refused tries too)."""
+        with self.lock:
+            return [r["form"].get("Body", "") for r in self.received]
+
     def start(self) -> "FakeTwilio":
         self._thread = threading.Thread(target=self.serve_forever, name="fake-twilio", daemon=True)
         self._thread.start()

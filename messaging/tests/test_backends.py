@@ -1,7 +1,6 @@
 """The SMS backends, Twilio's API faked at the HTTP layer."""
 
 import io
-from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -12,11 +11,7 @@ from messaging.backends import PermanentSendError, SendResult, TransientSendErro
 from messaging.backends.console import ConsoleBackend
 from messaging.backends.locmem import LocmemBackend
 from messaging.backends.twilio import TwilioBackend, twilio_client
-from messaging.tests.conftest import created, error, messages_url
-
-
-def form(call) -> dict:
-    return {k: v[0] for k, v in parse_qs(call.request.body).items()}
+from messaging.tests.conftest import created, error, form, messages_url
 
 
 def test_get_backend_reads_the_setting_at_call_time(settings):

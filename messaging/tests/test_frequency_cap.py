@@ -8,6 +8,7 @@ import pytest
 import time_machine
 
 from automation.tests.factories import ask, plan_make
+from conftest import bodies
 from contacts.tests.factories import ContactFactory
 from messaging.frequency import frequency_cap_parse, frequency_cap_release_at
 from messaging.models import DeliveryStatus, OutboundMessage
@@ -51,7 +52,7 @@ def test_bulk_texts_beyond_the_cap_are_deferred_then_sent_once(
         for plan in plans:
             job = BulkEnrollmentJob.objects.create(plan=plan, total=1)
             bulk_enrollment_batch_run(job_id=job.pk, contact_ids=[contact.pk])
-    assert [m.body for m in sms_outbox] == ["Offer 0", "Offer 1"]
+    assert bodies(sms_outbox) == ["Offer 0", "Offer 1"]
     held = OutboundMessage.objects.get(status=DeliveryStatus.HELD)
     assert held.interaction.body == "Offer 2"
     assert held.send_after == T0 + timedelta(days=1)
@@ -60,11 +61,11 @@ def test_bulk_texts_beyond_the_cap_are_deferred_then_sent_once(
     release = django_capture_on_commit_callbacks
     with time_machine.travel(T0 + timedelta(hours=23), tick=False), release(execute=True):
         outbound_release_due()  # not due yet: nothing more goes
-    assert [m.body for m in sms_outbox] == ["Offer 0", "Offer 1"]
+    assert bodies(sms_outbox) == ["Offer 0", "Offer 1"]
     with time_machine.travel(T0 + timedelta(days=1, minutes=1), tick=False), release(execute=True):
         outbound_release_due()
         outbound_release_due()  # run twice: sent once
-    assert [m.body for m in sms_outbox] == ["Offer 0", "Offer 1", "Offer 2"]
+    assert bodies(sms_outbox) == ["Offer 0", "Offer 1", "Offer 2"]
 
 
 @pytest.mark.django_db
@@ -77,7 +78,7 @@ def test_replies_to_the_contact_are_never_capped(settings, text_in, sms_outbox):
         for body in ("hi", "what?", "huh", "3"):
             text_in(PHONE, body)
     expected = ["Rate us 1-5", "A number, please.", "A number, please.", "Thanks!"]
-    assert [m.body for m in sms_outbox] == expected
+    assert bodies(sms_outbox) == expected
 
 
 @pytest.mark.django_db

@@ -36,7 +36,7 @@ def release(now, tz="America/New_York", window="21:00-08:00"):
         (12, 0, None, False),
     ],
 )
-def test_window_wrapping_midnight(hour, minute, expected_day, held):
+def test_a_window_across_midnight_holds_what_falls_in_it_until_08_00(hour, minute, expected_day, held):
     now = local(NY, 2026, 6, 15, hour, minute)
     result = release(now)
     if not held:
@@ -117,7 +117,7 @@ def test_an_end_inside_the_repeated_hour_is_its_first_occurrence_then_the_second
     assert release(second_pass, window=window) == local(NY, 2026, 11, 1, 1, 30, fold=1).astimezone(UTC)
 
 
-def test_southern_hemisphere_dst():
+def test_a_sydney_spring_forward_night_still_releases_at_08_00_local():
     # Sydney springs forward on 2026-10-04 at 02:00 → 03:00; quiet night still ends at 08:00.
     sydney = ZoneInfo("Australia/Sydney")
     result = release(local(sydney, 2026, 10, 3, 23, 0), tz="Australia/Sydney")
@@ -125,7 +125,7 @@ def test_southern_hemisphere_dst():
 
 
 @pytest.mark.parametrize("window", ["", "   "])
-def test_empty_window_disables(window):
+def test_an_empty_window_holds_nothing(window):
     assert release(local(NY, 2026, 6, 15, 3, 0), window=window) is None
     assert quiet_hours_parse(window) is None
 

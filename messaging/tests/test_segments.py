@@ -19,14 +19,14 @@ def test_plain_text_is_gsm7_one_segment():
 @pytest.mark.parametrize(
     ("length", "segments"), [(1, 1), (160, 1), (161, 2), (306, 2), (307, 3), (459, 3), (460, 4)]
 )
-def test_gsm7_boundaries(length, segments):
+def test_gsm7_segments_hold_160_alone_and_153_when_split(length, segments):
     info = sms_segments("a" * length)
     assert (info.units, info.segments) == (length, segments)
     assert info.per_segment == (160 if segments == 1 else 153)
 
 
 @pytest.mark.parametrize(("length", "segments"), [(70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)])
-def test_ucs2_boundaries(length, segments):
+def test_ucs2_segments_hold_70_alone_and_67_when_split(length, segments):
     info = sms_segments("ж" * length)
     assert (info.encoding, info.units, info.segments) == (UCS2, length, segments)
     assert info.per_segment == (70 if segments == 1 else 67)

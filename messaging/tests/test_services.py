@@ -1,7 +1,6 @@
 """Outbound sending: queue, send, retry, permanent errors. Twilio faked at the HTTP layer."""
 
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -12,6 +11,7 @@ from django.utils import timezone
 from automation.models import Enrollment, EnrollmentStatus
 from automation.tasks import outbound_send_task
 from automation.tests.factories import EnrollmentFactory
+from conftest import bodies
 from contacts.models import ConsentEvent, Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, OutboundMessage
@@ -22,16 +22,12 @@ from messaging.services import (
     outbound_release_due,
     outbound_send,
 )
-from messaging.tests.conftest import created, error, messages_url
+from messaging.tests.conftest import created, error, form, messages_url
 from tracking.models import Interaction
 
 pytestmark = pytest.mark.django_db
 
 SID = "SM" + "5" * 32
-
-
-def form(call) -> dict:
-    return {k: v[0] for k, v in parse_qs(call.request.body).items()}
 
 
 def queue(contact, body="Hi! Reply QUOTE.", *, purpose="prompt", answers_contact=True, **kwargs):
@@ -68,7 +64,7 @@ def test_queue_records_interaction_and_message_and_sends_on_commit(
         callback()
     outbound.refresh_from_db()
     assert outbound.status == DeliveryStatus.SENT
-    assert [m.body for m in sms_outbox] == ["Hi! Reply QUOTE."]
+    assert bodies(sms_outbox) == ["Hi! Reply QUOTE."]
     assert Interaction.objects.get(pk=interaction.pk).provider_sid == sms_outbox[0].sid
 
 
@@ -88,7 +84,7 @@ def test_help_and_opt_out_confirmation_reach_opted_out_contacts(
         outbound = queue(contact, "Help text", purpose=purpose)
     outbound.refresh_from_db()
     assert outbound.status == DeliveryStatus.SENT
-    assert [m.body for m in sms_outbox] == ["Help text"]
+    assert bodies(sms_outbox) == ["Help text"]
 
 
 def test_loop_guard_stops_the_same_text_to_one_contact(settings, caplog):
@@ -121,13 +117,13 @@ def test_quiet_hours_hold_messages_that_do_not_answer_the_contact(
     assert answer.status == DeliveryStatus.SENT  # answers the contact: not held
     assert reminder.status == DeliveryStatus.HELD
     assert reminder.send_after == datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # 08:00 in New York
-    assert [m.body for m in sms_outbox] == ["Your quote"]
+    assert bodies(sms_outbox) == ["Your quote"]
 
     with time_machine.travel(datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC), tick=False):
         assert outbound_release_due() == 1
     reminder.refresh_from_db()
     assert reminder.status == DeliveryStatus.SENT
-    assert [m.body for m in sms_outbox] == ["Your quote", "Still interested?"]
+    assert bodies(sms_outbox) == ["Your quote", "Still interested?"]
 
 
 def test_test_contacts_always_use_locmem(twilio_api, django_capture_on_commit_callbacks, sms_outbox):
@@ -136,7 +132,7 @@ def test_test_contacts_always_use_locmem(twilio_api, django_capture_on_commit_ca
         outbound = queue(contact, "Simulated")
     outbound.refresh_from_db()
     assert outbound.status == DeliveryStatus.SENT
-    assert [m.body for m in sms_outbox] == ["Simulated"]
+    assert bodies(sms_outbox) == ["Simulated"]
     assert len(twilio_api.calls) == 0
 
 
@@ -482,4 +478,4 @@ def test_the_release_job_sends_replies_before_plan_and_bulk_messages(sms_outbox)
     OutboundMessage.objects.filter(pk=older_bulk.pk).update(send_after=now - timedelta(minutes=5))
     OutboundMessage.objects.filter(pk=reply.pk).update(send_after=now - timedelta(minutes=2))
     assert outbound_release_due() == 2
-    assert [m.body for m in sms_outbox] == ["Your quote", "Spring sale"]
+    assert bodies(sms_outbox) == ["Your quote", "Spring sale"]

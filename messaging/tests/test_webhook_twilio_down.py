@@ -10,6 +10,7 @@ import time_machine
 from django.utils import timezone
 
 from automation.engine.plans import plan_load_demo
+from conftest import INVITE
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.services import outbound_release_due
 from messaging.tasks import outbound_release_due_task
@@ -18,7 +19,6 @@ from messaging.tests.conftest import accept_all, error, messages_url
 pytestmark = pytest.mark.django_db
 
 PHONE = "+12125550123"
-INVITE = "Hi! Reply QUOTE to get your exclusive discount."
 
 
 @pytest.mark.parametrize(

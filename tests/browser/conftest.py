@@ -6,6 +6,7 @@ to $COCKPIT_SCREENSHOTS (e.g. docs/screenshots) when it is set.
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -93,7 +94,42 @@ def shots(tmp_path):
     return lambda name: str(folder / f"{name}.png")
 
 
+# The widths the cockpit is checked at: a laptop's and a phone's.
+WIDTHS = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
+FITS = "document.documentElement.scrollWidth <= window.innerWidth + 1"
+
+
+def assert_fits(page, what: str) -> None:
+    """Nothing on the page is wider than the window once its layout has settled (the
+    diagram and wide tables scroll in boxes of their own, so they do not count)."""
+    try:
+        page.wait_for_function(FITS, timeout=3000)
+    except Exception:
+        wide = page.evaluate(
+            "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > "
+            "window.innerWidth + 1 && !e.closest('.cockpit-diagram-scroll, .cockpit-table-scroll'))"
+            ".slice(0, 4).map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 80))"
+        )
+        raise AssertionError(f"{what} is wider than the window: {wide}") from None
+
+
+def save_step(page) -> None:
+    """Save a step's form: back on the plan's page, which says it was saved."""
+    page.click("input[value='Save step']")
+    page.wait_for_url(re.compile(r"/change/"))
+    assert page.locator(".messagelist .success").count() >= 1, page.inner_text("#content-main")
+
+
 PASSWORD = "a-long-test-password-42"
+
+
+def log_in(page, username: str, password: str = PASSWORD) -> None:
+    """Log in to the admin on its login page, as a person does."""
+    page.goto("/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/$"))
 
 
 def _marketer(django_user_model):
@@ -131,14 +167,8 @@ def _marketer(django_user_model):
 @pytest.fixture
 def marketer_page(page, django_user_model):
     """`page`, logged in to the admin as Mia, a marketer."""
-    import re
-
     _marketer(django_user_model)
-    page.goto("/admin/login/")
-    page.fill("#id_username", "mia")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(re.compile(r"/admin/$"))
+    log_in(page, "mia")
     return page
 
 

@@ -7,7 +7,8 @@ import urllib.request
 
 import pytest
 
-from tests.browser.test_survey_authoring import WIDTHS, assert_fits
+from conftest import api_user
+from tests.browser.conftest import WIDTHS, assert_fits
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,10 +44,7 @@ def post_event(base_url: str, token: str, **event) -> dict:
 
 
 @pytest.mark.parametrize("width", ["laptop", "phone"])
-def test_a_marketer_tries_an_event_plan_and_reads_its_revenue(
-    marketer_page, live_server, django_user_model, shots, width
-):
-    from django.contrib.auth.models import Permission
+def test_a_marketer_tries_an_event_plan_and_reads_its_revenue(marketer_page, live_server, shots, width):
     from rest_framework.authtoken.models import Token
 
     from automation.engine.plans import plan_import
@@ -77,9 +75,7 @@ def test_a_marketer_tries_an_event_plan_and_reads_its_revenue(
     page.screenshot(path=shots("simulator-events" + ("-phone" if width == "phone" else "")), full_page=True)
 
     # The shop, for real: a sign-up with consent, then the first order.
-    shop = django_user_model.objects.create_user("shop")
-    shop.user_permissions.add(Permission.objects.get(codename="add_interaction"))
-    token = Token.objects.create(user=shop).key
+    token = Token.objects.create(user=api_user("shop", "tracking.add_interaction")).key
     for i, amount in enumerate(("20.00", "35.50")):
         phone = f"+1212555{3000 + i}"
         signed_up = post_event(

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import texted
+from tests.browser.conftest import save_step, texted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,8 +42,7 @@ def test_marketer_builds_publishes_tries_and_reads_the_report(marketer_page, sho
     page.click("input[value='Save step']")
     assert "'STOP' is a compliance word" in page.inner_text(".step-row.errors")
     page.fill("#id_rules-0-words", "buy")
-    page.click("input[value='Save step']")
-    page.wait_for_url(re.compile(r"/change/"))
+    save_step(page)
 
     # BUY leads to a new text that records the goal.
     page.click("[data-step-id=invited] .exit-add")
@@ -52,8 +51,7 @@ def test_marketer_builds_publishes_tries_and_reads_the_report(marketer_page, sho
     page.fill("#id_name", "Bought")
     page.fill("#id_text", "Enjoy your coffee!")
     page.select_option("#id_goal", "coffee-bought")
-    page.click("input[value='Save step']")
-    page.wait_for_url(re.compile(r"/change/"))
+    save_step(page)
 
     # Drop the starter text (the question becomes the first step); then publish.
     page.click("[data-step-id=hello] .deletelink")

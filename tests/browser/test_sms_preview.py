@@ -4,17 +4,14 @@ sample contact with its encoding and segment count; a broken template shows why.
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+from tests.browser.conftest import PASSWORD, log_in
 
-PASSWORD = "a-long-test-password-42"
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_live_preview_follows_typing(page, shots, django_user_model):
     django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD)
-    page.goto("/admin/login/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    log_in(page, "root")
     page.goto("/admin/automation/plan/add/")
 
     body = page.locator("#sms-preview-input")

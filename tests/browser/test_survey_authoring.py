@@ -9,41 +9,17 @@ import re
 
 import pytest
 
-from tests.browser.conftest import texted
+from tests.browser.conftest import WIDTHS, assert_fits, save_step, texted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-WIDTHS = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 RATE = "How likely are you to recommend us? Reply 1-5."
-
-
-FITS = "document.documentElement.scrollWidth <= window.innerWidth + 1"
-
-
-def assert_fits(page, what: str) -> None:
-    """Nothing on the page is wider than the window once its layout has settled (the
-    diagram and wide tables scroll in boxes of their own, so they do not count)."""
-    try:
-        page.wait_for_function(FITS, timeout=3000)
-    except Exception:
-        wide = page.evaluate(
-            "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > "
-            "window.innerWidth + 1 && !e.closest('.cockpit-diagram-scroll, .cockpit-table-scroll'))"
-            ".slice(0, 4).map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 80))"
-        )
-        raise AssertionError(f"{what} is wider than the window: {wide}") from None
 
 
 def add_after(page, step_id: str, exit_field: str, kind: str) -> None:
     page.click(f"[data-step-id='{step_id}'] [data-exit='{exit_field}'] .exit-add")
     page.click(f"text={kind}")
     page.wait_for_url(re.compile(r"type="))
-
-
-def save_step(page) -> None:
-    page.click("input[value='Save step']")
-    page.wait_for_url(re.compile(r"/change/"))
-    assert page.locator(".messagelist .success").count() >= 1, page.inner_text("#content-main")
 
 
 def rating_rules(page, *, high: str, low: str) -> None:

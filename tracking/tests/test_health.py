@@ -5,14 +5,14 @@ from django.db import OperationalError, connection
 
 
 @pytest.mark.django_db
-def test_healthy(client):
+def test_healthz_answers_200_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
 @pytest.mark.django_db
-def test_only_get(client):
+def test_healthz_refuses_a_post_with_405(client):
     assert client.post("/healthz").status_code == 405
 
 
