@@ -19,15 +19,16 @@ The cases:
    vs ``Contact.objects.get_or_create`` then the create;
 3. ``contacts.services.contact_insert_if_new`` (one ``INSERT … ON CONFLICT DO NOTHING
    RETURNING id``) vs ``bulk_create(ignore_conflicts=True)`` and reading the id;
-4. routing locks the contact — ``automation.services.inbound._contact_lock`` (one ``UPDATE
+4. routing locks the contact — ``automation.locks.contact_lock_for_inbound`` (one ``UPDATE
    … RETURNING``) vs ``select_for_update(no_key=True)`` and an ``update()``;
-5. routing claims the contact's waiting messages — ``_waiting_claim`` (one ``UPDATE …
+5. routing claims the contact's waiting messages — ``automation.services.inbound.
+   _waiting_claim`` (one ``UPDATE …
    RETURNING``) vs selecting them for update and an ``update()``;
 6. a goal converts — ``tracking.services.goals._goal_conversion_insert_once`` (``INSERT …
    SELECT points … ON CONFLICT DO NOTHING RETURNING``) vs reading the goal, then
    ``get_or_create`` of the conversion;
-7. routing locks the contact's active enrollments — ``automation.services.engine.
-   contact_enrollments_locked`` (its ``SELECT … FOR UPDATE`` built once per process) vs the
+7. routing locks the contact's active enrollments — ``automation.locks.
+   enrollments_active_lock`` (its ``SELECT … FOR UPDATE`` built once per process) vs the
    ORM's ``select_for_update().filter().order_by()``;
 8. a first message reads the plans it may enter — ``automation.revisions.entry_flows``'s
    statement built once vs the ORM's ``filter().order_by().values_list()``.
@@ -109,7 +110,8 @@ def cases():
     from django.db.models import Case, F, When
     from django.utils import timezone
 
-    from automation.services.inbound import _contact_lock, _waiting_claim
+    from automation.locks import contact_lock_for_inbound
+    from automation.services.inbound import _waiting_claim
     from contacts.models import Contact
     from contacts.services import contact_insert_if_new
     from tracking.models import Goal, GoalConversion, Interaction
@@ -184,7 +186,7 @@ def cases():
         return {"interaction_id": interaction.pk}
 
     def lock_hand(*, interaction_id):
-        return _contact_lock(interaction_id=interaction_id, now=timezone.now())
+        return contact_lock_for_inbound(interaction_id=interaction_id, now=timezone.now())
 
     def lock_orm(*, interaction_id):
         message = Interaction.objects.filter(pk=interaction_id, direction="inbound").values(
@@ -259,12 +261,12 @@ def cases():
 
 
 def more_cases(known):
+    from automation.locks import enrollments_active_lock
     from automation.models import Enrollment, Plan
     from automation.revisions import entry_flows
-    from automation.services.engine import contact_enrollments_locked
 
     def enrollments_hand(*, contact):
-        return contact_enrollments_locked(contact=contact)
+        return enrollments_active_lock(contact=contact)
 
     def enrollments_orm(*, contact):
         return list(

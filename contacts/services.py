@@ -9,19 +9,8 @@ from django.db import connection, transaction
 from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 
+from contacts.locks import contact_lock
 from contacts.models import ConsentEvent, Contact
-
-
-def contact_lock(*, contact_id: int, skip_locked: bool = False) -> Contact | None:
-    """Inside the caller's transaction: the contact, its row locked — the first lock of every
-    change a message makes (lock order: contact, then its messages, enrollments, outbound
-    messages). ``FOR NO KEY UPDATE``: the webhook's INSERT of a message referencing the
-    contact (a foreign-key check, ``FOR KEY SHARE``) never waits behind it. None when the
-    contact does not exist (or, with `skip_locked`, is locked by someone else)."""
-    return (
-        Contact.objects.select_for_update(no_key=True, skip_locked=skip_locked).filter(pk=contact_id).first()
-    )
-
 
 # What a new number's contact is created with on the message path (the webhook's one
 # statement, contact_insert_if_new); every other column has a database default (db_default)

@@ -1,10 +1,11 @@
 """Consent across the apps: an opt-out is recorded by contacts, and then the journeys end and
 the unsent messages are canceled — automation orchestrates all three, in one transaction
-that locks the contact first (lock order: contact, enrollments, outbound messages)."""
+that takes its locks in the one order (``automation.locks``)."""
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from automation.locks import enrollments_qs_select_for_update
 from automation.models import Enrollment
 from automation.services.enrollments import enrollment_end
 from contacts.models import Contact
@@ -39,11 +40,7 @@ def contact_opt_out(
 def contact_journeys_end(*, contact: Contact, reason: str) -> int:
     """Inside the caller's transaction, the contact locked: end the contact's active
     enrollments as opted_out. Returns how many (0 when they ended already)."""
-    active = (
-        Enrollment.objects.filter(contact=contact, status=Enrollment.Status.ACTIVE)
-        .select_for_update(of=("self",))
-        .order_by("pk")
-    )
+    active = enrollments_qs_select_for_update().filter(contact=contact, status=Enrollment.Status.ACTIVE)
     ended = 0
     for enrollment in active:
         enrollment_end(enrollment=enrollment, status=Enrollment.Status.OPTED_OUT, reason=reason)

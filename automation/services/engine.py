@@ -1,8 +1,8 @@
 """The journey engine: routing one reply. Owner: engine.
 
 All functions run inside the caller's transaction with the contact row already locked
-(lock order everywhere: contact, then enrollment). No network I/O: texts are queued and
-sent on commit.
+(the lock order: ``automation.locks``). No network I/O: texts are queued and sent on
+commit.
 
 Routing of one reply (DESIGN §3; compliance keywords were handled by the caller):
 1. a rule of the step one of the contact's active enrollments waits at (the enrollment
@@ -14,12 +14,10 @@ Routing of one reply (DESIGN §3; compliance keywords were handled by the caller
 4. else the step's answer to an unmatched reply (an ask's ``other``).
 """
 
-import functools
 import logging
 
-from django.db import connection
-
 from automation.flow import Reply
+from automation.locks import enrollments_active_lock
 from automation.models import Enrollment
 from automation.revisions import entry_flows, revision_flow
 from automation.services.enrollments import enrollment_end
@@ -43,8 +41,9 @@ def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: 
     """Route one inbound (non-compliance) reply: a step's rule, else another plan's entry
     keyword, else a catch-all entry, else the step's answer to an unmatched reply."""
     now = interaction.created_at
-    enrollments = contact_enrollments_locked(contact=contact)
+    enrollments = enrollments_active_lock(contact=contact)
     for enrollment in enrollments:
+        enrollment_loaded(enrollment)
         _reply_touch(enrollment=enrollment, now=now)
 
     reply = Reply(text=interaction.body, normalized=normalized)
@@ -88,37 +87,6 @@ def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: 
     for enrollment in enrollments:
         if enrollment.status == Status.ACTIVE:
             enrollment_save(enrollment)
-
-
-def contact_enrollments_locked(*, contact: Contact) -> list[Enrollment]:
-    """The contact's active enrollments, locked (the caller locked the contact first), the
-    one whose step was entered last first."""
-    enrollments = list(
-        Enrollment.objects.raw(_enrollments_locked_sql(connection.vendor), [contact.pk, Status.ACTIVE.value])
-    )
-    for enrollment in enrollments:
-        enrollment.contact = contact  # the locked instance
-        enrollment_loaded(enrollment)
-    return enrollments
-
-
-@functools.cache
-def _enrollments_locked_sql(vendor: str) -> str:
-    """``SELECT … FOR UPDATE`` of a contact's active enrollments, newest step first, built
-    once per process from the model. bench/hand_sql.py: the ORM compiles the same statement
-    on every message, for over twice the CPU."""
-    meta = Enrollment._meta
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
-    contact, status, entered, pk = (
-        qn(meta.get_field(n).column) for n in ("contact", "status", "step_entered_at", "id")
-    )
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    # Identifiers come from the model and are quoted; values are parameters.
-    return (
-        f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {contact} = %s AND {status} = %s "  # noqa: S608
-        f"ORDER BY {entered} DESC, {pk} DESC{lock}"
-    )
 
 
 def enrollments_interrupt(*, enrollments: list[Enrollment], reason: str) -> None:
@@ -186,4 +154,4 @@ def _route_entry(
     return None
 
 
-__all__ = ["contact_enrollments_locked", "enrollment_route", "enrollments_interrupt"]
+__all__ = ["enrollment_route", "enrollments_interrupt"]

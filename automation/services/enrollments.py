@@ -1,7 +1,7 @@
 """An enrollment's texts and its end. Owner: engine.
 
-Run inside the caller's transaction with the contact row already locked (lock order:
-contact, then enrollment). State machines change state only; the step history and
+Run inside the caller's transaction with the contact row already locked (the lock order:
+``automation.locks``). State machines change state only; the step history and
 messages are written here, and messages are queued (sent on commit), never sent. How an
 enrollment starts and moves is the interpreter's (``automation.services.interpreter``).
 """

@@ -30,11 +30,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from automation.flow import Event
+from automation.locks import enrollment_lock
 from automation.models import Enrollment, EnrollmentStatus, HttpSecret
 from automation.revisions import revision_flow
 from automation.services.enrollments import enrollment_text_context
 from automation.services.http_transport import HttpFailed, http_request_send
-from contacts.services import contact_lock
+from contacts.locks import contact_lock
 from messaging.rendering import RenderError, sms_body_render, url_render
 
 logger = logging.getLogger(__name__)
@@ -69,15 +70,12 @@ def _answer_apply(*, enrollment_id: int, contact_id: int, visit: int, answer: di
 
     with transaction.atomic():
         contact = contact_lock(contact_id=contact_id)
-        enrollment = (
-            Enrollment.objects.select_for_update()
-            .filter(pk=enrollment_id, visit=visit, status=EnrollmentStatus.ACTIVE)
-            .first()
-        )
-        if contact is None or enrollment is None:
+        if contact is None:
+            return False
+        enrollment = enrollment_lock(enrollment_id=enrollment_id, contact=contact, visit=visit)
+        if enrollment is None:
             return False
         enrollment_loaded(enrollment)
-        enrollment.contact = contact
         return enrollment_advance(
             enrollment=enrollment,
             contact=contact,

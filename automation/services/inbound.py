@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from automation.locks import contact_lock_for_inbound
 from automation.matching import reply_normalize
 from automation.services.consent import contact_opt_out
 from automation.services.engine import enrollment_route
@@ -67,10 +68,10 @@ def inbound_route_enqueue(*, interaction_id: int) -> None:
 def inbound_message_route(*, interaction_id: int) -> InboundResult | None:
     """Route one stored inbound message through compliance and the journey engine.
 
-    One transaction that locks the message's contact first (one lock order everywhere:
-    contact, then its messages, enrollments, outbound messages), then claims every message
-    of that contact still waiting up to this one and routes them in arrival order — so a
-    contact's messages are judged in the order they came, whatever the number of workers:
+    One transaction that locks the message's contact first (the one lock order:
+    ``automation.locks``), then claims every message of that contact still waiting up to
+    this one and routes them in arrival order — so a contact's messages are judged in the
+    order they came, whatever the number of workers:
     a worker holding an older message holds the contact, and the younger one waits for it;
     a younger message whose older one is still queued routes the older one first.
 
@@ -83,7 +84,7 @@ def inbound_message_route(*, interaction_id: int) -> InboundResult | None:
         current: list[Interaction] = []
         try:
             with transaction.atomic():
-                locked = _contact_lock(interaction_id=interaction_id, now=timezone.now())
+                locked = contact_lock_for_inbound(interaction_id=interaction_id, now=timezone.now())
                 if locked is None:
                     return None
                 contact = locked
@@ -180,32 +181,6 @@ def _route(*, contact: Contact, interaction: Interaction) -> None:
             at=interaction.created_at,
         )
     enrollment_route(contact=contact, interaction=interaction, normalized=normalized)
-
-
-def _contact_lock(*, interaction_id: int, now) -> Contact | None:
-    """Lock the contact of a stored inbound message (an UPDATE of its last_inbound_at takes
-    the lock a ``SELECT … FOR NO KEY UPDATE`` would, and writes what it must anyway). None
-    when the message is not an inbound one."""
-    meta, i_meta = Contact._meta, Interaction._meta
-    qn = connection.ops.quote_name
-    table, i_table = qn(meta.db_table), qn(i_meta.db_table)
-    last, updated = (qn(meta.get_field(n).column) for n in ("last_inbound_at", "updated_at"))
-    created, contact_id = (qn(i_meta.get_field(n).column) for n in ("created_at", "contact"))
-    message = f"FROM {i_table} WHERE {qn(i_meta.pk.column)} = %s AND {qn('direction')} = 'inbound'"
-    # Identifiers come from the models and are quoted; values are parameters. Raw SQL for
-    # UPDATE … RETURNING (the ORM has none): lock, write and read the contact in one trip.
-    # bench/hand_sql.py: one statement instead of three for the ORM's select_for_update and
-    # update(), a fifth of the CPU.
-    sql = (
-        f"UPDATE {table} SET {last} = CASE WHEN {last} IS NULL OR {last} < (SELECT {created} {message}) "  # noqa: S608
-        f"THEN (SELECT {created} {message}) ELSE {last} END, {updated} = %s "
-        f"WHERE {qn(meta.pk.column)} = (SELECT {contact_id} {message}) "
-        f"RETURNING *"
-    )
-    contacts = list(Contact.objects.raw(sql, [interaction_id, interaction_id, now, interaction_id]))
-    if not contacts:
-        return None
-    return contacts[0]
 
 
 def _waiting_claim(*, contact: Contact, up_to: int, now) -> list[Interaction]:

@@ -6,8 +6,8 @@ step the enrollment is at. Either runs steps until one waits (an ask, wait_event
 or http in flight) or the enrollment ends, at most MAX_STEPS_PER_EVENT steps: a runaway
 (plans entering each other) fails the enrollment with a logged error.
 
-Everything runs in the caller's transaction with the contact row locked first (lock
-order: contact, then enrollment, then outbound messages). No network I/O: texts are
+Everything runs in the caller's transaction with the contact row locked first (the lock
+order: ``automation.locks``). No network I/O: texts are
 queued and sent on commit; an http step's call is handed over on commit and its answer
 comes back as an event (``automation.services.http_steps``). The engine knows no step
 kind by name: each kind (``automation.flow.kinds``) acts through a ``Run``

@@ -5,11 +5,12 @@ cannot receive SMS (21211, 21614, 21635) fails the enrollment that texted it."""
 
 from django.db import transaction
 
-from automation.models import Enrollment, EnrollmentStatus
+from automation.locks import enrollment_lock
+from automation.models import EnrollmentStatus
 from automation.services.consent import contact_journeys_end
 from automation.services.enrollments import enrollment_end
 from automation.services.scheduling import enrollment_prompt_sent
-from contacts.services import contact_lock
+from contacts.locks import contact_lock
 from messaging.services import SendOutcome
 from messaging.services.policy import CODE_OPTED_OUT, CODES_UNREACHABLE, PROMPT_PURPOSES
 
@@ -29,11 +30,7 @@ def outbound_outcome_apply(*, outcome: SendOutcome) -> None:
         if outcome.failed_code == CODE_OPTED_OUT:
             contact_journeys_end(contact=contact, reason=f"Opted out (carrier: {CODE_OPTED_OUT})")
         elif outcome.failed_code in CODES_UNREACHABLE and outcome.enrollment_id:
-            enrollment = (
-                Enrollment.objects.select_for_update()
-                .filter(pk=outcome.enrollment_id, status=EnrollmentStatus.ACTIVE)
-                .first()
-            )
+            enrollment = enrollment_lock(enrollment_id=outcome.enrollment_id, contact=contact)
             if enrollment is not None:
                 enrollment_end(
                     enrollment=enrollment,

@@ -8,7 +8,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from contacts.services import contact_lock, contact_opt_out_record
+from contacts.locks import contact_lock
+from contacts.services import contact_opt_out_record
 from messaging.backends import (
     LOCMEM_BACKEND,
     PermanentSendError,
@@ -16,6 +17,7 @@ from messaging.backends import (
     TransientSendError,
     get_backend,
 )
+from messaging.locks import outbound_lock
 from messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
 from messaging.services.delivery import delivery_status_from_twilio
 from messaging.services.outbound import outbound_cancel_unsent
@@ -169,7 +171,7 @@ def _record_transient(*, outbound_id: int, error: Exception) -> RetryLater | Non
     now = timezone.now()
     code = getattr(error, "code", "") or ""
     with transaction.atomic():
-        outbound = OutboundMessage.objects.select_for_update().get(pk=outbound_id)
+        outbound = outbound_lock(outbound_id=outbound_id)
         if outbound.status != DeliveryStatus.SENDING:
             return None  # a status callback showed Twilio accepted it after all
         outbound.error_code = str(code)[:16]
@@ -209,7 +211,7 @@ def _record_permanent(*, outbound_id: int, contact_id: int, error: PermanentSend
     now = timezone.now()
     with transaction.atomic():
         contact = contact_lock(contact_id=contact_id)
-        outbound = OutboundMessage.objects.select_for_update().get(pk=outbound_id)
+        outbound = outbound_lock(outbound_id=outbound_id)
         if outbound.status != DeliveryStatus.SENDING:
             return False
         outbound.fail()
