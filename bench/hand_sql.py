@@ -31,7 +31,10 @@ The cases:
    enrollments_active_lock`` (its ``SELECT … FOR UPDATE`` built once per process) vs the
    ORM's ``select_for_update().filter().order_by()``;
 8. a first message reads the plans it may enter — ``automation.revisions.entry_flows``'s
-   statement built once vs the ORM's ``filter().order_by().values_list()``.
+   statement built once vs the ORM's ``filter().order_by().values_list()``;
+9. a goal's points are added to the contact's engagement value —
+   ``tracking.services.goals._engagement_add`` (its ``UPDATE`` built once per process) vs the
+   ORM's ``update(engagement_value=F(…) + points)``.
 """
 
 from __future__ import annotations
@@ -236,7 +239,7 @@ def cases():
         )  # fmt: skip
         return {"values": {
             "contact_id": contact.pk, "goal_id": goal.pk, "enrollment_id": enrollment.pk,
-            "interaction_id": None, "occurred_at": now,
+            "interaction_id": None, "value": None, "occurred_at": now,
         }}  # fmt: skip
 
     def convert_hand(*, values):
@@ -288,6 +291,20 @@ def more_cases(known):
         )
 
     yield "8 first message: plans to enter", dict, entry_hand, entry_orm
+
+    # 9: a goal's points added to the contact's engagement value.
+    from django.db.models import F
+
+    from contacts.models import Contact
+    from tracking.services.goals import _engagement_add
+
+    def engagement_hand(*, contact_id):
+        _engagement_add(contact_id=contact_id, points=5)
+
+    def engagement_orm(*, contact_id):
+        Contact.objects.filter(pk=contact_id).update(engagement_value=F("engagement_value") + 5)
+
+    yield "9 goal: engagement value", lambda: {"contact_id": known.pk}, engagement_hand, engagement_orm
 
 
 def main() -> int:

@@ -51,14 +51,12 @@ def contact_insert_if_new(*, phone: str) -> int | None:
     contact's id, or None when the number is known (or a concurrent request created it a
     moment ago). For callers in autocommit that must not take a lock (the inbound webhook).
 
-    Hand-built (DESIGN §4): bench/hand_sql.py measures it against ``bulk_create(
+    Hand-built (DESIGN §4): bench/hand_sql.py, case 3, measures it against ``bulk_create(
     ignore_conflicts=True)`` and reading the id back — one statement instead of two, a sixth
-    of the CPU."""
-    now = Contact._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
-    with connection.cursor() as cursor:
-        cursor.execute(_contact_insert_sql(connection.vendor), [phone, now, now])
-        row = cursor.fetchone()
-    return row[0] if row else None
+    of the CPU (102 against 670 µs)."""
+    now = timezone.now()
+    created = list(Contact.objects.raw(_contact_insert_sql(connection.vendor), [phone, now, now]))
+    return created[0].pk if created else None
 
 
 def contact_opt_out_record(

@@ -21,13 +21,7 @@ from automation.locks import enrollments_active_lock
 from automation.models import Enrollment
 from automation.revisions import entry_flows, revision_flow
 from automation.services.enrollments import enrollment_end
-from automation.services.interpreter import (
-    enrollment_advance,
-    enrollment_loaded,
-    enrollment_may_enter,
-    enrollment_save,
-    enrollment_start,
-)
+from automation.services.interpreter import enrollment_advance, enrollment_may_enter, enrollment_start
 from contacts.models import ConsentEvent, Contact
 from contacts.services import contact_consent_record
 from tracking.models import Interaction
@@ -42,9 +36,9 @@ def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: 
     keyword, else a catch-all entry, else the step's answer to an unmatched reply."""
     now = interaction.created_at
     enrollments = enrollments_active_lock(contact=contact)
-    for enrollment in enrollments:
-        enrollment_loaded(enrollment)
-        _reply_touch(enrollment=enrollment, now=now)
+    # What hearing from the contact changed on each enrollment, saved with the step's own
+    # changes when a step takes the message, else at the end.
+    unsaved = {enrollment.pk: _reply_touch(enrollment=enrollment, now=now) for enrollment in enrollments}
 
     reply = Reply(text=interaction.body, normalized=normalized)
     handled = None
@@ -56,7 +50,9 @@ def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: 
             now=now,
             reply=reply,
             interaction=interaction,
+            unsaved=unsaved[enrollment.pk],
         ):
+            unsaved[enrollment.pk] = []
             handled = enrollment
             break
     if handled is None:
@@ -72,7 +68,9 @@ def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: 
             now=now,
             reply=reply,
             interaction=interaction,
+            unsaved=unsaved[enrollment.pk],
         ):
+            unsaved[enrollment.pk] = []
             handled = enrollment
     if handled is None and not enrollments:
         # Said out loud: on a new deploy, "nobody answers" is most often "no plan is active".
@@ -85,26 +83,31 @@ def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: 
         )
     # Every active enrollment heard from the contact (timeouts measure silence).
     for enrollment in enrollments:
-        if enrollment.status == Status.ACTIVE:
-            enrollment_save(enrollment)
+        if enrollment.status == Status.ACTIVE and unsaved[enrollment.pk]:
+            enrollment.save(update_fields=unsaved[enrollment.pk])
 
 
 def enrollments_interrupt(*, enrollments: list[Enrollment], reason: str) -> None:
     """A plan that interrupts others was entered: end the still active `enrollments` (locked)
-    as ``exited``."""
+    as ``exited`` (what hearing from the contact changed is saved with the end)."""
     for enrollment in enrollments:
         if enrollment.status == Status.ACTIVE:
-            enrollment_save(enrollment)
             enrollment_end(enrollment=enrollment, status=Status.EXITED, reason=reason)
 
 
-def _reply_touch(*, enrollment: Enrollment, now) -> None:
-    """The contact spoke: remember it, and push a running silence timeout on."""
-    enrollment.last_inbound_at = now
+def _reply_touch(*, enrollment: Enrollment, now) -> list[str]:
+    """The contact spoke: remember it, and push a running silence timeout on. The fields
+    whose value changed (not saved yet)."""
+    changed = []
+    if enrollment.last_inbound_at != now:
+        enrollment.last_inbound_at = now
+        changed.append("last_inbound_at")
     step = revision_flow(enrollment.revision_id).steps.get(enrollment.step_id)
     after = step.kind.timer_after_prompt(step.data) if step is not None else None
-    if enrollment.timeout_at is not None and after:
-        enrollment.timeout_at = max(enrollment.timeout_at, now + after)
+    if enrollment.timeout_at is not None and after and enrollment.timeout_at < now + after:
+        enrollment.timeout_at = now + after
+        changed.append("timeout_at")
+    return changed
 
 
 def _route_entry(

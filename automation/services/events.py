@@ -29,12 +29,7 @@ from automation.locks import enrollments_active_lock
 from automation.models import Enrollment
 from automation.revisions import entry_flows, flow_goal_id, revision_flow
 from automation.services.engine import enrollments_interrupt
-from automation.services.interpreter import (
-    enrollment_advance,
-    enrollment_loaded,
-    enrollment_may_enter,
-    enrollment_start,
-)
+from automation.services.interpreter import enrollment_advance, enrollment_may_enter, enrollment_start
 from contacts.locks import contact_lock
 from contacts.models import ConsentEvent, Contact
 from contacts.services import contact_consent_record, contact_insert_if_new
@@ -102,8 +97,6 @@ def event_receive(*, event: EventIn, enrollment_id: int | None = None) -> EventR
                 at=now,
             )
         enrollments = enrollments_active_lock(contact=contact)
-        for enrollment in enrollments:
-            enrollment_loaded(enrollment)
         hearing = [e for e in enrollments if enrollment_id is None or e.pk == enrollment_id]
         for enrollment in hearing:
             _goals_convert(contact=contact, enrollment=enrollment, interaction=interaction)

@@ -66,7 +66,7 @@ def http_step_run(*, enrollment_id: int, visit: int) -> bool:
 
 
 def _answer_apply(*, enrollment_id: int, contact_id: int, visit: int, answer: dict) -> bool:
-    from automation.services.interpreter import enrollment_advance, enrollment_loaded
+    from automation.services.interpreter import enrollment_advance
 
     with transaction.atomic():
         contact = contact_lock(contact_id=contact_id)
@@ -75,7 +75,6 @@ def _answer_apply(*, enrollment_id: int, contact_id: int, visit: int, answer: di
         enrollment = enrollment_lock(enrollment_id=enrollment_id, contact=contact, visit=visit)
         if enrollment is None:
             return False
-        enrollment_loaded(enrollment)
         return enrollment_advance(
             enrollment=enrollment,
             contact=contact,
