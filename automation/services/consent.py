@@ -8,9 +8,10 @@ from django.db import transaction
 from automation.locks import enrollments_qs_select_for_update
 from automation.models import Enrollment
 from automation.services.enrollments import enrollment_end
-from contacts.models import Contact
+from contacts.models import ConsentEvent, Contact
 from contacts.services import contact_opt_out_record
 from messaging.services import outbound_cancel_unsent
+from messaging.services.policy import CODE_OPTED_OUT
 
 
 def contact_opt_out(
@@ -35,6 +36,18 @@ def contact_opt_out(
         # A message already being handed to the provider is stopped by the send-time check.
         outbound_cancel_unsent(contact=contact, reason="Contact opted out.")
     return True
+
+
+def contact_carrier_opt_out(*, contact_id: int) -> bool:
+    """The carrier says the number opted out (Twilio error 21610, in the answer to a send or
+    in a status callback: both come here): the contact is opted out like any other opt-out
+    (``contact_opt_out``, in one transaction: the consent log with source "carrier", its
+    journeys ended, its unsent messages canceled). False when it was opted out already or is
+    gone."""
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if contact is None:
+        return False
+    return contact_opt_out(contact=contact, source=ConsentEvent.Source.CARRIER, detail=CODE_OPTED_OUT)
 
 
 def contact_journeys_end(*, contact: Contact, reason: str) -> int:

@@ -10,6 +10,7 @@ import logging
 
 from django.utils import timezone
 
+from automation.flow import Flow
 from automation.models import Enrollment, EnrollmentStep
 from automation.revisions import revision_flow
 from contacts.models import Contact
@@ -35,10 +36,13 @@ _END_VIA = {
 }
 
 
-def enrollment_text_context(*, enrollment: Enrollment, contact: Contact | None = None) -> dict:
+def enrollment_text_context(
+    *, enrollment: Enrollment, contact: Contact | None = None, flow: Flow | None = None
+) -> dict:
     """What a marketer's text sees (messaging.rendering): the contact's own values and the
-    enrollment's plan, revision and step as plain values, never model instances."""
-    flow = revision_flow(enrollment.revision_id)
+    enrollment's plan, revision and step as plain values, never model instances. `flow`:
+    the enrollment's revision when the caller has it (the preview's sample plan)."""
+    flow = revision_flow(enrollment.revision_id) if flow is None else flow
     step = flow.steps.get(enrollment.step_id)
     name = step.name if step is not None else enrollment.step_id
     return {
