@@ -19,18 +19,22 @@ The cases:
    vs ``Contact.objects.get_or_create`` then the create;
 3. ``contacts.services.contact_insert_if_new`` (one ``INSERT … ON CONFLICT DO NOTHING
    RETURNING id``) vs ``bulk_create(ignore_conflicts=True)`` and reading the id;
-4. routing locks the contact — ``automation.engine.inbound._contact_lock`` (one ``UPDATE
+4. routing locks the contact — ``automation.locks.contact_lock_for_inbound`` (one ``UPDATE
    … RETURNING``) vs ``select_for_update(no_key=True)`` and an ``update()``;
-5. routing claims the contact's waiting messages — ``_waiting_claim`` (one ``UPDATE …
+5. routing claims the contact's waiting messages — ``automation.engine.inbound.
+   _waiting_claim`` (one ``UPDATE …
    RETURNING``) vs selecting them for update and an ``update()``;
 6. a goal converts — ``tracking.services.goals._goal_conversion_insert_once`` (``INSERT …
    SELECT points … ON CONFLICT DO NOTHING RETURNING``) vs reading the goal, then
    ``get_or_create`` of the conversion;
-7. routing locks the contact's active enrollments — ``automation.engine.routing.
-   contact_enrollments_locked`` (its ``SELECT … FOR UPDATE`` built once per process) vs the
+7. routing locks the contact's active enrollments — ``automation.locks.
+   enrollments_active_lock`` (its ``SELECT … FOR UPDATE`` built once per process) vs the
    ORM's ``select_for_update().filter().order_by()``;
 8. a first message reads the plans it may enter — ``automation.engine.revisions.entry_flows``'s
-   statement built once vs the ORM's ``filter().order_by().values_list()``.
+   statement built once vs the ORM's ``filter().order_by().values_list()``;
+9. a goal's points are added to the contact's engagement value —
+   ``tracking.services.goals._engagement_add`` (its ``UPDATE`` built once per process) vs the
+   ORM's ``update(engagement_value=F(…) + points)``.
 """
 
 from __future__ import annotations
@@ -109,7 +113,8 @@ def cases():
     from django.db.models import Case, F, When
     from django.utils import timezone
 
-    from automation.engine.inbound import _contact_lock, _waiting_claim
+    from automation.engine.inbound import _waiting_claim
+    from automation.locks import contact_lock_for_inbound
     from contacts.models import Contact
     from contacts.services import contact_insert_if_new
     from tracking.models import Goal, GoalConversion, Interaction
@@ -184,7 +189,7 @@ def cases():
         return {"interaction_id": interaction.pk}
 
     def lock_hand(*, interaction_id):
-        return _contact_lock(interaction_id=interaction_id, now=timezone.now())
+        return contact_lock_for_inbound(interaction_id=interaction_id, now=timezone.now())
 
     def lock_orm(*, interaction_id):
         message = Interaction.objects.filter(pk=interaction_id, direction="inbound").values(
@@ -234,7 +239,7 @@ def cases():
         )  # fmt: skip
         return {"values": {
             "contact_id": contact.pk, "goal_id": goal.pk, "enrollment_id": enrollment.pk,
-            "interaction_id": None, "occurred_at": now,
+            "interaction_id": None, "value": None, "occurred_at": now,
         }}  # fmt: skip
 
     def convert_hand(*, values):
@@ -260,11 +265,11 @@ def cases():
 
 def more_cases(known):
     from automation.engine.revisions import entry_flows
-    from automation.engine.routing import contact_enrollments_locked
+    from automation.locks import enrollments_active_lock
     from automation.models import Enrollment, Plan
 
     def enrollments_hand(*, contact):
-        return contact_enrollments_locked(contact=contact)
+        return enrollments_active_lock(contact=contact)
 
     def enrollments_orm(*, contact):
         return list(
@@ -286,6 +291,20 @@ def more_cases(known):
         )
 
     yield "8 first message: plans to enter", dict, entry_hand, entry_orm
+
+    # 9: a goal's points added to the contact's engagement value.
+    from django.db.models import F
+
+    from contacts.models import Contact
+    from tracking.services.goals import _engagement_add
+
+    def engagement_hand(*, contact_id):
+        _engagement_add(contact_id=contact_id, points=5)
+
+    def engagement_orm(*, contact_id):
+        Contact.objects.filter(pk=contact_id).update(engagement_value=F("engagement_value") + 5)
+
+    yield "9 goal: engagement value", lambda: {"contact_id": known.pk}, engagement_hand, engagement_orm
 
 
 def main() -> int:

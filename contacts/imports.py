@@ -43,6 +43,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.import_files import contacts_dataset_load, contacts_file_check
+from contacts.locks import contacts_qs_select_for_update
 from contacts.models import Contact, ContactImport
 from contacts.phone import phone_normalize
 from contacts.resources import formula_unescape
@@ -170,7 +171,7 @@ def contacts_import_dataset(*, dataset: tablib.Dataset, progress=None) -> Import
 def _write_batch(batch: list[dict], columns: list[str], outcome: ImportOutcome) -> None:
     now = timezone.now()
     with transaction.atomic():
-        known = Contact.objects.select_for_update().in_bulk(
+        known = contacts_qs_select_for_update(no_key=False).in_bulk(
             [row["phone"] for row in batch], field_name="phone"
         )
         new, changed = [], []

@@ -1,62 +1,41 @@
-"""Previewing a text as a marketer authors it (admin live preview, plan checks)."""
+"""Previewing a text as a marketer authors it (admin live preview, plan checks): rendering,
+encoding, segments and the hold of quiet hours, over the context of a sample contact that
+automation builds (``automation.flow.context``, the one home of the sample)."""
+
+from collections.abc import Mapping
 
 from django.conf import settings
 
 from contacts.models import Contact
-from contacts.selectors import contact_template_values
 from messaging.rendering import RenderError, sms_body_render, sms_template_problem
 from messaging.segments import sms_segments
 from messaging.services.outbound import links_untracked_reason, text_links_shorten
 
-# What an enrollment looks like to a template when there is none to show (a preview).
-SAMPLE_ENROLLMENT = {
-    "plan": {"name": "Sample plan", "slug": "sample-plan"},
-    "state": "Sample step",
-    "step": "sample-step",
-    "revision": 1,
-}
 
-
-def sample_contact() -> Contact:
-    """An unsaved contact with every usual field filled, to render templates against."""
-    return Contact(
-        phone="+12125550123",
-        first_name="Alex",
-        last_name="Sample",
-        email="alex@example.com",
-        timezone="America/New_York",
-        locale="en-US",
-        attributes={"city": "New York"},
-    )
-
-
-def sample_context() -> dict:
-    return {"contact": contact_template_values(sample_contact()), "enrollment": SAMPLE_ENROLLMENT}
-
-
-def sms_template_error(*, template: str) -> str | None:
+def sms_template_error(*, template: str, context: Mapping) -> str | None:
     """Why `template` may not be sent (a refused tag or filter, a syntax error, too long,
-    or it does not render for the sample contact), or None when it may."""
+    or it does not render for `context`, a sample's: ``automation.flow.context``), or None when
+    it may."""
     problem = sms_template_problem(template)
     if problem:
         return problem
     try:
-        sms_body_render(template=template, context=sample_context())
+        sms_body_render(template=template, context=context)
     except RenderError as exc:
         return str(exc)
     return None
 
 
-def sms_hold(*, now, state: str | None) -> dict:
+def sms_hold(*, now, state: str | None, zone: str) -> dict:
     """Whether a marketing text (one that does not answer the contact) sent at `now` to a
-    contact in `state` (in that state's main zone; the sample contact's without a state)
-    would be held by quiet hours and the state's hours, and until when (their time)."""
+    contact in `state` (in that state's main zone; `zone` without a state) would be held by
+    quiet hours and the state's hours, and until when (their time)."""
     from zoneinfo import ZoneInfo
 
     from messaging.state_hours import RULES, sending_hours_release_at
 
     rule = RULES.get(state or "")
-    zone = rule.zone if rule else sample_contact().timezone
+    zone = rule.zone if rule else zone
     at, reasons = sending_hours_release_at(
         now=now,
         tz_name=zone,
@@ -73,9 +52,18 @@ def sms_hold(*, now, state: str | None) -> dict:
     }
 
 
-def sms_preview(*, template: str, state: str | None = None, now=None, track_links: bool = False) -> dict:
-    """The rendered text for the sample contact plus its encoding and segment count, and
-    whether it would be held if sent now as a marketing text (to a contact in `state`).
+def sms_preview(
+    *,
+    template: str,
+    context: Mapping,
+    contact: Contact,
+    state: str | None = None,
+    now=None,
+    track_links: bool = False,
+) -> dict:
+    """The text rendered over `context` (a sample's: ``automation.flow.context``) plus its
+    encoding and segment count, and whether it would be held if sent now as a marketing text
+    to `contact` (in `state`, if given).
     `track_links`: the text as it goes out of a plan that tracks its links (docs/reference.md §7:
     each link as ``PUBLIC_BASE_URL/l/<code>``, counted in the segments); ``links`` says how
     many.
@@ -86,9 +74,8 @@ def sms_preview(*, template: str, state: str | None = None, now=None, track_link
     error = sms_template_problem(template)
     if error:
         return {"ok": False, "error": error}
-    contact = sample_contact()
     try:
-        body = sms_body_render(template=template, context=sample_context())
+        body = sms_body_render(template=template, context=context)
     except RenderError as exc:
         return {"ok": False, "error": str(exc)}
     from django.utils import timezone
@@ -99,7 +86,7 @@ def sms_preview(*, template: str, state: str | None = None, now=None, track_link
         body, links = shortened.body, len(shortened.links)
     # A plan that tracks links, a text with one, and nowhere for the clicks to come back.
     links_note = links_untracked_reason() if track_links and "://" in body else ""
-    hold = sms_hold(now=now or timezone.now(), state=state)
+    hold = sms_hold(now=now or timezone.now(), state=state, zone=contact.timezone)
     return {
         "ok": True,
         "body": body,

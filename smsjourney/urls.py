@@ -3,7 +3,7 @@ from django.contrib.auth.decorators import permission_required
 from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
 
-from messaging.views import sms_preview_view
+from automation.cockpit.preview import sms_preview_view
 from smsjourney.health import healthz
 
 # The product is its admin: its name on every page, and no "View site" link (there is no

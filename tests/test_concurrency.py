@@ -192,7 +192,7 @@ def test_the_webhook_never_waits_behind_a_contact_lock(demo_plan, settings):
     """The contact lock every change takes is FOR NO KEY UPDATE: storing a new message of
     that contact (an INSERT whose foreign-key check takes FOR KEY SHARE) goes through while
     the lock is held. (FOR UPDATE would make the webhook wait for the whole transaction.)"""
-    from contacts.services import contact_lock
+    from contacts.locks import contact_lock
 
     twilio = TwilioClient(Client())
     assert twilio.post("/twilio/sms/", inbound_payload(PHONE, "hello")).status_code == 200

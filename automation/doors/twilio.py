@@ -4,19 +4,18 @@ orchestrates lower apps:
 - ``POST /twilio/sms/`` stores the message (tracking.services) and hands it to routing
   (automation.engine.inbound);
 - ``POST /twilio/status/`` applies the delivery status (messaging.services) and, when the
-  carrier says the number opted out (21610), opts the contact out (automation).
+  carrier says the number opted out (21610), opts the contact out (automation:
+  ``contact_carrier_opt_out``, as when a send is answered 21610).
 
 It answers as soon as the message is stored (committed); routing runs on a worker (in the
 request when no broker is configured)."""
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
-from automation.engine.consent import contact_opt_out
+from automation.engine.consent import contact_carrier_opt_out
 from automation.engine.inbound import inbound_route_enqueue
-from contacts.models import ConsentEvent, Contact
 from infra.twilio_webhooks import twilio_webhook, twiml_empty
 from messaging.services import delivery_status_apply
-from messaging.services.policy import CODE_OPTED_OUT
 from tracking.services import InboundPayloadError, inbound_message_receive
 
 
@@ -50,6 +49,5 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
         sid=sid[:64], status=status, error_code=_field(request, "ErrorCode"), outbound_id=outbound_id
     )
     if applied.opted_out_at_carrier:
-        contact = Contact.objects.get(pk=applied.contact_id)
-        contact_opt_out(contact=contact, source=ConsentEvent.Source.CARRIER, detail=CODE_OPTED_OUT)
+        contact_carrier_opt_out(contact_id=applied.contact_id)
     return twiml_empty()

@@ -4,7 +4,7 @@ active plan, in Celery batches, with progress counted on a BulkEnrollmentJob.
 Skipped: opted-out contacts, contacts without marketing consent on record (docs/reference.md §5:
 "no consent" in the job's counts), contacts already enrolled (an active enrollment in the plan,
 or any enrollment in a once-only plan), test contacts. Each contact is enrolled in its own
-short transaction with its row locked (lock order: contact, then enrollment), through the
+short transaction with its row locked (the lock order: ``automation.locks``), through the
 interpreter's ``enrollment_start`` at the published revision; the start step's text is not
 an answer, so quiet hours apply to it.
 """
@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from automation.engine.revisions import revision_flow
 from automation.models import BulkEnrollmentBatch, BulkEnrollmentJob, Enrollment, EnrollmentStatus, Plan
+from contacts.locks import contact_lock
 from contacts.models import Contact
 from contacts.phone import phone_normalize
-from contacts.services import contact_lock
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """An enrollment's texts and its end.
 
-Run inside the caller's transaction with the contact row already locked (lock order:
-contact, then enrollment). State machines change state only; the step history and
+Run inside the caller's transaction with the contact row already locked (the lock order:
+``automation.locks``). State machines change state only; the step history and
 messages are written here, and messages are queued (sent on commit), never sent. How an
 enrollment starts and moves is the interpreter's (``automation.engine.interpreter``).
 """
@@ -11,9 +11,9 @@ import logging
 from django.utils import timezone
 
 from automation.engine.revisions import revision_flow
+from automation.flow.context import text_context
 from automation.models import Enrollment, EnrollmentStep
 from contacts.models import Contact
-from contacts.selectors import contact_template_values
 
 logger = logging.getLogger(__name__)
 
@@ -36,24 +36,13 @@ _END_VIA = {
 
 
 def enrollment_text_context(*, enrollment: Enrollment, contact: Contact | None = None) -> dict:
-    """What a marketer's text sees (messaging.rendering): the contact's own values and the
-    enrollment's plan, revision and step as plain values, never model instances."""
-    flow = revision_flow(enrollment.revision_id)
-    step = flow.steps.get(enrollment.step_id)
-    name = step.name if step is not None else enrollment.step_id
-    return {
-        "contact": contact_template_values(contact or enrollment.contact),
-        "enrollment": {
-            "plan": {"name": flow.name, "slug": flow.slug},
-            "state": name,
-            "step": enrollment.step_id,
-            "revision": flow.revision,
-            "status": enrollment.status,
-            "enrolled_at": enrollment.enrolled_at,
-            "expires_at": enrollment.expires_at,
-            "branches": dict(enrollment.branches or {}),
-        },
-    }
+    """What a marketer's text sent by `enrollment` sees (``automation.flow.context``, the one
+    home of a text's context): its contact's values, its plan, revision and step."""
+    return text_context(
+        enrollment=enrollment,
+        contact=contact or enrollment.contact,
+        flow=revision_flow(enrollment.revision_id),
+    )
 
 
 def enrollment_text_queue(

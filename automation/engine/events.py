@@ -1,8 +1,8 @@
 """Events moving journeys (docs/reference.md §7: ``POST /api/events/``).
 
 An event is something a contact did elsewhere (a purchase in the shop, a click on a
-tracked link). One transaction that locks the contact first (created if new; lock order
-as everywhere: contact, then enrollments, then outbound messages):
+tracked link). One transaction that locks the contact first (created if new; the lock
+order: ``automation.locks``):
 
 1. keep the event on the contact's timeline (``tracking.services.event_store``); the same
    ``event_id`` from the same sender (API user) again changes nothing, and for another
@@ -26,11 +26,13 @@ from django.utils import timezone
 
 from automation.engine.interpreter import enrollment_advance, enrollment_may_enter, enrollment_start
 from automation.engine.revisions import entry_flows, flow_goal_id, revision_flow
-from automation.engine.routing import contact_enrollments_locked, enrollments_interrupt
+from automation.engine.routing import enrollments_interrupt
 from automation.flow import Event
+from automation.locks import enrollments_active_lock
 from automation.models import Enrollment
+from contacts.locks import contact_lock
 from contacts.models import ConsentEvent, Contact
-from contacts.services import contact_consent_record, contact_insert_if_new, contact_lock
+from contacts.services import contact_consent_record, contact_insert_if_new
 from tracking.models import Interaction
 from tracking.services import EventIn, event_data, event_find, event_store, goal_convert
 
@@ -94,7 +96,7 @@ def event_receive(*, event: EventIn, enrollment_id: int | None = None) -> EventR
                 rule="opt_in",
                 at=now,
             )
-        enrollments = contact_enrollments_locked(contact=contact)
+        enrollments = enrollments_active_lock(contact=contact)
         hearing = [e for e in enrollments if enrollment_id is None or e.pk == enrollment_id]
         for enrollment in hearing:
             _goals_convert(contact=contact, enrollment=enrollment, interaction=interaction)

@@ -33,8 +33,9 @@ from automation.engine.enrollments import enrollment_text_context
 from automation.engine.http_transport import HttpFailed, http_request_send
 from automation.engine.revisions import revision_flow
 from automation.flow import Event
+from automation.locks import enrollment_lock
 from automation.models import Enrollment, EnrollmentStatus, HttpSecret
-from contacts.services import contact_lock
+from contacts.locks import contact_lock
 from messaging.rendering import RenderError, sms_body_render, url_render
 
 logger = logging.getLogger(__name__)
@@ -65,19 +66,15 @@ def http_step_run(*, enrollment_id: int, visit: int) -> bool:
 
 
 def _answer_apply(*, enrollment_id: int, contact_id: int, visit: int, answer: dict) -> bool:
-    from automation.engine.interpreter import enrollment_advance, enrollment_loaded
+    from automation.engine.interpreter import enrollment_advance
 
     with transaction.atomic():
         contact = contact_lock(contact_id=contact_id)
-        enrollment = (
-            Enrollment.objects.select_for_update()
-            .filter(pk=enrollment_id, visit=visit, status=EnrollmentStatus.ACTIVE)
-            .first()
-        )
-        if contact is None or enrollment is None:
+        if contact is None:
             return False
-        enrollment_loaded(enrollment)
-        enrollment.contact = contact
+        enrollment = enrollment_lock(enrollment_id=enrollment_id, contact=contact, visit=visit)
+        if enrollment is None:
+            return False
         return enrollment_advance(
             enrollment=enrollment,
             contact=contact,

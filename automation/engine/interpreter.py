@@ -6,8 +6,8 @@ step the enrollment is at. Either runs steps until one waits (an ask, wait_event
 or http in flight) or the enrollment ends, at most MAX_STEPS_PER_EVENT steps: a runaway
 (plans entering each other) fails the enrollment with a logged error.
 
-Everything runs in the caller's transaction with the contact row locked first (lock
-order: contact, then enrollment, then outbound messages). No network I/O: texts are
+Everything runs in the caller's transaction with the contact row locked first (the lock
+order: ``automation.locks``). No network I/O: texts are
 queued and sent on commit; an http step's call is handed over on commit and its answer
 comes back as an event (``automation.engine.http_steps``). The engine knows no step
 kind by name: each kind (``automation.flow.kinds``) acts through a ``Run``
@@ -16,6 +16,7 @@ kind by name: each kind (``automation.flow.kinds``) acts through a ``Run``
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Case, Value, When
@@ -36,11 +37,6 @@ Status = Enrollment.Status
 Via = EnrollmentStep.Via
 MAX_STEPS_PER_EVENT = 100
 MAX_PLAN_CHAIN = 10
-# What the step-moving code writes; saved when changed (one UPDATE).
-_MOVING_FIELDS = (
-    "step_id", "step_entered_at", "visit", "prompt_sent_at", "last_inbound_at", "timeout_at",
-    "other_count", "branches", "status", "ended_at", "end_reason",
-)  # fmt: skip
 _EVENT_VIA = {
     "reply": Via.REPLY,
     "unmatched": Via.REPLY,
@@ -48,27 +44,6 @@ _EVENT_VIA = {
     "event": Via.EVENT,
     "http_answer": Via.HTTP,
 }
-
-
-def enrollment_loaded(enrollment: Enrollment) -> Enrollment:
-    """Remember what the row holds now, so that only changed fields are saved."""
-    enrollment._stored = {name: _copy(getattr(enrollment, name)) for name in _MOVING_FIELDS}
-    return enrollment
-
-
-def enrollment_save(enrollment: Enrollment) -> None:
-    """Save the moving fields that changed since ``enrollment_loaded`` (none: no query)."""
-    stored = getattr(enrollment, "_stored", None)
-    changed = [
-        name for name in _MOVING_FIELDS if stored is None or stored.get(name) != getattr(enrollment, name)
-    ]
-    if changed:
-        enrollment.save(update_fields=changed)
-        enrollment_loaded(enrollment)
-
-
-def _copy(value):
-    return dict(value) if isinstance(value, dict) else value
 
 
 # --- starting and moving ----------------------------------------------------------------------
@@ -130,11 +105,13 @@ def enrollment_advance(
     reply: Reply | None = None,
     external: Event | None = None,
     interaction: Interaction | None = None,
+    unsaved: Iterable[str] = (),
 ) -> bool:
     """Hand `event` to the step `enrollment` is at: ``reply`` (a rule may take it),
     ``unmatched`` (no step and no plan took it), ``timer``, ``event`` (`external`) or
     ``http_answer`` (`external`). True when the step took it (and the enrollment moved
-    on or answered); nothing is saved otherwise."""
+    on or answered): the fields it changed are saved, with the caller's `unsaved` ones, in
+    one UPDATE. Nothing is saved otherwise."""
     flow = revision_flow(enrollment.revision_id)
     step = flow.steps.get(enrollment.step_id)
     if step is None or enrollment.status != Status.ACTIVE:
@@ -148,6 +125,7 @@ def enrollment_advance(
         event=external,
         interaction=interaction,
         answers_contact=_answers(interaction),
+        enrollment_changed=set(unsaved),
     )
     handler = {
         "reply": step.kind.on_reply,
@@ -207,17 +185,19 @@ def _enter(run: Run, step: Step, *, via: str, interaction: Interaction | None) -
     """Move the enrollment to `step`; its history row, to be saved once the step has run."""
     enrollment, now = run.enrollment, run.now
     from_step = enrollment.step_id if via != Via.ENROLL else ""
-    enrollment.step_id = step.id
-    enrollment.step_entered_at = now
-    enrollment.visit += 1
-    enrollment.other_count = 0
-    enrollment.prompt_sent_at = None
-    enrollment.timeout_at = None
+    run.enrollment_set(
+        step_id=step.id,
+        step_entered_at=now,
+        visit=enrollment.visit + 1,
+        other_count=0,
+        prompt_sent_at=None,
+        timeout_at=None,
+    )
     if run.answers_contact:
-        enrollment.last_inbound_at = now
+        run.enrollment_set(last_inbound_at=now)
     if enrollment.pk is None:
         enrollment.save(force_insert=True)
-        enrollment_loaded(enrollment)
+        run.enrollment_changed.clear()
     row = _history(run, step_id=step.id, from_step=from_step, via=via, interaction=interaction)
     if step.goal:
         run.goal_convert(step.goal)
@@ -230,9 +210,12 @@ def _complete(run: Run, *, via: str, interaction: Interaction | None) -> None:
     enrollment = run.enrollment
     step = run.flow.steps.get(enrollment.step_id)
     enrollment.complete()
-    enrollment.ended_at = run.now
-    enrollment.end_reason = f"Reached {step.name if step else enrollment.step_id}"[:200]
-    enrollment.timeout_at = None
+    run.enrollment_changed.add("status")
+    run.enrollment_set(
+        ended_at=run.now,
+        end_reason=f"Reached {step.name if step else enrollment.step_id}"[:200],
+        timeout_at=None,
+    )
     if via == Via.STEP and not run.value[1]:
         return  # a journey that simply ran out of steps: its enrollment says it all
     at = enrollment.step_id
@@ -272,7 +255,10 @@ def _notes_keep(run: Run) -> None:
 
 
 def _save(run: Run) -> None:
-    enrollment_save(run.enrollment)
+    """Save what the run changed: the enrollment's fields, the contact's (one UPDATE each)."""
+    if run.enrollment_changed:
+        run.enrollment.save(update_fields=sorted(run.enrollment_changed))
+        run.enrollment_changed.clear()
     if run.contact_changed:
         run.contact.save(update_fields=[*sorted(run.contact_changed), "updated_at"])
         run.contact_changed.clear()

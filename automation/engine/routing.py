@@ -1,8 +1,8 @@
 """The journey engine: routing one reply.
 
 All functions run inside the caller's transaction with the contact row already locked
-(lock order everywhere: contact, then enrollment). No network I/O: texts are queued and
-sent on commit.
+(the lock order: ``automation.locks``). No network I/O: texts are queued and sent on
+commit.
 
 Routing of one reply (docs/architecture.md §3; compliance keywords were handled by the caller):
 1. a rule of the step one of the contact's active enrollments waits at (the enrollment
@@ -14,21 +14,13 @@ Routing of one reply (docs/architecture.md §3; compliance keywords were handled
 4. else the step's answer to an unmatched reply (an ask's ``other``).
 """
 
-import functools
 import logging
 
-from django.db import connection
-
 from automation.engine.enrollments import enrollment_end
-from automation.engine.interpreter import (
-    enrollment_advance,
-    enrollment_loaded,
-    enrollment_may_enter,
-    enrollment_save,
-    enrollment_start,
-)
+from automation.engine.interpreter import enrollment_advance, enrollment_may_enter, enrollment_start
 from automation.engine.revisions import entry_flows, revision_flow
 from automation.flow import Reply
+from automation.locks import enrollments_active_lock
 from automation.models import Enrollment
 from contacts.models import ConsentEvent, Contact
 from contacts.services import contact_consent_record
@@ -43,9 +35,10 @@ def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: 
     """Route one inbound (non-compliance) reply: a step's rule, else another plan's entry
     keyword, else a catch-all entry, else the step's answer to an unmatched reply."""
     now = interaction.created_at
-    enrollments = contact_enrollments_locked(contact=contact)
-    for enrollment in enrollments:
-        _reply_touch(enrollment=enrollment, now=now)
+    enrollments = enrollments_active_lock(contact=contact)
+    # What hearing from the contact changed on each enrollment, saved with the step's own
+    # changes when a step takes the message, else at the end.
+    unsaved = {enrollment.pk: _reply_touch(enrollment=enrollment, now=now) for enrollment in enrollments}
 
     reply = Reply(text=interaction.body, normalized=normalized)
     handled = None
@@ -57,7 +50,9 @@ def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: 
             now=now,
             reply=reply,
             interaction=interaction,
+            unsaved=unsaved[enrollment.pk],
         ):
+            unsaved[enrollment.pk] = []
             handled = enrollment
             break
     if handled is None:
@@ -73,7 +68,9 @@ def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: 
             now=now,
             reply=reply,
             interaction=interaction,
+            unsaved=unsaved[enrollment.pk],
         ):
+            unsaved[enrollment.pk] = []
             handled = enrollment
     if handled is None and not enrollments:
         # Said out loud: on a new deploy, "nobody answers" is most often "no plan is active".
@@ -86,57 +83,31 @@ def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: 
         )
     # Every active enrollment heard from the contact (timeouts measure silence).
     for enrollment in enrollments:
-        if enrollment.status == Status.ACTIVE:
-            enrollment_save(enrollment)
-
-
-def contact_enrollments_locked(*, contact: Contact) -> list[Enrollment]:
-    """The contact's active enrollments, locked (the caller locked the contact first), the
-    one whose step was entered last first."""
-    enrollments = list(
-        Enrollment.objects.raw(_enrollments_locked_sql(connection.vendor), [contact.pk, Status.ACTIVE.value])
-    )
-    for enrollment in enrollments:
-        enrollment.contact = contact  # the locked instance
-        enrollment_loaded(enrollment)
-    return enrollments
-
-
-@functools.cache
-def _enrollments_locked_sql(vendor: str) -> str:
-    """``SELECT … FOR UPDATE`` of a contact's active enrollments, newest step first, built
-    once per process from the model. bench/hand_sql.py: the ORM compiles the same statement
-    on every message, for over twice the CPU."""
-    meta = Enrollment._meta
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in meta.concrete_fields)
-    contact, status, entered, pk = (
-        qn(meta.get_field(n).column) for n in ("contact", "status", "step_entered_at", "id")
-    )
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    # Identifiers come from the model and are quoted; values are parameters.
-    return (
-        f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {contact} = %s AND {status} = %s "  # noqa: S608
-        f"ORDER BY {entered} DESC, {pk} DESC{lock}"
-    )
+        if enrollment.status == Status.ACTIVE and unsaved[enrollment.pk]:
+            enrollment.save(update_fields=unsaved[enrollment.pk])
 
 
 def enrollments_interrupt(*, enrollments: list[Enrollment], reason: str) -> None:
     """A plan that interrupts others was entered: end the still active `enrollments` (locked)
-    as ``exited``."""
+    as ``exited`` (what hearing from the contact changed is saved with the end)."""
     for enrollment in enrollments:
         if enrollment.status == Status.ACTIVE:
-            enrollment_save(enrollment)
             enrollment_end(enrollment=enrollment, status=Status.EXITED, reason=reason)
 
 
-def _reply_touch(*, enrollment: Enrollment, now) -> None:
-    """The contact spoke: remember it, and push a running silence timeout on."""
-    enrollment.last_inbound_at = now
+def _reply_touch(*, enrollment: Enrollment, now) -> list[str]:
+    """The contact spoke: remember it, and push a running silence timeout on. The fields
+    whose value changed (not saved yet)."""
+    changed = []
+    if enrollment.last_inbound_at != now:
+        enrollment.last_inbound_at = now
+        changed.append("last_inbound_at")
     step = revision_flow(enrollment.revision_id).steps.get(enrollment.step_id)
     after = step.kind.timer_after_prompt(step.data) if step is not None else None
-    if enrollment.timeout_at is not None and after:
-        enrollment.timeout_at = max(enrollment.timeout_at, now + after)
+    if enrollment.timeout_at is not None and after and enrollment.timeout_at < now + after:
+        enrollment.timeout_at = now + after
+        changed.append("timeout_at")
+    return changed
 
 
 def _route_entry(
@@ -186,4 +157,4 @@ def _route_entry(
     return None
 
 
-__all__ = ["contact_enrollments_locked", "enrollment_route", "enrollments_interrupt"]
+__all__ = ["enrollment_route", "enrollments_interrupt"]

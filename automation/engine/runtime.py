@@ -44,6 +44,7 @@ class Run:
     depth: int = 0
     answers_contact: bool = False
     pending_plan: str | None = None
+    enrollment_changed: set[str] = field(default_factory=set)  # its fields to save
     contact_changed: set[str] = field(default_factory=set)
     detail: str = ""  # what the step running now noted: its history row's detail (the interpreter writes it)
     value: tuple[str, str] = ("", "")  # (kind, value): what moved the enrollment on (reports)
@@ -51,6 +52,15 @@ class Run:
     @property
     def other_count(self) -> int:
         return self.enrollment.other_count
+
+    def enrollment_set(self, **values) -> None:
+        """Change the enrollment's fields; those whose value changed are saved when the run
+        ends (``enrollment_changed``: one UPDATE of just them)."""
+        enrollment = self.enrollment
+        for name, value in values.items():
+            if getattr(enrollment, name) != value:
+                setattr(enrollment, name, value)
+                self.enrollment_changed.add(name)
 
     def text_send(self, *, step: Step, text: str, media: tuple[str, ...] = (), purpose: str) -> None:
         enrollment_text_queue(
@@ -96,10 +106,10 @@ class Run:
 
     def timer_set(self, at: datetime | None, *, after_prompt: timedelta | None = None) -> None:
         # An ask's silence timeout is armed when its text is sent (scheduling.enrollment_prompt_sent).
-        self.enrollment.timeout_at = at
+        self.enrollment_set(timeout_at=at)
 
     def branch_take(self, *, step: Step, name: str) -> None:
-        self.enrollment.branches = {**(self.enrollment.branches or {}), step.id: name}
+        self.enrollment_set(branches={**(self.enrollment.branches or {}), step.id: name})
         self.note(f"branch {name}")
         self.answer(EnrollmentStep.ValueKind.BRANCH, name)
 
@@ -129,14 +139,14 @@ class Run:
         from infra.background import task_enqueue
 
         enrollment_id, visit = self.enrollment.pk, self.enrollment.visit
-        self.enrollment.timeout_at = self.now + HTTP_ANSWER_GRACE
+        self.enrollment_set(timeout_at=self.now + HTTP_ANSWER_GRACE)
         transaction.on_commit(lambda: task_enqueue(http_step_task, args=(enrollment_id, visit)))
 
     def plan_enter(self, slug: str) -> None:
         self.pending_plan = slug
 
     def other_answered(self) -> None:
-        self.enrollment.other_count += 1
+        self.enrollment_set(other_count=self.enrollment.other_count + 1)
 
 
 _REFUSED = object()

@@ -1,15 +1,16 @@
 """What a send means for the journey (the orchestrating layer acts on messaging's outcome):
 a prompt Twilio accepted arms its reply timeout; a number that opted out at the carrier
-(21610; messaging recorded the consent already) ends the contact's journeys; a number that
-cannot receive SMS (21211, 21614, 21635) fails the enrollment that texted it."""
+(21610) is opted out (``contact_carrier_opt_out``, as when a status callback says so); a
+number that cannot receive SMS (21211, 21614, 21635) fails the enrollment that texted it."""
 
 from django.db import transaction
 
-from automation.engine.consent import contact_journeys_end
+from automation.engine.consent import contact_carrier_opt_out
 from automation.engine.enrollments import enrollment_end
 from automation.engine.scheduling import enrollment_prompt_sent
-from automation.models import Enrollment, EnrollmentStatus
-from contacts.services import contact_lock
+from automation.locks import enrollment_lock
+from automation.models import EnrollmentStatus
+from contacts.locks import contact_lock
 from messaging.services import SendOutcome
 from messaging.services.policy import CODE_OPTED_OUT, CODES_UNREACHABLE, PROMPT_PURPOSES
 
@@ -20,23 +21,19 @@ def outbound_outcome_apply(*, outcome: SendOutcome) -> None:
         if outcome.purpose in PROMPT_PURPOSES and outcome.enrollment_id:
             enrollment_prompt_sent(outbound_id=outcome.outbound_id, sent_at=outcome.sent_at)
         return
-    if not outcome.failed_code:
+    if outcome.failed_code == CODE_OPTED_OUT:
+        contact_carrier_opt_out(contact_id=outcome.contact_id)
+        return
+    if outcome.failed_code not in CODES_UNREACHABLE or not outcome.enrollment_id:
         return
     with transaction.atomic():
         contact = contact_lock(contact_id=outcome.contact_id)
-        if contact is None:
-            return
-        if outcome.failed_code == CODE_OPTED_OUT:
-            contact_journeys_end(contact=contact, reason=f"Opted out (carrier: {CODE_OPTED_OUT})")
-        elif outcome.failed_code in CODES_UNREACHABLE and outcome.enrollment_id:
-            enrollment = (
-                Enrollment.objects.select_for_update()
-                .filter(pk=outcome.enrollment_id, status=EnrollmentStatus.ACTIVE)
-                .first()
+        enrollment = (
+            None if contact is None else enrollment_lock(enrollment_id=outcome.enrollment_id, contact=contact)
+        )
+        if enrollment is not None:
+            enrollment_end(
+                enrollment=enrollment,
+                status=EnrollmentStatus.FAILED,
+                reason=f"Twilio {outcome.failed_code}: {outcome.failed_message}"[:200],
             )
-            if enrollment is not None:
-                enrollment_end(
-                    enrollment=enrollment,
-                    status=EnrollmentStatus.FAILED,
-                    reason=f"Twilio {outcome.failed_code}: {outcome.failed_message}"[:200],
-                )

@@ -180,9 +180,9 @@ class Reader:
             self.bad(key, f"is {len(value):,} characters long; at most {MAX_TEXT:,} are allowed")
             return default
         if template and value:
-            from messaging.preview import sms_template_error
+            from automation.flow.context import text_template_error
 
-            error = sms_template_error(template=value)
+            error = text_template_error(template=value)
             if error:
                 self.bad(key, error)
         return value

@@ -8,7 +8,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from contacts.services import contact_lock, contact_opt_out_record
 from infra import background
 from messaging.backends import (
     LOCMEM_BACKEND,
@@ -17,12 +16,11 @@ from messaging.backends import (
     TransientSendError,
     get_backend,
 )
+from messaging.locks import outbound_lock
 from messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
 from messaging.services.delivery import delivery_status_from_twilio
-from messaging.services.outbound import outbound_cancel_unsent
 from messaging.services.policy import (
     ALWAYS_ALLOWED_PURPOSES,
-    CODE_OPTED_OUT,
     DUE_TOLERANCE,
     EAGER_SEND_TIMEOUT_SECONDS,
     MAX_ATTEMPTS,
@@ -43,8 +41,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SendOutcome:
     """What one send did, for the layer that orchestrates (automation: a prompt that went
-    out arms its reply timeout; a permanent failure ends the journey). `retry`: a transient
-    error left the message queued — try again then."""
+    out arms its reply timeout; a permanent failure ends the journey, and a 21610 opts the
+    contact out). `retry`: a transient error left the message queued — try again then."""
 
     outbound_id: int
     contact_id: int
@@ -109,7 +107,7 @@ def outbound_send(
             status_callback=status_callback_url(outbound_id),
         )
     except PermanentSendError as exc:
-        if not _record_permanent(outbound_id=outbound_id, contact_id=row["contact_id"], error=exc):
+        if not _record_permanent(outbound_id=outbound_id, error=exc):
             return None
         return _outcome(row, failed_code=exc.code, failed_message=exc.message)
     except Exception as exc:  # TransientSendError, or a backend bug: retry, capped
@@ -169,7 +167,7 @@ def _record_transient(*, outbound_id: int, error: Exception) -> RetryLater | Non
     now = timezone.now()
     code = getattr(error, "code", "") or ""
     with transaction.atomic():
-        outbound = OutboundMessage.objects.select_for_update().get(pk=outbound_id)
+        outbound = outbound_lock(outbound_id=outbound_id)
         if outbound.status != DeliveryStatus.SENDING:
             return None  # a status callback showed Twilio accepted it after all
         outbound.error_code = str(code)[:16]
@@ -201,15 +199,13 @@ def _record_transient(*, outbound_id: int, error: Exception) -> RetryLater | Non
     return retry_in
 
 
-def _record_permanent(*, outbound_id: int, contact_id: int, error: PermanentSendError) -> bool:
-    """Record a permanent failure, in one transaction that locks the contact first. A 21610
-    (the number opted out at the carrier) is recorded here as the contact's opt-out, with
-    its unsent messages canceled — compliance does not wait for anyone; ending its journeys
-    is the orchestrator's. False when the message was not being sent any more."""
+def _record_permanent(*, outbound_id: int, error: PermanentSendError) -> bool:
+    """Record a permanent failure. What it means for the contact (a 21610: the number opted
+    out at the carrier) is the orchestrator's (``automation.engine.sending``). False when
+    the message was not being sent any more."""
     now = timezone.now()
     with transaction.atomic():
-        contact = contact_lock(contact_id=contact_id)
-        outbound = OutboundMessage.objects.select_for_update().get(pk=outbound_id)
+        outbound = outbound_lock(outbound_id=outbound_id)
         if outbound.status != DeliveryStatus.SENDING:
             return False
         outbound.fail()
@@ -218,7 +214,4 @@ def _record_permanent(*, outbound_id: int, contact_id: int, error: PermanentSend
         outbound.status_updated_at = now
         outbound.save(update_fields=["status", "error_code", "error_message", "status_updated_at"])
         logger.warning("outbound %s failed permanently: %s %s", outbound_id, error.code, error.message)
-        if error.code == CODE_OPTED_OUT and contact is not None:
-            contact_opt_out_record(contact=contact, source="carrier", detail=CODE_OPTED_OUT)
-            outbound_cancel_unsent(contact=contact, reason="Contact opted out (carrier).")
     return True

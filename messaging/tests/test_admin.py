@@ -109,3 +109,30 @@ def test_without_a_public_address_the_plan_page_preview_and_report_say_links_are
     # A text without links, or a plan that does not track them: nothing to say.
     assert admin_client.post(reverse(PREVIEW), {"body": "Hi", "track_links": "1"}).json()["links_note"] == ""
     assert admin_client.post(reverse(PREVIEW), {"body": text}).json()["links_note"] == ""
+
+
+def _names(values: dict, prefix: str) -> list[str]:
+    """Every name a template may write for `values`: its keys, and the keys of the nested
+    mappings that are the context's own (the contact's attributes and the enrollment's
+    branches are the contact's and the journey's data, not names of the context)."""
+    names = []
+    for key, value in values.items():
+        names.append(f"{prefix}.{key}")
+        if isinstance(value, dict) and key not in ("attributes", "branches"):
+            names += _names(value, f"{prefix}.{key}")
+    return names
+
+
+def test_preview_shows_every_value_a_real_text_has(admin_client):
+    """The preview's context is the real one (automation.engine.enrollments'), for a
+    sample contact in a sample enrollment: no name a text may use renders empty there."""
+    from automation.engine.enrollments import enrollment_text_context
+    from automation.tests.factories import EnrollmentFactory
+
+    real = enrollment_text_context(enrollment=EnrollmentFactory())
+    names = [name for part in ("contact", "enrollment") for name in _names(real[part], part)]
+    assert {"enrollment.status", "enrollment.enrolled_at", "enrollment.expires_at"} <= set(names)
+    for name in names:
+        data = admin_client.post(reverse(PREVIEW), {"body": f"[{{{{ {name} }}}}]"}).json()
+        assert data["ok"] is True, (name, data)
+        assert data["body"] != "[]", f"{name} renders nothing in the preview"

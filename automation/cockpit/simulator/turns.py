@@ -22,8 +22,8 @@ from automation.engine.revisions import revision_flow
 from automation.flow.matching import reply_normalize
 from automation.models import Enrollment, EnrollmentStatus, Plan
 from contacts.compliance import compliance_intent, compliance_settles
+from contacts.locks import contact_lock
 from contacts.models import Contact
-from contacts.services import contact_lock
 from tracking.models import Interaction
 from tracking.services import inbound_message_receive
 

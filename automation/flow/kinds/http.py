@@ -60,7 +60,7 @@ def _pairs(text: str, sep: str, what: str) -> dict[str, str]:
 
 def _body_check(r: Reader, body) -> None:
     """Each text value of an object body is a template (sent, rendered, as a JSON string)."""
-    from messaging.preview import sms_template_error
+    from automation.flow.context import text_template_error
 
     values = []
 
@@ -80,7 +80,7 @@ def _body_check(r: Reader, body) -> None:
         return
     for path, value in values:
         if isinstance(value, str):
-            error = sms_template_error(template=value)
+            error = text_template_error(template=value)
             if error:
                 r.bad(path, error)
 

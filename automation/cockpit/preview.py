@@ -1,10 +1,12 @@
-"""The text preview a marketer uses while writing (the plan page's "Preview a text" box):
-a template rendered for the sample contact, with its encoding and segment count.
-Wired in smsjourney/urls.py under the admin, for users who may edit plans."""
+"""The plan page's "Preview a text" box (wired in smsjourney/urls.py for users who may edit
+plans): a text rendered for the sample contact (``automation.flow.context``, the context a
+real text gets), with its encoding, segments and whether quiet hours would hold it
+(messaging's ``sms_preview``)."""
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_POST
 
+from automation.flow.context import sample_contact, sample_text_context
 from messaging.preview import sms_preview
 
 # A body longer than this is not previewed (an SMS is never near it; keeps the view cheap).
@@ -23,4 +25,13 @@ def sms_preview_view(request: HttpRequest) -> JsonResponse:
         )
     state = request.POST.get("state", "").strip().upper()[:2] or None
     track_links = request.POST.get("track_links") == "1"
-    return JsonResponse(sms_preview(template=template, state=state, track_links=track_links))
+    contact = sample_contact()
+    return JsonResponse(
+        sms_preview(
+            template=template,
+            context=sample_text_context(contact=contact),
+            contact=contact,
+            state=state,
+            track_links=track_links,
+        )
+    )
