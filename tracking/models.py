@@ -68,7 +68,7 @@ class Interaction(models.Model):
     )
     value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)
-    # Inbound only: when the journey engine took the message (tracking.services.
+    # Inbound only: when the journey engine took the message (automation.engine.inbound.
     # inbound_message_route). NULL while it waits for a worker; outbound rows keep NULL.
     routed_at = models.DateTimeField(null=True, blank=True)
     # Inbound only: failed routings (the transaction rolled back each time); after a few the

@@ -17,7 +17,7 @@ Locks (their order: ``automation.locks``):
   must still be active, in the same state, with its timeout still due — a stale timeout
   (the contact replied, the enrollment moved on) never fires.
 
-Set-based expiry does what ``engine.enrollment_end`` does for one enrollment, for a batch:
+Set-based expiry does what ``enrollments.enrollment_end`` does for one enrollment, for a batch:
 status, ended_at, end_reason, timeout cleared, a step (via "expiry"), held messages canceled.
 ``Enrollment.status`` is a protected FSMField; the batch UPDATE (a queryset ``.update()``, or
 on PostgreSQL one ``UPDATE … RETURNING`` feeding the INSERT of the step rows) bypasses the FSM

@@ -1,8 +1,8 @@
 """The plan format (docs/reference.md §6): reading a document into its normal form with every
 problem named, and the frozen `Flow` the interpreter runs. Pure: no database.
 
-`flow_read(document)` returns the normal form (defaults filled in, durations in their
-shortest ISO form), which is what a revision stores and `plan_export` prints, so that
+`flow_read(document)` returns the normal form (defaults filled in, durations as written
+once checked), which is what a revision stores and `plan_export` prints, so that
 exporting and importing again changes nothing."""
 
 from __future__ import annotations
