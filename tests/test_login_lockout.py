@@ -65,8 +65,9 @@ def test_a_marketer_cannot_see_the_login_records(client, django_user_model):
     assert client.get(reverse("admin:axes_accessattempt_changelist")).status_code == 403
 
 
-def _client_address_settings(tmp_path, proxies: str) -> dict:
-    """The login lockout's address settings Django starts with under TRUSTED_PROXY_COUNT."""
+def started_with(settings, tmp_path, *, proxies: str) -> None:
+    """Apply the login lockout's address settings Django starts with under
+    TRUSTED_PROXY_COUNT=`proxies` (read from a real start-up in a subprocess)."""
     import json
     import subprocess
     import sys
@@ -94,7 +95,9 @@ def _client_address_settings(tmp_path, proxies: str) -> dict:
         timeout=60,
         check=True,
     )
-    return {k: v for k, v in json.loads(result.stdout).items() if v is not None}
+    for name, value in json.loads(result.stdout).items():
+        if value is not None:
+            setattr(settings, name, value)
 
 
 def via_proxy(client: Client, username: str, password: str, forwarded_for: str):
@@ -108,8 +111,7 @@ def via_proxy(client: Client, username: str, password: str, forwarded_for: str):
 
 
 def test_behind_a_trusted_proxy_the_lock_is_the_attackers_alone(staff, settings, tmp_path):
-    for name, value in _client_address_settings(tmp_path, "1").items():
-        setattr(settings, name, value)
+    started_with(settings, tmp_path, proxies="1")
     attacker = Client()
     for _ in range(5):
         via_proxy(attacker, "mia", "guess", "203.0.113.9")
@@ -119,8 +121,7 @@ def test_behind_a_trusted_proxy_the_lock_is_the_attackers_alone(staff, settings,
 
 
 def test_behind_a_trusted_proxy_a_client_cannot_choose_its_address(staff, settings, tmp_path):
-    for name, value in _client_address_settings(tmp_path, "1").items():
-        setattr(settings, name, value)
+    started_with(settings, tmp_path, proxies="1")
     # The attacker writes mia's address into X-Forwarded-For; the proxy appends the real one.
     for _ in range(5):
         via_proxy(Client(), "mia", "guess", "198.51.100.7, 203.0.113.9")
@@ -129,8 +130,7 @@ def test_behind_a_trusted_proxy_a_client_cannot_choose_its_address(staff, settin
 
 
 def test_without_a_proxy_x_forwarded_for_is_not_read(staff, settings, tmp_path):
-    for name, value in _client_address_settings(tmp_path, "0").items():
-        setattr(settings, name, value)
+    started_with(settings, tmp_path, proxies="0")
     # Forged headers from a direct client change nothing: the lock is on its real address.
     for n in range(5):
         attempt_ = Client().post(
