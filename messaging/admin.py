@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib import admin
 
 from infra.admin_mixins import ReadOnlyAdminMixin, test_contacts_filter
-from messaging.models import OutboundMessage
+from messaging.models import OutboundMessage, Sender
+from messaging.senders import sender_address_kind, sender_problem
 
 
 @admin.register(OutboundMessage)
@@ -55,3 +57,34 @@ class OutboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Body")
     def body(self, obj: OutboundMessage) -> str:
         return obj.interaction.body
+
+
+class SenderForm(forms.ModelForm):
+    class Meta:
+        model = Sender
+        fields = ["address", "name", "messaging_service_sid", "mps"]
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["address"] = (cleaned.get("address") or "").strip()
+        problem = sender_problem(
+            address=cleaned["address"],
+            mps=cleaned.get("mps"),
+            messaging_service_sid=cleaned.get("messaging_service_sid") or "",
+        )
+        if problem:
+            raise forms.ValidationError(problem)
+        self.instance.kind = sender_address_kind(cleaned["address"])
+        return cleaned
+
+
+@admin.register(Sender)
+class SenderAdmin(admin.ModelAdmin):
+    """The addresses messages go from (docs/reference.md §8); `sender_set` does the same."""
+
+    form = SenderForm
+    list_display = ["address", "name", "kind", "mps", "messaging_service_sid", "updated_at"]
+    list_filter = ["kind"]
+    search_fields = ["address", "name"]
+    readonly_fields = ["kind", "created_at", "updated_at"]
+    fields = ["address", "name", "kind", "messaging_service_sid", "mps", "created_at", "updated_at"]

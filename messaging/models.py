@@ -126,3 +126,37 @@ class OutboundMessage(models.Model):
     )
     def fail(self) -> None:
         pass
+
+
+class Sender(models.Model):
+    """An address Twilio delivers our messages to and sends from (docs/reference.md §8): an
+    E.164 number, a short code or a WhatsApp number; optionally behind a Messaging Service,
+    and paced to its carrier limit (`mps`, segments a second; empty: no limit)."""
+
+    class Kind(models.TextChoices):
+        NUMBER = "number", "Phone number"
+        SHORT_CODE = "short_code", "Short code"
+        WHATSAPP = "whatsapp", "WhatsApp"
+
+    address = models.CharField(
+        max_length=40, unique=True, help_text="+15017122661, 12345 or whatsapp:+15017122661"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    name = models.CharField(max_length=100, blank=True)
+    messaging_service_sid = models.CharField(
+        "Messaging Service SID", max_length=34, blank=True, help_text="MG and 32 hex digits; empty: none"
+    )
+    mps = models.PositiveIntegerField(
+        "messages per second",
+        null=True,
+        blank=True,
+        help_text="Segments a second Twilio is handed from this sender at most; empty: no limit.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["address"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.address})" if self.name else self.address

@@ -20,6 +20,7 @@ from automation.tests.factories import EnrollmentFactory
 from contacts.imports import contact_import_create
 from contacts.models import ConsentEvent
 from contacts.tests.factories import ContactFactory
+from messaging.senders import sender_save
 from messaging.tests.factories import OutboundMessageFactory
 from tracking.models import GoalConversion, TrackedLink
 from tracking.tests.factories import GoalFactory, InteractionFactory
@@ -69,6 +70,7 @@ def world(db, django_user_model):
     owner = django_user_model.objects.create_user("token-owner", password="x")
     Token.objects.create(user=owner)
     BulkEnrollmentJob.objects.create(plan=plan, created_by=owner, total=1)
+    sender_save(address="12345", mps=100, name="Campaign short code")
     contact_import_create(content=b"phone\n+14155550100\n", file_name="c.csv", file_format="csv", user=owner)
     # django-axes' rows: a failed login and a successful one, through the login page.
     login = Client()
