@@ -11,8 +11,9 @@ check itself (``csrf_protect``) once the limit is in place, as Django's document
 upload handlers says.
 """
 
+from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
-from django.http import HttpRequest, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils.datastructures import MultiValueDict
 
 # Room for the form's other fields and the multipart headers around the file.
@@ -79,9 +80,6 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        from django.conf import settings
-        from django.http import HttpResponse
-
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -41,37 +41,30 @@ def enrollment_route(*, contact: Contact, interaction: Interaction, normalized: 
     unsaved = {enrollment.pk: _reply_touch(enrollment=enrollment, now=now) for enrollment in enrollments}
 
     reply = Reply(text=interaction.body, normalized=normalized)
-    handled = None
-    for enrollment in enrollments:
-        if enrollment_advance(
+
+    def advance(enrollment: Enrollment, event: str) -> bool:
+        """The enrollment's step takes the message as `event`: its unsaved changes go with
+        the step's own (saved by the step)."""
+        took = enrollment_advance(
             enrollment=enrollment,
             contact=contact,
-            event="reply",
+            event=event,
             now=now,
             reply=reply,
             interaction=interaction,
             unsaved=unsaved[enrollment.pk],
-        ):
+        )
+        if took:
             unsaved[enrollment.pk] = []
-            handled = enrollment
-            break
+        return took
+
+    handled = next((e for e in enrollments if advance(e, "reply")), None)
     if handled is None:
         handled = _route_entry(
             contact=contact, interaction=interaction, normalized=normalized, enrollments=enrollments
         )
-    if handled is None and enrollments:
-        enrollment = enrollments[0]
-        if enrollment_advance(
-            enrollment=enrollment,
-            contact=contact,
-            event="unmatched",
-            now=now,
-            reply=reply,
-            interaction=interaction,
-            unsaved=unsaved[enrollment.pk],
-        ):
-            unsaved[enrollment.pk] = []
-            handled = enrollment
+    if handled is None and enrollments and advance(enrollments[0], "unmatched"):
+        handled = enrollments[0]
     if handled is None and not enrollments:
         # Said out loud: on a new deploy, "nobody answers" is most often "no plan is active".
         no_plan = not entry_flows()
