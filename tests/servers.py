@@ -33,6 +33,22 @@ def fake_twilio_env(fake_twilio) -> dict[str, str]:
     }
 
 
+def django_run(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run this repository's Python (`args`: "-c", code or "manage.py", …) as an operator
+    starts Django: a clean environment (nothing inherited but PATH), a SQLite file of its
+    own under `tmp_path`, no broker, and `env` on top. Its exit status and two streams."""
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "smsjourney.settings",
+        "SECRET_KEY": "k" * 50,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "CELERY_BROKER_URL": "",
+    }
+    return subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+        [sys.executable, *args], cwd=ROOT, env=base | env, capture_output=True, text=True, timeout=120
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -69,32 +69,16 @@ def started_with(settings, tmp_path, *, proxies: str) -> None:
     """Apply the login lockout's address settings Django starts with under
     TRUSTED_PROXY_COUNT=`proxies` (read from a real start-up in a subprocess)."""
     import json
-    import subprocess
-    import sys
-    from pathlib import Path
+
+    from tests.servers import django_run
 
     show = (
         "import django, json; django.setup(); from django.conf import settings as s; "
         "print(json.dumps({k: getattr(s, k, None) for k in ("
         "'AXES_IPWARE_META_PRECEDENCE_ORDER', 'AXES_IPWARE_PROXY_COUNT', 'IPWARE_STRICT')}))"
     )
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "smsjourney.settings",
-        "SECRET_KEY": "k" * 50,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "CELERY_BROKER_URL": "",
-        "TRUSTED_PROXY_COUNT": proxies,
-    }
-    result = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", show],
-        cwd=Path(__file__).resolve().parent.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = django_run("-c", show, tmp_path=tmp_path, TRUSTED_PROXY_COUNT=proxies)
+    assert result.returncode == 0, result.stderr
     for name, value in json.loads(result.stdout).items():
         if value is not None:
             setattr(settings, name, value)

@@ -2,15 +2,12 @@
 operator runs it, or in the admin; anything that is not a sender is refused, changing
 nothing."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.urls import reverse
 
 from conftest import command, command_refused
 from messaging.models import Sender
+from tests.servers import django_run
 
 pytestmark = pytest.mark.django_db
 
@@ -72,20 +69,8 @@ def test_sender_set_refuses_what_is_not_a_sender_and_changes_nothing(args, reaso
 
 def test_sender_set_from_the_shell_prints_its_line_and_exits_1_on_refusal(tmp_path):
     # As an operator runs it: the exit status and the two streams.
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "smsjourney.settings",
-        "SECRET_KEY": "k" * 50,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "CELERY_BROKER_URL": "",
-    }
-    root = Path(__file__).resolve().parents[2]
-
     def manage(*args):
-        return subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, "manage.py", *args],
-            cwd=root, env=env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        return django_run("manage.py", *args, tmp_path=tmp_path)
 
     assert manage("migrate", "--noinput").returncode == 0
     saved = manage("sender_set", "12345", "--mps", "100")
