@@ -138,6 +138,11 @@ class Enrollment(models.Model):
     )
     branches = models.JSONField(default=dict, blank=True, help_text="Split step id → the branch name taken.")
     end_reason = models.CharField(max_length=200, blank=True)
+    # The sender the contact last wrote to in this journey (docs/reference.md §8); NULL until
+    # they write: the plan's entry sender, else the default.
+    sender = models.ForeignKey(
+        "messaging.Sender", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["enrolled_at", "id"]

@@ -33,6 +33,14 @@ STATUS_RANK = {
 }
 
 
+class Lane(models.IntegerChoices):
+    """Which of a sender's two queues a message waits in (docs/architecture.md §3): a text
+    that answers the contact's own message goes ahead of every plan and bulk text."""
+
+    REPLY = 0, "Reply"
+    CAMPAIGN = 1, "Campaign"
+
+
 class OutboundMessage(models.Model):
     """Delivery of one outbound interaction: where it goes, why, and how far it got."""
 
@@ -62,8 +70,18 @@ class OutboundMessage(models.Model):
     # The plan step whose text this is ("" for help answers, bulk texts …).
     step_id = models.CharField(max_length=50, blank=True, default="")
     purpose = models.CharField(max_length=32, choices=Purpose.choices)
-    to_number = models.CharField(max_length=20)
-    from_number = models.CharField(max_length=20, blank=True)
+    to_number = models.CharField(max_length=40)
+    from_number = models.CharField(max_length=40, blank=True)
+    # The sender it goes from (NULL: the default, TWILIO_FROM_NUMBER or the Messaging Service).
+    sender = models.ForeignKey(
+        "messaging.Sender", null=True, blank=True, on_delete=models.PROTECT, related_name="outbound_messages"
+    )
+    lane = models.PositiveSmallIntegerField(choices=Lane.choices, default=Lane.CAMPAIGN)
+    # What it costs the sender's limit: SMS segments (an MMS or a WhatsApp message: 1).
+    segments = models.PositiveSmallIntegerField(default=1)
+    # WhatsApp outside the 24-hour window: the approved template sent instead of the text.
+    content_sid = models.CharField(max_length=34, blank=True)
+    content_variables = models.JSONField(default=dict, blank=True)
     media_urls = models.JSONField(default=list, blank=True, help_text="Image URLs sent with it (MMS).")
     answers_contact = models.BooleanField(
         default=False, help_text="A reply to the contact's own message: quiet hours do not apply."
@@ -76,6 +94,9 @@ class OutboundMessage(models.Model):
         max_length=200, blank=True, help_text="Why it was held (the timeline says so)."
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    # While SENDING: until when the worker that took it holds it; past that (the worker was
+    # killed, its task lost) the release job queues it again.
+    lease_until = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=16, blank=True)
     error_message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -93,6 +114,18 @@ class OutboundMessage(models.Model):
             ),
             # The loop guard: same text to the same contact recently.
             models.Index(fields=["contact", "created_at"], name="outbound_contact_recent_idx"),
+            # The dispatcher: a sender's queued messages, the reply lane first, oldest first.
+            models.Index(
+                fields=["sender", "lane", "id"],
+                name="outbound_dispatch_idx",
+                condition=models.Q(status="queued"),
+            ),
+            # One contact's texts in order: the ones not handed to Twilio yet.
+            models.Index(
+                fields=["contact", "id"],
+                name="outbound_contact_unsent_idx",
+                condition=models.Q(status__in=["queued", "sending"]),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,12 +9,12 @@ import re
 import phonenumbers
 from django.db import transaction
 
+from messaging.channels import WHATSAPP_PREFIX
 from messaging.models import Sender
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _SHORT_CODE = re.compile(r"[0-9]{5,6}")
 _MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
-WHATSAPP_PREFIX = "whatsapp:"
 
 
 class SenderInvalid(ValueError):

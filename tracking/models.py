@@ -30,6 +30,7 @@ class Interaction(models.Model):
 
     class Channel(models.TextChoices):
         SMS = "sms", "SMS"
+        WHATSAPP = "whatsapp", "WhatsApp"
         API = "api", "Event (API)"  # docs/reference.md §7: something the contact did elsewhere
 
     class Direction(models.TextChoices):
