@@ -46,6 +46,20 @@ def _no_eager_pause():
     eager_pause.reset()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pacing():
+    """The in-process limiter (slots, back-offs, wakes) and the senders the send path read
+    live as long as the process; each test starts with none (ids are handed out again)."""
+    from infra.pacing import pacing
+    from messaging.senders import sender_cache_clear
+
+    pacing.cache_clear()
+    sender_cache_clear()
+    yield
+    pacing.cache_clear()
+    sender_cache_clear()
+
+
 def twilio_signature(url: str, params: dict, token: str = TEST_AUTH_TOKEN) -> str:
     """The X-Twilio-Signature Twilio would send for a POST of `params` to `url`."""
     return RequestValidator(token).compute_signature(url, params)

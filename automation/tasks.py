@@ -12,9 +12,9 @@ from celery import shared_task
 from automation.engine import enrollment_expire_due, enrollment_timeouts_fire
 from automation.engine.inbound import inbound_message_route, inbound_route_due
 from automation.engine.sending import outbound_outcome_apply
-from infra.background import task_enqueue
 from infra.cron import cron_task
-from messaging.services import MAX_ATTEMPTS, outbound_send
+from messaging.services import outbound_send
+from messaging.services.dispatch import contact_next_wake
 
 logger = logging.getLogger(__name__)
 
@@ -35,27 +35,17 @@ def enrollment_timeouts_fire_task() -> dict:
     return {"fired": count}
 
 
-@shared_task(bind=True, max_retries=MAX_ATTEMPTS, acks_late=True, ignore_result=True)
+@shared_task(bind=True, acks_late=True, ignore_result=True)
 def outbound_send_task(self, outbound_id: int) -> None:
     """Send one message (messaging), then act on what happened (a prompt's timeout, a
-    journey ended by a permanent failure). A transient error leaves it queued with a
-    backoff; on a worker the task retries itself after that delay, at the message's
-    priority (the release job is the safety net). Without a broker the serving process's
-    scheduler runs the retry at its time; anywhere else (a command, a test) it is left to
-    the release job. Published by messaging under settings.OUTBOUND_SEND_TASK."""
-    eager = bool(self.request.is_eager)
-    outcome = outbound_send(outbound_id=outbound_id, eager=eager)
-    if outcome is None:
-        return
-    outbound_outcome_apply(outcome=outcome)
-    retry = outcome.retry
-    if retry is None:
-        return
-    if not eager:
-        if self.request.retries < self.max_retries:
-            raise self.retry(countdown=retry.seconds, priority=retry.priority)
-        return
-    task_enqueue(outbound_send_task, args=(outbound_id,), countdown=retry.seconds)
+    journey ended by a permanent failure), then let the contact's next text go. A transient
+    error leaves it queued with a backoff: it goes again then, before the contact's next
+    (messaging.services.dispatch; the release job is the safety net). Published by
+    messaging under settings.OUTBOUND_SEND_TASK."""
+    outcome = outbound_send(outbound_id=outbound_id, eager=bool(self.request.is_eager))
+    if outcome is not None:
+        outbound_outcome_apply(outcome=outcome)
+        contact_next_wake(contact_id=outcome.contact_id)  # then the contact's next text (in order)
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -5,8 +5,10 @@ checks first (`sender_address_kind`, `messaging_service_sid_problem`), then one 
 from __future__ import annotations
 
 import re
+import time
 
 import phonenumbers
+from django.conf import settings
 from django.db import transaction
 
 from messaging.channels import WHATSAPP_PREFIX
@@ -76,4 +78,47 @@ def sender_save(
         changes["name"] = name.strip()
     with transaction.atomic():
         sender, _ = Sender.objects.update_or_create(address=address, defaults=changes)
+    sender_cache_clear()
     return sender
+
+
+# --- what the send path reads, per process ----------------------------------------------
+
+# A sender's limit as the send path sees it is at most this old: `sender_set --mps` takes
+# effect on every worker within it, without a query per message.
+SENDER_CACHE_SECONDS = 10.0
+_cache: dict[str, tuple[float, object]] = {}
+
+
+def _cached(key: str, load):
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and now - hit[0] < SENDER_CACHE_SECONDS:
+        return hit[1]
+    value = load()
+    _cache[key] = (now, value)
+    return value
+
+
+def sender_rate(*, sender_id: int | None) -> int | None:
+    """The segments a second sender `sender_id` may hand Twilio (None: no limit; a message
+    with no sender goes from the default, unpaced)."""
+    if sender_id is None:
+        return None
+    return _cached(
+        f"rate:{sender_id}", lambda: Sender.objects.filter(pk=sender_id).values_list("mps", flat=True).first()
+    )
+
+
+def sender_default() -> Sender | None:
+    """The sender row of the default address (TWILIO_FROM_NUMBER), when an operator added
+    one (its limit, its name); None: the default goes unpaced, from the settings."""
+    address = settings.TWILIO_FROM_NUMBER
+    if not address:
+        return None
+    return _cached(f"default:{address}", lambda: Sender.objects.filter(address=address).first())
+
+
+def sender_cache_clear() -> None:
+    """Forget what was read (tests; a process that just changed a sender)."""
+    _cache.clear()

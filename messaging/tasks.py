@@ -4,9 +4,16 @@ is automation's task, automation.tasks.outbound_send_task: it acts on the outcom
 from celery import shared_task
 
 from messaging.services import outbound_release_due
+from messaging.services.dispatch import outbound_dispatch
 
 
 @shared_task(ignore_result=True)
 def outbound_release_due_task() -> int:
     """Beat, every minute: enqueue held/queued messages whose time has come."""
     return outbound_release_due()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sender_dispatch_task(sender_id: int | None) -> None:
+    """Hand a sender's ready messages over, paced (messaging.services.dispatch)."""
+    outbound_dispatch(sender_id=sender_id)

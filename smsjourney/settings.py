@@ -260,6 +260,12 @@ IN_PROCESS_JOBS = env.bool("IN_PROCESS_JOBS", default=True)
 # Wiring: the task that sends one queued message and acts on the outcome. messaging
 # publishes it by this name (it belongs to automation, the layer that orchestrates).
 OUTBOUND_SEND_TASK = "automation.tasks.outbound_send_task"
+# The send pipeline's safety nets (messaging/services/dispatch.py): a message handed to a
+# send task that has not taken it within the lease (the task was lost with a broker, its
+# worker killed) is queued again, and the release job wakes the sender of a queued message
+# that waited this long past its time (a lost wake).
+OUTBOUND_HANDOFF_LEASE = timedelta(seconds=60)
+OUTBOUND_RELEASE_GRACE = timedelta(seconds=60)
 CELERY_BEAT_SCHEDULE = {
     "route-waiting-inbound": {
         "task": "automation.tasks.inbound_route_due_task",

@@ -26,10 +26,17 @@ def database_url() -> str:
 
 
 @contextlib.contextmanager
-def celery_worker(settings, **env: str) -> Iterator[tuple[subprocess.Popen, object]]:
-    """Run `celery -A smsjourney worker` (solo pool) with `env` on top of ours, and make
-    this process publish to it (not eagerly). Yields the process and its log file."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+def celery_worker(
+    settings, *, queue: str | None = None, threads: int = 0, beat: bool = False, **env: str
+) -> Iterator[tuple[subprocess.Popen, object]]:
+    """Run `celery -A smsjourney worker` (solo pool; a threads pool of `threads` when given;
+    with its beat when `beat`) with `env` on top of ours, consuming `queue` (a new private
+    one by default: several workers share one when given the same), and make this process
+    publish to it (not eagerly). Yields the process and its log file."""
+    queue = queue or f"test-{uuid.uuid4().hex[:8]}"
+    pool = ["--pool=threads", f"--concurrency={threads}"] if threads else ["--pool=solo"]
+    if beat:
+        pool += ["--beat", "--schedule", os.path.join(tempfile.mkdtemp(), "beat-schedule")]
     worker_env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -43,7 +50,7 @@ def celery_worker(settings, **env: str) -> Iterator[tuple[subprocess.Popen, obje
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(  # noqa: S603 (our own fixed command line)
         [
-            *(sys.executable, "-m", "celery", "-A", "smsjourney", "worker", "--pool=solo", "-Q", queue),
+            *(sys.executable, "-m", "celery", "-A", "smsjourney", "worker", *pool, "-Q", queue),
             *("--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"),
         ],
         cwd=ROOT,

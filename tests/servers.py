@@ -5,6 +5,7 @@ scheduler runs the sends, jobs and retries; Twilio a local fake server)."""
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -152,3 +153,53 @@ def zero_setup_server(
             proc.kill()
             proc.wait()
         log.close()
+
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class RedisServer:
+    """A Redis server of the test's own on 127.0.0.1:`port` (no persistence: a restart loses
+    everything, as a crash of an unpersisted broker does), which a fault test may stop and
+    start again; the machine's shared Redis is never touched."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        self.proc = subprocess.Popen(  # noqa: S603 (our own fixed command line)
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert wait_for(self._answers, timeout=10), "redis-server did not start"
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()  # a crash, not a shutdown
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False

@@ -1,4 +1,4 @@
-"""docs/architecture.md §5: an inbound reply costs a constant number of SQL queries (≤ 13), whatever the
+"""docs/architecture.md §5: an inbound reply costs a constant number of SQL queries (≤ 14), whatever the
 plan size or the contact's history.
 
 Counted: every statement one message costs — the webhook's own (storing it, in autocommit)
@@ -33,7 +33,10 @@ pytestmark = pytest.mark.django_db
 # more): a contact's messages are routed in arrival order (issue 9). It was one statement
 # on PostgreSQL before, claim first — which two workers holding two messages of one
 # contact could deadlock on once the claim takes the older messages too.
-BUDGET = 13
+# Queueing a reply also moves the contact's own older texts still waiting in a sender's
+# campaign lane into the reply lane (one UPDATE, issue 20): their order holds, and the
+# reply does not wait behind a campaign's backlog.
+BUDGET = 14
 BRACKET = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
@@ -82,7 +85,9 @@ def post(twilio, phone, body, *, capture_callbacks, send: bool):
 
 
 def journey_costs(twilio, phone, capture_callbacks, *, send: bool) -> dict:
-    """Statements per kind of message, walking one contact through the plan."""
+    """Statements per kind of message, walking one contact through the plan (after a message
+    from another number, which warms what each process reads once: the default sender)."""
+    post(twilio, "+12125550999", "hi", capture_callbacks=capture_callbacks, send=send)
     costs = {}
     costs["first message (enrolls)"] = post(
         twilio, phone, "hello", capture_callbacks=capture_callbacks, send=send
@@ -111,7 +116,7 @@ def describe(costs: dict) -> str:
 @pytest.mark.parametrize(
     ("n_steps", "history"), [(3, 0), (30, 50)], ids=["small-plan-no-history", "30-steps-50-messages"]
 )
-def test_an_inbound_message_costs_at_most_13_queries_and_a_new_number_s_first_14(
+def test_an_inbound_message_costs_at_most_14_queries_and_a_new_number_s_first_15(
     twilio, django_capture_on_commit_callbacks, django_assert_max_num_queries, n_steps, history
 ):
     make_plan(n_steps)
@@ -124,7 +129,7 @@ def test_an_inbound_message_costs_at_most_13_queries_and_a_new_number_s_first_14
         # Everything counted, the transaction's own SAVEPOINT/RELEASE included. A first
         # message also reads which plans it may enter (one query; a reply that a step takes
         # does not), and a new number costs SQLite two statements more (PostgreSQL stores the
-        # contact and the message in one): 14 on SQLite, 12 on PostgreSQL.
+        # contact and the message in one): 15 on SQLite, 13 on PostgreSQL.
         budget = BUDGET + (1 if body == "hello" and not history else 0)
         with django_assert_max_num_queries(budget), django_capture_on_commit_callbacks(execute=False):
             assert twilio.post("/twilio/sms/", inbound_payload(phone, body)).status_code == 200

@@ -10,9 +10,9 @@ Twilio received, bounded only so that a broken run ends."""
 import signal
 
 import pytest
+from django.conf import settings as project_settings
 
 from conftest import INVITE, inbound_payload
-from messaging.services.policy import RELEASE_GRACE
 from tests.servers import log_tail, post_signed, wait_for, zero_setup_server
 
 LOST = """
@@ -57,14 +57,18 @@ def test_without_a_broker_the_server_retries_and_runs_its_jobs_by_itself(server,
 
     # Bounded past the time the release job would take the message (its minutely run after
     # RELEASE_GRACE), so that a retry left to it fails on the assertion below, not here.
-    assert wait_for(accepted, timeout=RELEASE_GRACE.total_seconds() + 90), log_tail(log)
+    assert wait_for(accepted, timeout=project_settings.OUTBOUND_RELEASE_GRACE.total_seconds() + 90), log_tail(
+        log
+    )
     assert [r["status"] for r in tries()] == [429, 201]
     refused, retried = tries()
     # The server scheduled the retry when Twilio refused, and its own scheduler ran it: the
     # release job takes a queued message only RELEASE_GRACE after its retry time, so it had
     # not taken this one when the retry reached Twilio.
     assert "transient error (attempt 1), retry in" in log_tail(log, tail=10**7)
-    assert retried["at"] - refused["at"] < RELEASE_GRACE.total_seconds(), "retried by the release job"
+    assert retried["at"] - refused["at"] < project_settings.OUTBOUND_RELEASE_GRACE.total_seconds(), (
+        "retried by the release job"
+    )
 
     # The message whose task was lost: the release job, run by the server itself.
     assert wait_for(lambda: "Lost and found" in fake_twilio.bodies(), timeout=30), log_tail(log)

@@ -12,14 +12,17 @@ from django.utils import timezone
 from contacts.models import Contact
 from infra import background
 from infra.background import eager, task_enqueue
+from messaging.channels import WHATSAPP, address_channel
 from messaging.frequency import frequency_cap_parse, frequency_cap_release_at
-from messaging.models import DeliveryStatus, OutboundMessage
+from messaging.models import DeliveryStatus, Lane, OutboundMessage
 from messaging.rendering import MAX_RENDERED_LENGTH, RenderError, sms_body_render
+from messaging.segments import sms_segments
+from messaging.senders import sender_default, sender_rate
+from messaging.services.dispatch import sender_wake
 from messaging.services.policy import (
     ALWAYS_ALLOWED_PURPOSES,
     MAX_ATTEMPTS,
     RELEASE_BATCH,
-    RELEASE_GRACE,
     SENDING_STALE_AFTER,
     contact_state,
     contact_tz,
@@ -183,6 +186,13 @@ def _outbound_record(
     """The two rows of one outbound message: its Interaction (the timeline's) and its
     OutboundMessage (delivery). `written`: the text as the plan wrote it, when its links
     were swapped for tracked ones (the loop guard compares that)."""
+    sender = sender_default()
+    lane = Lane.REPLY if answers_contact else Lane.CAMPAIGN
+    if lane == Lane.REPLY and status == DeliveryStatus.QUEUED:
+        # The contact's own older texts still waiting go ahead with it (their order holds).
+        OutboundMessage.objects.filter(
+            contact=contact, status=DeliveryStatus.QUEUED, lane=Lane.CAMPAIGN
+        ).update(lane=Lane.REPLY)
     interaction = Interaction.objects.create(
         contact=contact,
         direction=Interaction.Direction.OUTBOUND,
@@ -204,12 +214,23 @@ def _outbound_record(
         from_number=settings.TWILIO_FROM_NUMBER,
         media_urls=media_urls,
         answers_contact=answers_contact,
+        sender=sender,
+        lane=lane,
+        segments=message_cost(body=body, media_urls=media_urls, to_address=contact.phone),
         status=status,
         send_after=send_after,
         hold_reason=hold_reason[:200],
         error_message=error_message[:2000],
         status_updated_at=now,
     )
+
+
+def message_cost(*, body: str, media_urls: tuple[str, ...] = (), to_address: str = "") -> int:
+    """What a message costs its sender's limit: its SMS segments; an MMS or a WhatsApp
+    message counts one."""
+    if media_urls or address_channel(to_address) == WHATSAPP:
+        return 1
+    return max(sms_segments(body).segments, 1)
 
 
 def outbound_send_time(*, contact: Contact, now: datetime) -> tuple[datetime, str]:
@@ -259,14 +280,20 @@ def _same_text_queued(*, contact: Contact, body: str, now: datetime) -> int:
 
 
 def outbound_enqueue(*, outbound_id: int, force: bool = False, answers_contact: bool = True) -> None:
-    """Hand one message to be sent: to a worker when a broker is configured (a reply at a
-    higher priority than plan and bulk messages), else to this process's in-process
-    scheduler when it runs (off the request path), else send it here (one short try;
-    skipped for a while after a failure unless `force`). Never raises: whatever is not
-    sent now, the release job sends later."""
+    """Hand one queued message over to be sent. A paced sender's message: its dispatcher is
+    woken (messaging.services.dispatch: the lanes, the limiter). Otherwise a send task takes
+    it — on a worker when a broker is configured (a reply at a higher priority than plan
+    and bulk messages), else on this process's in-process scheduler when it runs (off the
+    request path), else right here (one short try; skipped for a while after a failure
+    unless `force`). Either way it goes only in its contact's turn. Never raises: whatever
+    is not sent now, the release job sends later."""
     from celery import current_app
 
     try:
+        sender_id = OutboundMessage.objects.filter(pk=outbound_id).values_list("sender_id", flat=True).first()
+        if sender_rate(sender_id=sender_id):
+            sender_wake(sender_id=sender_id, force=force)
+            return
         if eager() and not background.running() and not force and eager_pause.active():
             logger.info("outbound %s left queued: sending is paused after a recent failure", outbound_id)
             return
@@ -307,34 +334,42 @@ def outbound_cancel_unsent(
 
 
 def outbound_release_due(*, now: datetime | None = None, batch_size: int = RELEASE_BATCH) -> int:
-    """Enqueue every message whose time has come: HELD ones past quiet hours, QUEUED ones
-    past their backoff whose task was lost, SENDING ones abandoned by a dead worker —
-    replies to the contact first. Returns how many were enqueued. Idempotent; safe to run
-    concurrently (sending is)."""
+    """Wake the senders of every message whose time has come: HELD ones past quiet hours,
+    QUEUED ones past their backoff whose wake was lost, handed-over ones whose lease ran
+    out (their task was lost), SENDING ones abandoned by a dead worker. Returns how many
+    messages are due. Idempotent; safe to run concurrently (sending is)."""
     now = now or timezone.now()
-    replies_first = ("-answers_contact", "send_after", "pk")
     held = list(
         OutboundMessage.objects.filter(status=DeliveryStatus.HELD, send_after__lte=now)
-        .order_by(*replies_first)
-        .values_list("pk", "answers_contact")[:batch_size]
+        .order_by("-answers_contact", "send_after", "pk")
+        .values_list("pk", flat=True)[:batch_size]
     )
     if held:
-        OutboundMessage.objects.filter(pk__in=[pk for pk, _ in held], status=DeliveryStatus.HELD).update(
+        OutboundMessage.objects.filter(pk__in=held, status=DeliveryStatus.HELD).update(
             status=DeliveryStatus.QUEUED, status_updated_at=now
         )
-    late = list(
-        OutboundMessage.objects.filter(status=DeliveryStatus.QUEUED, send_after__lte=now - RELEASE_GRACE)
-        .order_by(*replies_first)
-        .values_list("pk", "answers_contact")[:batch_size]
+    # Handed over, never taken (the task was lost with a broker, its worker killed): queued
+    # again; nothing was sent, so nothing can go twice.
+    lapsed = list(
+        OutboundMessage.objects.filter(
+            status=DeliveryStatus.SENDING, lease_until__lt=now, interaction__provider_sid__isnull=True
+        ).values_list("pk", flat=True)[:batch_size]
     )
+    if lapsed:
+        OutboundMessage.objects.filter(
+            pk__in=lapsed, status=DeliveryStatus.SENDING, lease_until__lt=now
+        ).update(status=DeliveryStatus.QUEUED, lease_until=None, send_after=now, status_updated_at=now)
+        logger.warning("release job: %d handed-over messages were never taken; queued again", len(lapsed))
+    requeued = [*held, *lapsed]
     stale = list(
         OutboundMessage.objects.filter(
             status=DeliveryStatus.SENDING,
+            lease_until__isnull=True,
             status_updated_at__lte=now - SENDING_STALE_AFTER,
             interaction__provider_sid__isnull=True,
-        ).values_list("pk", "attempts", "answers_contact")[:batch_size]
+        ).values_list("pk", "attempts")[:batch_size]
     )
-    for pk, attempts, answers in stale:
+    for pk, attempts in stale:
         base = OutboundMessage.objects.filter(pk=pk, status=DeliveryStatus.SENDING, attempts=attempts)
         if attempts >= MAX_ATTEMPTS:
             base.update(
@@ -344,20 +379,17 @@ def outbound_release_due(*, now: datetime | None = None, batch_size: int = RELEA
             )
         elif base.update(status=DeliveryStatus.QUEUED, send_after=now, status_updated_at=now):
             logger.warning("outbound %s was stuck sending since a worker died; queued again", pk)
-            late.append((pk, answers))
-    due = sorted(held + late, key=lambda row: not row[1])  # replies first (a stable sort)
-    inline = eager() and not background.running()
-    pause_before = eager_pause.until
-    enqueued = 0
-    for pk, answers in due:
-        if inline and eager_pause.until != pause_before:
-            # Sending in-process and the provider just failed: the rest waits for the next run.
-            logger.warning(
-                "release job: provider failing, %d messages left for the next run", len(due) - enqueued
-            )
-            break
-        outbound_enqueue(outbound_id=pk, force=True, answers_contact=answers)
-        enqueued += 1
-    if enqueued:
-        logger.info("release job: enqueued %d messages", enqueued)
-    return enqueued
+            requeued.append(pk)
+    due = OutboundMessage.objects.filter(status=DeliveryStatus.QUEUED).filter(
+        Q(send_after__isnull=True)
+        | Q(send_after__lte=now - settings.OUTBOUND_RELEASE_GRACE)
+        | Q(pk__in=requeued)
+    )
+    count = due.count()
+    if not count:
+        return 0
+    senders = sorted(set(due.values_list("sender_id", flat=True)), key=lambda pk: (pk is not None, pk or 0))
+    for sender_id in senders:
+        sender_wake(sender_id=sender_id, force=True)
+    logger.info("release job: %d messages due on %d senders", count, len(senders))
+    return count

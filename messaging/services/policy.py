@@ -35,7 +35,6 @@ OTHER_PRIORITY = 6
 SEND_TIMEOUT_SECONDS = 5.0  # on a worker
 EAGER_SEND_TIMEOUT_SECONDS = 2.0  # inside a web request (no broker): one short try
 EAGER_PAUSE_SECONDS = 30.0  # after a transient failure in eager mode, don't try inline for a while
-RELEASE_GRACE = timedelta(seconds=60)  # a QUEUED message this late has lost its task
 SENDING_STALE_AFTER = timedelta(minutes=10)
 RELEASE_BATCH = 1000
 DUE_TOLERANCE = timedelta(milliseconds=50)  # a retry that fires this early is sent
@@ -43,6 +42,8 @@ DUE_TOLERANCE = timedelta(milliseconds=50)  # a retry that fires this early is s
 # Twilio error codes we act on (shared/fixtures/twilio/README.md).
 CODE_OPTED_OUT = "21610"
 CODES_UNREACHABLE = {"21211", "21614", "21635"}  # invalid To, not SMS-capable, landline
+# Twilio says slow down: the sender gets no slot for a while (its Retry-After, else 1 s).
+SLOW_DOWN_CODES = {"429", "20429", "63018"}  # too many requests; WhatsApp's rate limit
 
 
 class _EagerPause:

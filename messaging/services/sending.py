@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Q
 from django.utils import timezone
 
 from infra import background
@@ -18,13 +18,24 @@ from messaging.backends import (
 )
 from messaging.locks import outbound_lock
 from messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
+from messaging.senders import sender_rate
 from messaging.services.delivery import delivery_status_from_twilio
+from messaging.services.dispatch import (
+    contact_next_wake,
+    outbound_claim,
+    outbound_hand_over_later,
+    outbound_take,
+    sender_backoff,
+    sender_send_now,
+    sender_wake,
+)
 from messaging.services.policy import (
     ALWAYS_ALLOWED_PURPOSES,
     DUE_TOLERANCE,
     EAGER_SEND_TIMEOUT_SECONDS,
     MAX_ATTEMPTS,
     SEND_TIMEOUT_SECONDS,
+    SLOW_DOWN_CODES,
     RetryLater,
     backoff_seconds,
     eager_pause,
@@ -42,7 +53,9 @@ logger = logging.getLogger(__name__)
 class SendOutcome:
     """What one send did, for the layer that orchestrates (automation: a prompt that went
     out arms its reply timeout; a permanent failure ends the journey, and a 21610 opts the
-    contact out). `retry`: a transient error left the message queued — try again then."""
+    contact out). `retry`: a transient error left the message queued — it goes again then.
+    Once it has acted on the outcome, the caller lets the contact's next text go
+    (``contact_next_wake``): never before, so that an opt-out it records stops that text."""
 
     outbound_id: int
     contact_id: int
@@ -57,55 +70,74 @@ class SendOutcome:
 def outbound_send(
     *, outbound_id: int, timeout: float | None = None, eager: bool = False
 ) -> SendOutcome | None:
-    """Send one queued message through the SMS backend. Idempotent. None when there was
-    nothing to do (not queued any more, canceled, claimed by another task)."""
+    """Send one message through the SMS backend: one its sender's dispatcher handed over
+    (messaging.services.dispatch), or a queued one of an unpaced sender, when it is its
+    contact's turn. Idempotent. None when there was nothing to do (not its turn yet,
+    canceled, taken by another task); whatever is left queued is woken again."""
     now = timezone.now()
     try:
         row = OutboundMessage.objects.values(*_SEND_FIELDS).get(pk=outbound_id)
     except OutboundMessage.DoesNotExist:
         logger.warning("outbound %s does not exist", outbound_id)
         return None
-    if row["status"] != DeliveryStatus.QUEUED:
+    handed = row["status"] == DeliveryStatus.SENDING and row["lease_until"] is not None
+    if row["status"] != DeliveryStatus.QUEUED and not handed:
         logger.info("outbound %s is %s, not queued: nothing to do", outbound_id, row["status"])
         return None
-    if row["send_after"] and row["send_after"] > now + DUE_TOLERANCE:
-        # Early (a duplicate task, or a countdown that fired a moment soon): not now, but
-        # then — never later than the message's own time.
-        wait = (row["send_after"] - now).total_seconds()
-        logger.info("outbound %s is not due for %.1f s", outbound_id, wait)
-        return _outcome(row, retry=RetryLater(seconds=wait, priority=send_priority(row["answers_contact"])))
     if row["contact__opted_out"] and row["purpose"] not in ALWAYS_ALLOWED_PURPOSES:
-        OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
+        OutboundMessage.objects.filter(
+            Q(status=DeliveryStatus.QUEUED) | Q(status=DeliveryStatus.SENDING, lease_until__isnull=False),
+            pk=outbound_id,
+        ).update(
             status=DeliveryStatus.CANCELED,
+            lease_until=None,
             error_message="Contact opted out before sending.",
             status_updated_at=now,
         )
         logger.info("outbound %s canceled: contact %s opted out", outbound_id, row["contact_id"])
+        contact_next_wake(contact_id=row["contact_id"])
         return None
 
-    # 1. Claim it: one guarded UPDATE (QUEUED → SENDING), committed at once. Of two tasks
-    # for the same message only one matches; an opt-out committed meanwhile canceled the
-    # row (automation.engine.consent.contact_opt_out), so it does not match either.
-    claimed = OutboundMessage.objects.filter(pk=outbound_id, status=DeliveryStatus.QUEUED).update(
-        status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, status_updated_at=now
-    )
-    if not claimed:
-        logger.info("outbound %s was claimed or canceled meanwhile: nothing to do", outbound_id)
-        return None
+    # 1. Take it. Handed over by its dispatcher: clear the lease (once: a duplicated task
+    # finds nothing). Queued (an unpaced sender's message, handed straight to this task):
+    # claim it when it is due and its contact's oldest unsent one (one guarded UPDATE; an
+    # opt-out committed meanwhile canceled the row, so it does not match either).
+    if handed:
+        if not outbound_take(outbound_id=outbound_id, now=now):
+            logger.info("outbound %s was taken or requeued meanwhile: nothing to do", outbound_id)
+            return None
+    else:
+        if row["send_after"] and row["send_after"] > now + DUE_TOLERANCE:
+            sender_wake(sender_id=row["sender_id"], delay=(row["send_after"] - now).total_seconds())
+            return None
+        if sender_rate(sender_id=row["sender_id"]):
+            sender_wake(sender_id=row["sender_id"])  # paced: its dispatcher hands it over
+            return None
+        if not outbound_claim(outbound_id=outbound_id, now=now, lease_until=None):
+            logger.info("outbound %s: not its contact's turn yet, or taken: nothing to do", outbound_id)
+            return None
 
-    # 2. The network call, with no transaction open.
+    # 2. The network call, with no transaction open — and, for a paced sender, only when
+    # the limit allows it now: the dispatcher planned its slot, but a task that ran late
+    # would bunch with the next one (checked as late as possible: what Twilio sees).
+    # Everything the call needs is ready first (a process's first send builds its client).
     backend = (
         get_backend(LOCMEM_BACKEND)
         if row["contact__is_test"]
         else get_backend(timeout=timeout or (EAGER_SEND_TIMEOUT_SECONDS if eager else SEND_TIMEOUT_SECONDS))
     )
+    message = {
+        "to": row["to_number"],
+        "body": row["interaction__body"],
+        "media_urls": tuple(row["media_urls"] or ()),
+        "status_callback": status_callback_url(outbound_id),
+    }
+    wait = sender_send_now(sender_id=row["sender_id"], cost=row["segments"]) if handed else 0.0
+    if wait:
+        outbound_hand_over_later(outbound_id=outbound_id, delay=wait, lane=row["lane"])
+        return None
     try:
-        result = backend.send(
-            to=row["to_number"],
-            body=row["interaction__body"],
-            media_urls=tuple(row["media_urls"] or ()),
-            status_callback=status_callback_url(outbound_id),
-        )
+        result = backend.send(**message)
     except PermanentSendError as exc:
         if not _record_permanent(outbound_id=outbound_id, error=exc):
             return None
@@ -115,10 +147,13 @@ def outbound_send(
             logger.exception("outbound %s: unexpected backend error", outbound_id)
         if eager and not background.running():
             eager_pause.trip()  # sending inside requests: spare the next ones a dead API
+        if getattr(exc, "code", "") in SLOW_DOWN_CODES:
+            sender_backoff(sender_id=row["sender_id"], seconds=getattr(exc, "retry_after", None) or 1.0)
         retry = _record_transient(outbound_id=outbound_id, error=exc)
         return _outcome(row, retry=retry) if retry is not None else None
 
-    # 3. The outcome.
+    # 3. The outcome; then the contact's next text may go.
+    eager_pause.reset()  # the provider answers again
     sent_at = _record_sent(outbound_id=outbound_id, interaction_id=row["interaction_id"], result=result)
     return _outcome(row, sent_at=sent_at)
 
@@ -136,6 +171,7 @@ def _outcome(row: dict, **fields) -> SendOutcome:
 _SEND_FIELDS = (
     "id", "status", "send_after", "purpose", "to_number", "media_urls", "enrollment_id", "interaction_id",
     "contact_id", "interaction__body", "contact__opted_out", "contact__is_test", "answers_contact",
+    "sender_id", "lease_until", "segments", "lane",
 )  # fmt: skip
 
 

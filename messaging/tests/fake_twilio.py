@@ -1,10 +1,12 @@
 """A tiny local stand-in for Twilio's REST API, for tests that need a real HTTP server
 (a Celery worker in another process) and for bench/send.py. Answers every
 `POST /2010-04-01/Accounts/<sid>/Messages.json` with 201 and a new sid — or, first, with
-the errors queued in `failures` (status, Twilio error code, headers); keep-alive on,
+the errors queued in `failures` (status, Twilio error code, headers), after a random
+`latency`; keep-alive on,
 Nagle off, one thread per connection."""
 
 import json
+import random
 import threading
 import time
 import uuid
@@ -30,6 +32,8 @@ class FakeTwilioHandler(BaseHTTPRequestHandler):
             server.received.append(
                 {"path": self.path, "form": form, "sid": sid, "at": time.perf_counter(), "status": status}
             )
+        if server.latency[1]:
+            time.sleep(random.uniform(*server.latency))
         if failure:
             code, headers = failure[1], failure[2] if len(failure) > 2 else {}
             self._answer(status, {"code": code, "message": "error", "status": status}, headers)
@@ -57,6 +61,7 @@ class FakeTwilio(ThreadingHTTPServer):
         super().__init__((host, port), FakeTwilioHandler)
         self.received: list[dict] = []
         self.failures: list[tuple] = []  # (status, code[, headers]) answered first, in order
+        self.latency = (0.0, 0.0)  # seconds, min and max: how long each answer takes (random)
         self.lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
