@@ -152,7 +152,7 @@ def outbound_render_queue(
             enrollment=enrollment, step_id=step_id, media_urls=media_urls,
             status=DeliveryStatus.FAILED, now=timezone.now(), error_message=str(exc), sender=sender,
         )  # fmt: skip
-    if not body and not media_urls and not content_sid:
+    if not body and not media_urls:
         return None
     return outbound_queue(
         contact=contact,

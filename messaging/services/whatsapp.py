@@ -21,7 +21,7 @@ from tracking.models import Interaction
 
 OUTSIDE_WINDOW = (
     "Not sent: WhatsApp allows free text only within 24 hours of the contact's last WhatsApp "
-    "message, and the step has no WhatsApp template to send instead."
+    "message, and there is no WhatsApp template to send instead."
 )
 
 
