@@ -288,14 +288,17 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _revision_cache():
     """Published revisions are cached by id for the life of a process (they never change),
-    and so are their diagrams (Django's cache); a test database rolled back hands the same
-    ids out again, so each test starts afresh."""
+    and so are their diagrams (Django's cache) and, for a minute, senders; a test database
+    rolled back hands the same ids out again, so each test starts afresh."""
     from django.core.cache import cache
 
     from automation.engine.revisions import revision_cache_clear
+    from messaging.senders import sender_cache_clear
 
     revision_cache_clear()
+    sender_cache_clear()
     cache.clear()
     yield
     revision_cache_clear()
+    sender_cache_clear()
     cache.clear()

@@ -3,7 +3,7 @@ from django.contrib import admin
 
 from infra.admin_mixins import ReadOnlyAdminMixin, test_contacts_filter
 from messaging.models import OutboundMessage, Sender
-from messaging.senders import sender_address_kind, sender_problem
+from messaging.senders import sender_address_kind, sender_cache_clear, sender_problem
 
 
 @admin.register(OutboundMessage)
@@ -11,6 +11,7 @@ class OutboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "to_number",
+        "from_number",
         "contact",
         "purpose",
         "status",
@@ -38,6 +39,9 @@ class OutboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "purpose",
         "to_number",
         "from_number",
+        "sender",
+        "content_sid",
+        "content_variables",
         "media_urls",
         "answers_contact",
         "status",
@@ -88,3 +92,16 @@ class SenderAdmin(admin.ModelAdmin):
     search_fields = ["address", "name"]
     readonly_fields = ["kind", "created_at", "updated_at"]
     fields = ["address", "name", "kind", "messaging_service_sid", "mps", "created_at", "updated_at"]
+
+    # This process forgets what it read of senders at once; the others within a minute.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        sender_cache_clear()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        sender_cache_clear()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        sender_cache_clear()

@@ -84,3 +84,9 @@ def sms_segments(text: str) -> SegmentInfo:
             used = 0
         used += size
     return SegmentInfo(encoding, total, segments, per_segment, tuple(non_gsm))
+
+
+def message_segments(*, body: str, media: bool, channel: str) -> int:
+    """What one message costs its sender's limit (docs/reference.md §8): its SMS segments;
+    an MMS or a WhatsApp message counts 1."""
+    return 1 if media or channel == "whatsapp" else max(sms_segments(body).segments, 1)

@@ -1,18 +1,28 @@
-"""Senders (docs/reference.md §8): reading a sender's address, and saving a sender. Pure
-checks first (`sender_address_kind`, `messaging_service_sid_problem`), then one service
-(`sender_save`), which the `sender_set` command and any later door call."""
+"""Senders (docs/reference.md §8): reading a sender's address, saving a sender, and finding
+the sender of an address. Pure checks first (`sender_address_kind`, `sender_problem`), then
+the services: `sender_save` (the `sender_set` command, the admin), `sender_of_address` and
+`sender_by_id` (the webhook, routing, queueing: cached per process, so a known sender costs
+no query)."""
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
 
 import phonenumbers
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
-from messaging.channels import WHATSAPP_PREFIX
+from messaging.channels import SMS, WHATSAPP, WHATSAPP_PREFIX
 from messaging.models import Sender
+
+logger = logging.getLogger(__name__)
+
+# How long a process trusts what it read of a sender: a sender edited or deleted in another
+# process (the admin, `sender_set --mps`) is seen within this long.
+SENDER_CACHE_SECONDS = 10.0
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _SHORT_CODE = re.compile(r"[0-9]{5,6}")
@@ -40,6 +50,11 @@ def sender_address_kind(address: str) -> str | None:
     if _SHORT_CODE.fullmatch(address):
         return Sender.Kind.SHORT_CODE
     return Sender.Kind.NUMBER if _e164(address) else None
+
+
+def sender_channel(sender: Sender | None) -> str:
+    """The channel messages from `sender` go over (None, the default sender: SMS)."""
+    return WHATSAPP if sender is not None and sender.kind == Sender.Kind.WHATSAPP else SMS
 
 
 def sender_problem(
@@ -82,43 +97,96 @@ def sender_save(
     return sender
 
 
-# --- what the send path reads, per process ----------------------------------------------
+# --- the sender of an address, cached per process --------------------------------------------
 
-# A sender's limit as the send path sees it is at most this old: `sender_set --mps` takes
-# effect on every worker within it, without a query per message.
-SENDER_CACHE_SECONDS = 10.0
-_cache: dict[str, tuple[float, object]] = {}
+_lock = threading.Lock()
+_by_address: dict[str, tuple[float, Sender]] = {}
+_by_id: dict[int, tuple[float, Sender]] = {}
 
 
-def _cached(key: str, load):
-    now = time.monotonic()
-    hit = _cache.get(key)
-    if hit is not None and now - hit[0] < SENDER_CACHE_SECONDS:
-        return hit[1]
-    value = load()
-    _cache[key] = (now, value)
-    return value
+def _remember(sender: Sender) -> None:
+    at = time.monotonic()
+    with _lock:
+        _by_address[sender.address] = (at, sender)
+        _by_id[sender.pk] = (at, sender)
+
+
+def _cached(table: dict, key) -> Sender | None:
+    entry = table.get(key)
+    return entry[1] if entry is not None and time.monotonic() - entry[0] < SENDER_CACHE_SECONDS else None
+
+
+def sender_cache_clear() -> None:
+    """Forget what this process read of senders (a sender saved here; tests: a rolled-back
+    database hands the same ids out again)."""
+    with _lock:
+        _by_address.clear()
+        _by_id.clear()
+        _defaults.clear()
+
+
+def sender_of_address(address: str, *, create: bool = False) -> Sender | None:
+    """The sender at `address` as Twilio writes it (``+1…``, ``12345``, ``whatsapp:+1…``).
+    With `create`, an address of a sender's form that is no sender yet becomes one, with no
+    limit (docs/reference.md §8: Twilio only calls us for our own numbers) — race-safe.
+    None for an address of no sender's form, or (without `create`) of no sender. Read once
+    every SENDER_CACHE_SECONDS per process: a known sender costs no query (the webhook's budget)."""
+    address = (address or "").strip()
+    sender = _cached(_by_address, address)
+    if sender is not None:
+        return sender
+    kind = sender_address_kind(address)
+    if kind is None:
+        return None
+    sender = Sender.objects.filter(address=address).first()
+    if sender is None and create:
+        sender, created = Sender.objects.get_or_create(address=address, defaults={"kind": kind})
+        if created:
+            logger.info("sender %s added: a message came to it", address)
+            if connection.in_atomic_block:
+                # Kept once the caller's transaction commits: a rollback takes the row away.
+                transaction.on_commit(lambda: _remember(sender))
+                return sender
+    if sender is not None:
+        _remember(sender)
+    return sender
+
+
+def sender_by_id(sender_id: int | None) -> Sender | None:
+    """The sender with that id (None: the default sender), read once every SENDER_CACHE_SECONDS
+    per process."""
+    if sender_id is None:
+        return None
+    sender = _cached(_by_id, sender_id)
+    if sender is None:
+        sender = Sender.objects.filter(pk=sender_id).first()
+        if sender is not None:
+            _remember(sender)
+    return sender
+
+
+# --- what the send path reads ------------------------------------------------------------
+
+_defaults: dict[str, tuple[float, Sender | None]] = {}
 
 
 def sender_rate(*, sender_id: int | None) -> int | None:
     """The segments a second sender `sender_id` may hand Twilio (None: no limit; a message
     with no sender goes from the default, unpaced)."""
-    if sender_id is None:
-        return None
-    return _cached(
-        f"rate:{sender_id}", lambda: Sender.objects.filter(pk=sender_id).values_list("mps", flat=True).first()
-    )
+    sender = sender_by_id(sender_id)
+    return sender.mps if sender is not None else None
 
 
 def sender_default() -> Sender | None:
     """The sender row of the default address (TWILIO_FROM_NUMBER), when an operator added
-    one (its limit, its name); None: the default goes unpaced, from the settings."""
+    one (its limit, its name); None: the default goes unpaced, from the settings. Read at
+    most once per SENDER_CACHE_SECONDS per process, found or not."""
     address = settings.TWILIO_FROM_NUMBER
     if not address:
         return None
-    return _cached(f"default:{address}", lambda: Sender.objects.filter(address=address).first())
-
-
-def sender_cache_clear() -> None:
-    """Forget what was read (tests; a process that just changed a sender)."""
-    _cache.clear()
+    hit = _defaults.get(address)
+    if hit is not None and time.monotonic() - hit[0] < SENDER_CACHE_SECONDS:
+        return hit[1]
+    sender = sender_of_address(address)
+    _defaults[address] = (time.monotonic(), sender)
+    return sender

@@ -28,7 +28,7 @@ from conftest import api_user, inbound_payload, token_auth
 from contacts.tests.factories import ContactFactory
 from messaging.models import DeliveryStatus, Lane, OutboundMessage, Sender
 from messaging.tests.factories import OutboundMessageFactory
-from tests.celery_worker import celery_worker, worker_log
+from tests.celery_worker import celery_worker
 from tests.servers import RedisServer, fake_twilio_env, log_tail, wait_for
 
 pytestmark = [
@@ -115,7 +115,7 @@ def test_a_paced_sender_keeps_its_limit_and_a_reply_overtakes_the_campaign(
         asked = time.perf_counter()
         assert twilio.post("/twilio/sms/", inbound_payload("+12125557777", "hi")).status_code == 200
         done = wait_for(lambda: len(fake_twilio.received) >= 31, timeout=60)
-        assert done, f"{len(fake_twilio.received)} texts sent {list(OutboundMessage.objects.values_list('pk', 'status', 'lease_until', 'sender_id', 'lane'))}"
+        assert done, f"{len(fake_twilio.received)} texts sent {logs(*workers)}"
     received = list(fake_twilio.received)
     reply = next(r for r in received if r["form"]["To"] == "+12125557777")
     assert reply["form"]["Body"] == "Hello back"

@@ -28,6 +28,8 @@ class InteractionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "contact",
         "channel",
         "direction",
+        "from_address",
+        "to_address",
         "short_body",
         "provider_sid",
         "enrollment",

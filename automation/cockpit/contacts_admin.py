@@ -63,7 +63,16 @@ class LatestFirstFormSet(forms.BaseInlineFormSet):
 class InteractionInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = Interaction
     formset = LatestFirstFormSet
-    fields = ["created_at", "direction", "body", "provider_sid", "enrollment"]
+    fields = [
+        "created_at",
+        "direction",
+        "channel",
+        "from_address",
+        "to_address",
+        "body",
+        "provider_sid",
+        "enrollment",
+    ]
     ordering = ["-created_at", "-id"]
     verbose_name_plural = f"Interactions (latest {HISTORY_LIMIT})"
 

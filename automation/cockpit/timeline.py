@@ -49,6 +49,7 @@ class TimelineEntry:
     status_label: str = ""
     detail: str = ""
     pk: int = 0
+    via: str = ""  # a message: its channel and our sender (to / from which address)
 
     @property
     def is_message(self) -> bool:
@@ -80,7 +81,12 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
         if message.direction == Interaction.Direction.INBOUND:
             entries.append(
                 TimelineEntry(
-                    at=message.created_at, kind="inbound", title="Received", body=message.body, pk=message.pk
+                    at=message.created_at,
+                    kind="inbound",
+                    title="Received",
+                    body=message.body,
+                    pk=message.pk,
+                    via=_via(message),
                 )
             )
             continue
@@ -95,6 +101,7 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
                 status_label=outbound.get_status_display() if outbound else "",
                 detail=" · ".join(filter(None, [_outbound_detail(outbound, zone), *_links_said(message)])),
                 pk=message.pk,
+                via=_via(message),
             )
         )
 
@@ -199,7 +206,23 @@ def _outbound_detail(outbound, zone: str) -> str:
         local = outbound.send_after.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
         until = f"held until {local} ({zone})"
         return until + (f": {outbound.hold_reason}" if outbound.hold_reason else "")
-    return f"error {outbound.error_code}" if outbound.error_code else ""
+    said = f"error {outbound.error_code}" if outbound.error_code else ""
+    if outbound.status == "failed" and outbound.error_message and outbound.sent_at is None:
+        # Never handed to Twilio: the reason is ours (WhatsApp's window, a text that does not render).
+        said = f"{said}: {outbound.error_message}" if said else outbound.error_message
+    return said
+
+
+def _via(message: Interaction) -> str:
+    """Which of our senders the message went to or from (docs/reference.md §8), and its
+    channel when it is not SMS."""
+    address = (
+        message.to_address if message.direction == Interaction.Direction.INBOUND else message.from_address
+    )
+    if not address:
+        return ""
+    said = f"{'to' if message.direction == Interaction.Direction.INBOUND else 'from'} {address}"
+    return f"WhatsApp · {said}" if message.channel == Interaction.Channel.WHATSAPP else said
 
 
 def _links_said(message: Interaction) -> list[str]:

@@ -1,8 +1,9 @@
 """Twilio's two webhooks (docs/reference.md §3), thin doors that live here, at the top, because each
 orchestrates lower apps:
 
-- ``POST /twilio/sms/`` stores the message (tracking.services) and hands it to routing
-  (automation.engine.inbound);
+- ``POST /twilio/sms/`` stores the message (tracking.services), makes the address it was
+  sent to a sender when it is not one yet (messaging.senders, docs/reference.md §8) and
+  hands it to routing (automation.engine.inbound);
 - ``POST /twilio/status/`` applies the delivery status (messaging.services) and, when the
   carrier says the number opted out (21610), opts the contact out (automation:
   ``contact_carrier_opt_out``, as when a send is answered 21610).
@@ -10,13 +11,18 @@ orchestrates lower apps:
 It answers as soon as the message is stored (committed); routing runs on a worker (in the
 request when no broker is configured)."""
 
+import logging
+
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from automation.engine.consent import contact_carrier_opt_out
 from automation.engine.inbound import inbound_route_enqueue
 from infra.twilio_webhooks import twilio_webhook, twiml_empty
+from messaging.senders import sender_of_address
 from messaging.services import delivery_status_apply
 from tracking.services import InboundPayloadError, inbound_message_receive
+
+logger = logging.getLogger(__name__)
 
 
 @twilio_webhook
@@ -26,6 +32,10 @@ def inbound_sms_webhook(request: HttpRequest) -> HttpResponse:
     except InboundPayloadError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
     if not accepted.duplicate:
+        try:  # a known sender costs no query (cached); a new one is one INSERT, committed
+            sender_of_address(accepted.to_address, create=True)
+        except Exception:  # the message is stored: it is routed all the same
+            logger.exception("sender %r not recorded", accepted.to_address)
         inbound_route_enqueue(interaction_id=accepted.interaction_id)
     return twiml_empty()
 

@@ -7,6 +7,8 @@ enrollment starts and moves is the interpreter's (``automation.engine.interprete
 """
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from django.utils import timezone
 
@@ -14,6 +16,8 @@ from automation.engine.revisions import revision_flow
 from automation.flow.context import text_context
 from automation.models import Enrollment, EnrollmentStep
 from contacts.models import Contact
+from messaging.models import Sender
+from messaging.senders import sender_by_id, sender_of_address
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,21 @@ def enrollment_text_context(*, enrollment: Enrollment, contact: Contact | None =
     )
 
 
+def enrollment_sender(*, enrollment: Enrollment) -> Sender | None:
+    """The sender an enrollment's texts go from (docs/reference.md §8): the one the contact
+    last wrote to in it, else its plan's entry sender, else None (the default sender)."""
+    sender = sender_by_id(enrollment.sender_id)
+    if sender is not None:
+        return sender
+    address = revision_flow(enrollment.revision_id).entry.sender
+    if not address:
+        return None
+    sender = sender_of_address(address)
+    if sender is None:
+        logger.warning("plan sender %r is no sender: %s texts from the default", address, enrollment.pk)
+    return sender
+
+
 def enrollment_text_queue(
     *,
     enrollment: Enrollment,
@@ -54,11 +73,14 @@ def enrollment_text_queue(
     step_id: str = "",
     media_urls: tuple[str, ...] = (),
     contact: Contact | None = None,
+    whatsapp_template: Mapping[str, Any] | None = None,
 ):
     """Render one of the enrollment's texts for its contact (``enrollment_text_context``)
-    and queue it (messaging's render-and-queue: a text that does not render fails that one
-    message). `contact`: the enrollment's contact when the caller has it loaded already.
-    Its URLs are sent as tracked links when the plan says so (``track_links``)."""
+    and queue it from the enrollment's sender (``enrollment_sender``; messaging's
+    render-and-queue: a text that does not render fails that one message). `contact`: the
+    enrollment's contact when the caller has it loaded already. Its URLs are sent as
+    tracked links when the plan says so (``track_links``). `whatsapp_template`: the step's
+    (docs/reference.md §6), what goes over WhatsApp outside the 24-hour window."""
     from messaging.services import outbound_render_queue
 
     contact = contact or enrollment.contact
@@ -73,6 +95,8 @@ def enrollment_text_queue(
         step_id=step_id,
         media_urls=media_urls,
         track_links=track_links,
+        sender=enrollment_sender(enrollment=enrollment),
+        whatsapp_template=whatsapp_template,
     )
 
 

@@ -27,6 +27,7 @@ from contacts.compliance import Intent, compliance_intent
 from contacts.models import ConsentEvent, Contact
 from contacts.services import contact_consent_record, contact_opt_in
 from infra.background import eager
+from messaging.senders import sender_of_address
 from messaging.services import outbound_queue
 from tracking.models import Interaction
 
@@ -139,8 +140,12 @@ def _route(*, contact: Contact, interaction: Interaction) -> None:
         text=interaction.body, normalized=normalized, opt_out_type=str(raw.get("OptOutType") or "")
     )
 
+    # Answers go back from the address the contact wrote to, on their channel (docs/reference.md
+    # §8); so do the texts of the journey this message moves (the interpreter reads the same).
+    sender = sender_of_address(interaction.to_address)
+
     def reply(text: str, purpose: str) -> None:
-        outbound_queue(contact=contact, body=text, purpose=purpose, answers_contact=True)
+        outbound_queue(contact=contact, body=text, purpose=purpose, answers_contact=True, sender=sender)
 
     kind = intent.kind if intent else None
     if kind == Intent.OPT_OUT:

@@ -29,6 +29,7 @@ from automation.engine.runtime import Run
 from automation.flow import Event, Flow, Go, Reply, Step
 from automation.models import Enrollment, EnrollmentStep, Plan
 from contacts.models import Contact
+from messaging.senders import sender_of_address
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -65,10 +66,14 @@ def enrollment_start(
     now: datetime | None = None,
     depth: int = 0,
     branches: dict[str, str] | None = None,
+    sender_id: int | None = None,
 ) -> Enrollment:
     """Enroll `contact` in the plan at revision `revision_id`'s start step and run on until
     a step waits. `branches` (split step id → branch) are taken as already drawn (the
-    simulator's choice). Raises ValueError when the contact is opted out."""
+    simulator's choice). Its texts go from the sender the contact wrote to when
+    `interaction` is their message, else from `sender_id` (the sender of the journey that
+    entered this plan), else from the plan's entry sender or the default (docs/reference.md
+    §8). Raises ValueError when the contact is opted out."""
     if contact.opted_out:
         raise ValueError(f"{contact} has opted out and cannot be enrolled.")
     flow = revision_flow(revision_id)
@@ -82,7 +87,11 @@ def enrollment_start(
         step_entered_at=now,
         expires_at=now + flow.lifetime,
         branches=dict(branches or {}),
+        sender_id=sender_id,
     )
+    written = _written_to(interaction)
+    if written is not None:
+        enrollment.sender = written
     run = Run(
         enrollment=enrollment,
         flow=flow,
@@ -134,8 +143,15 @@ def enrollment_advance(
         "event": step.kind.on_event,
         "http_answer": step.kind.on_http_answer,
     }[event]
+    # The journey goes on from the sender the contact wrote to (docs/reference.md §8), its
+    # answer to this message included — if the step takes the message.
+    before, written = enrollment.sender_id, _written_to(interaction)
+    if written is not None and written.pk != before:
+        enrollment.sender = written
+        run.enrollment_changed.add("sender")
     outcome = handler(step, run)
     if outcome is None:
+        enrollment.sender_id = before
         return False
     _go(run, outcome, via=_EVENT_VIA[event])
     return True
@@ -149,6 +165,14 @@ def _answers(interaction: Interaction | None) -> bool:
         and interaction.direction == Interaction.Direction.INBOUND
         and interaction.channel != Interaction.Channel.API
     )
+
+
+def _written_to(interaction: Interaction | None):
+    """The sender the contact's own message was sent to (its ``To``); None for anything else
+    (a timer, an event, an address that is no sender)."""
+    if not _answers(interaction):
+        return None
+    return sender_of_address(interaction.to_address)
 
 
 def _go(run: Run, outcome, *, via: str) -> None:
@@ -286,6 +310,7 @@ def _plan_enter(run: Run) -> None:
         interaction=run.interaction if run.answers_contact else None,
         now=run.now,
         depth=run.depth + 1,
+        sender_id=run.enrollment.sender_id,
     )
 
 

@@ -22,6 +22,7 @@ from automation.flow import KINDS, FlowInvalid, Problem, flow_read
 from automation.flow.document import step_data
 from automation.models import HttpSecret, Plan, PlanRevision
 from infra.strict_json import JsonRefused, json_strict_parse
+from messaging.senders import sender_of_address
 from tracking.models import Goal
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -139,6 +140,9 @@ def plan_publish(*, plan: Plan, user=None) -> PlanRevision:
     plan.name = normal["name"]
     plan.description = normal["description"]
     plan.save(update_fields=["published", "name", "description", "updated_at"])
+    if normal["entry"].get("sender"):
+        # A plan bound to a sender: that address is one from now on (docs/reference.md §8).
+        sender_of_address(normal["entry"]["sender"], create=True)
     if plan.status == Plan.Status.DRAFT:
         Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.ACTIVE)
     return draft

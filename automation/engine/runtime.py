@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,7 +63,15 @@ class Run:
                 setattr(enrollment, name, value)
                 self.enrollment_changed.add(name)
 
-    def text_send(self, *, step: Step, text: str, media: tuple[str, ...] = (), purpose: str) -> None:
+    def text_send(
+        self,
+        *,
+        step: Step,
+        text: str,
+        media: tuple[str, ...] = (),
+        purpose: str,
+        whatsapp_template: Mapping[str, Any] | None = None,
+    ) -> None:
         enrollment_text_queue(
             enrollment=self.enrollment,
             contact=self.contact,
@@ -71,6 +80,7 @@ class Run:
             answers_contact=self.answers_contact,
             step_id=step.id,
             media_urls=media,
+            whatsapp_template=whatsapp_template,
         )
 
     def goal_convert(self, slug: str) -> None:

@@ -1,5 +1,6 @@
 """The SMS backend interface: one method, two kinds of failure."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -38,12 +39,28 @@ class PermanentSendError(SendError):
 
 class BaseSmsBackend:
     """Subclass and implement `send`. Backends are cheap to build; expensive state
-    (HTTP sessions) is kept per process by the backend module itself."""
+    (HTTP sessions) is kept per process by the backend module itself.
+
+    `send` hands one message over: `to` and `sender` are addresses as Twilio writes them
+    (``+1…``, a short code, ``whatsapp:+1…``); `messaging_service_sid` sends through that
+    Messaging Service instead of `sender`; neither: the default sender of the settings
+    (TWILIO_MESSAGING_SERVICE_SID, else TWILIO_FROM_NUMBER). `content_sid` with
+    `content_variables`: an approved template goes instead of `body` (WhatsApp outside its
+    24-hour window, docs/reference.md §8)."""
 
     def __init__(self, *, timeout: float | None = None) -> None:
         self.timeout = timeout
 
     def send(
-        self, *, to: str, body: str, media_urls: tuple[str, ...] = (), status_callback: str = ""
+        self,
+        *,
+        to: str,
+        body: str,
+        media_urls: tuple[str, ...] = (),
+        status_callback: str = "",
+        sender: str = "",
+        messaging_service_sid: str = "",
+        content_sid: str = "",
+        content_variables: Mapping[str, str] | None = None,
     ) -> SendResult:
         raise NotImplementedError

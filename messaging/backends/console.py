@@ -3,6 +3,7 @@
 import sys
 import threading
 import uuid
+from collections.abc import Mapping
 
 from messaging.backends.base import BaseSmsBackend, SendResult
 
@@ -15,12 +16,24 @@ class ConsoleBackend(BaseSmsBackend):
         self.stream = stream
 
     def send(
-        self, *, to: str, body: str, media_urls: tuple[str, ...] = (), status_callback: str = ""
+        self,
+        *,
+        to: str,
+        body: str,
+        media_urls: tuple[str, ...] = (),
+        status_callback: str = "",
+        sender: str = "",
+        messaging_service_sid: str = "",
+        content_sid: str = "",
+        content_variables: Mapping[str, str] | None = None,
     ) -> SendResult:
         sid = "SM" + uuid.uuid4().hex
         stream = self.stream or sys.stdout
-        lines = [f"SMS {sid} to {to}", body]
+        origin = messaging_service_sid or sender
+        lines = [f"SMS {sid} to {to}" + (f" from {origin}" if origin else ""), body]
         lines.extend(f"[media] {url}" for url in media_urls)
+        if content_sid:
+            lines.append(f"[template {content_sid}] {dict(content_variables or {})}")
         with _lock:
             stream.write("\n".join(lines) + "\n" + "-" * 40 + "\n")
             stream.flush()

@@ -7,8 +7,10 @@ configuration, reused across sends.
 """
 
 import email.utils
+import json
 import threading
 import time
+from collections.abc import Mapping
 
 import requests
 from django.conf import settings
@@ -120,15 +122,34 @@ class TwilioBackend(BaseSmsBackend):
         twilio_client(timeout=timeout)  # built (or found) now, not during a paced send
 
     def send(
-        self, *, to: str, body: str, media_urls: tuple[str, ...] = (), status_callback: str = ""
+        self,
+        *,
+        to: str,
+        body: str,
+        media_urls: tuple[str, ...] = (),
+        status_callback: str = "",
+        sender: str = "",
+        messaging_service_sid: str = "",
+        content_sid: str = "",
+        content_variables: Mapping[str, str] | None = None,
     ) -> SendResult:
-        kwargs: dict = {"to": to, "body": body}
-        if settings.TWILIO_MESSAGING_SERVICE_SID:
-            kwargs["messaging_service_sid"] = settings.TWILIO_MESSAGING_SERVICE_SID
+        kwargs: dict = {"to": to}
+        if content_sid:  # an approved template instead of the text
+            kwargs["content_sid"] = content_sid
+            if content_variables:
+                kwargs["content_variables"] = json.dumps(dict(content_variables))
         else:
-            kwargs["from_"] = settings.TWILIO_FROM_NUMBER
-        if media_urls:
-            kwargs["media_url"] = list(media_urls)
+            kwargs["body"] = body
+            if media_urls:
+                kwargs["media_url"] = list(media_urls)
+        # The sender's own Messaging Service, else its address. The default sender (none, or
+        # the TWILIO_FROM_NUMBER one) goes through TWILIO_MESSAGING_SERVICE_SID when that is set.
+        default = sender in ("", settings.TWILIO_FROM_NUMBER)
+        service = messaging_service_sid or (settings.TWILIO_MESSAGING_SERVICE_SID if default else "")
+        if service:
+            kwargs["messaging_service_sid"] = service
+        else:
+            kwargs["from_"] = sender or settings.TWILIO_FROM_NUMBER
         if status_callback:
             kwargs["status_callback"] = status_callback
         client = twilio_client(timeout=self.timeout)

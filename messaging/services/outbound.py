@@ -1,7 +1,9 @@
 """Queueing outbound messages, handing them to Celery, and the release job."""
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -12,12 +14,12 @@ from django.utils import timezone
 from contacts.models import Contact
 from infra import background
 from infra.background import eager, task_enqueue
-from messaging.channels import WHATSAPP, address_channel
+from messaging.channels import CODE_OUTSIDE_WINDOW, WHATSAPP, channel_address
 from messaging.frequency import frequency_cap_parse, frequency_cap_release_at
-from messaging.models import DeliveryStatus, Lane, OutboundMessage
+from messaging.models import DeliveryStatus, Lane, OutboundMessage, Sender
 from messaging.rendering import MAX_RENDERED_LENGTH, RenderError, sms_body_render
-from messaging.segments import sms_segments
-from messaging.senders import sender_default, sender_rate
+from messaging.segments import message_segments
+from messaging.senders import sender_channel, sender_default, sender_rate
 from messaging.services.dispatch import sender_wake
 from messaging.services.policy import (
     ALWAYS_ALLOWED_PURPOSES,
@@ -29,6 +31,7 @@ from messaging.services.policy import (
     eager_pause,
     send_priority,
 )
+from messaging.services.whatsapp import OUTSIDE_WINDOW, free_text_allowed, whatsapp_template_render
 from messaging.state_hours import sending_hours_release_at
 from tracking.models import Interaction
 from tracking.services.links import LinkPlan, links_record, links_shorten
@@ -48,12 +51,17 @@ def outbound_queue(
     step_id: str = "",
     media_urls: tuple[str, ...] = (),
     track_links: bool = False,
+    sender: Sender | None = None,
+    content_sid: str = "",
+    content_variables: dict | None = None,
 ) -> OutboundMessage | None:
     """Inside the caller's transaction: record an outbound Interaction + OutboundMessage
     (held for quiet hours when it does not answer the contact) and send it on commit.
     Returns None when nothing may be sent: the contact opted out (except help and the
     opt-out confirmation), or the loop guard tripped. `track_links`: its URLs are sent as
-    tracked links (docs/reference.md §7; needs PUBLIC_BASE_URL)."""
+    tracked links (docs/reference.md §7; needs PUBLIC_BASE_URL). `sender` (None: the
+    default) sets its channel; over WhatsApp after the 24-hour window it goes as the template
+    `content_sid`, else it is recorded ``failed`` (63016) and never sent (docs/reference.md §8)."""
     if contact.opted_out and purpose not in ALWAYS_ALLOWED_PURPOSES:
         logger.info("not queued: contact %s is opted out (purpose %s)", contact.pk, purpose)
         return None
@@ -74,7 +82,13 @@ def outbound_queue(
         if send_after > now:
             status = DeliveryStatus.HELD
 
-    links = text_links_shorten(body) if track_links else None
+    refused = False  # WhatsApp after the 24-hour window, without a template (docs/reference.md §8)
+    if free_text_allowed(channel=sender_channel(sender), contact_id=contact.pk, at=send_after):
+        content_sid, content_variables = "", None
+    elif not content_sid:
+        status, refused = DeliveryStatus.FAILED, True
+
+    links = text_links_shorten(body) if track_links and not refused else None
     outbound = _outbound_record(
         contact=contact,
         body=links.body if links else body,
@@ -88,6 +102,11 @@ def outbound_queue(
         send_after=send_after,
         hold_reason=hold_reason,
         now=now,
+        sender=sender,
+        content_sid=content_sid,
+        content_variables=content_variables,
+        error_code=CODE_OUTSIDE_WINDOW if refused else "",
+        error_message=OUTSIDE_WINDOW if refused else "",
     )
     if links:
         links_record(plan=links, interaction=outbound.interaction, contact=contact, enrollment=enrollment)
@@ -110,20 +129,28 @@ def outbound_render_queue(
     step_id: str = "",
     media_urls: tuple[str, ...] = (),
     track_links: bool = False,
+    sender: Sender | None = None,
+    whatsapp_template: Mapping[str, Any] | None = None,
 ) -> OutboundMessage | None:
-    """Render a marketer's text over the plain `context` and queue it (``outbound_queue``).
+    """Render a marketer's text (and over WhatsApp its `whatsapp_template`'s variables) over
+    the plain `context` and queue it (``outbound_queue``).
 
     A text that does not render (or renders past the length cap) fails that one message:
     it is recorded as ``failed`` with the reason on the contact's timeline, and nothing
     is sent. A text that renders empty (and has no media) sends nothing."""
+    content_sid, content_variables = "", None
     try:
         body = sms_body_render(template=template, context=context)
+        if whatsapp_template and sender_channel(sender) == WHATSAPP:
+            content_sid, content_variables = whatsapp_template_render(
+                template=whatsapp_template, context=context
+            )
     except RenderError as exc:
         logger.warning("contact %s: a %s text does not render: %s", contact.pk, purpose, exc)
         return _outbound_record(  # failed: on the timeline with the reason, never sent
             contact=contact, body="", purpose=purpose, answers_contact=answers_contact,
             enrollment=enrollment, step_id=step_id, media_urls=media_urls,
-            status=DeliveryStatus.FAILED, now=timezone.now(), error_message=str(exc),
+            status=DeliveryStatus.FAILED, now=timezone.now(), error_message=str(exc), sender=sender,
         )  # fmt: skip
     if not body and not media_urls:
         return None
@@ -136,6 +163,9 @@ def outbound_render_queue(
         step_id=step_id,
         media_urls=media_urls,
         track_links=track_links,
+        sender=sender,
+        content_sid=content_sid,
+        content_variables=content_variables,
     )
 
 
@@ -182,11 +212,20 @@ def _outbound_record(
     error_message: str = "",
     hold_reason: str = "",
     written: str = "",
+    sender: Sender | None = None,
+    content_sid: str = "",
+    content_variables: dict | None = None,
+    error_code: str = "",
 ) -> OutboundMessage:
     """The two rows of one outbound message: its Interaction (the timeline's) and its
-    OutboundMessage (delivery). `written`: the text as the plan wrote it, when its links
-    were swapped for tracked ones (the loop guard compares that)."""
-    sender = sender_default()
+    OutboundMessage (delivery), addresses as Twilio knows them (`sender` None: the default,
+    whose row, its limit, is used when an operator added one). `written`: the text as the
+    plan wrote it, when its links were swapped for tracked ones (the loop guard compares
+    that)."""
+    sender = sender or sender_default()
+    channel = sender_channel(sender)
+    to_address = channel_address(channel=channel, number=contact.phone)
+    default = settings.TWILIO_FROM_NUMBER or settings.TWILIO_MESSAGING_SERVICE_SID
     lane = Lane.REPLY if answers_contact else Lane.CAMPAIGN
     if lane == Lane.REPLY and status == DeliveryStatus.QUEUED:
         # The contact's own older texts still waiting go ahead with it (their order holds).
@@ -195,9 +234,10 @@ def _outbound_record(
         ).update(lane=Lane.REPLY)
     interaction = Interaction.objects.create(
         contact=contact,
+        channel=channel,
         direction=Interaction.Direction.OUTBOUND,
-        from_address=settings.TWILIO_FROM_NUMBER or settings.TWILIO_MESSAGING_SERVICE_SID,
-        to_address=contact.phone,
+        from_address=sender.address if sender else default,
+        to_address=to_address,
         body=body,
         media=[{"url": url, "content_type": ""} for url in media_urls],
         enrollment=enrollment,
@@ -210,27 +250,22 @@ def _outbound_record(
         enrollment=enrollment,
         step_id=step_id,
         purpose=purpose,
-        to_number=contact.phone,
-        from_number=settings.TWILIO_FROM_NUMBER,
-        media_urls=media_urls,
-        answers_contact=answers_contact,
+        to_number=to_address,
+        from_number=sender.address if sender else settings.TWILIO_FROM_NUMBER,
         sender=sender,
         lane=lane,
-        segments=message_cost(body=body, media_urls=media_urls, to_address=contact.phone),
+        segments=message_segments(body=body, media=bool(media_urls), channel=channel),
+        content_sid=content_sid,
+        content_variables=content_variables or {},
+        media_urls=media_urls,
+        answers_contact=answers_contact,
         status=status,
         send_after=send_after,
         hold_reason=hold_reason[:200],
+        error_code=error_code,
         error_message=error_message[:2000],
         status_updated_at=now,
     )
-
-
-def message_cost(*, body: str, media_urls: tuple[str, ...] = (), to_address: str = "") -> int:
-    """What a message costs its sender's limit: its SMS segments; an MMS or a WhatsApp
-    message counts one."""
-    if media_urls or address_channel(to_address) == WHATSAPP:
-        return 1
-    return max(sms_segments(body).segments, 1)
 
 
 def outbound_send_time(*, contact: Contact, now: datetime) -> tuple[datetime, str]:

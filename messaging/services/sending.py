@@ -16,6 +16,7 @@ from messaging.backends import (
     TransientSendError,
     get_backend,
 )
+from messaging.channels import CODE_OUTSIDE_WINDOW, address_channel
 from messaging.locks import outbound_lock
 from messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
 from messaging.senders import sender_rate
@@ -42,6 +43,7 @@ from messaging.services.policy import (
     send_priority,
     status_callback_url,
 )
+from messaging.services.whatsapp import OUTSIDE_WINDOW, free_text_allowed, outbound_outside_window_fail
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -97,6 +99,13 @@ def outbound_send(
         logger.info("outbound %s canceled: contact %s opted out", outbound_id, row["contact_id"])
         contact_next_wake(contact_id=row["contact_id"])
         return None
+    # WhatsApp: free text only within 24 h of the contact's last WhatsApp message, checked again
+    # now (a held text may be released after the window closed): else 63016, never sent.
+    channel, contact_id = address_channel(row["to_number"]), row["contact_id"]
+    if not row["content_sid"] and not free_text_allowed(channel=channel, contact_id=contact_id, at=now):
+        if not outbound_outside_window_fail(outbound_id=outbound_id, now=now):
+            return None
+        return _outcome(row, failed_code=CODE_OUTSIDE_WINDOW, failed_message=OUTSIDE_WINDOW)
 
     # 1. Take it. Handed over by its dispatcher: clear the lease (once: a duplicated task
     # finds nothing). Queued (an unpaced sender's message, handed straight to this task):
@@ -131,6 +140,10 @@ def outbound_send(
         "body": row["interaction__body"],
         "media_urls": tuple(row["media_urls"] or ()),
         "status_callback": status_callback_url(outbound_id),
+        "sender": row["sender__address"] or "",
+        "messaging_service_sid": row["sender__messaging_service_sid"] or "",
+        "content_sid": row["content_sid"],
+        "content_variables": row["content_variables"] or None,
     }
     wait = sender_send_now(sender_id=row["sender_id"], cost=row["segments"]) if handed else 0.0
     if wait:
@@ -172,6 +185,7 @@ _SEND_FIELDS = (
     "id", "status", "send_after", "purpose", "to_number", "media_urls", "enrollment_id", "interaction_id",
     "contact_id", "interaction__body", "contact__opted_out", "contact__is_test", "answers_contact",
     "sender_id", "lease_until", "segments", "lane",
+    "sender__address", "sender__messaging_service_sid", "content_sid", "content_variables",
 )  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """The SMS backends, Twilio's API faked at the HTTP layer."""
 
 import io
+import json
 
 import pytest
 import requests
@@ -68,6 +69,55 @@ def test_twilio_uses_the_messaging_service_when_set(twilio_api, settings):
     assert sent["MessagingServiceSid"] == "MG" + "0" * 32
     assert "From" not in sent
     assert "StatusCallback" not in sent  # none given: none sent
+
+
+@pytest.mark.parametrize(
+    ("sender", "service", "setting", "expected"),
+    [
+        # A sender's address goes as From; its own Messaging Service instead when it has one.
+        ("+14155550177", "", "", {"From": "+14155550177"}),
+        ("whatsapp:+14155238886", "", "MG" + "0" * 32, {"From": "whatsapp:+14155238886"}),
+        ("+14155550177", "MG" + "1" * 32, "MG" + "0" * 32, {"MessagingServiceSid": "MG" + "1" * 32}),
+        # No sender, or the default's own number: the defaults of the settings.
+        ("", "", "", {"From": "+14155550100"}),
+        ("", "", "MG" + "0" * 32, {"MessagingServiceSid": "MG" + "0" * 32}),
+        ("+14155550100", "", "MG" + "0" * 32, {"MessagingServiceSid": "MG" + "0" * 32}),
+    ],
+)
+def test_twilio_sends_from_the_sender(twilio_api, settings, sender, service, setting, expected):
+    settings.TWILIO_MESSAGING_SERVICE_SID = setting
+    twilio_api.add(responses.POST, messages_url(), **created())
+    TwilioBackend().send(to="+12125550123", body="Hi", sender=sender, messaging_service_sid=service)
+    sent = form(twilio_api.calls[0])
+    assert {k: v for k, v in sent.items() if k in ("From", "MessagingServiceSid")} == expected
+
+
+def test_twilio_sends_a_template_as_content_sid_and_variables(twilio_api):
+    twilio_api.add(responses.POST, messages_url(), **created())
+    TwilioBackend().send(
+        to="whatsapp:+12125550123",
+        body="Hi Ann, your order shipped.",
+        sender="whatsapp:+14155238886",
+        content_sid="HX" + "a" * 32,
+        content_variables={"1": "Ann", "2": 'ünïcode & "quotes"'},
+    )
+    sent = form(twilio_api.calls[0])
+    assert sent["ContentSid"] == "HX" + "a" * 32
+    assert json.loads(sent["ContentVariables"]) == {"1": "Ann", "2": 'ünïcode & "quotes"'}
+    assert (sent["To"], sent["From"]) == ("whatsapp:+12125550123", "whatsapp:+14155238886")
+    assert "Body" not in sent  # the template goes instead of the text
+
+
+def test_locmem_and_console_keep_the_sender_and_template(sms_outbox):
+    LocmemBackend().send(to="whatsapp:+12125550123", body="Hi", sender="whatsapp:+14155238886",
+                         content_sid="HX" + "a" * 32, content_variables={"1": "Ann"})  # fmt: skip
+    (sent,) = sms_outbox
+    assert (sent.sender, sent.content_sid, sent.content_variables) == (
+        "whatsapp:+14155238886", "HX" + "a" * 32, {"1": "Ann"}
+    )  # fmt: skip
+    out = io.StringIO()
+    ConsoleBackend(stream=out).send(to="+12125550123", body="Hi", sender="+14155550177")
+    assert "to +12125550123 from +14155550177" in out.getvalue()
 
 
 def test_twilio_calls_the_configured_base_url(twilio_api, settings):

@@ -18,6 +18,9 @@ from contacts.services import contact_new_fields
 from tracking.models import Interaction
 
 MAX_MEDIA = 10  # Twilio sends at most 10 attachments
+# How Twilio writes a WhatsApp address: whatsapp:+E164 (messaging.channels has the same rules;
+# tracking sits below messaging).
+WHATSAPP_PREFIX = f"{Interaction.Channel.WHATSAPP.value}:"
 
 
 class InboundPayloadError(ValueError):
@@ -33,14 +36,17 @@ class InboundMessage:
     raw: dict
     from_address: str = ""
     to_address: str = ""
+    channel: str = Interaction.Channel.SMS
 
 
 @dataclass(frozen=True)
 class InboundAccepted:
     """What the webhook stored: the inbound Interaction's id; None for a redelivery (the
-    MessageSid is known: nothing was stored, nothing happens)."""
+    MessageSid is known: nothing was stored, nothing happens). `to_address`: the address
+    the contact wrote to (our sender, docs/reference.md §8)."""
 
     interaction_id: int | None
+    to_address: str = ""
 
     @property
     def duplicate(self) -> bool:
@@ -57,11 +63,16 @@ def inbound_payload_parse(*, payload: dict) -> InboundMessage:
     raw_from = _text(payload.get("From") or "").strip()
     if not raw_from:
         raise InboundPayloadError("From is missing.")
+    # SMS/MMS: E.164; WhatsApp: whatsapp:+E164 — the contact is the person behind the
+    # number whatever the channel (docs/reference.md §3). Short codes and alphanumeric
+    # senders are not people we can answer.
+    whatsapp = raw_from.startswith(WHATSAPP_PREFIX)
+    channel = Interaction.Channel.WHATSAPP if whatsapp else Interaction.Channel.SMS
+    number = raw_from[len(WHATSAPP_PREFIX) :] if whatsapp else raw_from
     try:
-        # Twilio sends E.164; anything else (whatsapp:…, short codes) is not ours to guess.
-        if not raw_from.startswith("+"):
+        if not number.startswith("+"):
             raise ValidationError("not E.164")
-        phone = phone_normalize(raw_from, region=None)
+        phone = phone_normalize(number, region=None)
     except ValidationError as exc:
         raise InboundPayloadError("From is not a phone number.") from exc
     try:
@@ -86,6 +97,7 @@ def inbound_payload_parse(*, payload: dict) -> InboundMessage:
         raw=raw,
         from_address=raw_from[:address],
         to_address=_text(payload.get("To") or "").strip()[:address],
+        channel=channel,
     )
 
 
@@ -116,8 +128,8 @@ def inbound_message_receive(*, payload: dict) -> InboundAccepted:
         contact_insert_if_new(phone=message.phone)
         interaction_id = inbound_message_store(message=message, created_at=timezone.now())
         if interaction_id is None:
-            return InboundAccepted(None)
-    return InboundAccepted(interaction_id)
+            return InboundAccepted(None, message.to_address)
+    return InboundAccepted(interaction_id, message.to_address)
 
 
 _INSERTED = (
@@ -142,7 +154,7 @@ def inbound_message_store(*, message: InboundMessage, created_at) -> int | None:
     # Python values as parameters, adapted by the ORM's raw() (a datetime as the database
     # keeps it); a JSON value as JSON text, the column's own format, cast by the statement.
     values = {
-        "channel": Interaction.Channel.SMS.value,
+        "channel": str(message.channel),
         "direction": Interaction.Direction.INBOUND.value,
         "from_address": message.from_address,
         "to_address": message.to_address,

@@ -112,7 +112,10 @@ def test_signature_check_can_be_switched_off_for_development(client, settings):
         ({"From": ""}, b"From is missing."),
         ({"From": "not a number"}, b"From is not a phone number."),
         ({"From": "+1555"}, b"From is not a phone number."),
-        ({"From": "whatsapp:+12125550123"}, b"From is not a phone number."),
+        ({"From": "whatsapp:12125550123"}, b"From is not a phone number."),
+        ({"From": "whatsapp:"}, b"From is not a phone number."),
+        ({"From": "12345"}, b"From is not a phone number."),  # a short code
+        ({"From": "ACME"}, b"From is not a phone number."),  # an alphanumeric sender
         ({"MessageSid": "SM" + "0" * 100}, b"MessageSid is too long."),
     ],
 )

@@ -323,7 +323,12 @@ class Ask(StepKind):
     def enter(self, step: Step, rt):
         timeout = step.data.get("timeout")
         if step.data["text"]:
-            rt.text_send(step=step, text=step.data["text"], purpose="prompt")
+            rt.text_send(
+                step=step,
+                text=step.data["text"],
+                purpose="prompt",
+                whatsapp_template=step.data.get("whatsapp_template"),
+            )
             # The silence is measured from when the question is sent (messaging tells).
             rt.timer_set(None, after_prompt=duration_parse(timeout["after"], clamp=True) if timeout else None)
         elif timeout:

@@ -67,6 +67,10 @@ class Send(StepKind):
 
     def enter(self, step: Step, rt) -> Go:
         rt.text_send(
-            step=step, text=step.data["text"], media=tuple(step.data.get("media", ())), purpose="prompt"
+            step=step,
+            text=step.data["text"],
+            media=tuple(step.data.get("media", ())),
+            purpose="prompt",
+            whatsapp_template=step.data.get("whatsapp_template"),
         )
         return Go(step.data["next"])
