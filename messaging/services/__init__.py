@@ -6,18 +6,22 @@ The life of an outbound message (`OutboundMessage.status`):
                    └─▶ QUEUED ─────────────────────────────────┘   ▲       │
                                                                     └───────┘ transient error (backoff)
 
-- `outbound_queue` writes, inside the caller's transaction, and enqueues on commit.
-- `outbound_send` checks opt-out (cancels), then claims the row with one guarded
-  `UPDATE … SET status='sending' WHERE status='queued'` (committed at once), calls the
-  backend with no transaction open, then records the outcome. Of two tasks for the same
-  message only one claim matches; the other does nothing: never two sends. An opt-out
-  committed between the check and the claim cancels the QUEUED row
-  (automation.engine.consent.contact_opt_out), so the claim does not match either.
-- Transient errors put the message back to QUEUED with `send_after` = now + backoff;
-  the Celery task retries at that time on a worker, and `outbound_release_due` (beat,
-  every minute) re-enqueues anything whose time has passed, so a lost task or broker
-  message never loses the SMS. In eager mode (no broker) a send is tried once, with a
-  short timeout, and left to the release job on failure: a webhook never waits on retries.
+- `outbound_queue` writes, inside the caller's transaction (the sender, its lane: reply
+  or campaign, its cost in segments), and hands it over on commit: an unpaced sender's
+  message to a send task, a paced sender's to its dispatcher (`dispatch`, whose
+  docstring tells the order and pacing rules: a contact's texts one after the other, a
+  sender's limit shared by every worker, the reply lane first, leases).
+- `outbound_send` checks opt-out (cancels) and the WhatsApp window, then claims the row
+  with one guarded UPDATE (QUEUED → SENDING, only in its contact's turn; or takes the one
+  its dispatcher handed it), calls the backend with no transaction open, then records the
+  outcome. Of two tasks for the same message only one claim matches; the other does
+  nothing: never two sends. An opt-out committed between the check and the claim cancels
+  the QUEUED row (automation.engine.consent.contact_opt_out), so the claim does not match.
+- Transient errors put the message back to QUEUED with `send_after` = now + backoff; the
+  sender is woken for then, and `outbound_release_due` (beat, every minute) wakes anything
+  whose time has passed, so a lost task or broker message never loses the SMS. In eager
+  mode (no broker) a send is tried once, with a short timeout, and left to the release job
+  on failure: a webhook never waits on retries.
 - A message stuck in SENDING (the worker died during the HTTP call) is re-queued by the
   release job after SENDING_STALE_AFTER when no provider sid is known for it. Twilio
   calls the StatusCallback (which carries our id) within seconds of accepting a message,
@@ -32,7 +36,6 @@ from messaging.services.outbound import (
     outbound_cancel_unsent,
     outbound_enqueue,
     outbound_queue,
-    outbound_release_due,
     outbound_render_queue,
 )
 from messaging.services.policy import (
@@ -42,6 +45,7 @@ from messaging.services.policy import (
     eager_pause,
     status_callback_url,
 )
+from messaging.services.release import outbound_release_due
 from messaging.services.sending import SendOutcome, outbound_send
 
 __all__ = [

@@ -12,7 +12,7 @@ from conftest import bodies
 from contacts.tests.factories import ContactFactory
 from messaging.frequency import frequency_cap_parse, frequency_cap_release_at
 from messaging.models import DeliveryStatus, OutboundMessage
-from messaging.services.outbound import outbound_release_due
+from messaging.services import outbound_release_due
 
 T0 = datetime(2030, 5, 6, 15, 0, tzinfo=UTC)  # 11:00 in New York: no quiet hours
 PHONE = "+12125550123"
