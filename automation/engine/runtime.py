@@ -62,7 +62,17 @@ class Run:
                 setattr(enrollment, name, value)
                 self.enrollment_changed.add(name)
 
-    def text_send(self, *, step: Step, text: str, media: tuple[str, ...] = (), purpose: str) -> None:
+    def text_send(
+        self,
+        *,
+        step: Step,
+        text: str,
+        media: tuple[str, ...] = (),
+        purpose: str,
+        whatsapp_template: dict | None = None,
+    ) -> None:
+        # whatsapp_template: taken, not used yet on this branch (the WhatsApp sending side
+        # of issue 20 passes it on to the outbound message).
         enrollment_text_queue(
             enrollment=self.enrollment,
             contact=self.contact,

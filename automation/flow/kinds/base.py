@@ -82,7 +82,15 @@ class Runtime(Protocol):
     event: Event | None
     other_count: int  # unmatched replies answered at this visit of the step
 
-    def text_send(self, *, step: Step, text: str, media: tuple[str, ...] = (), purpose: str) -> None: ...
+    def text_send(
+        self,
+        *,
+        step: Step,
+        text: str,
+        media: tuple[str, ...] = (),
+        purpose: str,
+        whatsapp_template: dict | None = None,  # what goes over WhatsApp outside the window
+    ) -> None: ...
     def goal_convert(self, slug: str) -> None: ...
     def field_get(self, path: str) -> Any: ...
     def field_set(self, path: str, value: Any) -> None: ...
