@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch
 
+from automation.cockpit.media import MediaShown, media_shown
 from automation.engine.revisions import step_name
 from automation.models import Enrollment, EnrollmentStep
 from contacts.models import ConsentEvent, Contact
@@ -49,6 +50,8 @@ class TimelineEntry:
     status_label: str = ""
     detail: str = ""
     pk: int = 0
+    media: list[MediaShown] = field(default_factory=list)  # a message's (MMS, WhatsApp)
+    channel: str = ""  # a message's, when not SMS (WhatsApp)
 
     @property
     def is_message(self) -> bool:
@@ -80,7 +83,13 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
         if message.direction == Interaction.Direction.INBOUND:
             entries.append(
                 TimelineEntry(
-                    at=message.created_at, kind="inbound", title="Received", body=message.body, pk=message.pk
+                    at=message.created_at,
+                    kind="inbound",
+                    title="Received",
+                    body=message.body,
+                    pk=message.pk,
+                    media=media_shown(message.media),
+                    channel=_channel_said(message),
                 )
             )
             continue
@@ -95,6 +104,8 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
                 status_label=outbound.get_status_display() if outbound else "",
                 detail=" · ".join(filter(None, [_outbound_detail(outbound, zone), *_links_said(message)])),
                 pk=message.pk,
+                media=media_shown(message.media),
+                channel=_channel_said(message),
             )
         )
 
@@ -200,6 +211,11 @@ def _outbound_detail(outbound, zone: str) -> str:
         until = f"held until {local} ({zone})"
         return until + (f": {outbound.hold_reason}" if outbound.hold_reason else "")
     return f"error {outbound.error_code}" if outbound.error_code else ""
+
+
+def _channel_said(message: Interaction) -> str:
+    """The message's channel when it is not the usual SMS (WhatsApp)."""
+    return message.get_channel_display() if message.channel != Interaction.Channel.SMS else ""
 
 
 def _links_said(message: Interaction) -> list[str]:
