@@ -11,6 +11,24 @@ from messaging.rendering import RenderError, sms_body_render, sms_template_probl
 from messaging.segments import sms_segments
 from messaging.services.outbound import links_untracked_reason, text_links_shorten
 
+# How a text may go (docs/reference.md §6, §8), and what that means for its price: an SMS
+# is priced per segment; an MMS (a `send` step with media) and a WhatsApp message per
+# message, whatever their length.
+SMS, MMS, WHATSAPP = "sms", "mms", "whatsapp"
+CHANNELS = {
+    SMS: ("SMS", "Priced per segment."),
+    MMS: (
+        "MMS",
+        "Sent as an MMS (the step has media): one message, priced per message; segments do not apply.",
+    ),
+    WHATSAPP: (
+        "WhatsApp",
+        "Over WhatsApp segments do not apply: one message whatever its length. More than 24 hours "
+        "after the contact last wrote on WhatsApp, the step's WhatsApp template goes instead "
+        "(without one, the text fails with error 63016).",
+    ),
+}
+
 
 def sms_template_error(*, template: str, context: Mapping) -> str | None:
     """Why `template` may not be sent (a refused tag or filter, a syntax error, too long,
@@ -60,6 +78,7 @@ def sms_preview(
     state: str | None = None,
     now=None,
     track_links: bool = False,
+    channel: str = SMS,
 ) -> dict:
     """The text rendered over `context` (a sample's: ``automation.flow.context``) plus its
     encoding and segment count, and whether it would be held if sent now as a marketing text
@@ -68,9 +87,13 @@ def sms_preview(
     each link as ``PUBLIC_BASE_URL/l/<code>``, counted in the segments); ``links`` says how
     many.
 
+    `channel`: how it goes (``CHANNELS``): segments apply to an SMS only (``segments_apply``),
+    and ``channel_note`` says how the others are priced.
+
     ``{"ok": True, "body": …, "encoding": "gsm7", "segments": 1, "hold": {…}, …}`` or
     ``{"ok": False, "error": "…"}``.
     """
+    channel = channel if channel in CHANNELS else SMS
     error = sms_template_problem(template)
     if error:
         return {"ok": False, "error": error}
@@ -95,4 +118,9 @@ def sms_preview(
         "contact": str(contact),
         "hold": hold,
         **sms_segments(body).as_dict(),
+        "characters": len(body),
+        "channel": channel,
+        "channel_label": CHANNELS[channel][0],
+        "channel_note": CHANNELS[channel][1],
+        "segments_apply": channel == SMS,
     }

@@ -34,6 +34,8 @@ from automation.engine.plans import (
 from automation.engine.revisions import revision_flow
 from automation.flow import flow_build
 from automation.models import Enrollment, EnrollmentStatus, Plan
+from messaging.channels import address_channel
+from messaging.preview import CHANNELS as PREVIEW_CHANNELS
 from messaging.state_hours import RULES as STATE_RULES
 
 
@@ -55,6 +57,7 @@ class PlanAdmin(PlanStepsMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmi
                     "trigger",
                     "keywords",
                     "event",
+                    "sender",
                     "reentry",
                     "interrupts_other_plans",
                     "double_opt_in",
@@ -170,8 +173,12 @@ class PlanAdmin(PlanStepsMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmi
                 extra_context["plan_has_draft"] = revisions[0].published_at is None
                 extra_context["plan_warnings"] = plan_warnings(plan=plan, document=document)
                 extra_context["preview_track_links"] = document.get("track_links", True)
+                # A plan bound to a WhatsApp sender texts over WhatsApp: preview it so.
+                sender = (document.get("entry") or {}).get("sender") or ""
+                extra_context["preview_channel"] = address_channel(sender)
             extra_context["plan_live"] = live_count(plan)
         extra_context["preview_states"] = sorted((code, rule.name) for code, rule in STATE_RULES.items())
+        extra_context["preview_channels"] = [(key, label) for key, (label, _) in PREVIEW_CHANNELS.items()]
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):

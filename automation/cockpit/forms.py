@@ -7,12 +7,15 @@ field it names, in a marketer's words."""
 import copy
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from automation.engine.plans import plan_document_check
 from automation.flow import FlowInvalid
 from automation.flow.forms import DurationField, WordsField
 from automation.models import Plan
+from messaging.models import Sender
+from messaging.senders import sender_address_kind
 from messaging.services.outbound import links_untracked_reason
 
 TRIGGERS = (
@@ -22,6 +25,23 @@ TRIGGERS = (
     ("none", "Only when enrolled in bulk or by hand (with their consent)"),
 )
 REENTRY = (("after_end", "Again, once their journey has ended"), ("never", "Only once, ever"))
+MAX_SENDERS = 500  # offered on the plan's page (a brand has a few)
+
+
+def sender_choices(current: str | None) -> list[tuple[str, str]]:
+    """The senders a plan's entry may name (docs/reference.md §8), "" = any; the plan's own
+    address is offered even when it is not a kept sender (an imported plan)."""
+    choices = [("", "Any sender")]
+    senders = list(Sender.objects.order_by("address")[:MAX_SENDERS])
+    choices += [(s.address, f"{s.address} · {s.name}" if s.name else s.address) for s in senders]
+    kept = {s.address for s in senders}
+    default = settings.TWILIO_FROM_NUMBER
+    if default and default not in kept and sender_address_kind(default):
+        choices.append((default, f"{default} (the default sender)"))
+        kept.add(default)
+    if current and current not in kept:
+        choices.append((current, f"{current} (not a kept sender yet)"))
+    return choices
 
 
 def starter_document(*, slug: str, name: str) -> dict:
@@ -65,6 +85,7 @@ _FIELD_OF = {
     "entry.trigger": "trigger",
     "entry.keywords": "keywords",
     "entry.event": "event",
+    "entry.sender": "sender",
     "reentry": "reentry",
     "lifetime": "lifetime",
     "expiry_text": "expiry_text",
@@ -79,6 +100,12 @@ class PlanForm(forms.ModelForm):
     keywords = WordsField(label="Keywords", help_text="E.g. SURVEY, JOIN (commas or spaces between them).")
     event = forms.RegexField(
         regex=r"^[a-z0-9_.-]{1,50}$", required=False, label="Event type", help_text="E.g. purchase"
+    )
+    sender = forms.ChoiceField(
+        required=False,
+        label="Sender",
+        help_text="Any sender: a message to any of your numbers may enter. A sender: only messages to it "
+        "enter, and journeys the contact did not start by writing (an event, bulk) text from it.",
     )
     reentry = forms.ChoiceField(choices=REENTRY, label="May someone enter again?", initial="after_end")
     interrupts_other_plans = forms.BooleanField(
@@ -117,6 +144,8 @@ class PlanForm(forms.ModelForm):
         steps = (self.document or {}).get("steps", ())
         self.fields["start"].choices = [(s["id"], s.get("name") or s["id"]) for s in steps]
         goals = []
+        current = ((self.document or {}).get("entry") or {}).get("sender")
+        self.fields["sender"].choices = sender_choices(current)
         if self.document is not None:
             doc = self.document
             entry = doc.get("entry", {})
@@ -126,6 +155,7 @@ class PlanForm(forms.ModelForm):
                 "trigger": entry.get("trigger", "none"),
                 "keywords": entry.get("keywords", []),
                 "event": entry.get("event") or "",
+                "sender": entry.get("sender") or "",
                 "reentry": doc.get("reentry", "after_end"),
                 "interrupts_other_plans": doc.get("interrupts_other_plans", True),
                 "lifetime": doc.get("lifetime", "P7D"),
@@ -169,7 +199,7 @@ class PlanForm(forms.ModelForm):
         name = cleaned.get("name") or self.instance.name
         document = copy.deepcopy(self.document) or starter_document(slug=slug, name=name)
         trigger = cleaned["trigger"]
-        entry = {"trigger": trigger, "sender": document.get("entry", {}).get("sender")}
+        entry = {"trigger": trigger, "sender": cleaned.get("sender") or None}
         if trigger == "keyword":
             entry["keywords"] = cleaned["keywords"]
         if trigger == "event":

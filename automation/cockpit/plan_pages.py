@@ -49,6 +49,12 @@ class ReportFilterForm(forms.Form):
 
 
 class SimulatorForm(forms.Form):
+    channel = forms.ChoiceField(
+        choices=(("sms", "SMS"), ("whatsapp", "WhatsApp")),
+        required=False,
+        label="As",
+        help_text="Play a contact who texts by SMS, or on WhatsApp.",
+    )
     text = forms.CharField(
         max_length=MAX_MESSAGE_LENGTH,
         strip=False,
@@ -234,10 +240,17 @@ class PlanCockpitMixin:
             if form.is_valid():
                 _turn_say(
                     request,
-                    lambda: simulator_send(plan=plan, user=request.user, text=form.cleaned_data["text"]),
+                    lambda: simulator_send(
+                        plan=plan,
+                        user=request.user,
+                        text=form.cleaned_data["text"],
+                        channel=form.cleaned_data["channel"] or "sms",
+                    ),
                 )
                 return HttpResponseRedirect(url)
         state = simulator_state(plan=plan, user=request.user)
+        if not form.is_bound:
+            form = SimulatorForm(initial={"channel": state.channel})
         timeline = contact_timeline(contact=state.contact) if state.contact else None
         current = state.enrollment.step_id if state.enrollment and state.status == "active" else None
         context = self._cockpit_context(request, plan, f"Try it: {plan.name}")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch
 
+from automation.cockpit.media import MediaShown, media_shown
 from automation.engine.revisions import step_name
 from automation.models import Enrollment, EnrollmentStep
 from contacts.models import ConsentEvent, Contact
@@ -50,6 +51,7 @@ class TimelineEntry:
     detail: str = ""
     pk: int = 0
     via: str = ""  # a message: its channel and our sender (to / from which address)
+    media: list[MediaShown] = field(default_factory=list)  # a message's (MMS, WhatsApp)
 
     @property
     def is_message(self) -> bool:
@@ -87,6 +89,7 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
                     body=message.body,
                     pk=message.pk,
                     via=_via(message),
+                    media=media_shown(message.media),
                 )
             )
             continue
@@ -102,6 +105,7 @@ def contact_timeline(*, contact: Contact, limit: int = 300) -> Timeline:
                 detail=" · ".join(filter(None, [_outbound_detail(outbound, zone), *_links_said(message)])),
                 pk=message.pk,
                 via=_via(message),
+                media=media_shown(message.media),
             )
         )
 

@@ -20,6 +20,7 @@ from automation.flow.problems import Problems
 from automation.flow.read import SLUG, STEP_ID, Reader, duration_parse, problem_at, shown, step_label
 from contacts.compliance import RESERVED_KEYWORDS
 from infra.strict_json import json_refusals
+from messaging.senders import sender_address_kind
 
 FORMAT = "smsjourney.plan/1"
 TOP_KEYS = (
@@ -197,8 +198,12 @@ def _entry(r: Reader) -> dict:
     elif e.raw.get("event") is not None:
         e.bad("event", f"event goes with the event trigger, not {shown(trigger)}")
     sender = e.get("sender", None)
-    if sender is not None and (not isinstance(sender, str) or not 3 <= len(sender) <= 64):
-        e.bad("sender", f"{shown(sender)} is not a sender address (+E164, a short code or whatsapp:+E164)")
+    if sender is not None and (not isinstance(sender, str) or sender_address_kind(sender) is None):
+        e.bad(
+            "sender",
+            f"{shown(sender)} is not a sender's address: an E.164 number (+15017122661), a short "
+            "code of 5 or 6 digits or whatsapp: and an E.164 number (or null: any sender)",
+        )
         sender = None
     entry["sender"] = sender
     return entry

@@ -331,8 +331,10 @@ class StepForm(ChoicesMixin, forms.Form):
                 row.add_error(sub if sub in row.fields else None, problem.message)
                 return True
             return False
-        head = path.split("[")[0].replace(".", "_")
-        for name in (head, path.split(".")[0].split("[")[0]):
+        # `timeout.after` → timeout_after; `whatsapp_template.variables.1` →
+        # whatsapp_template_variables: the longest dotted prefix that names a field.
+        parts = path.split("[")[0].split(".")
+        for name in ("_".join(parts[:n]) for n in range(len(parts), 0, -1)):
             if name in self.fields and name in self.cleaned_data:
                 self.add_error(name, problem.message)
                 return True

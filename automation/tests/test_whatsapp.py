@@ -18,9 +18,6 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from automation.engine.revisions import revision_cache_clear
-from automation.flow import FlowInvalid
-from automation.models import PlanRevision
 from automation.tests.factories import ask, plan_make, send
 from conftest import api_user, command, page_text, token_auth
 from contacts.models import Contact
@@ -57,22 +54,12 @@ def messages(client, phone: str = PHONE) -> list[dict]:
 
 
 def plan_with_template(*, step_id: str, template: dict, **kwargs):
-    """A plan whose step `step_id` has a ``whatsapp_template`` (docs/reference.md §6). Imported
-    with it when the plan format takes the key; until then (the format's side of issue 20 is
-    built apart) written on the published revision as an import would write it."""
-    document_steps = copy.deepcopy(kwargs.pop("steps"))
-    for step in document_steps:
+    """A plan whose step `step_id` has a ``whatsapp_template`` (docs/reference.md §6)."""
+    steps = copy.deepcopy(kwargs.pop("steps"))
+    for step in steps:
         if step["id"] == step_id:
             step["whatsapp_template"] = template
-    try:
-        return plan_make(steps=document_steps, **kwargs)
-    except FlowInvalid:
-        steps = [{k: v for k, v in s.items() if k != "whatsapp_template"} for s in document_steps]
-        plan = plan_make(steps=steps, **kwargs)
-        document = {**plan.published.document, "steps": document_steps}
-        PlanRevision.objects.filter(pk=plan.published_id).update(document=document)
-        revision_cache_clear()
-        return plan
+    return plan_make(steps=steps, **kwargs)
 
 
 def shipped_plan(template: dict | None):

@@ -15,6 +15,8 @@
   var url = box.dataset.previewUrl;
   var state = document.getElementById("sms-preview-state");
   var hold = document.getElementById("sms-preview-hold");
+  var channel = document.getElementById("sms-preview-channel");
+  var channelNote = document.getElementById("sms-preview-channel-note");
   var timer = null, seq = 0;
 
   function show(data) {
@@ -22,13 +24,17 @@
       err.hidden = true;
       out.textContent = data.body;
       contact.textContent = "Rendered for " + data.contact + ".";
-      stats.textContent = data.encoding_label + " · " + data.units + " " +
-        (data.encoding === "gsm7" ? "septets" : "UTF-16 units") + " · " +
-        data.segments + (data.segments === 1 ? " segment" : " segments") +
-        (data.segments > 1 ? " (" + data.per_segment + " per segment)" : "") +
-        (data.non_gsm_chars.length ? " · not GSM-7: " + data.non_gsm_chars.join(" ") : "") +
+      // An MMS and a WhatsApp message are one message whatever their length.
+      stats.textContent = (data.segments_apply === false
+        ? data.channel_label + " · " + data.characters + " characters · 1 message (segments do not apply)"
+        : data.encoding_label + " · " + data.units + " " +
+          (data.encoding === "gsm7" ? "septets" : "UTF-16 units") + " · " +
+          data.segments + (data.segments === 1 ? " segment" : " segments") +
+          (data.segments > 1 ? " (" + data.per_segment + " per segment)" : "") +
+          (data.non_gsm_chars.length ? " · not GSM-7: " + data.non_gsm_chars.join(" ") : "")) +
         (data.links ? " · " + data.links + (data.links === 1 ? " link" : " links") + " sent as tracked" : "") +
         (data.links_note ? " · " + data.links_note : "");
+      if (channelNote) { channelNote.textContent = data.channel_note || ""; }
       if (hold) {
         hold.textContent = data.hold && data.hold.held
           ? "Sent now as a marketing text, it would be held until " + data.hold.until + ": " + data.hold.because + "."
@@ -46,6 +52,7 @@
     var data = new FormData();
     data.append("body", body.value);
     if (state) { data.append("state", state.value); }
+    if (channel) { data.append("channel", channel.value); }
     if (box.dataset.trackLinks === "1") { data.append("track_links", "1"); }
     data.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
     fetch(url, {method: "POST", body: data, credentials: "same-origin"})
@@ -55,6 +62,7 @@
   }
 
   if (state) { state.addEventListener("change", refresh); }
+  if (channel) { channel.addEventListener("change", refresh); }
   body.addEventListener("input", function () {
     clearTimeout(timer);
     timer = setTimeout(refresh, 250);

@@ -2,7 +2,8 @@
 where they went from it), each A/B split (per branch: enrolled, each goal reached, the
 conversion rate and whether the difference is significant), the answers given at ask
 steps (counts of numbers and words, the latest free texts), goals with the revenue they
-brought (the value of the events that converted them, docs/reference.md §7) and delivery.
+brought (the value of the events that converted them, docs/reference.md §7) and delivery
+(with how the messages went, priced apart: SMS and their segments, MMS, WhatsApp).
 
 At most twelve aggregate queries, whatever the plan's size or the number of enrollments
 (no per-row loops; bench/report.py): outcomes by status; reached per step; moves between
@@ -40,7 +41,7 @@ from automation.engine.revisions import revision_flow
 from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan
 from contacts.models import Contact
 from messaging.models import DeliveryStatus, OutboundMessage
-from tracking.models import GoalConversion, TrackedLink
+from tracking.models import GoalConversion, Interaction, TrackedLink
 
 
 def _window(date_from: date | None, date_to: date | None) -> dict:
@@ -170,8 +171,29 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
 
     # 6. Delivery outcomes of the messages sent to the cohort (every message an enrollment
     # causes names it).
+    # In the same pass, how they went (priced apart): WhatsApp, MMS (with media), else SMS
+    # and its segments.
     outbound = _of_cohort(OutboundMessage.objects.all(), **window)
-    by_status = dict(outbound.values_list("status").annotate(n=Count("id")).order_by())
+    whatsapp = Q(interaction__channel=Interaction.Channel.WHATSAPP)
+    mms = ~whatsapp & ~Q(media_urls=[])
+    sms = ~whatsapp & Q(media_urls=[])
+    rows = (
+        outbound.values_list("status")
+        .annotate(
+            n=Count("id"),
+            mms=Count("id", filter=mms),
+            whatsapp=Count("id", filter=whatsapp),
+            segments=Sum("segments", filter=sms),
+        )
+        .order_by()
+    )
+    by_status = {}
+    for status, n, n_mms, n_whatsapp, segments in rows:
+        by_status[status] = n
+        report.mms += n_mms
+        report.whatsapp += n_whatsapp
+        report.sms += n - n_mms - n_whatsapp
+        report.sms_segments += segments or 0
     report.messages = sum(by_status.values())
     report.delivery = [
         DeliveryRow(

@@ -113,6 +113,12 @@ class PlanReport:
     engagement_value: int = 0
     delivery: list[DeliveryRow] = field(default_factory=list)
     messages: int = 0
+    # How the messages went (priced apart): SMS (per segment), MMS (with media, per
+    # message), WhatsApp (per message).
+    sms: int = 0
+    sms_segments: int = 0
+    mms: int = 0
+    whatsapp: int = 0
     splits: list[SplitReport] = field(default_factory=list)
     answers: list[AnswerReport] = field(default_factory=list)
     links: list[LinkRow] = field(default_factory=list)

@@ -2,13 +2,28 @@
 the plan, the A/B choices, skipping a wait, resetting."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from automation.engine.revisions import revision_flow
+from automation.flow import Flow
+from automation.flow.whatsapp import whatsapp_template_of
 from automation.models import Enrollment, EnrollmentStatus, Plan, SimulatorContact
 from contacts.models import Contact
+from messaging.channels import (
+    CODE_OUTSIDE_WINDOW,
+    SMS,
+    WHATSAPP,
+    WHATSAPP_WINDOW,
+    address_channel,
+    channel_address,
+    whatsapp_window_open,
+)
+from messaging.models import Sender
 from tracking.models import Interaction
 
 # Fictional lines 555-0100…555-0199 in a few area codes: 100 test contacts per area code.
@@ -24,12 +39,27 @@ class SimulatorSplit:
     chosen: str  # "" = let it draw
 
 
+@dataclass(frozen=True)
+class SimulatorWindow:
+    """WhatsApp's 24-hour window for the test contact (docs/reference.md §8): whether free
+    text may go now, until when, and what each step that texts sends outside it."""
+
+    open: bool
+    last_at: datetime | None  # the test contact's last WhatsApp message
+    until: datetime | None  # when the window closes (None: it is closed)
+    outside: tuple[tuple[str, str], ...]  # (step name, its template's Content SID or "")
+    failed_code: str = CODE_OUTSIDE_WINDOW
+
+
 @dataclass
 class SimulatorState:
     contact: Contact | None
     enrollment: Enrollment | None  # the latest enrollment of the test contact in the plan
     splits: tuple[SimulatorSplit, ...] = ()
     event_types: tuple[str, ...] = ()  # the events the plan enters on, waits for, or counts
+    channel: str = SMS  # what the test contact texts on: as it last did, else as the plan's sender
+    sender: str = ""  # the address it texts to
+    window: SimulatorWindow | None = None  # on WhatsApp
 
     @property
     def waits_for(self) -> str:
@@ -138,6 +168,45 @@ def simulator_choices(*, plan: Plan, user) -> dict[str, str]:
     return dict(record or {})
 
 
+def simulator_sender(*, flow: Flow | None, channel: str) -> str:
+    """The address the test contact texts to on `channel`: the plan's entry sender when it
+    is on that channel, else a kept sender of that channel (WhatsApp), else the default."""
+    bound = flow.entry.sender if flow is not None else None
+    if bound and address_channel(bound) == channel:
+        return bound
+    default = settings.TWILIO_FROM_NUMBER or "+15005550006"
+    if channel == WHATSAPP:
+        kept = Sender.objects.filter(kind=Sender.Kind.WHATSAPP).values_list("address", flat=True).first()
+        return kept or channel_address(channel=WHATSAPP, number=default)
+    return default
+
+
+def simulator_window(*, contact: Contact | None, flow: Flow | None, now: datetime) -> SimulatorWindow:
+    """The test contact's WhatsApp window now, and what the plan's texting steps send
+    outside it: their template, or nothing (the text fails with 63016)."""
+    last_at = None
+    if contact is not None:
+        last_at = (
+            Interaction.objects.filter(
+                contact=contact, direction=Interaction.Direction.INBOUND, channel=Interaction.Channel.WHATSAPP
+            )
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+    is_open = whatsapp_window_open(last_whatsapp_at=last_at, now=now)
+    outside = ()
+    if flow is not None:
+        outside = tuple(
+            (step.name, (whatsapp_template_of(step.data) or {}).get("content_sid") or "")
+            for step in (flow.steps[i] for i in flow.order)
+            if step.kind.prompt(step.data)
+        )
+    return SimulatorWindow(
+        open=is_open, last_at=last_at, until=last_at + WHATSAPP_WINDOW if is_open else None, outside=outside
+    )
+
+
 def simulator_state(*, plan: Plan, user) -> SimulatorState:
     contact = simulator_contact_find(plan=plan, user=user)
     enrollment = None
@@ -148,8 +217,8 @@ def simulator_state(*, plan: Plan, user) -> SimulatorState:
     revision = simulator_revision(plan=plan)
     chosen = simulator_choices(plan=plan, user=user)
     splits, event_types = (), ()
-    if revision is not None:
-        flow = revision_flow(revision.pk)
+    flow = revision_flow(revision.pk) if revision is not None else None
+    if flow is not None:
         events = {flow.entry.event, *(s.kind.awaited_event(s.data) for s in flow.steps.values())}
         events |= {g.event for g in flow.goals.values()}
         event_types = tuple(sorted(events - {None, ""}))
@@ -164,7 +233,30 @@ def simulator_state(*, plan: Plan, user) -> SimulatorState:
             for step, branches in drawn
             if branches
         )
-    return SimulatorState(contact=contact, enrollment=enrollment, splits=splits, event_types=event_types)
+    channel = _last_channel(contact) or (address_channel(flow.entry.sender or "") if flow else SMS)
+    window = simulator_window(contact=contact, flow=flow, now=timezone.now()) if channel == WHATSAPP else None
+    return SimulatorState(
+        contact=contact,
+        enrollment=enrollment,
+        splits=splits,
+        event_types=event_types,
+        channel=channel,
+        sender=simulator_sender(flow=flow, channel=channel),
+        window=window,
+    )
+
+
+def _last_channel(contact: Contact | None) -> str | None:
+    """The channel of the test contact's last message (None: it wrote none)."""
+    if contact is None:
+        return None
+    return (
+        Interaction.objects.filter(contact=contact, direction=Interaction.Direction.INBOUND)
+        .exclude(channel=Interaction.Channel.API)
+        .order_by("-created_at", "-id")
+        .values_list("channel", flat=True)
+        .first()
+    )
 
 
 def simulator_branches_set(*, plan: Plan, user, choices: dict[str, str]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from automation.cockpit.simulator.state import (
     simulator_choices,
     simulator_contact,
     simulator_revision,
+    simulator_sender,
     simulator_state,
 )
 from automation.engine.inbound import inbound_message_route
@@ -24,15 +25,22 @@ from automation.models import Enrollment, EnrollmentStatus, Plan
 from contacts.compliance import compliance_intent, compliance_settles
 from contacts.locks import contact_lock
 from contacts.models import Contact
+from messaging.channels import SMS, WHATSAPP, channel_address
 from tracking.models import Interaction
-from tracking.services import inbound_message_receive
+from tracking.services import InboundPayloadError, inbound_message_receive
 
 
-def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
-    """Send `text` to the plan as the user's test contact; return what came back.
-    Raises ValidationError (nothing stored) when a non-active plan cannot enroll anyone."""
+def simulator_send(*, plan: Plan, user, text: str, channel: str = SMS) -> SimulatorTurn:
+    """Send `text` to the plan as the user's test contact, over `channel` (``sms`` or
+    ``whatsapp``: ``whatsapp:`` addresses, as Twilio sends them); return what came back.
+    Raises ValidationError (nothing stored) when a non-active plan cannot enroll anyone, or
+    the message is one the webhook would refuse."""
     text = (text or "")[:MAX_MESSAGE_LENGTH]
+    channel = WHATSAPP if channel == WHATSAPP else SMS
     contact = simulator_contact(plan=plan, user=user)
+    revision = simulator_revision(plan=plan)
+    sender = simulator_sender(flow=revision_flow(revision.pk) if revision else None, channel=channel)
+    address = channel_address(channel=channel, number=contact.phone)
     started = timezone.now()
     sid = f"SMsim{uuid.uuid4().hex[:29]}"
     note = ""
@@ -46,7 +54,6 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
     direct = plan.status != Plan.Status.ACTIVE or has_draft or bool(choices)
 
     if direct and not enrolled and not settled:
-        revision = simulator_revision(plan=plan)
         if revision is None:  # nothing of this message is kept
             raise ValidationError(f"{plan.name} cannot enroll anyone yet: it has no revision.")
 
@@ -56,7 +63,10 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
             # reply when the contact's next message claims the ones still waiting.
             message = Interaction.objects.create(
                 contact=locked,
+                channel=channel,
                 direction=Interaction.Direction.INBOUND,
+                from_address=address,
+                to_address=sender,
                 body=text,
                 provider_sid=sid,
                 raw_payload={"simulator": True},
@@ -82,15 +92,18 @@ def simulator_send(*, plan: Plan, user, text: str) -> SimulatorTurn:
             "SmsMessageSid": sid,
             "SmsSid": sid,
             "AccountSid": settings.TWILIO_ACCOUNT_SID or "AC-simulator",
-            "From": contact.phone,
-            "To": settings.TWILIO_FROM_NUMBER or "+15005550006",
+            "From": address,
+            "To": sender,
             "Body": text,
             "NumMedia": "0",
             "SmsStatus": "received",
             "ApiVersion": "2010-04-01",
         }
         # Routed here, whatever the broker: the marketer waits for the answer on this page.
-        accepted = inbound_message_receive(payload=payload)
+        try:
+            accepted = inbound_message_receive(payload=payload)
+        except InboundPayloadError as exc:  # what the webhook would answer 400 to
+            raise ValidationError(f"The webhook would refuse this message: {exc}") from exc
         if accepted.interaction_id is not None:
             inbound_message_route(interaction_id=accepted.interaction_id)
         sent = Interaction.objects.get(pk=accepted.interaction_id)

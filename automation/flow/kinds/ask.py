@@ -17,6 +17,16 @@ from automation.flow.forms import (
 from automation.flow.kinds.base import WAIT, Exit, Go, Step, StepKind
 from automation.flow.matching import is_single_word, keyword_normalize, regex_problem, rule_match
 from automation.flow.read import Reader, duration_parse, duration_say, duration_warning, shown
+from automation.flow.whatsapp import (
+    SID_FIELD,
+    VARIABLES_FIELD,
+    VariablesField,
+    content_sid_field,
+    read_whatsapp_template,
+    whatsapp_template_data,
+    whatsapp_template_initial,
+    whatsapp_template_of,
+)
 
 WORD_MATCHES = ("keyword", "first_word", "contains")
 VALUE_MATCHES = ("number", "email", "phone", "date", "any")
@@ -105,6 +115,7 @@ class AskForm(StepForm):
     sections = (
         ("", ["text"]),
         ("", "rules"),
+        ("WhatsApp, outside the 24-hour window", [SID_FIELD, VARIABLES_FIELD]),
         ("Any other reply", ["other_text", "other_repeat", "other_next"]),
         ("Silence", ["timeout_after", "timeout_next"]),
     )
@@ -120,6 +131,8 @@ class AskForm(StepForm):
     )
     timeout_after = DurationField(label="If there is no reply for")
     timeout_next = ExitField()
+    whatsapp_template_content_sid = content_sid_field()
+    whatsapp_template_variables = VariablesField()
 
     @classmethod
     def initial_of(cls, data):
@@ -130,6 +143,7 @@ class AskForm(StepForm):
             "other_repeat": other.get("repeat", 1),
             "other_next": other.get("next") or "",
             **timeout_initial(data),
+            **whatsapp_template_initial(data),
         }
         rules = []
         for rule in data.get("rules", ()):
@@ -162,7 +176,7 @@ class AskForm(StepForm):
                 "repeat": cleaned["other_repeat"] if cleaned["other_repeat"] is not None else 1,
                 "next": cleaned["other_next"],
             }
-        return data | timeout_data(cleaned)
+        return data | timeout_data(cleaned) | whatsapp_template_data(cleaned)
 
 
 def answer_of(match: str, value, normalized: str) -> tuple[str, object]:
@@ -182,7 +196,7 @@ def answer_of(match: str, value, normalized: str) -> tuple[str, object]:
 
 class Ask(StepKind):
     type = "ask"
-    keys = ("text", "rules", "other", "timeout")
+    keys = ("text", "rules", "other", "timeout", "whatsapp_template")
     waits = True
     reports_answers = True
     description = "Ask and wait for a reply"
@@ -194,6 +208,7 @@ class Ask(StepKind):
             "rules": [{"match": "number", "min": 1, "max": 5, "save_as": "attributes.score", "next": None}],
             "other": {"text": "Please reply with a number from 1 to 5.", "repeat": 1, "next": None},
             "timeout": {"after": "PT2H", "next": None},
+            "whatsapp_template": {"content_sid": "HX" + "fedcba9876543210" * 2, "variables": {}},
         }
 
     def read(self, r: Reader) -> dict:
@@ -212,6 +227,9 @@ class Ask(StepKind):
         timeout = read_timeout(r)
         if timeout is not None:
             data["timeout"] = timeout
+        template = read_whatsapp_template(r)
+        if template is not None:
+            data["whatsapp_template"] = template
         return data
 
     def _rule(self, r: Reader, raw, path: str) -> dict:
@@ -327,7 +345,7 @@ class Ask(StepKind):
                 step=step,
                 text=step.data["text"],
                 purpose="prompt",
-                whatsapp_template=step.data.get("whatsapp_template"),
+                whatsapp_template=whatsapp_template_of(step.data),
             )
             # The silence is measured from when the question is sent (messaging tells).
             rt.timer_set(None, after_prompt=duration_parse(timeout["after"], clamp=True) if timeout else None)
