@@ -88,3 +88,14 @@ class SenderAdmin(admin.ModelAdmin):
     search_fields = ["address", "name"]
     readonly_fields = ["kind", "created_at", "updated_at"]
     fields = ["address", "name", "kind", "messaging_service_sid", "mps", "created_at", "updated_at"]
+
+    # Senders are the operator's (docs/reference.md §8): only superusers add, change or delete
+    # them; Marketers see them, read-only (automation 0021), beside the sending queue.
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
