@@ -93,7 +93,8 @@ class SenderAdmin(admin.ModelAdmin):
     readonly_fields = ["kind", "created_at", "updated_at"]
     fields = ["address", "name", "kind", "messaging_service_sid", "mps", "created_at", "updated_at"]
 
-    # This process forgets what it read of senders at once; the others within a minute.
+    # This process forgets what it read of senders at once; the others within seconds
+    # (messaging.senders.SENDER_CACHE_SECONDS).
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         sender_cache_clear()
@@ -105,3 +106,14 @@ class SenderAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset)
         sender_cache_clear()
+
+    # Senders are the operator's (docs/reference.md §8): only superusers add, change or delete
+    # them; Marketers see them, read-only (automation 0021), beside the sending queue.
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser

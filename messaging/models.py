@@ -120,6 +120,8 @@ class OutboundMessage(models.Model):
                 name="outbound_dispatch_idx",
                 condition=models.Q(status="queued"),
             ),
+            # The rate now (messaging.selectors.sender_queues): texts Twilio accepted lately.
+            models.Index(fields=["sent_at"], name="outbound_sent_at_idx"),
             # One contact's texts in order: the ones not handed to Twilio yet.
             models.Index(
                 fields=["contact", "id"],

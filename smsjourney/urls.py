@@ -4,6 +4,7 @@ from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
 
 from automation.cockpit.preview import sms_preview_view
+from automation.cockpit.queue import sending_queue_view
 from smsjourney.health import healthz
 
 # The product is its admin: its name on every page, and no "View site" link (there is no
@@ -22,6 +23,14 @@ urlpatterns = [
             permission_required("automation.change_plan", raise_exception=True)(sms_preview_view)
         ),
         name="sms_preview",
+    ),
+    # The sending queue per sender: for those who may see the senders (Marketers, superusers).
+    path(
+        "admin/sending-queue/",
+        admin.site.admin_view(
+            permission_required("messaging.view_sender", raise_exception=True)(sending_queue_view)
+        ),
+        name="sending_queue",
     ),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),  # the database answers: 200, else 503

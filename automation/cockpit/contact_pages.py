@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from import_export.admin import ExportMixin
 
+from automation.cockpit.send_estimates import plans_send_estimates
 from automation.cockpit.timeline import contact_timeline
 from automation.engine.bulk import bulk_enrollment_create
 from automation.models import Plan
@@ -23,6 +24,9 @@ from contacts.import_files import FORMATS
 from contacts.imports import contact_import_create, file_too_large
 from contacts.resources import ContactResource
 from infra.uploads import size_label, upload_limit
+
+# The bulk enrollment page estimates the sending time of at most this many active plans.
+MAX_ESTIMATES = 50
 
 
 class BulkEnrollForm(forms.Form):
@@ -175,12 +179,16 @@ class ContactCockpitMixin(ExportMixin):
                 messages.SUCCESS,
             )
             return HttpResponseRedirect(reverse("admin:automation_bulkenrollmentjob_change", args=[job.pk]))
+        count = queryset.count()
+        # Before confirming: which sender each plan sends from, and how long at its limit.
+        plans = form.fields["plan"].queryset.select_related("published")[:MAX_ESTIMATES]
         context = {
             **self.admin_site.each_context(request),
             "title": "Enroll contacts in a plan",
             "opts": self.model._meta,
             "form": form,
-            "count": queryset.count(),
+            "count": count,
+            "estimates": plans_send_estimates(plans=plans, contacts=count),
             "queryset": queryset[:10],
             "select_across": request.POST.get("select_across", "0"),
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),

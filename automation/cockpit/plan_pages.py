@@ -17,6 +17,7 @@ from django.utils.html import format_html
 
 from automation.cockpit.diagram import plan_diagram_svg
 from automation.cockpit.reports import plan_report
+from automation.cockpit.send_estimates import plans_send_estimates
 from automation.cockpit.simulator import (
     MAX_MESSAGE_LENGTH,
     simulator_branches_set,
@@ -291,6 +292,7 @@ class PlanCockpitMixin:
                     )
         context = self._cockpit_context(request, plan, f"Enroll a CSV segment in {plan.name}")
         context["form"] = form
+        context["estimate"] = plans_send_estimates(plans=[plan], contacts=None)[0]
         return TemplateResponse(request, "cockpit/plan_segment.html", context)
 
 

@@ -7,7 +7,8 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
-from messaging.services.policy import CODE_OPTED_OUT
+from messaging.services.dispatch import sender_backoff
+from messaging.services.policy import CODE_OPTED_OUT, SLOW_DOWN_CODES
 from tracking.models import Interaction
 
 logger = logging.getLogger(__name__)
@@ -54,14 +55,14 @@ def delivery_status_apply(
     now = timezone.now()
     outbound = (
         OutboundMessage.objects.filter(interaction__provider_sid=sid)
-        .only("pk", "interaction_id", "contact_id")
+        .only("pk", "interaction_id", "contact_id", "sender_id")
         .first()
     )
     if outbound is None and outbound_id is not None:
         # The callback outran the send call's answer: match by our id, keep the sid.
         outbound = (
             OutboundMessage.objects.filter(pk=outbound_id, interaction__provider_sid__isnull=True)
-            .only("pk", "interaction_id", "contact_id")
+            .only("pk", "interaction_id", "contact_id", "sender_id")
             .first()
         )
         if outbound is not None:
@@ -89,6 +90,8 @@ def delivery_status_apply(
         fields["sent_at"] = Case(When(sent_at__isnull=True, then=Value(now)), default=F("sent_at"))
     # One guarded UPDATE: concurrent or late callbacks can never move it backwards.
     changed = OutboundMessage.objects.filter(pk=outbound.pk, status__in=lower).update(**fields)
+    if code in SLOW_DOWN_CODES:  # WhatsApp's rate limit (63018), told after the fact
+        sender_backoff(sender_id=outbound.sender_id, seconds=1.0)
     if not changed:
         logger.info("status callback %s for %s ignored: already further along", status, sid)
     elif new in _FAILURES:

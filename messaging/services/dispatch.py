@@ -223,6 +223,14 @@ def outbound_hand_over_later(*, outbound_id: int, delay: float, lane: int) -> No
         _hand_over(outbound_id=outbound_id, delay=delay, lane=lane)
 
 
+def sender_backing_off(*, sender_id: int | None) -> bool:
+    """Whether Twilio told the sender to slow down a moment ago (its back-off runs)."""
+    try:
+        return _limiter().next_slot(sender_key(sender_id)) > 0
+    except Exception:
+        return False
+
+
 def sender_backoff(*, sender_id: int | None, seconds: float) -> None:
     """Twilio said slow down (429, 63018): the sender gets no slot for `seconds`."""
     try:

@@ -26,6 +26,7 @@ from messaging.services.dispatch import (
     outbound_claim,
     outbound_hand_over_later,
     outbound_take,
+    sender_backing_off,
     sender_backoff,
     sender_send_now,
     sender_wake,
@@ -119,8 +120,8 @@ def outbound_send(
         if row["send_after"] and row["send_after"] > now + DUE_TOLERANCE:
             sender_wake(sender_id=row["sender_id"], delay=(row["send_after"] - now).total_seconds())
             return None
-        if sender_rate(sender_id=row["sender_id"]):
-            sender_wake(sender_id=row["sender_id"])  # paced: its dispatcher hands it over
+        if sender_rate(sender_id=row["sender_id"]) or sender_backing_off(sender_id=row["sender_id"]):
+            sender_wake(sender_id=row["sender_id"])  # its dispatcher hands it over, in time
             return None
         if not outbound_claim(outbound_id=outbound_id, now=now, lease_until=None):
             logger.info("outbound %s: not its contact's turn yet, or taken: nothing to do", outbound_id)

@@ -156,6 +156,7 @@ def _marketer(django_user_model):
                     "view_bulkenrollmentjob",
                     "view_planrevision",
                     "view_trackedlink",
+                    "view_sender",
                 ]
             )
         )
