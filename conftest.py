@@ -3,6 +3,7 @@ signs like Twilio, the texts sent, the demo plan's texts, a Marketer, users of t
 and their tokens, a page's text, a management command's output, the timers job."""
 
 import html
+import itertools
 import os
 import re
 from datetime import datetime
@@ -161,6 +162,21 @@ def token_auth(user) -> dict:
 
     token, _ = Token.objects.get_or_create(user=user)
     return {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+
+
+_api_readers = itertools.count()
+
+
+def contact_messages(client, phone: str) -> list[dict]:
+    """The contact's messages and events as the messages API shows them (docs/reference.md
+    §3), read by an API user allowed to (its first page)."""
+    from contacts.models import Contact
+
+    reader = api_user(f"reader-{next(_api_readers)}", "contacts.view_contact")
+    contact = Contact.objects.get(phone=phone)
+    response = client.get(f"/api/contacts/{contact.pk}/messages/", **token_auth(reader))
+    assert response.status_code == 200
+    return response.json()["results"]
 
 
 def page_text(response) -> str:

@@ -10,12 +10,10 @@ HTTP layer, so what is checked is what Twilio would be asked (``From``, ``To``,
   journey the contact did not start by writing goes from it (else the default).
 - HELP, opt-out and opt-in answers go back from the address the contact wrote to."""
 
-import itertools
-
 import pytest
 
 from automation.tests.factories import ask, plan_make, send, the_enrollment
-from conftest import api_user, command, token_auth
+from conftest import api_user, command, contact_messages, token_auth
 from contacts.models import Contact
 from messaging.models import Sender
 from messaging.tests.conftest import accept_all, form
@@ -42,16 +40,8 @@ def froms(rest) -> list[tuple[str, str]]:
     return [(f.get("From") or f.get("MessagingServiceSid", ""), f.get("Body", "")) for f in rest.sent()]
 
 
-_readers = itertools.count()
-
-
 def messages(client, phone: str = PHONE) -> list[dict]:
-    """The contact's messages as the messages API shows them."""
-    reader = api_user(f"reader-{next(_readers)}", "contacts.view_contact")
-    contact = Contact.objects.get(phone=phone)
-    response = client.get(f"/api/contacts/{contact.pk}/messages/", **token_auth(reader))
-    assert response.status_code == 200
-    return response.json()["results"]
+    return contact_messages(client, phone)
 
 
 def two_questions(**top):

@@ -10,7 +10,6 @@ REST API faked at the HTTP layer.
 - ``read`` statuses are shown."""
 
 import copy
-import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +18,7 @@ import time_machine
 from django.utils import timezone
 
 from automation.tests.factories import ask, plan_make, send
-from conftest import api_user, command, page_text, token_auth
+from conftest import api_user, command, contact_messages, page_text, token_auth
 from contacts.models import Contact
 from messaging.models import DeliveryStatus, OutboundMessage, Sender
 from messaging.tests.conftest import accept_all, form
@@ -42,15 +41,8 @@ def rest(twilio_api):
     return twilio_api
 
 
-_readers = itertools.count()
-
-
 def messages(client, phone: str = PHONE) -> list[dict]:
-    reader = api_user(f"reader-{next(_readers)}", "contacts.view_contact")
-    contact = Contact.objects.get(phone=phone)
-    response = client.get(f"/api/contacts/{contact.pk}/messages/", **token_auth(reader))
-    assert response.status_code == 200
-    return response.json()["results"]
+    return contact_messages(client, phone)
 
 
 def plan_with_template(*, step_id: str, template: dict, **kwargs):

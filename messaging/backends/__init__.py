@@ -1,7 +1,7 @@
 """SMS backends behind one small interface, chosen by settings.SMS_BACKEND (like EMAIL_BACKEND).
 
     backend = get_backend()
-    result = backend.send(to="+1…", body="Hi", media_urls=(), status_callback="https://…")
+    result = backend.send(Outgoing(to="+1…", body="Hi", status_callback="https://…"))
 
 `send` returns a `SendResult(sid, status)` or raises `TransientSendError` (retry later)
 or `PermanentSendError(code, message)` (record it, act on the code, never retry).
@@ -12,6 +12,7 @@ from django.utils.module_loading import import_string
 
 from messaging.backends.base import (
     BaseSmsBackend,
+    Outgoing,
     PermanentSendError,
     SendError,
     SendResult,
@@ -30,6 +31,7 @@ def get_backend(path: str | None = None, *, timeout: float | None = None) -> Bas
 __all__ = [
     "LOCMEM_BACKEND",
     "BaseSmsBackend",
+    "Outgoing",
     "PermanentSendError",
     "SendError",
     "SendResult",

@@ -1,7 +1,24 @@
 """The SMS backend interface: one method, two kinds of failure."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to hand to the provider: to whom, what (a text and its media, or an
+    approved WhatsApp template: `content_sid` and its rendered `content_variables`), from
+    which sender ("": the default; its own Messaging Service when it has one), and where
+    its status callbacks go."""
+
+    to: str
+    body: str = ""
+    media_urls: tuple[str, ...] = ()
+    status_callback: str = ""
+    sender: str = ""
+    messaging_service_sid: str = ""
+    content_sid: str = ""
+    content_variables: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,16 +68,5 @@ class BaseSmsBackend:
     def __init__(self, *, timeout: float | None = None) -> None:
         self.timeout = timeout
 
-    def send(
-        self,
-        *,
-        to: str,
-        body: str,
-        media_urls: tuple[str, ...] = (),
-        status_callback: str = "",
-        sender: str = "",
-        messaging_service_sid: str = "",
-        content_sid: str = "",
-        content_variables: Mapping[str, str] | None = None,
-    ) -> SendResult:
+    def send(self, message: Outgoing) -> SendResult:
         raise NotImplementedError

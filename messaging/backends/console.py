@@ -3,9 +3,8 @@
 import sys
 import threading
 import uuid
-from collections.abc import Mapping
 
-from messaging.backends.base import BaseSmsBackend, SendResult
+from messaging.backends.base import BaseSmsBackend, Outgoing, SendResult
 
 _lock = threading.Lock()
 
@@ -15,25 +14,14 @@ class ConsoleBackend(BaseSmsBackend):
         super().__init__(timeout=timeout)
         self.stream = stream
 
-    def send(
-        self,
-        *,
-        to: str,
-        body: str,
-        media_urls: tuple[str, ...] = (),
-        status_callback: str = "",
-        sender: str = "",
-        messaging_service_sid: str = "",
-        content_sid: str = "",
-        content_variables: Mapping[str, str] | None = None,
-    ) -> SendResult:
+    def send(self, message: Outgoing) -> SendResult:
         sid = "SM" + uuid.uuid4().hex
         stream = self.stream or sys.stdout
-        origin = messaging_service_sid or sender
-        lines = [f"SMS {sid} to {to}" + (f" from {origin}" if origin else ""), body]
-        lines.extend(f"[media] {url}" for url in media_urls)
-        if content_sid:
-            lines.append(f"[template {content_sid}] {dict(content_variables or {})}")
+        origin = message.messaging_service_sid or message.sender
+        lines = [f"SMS {sid} to {message.to}" + (f" from {origin}" if origin else ""), message.body]
+        lines.extend(f"[media] {url}" for url in message.media_urls)
+        if message.content_sid:
+            lines.append(f"[template {message.content_sid}] {dict(message.content_variables)}")
         with _lock:
             stream.write("\n".join(lines) + "\n" + "-" * 40 + "\n")
             stream.flush()

@@ -10,7 +10,6 @@ import email.utils
 import json
 import threading
 import time
-from collections.abc import Mapping
 
 import requests
 from django.conf import settings
@@ -19,7 +18,13 @@ from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from messaging.backends.base import BaseSmsBackend, PermanentSendError, SendResult, TransientSendError
+from messaging.backends.base import (
+    BaseSmsBackend,
+    Outgoing,
+    PermanentSendError,
+    SendResult,
+    TransientSendError,
+)
 
 TWILIO_ORIGIN = "https://api.twilio.com"
 DEFAULT_TIMEOUT = 5.0  # seconds, connect and read: a send never blocks a worker for long
@@ -121,37 +126,26 @@ class TwilioBackend(BaseSmsBackend):
         super().__init__(timeout=timeout)
         twilio_client(timeout=timeout)  # built (or found) now, not during a paced send
 
-    def send(
-        self,
-        *,
-        to: str,
-        body: str,
-        media_urls: tuple[str, ...] = (),
-        status_callback: str = "",
-        sender: str = "",
-        messaging_service_sid: str = "",
-        content_sid: str = "",
-        content_variables: Mapping[str, str] | None = None,
-    ) -> SendResult:
-        kwargs: dict = {"to": to}
-        if content_sid:  # an approved template instead of the text
-            kwargs["content_sid"] = content_sid
-            if content_variables:
-                kwargs["content_variables"] = json.dumps(dict(content_variables))
+    def send(self, message: Outgoing) -> SendResult:
+        kwargs: dict = {"to": message.to}
+        if message.content_sid:  # an approved template instead of the text
+            kwargs["content_sid"] = message.content_sid
+            if message.content_variables:
+                kwargs["content_variables"] = json.dumps(dict(message.content_variables))
         else:
-            kwargs["body"] = body
-            if media_urls:
-                kwargs["media_url"] = list(media_urls)
+            kwargs["body"] = message.body
+            if message.media_urls:
+                kwargs["media_url"] = list(message.media_urls)
         # The sender's own Messaging Service, else its address. The default sender (none, or
         # the TWILIO_FROM_NUMBER one) goes through TWILIO_MESSAGING_SERVICE_SID when that is set.
-        default = sender in ("", settings.TWILIO_FROM_NUMBER)
-        service = messaging_service_sid or (settings.TWILIO_MESSAGING_SERVICE_SID if default else "")
+        default = message.sender in ("", settings.TWILIO_FROM_NUMBER)
+        service = message.messaging_service_sid or (settings.TWILIO_MESSAGING_SERVICE_SID if default else "")
         if service:
             kwargs["messaging_service_sid"] = service
         else:
-            kwargs["from_"] = sender or settings.TWILIO_FROM_NUMBER
-        if status_callback:
-            kwargs["status_callback"] = status_callback
+            kwargs["from_"] = message.sender or settings.TWILIO_FROM_NUMBER
+        if message.status_callback:
+            kwargs["status_callback"] = message.status_callback
         client = twilio_client(timeout=self.timeout)
         _last.retry_after = None
         try:

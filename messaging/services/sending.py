@@ -11,6 +11,7 @@ from django.utils import timezone
 from infra import background
 from messaging.backends import (
     LOCMEM_BACKEND,
+    Outgoing,
     PermanentSendError,
     SendResult,
     TransientSendError,
@@ -136,22 +137,22 @@ def outbound_send(
         if row["contact__is_test"]
         else get_backend(timeout=timeout or (EAGER_SEND_TIMEOUT_SECONDS if eager else SEND_TIMEOUT_SECONDS))
     )
-    message = {
-        "to": row["to_number"],
-        "body": row["interaction__body"],
-        "media_urls": tuple(row["media_urls"] or ()),
-        "status_callback": status_callback_url(outbound_id),
-        "sender": row["sender__address"] or "",
-        "messaging_service_sid": row["sender__messaging_service_sid"] or "",
-        "content_sid": row["content_sid"],
-        "content_variables": row["content_variables"] or None,
-    }
+    message = Outgoing(
+        to=row["to_number"],
+        body=row["interaction__body"],
+        media_urls=tuple(row["media_urls"] or ()),
+        status_callback=status_callback_url(outbound_id),
+        sender=row["sender__address"] or "",
+        messaging_service_sid=row["sender__messaging_service_sid"] or "",
+        content_sid=row["content_sid"],
+        content_variables=row["content_variables"] or {},
+    )
     wait = sender_send_now(sender_id=row["sender_id"], cost=row["segments"]) if handed else 0.0
     if wait:
         outbound_hand_over_later(outbound_id=outbound_id, delay=wait, lane=row["lane"])
         return None
     try:
-        result = backend.send(**message)
+        result = backend.send(message)
     except PermanentSendError as exc:
         if not _record_permanent(outbound_id=outbound_id, error=exc):
             return None

@@ -8,7 +8,7 @@ import requests
 import responses
 
 from conftest import TEST_ACCOUNT_SID
-from messaging.backends import PermanentSendError, SendResult, TransientSendError, get_backend
+from messaging.backends import Outgoing, PermanentSendError, SendResult, TransientSendError, get_backend
 from messaging.backends.console import ConsoleBackend
 from messaging.backends.locmem import LocmemBackend
 from messaging.backends.twilio import TwilioBackend, twilio_client
@@ -23,7 +23,7 @@ def test_get_backend_reads_the_setting_at_call_time(settings):
 
 
 def test_locmem_keeps_messages_in_the_outbox(sms_outbox):
-    result = get_backend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
+    result = get_backend().send(Outgoing(to="+12125550123", body="Hi"))
     assert result.sid.startswith("SM")
     assert result.status == "sent"  # no provider queue in between
     assert [(m.to, m.body, m.sid) for m in sms_outbox] == [("+12125550123", "Hi", result.sid)]
@@ -32,7 +32,12 @@ def test_locmem_keeps_messages_in_the_outbox(sms_outbox):
 def test_console_prints_the_message():
     out = io.StringIO()
     result = ConsoleBackend(stream=out).send(
-        to="+12125550123", body="Hello there", media_urls=("https://example.com/a.png",), status_callback=""
+        Outgoing(
+            to="+12125550123",
+            body="Hello there",
+            media_urls=("https://example.com/a.png",),
+            status_callback="",
+        )
     )
     text = out.getvalue()
     assert "+12125550123" in text
@@ -44,10 +49,12 @@ def test_console_prints_the_message():
 def test_twilio_sends_with_the_official_client(twilio_api):
     twilio_api.add(responses.POST, messages_url(), **created(sid="SM" + "1" * 32, status="queued"))
     result = TwilioBackend().send(
-        to="+12125550123",
-        body="Hi there",
-        media_urls=("https://example.com/a.png",),
-        status_callback="https://sms.example.com/twilio/status/?id=7",
+        Outgoing(
+            to="+12125550123",
+            body="Hi there",
+            media_urls=("https://example.com/a.png",),
+            status_callback="https://sms.example.com/twilio/status/?id=7",
+        )
     )
     assert result == SendResult(sid="SM" + "1" * 32, status="queued")
     (call,) = twilio_api.calls
@@ -64,7 +71,7 @@ def test_twilio_sends_with_the_official_client(twilio_api):
 def test_twilio_uses_the_messaging_service_when_set(twilio_api, settings):
     settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + "0" * 32
     twilio_api.add(responses.POST, messages_url(), **created())
-    TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
+    TwilioBackend().send(Outgoing(to="+12125550123", body="Hi"))
     sent = form(twilio_api.calls[0])
     assert sent["MessagingServiceSid"] == "MG" + "0" * 32
     assert "From" not in sent
@@ -87,7 +94,7 @@ def test_twilio_uses_the_messaging_service_when_set(twilio_api, settings):
 def test_twilio_sends_from_the_sender(twilio_api, settings, sender, service, setting, expected):
     settings.TWILIO_MESSAGING_SERVICE_SID = setting
     twilio_api.add(responses.POST, messages_url(), **created())
-    TwilioBackend().send(to="+12125550123", body="Hi", sender=sender, messaging_service_sid=service)
+    TwilioBackend().send(Outgoing(to="+12125550123", body="Hi", sender=sender, messaging_service_sid=service))
     sent = form(twilio_api.calls[0])
     assert {k: v for k, v in sent.items() if k in ("From", "MessagingServiceSid")} == expected
 
@@ -95,11 +102,13 @@ def test_twilio_sends_from_the_sender(twilio_api, settings, sender, service, set
 def test_twilio_sends_a_template_as_content_sid_and_variables(twilio_api):
     twilio_api.add(responses.POST, messages_url(), **created())
     TwilioBackend().send(
-        to="whatsapp:+12125550123",
-        body="Hi Ann, your order shipped.",
-        sender="whatsapp:+14155238886",
-        content_sid="HX" + "a" * 32,
-        content_variables={"1": "Ann", "2": 'ünïcode & "quotes"'},
+        Outgoing(
+            to="whatsapp:+12125550123",
+            body="Hi Ann, your order shipped.",
+            sender="whatsapp:+14155238886",
+            content_sid="HX" + "a" * 32,
+            content_variables={"1": "Ann", "2": 'ünïcode & "quotes"'},
+        )
     )
     sent = form(twilio_api.calls[0])
     assert sent["ContentSid"] == "HX" + "a" * 32
@@ -109,21 +118,21 @@ def test_twilio_sends_a_template_as_content_sid_and_variables(twilio_api):
 
 
 def test_locmem_and_console_keep_the_sender_and_template(sms_outbox):
-    LocmemBackend().send(to="whatsapp:+12125550123", body="Hi", sender="whatsapp:+14155238886",
-                         content_sid="HX" + "a" * 32, content_variables={"1": "Ann"})  # fmt: skip
+    LocmemBackend().send(Outgoing(to="whatsapp:+12125550123", body="Hi", sender="whatsapp:+14155238886",
+                         content_sid="HX" + "a" * 32, content_variables={"1": "Ann"}))  # fmt: skip
     (sent,) = sms_outbox
     assert (sent.sender, sent.content_sid, sent.content_variables) == (
         "whatsapp:+14155238886", "HX" + "a" * 32, {"1": "Ann"}
     )  # fmt: skip
     out = io.StringIO()
-    ConsoleBackend(stream=out).send(to="+12125550123", body="Hi", sender="+14155550177")
+    ConsoleBackend(stream=out).send(Outgoing(to="+12125550123", body="Hi", sender="+14155550177"))
     assert "to +12125550123 from +14155550177" in out.getvalue()
 
 
 def test_twilio_calls_the_configured_base_url(twilio_api, settings):
     settings.TWILIO_API_BASE_URL = "http://twilio-proxy.internal:8080"
     twilio_api.add(responses.POST, messages_url("http://twilio-proxy.internal:8080"), **created())
-    TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
+    TwilioBackend().send(Outgoing(to="+12125550123", body="Hi"))
     assert twilio_api.calls[0].request.url == messages_url("http://twilio-proxy.internal:8080")
 
 
@@ -141,20 +150,20 @@ def test_twilio_client_is_reused_across_sends(settings):
 def test_twilio_transient_http_errors(twilio_api, answer):
     twilio_api.add(responses.POST, messages_url(), **answer)
     with pytest.raises(TransientSendError):
-        TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
+        TwilioBackend().send(Outgoing(to="+12125550123", body="Hi"))
 
 
 def test_twilio_5xx_without_json_is_transient(twilio_api):
     twilio_api.add(responses.POST, messages_url(), body="<html>Bad gateway</html>", status=502)
     with pytest.raises(TransientSendError):
-        TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
+        TwilioBackend().send(Outgoing(to="+12125550123", body="Hi"))
 
 
 @pytest.mark.parametrize("exc", [requests.ConnectionError("refused"), requests.ReadTimeout("slow")])
 def test_twilio_connection_errors_and_timeouts_are_transient(twilio_api, exc):
     twilio_api.add(responses.POST, messages_url(), body=exc)
     with pytest.raises(TransientSendError):
-        TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
+        TwilioBackend().send(Outgoing(to="+12125550123", body="Hi"))
 
 
 def test_twilio_4xx_is_permanent_with_the_twilio_code(twilio_api):
@@ -162,14 +171,14 @@ def test_twilio_4xx_is_permanent_with_the_twilio_code(twilio_api):
         responses.POST, messages_url(), **error(400, 21211, "The 'To' number is not a valid phone number.")
     )
     with pytest.raises(PermanentSendError) as info:
-        TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
+        TwilioBackend().send(Outgoing(to="+12125550123", body="Hi"))
     assert info.value.code == "21211"
     assert "not a valid phone number" in info.value.message
 
 
 def test_account_sid_is_in_the_url(twilio_api):
     twilio_api.add(responses.POST, messages_url(), **created())
-    TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
+    TwilioBackend().send(Outgoing(to="+12125550123", body="Hi"))
     assert f"/Accounts/{TEST_ACCOUNT_SID}/Messages.json" in twilio_api.calls[0].request.url
 
 
@@ -183,5 +192,5 @@ def test_twilio_rfc9457_errors_are_understood(twilio_api):
     }
     twilio_api.add(responses.POST, messages_url(), json=body, status=400)
     with pytest.raises(PermanentSendError) as info:
-        TwilioBackend().send(to="+12125550123", body="Hi", media_urls=(), status_callback="")
+        TwilioBackend().send(Outgoing(to="+12125550123", body="Hi"))
     assert info.value.code == "21211"
