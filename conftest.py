@@ -49,16 +49,29 @@ def _no_eager_pause():
 
 @pytest.fixture(autouse=True)
 def _fresh_pacing():
-    """The in-process limiter (slots, back-offs, wakes) and the senders the send path read
-    live as long as the process; each test starts with none (ids are handed out again)."""
+    """The limiter (slots, back-offs, wakes: in the process, or in Redis when a broker is set)
+    and the senders the send path read outlive a test; each test starts with none (the
+    rolled-back database hands the same ids out again)."""
     from infra.pacing import pacing
     from messaging.senders import sender_cache_clear
 
-    pacing.cache_clear()
-    sender_cache_clear()
+    def forget():
+        pacing.cache_clear()
+        sender_cache_clear()
+        broker = os.environ.get("CELERY_BROKER_URL", "")
+        if broker.startswith("redis"):  # the limiter keeps its slots there (this database's keys)
+            import redis
+            from django.db import connection
+
+            client = redis.Redis.from_url(broker)
+            keys = list(client.scan_iter(f"sj:pace:{connection.settings_dict['NAME']}:*", count=1000))
+            if keys:
+                client.delete(*keys)
+            client.close()
+
+    forget()
     yield
-    pacing.cache_clear()
-    sender_cache_clear()
+    forget()
 
 
 def twilio_signature(url: str, params: dict, token: str = TEST_AUTH_TOKEN) -> str:

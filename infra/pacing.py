@@ -59,6 +59,21 @@ def _interval_us(rate: float) -> int:
 
 
 _WINDOW_US = int(1_000_000 * WINDOW_SECONDS * (1 + PACING_MARGIN))
+_SECOND_US = 1_000_000
+
+
+def _window_wait(*, now: int, log: list[tuple[int, int]], capacity: int, cost: int) -> int:
+    """µs until `cost` more units fit in the one-second window ending then (0: now). `log`:
+    the units handed over in the last second, oldest first. A text longer than the whole
+    capacity goes alone in its second."""
+    used = sum(units for _, units in log)
+    if used == 0 or used + cost <= capacity:
+        return 0
+    for at, units in log:
+        used -= units
+        if used == 0 or used + cost <= capacity:
+            return max(at + _SECOND_US - now, 1)
+    return 1
 
 
 def _slot(*, now: int, tat: int, log: list[tuple[int, int]], capacity: int, cost: int) -> int:
@@ -106,6 +121,18 @@ class LocalPacing:
             self._tat[key] = slot + cost * _interval_us(rate)
             self._log[key] = [*log, (slot, cost)]
             return Reservation(True, wait, slot / 1_000_000)
+
+    def admit(self, key: str, *, rate: float, cost: int) -> float:
+        """Right before a hand-over: 0.0 when `cost` more units keep the last second within
+        `rate` (they are counted), else the seconds until they would."""
+        with self._state():
+            now = self._now()
+            log = [entry for entry in self._log.get(f"{key}:sent", ()) if entry[0] > now - _SECOND_US]
+            wait = _window_wait(now=now, log=log, capacity=max(int(rate), 1), cost=cost)
+            if not wait:
+                log.append((now, cost))
+            self._log[f"{key}:sent"] = log
+            return wait / 1_000_000
 
     def backoff(self, key: str, seconds: float) -> None:
         with self._state():
@@ -180,6 +207,31 @@ redis.call('PEXPIRE', KEYS[2], math.ceil((tat - now + 2 * window) / 1000))
 return {1, slot - now, string.format('%d', slot)}
 """
 
+# KEYS: sent log, its member counter. ARGV: capacity, cost. Returns µs to wait (0: admitted
+# and counted).
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000000)
+local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local used = 0
+for i = 1, #entries, 2 do used = used + tonumber(string.match(entries[i], ':(%d+)$')) end
+if used > 0 and used + cost > capacity then
+  for i = 1, #entries, 2 do
+    used = used - tonumber(string.match(entries[i], ':(%d+)$'))
+    if used == 0 or used + cost <= capacity then
+      return math.max(tonumber(entries[i + 1]) + 1000000 - now, 1)
+    end
+  end
+end
+local member = string.format('%d', now) .. ':' .. redis.call('INCR', KEYS[2]) .. ':' .. cost
+redis.call('ZADD', KEYS[1], now, member)
+redis.call('PEXPIRE', KEYS[1], 2000)
+redis.call('PEXPIRE', KEYS[2], 2000)
+return 0
+"""
+
 # KEYS: tat. ARGV: seconds (µs). Pushes the next slot to now + seconds at the earliest.
 _BACKOFF = """
 local t = redis.call('TIME')
@@ -213,6 +265,7 @@ class RedisPacing:
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._reserve = self.client.register_script(_RESERVE)
         self._backoff = self.client.register_script(_BACKOFF)
+        self._admit = self.client.register_script(_ADMIT)
         self._wake = self.client.register_script(_WAKE)
 
     def reserve(self, key: str, *, rate: float, cost: int, horizon: float) -> Reservation:
@@ -220,6 +273,11 @@ class RedisPacing:
         args = [_interval_us(rate), _WINDOW_US, max(int(rate), 1), cost, int(horizon * 1_000_000)]
         granted, delay, slot = self._reserve(keys=keys, args=args)
         return Reservation(bool(granted), int(delay) / 1_000_000, int(slot) / 1_000_000)
+
+    def admit(self, key: str, *, rate: float, cost: int) -> float:
+        keys = [f"{self.prefix}sent:{key}", f"{self.prefix}sent-n:{key}"]
+        wait = self._admit(keys=keys, args=[max(int(rate), 1), cost])
+        return int(wait) / 1_000_000
 
     def backoff(self, key: str, seconds: float) -> None:
         self._backoff(keys=[f"{self.prefix}tat:{key}"], args=[int(seconds * 1_000_000)])

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from messaging.durations import duration_words
+from messaging.durations import duration_words, send_seconds
 from messaging.models import DeliveryStatus, Lane, OutboundMessage, Sender
 from messaging.senders import sender_address_kind
 
@@ -65,7 +65,7 @@ class SenderQueue:
 
     @property
     def drained_in(self) -> str:
-        """The drain estimate in words: "about 28 hours", "now", or "nothing waiting"."""
+        """The drain estimate in words: "about 30 hours", "now", or "nothing waiting"."""
         if self.drain_seconds is None:
             return "nothing waiting"
         if self.drain_seconds == 0:
@@ -77,7 +77,7 @@ def _drain_seconds(*, campaign_waiting: int, segments: int, mps: int | None, rat
     if not campaign_waiting:
         return None
     if mps:
-        return segments / mps
+        return send_seconds(segments=segments, mps=mps)
     return segments / rate_now if rate_now > 0 else 0.0
 
 

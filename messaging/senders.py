@@ -171,9 +171,9 @@ _defaults: dict[str, tuple[float, Sender | None]] = {}
 
 
 def sender_rate(*, sender_id: int | None) -> int | None:
-    """The segments a second sender `sender_id` may hand Twilio (None: no limit; a message
-    with no sender goes from the default, unpaced)."""
-    sender = sender_by_id(sender_id)
+    """The segments a second sender `sender_id` may hand Twilio (None: no limit). A text
+    with no sender goes from the default: the limit of the default's row, when there is one."""
+    sender = sender_by_id(sender_id) if sender_id is not None else sender_default()
     return sender.mps if sender is not None else None
 
 

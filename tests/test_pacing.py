@@ -105,3 +105,14 @@ def test_the_scripts_survive_a_redis_restart(key):
     later = limiter.reserve(key, rate=5, cost=1, horizon=1)
     assert later.granted and 0.15 < later.delay < 0.25
     assert limiter.wake_claim(key, 0.5)
+
+
+def test_a_hand_over_is_admitted_while_the_last_second_has_room(limiter, key):
+    """Right before a send: a sliding one-second window, no spacing (the plan spaced them)."""
+    assert [limiter.admit(key, rate=3, cost=1) for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = limiter.admit(key, rate=3, cost=1)  # a fourth in the same second
+    assert 0.9 < wait <= 1.0
+    assert limiter.admit(key, rate=3, cost=1) > 0  # refused ones are not counted
+    other = f"{key}-other"
+    assert limiter.admit(other, rate=3, cost=5) == 0.0  # longer than the limit: alone in its second
+    assert limiter.admit(other, rate=3, cost=1) > 0.9

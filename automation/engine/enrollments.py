@@ -127,5 +127,5 @@ def enrollment_end(*, enrollment: Enrollment, status: str, reason: str = "", via
         )
     # Texts held for quiet hours belong to a journey that is over now.
     outbound_cancel_unsent(
-        enrollment=enrollment, statuses=(DeliveryStatus.HELD,), reason=f"Enrollment {status}."
+        enrollment=enrollment, statuses=(DeliveryStatus.HELD,), handed=False, reason=f"Enrollment {status}."
     )

@@ -163,7 +163,8 @@ def test_inside_the_window_free_text_goes_even_when_the_step_has_a_template(rest
     text_in(WA_PHONE, "hello", To=WA_SENDER)
     (sent,) = rest.sent()
     assert (sent["Body"], "ContentSid" in sent) == ("Hi there!", False)
-    assert OutboundMessage.objects.get().content_sid == ""
+    # The template stays with the text: had the window closed before it went, it would go.
+    assert OutboundMessage.objects.get().content_sid == TEMPLATE["content_sid"]
 
 
 def test_a_text_held_past_the_window_is_not_sent_as_free_text(rest, text_in, timers, settings):
@@ -191,3 +192,29 @@ def test_a_text_held_past_the_window_is_not_sent_as_free_text(rest, text_in, tim
     assert (held.status, held.error_code) == (DeliveryStatus.FAILED, "63016")
     assert [f["Body"] for f in rest.sent()] == ["Welcome!"]
     assert Interaction.objects.filter(channel="whatsapp", direction="outbound").count() == 2
+
+
+def test_a_text_with_a_template_held_past_the_window_goes_as_the_template(rest, text_in, timers, settings):
+    """Queued while the window was open (so it would have gone as free text), released after
+    it closed: it goes as its step's template (docs/reference.md §8)."""
+    settings.SMS_QUIET_HOURS = "11:00-09:00"
+    settings.SMS_STATE_HOURS = False
+    plan_with_template(
+        step_id="more",
+        template=TEMPLATE,
+        steps=[
+            send("welcome", "Welcome!", "pause"),
+            {"id": "pause", "type": "delay", "for": "PT1H", "next": "more"},
+            send("more", "Here is more."),
+        ],
+    )
+    t0 = datetime(2030, 3, 4, 15, 0, tzinfo=UTC)  # 10:00 in New York
+    with time_machine.travel(t0, tick=False):
+        text_in(WA_PHONE, "hello", To=WA_SENDER)
+    with time_machine.travel(t0 + timedelta(hours=1), tick=False):
+        assert timers(t0 + timedelta(hours=1)) == 1  # held until 09:00, 23 h after
+    with time_machine.travel(t0 + timedelta(hours=25), tick=False):
+        command("send_due_messages")
+    welcome, more = rest.sent()
+    assert welcome["Body"] == "Welcome!"
+    assert (more.get("Body"), more["ContentSid"]) == (None, TEMPLATE["content_sid"])

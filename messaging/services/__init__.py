@@ -16,7 +16,8 @@ The life of an outbound message (`OutboundMessage.status`):
   its dispatcher handed it), calls the backend with no transaction open, then records the
   outcome. Of two tasks for the same message only one claim matches; the other does
   nothing: never two sends. An opt-out committed between the check and the claim cancels
-  the QUEUED row (automation.engine.consent.contact_opt_out), so the claim does not match.
+  the QUEUED row, or the handed-over one its task has not taken
+  (automation.engine.consent.contact_opt_out), so the claim or the take does not match.
 - Transient errors put the message back to QUEUED with `send_after` = now + backoff; the
   sender is woken for then, and `outbound_release_due` (beat, every minute) wakes anything
   whose time has passed, so a lost task or broker message never loses the SMS. In eager

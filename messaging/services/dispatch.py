@@ -3,8 +3,9 @@ one contact's texts one after the other in the order they were made, each sender
 to its limit, the reply lane first.
 
 The database is the queue: a message waits as a QUEUED row (its sender, its lane, its
-cost in segments). Nothing waits in the broker longer than a short countdown, so a broker
-or a worker that goes away loses nothing.
+cost in segments). A paced sender's texts wait there, never in the broker longer than a
+short countdown; an unpaced sender's go straight to a send task. Either way a broker or a
+worker that goes away loses nothing: the release job finds what they dropped.
 
 - Per contact, in order: a message is *claimed* (QUEUED → SENDING, one guarded UPDATE)
   only while no older message of its contact is queued or sending. So the next text is
@@ -27,6 +28,7 @@ or a worker that goes away loses nothing.
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -38,7 +40,7 @@ from infra import background
 from infra.background import eager, task_enqueue
 from infra.pacing import pacing
 from messaging.models import DeliveryStatus, Lane, OutboundMessage
-from messaging.senders import sender_rate
+from messaging.senders import sender_default, sender_rate
 from messaging.services.policy import OTHER_PRIORITY, REPLY_PRIORITY, eager_pause
 
 logger = logging.getLogger(__name__)
@@ -49,8 +51,30 @@ UNSENT = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
 
 
 def sender_key(sender_id: int | None) -> str:
-    """The limiter's key of a sender (the default sender, NULL, has one too)."""
+    """The limiter's key of a sender. Texts with no sender go from the default, and so do
+    the texts of the sender row whose address is TWILIO_FROM_NUMBER: one key, one limit."""
+    sender_id = _one_default(sender_id)
     return "default" if sender_id is None else str(sender_id)
+
+
+def _one_default(sender_id: int | None) -> int | None:
+    """The default sender's row id for NULL (when an operator added the row), else as is."""
+    if sender_id is None:
+        default = sender_default()
+        return default.pk if default is not None else None
+    return sender_id
+
+
+def _of_sender(sender_id: int | None) -> Q:
+    """The texts that go from `sender_id` (the default's row: also those with no sender)."""
+    default = sender_default()
+    if sender_id is None or (default is not None and sender_id == default.pk):
+        return (
+            Q(sender__isnull=True) | Q(sender_id=default.pk)
+            if default is not None
+            else Q(sender__isnull=True)
+        )
+    return Q(sender_id=sender_id)
 
 
 def _limiter():
@@ -108,10 +132,20 @@ def _due(now: datetime) -> Q:
     return Q(send_after__isnull=True) | Q(send_after__lte=now)
 
 
-def outbound_dispatch(*, sender_id: int | None) -> int:
+@dataclass(frozen=True)
+class Dispatched:
+    """What a dispatcher run did: how many texts it handed over, and in how many seconds the
+    sender has a slot again when it was parked (None: not parked)."""
+
+    handed: int
+    park: float | None = None
+
+
+def outbound_dispatch(*, sender_id: int | None) -> Dispatched:
     """Hand the sender's ready messages over: the reply lane first, each contact's oldest
     first, as many as its limit allows in the next HORIZON seconds (no limit: a BATCH).
-    Parks the sender when it is at its limit. Returns how many were handed over."""
+    Parks the sender when it is at its limit."""
+    sender_id = _one_default(sender_id)
     limiter, key = _limiter(), sender_key(sender_id)
     limiter.wake_clear(key)
     rate = sender_rate(sender_id=sender_id)
@@ -120,11 +154,11 @@ def outbound_dispatch(*, sender_id: int | None) -> int:
         backing_off = limiter.next_slot(key)  # a 429 backs even an unpaced sender off
         if backing_off > 0:
             sender_wake(sender_id=sender_id, delay=backing_off)
-            return 0
+            return Dispatched(0, backing_off)
     now = timezone.now()
     limit = BATCH if not rate else min(BATCH, int(rate * HORIZON) + 10)
     ready = list(
-        OutboundMessage.objects.filter(_due(now), sender_id=sender_id, status=DeliveryStatus.QUEUED)
+        OutboundMessage.objects.filter(_due(now), _of_sender(sender_id), status=DeliveryStatus.QUEUED)
         .exclude(Exists(_older_unsent()))
         .order_by("lane", "pk")
         .values_list("pk", "segments", "lane")[:limit]
@@ -154,13 +188,13 @@ def outbound_dispatch(*, sender_id: int | None) -> int:
                 status=DeliveryStatus.QUEUED, lease_until=None, attempts=F("attempts") - 1
             )
             logger.warning("dispatch: provider failing, %d messages left queued", len(rest))
-            return index
+            return Dispatched(index)
         _hand_over(outbound_id=pk, delay=delay, lane=lane)
     if park is not None:
         sender_wake(sender_id=sender_id, delay=park)
     elif len(ready) == limit:
         sender_wake(sender_id=sender_id)  # more are waiting: another run, behind other work
-    return len(handed)
+    return Dispatched(len(handed), park)
 
 
 def _hand_over(*, outbound_id: int, delay: float, lane: int) -> None:
@@ -185,6 +219,7 @@ def sender_wake(*, sender_id: int | None, delay: float = 0.0, force: bool = Fals
         return
     from messaging.tasks import sender_dispatch_task  # the task module imports this one
 
+    sender_id = _one_default(sender_id)
     try:
         if not _limiter().wake_claim(sender_key(sender_id), delay):
             return
@@ -200,17 +235,17 @@ def sender_wake(*, sender_id: int | None, delay: float = 0.0, force: bool = Fals
 
 def sender_send_now(*, sender_id: int | None, cost: int) -> float:
     """Right before the call to Twilio: 0.0 when the sender may hand `cost` segments over
-    now (they are counted), else the seconds to wait. The dispatcher planned the slot; this
-    keeps the limit when a send task ran late and would bunch with the next one."""
+    now (they are counted), else the seconds to wait. The dispatcher planned the slot with a
+    margin; this only stops a task that ran late from bunching with the next ones past the
+    limit in any one second (a sliding window, so a late task is rarely turned back)."""
     rate = sender_rate(sender_id=sender_id)
     if not rate:
         return 0.0
     try:
-        taken = _limiter().reserve(f"{sender_key(sender_id)}:sent", rate=rate, cost=max(cost, 1), horizon=0.0)
+        return _limiter().admit(sender_key(sender_id), rate=rate, cost=max(cost, 1))
     except Exception:
         logger.warning("sender %s: limiter unavailable; the message waits", sender_key(sender_id))
         return 1.0
-    return 0.0 if taken.granted else max(taken.delay, 0.001)
 
 
 def outbound_hand_over_later(*, outbound_id: int, delay: float, lane: int) -> None:

@@ -1,4 +1,5 @@
-"""Queueing outbound messages, handing them to Celery, and the release job."""
+"""Queueing outbound messages, handing them over to be sent, and canceling unsent ones (the
+release job: messaging.services.release)."""
 
 import logging
 from collections.abc import Mapping
@@ -79,11 +80,13 @@ def outbound_queue(
         if send_after > now:
             status = DeliveryStatus.HELD
 
-    refused = False  # WhatsApp after the 24-hour window, without a template (docs/reference.md §8)
-    if free_text_allowed(channel=sender_channel(sender), contact_id=contact.pk, at=send_after):
-        content_sid, content_variables = "", None
-    elif not content_sid:
-        status, refused = DeliveryStatus.FAILED, True
+    # WhatsApp after the 24-hour window, without a template (docs/reference.md §8). A template
+    # is kept either way: the text goes as free text or as the template, decided when sent.
+    refused = not content_sid and not free_text_allowed(
+        channel=sender_channel(sender), contact_id=contact.pk, at=send_after
+    )
+    if refused:
+        status = DeliveryStatus.FAILED
 
     links = text_links_shorten(body) if track_links and not refused else None
     outbound = _outbound_record(
@@ -346,17 +349,26 @@ def outbound_cancel_unsent(
     contact: Contact | None = None,
     enrollment=None,
     statuses: tuple[str, ...] = (DeliveryStatus.HELD, DeliveryStatus.QUEUED),
+    handed: bool = True,
 ) -> int:
     """Cancel a contact's (or an enrollment's) messages not handed to the provider yet:
-    they never go. A message already being sent (``sending``) is not stopped here; the
-    send-time opt-out check and the claim see to the rest. Returns how many."""
+    they never go — with `handed`, also those a dispatcher handed to a send task that has
+    not taken them (``sending`` with a lease). A message whose call to Twilio has begun is
+    not stopped here; the send-time opt-out check and the claim see to the rest. Returns
+    how many."""
     if contact is None and enrollment is None:
         raise ValueError("Say whose messages to cancel.")
-    messages = OutboundMessage.objects.filter(status__in=statuses)
+    waiting = Q(status__in=statuses)
+    if handed:
+        waiting |= Q(status=DeliveryStatus.SENDING, lease_until__isnull=False)
+    messages = OutboundMessage.objects.filter(waiting)
     if contact is not None:
         messages = messages.filter(contact=contact)
     if enrollment is not None:
         messages = messages.filter(enrollment=enrollment)
     return messages.update(
-        status=DeliveryStatus.CANCELED, status_updated_at=timezone.now(), error_message=reason[:2000]
+        status=DeliveryStatus.CANCELED,
+        lease_until=None,
+        status_updated_at=timezone.now(),
+        error_message=reason[:2000],
     )

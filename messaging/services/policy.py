@@ -37,6 +37,7 @@ EAGER_SEND_TIMEOUT_SECONDS = 2.0  # inside a web request (no broker): one short 
 EAGER_PAUSE_SECONDS = 30.0  # after a transient failure in eager mode, don't try inline for a while
 SENDING_STALE_AFTER = timedelta(minutes=10)
 RELEASE_BATCH = 1000
+RELEASE_MAX_BATCHES = 200  # held texts released per run at most: 200,000
 DUE_TOLERANCE = timedelta(milliseconds=50)  # a retry that fires this early is sent
 
 # Twilio error codes we act on (shared/fixtures/twilio/README.md).

@@ -103,8 +103,10 @@ def outbound_send(
         return None
     # WhatsApp: free text only within 24 h of the contact's last WhatsApp message, checked again
     # now (a held text may be released after the window closed): else 63016, never sent.
+    # Within it a text goes as written even when its step has a template.
     channel, contact_id = address_channel(row["to_number"]), row["contact_id"]
-    if not row["content_sid"] and not free_text_allowed(channel=channel, contact_id=contact_id, at=now):
+    free_text = free_text_allowed(channel=channel, contact_id=contact_id, at=now)
+    if not row["content_sid"] and not free_text:
         if not outbound_outside_window_fail(outbound_id=outbound_id, now=now):
             return None
         return _outcome(row, failed_code=CODE_OUTSIDE_WINDOW, failed_message=OUTSIDE_WINDOW)
@@ -144,8 +146,8 @@ def outbound_send(
         status_callback=status_callback_url(outbound_id),
         sender=row["sender__address"] or "",
         messaging_service_sid=row["sender__messaging_service_sid"] or "",
-        content_sid=row["content_sid"],
-        content_variables=row["content_variables"] or {},
+        content_sid="" if free_text else row["content_sid"],
+        content_variables={} if free_text else (row["content_variables"] or {}),
     )
     wait = sender_send_now(sender_id=row["sender_id"], cost=row["segments"]) if handed else 0.0
     if wait:
@@ -165,7 +167,10 @@ def outbound_send(
         if getattr(exc, "code", "") in SLOW_DOWN_CODES:
             sender_backoff(sender_id=row["sender_id"], seconds=getattr(exc, "retry_after", None) or 1.0)
         retry = _record_transient(outbound_id=outbound_id, error=exc)
-        return _outcome(row, retry=retry) if retry is not None else None
+        if retry is None:  # failed for good (or Twilio had it after all): the next may go
+            contact_next_wake(contact_id=row["contact_id"])
+            return None
+        return _outcome(row, retry=retry)
 
     # 3. The outcome; then the contact's next text may go.
     eager_pause.reset()  # the provider answers again
