@@ -15,6 +15,9 @@ The rule, for rate R and a margin m (PACING_MARGIN):
   overfill a window by k-1).
 The margin keeps a little room for network jitter between our hand-over and Twilio's
 clock: at 50 MPS the slots are 21.4 ms apart, and a one-second window sees 47.
+A reservation with ``spread=False`` keeps the window alone (slots a microsecond apart,
+no GCRA spacing): the last check right before a call, where a caller that ran late must
+not push the next one back.
 
 On Redis the rule runs as one Lua script (atomic, on the server's ``TIME``: every machine
 shares one clock); scripts are registered with redis-py (``EVALSHA``, loaded again after
@@ -94,7 +97,9 @@ class LocalPacing:
         with self._lock:
             yield
 
-    def reserve(self, key: str, *, rate: float, cost: int, horizon: float) -> Reservation:
+    def reserve(
+        self, key: str, *, rate: float, cost: int, horizon: float, spread: bool = True
+    ) -> Reservation:
         with self._state():
             now = self._now()
             log = [entry for entry in self._log.get(key, ()) if entry[0] > now - 2 * _WINDOW_US]
@@ -103,7 +108,7 @@ class LocalPacing:
             self._log[key] = log
             if wait > horizon:
                 return Reservation(False, wait - horizon)
-            self._tat[key] = slot + cost * _interval_us(rate)
+            self._tat[key] = slot + cost * (_interval_us(rate) if spread else 1)
             self._log[key] = [*log, (slot, cost)]
             return Reservation(True, wait, slot / 1_000_000)
 
@@ -215,9 +220,17 @@ class RedisPacing:
         self._backoff = self.client.register_script(_BACKOFF)
         self._wake = self.client.register_script(_WAKE)
 
-    def reserve(self, key: str, *, rate: float, cost: int, horizon: float) -> Reservation:
+    def reserve(
+        self, key: str, *, rate: float, cost: int, horizon: float, spread: bool = True
+    ) -> Reservation:
         keys = [f"{self.prefix}tat:{key}", f"{self.prefix}log:{key}"]
-        args = [_interval_us(rate), _WINDOW_US, max(int(rate), 1), cost, int(horizon * 1_000_000)]
+        args = [
+            _interval_us(rate) if spread else 1,
+            _WINDOW_US,
+            max(int(rate), 1),
+            cost,
+            int(horizon * 1_000_000),
+        ]
         granted, delay, slot = self._reserve(keys=keys, args=args)
         return Reservation(bool(granted), int(delay) / 1_000_000, int(slot) / 1_000_000)
 

@@ -70,6 +70,18 @@ def test_a_slot_beyond_the_horizon_is_not_reserved_and_says_when_to_ask_again(li
     assert third.granted and 0.4 < third.delay < 0.6  # nothing was taken by the refusal
 
 
+def test_the_last_check_keeps_the_window_alone_so_a_late_caller_never_pushes_the_next_back(limiter, key):
+    """``spread=False`` (the check right before a call to Twilio): callers that ran late and
+    come together all pass while the window has room, and none once it is full, until the
+    oldest unit leaves it."""
+    together = [limiter.reserve(key, rate=10, cost=1, horizon=0.0, spread=False) for _ in range(8)]
+    assert all(r.granted and r.delay == 0 for r in together)
+    assert limiter.reserve(key, rate=10, cost=2, horizon=0.0, spread=False).granted  # 10 in the window
+    refused = limiter.reserve(key, rate=10, cost=1, horizon=0.0, spread=False)
+    assert not refused.granted
+    assert 0.9 < refused.delay <= 1 + PACING_MARGIN  # when the first unit leaves the window
+
+
 def test_a_back_off_pushes_the_next_slot(limiter, key):
     limiter.backoff(key, 2.0)
     assert 1.8 < limiter.next_slot(key) <= 2.0
