@@ -97,6 +97,16 @@ def test_wakes_are_coalesced_the_earliest_wins(limiter, key):
     assert limiter.wake_claim(key, 3.0)
 
 
+def test_a_parked_key_takes_no_earlier_wake_until_its_run_starts(limiter, key):
+    """Parked (at its limit until its run): a sooner wake could reserve nothing, so none is
+    scheduled; the run starting ends the park."""
+    assert limiter.wake_claim(key, 0.3, park=True)
+    assert not limiter.wake_claim(key, 0.0)  # a new text: the parked run will take it
+    assert not limiter.wake_claim(key, 1.0)
+    limiter.wake_clear(key)  # the parked run started
+    assert limiter.wake_claim(key, 0.0)
+
+
 def test_two_processes_sharing_a_file_share_the_limit(tmp_path, key):
     path = str(tmp_path / "db.sqlite3.pacing")
     one, two = FilePacing(path), FilePacing(path)

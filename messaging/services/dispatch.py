@@ -22,7 +22,10 @@ or a worker that goes away loses nothing.
   broker, a worker was killed) sends the message back to the queue (the release job); a
   message taken by a send task follows the SENDING rules of messaging.services.
 - Wakes are coalesced per sender (at most one pending dispatcher run, the earliest wins),
-  on Redis with a broker, in the process without one. The release job (every minute)
+  on Redis with a broker, in the process without one. A parked sender takes no earlier
+  wake: until its run the limiter has no slot for any message, reply or campaign (each
+  text a bulk enrollment queued woke it once, for a run that handed nothing over). The
+  release job (every minute)
   wakes every sender with a due message: a lost wake costs a minute, never a message.
 """
 
@@ -119,7 +122,7 @@ def outbound_dispatch(*, sender_id: int | None) -> int:
     if not rate:
         backing_off = limiter.next_slot(key)  # a 429 backs even an unpaced sender off
         if backing_off > 0:
-            sender_wake(sender_id=sender_id, delay=backing_off)
+            sender_wake(sender_id=sender_id, delay=backing_off, park=True)
             return 0
     now = timezone.now()
     limit = BATCH if not rate else min(BATCH, int(rate * HORIZON) + 10)
@@ -157,7 +160,7 @@ def outbound_dispatch(*, sender_id: int | None) -> int:
             return index
         _hand_over(outbound_id=pk, delay=delay, lane=lane)
     if park is not None:
-        sender_wake(sender_id=sender_id, delay=park)
+        sender_wake(sender_id=sender_id, delay=park, park=True)
     elif len(ready) == limit:
         sender_wake(sender_id=sender_id)  # more are waiting: another run, behind other work
     return len(handed)
@@ -174,10 +177,14 @@ def _hand_over(*, outbound_id: int, delay: float, lane: int) -> None:
         logger.exception("outbound %s not handed over; it is sent again when its lease ends", outbound_id)
 
 
-def sender_wake(*, sender_id: int | None, delay: float = 0.0, force: bool = False) -> None:
+def sender_wake(
+    *, sender_id: int | None, delay: float = 0.0, force: bool = False, park: bool = False
+) -> None:
     """Have the sender's dispatcher run (in `delay` seconds): on a worker with a broker, on
     the in-process scheduler without one, else right here (a delayed run is then left to the
-    release job). Coalesced: no second run is scheduled while one is pending no later."""
+    release job). Coalesced: no second run is scheduled while one is pending no later, nor
+    while the sender is parked (`park`: the run its dispatcher scheduled for when its limit
+    allows a slot again)."""
     if _inline():
         if delay > 0 or (eager_pause.active() and not force):
             return
@@ -186,7 +193,7 @@ def sender_wake(*, sender_id: int | None, delay: float = 0.0, force: bool = Fals
     from messaging.tasks import sender_dispatch_task  # the task module imports this one
 
     try:
-        if not _limiter().wake_claim(sender_key(sender_id), delay):
+        if not _limiter().wake_claim(sender_key(sender_id), delay, park=park):
             return
     except Exception:  # Redis is away: schedule anyway (the broker may be back first)
         logger.warning("sender %s: wake not coalesced (limiter unavailable)", sender_key(sender_id))
