@@ -3,7 +3,9 @@ happens: gunicorn serving the product, and a Celery worker."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -82,6 +84,12 @@ class ChildProcessGroup:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
 
+    def discard_log(self) -> None:
+        """Remove the log file (a run that went well; a failed one keeps it to be read)."""
+        self.log.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.log.name)
+
     def pids(self) -> list[int]:
         """The main process and its children (gunicorn's workers, a worker's pool)."""
         assert self.proc is not None
@@ -154,3 +162,71 @@ class CeleryWorker(ChildProcessGroup):
             "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
         ]  # fmt: skip
         return argv + (["-Q", self.queue] if self.queue else [])
+
+
+class CeleryBeat(ChildProcessGroup):
+    """``celery -A smsjourney beat``, its schedule file in a temporary directory."""
+
+    name = "celery-beat"
+
+    def __init__(self, *, env: dict[str, str]):
+        super().__init__(env=env)
+        self.schedule = os.path.join(tempfile.mkdtemp(prefix="bench-beat-"), "schedule")
+
+    @property
+    def argv(self) -> list[str]:
+        return [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "smsjourney",
+            "beat",
+            "--schedule",
+            self.schedule,
+            "-l",
+            "WARNING",
+        ]
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(os.path.dirname(self.schedule), ignore_errors=True)
+
+
+REDIS_SERVER = "redis-server"
+
+
+class RedisServer(ChildProcessGroup):
+    """A redis-server of the bench's own on a free port of 127.0.0.1 (no persistence), never
+    the machine's shared one: the broker and the limiter of one run, gone with it."""
+
+    name = "redis-server"
+
+    def __init__(self):
+        super().__init__(env=dict(os.environ))
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def argv(self) -> list[str]:
+        return [
+            REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--daemonize", "no",
+        ]  # fmt: skip
+
+    def ready(self) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            self.check()
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"redis-server did not answer within 10 s; see {self.log.name}")

@@ -15,6 +15,8 @@ The rule, for rate R and a margin m (PACING_MARGIN):
   overfill a window by k-1).
 The margin keeps a little room for network jitter between our hand-over and Twilio's
 clock: at 50 MPS the slots are 21.4 ms apart, and a one-second window sees 47.
+Right before a call, ``admit`` checks the window alone (no spacing): a caller that ran
+late must not push the next one back.
 
 On Redis the rule runs as one Lua script (atomic, on the server's ``TIME``: every machine
 shares one clock); scripts are registered with redis-py (``EVALSHA``, loaded again after
@@ -22,7 +24,10 @@ a Redis restart). Without a broker the same rule runs in a file beside the SQLit
 shared by the serving processes of the machine (``FilePacing``), or in the process.
 Redis errors propagate: the caller decides (a message not handed over waits in the
 database). Wakes: ``wake_claim(key, delay)`` tells whether the caller should schedule a
-run for the key (coalescing: at most one pending run per key, the earliest wins).
+run for the key (coalescing: at most one pending run per key, the earliest wins). A run
+claimed with ``park=True`` (the key is at its limit until then) takes every wake asked for
+before it: an earlier run could reserve nothing (``wake_clear``, when the run starts, ends
+the park).
 """
 
 from __future__ import annotations
@@ -98,6 +103,7 @@ class LocalPacing:
         self._tat: dict[str, int] = {}
         self._log: dict[str, list[tuple[int, int]]] = {}
         self._wakes: dict[str, float] = {}
+        self._parked: dict[str, float] = {}
 
     @staticmethod
     def _now() -> int:
@@ -142,18 +148,24 @@ class LocalPacing:
         with self._state():
             return max((self._tat.get(key, 0) - self._now()) / 1_000_000, 0.0)
 
-    def wake_claim(self, key: str, delay: float) -> bool:
+    def wake_claim(self, key: str, delay: float, *, park: bool = False) -> bool:
         with self._lock:
             at, now = time.monotonic() + delay, time.monotonic()
+            parked = self._parked.get(key)
+            if parked is not None and now <= parked + 5:
+                return False  # parked: its run comes when the limit allows anything again
             pending = self._wakes.get(key)
             if pending is not None and now - 5 <= pending <= at + 0.005:
                 return False  # a run is already due no later than this one
             self._wakes[key] = at
+            if park:
+                self._parked[key] = at
             return True
 
     def wake_clear(self, key: str) -> None:
         with self._lock:
             self._wakes.pop(key, None)
+            self._parked.pop(key, None)
 
 
 class FilePacing(LocalPacing):
@@ -243,14 +255,17 @@ end
 return 1
 """
 
-# KEYS: wake. ARGV: delay µs. 1 when the caller should schedule a run (none pending, or
-# the pending one is later than this one).
+# KEYS: wake, park. ARGV: delay µs, park (0/1). 1 when the caller should schedule a run
+# (not parked, and none pending or the pending one is later than this one).
 _WAKE = """
 local t = redis.call('TIME')
 local at = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local pending = redis.call('GET', KEYS[1])
 if pending and tonumber(pending) <= at + 5000 then return 0 end
-redis.call('SET', KEYS[1], string.format('%d', at), 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 5000)
+local ttl = math.ceil(tonumber(ARGV[1]) / 1000) + 5000
+redis.call('SET', KEYS[1], string.format('%d', at), 'PX', ttl)
+if ARGV[2] == '1' then redis.call('SET', KEYS[2], '1', 'PX', ttl) end
 return 1
 """
 
@@ -270,7 +285,13 @@ class RedisPacing:
 
     def reserve(self, key: str, *, rate: float, cost: int, horizon: float) -> Reservation:
         keys = [f"{self.prefix}tat:{key}", f"{self.prefix}log:{key}"]
-        args = [_interval_us(rate), _WINDOW_US, max(int(rate), 1), cost, int(horizon * 1_000_000)]
+        args = [
+            _interval_us(rate),
+            _WINDOW_US,
+            max(int(rate), 1),
+            cost,
+            int(horizon * 1_000_000),
+        ]
         granted, delay, slot = self._reserve(keys=keys, args=args)
         return Reservation(bool(granted), int(delay) / 1_000_000, int(slot) / 1_000_000)
 
@@ -289,11 +310,12 @@ class RedisPacing:
         seconds, micros = self.client.time()
         return max((int(tat) - (seconds * 1_000_000 + micros)) / 1_000_000, 0.0)
 
-    def wake_claim(self, key: str, delay: float) -> bool:
-        return bool(self._wake(keys=[f"{self.prefix}wake:{key}"], args=[int(max(delay, 0) * 1_000_000)]))
+    def wake_claim(self, key: str, delay: float, *, park: bool = False) -> bool:
+        keys = [f"{self.prefix}wake:{key}", f"{self.prefix}park:{key}"]
+        return bool(self._wake(keys=keys, args=[int(max(delay, 0) * 1_000_000), int(park)]))
 
     def wake_clear(self, key: str) -> None:
-        self.client.delete(f"{self.prefix}wake:{key}")
+        self.client.delete(f"{self.prefix}wake:{key}", f"{self.prefix}park:{key}")
 
 
 @cache

@@ -94,6 +94,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # write lock when a transaction begins, so that a writer waits its turn (timeout)
     # instead of failing at once with "database is locked" when it upgrades a read lock.
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    # Write-ahead log, synced at checkpoints: a commit appends to the log instead of syncing
+    # a rollback journal and the file twice, so each writer holds the one write lock for far
+    # less time and the others (a reply's routing behind a bulk enrollment) get their turn
+    # (bench/campaign.py, zero-setup, 3,000 texts: answers p99 30 s -> 4 s). A crash of the
+    # process loses nothing; a power loss may lose the last commits, never the file.
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,6 +1,11 @@
 """Bulk enrollment: enroll many contacts (an admin selection or a CSV segment) in an
 active plan, in Celery batches, with progress counted on a BulkEnrollmentJob.
 
+A job's batches run one after another, in CHAINS chains (a batch hands the next of its
+chain over when it ends), off the request path (the in-process scheduler without a
+broker): all at once, they held every worker thread — and, without a broker, the request —
+while the texts they queue waited (bench/campaign.py).
+
 Skipped: opted-out contacts, contacts without marketing consent on record (docs/reference.md §5:
 "no consent" in the job's counts), contacts already enrolled (an active enrollment in the plan,
 or any enrollment in a once-only plan), test contacts. Each contact is enrolled in its own
@@ -25,10 +30,13 @@ from automation.models import BulkEnrollmentBatch, BulkEnrollmentJob, Enrollment
 from contacts.locks import contact_lock
 from contacts.models import Contact
 from contacts.phone import phone_normalize
+from infra import background
+from infra.background import task_enqueue
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+CHAINS = 2  # a job's batches running at once
 LOOKUP_CHUNK = 1000
 MAX_SEGMENT_ERRORS = 20
 
@@ -66,9 +74,26 @@ def bulk_enrollment_create(
         from automation.tasks_bulk import bulk_enrollment_batch_task
 
         batches = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
-        for index, batch in enumerate(batches):
-            transaction.on_commit(lambda b=batch, i=index: bulk_enrollment_batch_task.delay(job.pk, b, i))
+        # Run right here (tests, commands): one after another, no chain to recurse down.
+        chains = len(batches) if background.eager() and not background.running() else CHAINS
+        for first in range(min(chains, len(batches))):
+            (index, batch), *rest = [[i, batches[i]] for i in range(first, len(batches), chains)]
+            transaction.on_commit(
+                lambda b=batch, i=index, r=rest: task_enqueue(
+                    bulk_enrollment_batch_task, args=(job.pk, b, i, r)
+                )
+            )
     return job
+
+
+def bulk_enrollment_chain_next(*, job_id: int, rest: list) -> None:
+    """Hand over the next batch of a chain (`rest`: its [index, contact ids] still to run)."""
+    if not rest:
+        return
+    from automation.tasks_bulk import bulk_enrollment_batch_task
+
+    (index, contact_ids), *later = rest
+    task_enqueue(bulk_enrollment_batch_task, args=(job_id, contact_ids, index, later))
 
 
 @dataclass

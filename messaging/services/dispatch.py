@@ -23,7 +23,10 @@ worker that goes away loses nothing: the release job finds what they dropped.
   broker, a worker was killed) sends the message back to the queue (the release job); a
   message taken by a send task follows the SENDING rules of messaging.services.
 - Wakes are coalesced per sender (at most one pending dispatcher run, the earliest wins),
-  on Redis with a broker, in the process without one. The release job (every minute)
+  on Redis with a broker, in the process without one. A parked sender takes no earlier
+  wake: until its run the limiter has no slot for any message, reply or campaign (each
+  text a bulk enrollment queued woke it once, for a run that handed nothing over). The
+  release job (every minute)
   wakes every sender with a due message: a lost wake costs a minute, never a message.
 """
 
@@ -153,7 +156,7 @@ def outbound_dispatch(*, sender_id: int | None) -> Dispatched:
     if not rate:
         backing_off = limiter.next_slot(key)  # a 429 backs even an unpaced sender off
         if backing_off > 0:
-            sender_wake(sender_id=sender_id, delay=backing_off)
+            sender_wake(sender_id=sender_id, delay=backing_off, park=True)
             return Dispatched(0, backing_off)
     now = timezone.now()
     limit = BATCH if not rate else min(BATCH, int(rate * HORIZON) + 10)
@@ -163,7 +166,7 @@ def outbound_dispatch(*, sender_id: int | None) -> Dispatched:
         .order_by("lane", "pk")
         .values_list("pk", "segments", "lane")[:limit]
     )
-    handed: list[tuple[int, float, int]] = []
+    granted: list[tuple[int, float, int]] = []
     park = None
     for pk, segments, lane in ready:
         delay = 0.0
@@ -173,12 +176,8 @@ def outbound_dispatch(*, sender_id: int | None) -> Dispatched:
                 park = slot.delay + (0.0 if inline else HORIZON / 2)
                 break
             delay = slot.delay
-        if outbound_claim(
-            outbound_id=pk,
-            now=now,
-            lease_until=now + timedelta(seconds=delay) + settings.OUTBOUND_HANDOFF_LEASE,
-        ):
-            handed.append((pk, delay, lane))
+        granted.append((pk, delay, lane))
+    handed = _claim_all(granted, now=now)
     pause_before = eager_pause.until
     for index, (pk, delay, lane) in enumerate(handed):
         if inline and eager_pause.until != pause_before:
@@ -191,10 +190,37 @@ def outbound_dispatch(*, sender_id: int | None) -> Dispatched:
             return Dispatched(index)
         _hand_over(outbound_id=pk, delay=delay, lane=lane)
     if park is not None:
-        sender_wake(sender_id=sender_id, delay=park)
+        sender_wake(sender_id=sender_id, delay=park, park=True)
     elif len(ready) == limit:
         sender_wake(sender_id=sender_id)  # more are waiting: another run, behind other work
     return Dispatched(len(handed), park)
+
+
+def _claim_all(granted: list[tuple[int, float, int]], *, now: datetime) -> list[tuple[int, float, int]]:
+    """Claim the messages given slots as ``outbound_claim`` does, in one statement (one
+    commit a run, not one a message: bench/campaign.py), under one lease (to the last slot,
+    plus the hand-over lease). Those taken meanwhile, or held back by an older text of
+    their contact, are left out."""
+    if not granted:
+        return []
+    pks = [pk for pk, _, _ in granted]
+    lease_until = (
+        now + timedelta(seconds=max(delay for _, delay, _ in granted)) + settings.OUTBOUND_HANDOFF_LEASE
+    )
+    OutboundMessage.objects.filter(pk__in=pks, status=DeliveryStatus.QUEUED).exclude(
+        Exists(_older_unsent())
+    ).update(
+        status=DeliveryStatus.SENDING,
+        attempts=F("attempts") + 1,
+        lease_until=lease_until,
+        status_updated_at=now,
+    )
+    claimed = set(
+        OutboundMessage.objects.filter(
+            pk__in=pks, status=DeliveryStatus.SENDING, lease_until=lease_until
+        ).values_list("pk", flat=True)
+    )
+    return [row for row in granted if row[0] in claimed]
 
 
 def _hand_over(*, outbound_id: int, delay: float, lane: int) -> None:
@@ -208,10 +234,14 @@ def _hand_over(*, outbound_id: int, delay: float, lane: int) -> None:
         logger.exception("outbound %s not handed over; it is sent again when its lease ends", outbound_id)
 
 
-def sender_wake(*, sender_id: int | None, delay: float = 0.0, force: bool = False) -> None:
+def sender_wake(
+    *, sender_id: int | None, delay: float = 0.0, force: bool = False, park: bool = False
+) -> None:
     """Have the sender's dispatcher run (in `delay` seconds): on a worker with a broker, on
     the in-process scheduler without one, else right here (a delayed run is then left to the
-    release job). Coalesced: no second run is scheduled while one is pending no later."""
+    release job). Coalesced: no second run is scheduled while one is pending no later, nor
+    while the sender is parked (`park`: the run its dispatcher scheduled for when its limit
+    allows a slot again)."""
     if _inline():
         if delay > 0 or (eager_pause.active() and not force):
             return
@@ -221,7 +251,7 @@ def sender_wake(*, sender_id: int | None, delay: float = 0.0, force: bool = Fals
 
     sender_id = _one_default(sender_id)
     try:
-        if not _limiter().wake_claim(sender_key(sender_id), delay):
+        if not _limiter().wake_claim(sender_key(sender_id), delay, park=park):
             return
     except Exception:  # Redis is away: schedule anyway (the broker may be back first)
         logger.warning("sender %s: wake not coalesced (limiter unavailable)", sender_key(sender_id))
