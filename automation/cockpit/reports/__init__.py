@@ -22,9 +22,11 @@ enrollments in each branch.
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from automation.cockpit.reports.answers import report_answers
+from automation.cockpit.reports.messages import completed_ways, opt_outs_by_last_text, report_messages
 from automation.cockpit.reports.rows import (
     MAX_LINKS,
     MOVES,
@@ -37,6 +39,7 @@ from automation.cockpit.reports.rows import (
     percent_of,
 )
 from automation.cockpit.reports.splits import report_splits, two_proportion_p
+from automation.cockpit.reports.trends import trend_make
 from automation.engine.revisions import revision_flow
 from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan
 from contacts.models import Contact
@@ -107,28 +110,58 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
     flow = revision_flow(revision_id) if revision_id else None
     names = {step_id: step.name for step_id, step in flow.steps.items()} if flow else {}
 
-    # 1. Outcomes: one pass, one count per status.
-    counts = cohort.aggregate(
-        enrolled=Count("id"),
-        **{status.value: Count("id", filter=Q(status=status.value)) for status in OUTCOMES},
+    # 1. Outcomes, and enrollments per day: one pass, one count per status.
+    day = TruncDate("enrolled_at", tzinfo=timezone.get_current_timezone())
+    by_day = (
+        cohort.annotate(day=day)
+        .values("day")
+        .annotate(
+            enrolled=Count("id"),
+            **{status.value: Count("id", filter=Q(status=status.value)) for status in OUTCOMES},
+        )
+        .order_by()
     )
-    report.enrolled = counts.pop("enrolled")
-    report.outcomes = counts
+    report.outcomes = {status.value: 0 for status in OUTCOMES}
+    enrolled_by_day = {}
+    for row in by_day:
+        enrolled_by_day[row.pop("day")] = row["enrolled"]
+        report.enrolled += row.pop("enrolled")
+        for key, n in row.items():
+            report.outcomes[key] += n
 
     # 2. Reached: how many distinct enrollments ever entered each step.
     reached = dict(steps.values_list("step_id").annotate(n=Count("enrollment_id", distinct=True)).order_by())
-    # 3. Moves between steps, and 4. where enrollments ended (or wait now).
+    # 3. Moves between steps (and the replies each step took), 4. where enrollments ended
+    # (or wait now), 4b. how those that completed came to (a reply, an event, a timer).
     went: dict[str, list[tuple[str, int]]] = {}
+    replies: dict[str, int] = {}
     moves = (
-        steps.filter(via__in=MOVES)
+        steps.filter(via__in=[*MOVES, EnrollmentStep.Via.COMPLETE])
         .exclude(from_step_id="")
-        .values_list("from_step_id", "step_id")
-        .annotate(n=Count("id"))
+        .values_list("from_step_id", "step_id", "via")
+        .annotate(n=Count("id"), told=Count("interaction_id"))
         .order_by()
     )
-    for source, target, n in moves:
+    completed: dict[str, list[tuple[str, int]]] = {}
+    for source, target, via, n, told in moves:
+        if via == EnrollmentStep.Via.COMPLETE:
+            step = flow.steps.get(source) if flow else None
+            ways, answered = completed_ways(step, told=told, timed=n - told)
+            completed.setdefault(source, []).extend(ways)
+            replies[source] = replies.get(source, 0) + answered
+            continue
+        if via == EnrollmentStep.Via.REPLY:
+            replies[source] = replies.get(source, 0) + n
         went.setdefault(source, []).append((f"→ {names.get(target, target)}", n))
     for step_id, status, n in cohort.values_list("step_id", "status").annotate(n=Count("id")).order_by():
+        if status == EnrollmentStatus.COMPLETED and step_id in completed:
+            told = 0
+            for words, m in completed[step_id]:
+                went.setdefault(step_id, []).append((words, m))
+                told += m
+            if n > told:  # ran out of steps
+                went.setdefault(step_id, []).append((_END_WORDS[status], n - told))
+            continue
         went.setdefault(step_id, []).append((_END_WORDS.get(status, status), n))
     if flow is not None:
         for step_id in flow.order:
@@ -150,23 +183,25 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
         # Start first, final steps last; otherwise authoring order.
         report.funnel.sort(key=lambda row: (not row.is_start, row.is_final))
 
-    # 5. Goals reached by the cohort and the engagement value they earned.
+    # 5. Goals reached by the cohort and the engagement value they earned, per day reached.
     goal_rows = (
         GoalConversion.objects.filter(enrollment_id__in=cohort_ids)
-        .values("goal_id", "goal__name")
+        .annotate(day=TruncDate("occurred_at", tzinfo=timezone.get_current_timezone()))
+        .values_list("goal_id", "goal__name", "day")
         .annotate(n=Count("id"), points=Sum("points"), revenue=Sum("value"))
         .order_by("goal__name")
     )
-    report.goals = [
-        GoalRow(
-            goal_id=g["goal_id"],
-            name=g["goal__name"],
-            conversions=g["n"],
-            points=g["points"] or 0,
-            revenue=g["revenue"],
-        )
-        for g in goal_rows
-    ]
+    goals: dict[int, GoalRow] = {}
+    conversions_by_day, revenue_by_day = {}, {}
+    for goal_id, name, day_reached, n, points, revenue in goal_rows:
+        goal = goals.setdefault(goal_id, GoalRow(goal_id=goal_id, name=name, conversions=0, points=0))
+        goal.conversions += n
+        goal.points += points or 0
+        conversions_by_day[day_reached] = conversions_by_day.get(day_reached, 0) + n
+        if revenue is not None:
+            goal.revenue = (goal.revenue or 0) + revenue
+            revenue_by_day[day_reached] = revenue_by_day.get(day_reached, 0) + revenue
+    report.goals = list(goals.values())
     report.engagement_value = sum(g.points for g in report.goals)
 
     # 6. Delivery outcomes of the messages sent to the cohort (every message an enrollment
@@ -178,7 +213,7 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
     mms = ~whatsapp & ~Q(media_urls=[])
     sms = ~whatsapp & Q(media_urls=[])
     rows = (
-        outbound.values_list("status")
+        outbound.values_list("step_id", "status")
         .annotate(
             n=Count("id"),
             mms=Count("id", filter=mms),
@@ -187,9 +222,10 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
         )
         .order_by()
     )
-    by_status = {}
-    for status, n, n_mms, n_whatsapp, segments in rows:
-        by_status[status] = n
+    by_status, by_step_status = {}, {}
+    for step_id, status, n, n_mms, n_whatsapp, segments in rows:
+        by_status[status] = by_status.get(status, 0) + n
+        by_step_status[step_id, status] = n
         report.mms += n_mms
         report.whatsapp += n_whatsapp
         report.sms += n - n_mms - n_whatsapp
@@ -219,7 +255,34 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
     )
     report.links = [LinkRow(row["url"], row["sent"], row["clicked"], row["clicks"] or 0) for row in links]
 
+    # 8. Per text sent and per day: the links a person opened (their first click).
+    clicked_by_step, clicked_by_day = {}, {}
+    if report.links:
+        opened = (
+            TrackedLink.objects.filter(enrollment_id__in=cohort_ids, first_clicked_at__isnull=False)
+            .annotate(day=TruncDate("first_clicked_at", tzinfo=timezone.get_current_timezone()))
+            .values_list("interaction__outbound__step_id", "day")
+            .annotate(links=Count("id"), texts=Count("interaction_id", distinct=True))
+            .order_by()
+        )
+        for step_id, day_clicked, n_links, n_texts in opened:
+            clicked_by_step[step_id] = clicked_by_step.get(step_id, 0) + n_texts
+            clicked_by_day[day_clicked] = clicked_by_day.get(day_clicked, 0) + n_links
+    report.trend = trend_make(
+        enrolled=enrolled_by_day,
+        conversions=conversions_by_day,
+        revenue=revenue_by_day,
+        clicked=clicked_by_day,
+        date_from=date_from,
+        date_to=date_to,
+    )
+
     if flow is not None:
+        # 9. Opt-outs, each at the text its contact got last; then the figures per text.
+        opted_out = opt_outs_by_last_text(cohort) if report.outcomes[EnrollmentStatus.OPTED_OUT] else {}
+        report.messages_by_step = report_messages(
+            flow, statuses=by_step_status, clicked=clicked_by_step, replies=replies, opted_out=opted_out
+        )
         report.splits = report_splits(flow, steps, clicks=bool(report.links))
         report.answers = report_answers(flow, steps)
     return report

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from automation.models import EnrollmentStatus, Plan
 
@@ -122,6 +123,8 @@ class PlanReport:
     splits: list[SplitReport] = field(default_factory=list)
     answers: list[AnswerReport] = field(default_factory=list)
     links: list[LinkRow] = field(default_factory=list)
+    trend: Any = None  # a reports.trends.Trend: per day (or week) of the range
+    messages_by_step: list[Any] = field(default_factory=list)  # reports.messages.MessageRow
 
     @property
     def outcome_rows(self) -> list[tuple[str, str, int]]:

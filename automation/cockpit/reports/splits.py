@@ -5,7 +5,7 @@ with the first branch's by a two-proportion z-test."""
 import math
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 
 from automation.cockpit.reports.rows import BranchRow, SplitReport, percent_of
 from automation.models import EnrollmentStep
@@ -30,7 +30,8 @@ OPENED_A_LINK = "Opened a link"
 def report_splits(flow, steps: QuerySet, *, clicks: bool = False) -> list[SplitReport]:
     """Queries 8 and 9: enrollments per branch, and per branch and goal (with the revenue
     its conversions carried); with `clicks` (the plan's texts carried tracked links), a
-    twelfth: per branch, the enrollments a person opened a link of — compared like a goal,
+    twelfth: per branch, the enrollments a person opened a link of (a link sent after the
+    split: one sent before it says nothing of the branch) — compared like a goal,
     the click-through of each branch."""
     drawn = [(step, step.kind.branches(step.data)) for step in map(flow.steps.get, flow.order)]
     splits = [(step, branches) for step, branches in drawn if branches]
@@ -56,7 +57,10 @@ def report_splits(flow, steps: QuerySet, *, clicks: bool = False) -> list[SplitR
     goals = [(goal.name, flow.goal_ids.get(goal.slug)) for goal in flow.goals.values()]
     if clicks:
         for split, branch, n in (
-            taken.filter(enrollment__tracked_links__first_clicked_at__isnull=False)
+            taken.filter(
+                enrollment__tracked_links__first_clicked_at__isnull=False,
+                enrollment__tracked_links__created_at__gte=F("occurred_at"),  # sent after the split
+            )
             .values_list("from_step_id", "value")
             .annotate(n=Count("enrollment_id", distinct=True))
             .order_by()
