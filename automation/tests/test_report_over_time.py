@@ -186,3 +186,55 @@ def test_csv_of_the_enrollments_streams_with_formula_cells_defused(marketer_clie
 def test_csv_needs_the_view_permission(client, django_user_model, shop):
     client.force_login(django_user_model.objects.create_user("nobody", is_staff=True))
     assert client.get(f"/admin/automation/plan/{shop.pk}/report/csv/").status_code == 403
+
+
+def _figures(report):
+    return (
+        report.enrolled,
+        report.outcomes,
+        [(r.step_id, r.reached, r.went) for r in report.funnel],
+        [(r.day, r.enrolled, r.conversions, r.revenue, r.clicked) for r in report.trend.rows],
+        [
+            (m.step_id, m.sent, m.delivered, m.failed, m.clicked, m.replies, m.opted_out)
+            for m in report.messages_by_step
+        ],
+        [(g.name, g.conversions, g.points, g.revenue) for g in report.goals],
+        [(d.status, d.count) for d in report.delivery],
+        [(link.url, link.sent, link.clicked, link.clicks) for link in report.links],
+    )
+
+
+def test_the_daily_roll_up_gives_the_same_report_and_counts_what_began_since_live(
+    marketer_client, shop, django_assert_num_queries
+):
+    from automation.cockpit.jobs import report_days_refresh_task
+
+    url = f"/admin/automation/plan/{shop.pk}/report/"
+    live = _figures(marketer_client.get(url).context["report"])
+    live_ninth = _figures(marketer_client.get(url, {"date_from": "2026-03-09"}).context["report"])
+    with time_machine.travel(at(10, 13), tick=False):
+        assert report_days_refresh_task.apply().result == {"days": 2}
+    kept = marketer_client.get(url).context["report"]
+    assert _figures(kept) == live
+    assert _figures(marketer_client.get(url, {"date_from": "2026-03-09"}).context["report"]) == live_ninth
+
+    # Begun after the job ran: counted live, on top of the kept days.
+    with time_machine.travel(at(10, 14), tick=False):
+        late = _enroll(shop, ["offer"], status="active", when=at(10, 14))
+        _text(late, "offer", "delivered")
+    from automation.cockpit.reports import plan_report
+
+    plan_report(plan=shop)
+    # The roll-up's moment, whether any began since, the live queries over those (no
+    # opt-out among them: no opt-out query), then the kept days.
+    with django_assert_num_queries(12):
+        report = plan_report(plan=shop)
+    assert report.enrolled == 4
+    assert report.trend.rows[-1].day == date(2026, 3, 10) and report.trend.rows[-1].enrolled == 1
+    assert {m.step_id: m.sent for m in report.messages_by_step} == {"offer": 4, "thanks": 1}
+
+    # The next run keeps that day too; a run with nothing new keeps the days still open.
+    with time_machine.travel(at(10, 15), tick=False):
+        assert report_days_refresh_task.apply().result == {"days": 3}
+    with django_assert_num_queries(3):  # nothing begun since: the moment, a check, the days
+        assert _figures(plan_report(plan=shop)) == _figures(report)

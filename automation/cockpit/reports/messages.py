@@ -14,11 +14,8 @@ replies and opt-outs that followed; and how people came to the end of the journe
 
 from dataclasses import dataclass
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
-
 from automation.cockpit.reports.rows import percent_of
-from automation.models import EnrollmentStatus
-from messaging.models import DeliveryStatus, OutboundMessage
+from messaging.models import DeliveryStatus
 
 SENT = {
     DeliveryStatus.ACCEPTED,
@@ -56,25 +53,6 @@ class MessageRow:
     @property
     def opted_out_rate(self) -> float:
         return percent_of(self.opted_out, self.delivered)
-
-
-def opt_outs_by_last_text(cohort: QuerySet) -> dict[str, int]:
-    """One query: the cohort's opted-out enrollments, each counted at the step whose text
-    was the last one it got (its newest message that names a step)."""
-    last_text = Subquery(
-        OutboundMessage.objects.filter(enrollment_id=OuterRef("pk"))
-        .exclude(step_id="")
-        .order_by("-id")
-        .values("step_id")[:1]
-    )
-    rows = (
-        cohort.filter(status=EnrollmentStatus.OPTED_OUT)
-        .annotate(last_text=last_text)
-        .values_list("last_text")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return {step_id: n for step_id, n in rows if step_id}
 
 
 def report_messages(
