@@ -238,3 +238,44 @@ def test_the_daily_roll_up_gives_the_same_report_and_counts_what_began_since_liv
         assert report_days_refresh_task.apply().result == {"days": 3}
     with django_assert_num_queries(3):  # nothing begun since: the moment, a check, the days
         assert _figures(plan_report(plan=shop)) == _figures(report)
+
+
+def test_opened_a_link_per_branch_counts_only_links_sent_after_the_split(marketer_client, settings):
+    from datetime import timedelta
+
+    settings.TIME_ZONE = "UTC"
+    plan = plan_make(
+        steps=[
+            send("hello", "Hi! https://shop.example/new", next_step="ab", name="Hello"),
+            {
+                "id": "ab",
+                "type": "split_random",
+                "name": "Offer A/B",
+                "branches": [
+                    {"name": "A", "weight": 50, "next": "offer-a"},
+                    {"name": "B", "weight": 50, "next": "offer-b"},
+                ],
+            },
+            send("offer-a", "10% off https://shop.example/a", name="Offer A"),
+            send("offer-b", "Free shipping https://shop.example/b", name="Offer B"),
+        ]
+    )
+    for branch, clicked_step in (("A", "hello"), ("B", "offer-b")):
+        when = at(8, 10)
+        enrollment = _enroll(plan, ["hello"], status="completed", when=when)
+        for step_id, source, value, kind in (
+            ("ab", "hello", "", ""),
+            (f"offer-{branch.lower()}", "ab", branch, "branch"),
+        ):
+            EnrollmentStep.objects.create(
+                enrollment=enrollment, step_id=step_id, from_step_id=source, via="step", value=value,
+                value_kind=kind, occurred_at=when + timedelta(minutes=1),
+            )  # fmt: skip
+        sent = when if clicked_step == "hello" else when + timedelta(minutes=1)
+        _text(enrollment, clicked_step, "delivered", sent=sent, link_clicked=when + timedelta(hours=1))
+
+    report = marketer_client.get(f"/admin/automation/plan/{plan.pk}/report/").context["report"]
+    (split,) = report.splits
+    opened = {b.name: {g[0]: g[1] for g in b.goals}["Opened a link"] for b in split.branches}
+    assert opened == {"A": 0, "B": 1}  # A's click was on the link sent before the split
+    assert {m.step_id: m.clicked for m in report.messages_by_step} == {"hello": 1, "offer-a": 0, "offer-b": 1}
