@@ -6,8 +6,8 @@ only the enrollments begun since the job last ran.
 What the job refreshes: the days whose figures may still change — a day with an
 enrollment still active, or one that ended or began within `SETTLED_AFTER` — and any day
 not kept yet. A settled day is not read again: a click or a delivery receipt that comes
-more than a week after its journey ended is left out (`report_days_refresh(full=True)`,
-the `report_days_refresh --full` command, counts everything again). Between two runs,
+more than a week after its journey ended is left out (`report_days_refresh(full=True)`
+counts everything again). Between two runs,
 what enrollments already kept did since (an answer, a click) shows at the next run.
 """
 
