@@ -253,6 +253,25 @@ def time_report(
     return times, counter["n"], report
 
 
+def refresh(plan_id: int, *, live: bool) -> None:
+    """The daily roll-up (automation.cockpit.reports.days), as the periodic job keeps it:
+    a first full run, then a run as every 10 minutes (the days still open); `live`: none.
+    Both run as of 10 minutes before the seed's last enrollment: the report counts the
+    enrollments of those 10 minutes (about 80) live, as it would between two runs."""
+    from automation.cockpit.reports.days import report_days_refresh
+    from automation.models import Plan, ReportDay
+    from bench.expiry import NOW
+
+    ReportDay.objects.all().delete()
+    if live:
+        return
+    plan = Plan.objects.get(pk=plan_id)
+    for label, full in (("first (every day)", True), ("periodic (days still open)", False)):
+        started = time.perf_counter()
+        days = report_days_refresh(plan=plan, full=full, now=NOW - timedelta(minutes=10))
+        print(f"roll-up job, {label}: {days} days in {time.perf_counter() - started:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -262,6 +281,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the sj_bench_report database")
     parser.add_argument("--reuse", action="store_true", help="time the database an earlier --keep run left")
     parser.add_argument("--per-query", action="store_true", help="print each query's time (the last run)")
+    parser.add_argument(
+        "--live", action="store_true", help="no daily roll-up: the report counted live (before issue 21)"
+    )
     args = parser.parse_args()
 
     from bench.common import database_drop, database_recreate
@@ -285,6 +307,7 @@ def main() -> None:
             django_setup(url)
             print(f"seeding {args.n:,} enrollments into {DBNAME} …")
             plan_id = seed(args.n)
+        refresh(plan_id, live=args.live)
         for label, kwargs in (
             ("all time", {}),
             ("30 days", {"date_from": date(2026, 4, 1), "date_to": date(2026, 4, 30)}),

@@ -274,6 +274,9 @@ OUTBOUND_SEND_TASK = "automation.tasks.outbound_send_task"
 # that waited this long past its time (a lost wake).
 OUTBOUND_HANDOFF_LEASE = timedelta(seconds=60)
 OUTBOUND_RELEASE_GRACE = timedelta(seconds=60)
+# Task modules beyond the apps' `tasks` (the cockpit's jobs: the engine's tasks must not
+# import the cockpit, docs/architecture.md §4).
+CELERY_IMPORTS = ("automation.cockpit.jobs",)
 CELERY_BEAT_SCHEDULE = {
     "route-waiting-inbound": {
         "task": "automation.tasks.inbound_route_due_task",
@@ -290,6 +293,12 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-messages": {
         "task": "messaging.tasks.outbound_release_due_task",
         "schedule": timedelta(minutes=1),
+    },
+    # The plan reports' daily roll-up (automation/cockpit/reports/days.py): the report counts
+    # live only what began since its last run.
+    "report-days": {
+        "task": "automation.cockpit.jobs.report_days_refresh_task",
+        "schedule": timedelta(minutes=10),
     },
 }
 

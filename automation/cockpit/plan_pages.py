@@ -6,17 +6,22 @@ the views here are thin doors onto `automation.cockpit.diagram`, `automation.coc
 `automation.engine.{simulator,bulk}`.
 """
 
+from datetime import date
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from automation.cockpit.diagram import plan_diagram_svg
 from automation.cockpit.reports import plan_report
+from automation.cockpit.reports.export import csv_lines, enrollment_rows, report_table_rows
+from automation.cockpit.reports.trends import trend_svg
 from automation.cockpit.send_estimates import plans_send_estimates
 from automation.cockpit.simulator import (
     MAX_MESSAGE_LENGTH,
@@ -127,6 +132,11 @@ class PlanCockpitMixin:
         return [
             path("<path:object_id>/report/", view(self.cockpit_report_view), name="automation_plan_report"),
             path(
+                "<path:object_id>/report/csv/",
+                view(self.cockpit_report_csv_view),
+                name="automation_plan_report_csv",
+            ),
+            path(
                 "<path:object_id>/try/", view(self.cockpit_simulator_view), name="automation_plan_simulator"
             ),
             path(
@@ -180,12 +190,15 @@ class PlanCockpitMixin:
             "has_view_permission": True,
         }
 
+    def _report_range(self, request) -> tuple[ReportFilterForm, date | None, date | None]:
+        form = ReportFilterForm(request.GET or None)
+        if form.is_bound and form.is_valid():
+            return form, form.cleaned_data["date_from"], form.cleaned_data["date_to"]
+        return form, None, None
+
     def cockpit_report_view(self, request, object_id):
         plan = self._cockpit_plan(request, object_id, change=False)
-        form = ReportFilterForm(request.GET or None)
-        date_from = date_to = None
-        if form.is_bound and form.is_valid():
-            date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
+        form, date_from, date_to = self._report_range(request)
         report = plan_report(plan=plan, date_from=date_from, date_to=date_to)
         context = self._cockpit_context(request, plan, f"Report: {plan.name}")
         context.update(
@@ -194,10 +207,33 @@ class PlanCockpitMixin:
                 "report": report,
                 "funnel_max": max([row.reached for row in report.funnel] + [1]),
                 "plan_diagram": plan_diagram_svg(plan=plan),
+                "trend_chart": trend_svg(report.trend) if report.trend.has_data else "",
                 "links_note": links_untracked_reason(),
+                "range_query": urlencode(
+                    {k: v for k, v in request.GET.items() if k in ("date_from", "date_to")}
+                ),
             }
         )
         return TemplateResponse(request, "cockpit/plan_report.html", context)
+
+    def cockpit_report_csv_view(self, request, object_id):
+        """The report's tables (`?of=tables`, the default) or its enrollments with their
+        outcome (`?of=enrollments`, streamed), for the same date range."""
+        plan = self._cockpit_plan(request, object_id, change=False)
+        _form, date_from, date_to = self._report_range(request)
+        span = f"{date_from or 'start'}-to-{date_to or 'now'}"
+        if request.GET.get("of") == "enrollments":
+            rows = enrollment_rows(plan=plan, date_from=date_from, date_to=date_to)
+            response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
+            name = f"{plan.slug}-enrollments-{span}.csv"
+        else:
+            report = plan_report(plan=plan, date_from=date_from, date_to=date_to)
+            response = HttpResponse(
+                "".join(csv_lines(report_table_rows(report))), content_type="text/csv; charset=utf-8"
+            )
+            name = f"{plan.slug}-report-{span}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     def cockpit_simulator_view(self, request, object_id):
         plan = self._cockpit_plan(request, object_id, change=True)

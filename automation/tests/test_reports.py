@@ -128,11 +128,13 @@ def test_empty_plan_reports_zeros(plan):
 def test_query_count_does_not_grow_with_data(plan, django_assert_num_queries):
     _seed(plan, scale=1)
     plan_report(plan=plan)  # the revision's steps are read once, then cached
-    # Outcomes, reached, moves, ends, goals, delivery, answer counts, latest texts (no A/B split).
-    with django_assert_num_queries(9):
+    # The roll-up's moment (none kept: all live), outcomes, reached, moves, ends, goals,
+    # delivery, links, opt-outs by last text, answer counts, latest texts (no A/B split, no
+    # tracked link).
+    with django_assert_num_queries(11):
         small = plan_report(plan=plan, date_from=date(2000, 1, 1))
     _seed(plan, scale=5)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(11):
         large = plan_report(plan=plan, date_from=date(2000, 1, 1))
     assert (small.enrolled, large.enrolled) == (6, 36)
 
@@ -214,7 +216,7 @@ def test_the_report_follows_a_survey_walked_through_the_webhook(
     ContactFactory(is_test=True)  # nothing of a test contact would count
 
     plan_report(plan=plan)
-    with django_assert_num_queries(12):  # its review link is tracked: clicks per branch too
+    with django_assert_num_queries(14):  # its review link is tracked: clicks per text and per branch too
         report = plan_report(plan=plan)
 
     rows = {row.step_id: row for row in report.funnel}

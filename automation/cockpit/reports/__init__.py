@@ -5,11 +5,10 @@ steps (counts of numbers and words, the latest free texts), goals with the reven
 brought (the value of the events that converted them, docs/reference.md §7) and delivery
 (with how the messages went, priced apart: SMS and their segments, MMS, WhatsApp).
 
-At most twelve aggregate queries, whatever the plan's size or the number of enrollments
-(no per-row loops; bench/report.py): outcomes by status; reached per step; moves between
-steps; where enrollments ended or wait; goals; delivery; tracked links; enrollments per
-branch; goals per branch; links opened per branch (when the texts carried links); answer
-counts; the latest free texts. The cohort is the plan's enrollments
+The figures come from `automation.cockpit.reports.figures` (one aggregate query each,
+whatever the plan's size; bench/report.py), through the daily roll-up
+(`automation.cockpit.reports.days`: the kept days of the range, plus what began since
+they were counted); this module turns them into the report's rows. The cohort is the plan's enrollments
 enrolled in the date range (inclusive, in the site's timezone); test contacts (the
 simulator's) are left out everywhere. Step rows carry their plan, so they are read
 without joining the enrollments unless a date range asks for it.
@@ -19,15 +18,15 @@ against the first branch's, per goal; "significant" when p < 0.05 with at least 
 enrollments in each branch.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
-
-from django.db.models import Count, Q, QuerySet, Sum
-from django.utils import timezone
+from datetime import date
+from decimal import Decimal
 
 from automation.cockpit.reports.answers import report_answers
+from automation.cockpit.reports.days import plan_flow, report_figures
+from automation.cockpit.reports.figures import plan_cohort
+from automation.cockpit.reports.messages import completed_ways, report_messages
 from automation.cockpit.reports.rows import (
     MAX_LINKS,
-    MOVES,
     OUTCOMES,
     DeliveryRow,
     FunnelRow,
@@ -37,53 +36,9 @@ from automation.cockpit.reports.rows import (
     percent_of,
 )
 from automation.cockpit.reports.splits import report_splits, two_proportion_p
-from automation.engine.revisions import revision_flow
-from automation.models import Enrollment, EnrollmentStatus, EnrollmentStep, Plan
-from contacts.models import Contact
-from messaging.models import DeliveryStatus, OutboundMessage
-from tracking.models import GoalConversion, Interaction, TrackedLink
-
-
-def _window(date_from: date | None, date_to: date | None) -> dict:
-    """The filters on `enrolled_at` for the days `date_from` to `date_to` (inclusive, in the
-    site's timezone). A day at the calendar's edge (the date picker offers 0001-01-01 and
-    9999-12-31), whose start or end no datetime holds, bounds nothing: every enrollment is
-    after the one and before the other."""
-    window = {}
-    for lookup, day, after in (("gte", date_from, 0), ("lt", date_to, 1)):
-        if day is None:
-            continue
-        try:
-            start = datetime.combine(day + timedelta(days=after), time.min)
-            window[lookup] = timezone.make_aware(start).astimezone(UTC)
-        except OverflowError:
-            pass  # the calendar's edge: no bound
-    return window
-
-
-def plan_cohort(*, plan: Plan, date_from: date | None = None, date_to: date | None = None) -> QuerySet:
-    """The plan's enrollments enrolled between `date_from` and `date_to` (both inclusive),
-    test contacts left out."""
-    cohort = Enrollment.objects.filter(plan=plan).exclude(
-        contact_id__in=Contact.objects.filter(is_test=True).values("id")
-    )
-    return cohort.filter(**{f"enrolled_at__{k}": v for k, v in _window(date_from, date_to).items()})
-
-
-def _test_enrollments(plan: Plan) -> QuerySet:
-    return Enrollment.objects.filter(
-        plan=plan, contact_id__in=Contact.objects.filter(is_test=True).values("id")
-    ).values("id")
-
-
-def _of_cohort(queryset: QuerySet, *, plan: Plan, date_from, date_to, by_plan: bool = False) -> QuerySet:
-    """Rows (steps, outbound messages) of the cohort's enrollments; `by_plan`: the rows
-    name their plan (steps), so no join is needed without a date range."""
-    queryset = queryset.filter(plan=plan) if by_plan else queryset.filter(enrollment__plan=plan)
-    queryset = queryset.exclude(enrollment_id__in=_test_enrollments(plan))
-    window = _window(date_from, date_to)
-    return queryset.filter(**{f"enrollment__enrolled_at__{k}": v for k, v in window.items()})
-
+from automation.cockpit.reports.trends import trend_make
+from automation.models import EnrollmentStatus, EnrollmentStep, Plan
+from messaging.models import DeliveryStatus
 
 _END_WORDS = {
     EnrollmentStatus.ACTIVE: "waiting here now",
@@ -95,41 +50,49 @@ _END_WORDS = {
 }
 
 
+def _money(value) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
 def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | None = None) -> PlanReport:
     report = PlanReport(plan=plan, date_from=date_from, date_to=date_to)
-    cohort = plan_cohort(plan=plan, date_from=date_from, date_to=date_to)
-    cohort_ids = cohort.values("id")
-    window = {"plan": plan, "date_from": date_from, "date_to": date_to}
-    steps = _of_cohort(EnrollmentStep.objects.all(), by_plan=True, **window)
-
-    # The steps, as the published revision (else the draft) lists them (cached: no query).
-    revision_id = plan.published_id or plan.revisions.order_by("-number").values_list("pk", flat=True).first()
-    flow = revision_flow(revision_id) if revision_id else None
+    flow = plan_flow(plan)
     names = {step_id: step.name for step_id, step in flow.steps.items()} if flow else {}
+    f, report.counted_at = report_figures(plan=plan, flow=flow, date_from=date_from, date_to=date_to)
 
-    # 1. Outcomes: one pass, one count per status.
-    counts = cohort.aggregate(
-        enrolled=Count("id"),
-        **{status.value: Count("id", filter=Q(status=status.value)) for status in OUTCOMES},
-    )
-    report.enrolled = counts.pop("enrolled")
-    report.outcomes = counts
+    # Outcomes, and enrollments per day.
+    report.outcomes = {status.value: 0 for status in OUTCOMES}
+    enrolled_by_day: dict[date, int] = {}
+    for day, status, n in f["outcomes"]:
+        enrolled_by_day[date.fromisoformat(day)] = enrolled_by_day.get(date.fromisoformat(day), 0) + n
+        report.enrolled += n
+        report.outcomes[status] = report.outcomes.get(status, 0) + n
 
-    # 2. Reached: how many distinct enrollments ever entered each step.
-    reached = dict(steps.values_list("step_id").annotate(n=Count("enrollment_id", distinct=True)).order_by())
-    # 3. Moves between steps, and 4. where enrollments ended (or wait now).
+    # Each step: how many reached it, where they went from it (and the replies it took),
+    # where enrollments ended or wait, and how those that completed came to.
+    reached = dict(f["reached"])
     went: dict[str, list[tuple[str, int]]] = {}
-    moves = (
-        steps.filter(via__in=MOVES)
-        .exclude(from_step_id="")
-        .values_list("from_step_id", "step_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for source, target, n in moves:
+    replies: dict[str, int] = {}
+    completed: dict[str, list[tuple[str, int]]] = {}
+    for source, target, via, n, told in f["moves"]:
+        if via == EnrollmentStep.Via.COMPLETE:
+            ways, answered = completed_ways(
+                flow.steps.get(source) if flow else None, told=told, timed=n - told
+            )
+            completed.setdefault(source, []).extend(ways)
+            replies[source] = replies.get(source, 0) + answered
+            continue
+        if via == EnrollmentStep.Via.REPLY:
+            replies[source] = replies.get(source, 0) + n
         went.setdefault(source, []).append((f"→ {names.get(target, target)}", n))
-    for step_id, status, n in cohort.values_list("step_id", "status").annotate(n=Count("id")).order_by():
-        went.setdefault(step_id, []).append((_END_WORDS.get(status, status), n))
+    for step_id, status, n in f["ends"]:
+        told = 0
+        if status == EnrollmentStatus.COMPLETED:
+            for words, m in completed.get(step_id, []):
+                went.setdefault(step_id, []).append((words, m))
+                told += m
+        if n > told:  # (a journey that ran out of steps completes without a word)
+            went.setdefault(step_id, []).append((_END_WORDS.get(status, status), n - told))
     if flow is not None:
         for step_id in flow.order:
             step = flow.steps[step_id]
@@ -150,46 +113,28 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
         # Start first, final steps last; otherwise authoring order.
         report.funnel.sort(key=lambda row: (not row.is_start, row.is_final))
 
-    # 5. Goals reached by the cohort and the engagement value they earned.
-    goal_rows = (
-        GoalConversion.objects.filter(enrollment_id__in=cohort_ids)
-        .values("goal_id", "goal__name")
-        .annotate(n=Count("id"), points=Sum("points"), revenue=Sum("value"))
-        .order_by("goal__name")
-    )
-    report.goals = [
-        GoalRow(
-            goal_id=g["goal_id"],
-            name=g["goal__name"],
-            conversions=g["n"],
-            points=g["points"] or 0,
-            revenue=g["revenue"],
-        )
-        for g in goal_rows
-    ]
+    # Goals reached by the cohort and the engagement value they earned, per day reached.
+    goals: dict[int, GoalRow] = {}
+    conversions_by_day: dict[date, int] = {}
+    revenue_by_day: dict[date, Decimal] = {}
+    for goal_id, name, day, n, points, revenue in sorted(f["goals"], key=lambda row: row[1]):
+        goal = goals.setdefault(goal_id, GoalRow(goal_id=goal_id, name=name, conversions=0, points=0))
+        goal.conversions += n
+        goal.points += points or 0
+        day = date.fromisoformat(day)
+        conversions_by_day[day] = conversions_by_day.get(day, 0) + n
+        if revenue is not None:
+            goal.revenue = (goal.revenue or 0) + _money(revenue)
+            revenue_by_day[day] = revenue_by_day.get(day, 0) + _money(revenue)
+    report.goals = list(goals.values())
     report.engagement_value = sum(g.points for g in report.goals)
 
-    # 6. Delivery outcomes of the messages sent to the cohort (every message an enrollment
-    # causes names it).
-    # In the same pass, how they went (priced apart): WhatsApp, MMS (with media), else SMS
-    # and its segments.
-    outbound = _of_cohort(OutboundMessage.objects.all(), **window)
-    whatsapp = Q(interaction__channel=Interaction.Channel.WHATSAPP)
-    mms = ~whatsapp & ~Q(media_urls=[])
-    sms = ~whatsapp & Q(media_urls=[])
-    rows = (
-        outbound.values_list("status")
-        .annotate(
-            n=Count("id"),
-            mms=Count("id", filter=mms),
-            whatsapp=Count("id", filter=whatsapp),
-            segments=Sum("segments", filter=sms),
-        )
-        .order_by()
-    )
-    by_status = {}
-    for status, n, n_mms, n_whatsapp, segments in rows:
-        by_status[status] = n
+    # Delivery of the messages sent to the cohort, and how they went (priced apart).
+    by_status: dict[str, int] = {}
+    by_step_status: dict[tuple[str, str], int] = {}
+    for step_id, status, n, n_mms, n_whatsapp, segments in f["delivery"]:
+        by_status[status] = by_status.get(status, 0) + n
+        by_step_status[step_id, status] = by_step_status.get((step_id, status), 0) + n
         report.mms += n_mms
         report.whatsapp += n_whatsapp
         report.sms += n - n_mms - n_whatsapp
@@ -206,22 +151,33 @@ def plan_report(*, plan: Plan, date_from: date | None = None, date_to: date | No
         if by_status.get(choice.value, 0)
     ]
 
-    # 7. Tracked links in the cohort's messages: sent, clicked, clicks.
-    links = (
-        TrackedLink.objects.filter(enrollment_id__in=cohort_ids)
-        .values("url")
-        .annotate(
-            sent=Count("id"),
-            clicked=Count("id", filter=Q(first_clicked_at__isnull=False)),
-            clicks=Sum("clicks"),
-        )
-        .order_by("-clicked", "url")[:MAX_LINKS]
+    # Tracked links: per URL (the most clicked), per text and per day first clicked.
+    links = sorted(f["links"], key=lambda row: (-row[2], row[0]))[:MAX_LINKS]
+    report.links = [LinkRow(url, sent, clicked, clicks or 0) for url, sent, clicked, clicks in links]
+    clicked_by_step: dict[str, int] = {}
+    clicked_by_day: dict[date, int] = {}
+    for step_id, day, n_links, n_texts in f["clicks"]:
+        clicked_by_step[step_id] = clicked_by_step.get(step_id, 0) + n_texts
+        clicked_by_day[date.fromisoformat(day)] = clicked_by_day.get(date.fromisoformat(day), 0) + n_links
+    report.trend = trend_make(
+        enrolled=enrolled_by_day,
+        conversions=conversions_by_day,
+        revenue=revenue_by_day,
+        clicked=clicked_by_day,
+        date_from=date_from,
+        date_to=date_to,
     )
-    report.links = [LinkRow(row["url"], row["sent"], row["clicked"], row["clicks"] or 0) for row in links]
 
     if flow is not None:
-        report.splits = report_splits(flow, steps, clicks=bool(report.links))
-        report.answers = report_answers(flow, steps)
+        report.messages_by_step = report_messages(
+            flow,
+            statuses=by_step_status,
+            clicked=clicked_by_step,
+            replies=replies,
+            opted_out={step_id: n for step_id, n in f["opt_outs"] if step_id},
+        )
+        report.splits = report_splits(flow, f, clicks=bool(report.links))
+        report.answers = report_answers(flow, f)
     return report
 
 

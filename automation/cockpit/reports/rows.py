@@ -1,8 +1,9 @@
 """The report's rows and figures (plain data; `automation.cockpit.reports` fills them)."""
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from automation.models import EnrollmentStatus, Plan
 
@@ -122,6 +123,9 @@ class PlanReport:
     splits: list[SplitReport] = field(default_factory=list)
     answers: list[AnswerReport] = field(default_factory=list)
     links: list[LinkRow] = field(default_factory=list)
+    counted_at: datetime | None = None  # the daily roll-up's last run (None: all counted now)
+    trend: Any = None  # a reports.trends.Trend: per day (or week) of the range
+    messages_by_step: list[Any] = field(default_factory=list)  # reports.messages.MessageRow
 
     @property
     def outcome_rows(self) -> list[tuple[str, str, int]]:

@@ -5,10 +5,7 @@ with the first branch's by a two-proportion z-test."""
 import math
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet, Sum
-
 from automation.cockpit.reports.rows import BranchRow, SplitReport, percent_of
-from automation.models import EnrollmentStep
 
 
 def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float | None:
@@ -27,40 +24,24 @@ def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float | None:
 OPENED_A_LINK = "Opened a link"
 
 
-def report_splits(flow, steps: QuerySet, *, clicks: bool = False) -> list[SplitReport]:
-    """Queries 8 and 9: enrollments per branch, and per branch and goal (with the revenue
-    its conversions carried); with `clicks` (the plan's texts carried tracked links), a
-    twelfth: per branch, the enrollments a person opened a link of — compared like a goal,
-    the click-through of each branch."""
+def report_splits(flow, f: dict, *, clicks: bool = False) -> list[SplitReport]:
+    """Per split and branch: enrollments, each goal reached (and the revenue its conversions
+    carried), and with `clicks` (the plan's texts carried tracked links) the enrollments a
+    person opened a link of — a link sent after the split: one sent before it says nothing
+    of the branch — compared like a goal, the click-through of each branch."""
     drawn = [(step, step.kind.branches(step.data)) for step in map(flow.steps.get, flow.order)]
     splits = [(step, branches) for step, branches in drawn if branches]
     if not splits:
         return []
-    taken = steps.filter(value_kind=EnrollmentStep.ValueKind.BRANCH)
-    enrolled = {
-        (split, branch): n
-        for split, branch, n in taken.values_list("from_step_id", "value")
-        .annotate(n=Count("enrollment_id", distinct=True))
-        .order_by()
-    }
+    enrolled = {(split, branch): n for split, branch, n in f["branches"]}
     converted, revenue = {}, {}
-    for split, branch, goal, n, value in (
-        taken.filter(enrollment__goal_conversions__isnull=False)
-        .values_list("from_step_id", "value", "enrollment__goal_conversions__goal_id")
-        .annotate(n=Count("enrollment_id", distinct=True), revenue=Sum("enrollment__goal_conversions__value"))
-        .order_by()
-    ):
-        converted[split, branch, goal] = n
+    for split, branch, goal, n, value in f["branch_goals"]:
+        converted[split, branch, goal] = converted.get((split, branch, goal), 0) + n
         if value is not None:
-            revenue[split, branch] = revenue.get((split, branch), Decimal(0)) + value
+            revenue[split, branch] = revenue.get((split, branch), Decimal(0)) + Decimal(value)
     goals = [(goal.name, flow.goal_ids.get(goal.slug)) for goal in flow.goals.values()]
     if clicks:
-        for split, branch, n in (
-            taken.filter(enrollment__tracked_links__first_clicked_at__isnull=False)
-            .values_list("from_step_id", "value")
-            .annotate(n=Count("enrollment_id", distinct=True))
-            .order_by()
-        ):
+        for split, branch, n in f["branch_clicks"]:
             converted[split, branch, OPENED_A_LINK] = n
         goals.append((OPENED_A_LINK, OPENED_A_LINK))
     out = []

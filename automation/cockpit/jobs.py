@@ -1,0 +1,15 @@
+"""The cockpit's periodic jobs (``settings.CELERY_BEAT_SCHEDULE``; a module of its own,
+listed in ``CELERY_IMPORTS``: the engine's ``automation.tasks`` must not import the
+cockpit)."""
+
+from automation.cockpit.reports.days import report_days_refresh
+from automation.models import Plan
+from infra.cron import cron_task
+
+
+@cron_task("report_days_refresh_task")
+def report_days_refresh_task() -> dict:
+    """The plan reports' daily roll-up (automation.cockpit.reports.days): every plan's days
+    that may have changed, counted again."""
+    days = sum(report_days_refresh(plan=plan) for plan in Plan.objects.order_by("pk"))
+    return {"days": days}
