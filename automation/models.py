@@ -373,3 +373,23 @@ class HttpSecret(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DashboardDay(models.Model):
+    """One day's figures for the dashboard (automation.cockpit.dashboard_figures), counted
+    once the day is settled: the site's (plan NULL) or one plan's (enrolled, converted,
+    revenue). Days in the site's timezone; a row is never changed."""
+
+    day = models.DateField()
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    inbound, replies, opt_outs, clicks, conversions, failing, enrolled, converted = (
+        models.PositiveIntegerField(default=0) for _ in range(8)
+    )
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "plan"], name="dashboard_plan_day_once"),
+            models.UniqueConstraint(fields=["day"], condition=models.Q(plan=None), name="dashboard_day_once"),
+        ]
