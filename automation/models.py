@@ -393,3 +393,6 @@ class DashboardDay(models.Model):
             models.UniqueConstraint(fields=["day", "plan"], name="dashboard_plan_day_once"),
             models.UniqueConstraint(fields=["day"], condition=models.Q(plan=None), name="dashboard_day_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.plan_id or 'site'}"

@@ -54,6 +54,10 @@ def _warnings(plans: list[PlanFigures]) -> dict[int, list[str]]:
     return found
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _attention(request: HttpRequest, figures: DashboardFigures) -> list[Attention]:
     user, items = request.user, []
     failing = figures.counts["failing"]
@@ -64,14 +68,14 @@ def _attention(request: HttpRequest, figures: DashboardFigures) -> list[Attentio
             url = reverse("admin:messaging_outboundmessage_changelist") + "?" + query
         when = "today" if figures.period == "today" else f"in the last {PERIODS[figures.period]} days"
         items.append(
-            Attention(f"{failing} text{'s' if failing != 1 else ''} failed or went undelivered {when}.", url, "error")
+            Attention(f"{_plural(failing, 'text')} failed or went undelivered {when}.", url, "error")
         )
     for p in figures.plans:
         warnings = _warnings(figures.plans).get(p.plan.pk, [])
         if warnings:
             items.append(
                 Attention(
-                    f"“{p.plan.name}” has {len(warnings)} warning{'s' if len(warnings) != 1 else ''}: {warnings[0]}",
+                    f"“{p.plan.name}” has {_plural(len(warnings), 'warning')}: {warnings[0]}",
                     reverse("admin:automation_plan_change", args=[p.plan.pk]),
                 )
             )
