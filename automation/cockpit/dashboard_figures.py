@@ -99,7 +99,7 @@ class PlanFigures:
 
     @property
     def revenue_per_recipient(self) -> Decimal | None:
-        return (self.revenue / self.enrolled).quantize(Decimal("0.01")) if self.enrolled else None
+        return (Decimal(self.revenue) / self.enrolled).quantize(Decimal("0.01")) if self.enrolled else None
 
 
 @dataclass(frozen=True)
