@@ -13,10 +13,10 @@ when it was stored, a click on its first click (its ``link_click`` event), a con
 when it occurred, a failing send on the day it was sent — so a day is counted once, the
 day after it ends (``DashboardDay`` rows: the site's and each plan's), by whichever request
 or beat run first needs it. What is still moving — yesterday and today — is read live:
-one pass per table over the ``created_at``/``occurred_at``/``enrolled_at`` range of those
-two days, each figure a ``COUNT(*) FILTER``. A warm dashboard is seven queries whatever
-the data (the stored days; the live interactions, conversions, opt-outs and enrollments;
-the active plans); the sending queue and the plans' warnings add theirs
+one pass per table over the indexed ``created_at``/``occurred_at``/``enrolled_at`` range of
+those two days, each figure a ``COUNT(*) FILTER``. A warm dashboard is seven queries
+whatever the data (the stored days; the active plans; the live interactions, outgoing
+texts, opt-outs, conversions and enrollments); the sending queue and the plans' warnings add theirs
 (automation.cockpit.dashboard). Test contacts (the simulator's) are left out everywhere.
 """
 
@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Sum, Value, When
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from automation.models import DashboardDay, Enrollment, Plan
 from contacts.models import ConsentEvent, Contact
-from messaging.models import DeliveryStatus
+from messaging.models import DeliveryStatus, OutboundMessage
 from tracking.models import LINK_CLICK, GoalConversion, Interaction
 
 PERIODS = {"today": 1, "7d": 7, "30d": 30}
@@ -125,53 +125,67 @@ def _not_test(prefix: str = "") -> Q:
     return ~Q(**{f"{prefix}contact_id__in": Contact.objects.filter(is_test=True).values("id")})
 
 
+def _grouped(qs, field: str, key, aggregates: dict, group: tuple = ()) -> list[dict]:
+    """Rows of {"k": key, *group, *figures}: `aggregates` (name → (Count or Sum, column,
+    filter or None)) per key. `key` is either a function of the time field giving the
+    key to GROUP BY (the days counted once), or {key: function of the field giving its
+    range as a Q} — one row per group whose figures are ``FILTER``s per key: no sort, no
+    hash of groups (the live pass)."""
+    if callable(key):
+        values = {"k": key(field)}
+        annotations = {n: f(arg, filter=q) for n, (f, arg, q) in aggregates.items()}
+        return list(qs.values(*group, **values).annotate(**annotations).order_by())
+    annotations = {
+        f"{n}_{k}": f(arg, filter=(q & part(field)) if q is not None else part(field))
+        for k, part in key.items()
+        for n, (f, arg, q) in aggregates.items()
+    }
+    rows = (
+        list(qs.values(*group).annotate(**annotations).order_by()) if group else [qs.aggregate(**annotations)]
+    )
+    return [
+        {"k": k, **{g: row[g] for g in group}, **{n: row[f"{n}_{k}"] for n in aggregates}}
+        for row in rows
+        for k in key
+    ]
+
+
 def _counted(start: datetime, end: datetime, key, *, plan_ids=None) -> dict:
-    """The figures of [start, end) per key: `key(field)` groups a row by its time field
-    (a day, or a live bucket). {key: site figures}, and {(key, plan id): plan figures}."""
+    """The figures of [start, end) per key (see `_grouped`: a day, or a live part of a
+    day). {key: site figures}, and {(key, plan id): plan figures}."""
     site: dict = defaultdict(_zero)
     plans: dict = defaultdict(_zero)
     inbound = Q(direction=Interaction.Direction.INBOUND) & ~Q(channel=Interaction.Channel.API)
-    outbound = Q(direction=Interaction.Direction.OUTBOUND)
-    for row in (
-        Interaction.objects.filter(_not_test(), created_at__gte=start, created_at__lt=end)
-        .values(k=key("created_at"))
-        .annotate(
-            inbound=Count("id", filter=inbound),
-            clicks=Count("id", filter=Q(channel=Interaction.Channel.API, body=LINK_CLICK)),
-            replies=Count(
-                "id",
-                filter=outbound
-                & Q(outbound__answers_contact=True)
-                & ~Q(outbound__status=DeliveryStatus.CANCELED),
-            ),
-            failing=Count("id", filter=outbound & Q(outbound__status__in=FAILING)),
-        )
-        .order_by()
+    interactions = Interaction.objects.filter(_not_test(), created_at__gte=start, created_at__lt=end)
+    clicks = Q(channel=Interaction.Channel.API, body=LINK_CLICK)
+    for row in _grouped(
+        interactions, "created_at", key, {"inbound": (Count, "id", inbound), "clicks": (Count, "id", clicks)}
     ):
-        site[row["k"]].update({n: row[n] for n in ("inbound", "clicks", "replies", "failing")})
-    for row in (
-        ConsentEvent.objects.filter(
-            _not_test(), kind=ConsentEvent.Kind.OPT_OUT, occurred_at__gte=start, occurred_at__lt=end
-        )
-        .values(k=key("occurred_at"))
-        .annotate(n=Count("id"))
-        .order_by()
+        site[row["k"]].update(inbound=row["inbound"], clicks=row["clicks"])
+    texts = OutboundMessage.objects.filter(_not_test(), created_at__gte=start, created_at__lt=end)
+    replies = Q(answers_contact=True) & ~Q(status=DeliveryStatus.CANCELED)
+    for row in _grouped(
+        texts,
+        "created_at",
+        key,
+        {"replies": (Count, "id", replies), "failing": (Count, "id", Q(status__in=FAILING))},
     ):
+        site[row["k"]].update(replies=row["replies"], failing=row["failing"])
+    opt_outs = ConsentEvent.objects.filter(
+        _not_test(), kind=ConsentEvent.Kind.OPT_OUT, occurred_at__gte=start, occurred_at__lt=end
+    )
+    for row in _grouped(opt_outs, "occurred_at", key, {"n": (Count, "id", None)}):
         site[row["k"]]["opt_outs"] = row["n"]
     earlier = GoalConversion.objects.filter(enrollment_id=OuterRef("enrollment_id")).filter(
         Q(occurred_at__lt=OuterRef("occurred_at"))
         | Q(occurred_at=OuterRef("occurred_at"), id__lt=OuterRef("id"))
     )
-    for row in (
-        GoalConversion.objects.filter(_not_test(), occurred_at__gte=start, occurred_at__lt=end)
-        .values(k=key("occurred_at"), plan_id=F("enrollment__plan_id"))
-        .annotate(
-            n=Count("id"),
-            revenue=Sum("value"),
-            first=Count("id", filter=Q(enrollment__isnull=False) & ~Exists(earlier)),
-        )
-        .order_by()
-    ):
+    conversions = GoalConversion.objects.filter(
+        _not_test(), occurred_at__gte=start, occurred_at__lt=end
+    ).annotate(plan_id=F("enrollment__plan_id"))
+    first = Q(enrollment__isnull=False) & ~Exists(earlier)
+    aggregates = {"n": (Count, "id", None), "revenue": (Sum, "value", None), "first": (Count, "id", first)}
+    for row in _grouped(conversions, "occurred_at", key, aggregates, group=("plan_id",)):
         site[row["k"]]["conversions"] += row["n"]
         site[row["k"]]["revenue"] += row["revenue"] or 0
         if row["plan_id"] is not None:
@@ -180,7 +194,7 @@ def _counted(start: datetime, end: datetime, key, *, plan_ids=None) -> dict:
     enrollments = Enrollment.objects.filter(_not_test(), enrolled_at__gte=start, enrolled_at__lt=end)
     if plan_ids is not None:
         enrollments = enrollments.filter(plan_id__in=plan_ids)
-    for row in enrollments.values("plan_id", k=key("enrolled_at")).annotate(n=Count("id")).order_by():
+    for row in _grouped(enrollments, "enrolled_at", key, {"n": (Count, "id", None)}, group=("plan_id",)):
         plans[row["k"], row["plan_id"]]["enrolled"] = row["n"]
     return {"site": site, "plans": plans}
 
@@ -240,12 +254,11 @@ def dashboard_figures(*, period: str, now: datetime | None = None) -> DashboardF
     live = _counted(
         _midnight(yesterday),
         now,
-        lambda name: Case(
-            When(**{f"{name}__gte": midnight}, then=Value(2)),
-            When(**{f"{name}__gte": cut}, then=Value(1)),
-            default=Value(0),
-            output_field=IntegerField(),
-        ),
+        {
+            0: lambda name: Q(**{f"{name}__lt": cut}),
+            1: lambda name: Q(**{f"{name}__gte": cut, f"{name}__lt": midnight}),
+            2: lambda name: Q(**{f"{name}__gte": midnight}),
+        },
         plan_ids=[p.pk for p in plans],
     )
 
