@@ -122,6 +122,8 @@ class OutboundMessage(models.Model):
             ),
             # The rate now (messaging.selectors.sender_queues): texts Twilio accepted lately.
             models.Index(fields=["sent_at"], name="outbound_sent_at_idx"),
+            # The dashboard's replies and failing sends of a day (automation.cockpit.dashboard_figures).
+            models.Index(fields=["created_at"], name="outbound_created_idx"),
             # One contact's texts in order: the ones not handed to Twilio yet.
             models.Index(
                 fields=["contact", "id"],

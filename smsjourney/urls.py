@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import permission_required
 from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
 
+from automation.cockpit.dashboard import dashboard_view
 from automation.cockpit.preview import sms_preview_view
 from automation.cockpit.queue import sending_queue_view
 from smsjourney.health import healthz
@@ -32,6 +33,8 @@ urlpatterns = [
         ),
         name="sending_queue",
     ),
+    # The admin's home is the dashboard (for whoever may see the plans; the plain index else).
+    path("admin/", admin.site.admin_view(dashboard_view), name="dashboard"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),  # the database answers: 200, else 503
     path("api/", include("automation.doors.api_urls")),  # GET /api/contacts/…, POST /api/events/

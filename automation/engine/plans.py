@@ -164,9 +164,29 @@ def plan_rollback(*, plan: Plan, revision: PlanRevision, user=None) -> PlanRevis
 # --- warnings: what may be a mistake in a plan that works ------------------------------------
 
 
-def plan_warnings(*, plan: Plan | None, document: dict) -> list[str]:
+def plans_warnings(*, plans: list[Plan]) -> dict[int, list[str]]:
+    """`plan_warnings` of each plan's published revision (the dashboard's "needs
+    attention"): three queries whatever the number of plans (their documents, the active
+    plans' entries, the secrets kept)."""
+    from automation.engine.revisions import entry_flows
+
+    published = PlanRevision.objects.filter(pk__in=[p.published_id for p in plans if p.published_id])
+    documents = dict(published.values_list("pk", "document"))
+    entries = entry_flows()
+    kept = set(HttpSecret.objects.values_list("name", flat=True))
+    return {
+        p.pk: plan_warnings(plan=p, document=documents[p.published_id], entries=entries, secrets=kept)
+        for p in plans
+        if p.published_id in documents
+    }
+
+
+def plan_warnings(
+    *, plan: Plan | None, document: dict, entries=None, secrets: set | None = None
+) -> list[str]:
     """In a marketer's words: the document's own warnings (`flow_warnings`), and an entry
-    that another active plan answers too (the older plan takes the contact)."""
+    that another active plan answers too (the older plan takes the contact). `entries`
+    (`entry_flows()`) and `secrets` (the names kept) are read here unless given."""
     from automation.engine.revisions import entry_flows
     from automation.flow.matching import keyword_normalize
     from automation.flow.warnings import first_text, flow_warnings
@@ -183,10 +203,11 @@ def plan_warnings(*, plan: Plan | None, document: dict) -> list[str]:
             + "."
         )
     out += program_settings_warnings()
-    out += _secrets_missing(document, names)
+    out += _secrets_missing(document, names, kept=secrets)
     entry = document.get("entry") or {}
     mine = {keyword_normalize(w) for w in entry.get("keywords", ())}
-    others = [(pid, flow) for pid, _, flow in entry_flows() if plan is None or pid != plan.pk]
+    entries = entry_flows() if entries is None else entries
+    others = [(pid, flow) for pid, _, flow in entries if plan is None or pid != plan.pk]
     for _, flow in others:
         if entry.get("sender") not in (None, flow.entry.sender) and flow.entry.sender is not None:
             continue
@@ -205,7 +226,7 @@ def plan_warnings(*, plan: Plan | None, document: dict) -> list[str]:
     return out
 
 
-def _secrets_missing(document: dict, names: dict[str, str]) -> list[str]:
+def _secrets_missing(document: dict, names: dict[str, str], *, kept: set | None = None) -> list[str]:
     """A web service secret a step names that this server does not keep (a plan imported
     from elsewhere, a secret renamed): that step's call fails until an admin adds it."""
     wanted = [
@@ -214,7 +235,10 @@ def _secrets_missing(document: dict, names: dict[str, str]) -> list[str]:
         if step.get("type") in KINDS
         for where, name in KINDS[step["type"]].secrets(step_data(step))
     ]
-    kept = set(HttpSecret.objects.filter(name__in={n for _, _, n in wanted}).values_list("name", flat=True))
+    if kept is None:
+        kept = set(
+            HttpSecret.objects.filter(name__in={n for _, _, n in wanted}).values_list("name", flat=True)
+        )
     return [
         f"“{names[step_id]}” sends the web service secret “{name}” ({where}), which is not set here: "
         "until an admin adds it under Web service secrets, the call fails."
