@@ -54,6 +54,7 @@ run-services: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/webhook.py
 	$(BIN)/python bench/send.py
+	$(BIN)/python bench/campaign.py
 	$(BIN)/python bench/expiry.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/hand_sql.py

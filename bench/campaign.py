@@ -12,9 +12,10 @@ Each mode runs in a process of its own (its own settings):
    (TWILIO_FROM_NUMBER) limited with ``sender_set --mps``; two plans imported: the campaign
    (entry ``none``, one ``send`` step, a one-segment text) and a keyword plan that answers
    PING; N contacts with consent on record (bulk inserts) and an admin user;
-2. the product, as an operator runs it, sending to a fake Twilio in this process
-   (``messaging.tests.fake_twilio``: it records when each request arrived; each answer takes
-   --latency seconds, random within the bounds):
+2. the product, as an operator runs it, sending to a fake Twilio in a process of its own
+   (``messaging.tests.fake_twilio``, niced ahead of the product: it stamps when each request
+   arrived on the clock this process reads too; each answer takes --latency seconds, random
+   within the bounds):
    - broker: a redis-server of the run's own on a free port (never the machine's 6379),
      gunicorn (--web-workers sync workers) for the webhook and the admin, two
      ``celery -A smsjourney worker --pool threads`` processes and ``celery beat``;
@@ -57,9 +58,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import BENCH_FROM_NUMBER, PYTHON, database_drop, database_recreate, server_env  # noqa: E402
 from bench.conversations import AdminSession, Conversation, most_in_one_second, percentile  # noqa: E402
-from bench.processes import CeleryBeat, CeleryWorker, Gunicorn, RedisServer  # noqa: E402
+from bench.processes import CeleryBeat, CeleryWorker, FakeTwilioProcess, Gunicorn, RedisServer  # noqa: E402
 from bench.twilio_traffic import phone_numbers  # noqa: E402
-from messaging.tests.fake_twilio import FakeTwilio  # noqa: E402
 
 DBNAME = "sj_bench_campaign"
 MODES = ("broker", "zero-setup")
@@ -141,14 +141,11 @@ def run_mode(mode: str, args) -> dict:
     numbers = [next(supply) for _ in range(args.contacts)]
     talkers = [next(supply) for _ in range(args.conversers)]
     workdir = tempfile.mkdtemp(prefix="bench-campaign-")
-    fake = FakeTwilio()
-    fake.latency = args.latency
     result: dict = {"mode": mode, "contacts": args.contacts, "mps": args.mps}
     children = []  # every process started, whose logs go when all went well
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, workdir, True)
-        fake.start()
-        stack.callback(fake.stop)
+        fake = stack.enter_context(FakeTwilioProcess(latency=args.latency))
         if mode == "broker":
             redis = stack.enter_context(RedisServer())
             children.append(redis)
@@ -212,7 +209,9 @@ def say(mode: str, text: str) -> None:
     print(f"[{mode}] {text}", flush=True)
 
 
-def campaign_wait(mode: str, fake: FakeTwilio, wanted: set[str], processes, *, posted: float, args) -> None:
+def campaign_wait(
+    mode: str, fake: FakeTwilioProcess, wanted: set[str], processes, *, posted: float, args
+) -> None:
     """Until every campaign text reached the fake Twilio, or 3 x the ideal time + 3 min.
     Reads what arrived since the last look (the fake's lock held for a copy, no longer)."""
     deadline = time.monotonic() + 3 * args.contacts / args.mps + 180
@@ -230,7 +229,9 @@ def campaign_wait(mode: str, fake: FakeTwilio, wanted: set[str], processes, *, p
         time.sleep(0.5)
 
 
-def analyse(fake: FakeTwilio, numbers: list[str], talks: list[Conversation], *, posted: float, args) -> dict:
+def analyse(
+    fake: FakeTwilioProcess, numbers: list[str], talks: list[Conversation], *, posted: float, args
+) -> dict:
     """What the fake Twilio received, measured (`posted`: when the segment was uploaded)."""
     from messaging.segments import sms_segments
 

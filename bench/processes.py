@@ -1,5 +1,6 @@
 """The processes a bench starts, each in its own process group and stopped whatever
-happens: gunicorn serving the product, and a Celery worker."""
+happens: gunicorn serving the product, a Celery worker and beat, a private redis-server,
+and a fake Twilio REST API in a process of its own."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -230,3 +232,62 @@ class RedisServer(ChildProcessGroup):
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"redis-server did not answer within 10 s; see {self.log.name}")
+
+
+def _fake_twilio_serve(latency: tuple[float, float], port_out, records) -> None:
+    """In the child: a fake Twilio (messaging.tests.fake_twilio) whose every request record
+    goes to `records` (a queue) as it is made; its port goes to `port_out`."""
+    from messaging.tests.fake_twilio import FakeTwilio
+
+    class Forward(list):
+        def append(self, record) -> None:
+            records.put(record)
+
+    with contextlib.suppress(PermissionError):
+        os.nice(-10)  # the instrument: it stamps arrivals as they come, ahead of the product
+    fake = FakeTwilio()
+    fake.latency = latency
+    fake.received = Forward()
+    port_out.put(fake.server_address[1])
+    fake.serve_forever()
+
+
+class FakeTwilioProcess:
+    """A fake Twilio REST API in a process of its own (stopped with the bench), so that the
+    arrival times it stamps (``perf_counter``: CLOCK_MONOTONIC, the same clock in every
+    process) are not held up by the bench's own threads. ``received`` and ``lock`` as on
+    ``FakeTwilio``: the records, copied in by a thread of this process."""
+
+    def __init__(self, *, latency: tuple[float, float]):
+        import multiprocessing
+
+        self._context = multiprocessing.get_context("spawn")
+        self.latency = latency
+        self.received: list[dict] = []
+        self.lock = threading.Lock()
+        self.base_url = ""
+
+    def __enter__(self):
+        port_out, self._records = self._context.Queue(), self._context.Queue()
+        self._proc = self._context.Process(
+            target=_fake_twilio_serve, args=(self.latency, port_out, self._records), daemon=True
+        )
+        self._proc.start()
+        self.base_url = f"http://127.0.0.1:{port_out.get(timeout=30)}"
+        self._copier = threading.Thread(target=self._copy, name="fake-twilio-records", daemon=True)
+        self._copier.start()
+        return self
+
+    def _copy(self) -> None:
+        while True:
+            record = self._records.get()
+            if record is None:
+                return
+            with self.lock:
+                self.received.append(record)
+
+    def __exit__(self, *exc) -> None:
+        self._proc.terminate()
+        self._proc.join(10)
+        self._records.put(None)
+        self._copier.join(10)
