@@ -13,21 +13,31 @@ The rule, for rate R and a margin m (PACING_MARGIN):
 - and a sliding window: the units reserved in any (1+m)-second window never exceed R (a
   message of k segments counts k at its slot; GCRA alone would let one long message
   overfill a window by k-1).
-The margin keeps a little room for network jitter between our hand-over and Twilio's
-clock: at 50 MPS the slots are 21.4 ms apart, and a one-second window sees 47.
-Right before a call, ``admit`` checks the window alone (no spacing): a caller that ran
-late must not push the next one back.
+The margin keeps a little room for jitter between our hand-over and Twilio's clock: at 50
+MPS the slots are 20.6 ms apart, and a one-second window sees 48.5.
+Right before a call, ``admit`` checks a sliding window of 1 + m seconds alone (no
+spacing): a caller that ran late must not push the next one back, and late callers that
+bunch keep the margin's room between their check and Twilio's clock (bench/campaign.py
+measured that delay: p50 1 ms, p99 30 ms on a loaded 2-core machine).
 
-On Redis the rule runs as one Lua script (atomic, on the server's ``TIME``: every machine
-shares one clock); scripts are registered with redis-py (``EVALSHA``, loaded again after
-a Redis restart). Without a broker the same rule runs in a file beside the SQLite database,
-shared by the serving processes of the machine (``FilePacing``), or in the process.
+On Redis (``infra.pacing_redis``) the rule runs as one Lua script (atomic, on the server's
+``TIME``: every machine shares one clock); scripts are registered with redis-py
+(``EVALSHA``, loaded again after a Redis restart). Without a broker the same rule runs in
+a file beside the SQLite database, shared by the serving processes of the machine
+(``FilePacing``), or in the process.
 Redis errors propagate: the caller decides (a message not handed over waits in the
 database). Wakes: ``wake_claim(key, delay)`` tells whether the caller should schedule a
 run for the key (coalescing: at most one pending run per key, the earliest wins). A run
 claimed with ``park=True`` (the key is at its limit until then) takes every wake asked for
-before it: an earlier run could reserve nothing (``wake_clear``, when the run starts, ends
-the park).
+before it: an earlier run could reserve nothing.
+
+Runs: one at a time per key (``run_begin`` … ``run_end``). A run that begins ends the park
+and the pending wake; a wake asked for while a run is going (a text queued meanwhile) marks
+the key *dirty* instead of scheduling a second run beside it; ``run_end`` then says when
+the next run is due: at the park the run asks for, else at once when the key is dirty or
+the run left work behind, else none. Concurrent runs of one key fought over the same rows
+and each took up to 0.8 s while a bulk enrollment queued texts (bench/campaign.py). A run
+whose process died holds the key for RUN_TTL at most.
 """
 
 from __future__ import annotations
@@ -40,12 +50,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
-PACING_MARGIN = 0.07
+if TYPE_CHECKING:
+    from infra.pacing_redis import RedisPacing
+
+PACING_MARGIN = 0.03
 WINDOW_SECONDS = 1.0
 KEY_PREFIX = "sj:pace:"
+RUN_TTL = 10.0  # seconds: a run holds its key at most this long (a killed worker's run)
+SOON = 0.05  # seconds: a wake this soon, asked for while a run is going, is that run's again
 
 
 @dataclass(frozen=True)
@@ -59,17 +75,16 @@ class Reservation:
     at: float = 0.0
 
 
-def _interval_us(rate: float) -> int:
+def interval_us(rate: float) -> int:
     return max(int(1_000_000 * (1 + PACING_MARGIN) / rate), 1)
 
 
-_WINDOW_US = int(1_000_000 * WINDOW_SECONDS * (1 + PACING_MARGIN))
-_SECOND_US = 1_000_000
+WINDOW_US = int(1_000_000 * WINDOW_SECONDS * (1 + PACING_MARGIN))
 
 
 def _window_wait(*, now: int, log: list[tuple[int, int]], capacity: int, cost: int) -> int:
-    """µs until `cost` more units fit in the one-second window ending then (0: now). `log`:
-    the units handed over in the last second, oldest first. A text longer than the whole
+    """µs until `cost` more units fit in the window (1 + m seconds) ending then (0: now).
+    `log`: the units handed over in the last window, oldest first. A text longer than the whole
     capacity goes alone in its second."""
     used = sum(units for _, units in log)
     if used == 0 or used + cost <= capacity:
@@ -77,7 +92,7 @@ def _window_wait(*, now: int, log: list[tuple[int, int]], capacity: int, cost: i
     for at, units in log:
         used -= units
         if used == 0 or used + cost <= capacity:
-            return max(at + _SECOND_US - now, 1)
+            return max(at + WINDOW_US - now, 1)
     return 1
 
 
@@ -85,13 +100,13 @@ def _slot(*, now: int, tat: int, log: list[tuple[int, int]], capacity: int, cost
     """The earliest slot (µs) ≥ max(now, tat) at which `cost` more units keep every window
     within `capacity`. `log`: the (slot, units) reserved lately, oldest first."""
     slot = max(now, tat)
-    inside = [(at, units) for at, units in log if at > slot - _WINDOW_US]
+    inside = [(at, units) for at, units in log if at > slot - WINDOW_US]
     used = sum(units for _, units in inside)
     for at, units in inside:
         if used == 0 or used + cost <= capacity:
             break
         used -= units
-        slot = max(slot, at + _WINDOW_US)
+        slot = max(slot, at + WINDOW_US)
     return slot
 
 
@@ -104,6 +119,8 @@ class LocalPacing:
         self._log: dict[str, list[tuple[int, int]]] = {}
         self._wakes: dict[str, float] = {}
         self._parked: dict[str, float] = {}
+        self._running: dict[str, float] = {}
+        self._dirty: set[str] = set()
 
     @staticmethod
     def _now() -> int:
@@ -118,22 +135,22 @@ class LocalPacing:
     def reserve(self, key: str, *, rate: float, cost: int, horizon: float) -> Reservation:
         with self._state():
             now = self._now()
-            log = [entry for entry in self._log.get(key, ()) if entry[0] > now - 2 * _WINDOW_US]
+            log = [entry for entry in self._log.get(key, ()) if entry[0] > now - 2 * WINDOW_US]
             slot = _slot(now=now, tat=self._tat.get(key, 0), log=log, capacity=max(int(rate), 1), cost=cost)
             wait = (slot - now) / 1_000_000
             self._log[key] = log
             if wait > horizon:
                 return Reservation(False, wait - horizon)
-            self._tat[key] = slot + cost * _interval_us(rate)
+            self._tat[key] = slot + cost * interval_us(rate)
             self._log[key] = [*log, (slot, cost)]
             return Reservation(True, wait, slot / 1_000_000)
 
     def admit(self, key: str, *, rate: float, cost: int) -> float:
-        """Right before a hand-over: 0.0 when `cost` more units keep the last second within
-        `rate` (they are counted), else the seconds until they would."""
+        """Right before a hand-over: 0.0 when `cost` more units keep the last 1 + m seconds
+        within `rate` (they are counted), else the seconds until they would."""
         with self._state():
             now = self._now()
-            log = [entry for entry in self._log.get(f"{key}:sent", ()) if entry[0] > now - _SECOND_US]
+            log = [entry for entry in self._log.get(f"{key}:sent", ()) if entry[0] > now - WINDOW_US]
             wait = _window_wait(now=now, log=log, capacity=max(int(rate), 1), cost=cost)
             if not wait:
                 log.append((now, cost))
@@ -154,6 +171,9 @@ class LocalPacing:
             parked = self._parked.get(key)
             if parked is not None and now <= parked + 5:
                 return False  # parked: its run comes when the limit allows anything again
+            if delay <= SOON and self._running.get(key, 0.0) > now:
+                self._dirty.add(key)  # the run going now runs again when it ends
+                return False
             pending = self._wakes.get(key)
             if pending is not None and now - 5 <= pending <= at + 0.005:
                 return False  # a run is already due no later than this one
@@ -166,6 +186,38 @@ class LocalPacing:
         with self._lock:
             self._wakes.pop(key, None)
             self._parked.pop(key, None)
+
+    def run_begin(self, key: str) -> bool:
+        """A run of `key` may go (True: the pending wake and the park end), unless another
+        is going (False: that one runs again when it ends)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._running.get(key, 0.0) > now:
+                self._dirty.add(key)
+                return False
+            self._running[key] = now + RUN_TTL
+            self._wakes.pop(key, None)
+            self._parked.pop(key, None)
+            return True
+
+    def run_end(self, key: str, *, park: float | None = None, more: bool = False) -> float | None:
+        """The run of `key` ended: in how many seconds the next is due (None: no run until a
+        wake). `park`: the key is at its limit for that long; `more`: the run left work."""
+        with self._lock:
+            now = time.monotonic()
+            self._running.pop(key, None)
+            dirty = key in self._dirty
+            self._dirty.discard(key)
+            if park is not None:
+                self._wakes[key] = self._parked[key] = now + park
+                return park
+            if not (dirty or more):
+                return None
+            pending = self._wakes.get(key)
+            if pending is not None and now - 5 <= pending <= now + 0.005:
+                return None  # a run is already due
+            self._wakes[key] = now
+            return 0.0
 
 
 class FilePacing(LocalPacing):
@@ -186,136 +238,11 @@ class FilePacing(LocalPacing):
             except (OSError, ValueError):
                 saved = {}
             now = self._now()
-            self._tat = {k: int(v) for k, v in saved.get("tat", {}).items() if int(v) > now - 2 * _WINDOW_US}
+            self._tat = {k: int(v) for k, v in saved.get("tat", {}).items() if int(v) > now - 2 * WINDOW_US}
             self._log = {k: [(int(a), int(u)) for a, u in v] for k, v in saved.get("log", {}).items()}
             yield
             state = {"tat": self._tat, "log": {k: v for k, v in self._log.items() if v}}
             self.path.write_text(json.dumps(state))
-
-
-# KEYS: tat, log. ARGV: interval µs, window µs, capacity, cost, horizon µs.
-# Returns {granted (0/1), delay µs}.
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local capacity, cost, horizon = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 2 * window)
-local since = '(' .. string.format('%d', slot - window)
-local entries = redis.call('ZRANGEBYSCORE', KEYS[2], since, '+inf', 'WITHSCORES')
-local used = 0
-for i = 1, #entries, 2 do used = used + tonumber(string.match(entries[i], ':(%d+)$')) end
-for i = 1, #entries, 2 do
-  if used == 0 or used + cost <= capacity then break end
-  used = used - tonumber(string.match(entries[i], ':(%d+)$'))
-  slot = math.max(slot, tonumber(entries[i + 1]) + window)
-end
-if slot - now > horizon then return {0, slot - now - horizon, 0} end
-local tat = slot + cost * interval
-redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now + 2 * window) / 1000))
-redis.call('ZADD', KEYS[2], slot, string.format('%d', slot) .. ':' .. cost)
-redis.call('PEXPIRE', KEYS[2], math.ceil((tat - now + 2 * window) / 1000))
-return {1, slot - now, string.format('%d', slot)}
-"""
-
-# KEYS: sent log, its member counter. ARGV: capacity, cost. Returns µs to wait (0: admitted
-# and counted).
-_ADMIT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local capacity, cost = tonumber(ARGV[1]), tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000000)
-local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local used = 0
-for i = 1, #entries, 2 do used = used + tonumber(string.match(entries[i], ':(%d+)$')) end
-if used > 0 and used + cost > capacity then
-  for i = 1, #entries, 2 do
-    used = used - tonumber(string.match(entries[i], ':(%d+)$'))
-    if used == 0 or used + cost <= capacity then
-      return math.max(tonumber(entries[i + 1]) + 1000000 - now, 1)
-    end
-  end
-end
-local member = string.format('%d', now) .. ':' .. redis.call('INCR', KEYS[2]) .. ':' .. cost
-redis.call('ZADD', KEYS[1], now, member)
-redis.call('PEXPIRE', KEYS[1], 2000)
-redis.call('PEXPIRE', KEYS[2], 2000)
-return 0
-"""
-
-# KEYS: tat. ARGV: seconds (µs). Pushes the next slot to now + seconds at the earliest.
-_BACKOFF = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local until_ = now + tonumber(ARGV[1])
-if tonumber(redis.call('GET', KEYS[1]) or '0') < until_ then
-  redis.call('SET', KEYS[1], string.format('%d', until_), 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 10000)
-end
-return 1
-"""
-
-# KEYS: wake, park. ARGV: delay µs, park (0/1). 1 when the caller should schedule a run
-# (not parked, and none pending or the pending one is later than this one).
-_WAKE = """
-local t = redis.call('TIME')
-local at = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local pending = redis.call('GET', KEYS[1])
-if pending and tonumber(pending) <= at + 5000 then return 0 end
-local ttl = math.ceil(tonumber(ARGV[1]) / 1000) + 5000
-redis.call('SET', KEYS[1], string.format('%d', at), 'PX', ttl)
-if ARGV[2] == '1' then redis.call('SET', KEYS[2], '1', 'PX', ttl) end
-return 1
-"""
-
-
-class RedisPacing:
-    """The rule on a Redis server, shared by every process that uses the same server."""
-
-    def __init__(self, url: str, namespace: str = "") -> None:
-        import redis
-
-        self.prefix = f"{KEY_PREFIX}{namespace}:" if namespace else KEY_PREFIX
-        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self._reserve = self.client.register_script(_RESERVE)
-        self._backoff = self.client.register_script(_BACKOFF)
-        self._admit = self.client.register_script(_ADMIT)
-        self._wake = self.client.register_script(_WAKE)
-
-    def reserve(self, key: str, *, rate: float, cost: int, horizon: float) -> Reservation:
-        keys = [f"{self.prefix}tat:{key}", f"{self.prefix}log:{key}"]
-        args = [
-            _interval_us(rate),
-            _WINDOW_US,
-            max(int(rate), 1),
-            cost,
-            int(horizon * 1_000_000),
-        ]
-        granted, delay, slot = self._reserve(keys=keys, args=args)
-        return Reservation(bool(granted), int(delay) / 1_000_000, int(slot) / 1_000_000)
-
-    def admit(self, key: str, *, rate: float, cost: int) -> float:
-        keys = [f"{self.prefix}sent:{key}", f"{self.prefix}sent-n:{key}"]
-        wait = self._admit(keys=keys, args=[max(int(rate), 1), cost])
-        return int(wait) / 1_000_000
-
-    def backoff(self, key: str, seconds: float) -> None:
-        self._backoff(keys=[f"{self.prefix}tat:{key}"], args=[int(seconds * 1_000_000)])
-
-    def next_slot(self, key: str) -> float:
-        tat = self.client.get(f"{self.prefix}tat:{key}")
-        if tat is None:
-            return 0.0
-        seconds, micros = self.client.time()
-        return max((int(tat) - (seconds * 1_000_000 + micros)) / 1_000_000, 0.0)
-
-    def wake_claim(self, key: str, delay: float, *, park: bool = False) -> bool:
-        keys = [f"{self.prefix}wake:{key}", f"{self.prefix}park:{key}"]
-        return bool(self._wake(keys=keys, args=[int(max(delay, 0) * 1_000_000), int(park)]))
-
-    def wake_clear(self, key: str) -> None:
-        self.client.delete(f"{self.prefix}wake:{key}", f"{self.prefix}park:{key}")
 
 
 @cache
@@ -325,6 +252,8 @@ def pacing(url: str | None, state_file: str | None = None, namespace: str = "") 
     installations may share a Redis); else in `state_file`, shared by this machine's
     processes; else in this process."""
     if url and url.startswith(("redis://", "rediss://")):
+        from infra.pacing_redis import RedisPacing
+
         return RedisPacing(url, namespace)
     if state_file:
         return FilePacing(state_file)

@@ -2,9 +2,9 @@
 "Bulk enrollment"). Pure functions: no database, no settings.
 
 A paced sender hands Twilio at most `mps` segments a second (docs/reference.md §8), spread
-evenly with a small margin for network jitter (infra.pacing.PACING_MARGIN, 7 %), so
-sending `segments` takes ``segments * 1.07 / mps`` seconds: 100,000 one-segment texts at
-1 MPS take 107,000 s, "about 30 hours".
+evenly with a small margin for jitter (infra.pacing.PACING_MARGIN, 3 %), so sending
+`segments` takes ``segments * 1.03 / mps`` seconds: 100,000 one-segment texts at 1 MPS
+take 103,000 s, "about 29 hours".
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ DAY = 86400
 
 def duration_words(seconds: float) -> str:
     """`seconds` as a person says it: "under a minute", "about 7 minutes", "about an hour",
-    "about 30 hours", "about 3 days" (hours up to two days, then days)."""
+    "about 29 hours", "about 3 days" (hours up to two days, then days)."""
     if seconds < MINUTE:
         return "under a minute"
     minutes = round(seconds / MINUTE)
@@ -39,5 +39,5 @@ def send_seconds(*, segments: int, mps: float) -> float:
 
 def send_duration_words(*, contacts: int, segments_per_text: int, mps: float) -> str:
     """How long texting `contacts` people a text of `segments_per_text` segments takes at
-    `mps` segments a second, in words: 100,000 contacts, 1 segment, 1 MPS → "about 30 hours"."""
+    `mps` segments a second, in words: 100,000 contacts, 1 segment, 1 MPS → "about 29 hours"."""
     return duration_words(send_seconds(segments=contacts * max(segments_per_text, 1), mps=mps))

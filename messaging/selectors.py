@@ -65,7 +65,7 @@ class SenderQueue:
 
     @property
     def drained_in(self) -> str:
-        """The drain estimate in words: "about 30 hours", "now", or "nothing waiting"."""
+        """The drain estimate in words: "about 29 hours", "now", or "nothing waiting"."""
         if self.drain_seconds is None:
             return "nothing waiting"
         if self.drain_seconds == 0:

@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 
-from infra.pacing import PACING_MARGIN, FilePacing, LocalPacing, RedisPacing
+from infra.pacing import PACING_MARGIN, FilePacing, LocalPacing
+from infra.pacing_redis import RedisPacing
 
 REDIS_URL = os.environ.get("CELERY_BROKER_URL", "")
 
@@ -95,6 +96,29 @@ def test_a_parked_key_takes_no_earlier_wake_until_its_run_starts(limiter, key):
     assert limiter.wake_claim(key, 0.0)
 
 
+def test_one_run_at_a_time_and_a_wake_during_it_runs_it_again(limiter, key):
+    """A second run of a key does not go beside the first; a wake asked for while one goes
+    (a text queued meanwhile) is that run's next, due at once when it ends."""
+    assert limiter.wake_claim(key, 0.0)
+    assert limiter.run_begin(key)  # the scheduled run begins
+    assert not limiter.run_begin(key)  # a second, beside it: no
+    assert not limiter.wake_claim(key, 0.0)  # a text queued meanwhile: no run beside it …
+    assert limiter.run_end(key) == 0.0  # … the run goes again at once
+    assert limiter.run_begin(key)
+    assert limiter.run_end(key) is None  # nothing asked for meanwhile: no next run
+    assert limiter.wake_claim(key, 0.0)  # no run going: a wake schedules one
+
+
+def test_a_run_that_ends_at_its_limit_parks_the_key(limiter, key):
+    assert limiter.run_begin(key)
+    assert limiter.wake_claim(key, 5.0)  # a later wake (a retry's back-off) is its own run
+    assert limiter.run_end(key, park=0.3) == 0.3
+    assert not limiter.wake_claim(key, 0.0)  # parked: the run at 0.3 s takes it
+    assert limiter.run_begin(key)  # the parked run begins: the park ends
+    assert limiter.run_end(key, more=True) == 0.0  # it left work: another run at once
+    assert not limiter.wake_claim(key, 0.0)  # that one is due already
+
+
 def test_two_processes_sharing_a_file_share_the_limit(tmp_path, key):
     path = str(tmp_path / "db.sqlite3.pacing")
     one, two = FilePacing(path), FilePacing(path)
@@ -117,11 +141,12 @@ def test_the_scripts_survive_a_redis_restart(key):
     assert limiter.wake_claim(key, 0.5)
 
 
-def test_a_hand_over_is_admitted_while_the_last_second_has_room(limiter, key):
-    """Right before a send: a sliding one-second window, no spacing (the plan spaced them)."""
+def test_a_hand_over_is_admitted_while_the_last_window_has_room(limiter, key):
+    """Right before a send: a sliding window of 1 + m seconds, no spacing (the plan spaced
+    them; the margin's room is kept between late sends that bunch)."""
     assert [limiter.admit(key, rate=3, cost=1) for _ in range(3)] == [0.0, 0.0, 0.0]
-    wait = limiter.admit(key, rate=3, cost=1)  # a fourth in the same second
-    assert 0.5 < wait <= 1.0
+    wait = limiter.admit(key, rate=3, cost=1)  # a fourth in the same window
+    assert 1.0 < wait <= 1 + PACING_MARGIN
     assert limiter.admit(key, rate=3, cost=1) > 0  # refused ones are not counted
     other = f"{key}-other"
     assert limiter.admit(other, rate=3, cost=5) == 0.0  # longer than the limit: alone in its second

@@ -1,7 +1,7 @@
 """What a bulk enrollment will take to send, said before it is confirmed (docs/cockpit.md,
 "Bulk enrollment"): which sender the plan's texts go from (its published revision's
 `entry.sender`, else the default) and how long they take at that sender's limit, the texts
-already waiting on it counted in — "At 1 MPS this takes about 30 hours; 3,000 campaign
+already waiting on it counted in — "At 1 MPS this takes about 29 hours; 3,000 campaign
 messages are already waiting on this sender."
 
 The figures are messaging's (`messaging.selectors.sender_queues`, read once for a page

@@ -57,6 +57,14 @@ def enrollment_may_enter(*, contact: Contact, plan_id: int, flow: Flow) -> bool:
     return True
 
 
+def contacts_may_enter(*, contact_ids: list[int], plan_id: int, flow: Flow) -> set[int]:
+    """``enrollment_may_enter`` for many contacts in one query: those that may."""
+    if flow.reentry == "never":
+        ever = Enrollment.objects.filter(contact_id__in=contact_ids, plan_id=plan_id)
+        return set(contact_ids) - set(ever.values_list("contact_id", flat=True))
+    return set(contact_ids)
+
+
 def enrollment_start(
     *,
     contact: Contact,
@@ -314,4 +322,10 @@ def _plan_enter(run: Run) -> None:
     )
 
 
-__all__ = ["MAX_STEPS_PER_EVENT", "enrollment_advance", "enrollment_may_enter", "enrollment_start"]
+__all__ = [
+    "MAX_STEPS_PER_EVENT",
+    "contacts_may_enter",
+    "enrollment_advance",
+    "enrollment_may_enter",
+    "enrollment_start",
+]

@@ -219,7 +219,7 @@ def test_the_csv_segment_page_says_the_sender_and_the_time_per_thousand(admin_cl
     page = admin_client.get(reverse("admin:automation_plan_segment", args=[plan.pk]))
     assert page.status_code == 200
     assert (
-        "Sends from Short code (12345). At 1 MPS, each 1,000 contacts take about 18 minutes; "
+        "Sends from Short code (12345). At 1 MPS, each 1,000 contacts take about 17 minutes; "
         "2 campaign messages are already waiting on this sender, under a minute first."
     ) in page_text(page)
     # Still one step: the upload enrolls.
@@ -248,6 +248,6 @@ def test_a_hundred_thousand_contacts_at_1_mps_take_about_30_hours():
     plan = plan_make(entry={"trigger": "none", "sender": "+15017122661"}, steps=[ask("s", "Hi!")])
     estimate = plan_send_estimate(plan=plan, contacts=100_000, queues=sender_queues())
     assert estimate.says == (
-        "Sends from Long code (+15017122661). At 1 MPS this takes about 30 hours; "
+        "Sends from Long code (+15017122661). At 1 MPS this takes about 29 hours; "
         "nothing else is waiting on this sender."
     )

@@ -142,21 +142,48 @@ class Dispatched:
 
     handed: int
     park: float | None = None
+    more: bool = False  # it left ready messages behind (a full batch)
 
 
 def outbound_dispatch(*, sender_id: int | None) -> Dispatched:
     """Hand the sender's ready messages over: the reply lane first, each contact's oldest
     first, as many as its limit allows in the next HORIZON seconds (no limit: a BATCH).
-    Parks the sender when it is at its limit."""
+    Parks the sender when it is at its limit. One run at a time per sender: a run asked for
+    while one goes is that run's next (``infra.pacing`` run_begin / run_end); right here
+    (no broker, no scheduler) the runs follow one another in this call."""
     sender_id = _one_default(sender_id)
     limiter, key = _limiter(), sender_key(sender_id)
-    limiter.wake_clear(key)
+    handed, run = 0, Dispatched(0)
+    for _ in range(_INLINE_RUNS if _inline() else 1):
+        if not limiter.run_begin(key):
+            break  # another run goes: it runs again when it ends
+        run = Dispatched(0)
+        try:
+            run = _dispatch_run(sender_id=sender_id, key=key)
+        finally:
+            nxt = limiter.run_end(key, park=run.park, more=run.more)
+        handed += run.handed
+        if nxt is None:
+            break
+        if not _inline():
+            _dispatch_schedule(sender_id=sender_id, delay=nxt)
+            break
+        if nxt > 0:
+            break  # right here, a later run is left to the release job
+    return Dispatched(handed, run.park)
+
+
+_INLINE_RUNS = 50  # runs one call makes right here at most (then the release job goes on)
+
+
+def _dispatch_run(*, sender_id: int | None, key: str) -> Dispatched:
+    """One run of the sender's dispatcher (``outbound_dispatch``)."""
+    limiter = _limiter()
     rate = sender_rate(sender_id=sender_id)
     inline = _inline()
     if not rate:
         backing_off = limiter.next_slot(key)  # a 429 backs even an unpaced sender off
         if backing_off > 0:
-            sender_wake(sender_id=sender_id, delay=backing_off, park=True)
             return Dispatched(0, backing_off)
     now = timezone.now()
     limit = BATCH if not rate else min(BATCH, int(rate * HORIZON) + 10)
@@ -189,11 +216,8 @@ def outbound_dispatch(*, sender_id: int | None) -> Dispatched:
             logger.warning("dispatch: provider failing, %d messages left queued", len(rest))
             return Dispatched(index)
         _hand_over(outbound_id=pk, delay=delay, lane=lane)
-    if park is not None:
-        sender_wake(sender_id=sender_id, delay=park, park=True)
-    elif len(ready) == limit:
-        sender_wake(sender_id=sender_id)  # more are waiting: another run, behind other work
-    return Dispatched(len(handed), park)
+    # More waiting: another run, behind other work.
+    return Dispatched(len(handed), park, more=park is None and len(ready) == limit)
 
 
 def _claim_all(granted: list[tuple[int, float, int]], *, now: datetime) -> list[tuple[int, float, int]]:
@@ -247,14 +271,18 @@ def sender_wake(
             return
         outbound_dispatch(sender_id=sender_id)
         return
-    from messaging.tasks import sender_dispatch_task  # the task module imports this one
-
     sender_id = _one_default(sender_id)
     try:
         if not _limiter().wake_claim(sender_key(sender_id), delay, park=park):
             return
     except Exception:  # Redis is away: schedule anyway (the broker may be back first)
         logger.warning("sender %s: wake not coalesced (limiter unavailable)", sender_key(sender_id))
+    _dispatch_schedule(sender_id=sender_id, delay=delay)
+
+
+def _dispatch_schedule(*, sender_id: int | None, delay: float) -> None:
+    from messaging.tasks import sender_dispatch_task  # the task module imports this one
+
     try:
         task_enqueue(
             sender_dispatch_task, args=(sender_id,), countdown=delay or None, priority=REPLY_PRIORITY

@@ -111,9 +111,11 @@ def outbound_queue(
     if links:
         links_record(plan=links, interaction=outbound.interaction, contact=contact, enrollment=enrollment)
     if status == DeliveryStatus.QUEUED:
-        outbound_id = outbound.pk
+        outbound_id, sender_id = outbound.pk, outbound.sender_id
         transaction.on_commit(
-            lambda: outbound_enqueue(outbound_id=outbound_id, answers_contact=answers_contact)
+            lambda: outbound_enqueue(
+                outbound_id=outbound_id, answers_contact=answers_contact, sender_id=sender_id
+            )
         )
     return outbound
 
@@ -314,18 +316,27 @@ def _same_text_queued(*, contact: Contact, body: str, now: datetime) -> int:
     ).count()
 
 
-def outbound_enqueue(*, outbound_id: int, force: bool = False, answers_contact: bool = True) -> None:
+_UNKNOWN = object()
+
+
+def outbound_enqueue(
+    *, outbound_id: int, force: bool = False, answers_contact: bool = True, sender_id=_UNKNOWN
+) -> None:
     """Hand one queued message over to be sent. A paced sender's message: its dispatcher is
     woken (messaging.services.dispatch: the lanes, the limiter). Otherwise a send task takes
     it — on a worker when a broker is configured (a reply at a higher priority than plan
     and bulk messages), else on this process's in-process scheduler when it runs (off the
     request path), else right here (one short try; skipped for a while after a failure
     unless `force`). Either way it goes only in its contact's turn. Never raises: whatever
-    is not sent now, the release job sends later."""
+    is not sent now, the release job sends later. `sender_id`: the message's, when the
+    caller knows it (one query less a message)."""
     from celery import current_app
 
     try:
-        sender_id = OutboundMessage.objects.filter(pk=outbound_id).values_list("sender_id", flat=True).first()
+        if sender_id is _UNKNOWN:
+            sender_id = (
+                OutboundMessage.objects.filter(pk=outbound_id).values_list("sender_id", flat=True).first()
+            )
         if sender_rate(sender_id=sender_id):
             sender_wake(sender_id=sender_id, force=force)
             return
