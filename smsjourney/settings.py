@@ -256,11 +256,17 @@ CELERY_TIMEZONE = "UTC"
 # send. Without a broker the in-process scheduler gives each routed queue its own thread
 # pool (infra/background.py). With one, a plain `celery -A smsjourney worker` consumes
 # every queue below (docs/reference.md §2: one worker runs the product); at scale, give the http
-# queue workers of its own: `-X http` on the others, `-Q http` on them.
+# queue workers of its own: `-X http` on the others, `-Q http` on them. Bulk enrollments go to
+# a queue of their own too, `bulk`: without a broker their batches held the scheduler's
+# threads while the texts they queued waited for one (bench/campaign.py).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 HTTP_STEP_QUEUE = "http"
-CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(HTTP_STEP_QUEUE))
-CELERY_TASK_ROUTES = {"automation.tasks.http_step_task": {"queue": HTTP_STEP_QUEUE}}
+BULK_QUEUE = "bulk"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(HTTP_STEP_QUEUE), Queue(BULK_QUEUE))
+CELERY_TASK_ROUTES = {
+    "automation.tasks.http_step_task": {"queue": HTTP_STEP_QUEUE},
+    "automation.tasks_bulk.bulk_enrollment_batch_task": {"queue": BULK_QUEUE},
+}
 # No broker: each serving process runs the beat schedule itself, off the request path, and
 # hands sends and delayed retries to its own scheduler (infra/background.py). 0 turns
 # that off (then run the jobs' commands from cron).

@@ -59,12 +59,14 @@ def celery_worker(
         stderr=subprocess.STDOUT,
     )
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    saved = (app.conf.task_always_eager, app.conf.task_default_queue)
+    saved = (app.conf.task_always_eager, app.conf.task_default_queue, app.conf.task_routes)
     app.conf.task_always_eager, app.conf.task_default_queue = False, queue
+    _routes_set(app, {})  # the routed tasks (http steps, bulk batches) to the private queue too
     try:
         yield proc, log
     finally:
-        app.conf.task_always_eager, app.conf.task_default_queue = saved
+        app.conf.task_always_eager, app.conf.task_default_queue = saved[:2]
+        _routes_set(app, saved[2])
         proc.terminate()
         try:
             proc.wait(timeout=15)
@@ -81,3 +83,10 @@ def celery_worker(
 def worker_log(proc: subprocess.Popen, log) -> str:
     """The worker's exit status (None: still running) and the tail of its log."""
     return f"(worker exit {proc.poll()})\n{log_tail(log, tail=4000)}"
+
+
+def _routes_set(app, routes) -> None:
+    """Publish with `routes` from now on (Celery builds its router once, from the settings)."""
+    app.conf.task_routes = routes
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)

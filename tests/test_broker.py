@@ -62,27 +62,40 @@ def test_a_reply_is_published_ahead_of_plan_and_bulk_messages(settings):
 
 @pytest.mark.celery_broker
 @pytest.mark.django_db
-def test_http_steps_go_to_their_own_queue_which_a_plain_worker_consumes_too(settings):
-    """A plan `http` step waits on someone else's web service: its task is published to the
-    `http` queue, so workers started with `-X http` never hold a reply behind it; a worker
-    started as docs/reference.md §2 says (no -Q) consumes both queues."""
+@pytest.mark.parametrize(
+    ("task_path", "args", "queue"),
+    [
+        ("automation.tasks.http_step_task", (123456789, 1), "http"),
+        ("automation.tasks_bulk.bulk_enrollment_batch_task", (123456789, [1]), "bulk"),
+    ],
+)
+def test_http_steps_and_bulk_batches_go_to_their_own_queues_which_a_plain_worker_consumes_too(
+    settings, task_path, args, queue
+):
+    """A plan `http` step waits on someone else's web service, a bulk batch enrolls 500
+    contacts: their tasks are published to queues of their own (`http`, `bulk`), so workers
+    started with `-X http,bulk` never hold a reply behind them; a worker started as
+    docs/reference.md §2 says (no -Q) consumes every queue."""
+    from importlib import import_module
+
     import redis
 
-    from automation.tasks import http_step_task
     from infra.background import task_enqueue
     from smsjourney.celery import app
 
-    assert {"celery", "http"} <= set(app.amqp.queues)  # what `celery -A smsjourney worker` consumes
+    module, name = task_path.rsplit(".", 1)
+    task = getattr(import_module(module), name)
+    assert {"celery", "http", "bulk"} <= set(app.amqp.queues)  # what a plain worker consumes
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.CELERY_BROKER_URL = os.environ["CELERY_BROKER_URL"]
     saved = app.conf.task_always_eager
     app.conf.task_always_eager = False
     client = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
-    before = client.llen("http"), client.llen("celery")
+    before = client.llen(queue), client.llen("celery")
     try:
-        task_enqueue(http_step_task, args=(123456789, 1))
-        assert (client.llen("http"), client.llen("celery")) == (before[0] + 1, before[1])
+        task_enqueue(task, args=args)
+        assert (client.llen(queue), client.llen("celery")) == (before[0] + 1, before[1])
     finally:
         app.conf.task_always_eager = saved
-        if client.llen("http") > before[0]:
-            client.lpop("http")  # ours: the newest, at the head
+        if client.llen(queue) > before[0]:
+            client.lpop(queue)  # ours: the newest, at the head
