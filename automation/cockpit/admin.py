@@ -18,8 +18,17 @@ from automation.cockpit import (
     secrets_admin,  # noqa: F401 - registers the web service secrets
 )
 from automation.cockpit.forms import PlanForm
+from automation.cockpit.json_admin import PlanJsonMixin
 from automation.cockpit.plan_pages import PlanCockpitMixin
 from automation.cockpit.steps_admin import PlanStepsMixin
+from automation.cockpit.steps_view import (
+    exit_goals,
+    flow_order,
+    goal_words,
+    goals_legend,
+    step_goal,
+    step_title,
+)
 from automation.engine.plans import (
     document_dump,
     plan_activate,
@@ -40,7 +49,7 @@ from messaging.state_hours import RULES as STATE_RULES
 
 
 @admin.register(Plan)
-class PlanAdmin(PlanStepsMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
+class PlanAdmin(PlanStepsMixin, PlanJsonMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
     form = PlanForm
     fsm_fields = ["status"]
     list_display = ["name", "slug", "status", "entry", "revision", "active_enrollments", "updated_at"]
@@ -169,7 +178,9 @@ class PlanAdmin(PlanStepsMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmi
             extra_context["plan_revisions"] = revisions
             document = plan_draft_document(plan=plan) if revisions else None
             if document is not None:
-                extra_context["plan_steps"] = steps_listed(document, plan_id=plan.pk)
+                flow = flow_build(document)
+                extra_context["plan_steps"] = steps_listed(flow, plan_id=plan.pk)
+                extra_context["plan_goals"] = goals_legend(flow)
                 extra_context["plan_has_draft"] = revisions[0].published_at is None
                 extra_context["plan_warnings"] = plan_warnings(plan=plan, document=document)
                 extra_context["preview_track_links"] = document.get("track_links", True)
@@ -280,29 +291,30 @@ def live_count(plan: Plan) -> int:
     ).count()
 
 
-def steps_listed(document: dict, *, plan_id: int) -> list[dict]:
-    """The draft's steps as the plan page lists them: what each does, and where each of its
-    exits goes (`exits_html`)."""
-    flow = flow_build(document)
+def steps_listed(flow, *, plan_id: int) -> list[dict]:
+    """The draft's steps (its Flow) as the plan page lists them, in the order a journey
+    goes through them (`flow_order`): each by its title, what it does (its whole text),
+    the goal it records, and where each of its ways out goes (`exits_html`)."""
     step_urls = {i: reverse("admin:automation_plan_step", args=[plan_id, i]) for i in flow.order}
     add_url = reverse("admin:automation_plan_step_add", args=[plan_id])
-    names = {i: step.name for i, step in flow.steps.items()}
+    names = {i: step_title(step) for i, step in flow.steps.items()}
     rows = []
-    for step_id in flow.order:
+    for step_id in flow_order(flow):
         step = flow.steps[step_id]
         kind = step.kind
+        goal = step_goal(flow, step)
         rows.append(
             {
                 "id": step_id,
                 "url": step_urls[step_id],
-                "name": step.name,
+                "name": names[step_id],
                 "kind": kind.description,
                 "type": step.type,
-                "does": kind.label(step),
-                "goal": flow.goals[step.goal].name if step.goal in flow.goals else step.goal,
+                "does": "" if kind.label(step) == names[step_id] else kind.label(step),
+                "goal": goal_words(goal) if goal else "",
                 "is_start": step_id == flow.start,
                 "exits_html": _exits_html(
-                    kind.exits(step.data),
+                    [(way, exit_goals(flow, way)) for way in kind.exits(step.data)],
                     names=names,
                     step_urls=step_urls,
                     add_url=f"{add_url}?after={quote(step_id)}&exit=",
@@ -313,18 +325,20 @@ def steps_listed(document: dict, *, plan_id: int) -> list[dict]:
 
 
 def _exits_html(exits, *, names: dict[str, str], step_urls: dict[str, str], add_url: str) -> SafeString:
-    """A step's exits as the list's items: what leads on, to which step (or the end), and
-    a link to put a new step there. Written here, not by the template: an ask has up to 50
-    rules, and a loop with two {% url %} per exit took a 100-step plan's page half a second
-    (bench/plan_page.py)."""
+    """A step's ways out as the list's items: what takes each (and the goal it records), to
+    which step (or the end of the journey), and a link to put a new step there. Written
+    here, not by the template: an ask has up to 50 rules, and a loop with two {% url %} per
+    exit took a 100-step plan's page half a second (bench/plan_page.py)."""
     items = []
-    for way in exits:
+    for way, goals in exits:
         if way.target in names:
             target = f'<a href="{escape(step_urls[way.target])}">{escape(names[way.target])}</a>'
         else:
-            target = "<em>end of the journey</em>"
+            target = '<em class="exit-end">End of the journey</em>'
+        marks = "".join(f' <span class="exit-goal">{escape(goal_words(g))}</span>' for g in goals)
         items.append(
-            f'<li data-exit="{escape(way.field)}"><span class="exit-label">{escape(way.label)}</span> → '
+            f'<li data-exit="{escape(way.field)}">'
+            f'<span class="exit-label">{escape(way.label)}</span>{marks} → '
             f'{target}\n            <a class="exit-add" href="{escape(add_url + quote(way.field))}">'
             "+ add a step here</a></li>"
         )

@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from automation.cockpit.steps_view import step_dict_choice
 from automation.engine.plans import plan_document_check
 from automation.flow import FlowInvalid
 from automation.flow.forms import DurationField, WordsField
@@ -142,7 +143,7 @@ class PlanForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.document = initial_document  # read here; clean() edits a copy
         steps = (self.document or {}).get("steps", ())
-        self.fields["start"].choices = [(s["id"], s.get("name") or s["id"]) for s in steps]
+        self.fields["start"].choices = [(s["id"], step_dict_choice(s)) for s in steps]
         goals = []
         current = ((self.document or {}).get("entry") or {}).get("sender")
         self.fields["sender"].choices = sender_choices(current)

@@ -1,72 +1,61 @@
 """The plan's step editor in the admin: each step edited on a page of its own with its
-kind's form (`StepKind.form_class`), added after any exit of another step, moved in the
-list or deleted; the whole draft is checked on every save (`automation.engine.plans`)
-and its problems are shown on the fields they name, in a marketer's words. Also: the
-draft as JSON for those who want it, and a JSON file imported into the draft.
+kind's form (`StepKind.form_class`), added after any way out of another step, or made in
+place — any way out of a step may be pointed at "A new step: …", filled in on the next page
+and saved together with it (`automation.cockpit.step_chain`) —, or deleted; the whole draft
+is checked on every save (`automation.engine.plans`) and its problems are shown on the
+fields they name, in a marketer's words: steps by their titles, never their ids
+(`automation.cockpit.steps_view`).
 
-`PlanStepsMixin` is mixed into `automation.admin.PlanAdmin`; the views are thin doors
-onto the plan services."""
+`PlanStepsMixin` is mixed into `automation.cockpit.admin.PlanAdmin`; the views are thin
+doors onto the plan services."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from automation.cockpit.step_chain import (
+    Chain,
+    ChainBroken,
+    chain_add,
+    chain_document,
+    chain_dumps,
+    chain_loads,
+    chain_start,
+    markers_ended,
+)
+from automation.cockpit.steps_view import exit_said, step_dict_choice, step_dict_title
 from automation.engine.plans import (
-    MAX_DOCUMENT_BYTES,
-    document_dump,
-    document_load,
+    plan_document_check,
     plan_draft_document,
     plan_draft_save,
-    plan_import,
     plan_step_delete,
-    plan_step_move,
     plan_step_save,
 )
 from automation.flow import KINDS, FlowInvalid
 from automation.flow.edit import step_exits, step_id_free, step_remove
-from automation.flow.read import CONTACT_FIELDS, SLUG, STEP_ID
+from automation.flow.forms import NEW
+from automation.flow.read import CONTACT_FIELDS, STEP_ID
 from automation.models import Plan
 from infra.strict_json import text_refusal
 
 
-class PlanJsonForm(forms.Form):
-    document = forms.CharField(
-        strip=False,
-        label="The plan as JSON",
-        widget=forms.Textarea(attrs={"rows": 30, "spellcheck": "false", "class": "plan-document"}),
-        help_text="The smsjourney.plan/1 format (README: “The plan format”). Saving checks all of it.",
-    )
-
-
-class PlanImportForm(forms.Form):
-    file = forms.FileField(label="JSON file", help_text="A plan exported from here or written by hand.")
-    publish = forms.BooleanField(required=False, label="Publish it at once")
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_DOCUMENT_BYTES:
-            raise ValidationError(f"The file is larger than {MAX_DOCUMENT_BYTES:,} bytes.")
-        return upload.read()
-
-
 def step_names(document: Any) -> dict[str, str]:
-    """Step id → name, for a document as given (a refused one too: only ids that are ids,
-    names that are text)."""
+    """Step id → title (its name, else what it does), for a document as given (a refused
+    one too: only ids that are ids, titles that are text)."""
     steps = document.get("steps") if isinstance(document, dict) else None
     names = {}
     for step in steps if isinstance(steps, list) else ():
-        step_id, name = (step.get("id"), step.get("name")) if isinstance(step, dict) else (None, None)
+        step_id = step.get("id") if isinstance(step, dict) else None
         if isinstance(step_id, str) and STEP_ID.fullmatch(step_id):
-            ok = isinstance(name, str) and name and len(name) <= 100 and text_refusal(name) is None
-            names[step_id] = name if ok else step_id
+            title = step_dict_title(step)
+            ok = isinstance(title, str) and title and len(title) <= 100 and text_refusal(title) is None
+            names[step_id] = title if ok else step_id
     return names
 
 
@@ -81,19 +70,16 @@ class PlanStepsMixin:
         return [
             path("<path:object_id>/steps/add/", view(self.step_add_view), name="automation_plan_step_add"),
             path(
+                "<path:object_id>/steps/new/",
+                view(require_POST(self.step_new_view)),
+                name="automation_plan_step_new",
+            ),
+            path(
                 "<path:object_id>/steps/<slug:step_id>/delete/",
                 view(self.step_delete_view),
                 name="automation_plan_step_delete",
             ),
-            path(
-                "<path:object_id>/steps/<slug:step_id>/move/",
-                view(require_POST(self.step_move_view)),
-                name="automation_plan_step_move",
-            ),
             path("<path:object_id>/steps/<slug:step_id>/", view(self.step_view), name="automation_plan_step"),
-            path("<path:object_id>/json/", view(self.plan_json_view), name="automation_plan_json"),
-            path("<path:object_id>/import/", view(self.plan_import_view), name="automation_plan_import"),
-            path("import/", view(self.plan_import_new_view), name="automation_plan_import_new"),
             *super().get_urls(),
         ]
 
@@ -111,36 +97,88 @@ class PlanStepsMixin:
 
     @staticmethod
     def _choices(document: dict) -> dict:
-        steps = [(i, f"{n} ({i})" if n != i else i) for i, n in step_names(document).items()]
+        """What a step's form offers: the plan's steps (by title), its goals, a new step of
+        each kind."""
+        steps = [(s["id"], step_dict_choice(s)) for s in document["steps"]]
         goals = [(g["slug"], g["name"]) for g in document.get("goals", ())]
-        return {"steps": steps, "goals": goals}
+        new = [(f"{NEW}{kind.type}", f"New: {kind.description}") for kind in KINDS.values()]
+        return {"steps": steps, "goals": goals, "new": new}
 
-    def _step_page(self, request, plan, document, *, kind, form, step_id, title, after=None):
+    def _step_page(self, request, plan, *, kind, form, step_id, title, after_said="", chain=None):
         context = self._cockpit_context(request, plan, title)
         context |= {
             "form": form,
             "kind": kind,
             "step_id": step_id,
-            "after": after,
+            "after_said": after_said,
             "sections": form_sections(form),
             "contact_fields": [*CONTACT_FIELDS, "attributes."],
             "plan_slugs": list(Plan.objects.exclude(pk=plan.pk).values_list("slug", flat=True)[:200]),
             "media": form.media,
         }
+        if chain is not None:
+            context |= {
+                "chain": chain_dumps(chain),
+                "chain_waiting": [step_dict_title(edit["step"]) for edit in chain.edits],
+                "form_action": reverse("admin:automation_plan_step_new", args=[plan.pk]),
+            }
         return TemplateResponse(request, "cockpit/plan_step.html", context)
 
-    def _save_step(self, request, plan, document, form, *, kind, replaces=None, after=None) -> bool:
-        """Save the form's step into the draft; False (problems on the form) when refused."""
+    def _problems_show(self, form, exc: FlowInvalid, document: dict, step: dict, replaces=None) -> None:
+        ids = {step["id"], replaces} - {None}
+        names = step_names(document) | {step["id"]: step_dict_title(step)}
+        form.problems_show(exc.problems, step_ids=ids, say=lambda p: p.say(names))
+
+    def _save_step(self, request, plan, document, form, *, kind, replaces=None, after=None):
+        """Save the form's step into the draft: the page to go to next — the plan's, the
+        first new step's the step asks for (nothing saved yet), or None (problems on the
+        form) when refused."""
         step = form.step(type=kind.type)
+        try:
+            chain = chain_start(plan.pk, step, replaces=replaces, after=after)
+        except ChainBroken as exc:
+            form.add_error(None, str(exc))
+            return None
+        if chain is not None:
+            return self._chain_next(request, plan, document, chain, form)
         try:
             plan_step_save(plan=plan, step=step, replaces=replaces, after=after, user=request.user)
         except FlowInvalid as exc:
-            ids = {step["id"], replaces} - {None}
-            names = step_names(document) | {step["id"]: step.get("name") or step["id"]}
-            form.problems_show(exc.problems, step_ids=ids, say=lambda p: p.say(names))
-            return False
-        messages.success(request, f"“{step.get('name') or step['id']}” is saved in the draft.")
-        return True
+            self._problems_show(form, exc, document, step, replaces)
+            return None
+        messages.success(request, f"“{step_dict_title(step)}” is saved in the draft.")
+        return HttpResponseRedirect(self._plan_url(plan))
+
+    def _chain_next(self, request, plan, document, chain: Chain, form):
+        """The page of the next new step `chain` waits for — once the steps it holds are
+        checked as far as they can be (their own problems go back on `form`)."""
+        shown = chain_document(document, chain)
+        latest = chain.edits[-1]
+        try:
+            plan_document_check(markers_ended(shown))
+        except FlowInvalid as exc:
+            if any(p.step == latest["step"]["id"] for p in exc.problems):
+                self._problems_show(form, exc, document, latest["step"], latest["replaces"])
+                return None
+        return self._chain_page(request, plan, shown, chain)
+
+    def _chain_page(self, request, plan, shown: dict, chain: Chain, form=None):
+        source_id, exit_field, kind_type = chain.queue[0]
+        kind = KINDS[kind_type]
+        source = next(s for s in shown["steps"] if s["id"] == source_id)
+        if form is None:
+            initial = {"id": step_id_free(shown, kind.type.replace("_", "-"))}
+            form = kind.form_class.for_step(None, initial=initial, **self._choices(shown))
+        return self._step_page(
+            request,
+            plan,
+            kind=kind,
+            form=form,
+            step_id=None,
+            title=f"A new step: {kind.description}",
+            after_said=exit_said(source, exit_field),
+            chain=chain,
+        )
 
     # --- pages ---------------------------------------------------------------------------
 
@@ -153,39 +191,40 @@ class PlanStepsMixin:
         choices = self._choices(document)
         if request.method == "POST":
             form = kind.form_class(request.POST, **choices)
-            if form.is_valid() and self._save_step(
-                request, plan, document, form, kind=kind, replaces=step_id
-            ):
-                return HttpResponseRedirect(self._plan_url(plan))
+            if form.is_valid():
+                page = self._save_step(request, plan, document, form, kind=kind, replaces=step_id)
+                if page is not None:
+                    return page
         else:
             form = kind.form_class.for_step(step, **choices)
-        name = step.get("name") or step_id
-        return self._step_page(
-            request, plan, document, kind=kind, form=form, step_id=step_id, title=f"Step: {name}"
-        )
+        title = f"Step: {step_dict_title(step)}"
+        return self._step_page(request, plan, kind=kind, form=form, step_id=step_id, title=title)
 
     def step_add_view(self, request, object_id):
         plan, document = self._editable(request, object_id)
         source, field = request.GET.get("after", ""), request.GET.get("exit", "")
-        after = None
+        after, after_said = None, ""
         if source:
             step = next((s for s in document["steps"] if s["id"] == source), None)
             way = next((w for w in step_exits(step) if w.field == field), None) if step else None
             if way is None:
                 raise Http404("No such exit to add a step after.")
-            after = (source, field, way)
+            after, after_said = (source, field, way), exit_said(step, field)
         kind = KINDS.get(request.GET.get("type", ""))
         if kind is None:
             context = self._cockpit_context(request, plan, "Add a step: what should it do?")
-            context |= {"kinds": list(KINDS.values()), "after": after, "query": request.GET.urlencode()}
+            context |= {"kinds": list(KINDS.values()), "after_said": after_said}
+            context["query"] = request.GET.urlencode()
             return TemplateResponse(request, "cockpit/plan_step_kinds.html", context)
         choices = self._choices(document)
         if request.method == "POST":
             form = kind.form_class(request.POST, **choices)
-            if form.is_valid() and self._save_step(
-                request, plan, document, form, kind=kind, after=after[:2] if after else None
-            ):
-                return HttpResponseRedirect(self._plan_url(plan))
+            if form.is_valid():
+                page = self._save_step(
+                    request, plan, document, form, kind=kind, after=after[:2] if after else None
+                )
+                if page is not None:
+                    return page
         else:
             initial = {"id": step_id_free(document, kind.type.replace("_", "-"))}
             connect = after[2].target if after else None
@@ -193,13 +232,51 @@ class PlanStepsMixin:
         return self._step_page(
             request,
             plan,
-            document,
             kind=kind,
             form=form,
             step_id=None,
             title=f"Add a step: {kind.description}",
-            after=after,
+            after_said=after_said,
         )
+
+    def step_new_view(self, request, object_id):
+        """A new step a way out asked for, filled in: the next one's page, or — the last —
+        all of them saved with the step that asked, at once."""
+        plan, document = self._editable(request, object_id)
+        try:
+            chain = chain_loads(request.POST.get("chain", ""), plan_id=plan.pk)
+            shown = chain_document(document, chain)
+        except ChainBroken as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(self._plan_url(plan))
+        kind = KINDS[chain.queue[0][2]]
+        form = kind.form_class(request.POST, **self._choices(shown))
+        if form.is_valid():
+            page = self._chain_save(request, plan, document, chain, form, kind=kind)
+            if page is not None:
+                return page
+        return self._chain_page(request, plan, shown, chain, form)
+
+    def _chain_save(self, request, plan, document, chain: Chain, form, *, kind):
+        """The new step of `form` added to `chain`: the next new step's page, or, the last,
+        every step of the chain saved at once (the plan's page); None: problems on `form`."""
+        step = form.step(type=kind.type)
+        try:
+            longer = chain_add(chain, step)
+        except ChainBroken as exc:
+            form.add_error(None, str(exc))
+            return None
+        if longer.queue:
+            return self._chain_next(request, plan, document, longer, form)
+        try:
+            plan_draft_save(plan=plan, document=chain_document(document, longer), user=request.user)
+        except FlowInvalid as exc:
+            self._problems_show(form, exc, document, step)
+            return None
+        first, *made = [step_dict_title(edit["step"]) for edit in longer.edits]
+        said = ", ".join(f"“{title}”" for title in made)
+        messages.success(request, f"“{first}” is saved in the draft, with its new steps: {said}.")
+        return HttpResponseRedirect(self._plan_url(plan))
 
     def step_delete_view(self, request, object_id, step_id):
         plan, document = self._editable(request, object_id)
@@ -237,103 +314,6 @@ class PlanStepsMixin:
             "new_start": names.get(new_start),
         }
         return TemplateResponse(request, "cockpit/plan_step_delete.html", context)
-
-    def step_move_view(self, request, object_id, step_id):
-        plan, document = self._editable(request, object_id)
-        if step_id not in step_names(document):
-            raise Http404("No such step in this plan.")
-        offset = -1 if request.POST.get("direction") == "up" else 1
-        try:
-            plan_step_move(plan=plan, step_id=step_id, offset=offset, user=request.user)
-        except FlowInvalid as exc:  # the draft was refused by a change elsewhere meanwhile
-            for line in problems_say(exc, document):
-                messages.error(request, line)
-        return HttpResponseRedirect(self._plan_url(plan))
-
-    def plan_json_view(self, request, object_id):
-        plan, document = self._editable(request, object_id)
-        form = PlanJsonForm(initial={"document": document_dump(document)})
-        if request.method == "POST":
-            form = PlanJsonForm(request.POST)
-            if form.is_valid():
-                new = None
-                try:
-                    new = document_load(form.cleaned_data["document"])
-                    plan_draft_save(plan=plan, document=new, user=request.user)
-                except FlowInvalid as exc:
-                    for line in problems_say(exc, new):
-                        form.add_error("document", line)
-                else:
-                    messages.success(request, "The draft is saved.")
-                    return HttpResponseRedirect(self._plan_url(plan))
-        context = self._cockpit_context(request, plan, f"Edit {plan.name} as JSON")
-        context["form"] = form
-        return TemplateResponse(request, "cockpit/plan_json.html", context)
-
-    def plan_import_view(self, request, object_id):
-        plan, _ = self._editable(request, object_id)
-        form = PlanImportForm()
-        if request.method == "POST":
-            form = PlanImportForm(request.POST, request.FILES)
-            if form.is_valid():
-                self._import(request, plan, form)
-                if not form.errors:
-                    return HttpResponseRedirect(self._plan_url(plan))
-        context = self._cockpit_context(request, plan, f"Import a JSON file into {plan.name}")
-        context["form"] = form
-        return TemplateResponse(request, "cockpit/plan_import.html", context)
-
-    def plan_import_new_view(self, request):
-        """A plan from a JSON file (a new one, or the next revision of the plan its slug
-        names), as `plan_import` does."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = PlanImportForm()
-        if request.method == "POST":
-            form = PlanImportForm(request.POST, request.FILES)
-            if form.is_valid():
-                new = None
-                try:
-                    new = document_load(form.cleaned_data["file"])
-                    result = plan_import(
-                        document=new, draft=not form.cleaned_data["publish"], user=request.user
-                    )
-                except FlowInvalid as exc:
-                    for line in problems_say(exc, new):
-                        form.add_error("file", line)
-                else:
-                    said = "unchanged" if result.revision is None else f"revision {result.revision.number}"
-                    messages.success(request, f"Imported “{result.plan.name}”: {said}.")
-                    return HttpResponseRedirect(self._plan_url(result.plan))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Import a plan (JSON)",
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/automation/plan/import_new.html", context)
-
-    def _import(self, request, plan, form) -> None:
-        new = None
-        try:
-            new = document_load(form.cleaned_data["file"])
-            slug = new.get("slug") if isinstance(new, dict) else None
-            if isinstance(slug, str) and SLUG.fullmatch(slug) and slug != plan.slug:
-                raise ValidationError(
-                    f"The file is the plan “{slug}”, not “{plan.slug}”: "
-                    "import it as a new plan from the plans list, or change its slug."
-                )
-            plan_draft_save(plan=plan, document=new, user=request.user)
-        except FlowInvalid as exc:
-            for line in problems_say(exc, new):
-                form.add_error("file", line)
-            return
-        except ValidationError as exc:
-            form.add_error("file", exc)
-            return
-        messages.success(request, "The file is imported as the draft.")
-        if form.cleaned_data["publish"]:
-            self._maybe_publish(request, plan, force=True)
 
 
 def form_sections(form) -> list[tuple[str, str, object]]:

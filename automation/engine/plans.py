@@ -306,14 +306,6 @@ def plan_step_delete(*, plan: Plan, step_id: str, user=None) -> PlanRevision:
     )
 
 
-def plan_step_move(*, plan: Plan, step_id: str, offset: int, user=None) -> PlanRevision:
-    """Move a step up (offset < 0) or down the draft's list of steps."""
-    from automation.flow.edit import step_move
-
-    document = step_move(plan_draft_document(plan=plan), step_id, offset)
-    return plan_draft_save(plan=plan, document=document, user=user)
-
-
 def goals_ensure(*, goals: list[dict], update: bool = False) -> None:
     """Create the goals a document lists and the database lacks (by slug); with `update`,
     also bring existing ones' name and points in line (the demo plan)."""

@@ -100,17 +100,6 @@ def step_remove(document: dict, step_id: str) -> dict:
     return doc
 
 
-def step_move(document: dict, step_id: str, offset: int) -> dict:
-    """`document` with step `step_id` moved `offset` places in the list (order is how the
-    plan reads; it changes nothing an enrollment does)."""
-    doc = copy.deepcopy(document)
-    ids = [s["id"] for s in doc["steps"]]
-    i = ids.index(step_id)
-    j = max(0, min(len(ids) - 1, i + offset))
-    doc["steps"].insert(j, doc["steps"].pop(i))
-    return doc
-
-
 def step_id_free(document: dict, base: str) -> str:
     """`base` (made a step id), or `base-2`, `base-3` … whichever no step has yet."""
     base = re.sub(r"[^a-z0-9-]+", "-", base.lower()).strip("-")[:44] or "step"

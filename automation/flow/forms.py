@@ -21,6 +21,7 @@ from automation.flow.problems import Problem
 from automation.flow.read import MAX_DURATION, STEP_ID, duration_parse, duration_split, field_path_problem
 
 END = ""  # the exit choice that ends the enrollment
+NEW = "new:"  # an exit choice `new:<kind>`: a new step of that kind, made when the step is saved
 UNITS = (("minutes", "minutes"), ("hours", "hours"), ("days", "days"))
 _ROW = re.compile(r"([a-z_]+)\[(\d+)\](?:\.(.+))?")
 
@@ -97,15 +98,24 @@ class DurationField(forms.MultiValueField):
 
 
 class StepSelect(forms.Select):
-    """A select of flat choices whose options are written here rather than through a
-    template each: a step's page has one per rule and exit, each listing every step of the
-    plan, and 50 rules of a 100-step plan's ask are 5,000 options (bench/plan_page.py)."""
+    """A select whose options (and groups of options) are written here rather than through
+    a template each: a step's page has one per rule and exit, each listing every step of
+    the plan, and 50 rules of a 100-step plan's ask are 5,000 options (bench/plan_page.py)."""
 
     def render(self, name, value, attrs=None, renderer=None):
         chosen = set(self.format_value(value))
+
+        def options(choices) -> str:
+            return "".join(
+                f'<option value="{escape(str(key))}"{" selected" if str(key) in chosen else ""}>'
+                f"{escape(str(label))}</option>"
+                for key, label in choices
+            )
+
         options = "".join(
-            f'<option value="{escape(str(key))}"{" selected" if str(key) in chosen else ""}>'
-            f"{escape(str(label))}</option>"
+            f'<optgroup label="{escape(str(key))}">{options(label)}</optgroup>'
+            if isinstance(label, list | tuple)
+            else options([(key, label)])
             for key, label in self.choices
         )
         attrs = flatatt(self.build_attrs(self.attrs, attrs))
@@ -114,9 +124,14 @@ class StepSelect(forms.Select):
 
 
 class ExitField(forms.ChoiceField):
-    """Which step comes next: one of the plan's steps, or the end of the journey."""
+    """Which step comes next: the end of the journey, one of the plan's steps, or a new
+    step of a kind (`new:<kind>`), made and put on this way when the step is saved."""
 
     widget = StepSelect
+    default_error_messages = {
+        "invalid_choice": "“%(value)s” is not one of the choices: pick the end of the journey, "
+        "one of the plan's steps, or a new step.",
+    }
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
@@ -196,12 +211,18 @@ def template_area(
 
 
 class ChoicesMixin:
-    """Fills every ExitField and GoalField of the form with the plan's steps and goals."""
+    """Fills every ExitField and GoalField of the form with the plan's steps and goals, and
+    the exits with `new`: (`new:<kind>`, words) for a new step of each kind."""
 
-    def _choices_apply(self, steps: list[tuple[str, str]], goals: list[tuple[str, str]]) -> None:
+    def _choices_apply(self, steps, goals, new=()) -> None:
         for field in self.fields.values():
             if isinstance(field, ExitField):
-                field.choices = [(END, "End the journey"), *steps]
+                choices = [(END, "End the journey")]
+                if steps:
+                    choices.append(("The plan's steps", list(steps)))
+                if new:
+                    choices.append(("A new step, made when this one is saved", list(new)))
+                field.choices = choices
             elif isinstance(field, GoalField):
                 field.choices = [("", "—"), *goals]
 
@@ -209,9 +230,9 @@ class ChoicesMixin:
 class RowForm(ChoicesMixin, forms.Form):
     """One row of a list in a step (an ask's rule, a split's branch or case)."""
 
-    def __init__(self, *args, steps=(), goals=(), **kwargs):
+    def __init__(self, *args, steps=(), goals=(), new=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self._choices_apply(list(steps), list(goals))
+        self._choices_apply(list(steps), list(goals), list(new))
 
 
 class StepForm(ChoicesMixin, forms.Form):
@@ -240,10 +261,10 @@ class StepForm(ChoicesMixin, forms.Form):
     )
     goal = GoalField(label="Goal reached on entering this step")
 
-    def __init__(self, *args, steps=(), goals=(), rows_initial=None, **kwargs):
+    def __init__(self, *args, steps=(), goals=(), new=(), rows_initial=None, **kwargs):
         super().__init__(*args, **kwargs)
-        steps, goals = list(steps), list(goals)
-        self._choices_apply(steps, goals)
+        steps, goals, new = list(steps), list(goals), list(new)
+        self._choices_apply(steps, goals, new)
         data = args[0] if args else kwargs.get("data")
         self.rows = {}
         for key, (row_form, ordered) in self.lists.items():
@@ -252,7 +273,7 @@ class StepForm(ChoicesMixin, forms.Form):
                 row_form, extra=2 if len(initial) < 4 else 1, can_delete=True, can_order=ordered
             )
             self.rows[key] = formset_class(
-                data, prefix=key, initial=initial, form_kwargs={"steps": steps, "goals": goals}
+                data, prefix=key, initial=initial, form_kwargs={"steps": steps, "goals": goals, "new": new}
             )
         self._row_order: dict[str, list[RowForm]] = {}
 

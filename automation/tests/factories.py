@@ -159,3 +159,36 @@ class HttpSecretFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"api-key-{n}")
     value = "Bearer test-value"
+
+
+# Issue 21's "cart rescue", as a marketer built it (docs/cockpit.md, "The plan's page"): a
+# shop's cart_abandoned event enters; a text with a tracked link; 4 hours for a purchase
+# (which ends the journey, and converts the goal with its value); else an A/B offer, each
+# followed by 24 hours for a purchase. B's steps were added before A's: the document lists
+# them first (the page lists them in the journey's order).
+CART_URL = "https://shop.example.com/cart?utm_source=sms&utm_campaign=cart-rescue"
+CART_RESCUE = {
+    "format": "smsjourney.plan/1",
+    "slug": "cart-rescue",
+    "name": "Cart rescue",
+    "entry": {"trigger": "event", "event": "cart_abandoned", "sender": None},
+    "lifetime": "P3D",
+    "goals": [{"slug": "purchased", "name": "Purchased", "points": 10, "event": "purchase"}],
+    "start": "cart-reminder",
+    "steps": [
+        send("cart-reminder", "Hi {{ contact.first_name }}, you left something in your cart: "
+             f"{CART_URL} Reply STOP to opt out.", "wait-purchase", name="Cart reminder"),
+        {"id": "wait-purchase", "type": "wait_event", "event": "purchase", "next": None,
+         "timeout": {"after": "PT4H", "next": "offer-split"}},
+        {"id": "offer-split", "name": "Which offer", "type": "split_random", "branches": [
+            {"name": "A", "weight": 50, "next": "offer-a"}, {"name": "B", "weight": 50, "next": "offer-b"}]},
+        send("offer-b", "Free shipping on your cart today: https://shop.example.com/cart?offer=ship",
+             "wait-b", name="Free shipping"),
+        {"id": "wait-b", "name": "A day after free shipping", "type": "wait_event", "event": "purchase",
+         "next": None, "timeout": {"after": "PT24H", "next": None}},
+        send("offer-a", "Still thinking? 10% off with code SAVE10: https://shop.example.com/cart?code=SAVE10",
+             "wait-a", name="Ten percent off"),
+        {"id": "wait-a", "name": "A day after 10% off", "type": "wait_event", "event": "purchase",
+         "next": None, "timeout": {"after": "PT24H", "next": None}},
+    ],
+}  # fmt: skip

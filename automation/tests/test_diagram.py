@@ -14,7 +14,7 @@ from automation.tests.factories import EnrollmentFactory, ask, plan_document, pl
 from contacts.tests.factories import ContactFactory
 
 
-def test_layout_columns_are_layers_from_the_start_and_unreached_go_below():
+def test_layout_rows_are_layers_from_the_start_down_and_unreached_go_below():
     nodes = [Node("a", "A"), Node("s", "Start", is_start=True), Node("b", "B"), Node("o", "Orphan")]
     edges = [
         Edge("s", "a", "X"),
@@ -23,18 +23,18 @@ def test_layout_columns_are_layers_from_the_start_and_unreached_go_below():
         Edge("s", "b", "t", kind="timeout"),
     ]
     layout = diagram_layout(nodes, edges)
-    assert layout.columns == {"s": 0, "a": 1, "b": 2, "o": 0}
-    assert layout.boxes["s"][0] < layout.boxes["a"][0] < layout.boxes["b"][0]
+    assert layout.layers == {"s": 0, "a": 1, "b": 2, "o": 0}
+    assert layout.boxes["s"][1] < layout.boxes["a"][1] < layout.boxes["b"][1]  # the journey reads down
     # The part no arrow from the start reaches is drawn below it, not on top of it.
     assert layout.boxes["o"][1] > max(layout.boxes[n][1] for n in "sab")
 
 
 def _crossings(layout, edges) -> int:
-    """Arrows between adjacent columns that cross (straight lines, box centres)."""
+    """Arrows between adjacent layers that cross (straight lines, box centres)."""
     spans = [
-        (layout.columns[e.source], layout.boxes[e.source][1], layout.boxes[e.target][1])
+        (layout.layers[e.source], layout.boxes[e.source][0], layout.boxes[e.target][0])
         for e in edges
-        if layout.columns[e.target] == layout.columns[e.source] + 1
+        if layout.layers[e.target] == layout.layers[e.source] + 1
     ]
     return sum(
         1
@@ -186,9 +186,9 @@ def test_a_revision_is_laid_out_once_and_a_draft_again_when_it_changes(admin_cli
         assert f'data-step-id="{extra}" data-active="0"' in page
 
 
-def test_past_the_budget_columns_are_the_same_layers_and_arrows_still_do_not_cross():
+def test_past_the_budget_the_layers_are_the_same_and_arrows_still_do_not_cross():
     # A long journey whose every step can start over makes long arrows back to the start:
-    # more than grandalf lays out in time, so the columns are ordered by barycentre.
+    # more than grandalf lays out in time, so the layers are ordered by barycentre.
     n = 40
     loop = [Node(f"q{i}", f"q{i}", is_start=i == 0) for i in range(n)]
     loop_edges = [Edge(f"q{i}", f"q{j}", "x") for i in range(n) for j in ((i + 1) % n, 0) if i != j]
@@ -197,8 +197,8 @@ def test_past_the_budget_columns_are_the_same_layers_and_arrows_still_do_not_cro
     small = [Node(step, step) for step in "sabxyz"]
     small_edges = [Edge(a, b, "") for a, b in ("sa", "sb", "ax", "az", "by", "bx")]
     layout = diagram_layout([*loop, *small], [*loop_edges, *small_edges])
-    assert [layout.columns[f"q{i}"] for i in range(n)] == list(range(n))
-    assert {step: layout.columns[step] for step in "sabxyz"} == {
+    assert [layout.layers[f"q{i}"] for i in range(n)] == list(range(n))
+    assert {step: layout.layers[step] for step in "sabxyz"} == {
         "s": 0,
         "a": 1,
         "b": 1,

@@ -1,16 +1,22 @@
-"""Where each step's box goes: columns are layers from the start step (the longest way
-there, once the arrows that close a loop are turned round), and the order within a column
-is the one that crosses fewer arrows. Parts of the plan no arrow from the start reaches
-are laid out below it.
+"""Where each step's box goes: the plan reads from the top down, as a journey does. Rows
+are layers from the start step (the longest way there, once the arrows that close a loop
+are turned round), and the order within a row is the one that crosses fewer arrows; each
+row is centred. Parts of the plan no arrow from the start reaches are laid out below it.
+Top down, a plan is as wide as its widest layer (a split's branches side by side), not as
+its longest journey: it fits a laptop's page and, much more than it would sideways, a
+phone's.
 
 Small plans are laid out by grandalf (a Sugiyama layout): it puts a placeholder in every
-column a long arrow passes and reorders columns with them, so its cost grows with the
-arrows times the columns they span. Past `GRANDALF_BUDGET` of those, the columns are ours
+layer a long arrow passes and reorders layers with them, so its cost grows with the
+arrows times the layers they span. Past `GRANDALF_BUDGET` of those, the layers are ours
 (the same longest-path layering) and their order comes from a few barycentre sweeps over
 the arrows themselves: linear in the arrows per sweep (bench/plan_page.py).
 
 Arrows between the same two steps are laid out once whatever their number: an ask whose
-fifty rules all lead to one step is one arrow (`edges_grouped` draws it so too)."""
+fifty rules all lead to one step is one arrow (`edges_grouped` draws it so too).
+
+Boxes are as tall as their text needs (`Node.height`), every box of a row as tall as the
+row's tallest; an end of the journey is a small "End" mark at the top of its slot."""
 
 from __future__ import annotations
 
@@ -22,12 +28,15 @@ from grandalf.graphs import Vertex, graph_core
 from grandalf.layouts import DummyVertex, SugiyamaLayout
 
 BOX_W = 180
-BOX_H = 88
-COL_GAP = 120
-ROW_GAP = 56
+BOX_H = 88  # the least height of a box
+END_W = 64  # an end of the journey's mark
+END_H = 32
+COL_GAP = 48  # between two boxes of a row
+ROW_GAP = 64  # between two rows: the arrows' labels go there
 MARGIN = 24
-TOP = 64  # room above the first row for arrows that go back to an earlier column
-LABEL_CHARS = 22  # the longest arrow label drawn; its title holds all of it
+SIDE = 56  # room left and right of the rows for arrows that go back up to an earlier row
+TOP = 24  # room above the first row (for its START tag)
+LABEL_CHARS = 21  # the longest arrow label drawn; its title holds all of it
 
 # Steps plus the placeholders grandalf would put on long arrows plus arrows: past this,
 # grandalf takes more than a few tenths of a second (bench/plan_page.py).
@@ -43,6 +52,8 @@ class Node:
     is_final: bool = False
     active: int = 0
     detail: str = ""
+    is_end: bool = False  # an end of the journey (a way out that goes to no step)
+    height: float = BOX_H
 
 
 @dataclass(frozen=True)
@@ -52,12 +63,17 @@ class Edge:
     label: str
     kind: str = "reply"  # "reply" | "timeout"
     title: str = ""  # the whole of what the arrow stands for, when the label is a summary
+    goal: bool = False  # taking it records a goal
 
 
 @dataclass
 class Layout:
     boxes: dict[str, tuple[float, float]] = field(default_factory=dict)  # node id → (x, y) top left
-    columns: dict[str, int] = field(default_factory=dict)  # node id → column
+    sizes: dict[str, tuple[float, float]] = field(default_factory=dict)  # node id → (width, height)
+    layers: dict[str, int] = field(default_factory=dict)  # node id → layer within its part of the plan
+    rows: dict[str, int] = field(default_factory=dict)  # node id → row of the whole drawing
+    slots: dict[str, int] = field(default_factory=dict)  # node id → place in its row, from the left
+    ends: set[str] = field(default_factory=set)  # the ends of the journey among the nodes
     width: float = 0
     height: float = 0
 
@@ -65,12 +81,19 @@ class Layout:
 def edges_grouped(edges: list[Edge]) -> list[Edge]:
     """One arrow per source, target and kind, in the order of their first member: its label
     names the first answers that fit and how many more ("W0, W1, W2 +47"), its title all."""
-    groups: dict[tuple[str, str, str], list[str]] = {}
+    groups: dict[tuple[str, str, str], list[Edge]] = {}
     for edge in edges:
-        groups.setdefault((edge.source, edge.target, edge.kind), []).append(edge.title or edge.label)
+        groups.setdefault((edge.source, edge.target, edge.kind), []).append(edge)
     return [
-        Edge(source, target, _summary(labels), kind, title=", ".join(labels) if len(labels) > 1 else "")
-        for (source, target, kind), labels in groups.items()
+        Edge(
+            source,
+            target,
+            _summary([e.label for e in members]),
+            kind,
+            title=", ".join(e.title or e.label for e in members) if len(members) > 1 else members[0].title,
+            goal=any(e.goal for e in members),
+        )
+        for (source, target, kind), members in groups.items()
     ]
 
 
@@ -117,12 +140,12 @@ def diagram_layout(nodes: list[Node], edges: list[Edge]) -> Layout:
     # reached from the start), but this lays out any steps and arrows it is given.
     fits = all(reached for _, _, reached in ranked)
     if fits and len(ids) + placeholders + len(links) <= GRANDALF_BUDGET:
-        columns = _grandalf_columns(parts, links, start)
+        layers = _grandalf_layers(parts, links, start)
     else:
-        columns = [
-            _barycentre_columns(part, rank, dag) for part, (rank, dag, _) in zip(parts, ranked, strict=True)
+        layers = [
+            _barycentre_layers(part, rank, dag) for part, (rank, dag, _) in zip(parts, ranked, strict=True)
         ]
-    return _placed(columns)
+    return _placed(layers, {node.id: node for node in nodes})
 
 
 def _components(ids: list[str], links: list[tuple[str, str]], start: str) -> list[list[str]]:
@@ -144,7 +167,7 @@ def _components(ids: list[str], links: list[tuple[str, str]], start: str) -> lis
 
 
 def _ranks(part: list[str], links: list[tuple[str, str]], start: str):
-    """(column of each step of `part`, the arrows as laid out, whether a walk from the
+    """(layer of each step of `part`, the arrows as laid out, whether a walk from the
     part's first steps reaches all of it): arrows that close a loop (found by a depth-first
     walk from the start, else from the steps no arrow enters) turned round, then the
     longest path."""
@@ -201,12 +224,12 @@ def _ranks(part: list[str], links: list[tuple[str, str]], start: str):
     return rank, dag, reached
 
 
-def _barycentre_columns(part: list[str], rank: dict[str, int], dag) -> list[list[str]]:
-    """The steps of each column, ordered by the mean place of their neighbours in earlier
-    columns (sweeping right), then in later ones (sweeping left), `SWEEPS` times."""
-    columns: list[list[str]] = [[] for _ in range(max(rank.values()) + 1)]
+def _barycentre_layers(part: list[str], rank: dict[str, int], dag) -> list[list[str]]:
+    """The steps of each layer, ordered by the mean place of their neighbours in earlier
+    layers (sweeping down), then in later ones (sweeping up), `SWEEPS` times."""
+    layers: list[list[str]] = [[] for _ in range(max(rank.values()) + 1)]
     for i in part:
-        columns[rank[i]].append(i)
+        layers[rank[i]].append(i)
     before: dict[str, list[str]] = defaultdict(list)
     after: dict[str, list[str]] = defaultdict(list)
     for s, t in dag:
@@ -214,35 +237,35 @@ def _barycentre_columns(part: list[str], rank: dict[str, int], dag) -> list[list
         after[s].append(t)
     place = {}
 
-    def settle(column: list[str]) -> None:
-        for i, node in enumerate(column):
-            place[node] = i / max(len(column) - 1, 1)
+    def settle(layer: list[str]) -> None:
+        for i, node in enumerate(layer):
+            place[node] = i / max(len(layer) - 1, 1)
 
-    for column in columns:
-        settle(column)
+    for layer in layers:
+        settle(layer)
     for sweep in range(SWEEPS):
-        rightwards = sweep % 2 == 0
-        neighbours = before if rightwards else after
-        for column in columns[1:] if rightwards else columns[-2::-1]:
+        downwards = sweep % 2 == 0
+        neighbours = before if downwards else after
+        for layer in layers[1:] if downwards else layers[-2::-1]:
             keys = {
                 node: sum(place[n] for n in neighbours[node]) / len(neighbours[node])
                 if neighbours[node]
                 else place[node]
-                for node in column
+                for node in layer
             }
-            column.sort(key=keys.__getitem__)
-            settle(column)
-    return columns
+            layer.sort(key=keys.__getitem__)
+            settle(layer)
+    return layers
 
 
 class _Box:
     """The size grandalf lays a step out with (only its order within a layer is used)."""
 
-    w, h = BOX_H, BOX_W  # left to right: grandalf's layers are our columns
+    w, h = BOX_W, BOX_H
 
 
-def _grandalf_columns(parts: list[list[str]], links, start: str) -> list[list[list[str]]]:
-    """Per part of the plan, its columns in grandalf's order (three rounds of crossing
+def _grandalf_layers(parts: list[list[str]], links, start: str) -> list[list[list[str]]]:
+    """Per part of the plan, its layers in grandalf's order (three rounds of crossing
     reduction; its coordinates are not computed: they would only repeat that order). Each
     part is handed over with its arrows in order: grandalf's own split into parts keeps
     them in a set, whose order (and so the picture) changed from one process to the next."""
@@ -263,22 +286,35 @@ def _grandalf_columns(parts: list[list[str]], links, start: str) -> list[list[li
     return out
 
 
-def _placed(parts: list[list[list[str]]]) -> Layout:
-    """Boxes at their column and row; each part of the plan below the one before."""
+def _placed(parts: list[list[list[str]]], nodes: dict[str, Node]) -> Layout:
+    """Boxes at their row (layer) and slot, each row centred and as tall as its tallest box;
+    each part of the plan below the one before. An end's mark sits at the top of its slot,
+    in its middle."""
     layout = Layout()
-    placed = 0
-    nrows = ncols = 1
-    for columns in parts:
-        for col, column in enumerate(columns):
-            for row, node_id in enumerate(column):
-                layout.columns[node_id] = col
-                layout.boxes[node_id] = (
-                    MARGIN + col * (BOX_W + COL_GAP),
-                    TOP + (placed + row) * (BOX_H + ROW_GAP),
-                )
-        ncols = max(ncols, len(columns))
-        placed += max([1, *(len(column) for column in columns)])
-        nrows = placed
-    layout.width = 2 * MARGIN + ncols * BOX_W + (ncols - 1) * COL_GAP + COL_GAP // 2
-    layout.height = TOP + nrows * BOX_H + (nrows - 1) * ROW_GAP + MARGIN + 36
+    rows: list[list[str]] = []
+    for layers in parts:
+        for number, layer in enumerate(layers):
+            for slot, node_id in enumerate(layer):
+                layout.layers[node_id] = number
+                layout.rows[node_id] = len(rows)
+                layout.slots[node_id] = slot
+            rows.append(layer)
+    widest = max([1, *(len(row) for row in rows)])
+    pitch = BOX_W + COL_GAP
+    y = TOP
+    for row in rows:
+        height = max([END_H, *(max(BOX_H, nodes[i].height) for i in row if not nodes[i].is_end)])
+        left = MARGIN + SIDE + (widest - len(row)) * pitch / 2
+        for slot, node_id in enumerate(row):
+            x = left + slot * pitch
+            if nodes[node_id].is_end:
+                layout.ends.add(node_id)
+                layout.boxes[node_id] = (x + (BOX_W - END_W) / 2, y)
+                layout.sizes[node_id] = (END_W, END_H)
+            else:
+                layout.boxes[node_id] = (x, y)
+                layout.sizes[node_id] = (BOX_W, height)
+        y += height + ROW_GAP
+    layout.width = 2 * (MARGIN + SIDE) + widest * pitch - COL_GAP
+    layout.height = y - ROW_GAP + MARGIN + 12
     return layout

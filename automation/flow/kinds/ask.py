@@ -72,6 +72,10 @@ def _regex_warning(pattern: str) -> str | None:
     )
 
 
+# How the diagram and the step list name a rule that takes a kind of value.
+_VALUE_WORDS = {"number": "a number", "email": "an email address", "phone": "a phone number",
+                "date": "a date", "any": "any reply"}  # fmt: skip
+
 MATCH_LABELS = (
     ("", "—"),
     ("keyword", "is one of these words"),
@@ -275,7 +279,7 @@ class Ask(StepKind):
 
     def exits(self, data) -> list[tuple[str, str | None]]:
         out = [
-            Exit(f"rules[{i}].next", self._rule_label(rule), rule["next"])
+            Exit(f"rules[{i}].next", self._rule_label(rule), rule["next"], goal=rule.get("goal"))
             for i, rule in enumerate(data["rules"])
         ]
         if data.get("other") and data["other"].get("next"):
@@ -294,7 +298,7 @@ class Ask(StepKind):
             return f"/{rule['pattern']}/"
         if match == "number" and ("min" in rule or "max" in rule):
             return f"number {rule.get('min', '…')} to {rule.get('max', '…')}"
-        return match
+        return _VALUE_WORDS.get(match, str(match))
 
     def keywords(self, data) -> list[tuple[str, str]]:
         return [
@@ -332,7 +336,7 @@ class Ask(StepKind):
         return out + timeout_warnings(data)
 
     def label(self, step: Step) -> str:
-        return f"Ask: {step.data['text'][:60]}" if step.data["text"] else "Wait for a reply"
+        return f"Ask: {step.data['text']}" if step.data["text"] else "Wait for a reply"
 
     def timer_after_prompt(self, data):
         timeout = data.get("timeout")

@@ -37,14 +37,18 @@ class Step:
 
 @dataclass(frozen=True)
 class Exit:
-    """A way out of a step: the `field` that names it, a `label` for the diagram, the step
-    it goes to (None: the enrollment completes), and whether a timer takes it (a timeout,
-    a delay: drawn dashed)."""
+    """A way out of a step: the `field` that names it, a `label` in a marketer's words for
+    the diagram and the step list, the step it goes to (None: the enrollment completes),
+    whether a timer takes it (a timeout, a delay: drawn dashed), the `goal` taking it
+    records (an ask's rule), and the `event` that takes it (a wait for an event): a goal
+    that event reaches converts on the way, with its value as revenue."""
 
     field: str
     label: str
     target: str | None
     timed: bool = False
+    goal: str | None = None
+    event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,14 +143,15 @@ class StepKind:
 
     def exits(self, data: Mapping[str, Any]) -> list[Exit]:
         """Every way out of the step."""
-        return [Exit("next", "next", data.get("next"))]
+        return [Exit("next", "then", data.get("next"))]
 
     def keywords(self, data: Mapping[str, Any]) -> list[tuple[str, str]]:
         """(field, word) for every keyword the step listens for (compliance check)."""
         return []
 
     def label(self, step: Step) -> str:
-        """A short line for the diagram."""
+        """What the step does, in a line (its whole text: whoever shows it shortens it at a
+        word, or wraps it)."""
         return self.type
 
     def texts(self, data: Mapping[str, Any]) -> list[str]:

@@ -76,7 +76,8 @@ class Delay(StepKind):
         return [("for", message)] if message else []
 
     def exits(self, data):
-        return [Exit("next", "next", data.get("next"), timed=True)]
+        when = f"after {duration_say(data['for'])}" if data.get("for") else f"at {data.get('until')}"
+        return [Exit("next", when, data.get("next"), timed=True)]
 
     def label(self, step: Step) -> str:
         if "for" in step.data:

@@ -270,7 +270,10 @@ class Http(StepKind):
         return data
 
     def exits(self, data):
-        return [Exit("next", "2xx", data["next"]), Exit("on_failure", "failure", data.get("on_failure"))]
+        return [
+            Exit("next", "answered (2xx)", data["next"]),
+            Exit("on_failure", "failed", data.get("on_failure")),
+        ]
 
     def texts(self, data) -> list[str]:
         return []
@@ -283,7 +286,7 @@ class Http(StepKind):
         ]
 
     def label(self, step: Step) -> str:
-        return f"{step.data['method']} {step.data['url'][:60]}"
+        return f"{step.data['method']} {step.data['url']}"
 
     def enter(self, step: Step, rt):
         rt.http_call(step=step)

@@ -119,7 +119,7 @@ class Send(StepKind):
         return data["text"]
 
     def label(self, step: Step) -> str:
-        return f"Send: {step.data['text'][:60]}"
+        return f"Send: {step.data['text']}"
 
     def enter(self, step: Step, rt) -> Go:
         rt.text_send(

@@ -60,6 +60,17 @@ OP_LABELS = (
 )
 
 
+_OP_WORDS = {"eq": "is", "ne": "is not", "lt": "<", "le": "≤", "gt": ">", "ge": "≥", "contains": "contains",
+             "in": "is one of", "set": "is filled in", "unset": "is empty"}  # fmt: skip
+
+
+def _case_words(case) -> str:
+    """A case as the diagram names it: `is vip`, `≥ 4`, `is one of a, b`, `is empty`."""
+    value = case.get("value")
+    shown_value = ", ".join(map(plain_text, value)) if isinstance(value, list) else plain_text(value)
+    return f"{_OP_WORDS.get(case.get('op'), case.get('op'))} {shown_value}".strip()
+
+
 class CaseForm(RowForm):
     op = forms.ChoiceField(choices=OP_LABELS, label="When the field")
     value = forms.CharField(required=False, max_length=500, label="Value")
@@ -130,11 +141,8 @@ class SplitField(StepKind):
         }
 
     def exits(self, data):
-        out = [
-            Exit(f"cases[{i}].next", f"{c['op']} {c.get('value', '')}".strip(), c["next"])
-            for i, c in enumerate(data["cases"])
-        ]
-        return [*out, Exit("default", "default", data["default"])]
+        out = [Exit(f"cases[{i}].next", _case_words(c), c["next"]) for i, c in enumerate(data["cases"])]
+        return [*out, Exit("default", "otherwise", data["default"])]
 
     def label(self, step: Step) -> str:
         return f"Split on {step.data['field']}"

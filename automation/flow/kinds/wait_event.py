@@ -14,6 +14,11 @@ LINKS_UNTRACKED = (
 )
 
 
+def event_words(event: str) -> str:
+    """An event type as the diagram names it: `purchase`; a tracked link's click in words."""
+    return "a link opened" if event == LINK_CLICK else event
+
+
 class WaitEventForm(StepForm):
     event = forms.CharField(
         max_length=50,
@@ -59,14 +64,14 @@ class WaitEvent(StepKind):
         return data["event"]
 
     def exits(self, data):
-        out = [Exit("next", f"event {data['event']}", data["next"])]
+        out = [Exit("next", event_words(data["event"]), data["next"], event=data["event"])]
         if data.get("timeout"):
             label = f"none within {duration_say(data['timeout']['after'])}"
             out.append(Exit("timeout.next", label, data["timeout"]["next"], timed=True))
         return out
 
     def label(self, step: Step) -> str:
-        return f"Wait for {step.data['event']}"
+        return f"Wait for {event_words(step.data['event'])}"
 
     def enter(self, step: Step, rt):
         timeout = step.data.get("timeout")
