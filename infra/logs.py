@@ -57,11 +57,14 @@ class LogIds(logging.Filter):
 
 def json_formatter() -> logging.Formatter:
     """One JSON object a record: time (ISO 8601, UTC), level, logger, message, the ids where
-    known, and the traceback of an exception (``exc_info``)."""
+    known, the process id, and the traceback of an exception (``exc_info``). Python's
+    warnings go through logging too (logger ``py.warnings``), so that they are JSON lines as
+    well rather than plain text on standard error."""
     from pythonjsonlogger.json import JsonFormatter
 
+    logging.captureWarnings(True)
     return JsonFormatter(
-        "{levelname}{name}{message}",
+        "{levelname}{name}{message}{process}",
         style="{",
         rename_fields={"levelname": "level", "name": "logger"},
         timestamp="time",

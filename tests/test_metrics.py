@@ -19,7 +19,6 @@ from messaging.senders import sender_save
 from messaging.tests.conftest import accept_all, created, error, messages_url
 from messaging.tests.factories import OutboundMessageFactory
 from messaging.tests.test_apis import callback
-from tracking.models import Interaction
 from tracking.tests.factories import InteractionFactory
 
 pytestmark = pytest.mark.django_db
