@@ -86,7 +86,10 @@ def test_every_process_sees_the_same_totals_and_logs_json_with_ids(tmp_path, fak
 
 
 def test_twilio_request_logging_only_at_debug(tmp_path):
-    probe = "import django; django.setup(); import logging; print(logging.getLogger('twilio.http_client').getEffectiveLevel())"
+    probe = (
+        "import django, logging; django.setup(); "
+        "print(logging.getLogger('twilio.http_client').getEffectiveLevel())"
+    )
     for level, expected in (("INFO", "30"), ("WARNING", "30"), ("DEBUG", "10")):
         ran = django_run("-c", probe, tmp_path=tmp_path, LOG_LEVEL=level)
         assert ran.returncode == 0, ran.stderr
