@@ -14,7 +14,8 @@ retried, 2,000 handed over with a lease, and 300 inbound messages not routed yet
 times ``GET /metrics`` with the test client (the first scrape and the best and median of
 ``--repeat`` more), prints each of its SQL queries with its time, and, with
 ``--explain``, their plans. Last, the caller's cost of ``metric_count`` (a count taken
-outside a transaction, added to the store by the process's own thread).
+outside a transaction, added to the store by the process's own thread), and with
+``--redis URL`` the same into Redis, and the scrapes again with the counters there.
 """
 
 import argparse
@@ -63,8 +64,8 @@ def pipeline_seed() -> None:
                 "media_urls, answers_contact, status, send_after, lease_until, hold_reason, attempts, "
                 "error_code, error_message, created_at) "
                 "SELECT id, contact_id, '', 'prompt', '', '', %s, %s, 1, '', '{}', '[]', %s, %s, "
-                "now() + interval '1 hour', CASE WHEN %s THEN now() + interval '1 minute' END, '', %s, '', '', "
-                "created_at FROM tracking_interaction WHERE direction = 'outbound' AND id > "
+                "now() + interval '1 hour', CASE WHEN %s THEN now() + interval '1 minute' END, '', %s, "
+                "'', '', created_at FROM tracking_interaction WHERE direction = 'outbound' AND id > "
                 "(SELECT coalesce(max(interaction_id), 0) FROM messaging_outboundmessage)",
                 [sender, lane, lane == 0, status, lease, attempts],
             )
@@ -86,9 +87,10 @@ def time_scrape(client, *, repeat: int) -> None:
                 response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
                 times.append(time.perf_counter() - started)
             assert response.status_code == 200, response.content[:300]
+        best, median = min(times) * 1000, statistics.median(times) * 1000
         print(
-            f"GET /metrics {label}: best {min(times) * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms"
-            f" over {runs}, {len(queries.captured_queries)} queries, {len(response.content):,} bytes",
+            f"GET /metrics {label}: best {best:.0f} ms, median {median:.0f} ms over {runs}, "
+            f"{len(queries.captured_queries)} queries, {len(response.content):,} bytes",
             flush=True,
         )
     for query in queries.captured_queries:
@@ -119,7 +121,7 @@ def explain() -> None:
 
 def count_cost(n: int = 200_000) -> None:
     """What ``metric_count`` costs its caller outside a transaction (the webhook's case)."""
-    from infra.metrics import INBOUND, _pending_counts, counters_read, metric_count
+    from infra.metrics import INBOUND, _pending_counts, counters_read, metric_count, store
 
     before = counters_read().get(f"{INBOUND}|sms", 0.0)
     started = time.perf_counter()
@@ -128,11 +130,15 @@ def count_cost(n: int = 200_000) -> None:
     spent = time.perf_counter() - started
     _pending_counts.flush()
     after = counters_read().get(f"{INBOUND}|sms", 0.0)
-    print(f"metric_count: {spent / n * 1e6:.2f} µs a call to its caller ({n:,} calls); store +{after - before:,.0f}")
+    kind = type(store()).__name__
+    print(f"metric_count ({kind}): {spent / n * 1e6:.2f} µs a call to its caller ({n:,} calls)")
+    print(f"  the store +{after - before:,.0f} after one last flush")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--enrollments", type=int, default=1_000_000)
     parser.add_argument("--interactions", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=10)
@@ -140,6 +146,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument(
+        "--redis", metavar="URL", help="also time counting into this Redis (a db of your own)"
+    )
     args = parser.parse_args()
     assert args.database.startswith("sj_"), "bench scripts only ever touch sj_* databases"
 
@@ -162,6 +171,12 @@ def main() -> None:
         if args.explain:
             explain()
         count_cost()
+        if args.redis:
+            from django.conf import settings
+
+            settings.CELERY_BROKER_URL = args.redis  # the counters' store only: no task is sent
+            count_cost()
+            time_scrape(Client(), repeat=args.repeat)
     finally:
         if not (args.keep or args.reuse):
             from django.db import connections

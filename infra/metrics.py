@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -35,7 +36,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -150,39 +151,57 @@ class LocalStore:
         with self._lock:
             return dict(self._values)
 
+    def snapshot_read(self, name: str) -> dict | None:
+        return None  # tests: a figure is read afresh each time (their database rolls back)
+
+    def snapshot_write(self, name: str, saved: dict) -> None:
+        pass
+
 
 class FileStore:
     """A SQLite file shared by the processes of one machine (no broker)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+        self._local = threading.local()  # one connection a thread (the adding thread, scrapes)
+        db = self._db()
+        with db:
             db.execute("CREATE TABLE IF NOT EXISTS counter (key TEXT PRIMARY KEY, value REAL NOT NULL)")
+            db.execute("CREATE TABLE IF NOT EXISTS snapshot (name TEXT PRIMARY KEY, saved TEXT NOT NULL)")
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=5)
-        db.execute("PRAGMA synchronous=OFF")  # figures, not data: a power loss may lose the last ones
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None or getattr(self._local, "pid", None) != os.getpid():
+            db = sqlite3.connect(self.path, timeout=5)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=OFF")  # figures, not data: a power loss may lose the last ones
+            self._local.db, self._local.pid = db, os.getpid()
         return db
 
     def add(self, deltas: dict[str, float]) -> None:
-        db = self._connect()
-        try:
-            with db:
-                db.executemany(
-                    "INSERT INTO counter (key, value) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
-                    list(deltas.items()),
-                )
-        finally:
-            db.close()
+        db = self._db()
+        with db:
+            db.executemany(
+                "INSERT INTO counter (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
+                list(deltas.items()),
+            )
 
     def read(self) -> dict[str, float]:
-        db = self._connect()
-        try:
-            return dict(db.execute("SELECT key, value FROM counter"))
-        finally:
-            db.close()
+        return dict(self._db().execute("SELECT key, value FROM counter"))
+
+    def snapshot_read(self, name: str) -> dict | None:
+        row = self._db().execute("SELECT saved FROM snapshot WHERE name = ?", [name]).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def snapshot_write(self, name: str, saved: dict) -> None:
+        db = self._db()
+        with db:
+            db.execute(
+                "INSERT INTO snapshot (name, saved) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET saved = excluded.saved",
+                [name, json.dumps(saved)],
+            )
 
 
 class RedisStore:
@@ -203,6 +222,13 @@ class RedisStore:
     def read(self) -> dict[str, float]:
         return {k.decode(): float(v) for k, v in self.client.hgetall(self.key).items()}
 
+    def snapshot_read(self, name: str) -> dict | None:
+        raw = self.client.get(f"{self.key}:snapshot:{name}")
+        return json.loads(raw) if raw else None
+
+    def snapshot_write(self, name: str, saved: dict) -> None:
+        self.client.set(f"{self.key}:snapshot:{name}", json.dumps(saved), ex=3600)
+
 
 _stores: dict[tuple, LocalStore | FileStore | RedisStore] = {}
 _stores_lock = threading.Lock()
@@ -211,7 +237,7 @@ _stores_lock = threading.Lock()
 def store() -> LocalStore | FileStore | RedisStore:
     """The store of this installation (its broker, its database), one per process."""
     broker = settings.CELERY_BROKER_URL or ""
-    database = connection.settings_dict
+    database = connections.settings[DEFAULT_DB_ALIAS]  # a plain dict: no per-thread look-up
     name = str(database.get("NAME") or "")
     if broker.startswith(("redis://", "rediss://")):
         key: tuple = ("redis", broker, name)
@@ -247,6 +273,7 @@ class _Pending:
     adds it (started in each process on its first count: a forked child gets its own)."""
 
     RETRY_SECONDS = 1.0
+    GATHER_SECONDS = 0.05  # what is counted this long after a first count goes in one round trip
 
     def __init__(self) -> None:
         self._reset()
@@ -279,6 +306,7 @@ class _Pending:
     def _run(self) -> None:
         while True:
             self.wake.wait()
+            time.sleep(self.GATHER_SECONDS)
             self.wake.clear()
             if not self.flush():
                 time.sleep(self.RETRY_SECONDS)
@@ -315,6 +343,30 @@ def _pending() -> _Pending:
 
 
 atexit.register(lambda: _pending_counts.flush())
+
+
+SNAPSHOT_SECONDS = 30
+
+
+def snapshot(
+    name: str, compute: Callable[[], dict[str, float]], *, max_age: float = SNAPSHOT_SECONDS
+) -> dict:
+    """A figure too costly to read on every scrape (a count over every enrollment): read at
+    most every `max_age` seconds by whichever process is asked first, and kept in the store
+    every process shares, so that every process shows the same. Read afresh when the store
+    does not answer."""
+    try:
+        saved = store().snapshot_read(name)
+    except Exception:
+        saved = None
+    if saved and 0 <= time.time() - saved.get("at", 0) < max_age:
+        return saved["values"]
+    values = compute()
+    try:
+        store().snapshot_write(name, {"at": time.time(), "values": values})
+    except Exception:
+        logger.debug("snapshot %s not kept", name, exc_info=True)
+    return values
 
 
 def counters_read() -> dict[str, float]:

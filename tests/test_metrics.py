@@ -232,3 +232,14 @@ def test_each_periodic_job_reports_its_last_success(scrape, django_capture_on_co
         at = value(families, "smsjourney_job_last_success_timestamp_seconds", job=job)
         assert started - 1 <= at <= timezone.now().timestamp(), job
     assert value(families, "smsjourney_job_last_success_timestamp_seconds", job="report-days") == 0
+
+
+def test_served_without_the_counters_when_their_store_does_not_answer(client, settings, caplog):
+    settings.METRICS_TOKEN = TOKEN
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"  # nothing listens there: Redis is away
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert response.status_code == 200
+    names = {f.name for f in text_string_to_metric_families(response.content.decode())}
+    assert "smsjourney_unrouted_messages" in names and "smsjourney_enrollments" in names
+    assert "smsjourney_inbound_messages" not in names
+    assert "the counters' store does not answer" in caplog.text

@@ -61,10 +61,13 @@ def test_every_process_sees_the_same_totals_and_logs_json_with_ids(tmp_path, fak
             assert wait_for(lambda n=posted: len(sends()) >= n, timeout=30), log_tail(log)
         assert len(sent_by()) == 2, log_tail(log)
 
-        scrapes = [scrape(port) for _ in range(12)]
         inbound = ("smsjourney_inbound_messages_total", (("channel", "sms"),))
         sent = ("smsjourney_outbound_messages_total", (("status", "sent"),))
         replies = ("smsjourney_reply_seconds_count", ())
+        # A process adds its counts to the shared store within a moment (infra/metrics.py:
+        # 50 ms) of its last send; from then on every scrape shows them all.
+        assert wait_for(lambda: scrape(port)[sent] == posted, timeout=10), log_tail(log)
+        scrapes = [scrape(port) for _ in range(12)]
         for figures in scrapes:  # whichever process answered
             assert (figures[inbound], figures[sent], figures[replies]) == (posted, posted, posted)
 

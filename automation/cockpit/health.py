@@ -103,7 +103,7 @@ def _senders() -> Section:
     return Section(True, "", rows)
 
 
-def _failing(request: HttpRequest, now: datetime) -> Section:
+def _failing(now: datetime) -> Section:
     rows = [(f, twilio_error(f.code)) for f in outbound_failing(since=now - FAILING_WINDOW)]
     total = sum(f.count for f, _ in rows)
     if not total:
@@ -134,7 +134,7 @@ def health_view(request: HttpRequest) -> TemplateResponse:
         "workers": _workers(now),
         "routing": routing,
         "senders": _senders(),
-        "failing": _failing(request, now),
+        "failing": _failing(now),
         "jobs": _jobs(now),
     }
     failed_url = None
