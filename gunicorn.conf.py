@@ -15,6 +15,23 @@ max_requests = 2000
 max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
+if _env.str("LOG_FORMAT", default="text").lower() == "json":
+    # docs/reference.md §9: every log line one JSON object, gunicorn's own too (its errors on
+    # standard error, its access log on standard output), as the product's (infra/logs.py).
+    _json = {"class": "logging.StreamHandler", "formatter": "json"}
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "infra.logs.json_formatter"}},
+        "handlers": {
+            "console": {**_json, "stream": "ext://sys.stdout"},
+            "error_console": {**_json, "stream": "ext://sys.stderr"},
+        },
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        },
+    }
 
 
 def worker_exit(server, worker):

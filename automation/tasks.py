@@ -13,6 +13,7 @@ from automation.engine import enrollment_expire_due, enrollment_timeouts_fire
 from automation.engine.inbound import inbound_message_route, inbound_route_due
 from automation.engine.sending import outbound_outcome_apply
 from infra.cron import cron_task
+from infra.logs import log_context
 from messaging.services import outbound_send
 from messaging.services.dispatch import contact_next_wake
 
@@ -42,17 +43,19 @@ def outbound_send_task(self, outbound_id: int) -> None:
     error leaves it queued with a backoff: it goes again then, before the contact's next
     (messaging.services.dispatch; the release job is the safety net). Published by
     messaging under settings.OUTBOUND_SEND_TASK."""
-    outcome = outbound_send(outbound_id=outbound_id, eager=bool(self.request.is_eager))
-    if outcome is not None:
-        outbound_outcome_apply(outcome=outcome)
-        contact_next_wake(contact_id=outcome.contact_id)  # then the contact's next text (in order)
+    with log_context(outbound_id=outbound_id):  # the send adds its contact, message, enrollment
+        outcome = outbound_send(outbound_id=outbound_id, eager=bool(self.request.is_eager))
+        if outcome is not None:
+            outbound_outcome_apply(outcome=outcome)
+            contact_next_wake(contact_id=outcome.contact_id)  # then the contact's next text (in order)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def inbound_route_task(interaction_id: int) -> None:
     """Route one stored inbound message (a no-op when it was routed already). An error
     rolls its transaction back and is counted on the message; the sweeper tries again."""
-    inbound_message_route(interaction_id=interaction_id)
+    with log_context(message_id=interaction_id):
+        inbound_message_route(interaction_id=interaction_id)
 
 
 @cron_task("inbound_route_due_task")

@@ -12,6 +12,7 @@ thread pool):
 - sends, handed over by ``task_enqueue`` instead of running inside the request;
 - delayed retries (``task_enqueue(…, countdown=…)``) at their time: a send that hit a 429
   goes again a second later, not at the next minute's release job;
+- a heartbeat every ``HEARTBEAT_SECONDS`` (``infra.jobs``: the health page's workers);
 - each queue ``CELERY_TASK_ROUTES`` routes tasks to (plan `http` steps, which wait on
   outside web services) on a pool of its own, as a broker's workers would: four slow
   services never hold the threads that route replies and send.
@@ -33,6 +34,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
 from django.db import close_old_connections, connections
+
+from infra.jobs import HEARTBEAT_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +90,15 @@ def start(*, periodic: dict[str, tuple[Callable[[], object], float]]) -> bool:
                 name=name,
                 next_run_time=first,
             )
+        # This process says it is alive (infra.jobs: the health page's "workers seen recently").
+        scheduler.add_job(
+            _beat,
+            "interval",
+            seconds=HEARTBEAT_SECONDS,
+            id="heartbeat",
+            name="heartbeat",
+            next_run_time=first,
+        )
         scheduler.start()
         _scheduler, _pid, _pools = scheduler, os.getpid(), frozenset(executors) - {"default"}
     atexit.register(stop)
@@ -117,6 +129,16 @@ def _run_periodic(func: Callable, name: str) -> None:
                 func()
     except Exception:
         logger.exception("in-process job %s failed", name)
+    finally:
+        connections.close_all()
+
+
+def _beat() -> None:
+    from infra.jobs import heartbeat
+    from infra.models import Heartbeat
+
+    try:
+        heartbeat(kind=Heartbeat.Kind.IN_PROCESS, force=True)
     finally:
         connections.close_all()
 

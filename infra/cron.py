@@ -19,6 +19,8 @@ from django.core.cache import cache
 from django.db import connection
 from filelock import FileLock, Timeout
 
+from infra.jobs import job_name, job_run
+
 logger = logging.getLogger(__name__)
 
 # A cache lock outlives a crashed worker by at most this long (PostgreSQL needs no timeout).
@@ -83,16 +85,20 @@ def _lock_path(name: str) -> Path:
 def cron_task(name: str) -> Callable:
     """A Celery task (named after the function, as Celery names tasks) whose runs never
     overlap: a second one while the first holds the lock `name` returns
-    ``{"skipped": True}`` at once."""
+    ``{"skipped": True}`` at once. Each run that had the lock is recorded as a run of its
+    periodic job (``infra.jobs``: the health page, /metrics)."""
 
     def decorator(func: Callable) -> Callable:
+        task_name = f"{func.__module__}.{func.__name__}"
+
         @wraps(func)
         def run(*args, **kwargs):
             with cron_lock(name) as acquired:
                 if not acquired:
                     logger.info("%s: the previous run is still going; skipped", name)
                     return {"skipped": True}
-                return func(*args, **kwargs)
+                with job_run(job_name(task_name)):
+                    return func(*args, **kwargs)
 
         return shared_task(ignore_result=True)(run)
 

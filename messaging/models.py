@@ -86,6 +86,9 @@ class OutboundMessage(models.Model):
     answers_contact = models.BooleanField(
         default=False, help_text="A reply to the contact's own message: quiet hours do not apply."
     )
+    # The first text answering a contact's message: when that message was stored. Its
+    # acceptance by Twilio is the reply time /metrics shows (docs/reference.md §9).
+    reply_to_at = models.DateTimeField(null=True, blank=True)
     status = FSMField(max_length=24, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
     send_after = models.DateTimeField(
         null=True, blank=True, help_text="Held until then (quiet hours, frequency cap, retry backoff)."

@@ -1,4 +1,4 @@
-"""Reads of messaging's data that pages (and, later, /metrics) use: selectors that read,
+"""Reads of messaging's data that pages and /metrics use: selectors that read,
 keyword-only and typed (docs/architecture.md §4).
 
 The sending queue per sender (docs/cockpit.md, "The sending queue"): how many texts wait in
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db.models import Case, Count, Max, Q, Sum, Value, When
 from django.utils import timezone
 
 from messaging.durations import duration_words, send_seconds
 from messaging.models import DeliveryStatus, Lane, OutboundMessage, Sender
-from messaging.senders import sender_address_kind
+from messaging.senders import sender_address_kind, sender_rate
 
 # The rate now: segments Twilio accepted in this many seconds, a second.
 RATE_WINDOW_SECONDS = 60
@@ -183,3 +183,68 @@ def sender_queue_for(*, queues: list[SenderQueue], address: str | None) -> Sende
         rate_now=0.0,
         drain_seconds=None,
     )
+
+
+# --- what waits, and why (/metrics, the health page: docs/reference.md §9) ----------------
+
+WAITING_REASONS = ("queued", "held", "paced", "retrying")
+
+
+def outbound_waiting() -> dict[str, int]:
+    """Texts not yet handed to Twilio, by why they wait: ``held`` (quiet hours, a state's
+    hours, the frequency cap), ``retrying`` (a transient error: waiting for its backoff or
+    its turn), ``paced`` (a paced sender's, waiting for a slot: queued, or handed to a send
+    task with a countdown), ``queued`` (an unpaced sender's, waiting for a worker). One
+    aggregate query over the unsent rows."""
+    waiting = dict.fromkeys(WAITING_REASONS, 0)
+    rows = (
+        OutboundMessage.objects.filter(
+            Q(status__in=(DeliveryStatus.HELD, DeliveryStatus.QUEUED))
+            | Q(status=DeliveryStatus.SENDING, lease_until__isnull=False)
+        )
+        .annotate(retry=Case(When(attempts__gt=0, then=Value(1)), default=Value(0)))
+        .values("status", "sender_id", "retry")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        if row["status"] == DeliveryStatus.HELD:
+            reason = "held"
+        elif row["status"] == DeliveryStatus.QUEUED and row["retry"]:
+            reason = "retrying"
+        else:
+            reason = "paced" if sender_rate(sender_id=row["sender_id"]) else "queued"
+        waiting[reason] += row["n"]
+    return waiting
+
+
+def sender_throttled(queue: SenderQueue) -> bool:
+    """Whether Twilio told the sender to slow down a moment ago (a 429 or a 63018: its
+    back-off runs; messaging.services.dispatch)."""
+    from messaging.services.dispatch import sender_backing_off
+
+    return sender_backing_off(sender_id=queue.sender_id)
+
+
+@dataclass(frozen=True)
+class FailingCode:
+    """Texts that failed or went undelivered lately with one Twilio error code ("" when
+    none: failed before Twilio had them)."""
+
+    code: str
+    count: int
+    last_at: datetime
+
+
+def outbound_failing(*, since: datetime) -> list[FailingCode]:
+    """Texts made since `since` that failed or went undelivered, by error code, the most
+    frequent first. One aggregate query (``outbound_created_idx``)."""
+    rows = (
+        OutboundMessage.objects.filter(
+            created_at__gte=since, status__in=(DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)
+        )
+        .values("error_code")
+        .annotate(count=Count("id"), last_at=Max("created_at"))
+        .order_by("-count", "error_code")
+    )
+    return [FailingCode(code=r["error_code"] or "", count=r["count"], last_at=r["last_at"]) for r in rows]

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.signals import heartbeat_sent, setup_logging, task_prerun, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsjourney.settings")
 
@@ -25,6 +25,35 @@ def _close_old_connections(task=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@setup_logging.connect
+def _django_logging(**kwargs) -> None:
+    """Workers and beat log as the web does (settings.LOGGING: LOG_LEVEL, LOG_FORMAT=json,
+    docs/reference.md §9): Celery leaves the logging to Django's configuration."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+@worker_ready.connect
+def _worker_started(**kwargs) -> None:
+    from infra.jobs import heartbeat
+    from infra.models import Heartbeat
+
+    heartbeat(kind=Heartbeat.Kind.WORKER, force=True)
+
+
+@heartbeat_sent.connect
+def _worker_alive(**kwargs) -> None:
+    """Celery's worker heartbeat (every 2 s): recorded every 30 s (infra.jobs, the health
+    page's "workers seen recently")."""
+    from infra.jobs import heartbeat
+    from infra.models import Heartbeat
+
+    heartbeat(kind=Heartbeat.Kind.WORKER)
 
 
 def start_beat_schedule() -> bool:

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "import_export",
     "axes",
     "csp",
+    "infra",
     "contacts",
     "tracking",
     "automation",
@@ -171,8 +172,9 @@ STORAGES = {
 # --- Security (production defaults; `manage.py check --deploy` is clean) -------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-# Health checks come from the load balancer over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Health checks come from the load balancer over plain HTTP, and Prometheus may scrape over
+# the private network (a redirect would not keep its token from going out in clear anyway).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
@@ -376,13 +378,35 @@ HTTP_STEP_ALLOW_PRIVATE = env.bool("HTTP_STEP_ALLOW_PRIVATE", default=False)
 # body (docs/reference.md §6: 10 s). Not a per-read timeout: a server that drips bytes is cut off.
 HTTP_STEP_TIMEOUT = 10
 
+# --- Operating it (docs/reference.md §9) ------------------------------------------------
+# GET /metrics answers only with this bearer token (unset: 404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# "text": one plain line a record; "json": one JSON object a line with the contact, message
+# and enrollment ids where known (infra/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "filters": {"ids": {"()": "infra.logs.LogIds"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "infra.logs.json_formatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["ids"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Twilio's SDK logs each request (URL, headers without the Authorization) at INFO:
+        # only when asked for, at LOG_LEVEL=DEBUG.
+        "twilio.http_client": {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"},
         # django-axes logs every login at INFO; its warnings (lockouts) still show.
         "axes": {"level": "WARNING"},
         # The in-process scheduler (no broker) logs each run of each job: keep it to problems.

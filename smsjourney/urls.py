@@ -4,9 +4,11 @@ from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
 
 from automation.cockpit.dashboard import dashboard_view
+from automation.cockpit.health import health_view
 from automation.cockpit.preview import sms_preview_view
 from automation.cockpit.queue import sending_queue_view
 from smsjourney.health import healthz
+from smsjourney.metrics import metrics_view
 
 # The product is its admin: its name on every page, and no "View site" link (there is no
 # public site; "/" leads to the admin).
@@ -33,10 +35,19 @@ urlpatterns = [
         ),
         name="sending_queue",
     ),
+    # The health page (is the product answering people?): for those who may see the senders.
+    path(
+        "admin/health/",
+        admin.site.admin_view(
+            permission_required("messaging.view_sender", raise_exception=True)(health_view)
+        ),
+        name="health",
+    ),
     # The admin's home is the dashboard (for whoever may see the plans; the plain index else).
     path("admin/", admin.site.admin_view(dashboard_view), name="dashboard"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),  # the database answers: 200, else 503
+    path("metrics", metrics_view, name="metrics"),  # Prometheus, with METRICS_TOKEN (reference §9)
     path("api/", include("automation.doors.api_urls")),  # GET /api/contacts/…, POST /api/events/
     path("", include("automation.doors.urls")),  # POST /twilio/sms/, POST /twilio/status/
 ]

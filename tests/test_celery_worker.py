@@ -71,3 +71,39 @@ def test_a_real_worker_routes_what_the_webhook_stored_and_sends_the_reply(worker
     assert fake_twilio.bodies() == [INVITE]
     assert Interaction.objects.get(direction="inbound", contact__phone="+12125550198").routed_at is not None
     assert Enrollment.objects.get(contact__phone="+12125550198").step_id == "invited"
+
+
+def test_a_real_worker_counts_into_the_store_every_process_reads(
+    worker, fake_twilio, twilio, client, settings
+):
+    """docs/reference.md §9: what the worker counts (the send, the reply time) and its heartbeat
+    reach /metrics as this process (a web process) serves it: the counters live on the broker's
+    Redis, the heartbeat in the database."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from automation.engine.plans import plan_load_demo
+    from conftest import inbound_payload
+
+    settings.METRICS_TOKEN = "worker-test-token"
+
+    def figures() -> dict:
+        response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer worker-test-token")
+        assert response.status_code == 200
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(response.content.decode())
+            for s in family.samples
+        }
+
+    sent = ("smsjourney_outbound_messages_total", (("status", "sent"),))
+    replies = ("smsjourney_reply_seconds_count", ())
+    inbound = ("smsjourney_inbound_messages_total", (("channel", "sms"),))
+    proc, log = worker
+    plan_load_demo()
+    before = figures()
+    assert twilio.post("/twilio/sms/", inbound_payload("+12125550197", "hello")).status_code == 200
+    assert wait_for(lambda: figures()[sent] == before[sent] + 1, timeout=60), worker_log(proc, log)
+    after = figures()
+    assert after[inbound] == before[inbound] + 1  # counted here, by the webhook
+    assert after[replies] == before[replies] + 1  # counted there, by the worker
+    assert after[("smsjourney_workers_seen", (("kind", "worker"),))] >= 1

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from automation.engine.consent import contact_carrier_opt_out
 from automation.engine.inbound import inbound_route_enqueue
+from infra.logs import log_context, log_context_add
 from infra.twilio_webhooks import twilio_webhook, twiml_empty
 from messaging.senders import sender_of_address
 from messaging.services import delivery_status_apply
@@ -26,11 +27,13 @@ logger = logging.getLogger(__name__)
 
 
 @twilio_webhook
+@log_context()  # its log lines name the message stored (docs/reference.md §9)
 def inbound_sms_webhook(request: HttpRequest) -> HttpResponse:
     try:
         accepted = inbound_message_receive(payload=request.POST.dict())
     except InboundPayloadError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
+    log_context_add(message_id=accepted.interaction_id)
     if not accepted.duplicate:
         try:  # a known sender costs no query (cached); a new one is one INSERT, committed
             sender_of_address(accepted.to_address, create=True)
@@ -46,6 +49,7 @@ def _field(request: HttpRequest, name: str) -> str:
 
 
 @twilio_webhook
+@log_context()  # the message it is about, once known (messaging.services.delivery)
 def twilio_status(request: HttpRequest) -> HttpResponse:
     sid = _field(request, "MessageSid")
     status = _field(request, "MessageStatus")

@@ -33,6 +33,8 @@ from automation.models import Enrollment
 from contacts.locks import contact_lock
 from contacts.models import ConsentEvent, Contact
 from contacts.services import contact_consent_record, contact_insert_if_new
+from infra.logs import log_context, log_context_add
+from infra.metrics import EVENTS, metric_count
 from tracking.models import Interaction
 from tracking.services import EventIn, event_data, event_find, event_store, goal_convert
 
@@ -71,6 +73,11 @@ def event_receive(*, event: EventIn, enrollment_id: int | None = None) -> EventR
     `enrollment_id`: only that enrollment's waits and goals hear it (a click on a tracked
     link is news for the journey that sent the link, docs/reference.md §6). EventIdTaken, nothing
     changed, when its sender used its id before for another phone."""
+    with log_context():  # its log lines name the contact and the event (docs/reference.md §9)
+        return _event_receive(event=event, enrollment_id=enrollment_id)
+
+
+def _event_receive(*, event: EventIn, enrollment_id: int | None) -> EventReceived:
     seen = event_find(event=event)
     if seen is not None:
         return _repeat(seen, event)
@@ -86,6 +93,9 @@ def event_receive(*, event: EventIn, enrollment_id: int | None = None) -> EventR
             # Stored a moment ago by a concurrent request: the contact made here is undone too.
             transaction.set_rollback(True)
             return _repeat(interaction, event)
+        log_context_add(contact_id=contact.pk, message_id=interaction.pk)
+        if event.posted_by_id is not None:  # the API's (a link's first click is the product's)
+            metric_count(EVENTS)
         if event.opt_in:
             # At the event's arrival (`now`), the time of the enrollments it makes: the consent
             # log reads the consent before them. Never for an opted-out contact (docs/reference.md §5).

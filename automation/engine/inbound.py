@@ -27,6 +27,8 @@ from contacts.compliance import Intent, compliance_intent
 from contacts.models import ConsentEvent, Contact
 from contacts.services import contact_consent_record, contact_opt_in
 from infra.background import eager
+from infra.logs import log_context
+from infra.metrics import reply_clock
 from messaging.senders import sender_of_address
 from messaging.services import outbound_queue
 from tracking.models import Interaction
@@ -94,7 +96,13 @@ def inbound_message_route(*, interaction_id: int) -> InboundResult | None:
                 result = None
                 for message in waiting:
                     current[:] = [message]
-                    _route(contact=contact, interaction=message)
+                    # Its log lines name it; the first text answering it starts the reply
+                    # clock (/metrics, docs/reference.md §9).
+                    with (
+                        log_context(contact_id=contact.pk, message_id=message.pk),
+                        reply_clock(message.created_at),
+                    ):
+                        _route(contact=contact, interaction=message)
                     if message.pk == interaction_id:
                         result = InboundResult(contact=contact, interaction=message)
             return result

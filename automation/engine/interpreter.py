@@ -29,6 +29,7 @@ from automation.engine.runtime import Run
 from automation.flow import Event, Flow, Go, Reply, Step
 from automation.models import Enrollment, EnrollmentStep, Plan
 from contacts.models import Contact
+from infra.logs import log_context, log_context_add
 from messaging.senders import sender_of_address
 from tracking.models import Interaction
 
@@ -109,7 +110,8 @@ def enrollment_start(
         depth=depth,
         answers_contact=_answers(interaction),
     )
-    _go(run, Go(flow.start), via=Via.ENROLL)
+    with log_context(contact_id=contact.pk):  # and the enrollment's id, once it has one (_enter)
+        _go(run, Go(flow.start), via=Via.ENROLL)
     return enrollment
 
 
@@ -157,11 +159,12 @@ def enrollment_advance(
     if written is not None and written.pk != before:
         enrollment.sender = written
         run.enrollment_changed.add("sender")
-    outcome = handler(step, run)
-    if outcome is None:
-        enrollment.sender_id = before
-        return False
-    _go(run, outcome, via=_EVENT_VIA[event])
+    with log_context(contact_id=contact.pk, enrollment_id=enrollment.pk):  # its log lines name them
+        outcome = handler(step, run)
+        if outcome is None:
+            enrollment.sender_id = before
+            return False
+        _go(run, outcome, via=_EVENT_VIA[event])
     return True
 
 
@@ -230,6 +233,7 @@ def _enter(run: Run, step: Step, *, via: str, interaction: Interaction | None) -
     if enrollment.pk is None:
         enrollment.save(force_insert=True)
         run.enrollment_changed.clear()
+        log_context_add(enrollment_id=enrollment.pk)
     row = _history(run, step_id=step.id, from_step=from_step, via=via, interaction=interaction)
     if step.goal:
         run.goal_convert(step.goal)

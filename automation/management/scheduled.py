@@ -8,6 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from infra.jobs import job_name, job_run
+
 
 def as_of_parse(raw: str | None) -> datetime | None:
     """``--as-of`` → an aware datetime (a date means its midnight; no offset means the
@@ -36,6 +38,7 @@ class ScheduledJobCommand(BaseCommand):
     """A cron-friendly door onto one set-based job. Subclasses name the job's words and
     implement `run`."""
 
+    task = ""  # the Celery task beat runs for the same job: its run is recorded as that job's
     verb = ""  # "expire"
     past = ""  # "Expired"
     noun = ""  # "enrollment"
@@ -64,7 +67,11 @@ class ScheduledJobCommand(BaseCommand):
             if self.progress_shown(total, **options):  # stderr: stdout keeps the count
                 self.stderr.write(f"… {total} {self.past.lower()} so far")
 
-        count = self.run(now=now, dry_run=dry_run, progress=progress, **options)
+        if dry_run:
+            count = self.run(now=now, dry_run=dry_run, progress=progress, **options)
+        else:
+            with job_run(job_name(self.task)):  # the health page and /metrics see cron's runs too
+                count = self.run(now=now, dry_run=dry_run, progress=progress, **options)
         noun = self.noun if count == 1 else f"{self.noun}s"
         if dry_run:
             self.stdout.write(

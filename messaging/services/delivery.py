@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from infra.logs import log_context_add
+from infra.metrics import twilio_error_count
 from messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
 from messaging.services.dispatch import sender_backoff
 from messaging.services.policy import CODE_OPTED_OUT, SLOW_DOWN_CODES
@@ -72,6 +74,9 @@ def delivery_status_apply(
     if outbound is None:
         logger.warning("status callback for an unknown message %s (id %s): %s", sid, outbound_id, status)
         return DeliveryApplied(known=False)
+    log_context_add(
+        contact_id=outbound.contact_id, message_id=outbound.interaction_id, outbound_id=outbound.pk
+    )
 
     code = _error_code(error_code)
     # The carrier says the number opted out (21610): whatever status this callback moves.
@@ -94,8 +99,11 @@ def delivery_status_apply(
         sender_backoff(sender_id=outbound.sender_id, seconds=1.0)
     if not changed:
         logger.info("status callback %s for %s ignored: already further along", status, sid)
-    elif new in _FAILURES:
-        logger.warning("outbound %s %s (Twilio error %s)", outbound.pk, new, code or "none")
+    else:
+        if code:  # once per callback that moved the message (a redelivered one does not)
+            twilio_error_count(code)
+        if new in _FAILURES:
+            logger.warning("outbound %s %s (Twilio error %s)", outbound.pk, new, code or "none")
     return applied
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from contacts.models import Contact
 from infra import background
 from infra.background import eager, task_enqueue
+from infra.metrics import OUTBOUND, metric_count, reply_clock_take
 from messaging.channels import CODE_OUTSIDE_WINDOW, WHATSAPP, channel_address
 from messaging.frequency import frequency_cap_parse, frequency_cap_release_at
 from messaging.models import DeliveryStatus, Lane, OutboundMessage, Sender
@@ -107,7 +108,11 @@ def outbound_queue(
         content_variables=content_variables,
         error_code=CODE_OUTSIDE_WINDOW if refused else "",
         error_message=OUTSIDE_WINDOW if refused else "",
+        # The first text answering the message being routed starts the reply clock (/metrics).
+        reply_to_at=reply_clock_take() if answers_contact and status == DeliveryStatus.QUEUED else None,
     )
+    if refused:
+        metric_count(OUTBOUND, "failed")
     if links:
         links_record(plan=links, interaction=outbound.interaction, contact=contact, enrollment=enrollment)
     if status == DeliveryStatus.QUEUED:
@@ -149,6 +154,7 @@ def outbound_render_queue(
             )
     except RenderError as exc:
         logger.warning("contact %s: a %s text does not render: %s", contact.pk, purpose, exc)
+        metric_count(OUTBOUND, "failed")
         return _outbound_record(  # failed: on the timeline with the reason, never sent
             contact=contact, body="", purpose=purpose, answers_contact=answers_contact,
             enrollment=enrollment, step_id=step_id, media_urls=media_urls,
@@ -218,6 +224,7 @@ def _outbound_record(
     content_sid: str = "",
     content_variables: dict | None = None,
     error_code: str = "",
+    reply_to_at: datetime | None = None,
 ) -> OutboundMessage:
     """The two rows of one outbound message: its Interaction (the timeline's) and its
     OutboundMessage (delivery), addresses as Twilio knows them (`sender` None: the default,
@@ -267,6 +274,7 @@ def _outbound_record(
         error_code=error_code,
         error_message=error_message[:2000],
         status_updated_at=now,
+        reply_to_at=reply_to_at,
     )
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
+from infra.metrics import OUTBOUND, metric_count
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.services.dispatch import outbound_dispatch, sender_wake
 from messaging.services.policy import MAX_ATTEMPTS, RELEASE_BATCH, RELEASE_MAX_BATCHES, SENDING_STALE_AFTER
@@ -67,12 +68,14 @@ def outbound_release_due(
     for pk, attempts in stale:
         base = OutboundMessage.objects.filter(pk=pk, status=DeliveryStatus.SENDING, attempts=attempts)
         if attempts >= MAX_ATTEMPTS:
-            base.update(
+            if base.update(
                 status=DeliveryStatus.FAILED,
                 error_message="No answer from the provider (worker lost during the send).",
                 status_updated_at=now,
-            )
+            ):
+                metric_count(OUTBOUND, "failed")
         elif base.update(status=DeliveryStatus.QUEUED, send_after=now, status_updated_at=now):
+            metric_count(OUTBOUND, "retried")
             logger.warning("outbound %s was stuck sending since a worker died; queued again", pk)
     due = OutboundMessage.objects.filter(status=DeliveryStatus.QUEUED).filter(
         Q(send_after__isnull=True)

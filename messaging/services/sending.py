@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from infra import background
+from infra.logs import log_context_add
+from infra.metrics import OUTBOUND, REPLY_SECONDS, metric_count, metric_observe, twilio_error_count
 from messaging.backends import (
     LOCMEM_BACKEND,
     Outgoing,
@@ -84,6 +86,9 @@ def outbound_send(
     except OutboundMessage.DoesNotExist:
         logger.warning("outbound %s does not exist", outbound_id)
         return None
+    log_context_add(
+        contact_id=row["contact_id"], message_id=row["interaction_id"], enrollment_id=row["enrollment_id"]
+    )
     handed = row["status"] == DeliveryStatus.SENDING and row["lease_until"] is not None
     if row["status"] != DeliveryStatus.QUEUED and not handed:
         logger.info("outbound %s is %s, not queued: nothing to do", outbound_id, row["status"])
@@ -175,6 +180,9 @@ def outbound_send(
     # 3. The outcome; then the contact's next text may go.
     eager_pause.reset()  # the provider answers again
     sent_at = _record_sent(outbound_id=outbound_id, interaction_id=row["interaction_id"], result=result)
+    metric_count(OUTBOUND, "sent")
+    if row["reply_to_at"] is not None:  # the first text answering a contact's message
+        metric_observe(REPLY_SECONDS, (sent_at - row["reply_to_at"]).total_seconds())
     return _outcome(row, sent_at=sent_at)
 
 
@@ -192,7 +200,7 @@ _SEND_FIELDS = (
     "id", "status", "send_after", "purpose", "to_number", "media_urls", "enrollment_id", "interaction_id",
     "contact_id", "interaction__body", "contact__opted_out", "contact__is_test", "answers_contact",
     "sender_id", "lease_until", "segments", "lane",
-    "sender__address", "sender__messaging_service_sid", "content_sid", "content_variables",
+    "sender__address", "sender__messaging_service_sid", "content_sid", "content_variables", "reply_to_at",
 )  # fmt: skip
 
 
@@ -230,9 +238,11 @@ def _record_transient(*, outbound_id: int, error: Exception) -> RetryLater | Non
         outbound.error_code = str(code)[:16]
         outbound.error_message = str(error)[:2000] or type(error).__name__
         outbound.status_updated_at = now
+        twilio_error_count(code)
         if outbound.attempts >= MAX_ATTEMPTS:
             outbound.fail()
             retry_in = None
+            metric_count(OUTBOUND, "failed")
             logger.error("outbound %s failed after %d attempts: %s", outbound_id, outbound.attempts, error)
         else:
             outbound.retry_later()
@@ -242,6 +252,7 @@ def _record_transient(*, outbound_id: int, error: Exception) -> RetryLater | Non
                 retry_after=getattr(error, "retry_after", None),
             )
             retry_in = RetryLater(seconds=seconds, priority=send_priority(outbound.answers_contact))
+            metric_count(OUTBOUND, "retried")
             outbound.send_after = now + timedelta(seconds=seconds)
             logger.warning(
                 "outbound %s: transient error (attempt %d), retry in %.1f s: %s",
@@ -271,4 +282,6 @@ def _record_permanent(*, outbound_id: int, error: PermanentSendError) -> bool:
         outbound.status_updated_at = now
         outbound.save(update_fields=["status", "error_code", "error_message", "status_updated_at"])
         logger.warning("outbound %s failed permanently: %s %s", outbound_id, error.code, error.message)
+        metric_count(OUTBOUND, "failed")
+        twilio_error_count(error.code)
     return True

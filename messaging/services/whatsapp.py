@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from infra.metrics import OUTBOUND, metric_count
 from messaging.channels import CODE_OUTSIDE_WINDOW, WHATSAPP, whatsapp_window_open
 from messaging.models import DeliveryStatus, OutboundMessage
 from messaging.rendering import sms_body_render
@@ -60,7 +61,7 @@ def outbound_outside_window_fail(*, outbound_id: int, now: datetime | None = Non
     go as. It ends ``failed`` (63016), never handed to Twilio. False when it was not queued
     or handed over any more (another task took it)."""
     now = now or timezone.now()
-    return bool(
+    failed = bool(
         OutboundMessage.objects.filter(
             Q(status=DeliveryStatus.QUEUED) | Q(status=DeliveryStatus.SENDING, lease_until__isnull=False),
             pk=outbound_id,
@@ -72,3 +73,6 @@ def outbound_outside_window_fail(*, outbound_id: int, now: datetime | None = Non
             status_updated_at=now,
         )
     )
+    if failed:
+        metric_count(OUTBOUND, "failed")
+    return failed

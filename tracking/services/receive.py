@@ -15,6 +15,7 @@ from django.utils import timezone
 from contacts.models import Contact
 from contacts.phone import phone_normalize
 from contacts.services import contact_new_fields
+from infra.metrics import INBOUND, metric_count
 from tracking.models import Interaction
 
 MAX_MEDIA = 10  # Twilio sends at most 10 attachments
@@ -129,6 +130,7 @@ def inbound_message_receive(*, payload: dict) -> InboundAccepted:
         interaction_id = inbound_message_store(message=message, created_at=timezone.now())
         if interaction_id is None:
             return InboundAccepted(None, message.to_address)
+    metric_count(INBOUND, str(message.channel))
     return InboundAccepted(interaction_id, message.to_address)
 
 

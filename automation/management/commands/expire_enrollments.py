@@ -12,6 +12,7 @@ from automation.management.scheduled import ScheduledJobCommand
 
 class Command(ScheduledJobCommand):
     help = "Expire every active enrollment whose expiry time has passed (as of now, or of --as-of)."
+    task = "automation.tasks.enrollment_expire_due_task"
     verb, past, noun = "expire", "Expired", "enrollment"
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -11,6 +11,7 @@ from automation.management.scheduled import ScheduledJobCommand
 
 class Command(ScheduledJobCommand):
     help = "Fire every timer that is due: ask and wait_event timeouts, delays (as of now, or of --as-of)."
+    task = "automation.tasks.enrollment_timeouts_fire_task"
     verb, past, noun = "fire", "Fired", "timeout"
 
     def run(self, *, now, dry_run, progress, **options) -> int:

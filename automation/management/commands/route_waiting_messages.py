@@ -6,11 +6,13 @@ beat, run it from cron every minute. Idempotent; safe to run beside workers."""
 from django.core.management.base import BaseCommand
 
 from automation.engine.inbound import inbound_route_due
+from infra.jobs import job_name, job_run
 
 
 class Command(BaseCommand):
     help = "Route stored inbound messages that no worker has taken."
 
     def handle(self, *args, **options) -> None:
-        count = inbound_route_due()
+        with job_run(job_name("automation.tasks.inbound_route_due_task")):  # recorded as beat's job
+            count = inbound_route_due()
         self.stdout.write(f"Routed {count} waiting message{'' if count == 1 else 's'}.")

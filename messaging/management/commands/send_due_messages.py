@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from infra import background
 from infra.background import eager
+from infra.jobs import job_name, job_run
 from messaging.services import outbound_release_due
 from messaging.services.release import outbound_drain
 
@@ -23,9 +24,12 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def handle(self, *args, **options) -> None:
+        job = job_name("messaging.tasks.outbound_release_due_task")  # recorded as beat's job
         if eager() and not background.running():  # no broker: nobody else sends them
-            handed = outbound_drain(seconds=max(options["seconds"], 0.0))
+            with job_run(job):
+                handed = outbound_drain(seconds=max(options["seconds"], 0.0))
             self.stdout.write(f"Sent {handed} message{'' if handed == 1 else 's'}.")
             return
-        count = outbound_release_due()
+        with job_run(job):
+            count = outbound_release_due()
         self.stdout.write(f"Released {count} message{'' if count == 1 else 's'}.")
