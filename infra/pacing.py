@@ -6,7 +6,7 @@ slot a little later (at most ``horizon`` seconds ahead, so a worker can hand the
 over with a countdown and move on) — or, when the next slot is further away than that,
 with how long to wait before asking again (the caller parks the key; no thread sleeps).
 
-The rule, for rate R and a margin m (PACING_MARGIN):
+The rule, for rate R and a margin m (``pacing_margin()``: SMS_PACING_MARGIN, 3 %):
 - GCRA (the generic cell rate algorithm): a theoretical arrival time ``tat`` per key;
   a reservation of k units at slot s = max(now, tat) moves ``tat`` to s + k·(1+m)/R. No
   burst tolerance: slots are spread evenly, never bunched.
@@ -57,7 +57,7 @@ from filelock import FileLock
 if TYPE_CHECKING:
     from infra.pacing_redis import RedisPacing
 
-PACING_MARGIN = 0.03
+DEFAULT_MARGIN = 0.03
 WINDOW_SECONDS = 1.0
 KEY_PREFIX = "sj:pace:"
 RUN_TTL = 10.0  # seconds: a run holds its key at most this long (a killed worker's run)
@@ -75,11 +75,20 @@ class Reservation:
     at: float = 0.0
 
 
+def pacing_margin() -> float:
+    """The margin m: the SMS_PACING_MARGIN setting (docs/reference.md §1), else 3 %."""
+    from django.conf import settings
+
+    return float(getattr(settings, "SMS_PACING_MARGIN", DEFAULT_MARGIN))
+
+
 def interval_us(rate: float) -> int:
-    return max(int(1_000_000 * (1 + PACING_MARGIN) / rate), 1)
+    return max(int(1_000_000 * (1 + pacing_margin()) / rate), 1)
 
 
-WINDOW_US = int(1_000_000 * WINDOW_SECONDS * (1 + PACING_MARGIN))
+def window_us() -> int:
+    """The sliding window, in µs: 1 + m seconds."""
+    return int(1_000_000 * WINDOW_SECONDS * (1 + pacing_margin()))
 
 
 def _window_wait(*, now: int, log: list[tuple[int, int]], capacity: int, cost: int) -> int:
@@ -92,7 +101,7 @@ def _window_wait(*, now: int, log: list[tuple[int, int]], capacity: int, cost: i
     for at, units in log:
         used -= units
         if used == 0 or used + cost <= capacity:
-            return max(at + WINDOW_US - now, 1)
+            return max(at + window_us() - now, 1)
     return 1
 
 
@@ -100,13 +109,13 @@ def _slot(*, now: int, tat: int, log: list[tuple[int, int]], capacity: int, cost
     """The earliest slot (µs) ≥ max(now, tat) at which `cost` more units keep every window
     within `capacity`. `log`: the (slot, units) reserved lately, oldest first."""
     slot = max(now, tat)
-    inside = [(at, units) for at, units in log if at > slot - WINDOW_US]
+    inside = [(at, units) for at, units in log if at > slot - window_us()]
     used = sum(units for _, units in inside)
     for at, units in inside:
         if used == 0 or used + cost <= capacity:
             break
         used -= units
-        slot = max(slot, at + WINDOW_US)
+        slot = max(slot, at + window_us())
     return slot
 
 
@@ -135,7 +144,7 @@ class LocalPacing:
     def reserve(self, key: str, *, rate: float, cost: int, horizon: float) -> Reservation:
         with self._state():
             now = self._now()
-            log = [entry for entry in self._log.get(key, ()) if entry[0] > now - 2 * WINDOW_US]
+            log = [entry for entry in self._log.get(key, ()) if entry[0] > now - 2 * window_us()]
             slot = _slot(now=now, tat=self._tat.get(key, 0), log=log, capacity=max(int(rate), 1), cost=cost)
             wait = (slot - now) / 1_000_000
             self._log[key] = log
@@ -150,7 +159,7 @@ class LocalPacing:
         within `rate` (they are counted), else the seconds until they would."""
         with self._state():
             now = self._now()
-            log = [entry for entry in self._log.get(f"{key}:sent", ()) if entry[0] > now - WINDOW_US]
+            log = [entry for entry in self._log.get(f"{key}:sent", ()) if entry[0] > now - window_us()]
             wait = _window_wait(now=now, log=log, capacity=max(int(rate), 1), cost=cost)
             if not wait:
                 log.append((now, cost))
@@ -238,7 +247,7 @@ class FilePacing(LocalPacing):
             except (OSError, ValueError):
                 saved = {}
             now = self._now()
-            self._tat = {k: int(v) for k, v in saved.get("tat", {}).items() if int(v) > now - 2 * WINDOW_US}
+            self._tat = {k: int(v) for k, v in saved.get("tat", {}).items() if int(v) > now - 2 * window_us()}
             self._log = {k: [(int(a), int(u)) for a, u in v] for k, v in saved.get("log", {}).items()}
             yield
             state = {"tat": self._tat, "log": {k: v for k, v in self._log.items() if v}}

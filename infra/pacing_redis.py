@@ -4,7 +4,7 @@ atomic; scripts are registered with redis-py (``EVALSHA``, loaded again after a 
 
 from __future__ import annotations
 
-from infra.pacing import KEY_PREFIX, RUN_TTL, SOON, WINDOW_US, Reservation, interval_us
+from infra.pacing import KEY_PREFIX, RUN_TTL, SOON, Reservation, interval_us, window_us
 
 # KEYS: tat, log. ARGV: interval µs, window µs, capacity, cost, horizon µs.
 # Returns {granted (0/1), delay µs}.
@@ -143,7 +143,7 @@ class RedisPacing:
         keys = [f"{self.prefix}tat:{key}", f"{self.prefix}log:{key}"]
         args = [
             interval_us(rate),
-            WINDOW_US,
+            window_us(),
             max(int(rate), 1),
             cost,
             int(horizon * 1_000_000),
@@ -153,7 +153,7 @@ class RedisPacing:
 
     def admit(self, key: str, *, rate: float, cost: int) -> float:
         keys = [f"{self.prefix}sent:{key}", f"{self.prefix}sent-n:{key}"]
-        wait = self._admit(keys=keys, args=[max(int(rate), 1), cost, WINDOW_US])
+        wait = self._admit(keys=keys, args=[max(int(rate), 1), cost, window_us()])
         return int(wait) / 1_000_000
 
     def backoff(self, key: str, seconds: float) -> None:

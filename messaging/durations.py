@@ -2,14 +2,14 @@
 "Bulk enrollment"). Pure functions: no database, no settings.
 
 A paced sender hands Twilio at most `mps` segments a second (docs/reference.md §8), spread
-evenly with a small margin for jitter (infra.pacing.PACING_MARGIN, 3 %), so sending
+evenly with a small margin for jitter (SMS_PACING_MARGIN, 3 % by default), so sending
 `segments` takes ``segments * 1.03 / mps`` seconds: 100,000 one-segment texts at 1 MPS
 take 103,000 s, "about 29 hours".
 """
 
 from __future__ import annotations
 
-from infra.pacing import PACING_MARGIN
+from infra.pacing import pacing_margin
 
 MINUTE = 60
 HOUR = 3600
@@ -34,7 +34,7 @@ def send_seconds(*, segments: int, mps: float) -> float:
     """How long a sender paced at `mps` segments a second takes to hand over `segments`."""
     if mps <= 0:
         raise ValueError("a paced sender's limit is more than 0 segments a second")
-    return max(segments, 0) * (1 + PACING_MARGIN) / mps
+    return max(segments, 0) * (1 + pacing_margin()) / mps
 
 
 def send_duration_words(*, contacts: int, segments_per_text: int, mps: float) -> str:

@@ -15,6 +15,11 @@ from django.db import close_old_connections, connection
 from smsjourney.celery import app
 from tests.servers import ROOT, log_tail
 
+# Real workers on a test machine that runs other tests beside them: their hand-overs run
+# later and more unevenly than the product's 3 % margin allows for (bench/campaign.py
+# measures the default under a campaign); these tests check the mechanism with 10 %.
+WORKER_PACING_MARGIN = 0.1
+
 
 def database_url() -> str:
     """The test database (pytest-django's `test_<name>`), as a URL for the worker."""
@@ -45,8 +50,10 @@ def celery_worker(
         "SMS_QUIET_HOURS": "",
         "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
         "SMSJOURNEY_TEST_QUEUE": queue,
+        "SMS_PACING_MARGIN": str(WORKER_PACING_MARGIN),
         **env,
     }
+    settings.SMS_PACING_MARGIN = WORKER_PACING_MARGIN  # this process paces alike
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(  # noqa: S603 (our own fixed command line)
         [

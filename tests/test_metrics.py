@@ -9,11 +9,13 @@ from datetime import timedelta
 
 import pytest
 import responses
+import time_machine
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from automation.tasks import enrollment_expire_due_task
 from conftest import api_user, command, inbound_payload, token_auth
+from infra.metrics import SNAPSHOT_SECONDS
 from messaging.models import DeliveryStatus, Lane
 from messaging.senders import sender_save
 from messaging.tests.conftest import accept_all, created, error, messages_url
@@ -135,7 +137,9 @@ def test_messages_events_and_sends_are_counted(
             )
         assert response.status_code in (200, 201)
 
-    after = scrape()
+    # The count by status is read at most every SNAPSHOT_SECONDS (kept in the shared store).
+    with time_machine.travel(timezone.now() + timedelta(seconds=SNAPSHOT_SECONDS + 1)):
+        after = scrape()
     assert total(after, "smsjourney_inbound_messages", channel="sms") == (
         total(before, "smsjourney_inbound_messages", channel="sms") + 2
     )

@@ -91,6 +91,19 @@ def test_debug_runs_without_a_secret_key(tmp_path):
     assert "started" in result.stdout
 
 
+@pytest.mark.parametrize(("margin", "started"), [("0.1", True), ("0.6", False), ("-0.01", False)])
+def test_a_pacing_margin_outside_0_to_half_stops_start_up(tmp_path, margin, started):
+    env = {"SECRET_KEY": secrets.token_urlsafe(50), "SMS_PACING_MARGIN": margin}
+    said = SETUP + "; from infra.pacing import pacing_margin; print(pacing_margin())"
+    result = _run(["-c", said], env, tmp_path)
+    if started:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["started", "0.1"]
+    else:
+        assert result.returncode != 0
+        assert f"SMS_PACING_MARGIN must be between 0 and 0.5, not {float(margin)}" in result.stderr
+
+
 def test_unsigned_webhooks_are_refused_without_debug(tmp_path):
     env = {"SECRET_KEY": secrets.token_urlsafe(50), "DEBUG": "0", "TWILIO_VALIDATE_SIGNATURE": "0"}
     result = _run(["-c", SETUP], env, tmp_path)

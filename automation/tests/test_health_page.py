@@ -19,6 +19,13 @@ from tracking.tests.factories import InteractionFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _no_broker(settings):
+    """The page reads the mode from the settings: without a broker unless a test says so
+    (a run with CELERY_BROKER_URL in its environment, as CI's, must see the same page)."""
+    settings.CELERY_BROKER_URL = ""
+
+
 @pytest.fixture
 def cron_mode(settings):
     """Without a broker, jobs run from cron (the in-process scheduler off): no worker to see."""
