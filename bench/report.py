@@ -1,8 +1,8 @@
 """Benchmark: the plan report (automation.cockpit.reports.plan_report) on 1,000,000 enrollments.
 
-    .venv/bin/python bench/report.py [--n 1000000] [--repeat 3] [--keep]
+    .venv/bin/python bench/report.py [--n 1000000] [--repeat 3] [--keep] [--db sj_bench_…]
 
-Creates its own PostgreSQL database (``sj_bench_report`` on 127.0.0.1, dropped first and
+Creates its own PostgreSQL database (``sj_bench_report``, or ``--db``, on 127.0.0.1, dropped first and
 at the end unless ``--keep``), migrates, and seeds with COPY the spring survey
 (docs/plans/spring-survey.json: a field split, an A/B split, five ask steps) and N
 enrollments from N contacts, enrolled over 90 days with every branch, answer and outcome
@@ -10,7 +10,8 @@ enrollments from N contacts, enrolled over 90 days with every branch, answer and
 (+ its interaction) each; plus a few test contacts that the report must leave out. Then
 it times the report — all time, and a 30-day range — `--repeat` times each, and prints
 the best and median wall time and the number of SQL queries (always the same: the
-report is a fixed set of aggregate queries).
+report is a fixed set of aggregate queries); and the plans list for the same range
+(automation.cockpit.plans_list), checking that it says what the report says.
 """
 
 import argparse
@@ -253,6 +254,45 @@ def time_report(
     return times, counter["n"], report
 
 
+def time_plans_list(plan_id: int, *, repeat: int, query: dict, report) -> None:
+    """The plans list with its results columns (automation.cockpit.plans_list), rendered as a
+    superuser sees it for the same range; its figures must be the report's."""
+    from django.contrib import admin
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import RequestFactory
+
+    from automation.models import Plan
+
+    counter, times = {"n": 0}, []
+
+    def count(execute, sql, params, many, context):
+        counter["n"] += 1
+        return execute(sql, params, many, context)
+
+    for _ in range(repeat):
+        request = RequestFactory().get("/admin/automation/plan/", query)
+        request.user = User(username="bench", is_superuser=True, is_staff=True, is_active=True)
+        counter["n"] = 0
+        with connection.execute_wrapper(count):
+            started = time.perf_counter()
+            response = admin.site._registry[Plan].changelist_view(request)
+            response.render()
+            times.append(time.perf_counter() - started)
+    (plan,) = [p for p in response.context_data["cl"].result_list if p.pk == plan_id]
+    shown = plan.results_row.results
+    assert (shown.enrolled, shown.conversions, shown.revenue) == (
+        report.enrolled,
+        report.conversions,
+        report.revenue,
+    ), (shown, report.enrolled, report.conversions, report.revenue)
+    print(
+        f"plans list, {query or 'all time'}: best {min(times):.2f} s, median "
+        f"{statistics.median(times):.2f} s over {repeat} runs; {counter['n']} queries; the report's "
+        f"figures: enrolled {shown.enrolled:,}, conversions {shown.conversions:,}, revenue {shown.revenue}"
+    )
+
+
 def refresh(plan_id: int, *, live: bool) -> None:
     """The daily roll-up (automation.cockpit.reports.days), as the periodic job keeps it:
     a first full run, then a run as every 10 minutes (the days still open); `live`: none.
@@ -278,7 +318,8 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=1_000_000, help="enrollments (and contacts)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="keep the sj_bench_report database")
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--db", default=DBNAME, help=f"the database's name (sj_bench_…; {DBNAME})")
     parser.add_argument("--reuse", action="store_true", help="time the database an earlier --keep run left")
     parser.add_argument("--per-query", action="store_true", help="print each query's time (the last run)")
     parser.add_argument(
@@ -291,7 +332,7 @@ def main() -> None:
     if args.reuse:
         from bench.common import pg_url
 
-        url = pg_url(DBNAME)
+        url = pg_url(args.db)
         django_setup(url)
         from django.core.management import call_command
 
@@ -299,13 +340,13 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         plan_id = Plan.objects.get(slug="bench").pk
-        print(f"reusing {DBNAME} as seeded by an earlier --keep run")
+        print(f"reusing {args.db} as seeded by an earlier --keep run")
     else:
-        url = database_recreate(DBNAME)
+        url = database_recreate(args.db)
     try:
         if not args.reuse:
             django_setup(url)
-            print(f"seeding {args.n:,} enrollments into {DBNAME} …")
+            print(f"seeding {args.n:,} enrollments into {args.db} …")
             plan_id = seed(args.n)
         refresh(plan_id, live=args.live)
         for label, kwargs in (
@@ -315,6 +356,8 @@ def main() -> None:
             times, queries, report = time_report(
                 plan_id, repeat=args.repeat, per_query=args.per_query, **kwargs
             )
+            dates = {k: v.isoformat() for k, v in kwargs.items()}
+            time_plans_list(plan_id, repeat=args.repeat, query=dates or {"range": "all"}, report=report)
             print(
                 f"plan report, {label}: best {min(times):.2f} s, median {statistics.median(times):.2f} s "
                 f"over {args.repeat} runs; {queries} queries; enrolled {report.enrolled:,}, "
@@ -329,7 +372,7 @@ def main() -> None:
             from django.db import connections
 
             connections.close_all()
-            database_drop(DBNAME)
+            database_drop(args.db)
 
 
 if __name__ == "__main__":

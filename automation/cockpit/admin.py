@@ -4,10 +4,12 @@ from urllib.parse import quote
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 from django_fsm.admin import FSMAdminMixin
@@ -20,6 +22,7 @@ from automation.cockpit import (
 from automation.cockpit.forms import PlanForm
 from automation.cockpit.json_admin import PlanJsonMixin
 from automation.cockpit.plan_pages import PlanCockpitMixin
+from automation.cockpit.plans_list import PlanResultsMixin
 from automation.cockpit.steps_admin import PlanStepsMixin
 from automation.cockpit.steps_view import (
     exit_goals,
@@ -43,16 +46,33 @@ from automation.engine.plans import (
 from automation.engine.revisions import revision_flow
 from automation.flow import flow_build
 from automation.models import Enrollment, EnrollmentStatus, Plan
+from contacts.models import Contact
 from messaging.channels import address_channel
 from messaging.preview import CHANNELS as PREVIEW_CHANNELS
 from messaging.state_hours import RULES as STATE_RULES
 
+# Each plan's active enrollments, test contacts left out: all its active ones, counted in the
+# index on (plan, status) alone, less the few of test contacts. bench/report.py, 300,000
+# active of 1,000,000: 0.04 s (a join of each plan to all its enrollments took 2.8 s).
+_active = (
+    Enrollment.objects.filter(plan=OuterRef("pk"), status=EnrollmentStatus.ACTIVE).order_by().values("plan")
+)
+_active_count = Coalesce(Subquery(_active.annotate(n=Count("*")).values("n")), 0) - Coalesce(
+    Subquery(
+        _active.filter(contact__in=Contact.objects.filter(is_test=True)).annotate(n=Count("*")).values("n")
+    ),
+    0,
+)
+
 
 @admin.register(Plan)
-class PlanAdmin(PlanStepsMixin, PlanJsonMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin):
+class PlanAdmin(
+    PlanStepsMixin, PlanJsonMixin, PlanResultsMixin, PlanCockpitMixin, FSMAdminMixin, admin.ModelAdmin
+):
     form = PlanForm
     fsm_fields = ["status"]
-    list_display = ["name", "slug", "status", "entry", "revision", "active_enrollments", "updated_at"]
+    # The results for a range (automation.cockpit.plans_list) come after the status.
+    list_display = ["name", "status_entry", "active_enrollments"]
     list_filter = ["status"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -77,20 +97,7 @@ class PlanAdmin(PlanStepsMixin, PlanJsonMixin, PlanCockpitMixin, FSMAdminMixin, 
     ]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("published")
-            .annotate(
-                active_count=Count(
-                    "enrollments",
-                    filter=Q(
-                        enrollments__status=EnrollmentStatus.ACTIVE, enrollments__contact__is_test=False
-                    ),
-                    distinct=True,
-                ),
-            )
-        )
+        return super().get_queryset(request).select_related("published").annotate(active_count=_active_count)
 
     def get_readonly_fields(self, request, obj=None):
         # The slug names the plan for good (exports, plan_import, enter_plan steps).
@@ -110,11 +117,14 @@ class PlanAdmin(PlanStepsMixin, PlanJsonMixin, PlanCockpitMixin, FSMAdminMixin, 
             entry.trigger
         ]
 
-    @admin.display(description="Published revision")
-    def revision(self, obj: Plan) -> str:
-        return str(obj.published.number) if obj.published_id else "—"
+    @admin.display(description="Status", ordering="status")
+    def status_entry(self, obj: Plan) -> str:
+        """The status, and who enters under it (one column: the list fits a laptop)."""
+        return format_html(
+            '{}<br><span class="help plan-entry">{}</span>', obj.get_status_display(), self.entry(obj)
+        )
 
-    @admin.display(description="Active enrollments", ordering="active_count")
+    @admin.display(description="Active now", ordering="active_count")
     def active_enrollments(self, obj: Plan) -> int:
         return obj.active_count
 

@@ -1,5 +1,6 @@
 """The marketer's cockpit on the contact admin: export (django-import-export), import in the
-background with progress (contacts.imports), the timeline on a contact's page, and the
+background with progress (contacts.imports), the contact's page (who they are and their
+timeline, automation.cockpit.contact_view; the admin's form at `<id>/edit/`), and the
 "Enroll in a plan…" bulk action.
 
 `ContactCockpitMixin` is mixed into `automation.cockpit.contacts_admin.ContactAdmin` (first among its bases).
@@ -9,6 +10,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IS_POPUP_VAR, TO_FIELD_VAR
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -16,6 +20,7 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from import_export.admin import ExportMixin
 
+from automation.cockpit.contact_view import contact_attributes, contact_consent, contact_journeys
 from automation.cockpit.send_estimates import plans_send_estimates
 from automation.cockpit.timeline import contact_timeline
 from automation.engine.bulk import bulk_enrollment_create
@@ -70,7 +75,12 @@ class ContactCockpitMixin(ExportMixin):
                 "import/",
                 self.admin_site.admin_view(csrf_exempt(self.import_view)),
                 name="{}_{}_import".format(*info),
-            )
+            ),
+            path(
+                "<path:object_id>/edit/",
+                self.admin_site.admin_view(self.contact_edit_view),
+                name="{}_{}_edit".format(*info),
+            ),
         ]
         return own + super().get_urls()
 
@@ -143,12 +153,50 @@ class ContactCockpitMixin(ExportMixin):
     def get_export_queryset(self, request):
         return super().get_export_queryset(request).filter(is_test=False)
 
+    # --- the contact's page: who they are and their timeline; the form one click away -------
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = dict(extra_context or {})
-        contact = self.get_object(request, object_id)
-        if contact is not None:
-            extra_context["timeline"] = contact_timeline(contact=contact)
-        return super().change_view(request, object_id, form_url, extra_context)
+        """The contact's own URL opens on their page (every link to a contact — the list, the
+        history, other pages — leads there); the form is at `edit/`. A post (the form, as
+        ever), a pop-up or a `_to_field` request gets the form here too."""
+        if request.method == "POST" or IS_POPUP_VAR in request.GET or TO_FIELD_VAR in request.GET:
+            return super().change_view(request, object_id, form_url, extra_context)
+        contact = self.get_object(request, unquote(object_id))
+        if contact is None:  # the admin's own answer: back to the index, saying so
+            return super().change_view(request, object_id, form_url, extra_context)
+        if not self.has_view_or_change_permission(request, contact):
+            raise PermissionDenied
+        return self._contact_page(request, contact)
+
+    def contact_edit_view(self, request, object_id):
+        """The admin's change form (fields, consent, the latest history inlines)."""
+        return super().change_view(request, object_id)
+
+    def response_post_save_change(self, request, obj):
+        # "Save" goes back to the contact's page (where "Edit" was clicked).
+        url = reverse("admin:contacts_contact_change", args=[obj.pk])
+        preserved = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+        return HttpResponseRedirect(add_preserved_filters(preserved, url))
+
+    def _contact_page(self, request, contact):
+        journeys, more_journeys = contact_journeys(contact)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": str(contact),
+            "opts": self.opts,
+            "original": contact,
+            "contact": contact,
+            "name": f"{contact.first_name} {contact.last_name}".strip(),
+            "consent": contact_consent(contact),
+            "attributes": contact_attributes(contact),
+            "journeys": journeys,
+            "more_journeys": more_journeys,
+            "timeline": contact_timeline(contact=contact),
+            "has_change_permission": self.has_change_permission(request, contact),
+            "preserved_filters": self.get_preserved_filters(request),
+            "history_links": self.history_links(contact),
+        }
+        return TemplateResponse(request, "admin/contacts/contact/contact_page.html", context)
 
     def get_actions(self, request):
         actions = super().get_actions(request)

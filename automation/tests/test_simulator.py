@@ -149,7 +149,7 @@ def test_reset_never_deletes_a_real_contact_a_marketer_dressed_as_a_test_one(adm
     plan = _plan(Plan.Status.ACTIVE)
     real = Contact.objects.create(phone="+14155550142", first_name="Real")
     ConsentEvent.objects.create(contact=real, kind="opt_in", source="admin", occurred_at=real.created_at)
-    change = f"/admin/contacts/contact/{real.pk}/change/"
+    change = f"/admin/contacts/contact/{real.pk}/edit/"
     page = admin_client.get(change).content.decode()
     assert 'name="is_test"' not in page  # no one can tick it
     response = admin_client.post(

@@ -42,7 +42,7 @@ KEYS = {
 MAX_ANSWER_GROUPS = 5000
 
 
-def _window(date_from: date | None, date_to: date | None, *, since=None, until=None) -> dict:
+def enrolled_window(date_from: date | None, date_to: date | None, *, since=None, until=None) -> dict:
     """The filters on `enrolled_at` for the days `date_from` to `date_to` (inclusive, in the
     site's timezone). A day at the calendar's edge (the date picker offers 0001-01-01 and
     9999-12-31), whose start or end no datetime holds, bounds nothing."""
@@ -75,7 +75,7 @@ def plan_cohort(
     cohort = Enrollment.objects.filter(plan=plan).exclude(
         contact_id__in=Contact.objects.filter(is_test=True).values("id")
     )
-    window = _window(date_from, date_to, since=since, until=until)
+    window = enrolled_window(date_from, date_to, since=since, until=until)
     return cohort.filter(**{f"enrolled_at__{k}": v for k, v in window.items()})
 
 
@@ -106,7 +106,7 @@ def plan_figures(
     """Every figure of the cohort (bench/report.py: one aggregate query each, at most 14)."""
     cohort = plan_cohort(plan=plan, date_from=date_from, date_to=date_to, since=since, until=until)
     cohort_ids = cohort.values("id")
-    window = _window(date_from, date_to, since=since, until=until)
+    window = enrolled_window(date_from, date_to, since=since, until=until)
     tests = Enrollment.objects.filter(
         plan=plan, contact_id__in=Contact.objects.filter(is_test=True).values("id")
     ).values("id")
