@@ -11,7 +11,10 @@ from html import unescape
 import pytest
 import time_machine
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from automation.cockpit.jobs import report_days_refresh_task
 from automation.models import DashboardDay
 from automation.tests.factories import EnrollmentFactory, ask, plan_make, send
 from contacts.models import ConsentEvent
@@ -171,6 +174,22 @@ def test_seven_and_thirty_days_are_the_whole_days_before_today(marketer_client, 
     with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
         again = marketer_client.get(HOME, {"period": "30d"})
     assert figures(again) == figures(month)
+
+
+def test_the_roll_up_job_counts_the_settled_days_before_anyone_asks(marketer_client, shop):
+    """The periodic job counts every settled day the 30 days and the 30 before them show; the
+    first request then counts none (no pass grouped by day, no day stored)."""
+    with time_machine.travel(NOW, tick=False):
+        assert report_days_refresh_task.apply().get()["dashboard_days"] == 59  # 11 Apr-8 Jun
+        assert report_days_refresh_task.apply().get()["dashboard_days"] == 0  # once
+        with CaptureQueriesContext(connection) as first:
+            month = marketer_client.get(HOME, {"period": "30d"})
+    counting = [
+        q["sql"] for q in first.captured_queries if "dashboardday" in q["sql"] and "INSERT" in q["sql"]
+    ]
+    assert counting == []
+    assert figures(month)["inbound"] == ("9", "+80 %")
+    assert DashboardDay.objects.filter(plan=None).count() == 59
 
 
 def test_the_chart_and_the_table_per_day(marketer_client, shop):
