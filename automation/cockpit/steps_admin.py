@@ -167,8 +167,7 @@ class PlanStepsMixin:
         kind = KINDS[kind_type]
         source = next(s for s in shown["steps"] if s["id"] == source_id)
         if form is None:
-            initial = {"id": step_id_free(shown, kind.type.replace("_", "-"))}
-            form = kind.form_class.for_step(None, initial=initial, **self._choices(shown))
+            form = _new_step_form(kind, shown, self._choices(shown))
         return self._step_page(
             request,
             plan,
@@ -226,9 +225,7 @@ class PlanStepsMixin:
                 if page is not None:
                     return page
         else:
-            initial = {"id": step_id_free(document, kind.type.replace("_", "-"))}
-            connect = after[2].target if after else None
-            form = kind.form_class.for_step(None, initial=initial, connect=connect, **choices)
+            form = _new_step_form(kind, document, choices, connect=after[2].target if after else None)
         return self._step_page(
             request,
             plan,
@@ -336,3 +333,9 @@ def form_sections(form) -> list[tuple[str, str, object]]:
             sections.append(("rows", form.list_labels.get(key, key), formset))
     sections.append(("fields", "About this step", [form[n] for n in common]))
     return sections
+
+
+def _new_step_form(kind, document: dict, choices: dict, **extra):
+    """The empty form of a new step of `kind`, its id free in `document`."""
+    initial = {"id": step_id_free(document, kind.type.replace("_", "-"))}
+    return kind.form_class.for_step(None, initial=initial, **extra, **choices)
