@@ -69,3 +69,36 @@ def json_formatter() -> logging.Formatter:
         rename_fields={"levelname": "level", "name": "logger"},
         timestamp="time",
     )
+
+
+def logging_config(*, level: str, json: bool, quiet_tasks: bool) -> dict:
+    """The LOGGING setting (docs/reference.md §9): one console handler, plain or one JSON
+    object a line, with the ids (``LogIds``). `quiet_tasks`: Celery's line per task run
+    left out (tasks run in the web process, without a broker)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"ids": {"()": "infra.logs.LogIds"}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+            "json": {"()": "infra.logs.json_formatter"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json" if json else "plain",
+                "filters": ["ids"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # Twilio's SDK logs each request (URL, headers without the Authorization) at INFO:
+            # only when asked for, at LOG_LEVEL=DEBUG.
+            "twilio.http_client": {"level": "DEBUG" if level == "DEBUG" else "WARNING"},
+            # django-axes logs every login at INFO; its warnings (lockouts) still show.
+            "axes": {"level": "WARNING"},
+            # The in-process scheduler (no broker) logs each run of each job: problems only.
+            "apscheduler": {"level": "WARNING"},
+            **({"celery.app.trace": {"level": "WARNING"}} if quiet_tasks else {}),
+        },
+    }

@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from infra.environment import BASE_DIR, env_read
+from infra.logs import logging_config
 
 env = env_read()
 
@@ -393,30 +394,4 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOG_FORMAT = env.str("LOG_FORMAT", default="text").lower()
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"ids": {"()": "infra.logs.LogIds"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        "json": {"()": "infra.logs.json_formatter"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "json" if LOG_FORMAT == "json" else "plain",
-            "filters": ["ids"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        # Twilio's SDK logs each request (URL, headers without the Authorization) at INFO:
-        # only when asked for, at LOG_LEVEL=DEBUG.
-        "twilio.http_client": {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"},
-        # django-axes logs every login at INFO; its warnings (lockouts) still show.
-        "axes": {"level": "WARNING"},
-        # The in-process scheduler (no broker) logs each run of each job: keep it to problems.
-        "apscheduler": {"level": "WARNING"},
-        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_BROKER_URL is None else {}),
-    },
-}
+LOGGING = logging_config(level=LOG_LEVEL, json=LOG_FORMAT == "json", quiet_tasks=CELERY_BROKER_URL is None)
