@@ -112,6 +112,11 @@ class DashboardFigures:
     plans: list[PlanFigures]
     counts: dict = field(default_factory=dict)  # the period's site figures by key
 
+    @property
+    def last_day(self) -> date:
+        """The period's last day: `end` is the moment after it (today's midnight, or now)."""
+        return timezone.localtime(self.end - timedelta(microseconds=1)).date()
+
 
 def _midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))

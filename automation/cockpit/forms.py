@@ -2,7 +2,8 @@
 long a journey lasts, its goals, where it starts). Its steps are edited one at a time
 (`automation.cockpit.steps_admin`, each with its kind's form). Whatever is saved is the draft's
 document in the docs/reference.md §6 format, checked in full; every problem is shown on the
-field it names, in a marketer's words."""
+field it names, in a marketer's words. And the date range of the report and the plans list
+(`ReportFilterForm`)."""
 
 import copy
 
@@ -243,3 +244,24 @@ class PlanForm(forms.ModelForm):
                 self.add_error(field, problem.message)
             else:
                 self.add_error(None, problem.say(names))
+
+
+class ReportFilterForm(forms.Form):
+    """The days enrollments began in, both inclusive (the report's and the plans list's)."""
+
+    date_from = forms.DateField(
+        required=False, label="Enrolled from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise ValidationError("The start date is after the end date.")
+        return data
+
+    def problems(self) -> str:
+        """The errors in words, each after the parameter it is about (for a download)."""
+        return " ".join(
+            f"{'' if k == '__all__' else k + ': '}{e}" for k, es in self.errors.items() for e in es
+        )

@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from automation.cockpit.diagram import plan_diagram_svg
+from automation.cockpit.forms import ReportFilterForm
 from automation.cockpit.reports import plan_report
 from automation.cockpit.reports.export import csv_lines, enrollment_rows, report_table_rows
 from automation.cockpit.reports.trends import trend_svg
@@ -39,19 +40,6 @@ from messaging.services.outbound import links_untracked_reason
 from tracking.models import EVENT_TYPE
 
 MAX_SEGMENT_BYTES = 10 * 1024 * 1024
-
-
-class ReportFilterForm(forms.Form):
-    date_from = forms.DateField(
-        required=False, label="Enrolled from", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        data = super().clean()
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            raise ValidationError("The start date is after the end date.")
-        return data
 
 
 class SimulatorForm(forms.Form):
@@ -209,8 +197,9 @@ class PlanCockpitMixin:
                 "plan_diagram": plan_diagram_svg(plan=plan),
                 "trend_chart": trend_svg(report.trend) if report.trend.has_data else "",
                 "links_note": links_untracked_reason(),
+                # The range shown (a bad one is not: the page shows all time and says why).
                 "range_query": urlencode(
-                    {k: v for k, v in request.GET.items() if k in ("date_from", "date_to")}
+                    {k: v for k, v in form.cleaned_data.items() if v} if date_from or date_to else {}
                 ),
             }
         )
@@ -220,7 +209,10 @@ class PlanCockpitMixin:
         """The report's tables (`?of=tables`, the default) or its enrollments with their
         outcome (`?of=enrollments`, streamed), for the same date range."""
         plan = self._cockpit_plan(request, object_id, change=False)
-        _form, date_from, date_to = self._report_range(request)
+        form, date_from, date_to = self._report_range(request)
+        if form.errors:
+            said = f"No CSV: {form.problems()} Dates are written YYYY-MM-DD, the first not after the last."
+            return HttpResponse(said, status=400, content_type="text/plain; charset=utf-8")
         span = f"{date_from or 'start'}-to-{date_to or 'now'}"
         if request.GET.get("of") == "enrollments":
             rows = enrollment_rows(plan=plan, date_from=date_from, date_to=date_to)

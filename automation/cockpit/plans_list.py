@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from automation.cockpit.plan_pages import ReportFilterForm
+from automation.cockpit.forms import ReportFilterForm
 from automation.cockpit.reports.plans import PlanResults, plans_results
 from automation.models import Plan
 

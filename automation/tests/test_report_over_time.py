@@ -132,6 +132,15 @@ def test_results_by_day_and_per_text_on_the_report_page(marketer_client, shop):
     assert {m.step_id: m.failed for m in ninth.messages_by_step} == {"offer": 1, "thanks": 0}
 
 
+def test_a_single_day_is_drawn_as_dots(marketer_client, shop):
+    url = f"/admin/automation/plan/{shop.pk}/report/"
+    one_day = marketer_client.get(url, {"date_from": "2026-03-09", "date_to": "2026-03-09"})
+    assert len(one_day.context["report"].trend.rows) == 1
+    chart = one_day.context["trend_chart"]
+    assert '<circle class="series-enrolled"' in chart and "<title>Enrolled: 1</title>" in chart
+    assert "<circle" not in marketer_client.get(url).context["trend_chart"]  # two days: lines
+
+
 def test_a_long_range_is_shown_by_week(marketer_client, shop):
     report = marketer_client.get(
         f"/admin/automation/plan/{shop.pk}/report/", {"date_from": "2026-01-01", "date_to": "2026-03-31"}
@@ -181,6 +190,24 @@ def test_csv_of_the_enrollments_streams_with_formula_cells_defused(marketer_clie
     assert bought[2] == '\'=HYPERLINK("http://evil")' and bought[3] == "'@SUM(A1)"
     assert bought[5] == "Thanks" and bought[9] == "Purchase" and bought[10] == "20.00"
     assert bought[0] == "2026-03-08 10:00"
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ({"date_from": "2026-02-30"}, "date_from: Enter a valid date."),
+        ({"date_to": "yesterday", "of": "enrollments"}, "date_to: Enter a valid date."),
+        ({"date_from": "2026-03-09", "date_to": "2026-03-08"}, "The start date is after the end date."),
+    ],
+)
+def test_csv_of_a_bad_range_says_why_and_exports_nothing(marketer_client, shop, query, said):
+    response = marketer_client.get(f"/admin/automation/plan/{shop.pk}/report/csv/", query)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert "Content-Disposition" not in response
+    assert response.content.decode() == (
+        f"No CSV: {said} Dates are written YYYY-MM-DD, the first not after the last."
+    )
 
 
 def test_csv_needs_the_view_permission(client, django_user_model, shop):

@@ -1,9 +1,9 @@
 """A tiny local stand-in for Twilio's REST API, for tests that need a real HTTP server
 (a Celery worker in another process) and for bench/send.py. Answers every
 `POST /2010-04-01/Accounts/<sid>/Messages.json` with 201 and a new sid — or, first, with
-the errors queued in `failures` (status, Twilio error code, headers), after a random
-`latency`; keep-alive on,
-Nagle off, one thread per connection."""
+the errors queued in `failures` (status, Twilio error code, headers), or for a number in
+`refused` with its error — after a random `latency`; keep-alive on, Nagle off, one thread
+per connection."""
 
 import json
 import random
@@ -27,7 +27,7 @@ class FakeTwilioHandler(BaseHTTPRequestHandler):
             return
         sid = "SM" + uuid.uuid4().hex
         with server.lock:
-            failure = server.failures.pop(0) if server.failures else None
+            failure = server.failures.pop(0) if server.failures else server.refused.get(form.get("To"))
             status = failure[0] if failure else 201
             server.received.append(
                 {"path": self.path, "form": form, "sid": sid, "at": time.perf_counter(), "status": status}
@@ -61,6 +61,7 @@ class FakeTwilio(ThreadingHTTPServer):
         super().__init__((host, port), FakeTwilioHandler)
         self.received: list[dict] = []
         self.failures: list[tuple] = []  # (status, code[, headers]) answered first, in order
+        self.refused: dict[str, tuple] = {}  # To → (status, code): every text to it answered so
         self.latency = (0.0, 0.0)  # seconds, min and max: how long each answer takes (random)
         self.lock = threading.Lock()
         self._thread: threading.Thread | None = None

@@ -94,6 +94,19 @@ def shots(tmp_path):
     return lambda name: str(folder / f"{name}.png")
 
 
+def screenshot(page, path: str, *, down_to: str | None = None, pad: int = 32) -> None:
+    """A full-page screenshot from the top (scrolled there first: the admin's sticky sidebar
+    is drawn where the page was scrolled to), cut `pad` px below the lowest element
+    `down_to` finds when it is given (a whole page can make a PNG over 300 KB)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    clip = None
+    if down_to:
+        boxes = [element.bounding_box() for element in page.locator(down_to).all()]
+        bottom = max(box["y"] + box["height"] for box in boxes)
+        clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": bottom + pad}
+    page.screenshot(path=path, full_page=True, clip=clip)
+
+
 # The widths the cockpit is checked at: a laptop's and a phone's.
 WIDTHS = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 FITS = "document.documentElement.scrollWidth <= window.innerWidth + 1"
@@ -111,6 +124,31 @@ def assert_fits(page, what: str) -> None:
             ".slice(0, 4).map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 80))"
         )
         raise AssertionError(f"{what} is wider than the window: {wide}") from None
+
+
+# The words in the elements a selector finds that a line break cuts in two (a word whose
+# text spans more than one line box), on the page as it is laid out.
+BROKEN_WORDS = """(selector) => {
+  const broken = [];
+  for (const element of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return broken;
+}"""
+
+
+def broken_words(page, selector: str) -> list[str]:
+    """The words of what `selector` finds that are split across lines (none, when it reads)."""
+    return page.evaluate(BROKEN_WORDS, selector)
 
 
 def save_step(page) -> None:

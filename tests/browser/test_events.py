@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from conftest import api_user
-from tests.browser.conftest import WIDTHS, assert_fits
+from tests.browser.conftest import WIDTHS, assert_fits, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -72,7 +72,7 @@ def test_a_marketer_tries_an_event_plan_and_reads_its_revenue(marketer_page, liv
     assert "Event: purchase" in timeline and "value 49.90" in timeline
     assert "+50 points · value 49.90" in timeline
     assert_fits(page, "Try it after two events")
-    page.screenshot(path=shots("simulator-events" + ("-phone" if width == "phone" else "")), full_page=True)
+    screenshot(page, shots("simulator-events" + ("-phone" if width == "phone" else "")))
 
     # The shop, for real: a sign-up with consent, then the first order.
     token = Token.objects.create(user=api_user("shop", "tracking.add_interaction")).key
@@ -96,4 +96,6 @@ def test_a_marketer_tries_an_event_plan_and_reads_its_revenue(marketer_page, liv
     links = page.inner_text("#report-links")
     assert "https://shop.example.com/orders\t2\t1\t50.0%\t1" in links  # sent in 2, opened by 1
     assert_fits(page, "the report")
-    page.screenshot(path=shots("report-revenue" + ("-phone" if width == "phone" else "")), full_page=True)
+    screenshot(
+        page, shots("report-revenue" + ("-phone" if width == "phone" else "")), down_to="#report-links"
+    )

@@ -105,8 +105,7 @@ def test_every_page_wears_the_house_style(page, django_user_model, shots, width)
     assert_house_style(page, "the dashboard")
     # The figures are cards: the card's surface, not the page's.
     card = page.evaluate("getComputedStyle(document.querySelector('.dashboard-figure')).backgroundColor")
-    assert card == "rgb(255, 255, 255)"
-    page.screenshot(path=shots(f"dashboard{suffix}"), full_page=True)
+    assert card == "rgb(255, 255, 255)"  # (the dashboard's screenshot: tests/browser/test_dashboard.py)
 
     pages = {
         "the plans": "/admin/automation/plan/",

@@ -67,9 +67,6 @@ def test_marketer_builds_publishes_tries_and_reads_the_report(marketer_page, sho
     published = plan.published.document
     assert [s["id"] for s in published["steps"]] == ["invited", "bought"]
     assert published["steps"][0]["rules"] == [{"match": "keyword", "words": ["buy"], "next": "bought"}]
-    page.screenshot(path=shots("plan"), full_page=True)
-    page.goto(f"/admin/automation/plan/{plan.pk}/steps/invited/")
-    page.screenshot(path=shots("plan-step"), full_page=True)
 
     # Try it: the simulator runs the real engine for a test contact.
     page.goto(f"/admin/automation/plan/{plan.pk}/try/")
@@ -86,7 +83,6 @@ def test_marketer_builds_publishes_tries_and_reads_the_report(marketer_page, sho
     page.wait_for_selector("text=Enjoy your coffee!")
     assert "Bought" in page.inner_text("#simulator-state")
     assert "completed" in page.inner_text("#simulator-state")
-    page.screenshot(path=shots("simulator"), full_page=True)
 
     # A few real contacts go through the plan (as if they had texted in).
     journeys = {
@@ -106,7 +102,6 @@ def test_marketer_builds_publishes_tries_and_reads_the_report(marketer_page, sho
     assert diagram.is_visible()
     assert diagram.locator("g.state.start").get_attribute("data-active") == "2"  # two still in Invited
     assert "BUY" in diagram.text_content()
-    page.locator(".cockpit-diagram").screenshot(path=shots("diagram"))
 
     # The report: the five real contacts, not the test contact.
     page.click("text=Report")
@@ -119,7 +114,6 @@ def test_marketer_builds_publishes_tries_and_reads_the_report(marketer_page, sho
     went = page.inner_text("#report-funnel tr[data-step-id=invited] .went")
     assert "→ Bought: 2" in went and "waiting here now: 2" in went and "opted out here: 1" in went
     assert page.inner_text("#engagement-value") == "10"
-    page.screenshot(path=shots("report"), full_page=True)
     page.fill("#id_date_from", "2999-01-01")
     page.click("text=Filter")
     page.wait_for_url(re.compile(r"date_from=2999-01-01"))

@@ -15,30 +15,11 @@ from automation.models import Enrollment
 from automation.tests.factories import EnrollmentFactory, plan_make
 from contacts.models import ConsentEvent
 from contacts.tests.factories import ContactFactory
-from tests.browser.conftest import WIDTHS, assert_fits
+from tests.browser.conftest import WIDTHS, assert_fits, broken_words, screenshot
 from tracking.models import GoalConversion
 from tracking.tests.factories import GoalFactory, InteractionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-# Words of the table headers that a line break cuts in two (a word whose text spans
-# more than one line box), on the page as it is laid out.
-BROKEN_HEADER_WORDS = """() => {
-  const broken = [];
-  for (const th of document.querySelectorAll('#content-main table th')) {
-    const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      for (const m of node.textContent.matchAll(/\\S+/g)) {
-        const range = document.createRange();
-        range.setStart(node, m.index);
-        range.setEnd(node, m.index + m[0].length);
-        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
-        if (lines.size > 1) broken.push(m[0]);
-      }
-    }
-  }
-  return broken;
-}"""
 
 
 def _shop():
@@ -118,7 +99,7 @@ def test_plans_side_by_side_and_a_contact_who_opens_on_the_timeline(marketer_pag
     page.wait_for_url(re.compile(r"range=7d"))
     assert "o=" in page.url  # the sort is kept
     assert_fits(page, "the plans list for 7 days")
-    page.screenshot(path=shots(f"plans-list{suffix}"), full_page=True)
+    screenshot(page, shots(f"plans-list{suffix}"))
 
     # The number enrolled leads to the plan's report for the same dates, which says the same.
     row = page.locator("#result_list tr", has_text="Cart rescue")
@@ -127,7 +108,7 @@ def test_plans_side_by_side_and_a_contact_who_opens_on_the_timeline(marketer_pag
     page.wait_for_url(re.compile(r"/report/\?date_from="))
     assert page.inner_text('[data-key="enrolled"]') == enrolled
     assert_fits(page, "the report")
-    assert page.evaluate(BROKEN_HEADER_WORDS) == [], "a report header is broken inside a word"
+    assert broken_words(page, "#content-main table th") == [], "a report header is broken inside a word"
 
     # Ada's page: who she is, and her timeline in the first screen.
     page.goto(f"/admin/contacts/contact/{ada.pk}/change/")
@@ -144,8 +125,8 @@ def test_plans_side_by_side_and_a_contact_who_opens_on_the_timeline(marketer_pag
     consent = page.locator(".cockpit-timeline li.event-consent")
     assert consent.evaluate("e => getComputedStyle(e).color") == "rgb(27, 94, 32)"  # green, not red
     assert_fits(page, "the contact's page")
-    assert page.evaluate(BROKEN_HEADER_WORDS) == []
-    page.screenshot(path=shots(f"contact{suffix}"), full_page=True)
+    assert broken_words(page, "#content-main table th") == []
+    screenshot(page, shots(f"contact{suffix}"))
 
     # Editing is one click away; saving comes back to her page.
     page.click("#contact-edit")

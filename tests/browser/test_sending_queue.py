@@ -10,7 +10,7 @@ from contacts.tests.factories import ContactFactory
 from messaging.models import Lane
 from messaging.senders import sender_save
 from messaging.tests.factories import OutboundMessageFactory
-from tests.browser.conftest import WIDTHS, assert_fits
+from tests.browser.conftest import WIDTHS, assert_fits, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,7 +39,7 @@ def test_a_marketer_watches_the_queue_and_reads_the_estimate(marketer_page, shot
     assert row.locator("td.campaign").inner_text().startswith("12")
     assert row.locator("td.limit").inner_text() == "100 MPS"
     assert_fits(page, "the sending queue")
-    page.screenshot(path=shots(f"sending-queue{suffix}"), full_page=True)
+    screenshot(page, shots(f"sending-queue{suffix}"))
 
     page.goto("/admin/contacts/contact/")
     page.locator(f"input[name=_selected_action][value='{contact.pk}']").check()
@@ -48,4 +48,4 @@ def test_a_marketer_watches_the_queue_and_reads_the_estimate(marketer_page, shot
     estimate = page.locator("#send-estimates").inner_text()
     assert "Sends from Toll-free support (+18445550100). At 3 MPS this takes under a minute" in estimate
     assert_fits(page, "the bulk enrollment page")
-    page.screenshot(path=shots(f"bulk-estimate{suffix}"), full_page=True)
+    screenshot(page, shots(f"bulk-estimate{suffix}"))

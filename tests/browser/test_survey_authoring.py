@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import WIDTHS, assert_fits, save_step, texted
+from tests.browser.conftest import WIDTHS, assert_fits, save_step, screenshot, texted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -141,7 +141,7 @@ def test_a_marketer_builds_tries_publishes_and_reads_the_survey(marketer_page, s
     # after a page's form is used: a full-page one at a phone's width can leave the next
     # click unanswered in Chromium.)
     page.goto(f"/admin/automation/plan/{plan.pk}/steps/ask-a/")
-    page.screenshot(path=shots(f"plan-step{suffix}"), full_page=True)
+    screenshot(page, shots(f"plan-step{suffix}"))
     page.fill("#id_rules-0-save_as", "score")
     page.click("input[value='Save step']")
     assert "'score' is not a contact field" in page.inner_text(".step-row.errors")
@@ -157,7 +157,7 @@ def test_a_marketer_builds_tries_publishes_and_reads_the_survey(marketer_page, s
     page.click("input[name=_publish]")
     page.wait_for_url(re.compile(r"/change/"))
     assert "Revision 1 of “Spring survey” is published" in page.inner_text(".messagelist")
-    page.screenshot(path=shots(f"plan{suffix}"), full_page=True)
+    screenshot(page, shots(f"plan{suffix}"), down_to=".cockpit-diagram")  # its top
     first = Plan.objects.get(pk=plan.pk).published.document
     assert first["start"] == "vip" and len(first["steps"]) == 9
     assert first["entry"]["keywords"] == ["SURVEY"]
@@ -183,7 +183,7 @@ def test_a_marketer_builds_tries_publishes_and_reads_the_survey(marketer_page, s
     steps = page.inner_text("#simulator-steps")
     assert "branch A" in steps and "Reminded" in steps and "Promoter" in steps
     assert_fits(page, "the simulator")
-    page.screenshot(path=shots(f"simulator{suffix}"), full_page=True)
+    screenshot(page, shots(f"simulator{suffix}"), down_to=".simulator-reset, #simulator-values")
 
     # A second revision: better wording for question A.
     page.goto(f"/admin/automation/plan/{plan.pk}/steps/ask-a/")
@@ -217,4 +217,4 @@ def test_a_marketer_builds_tries_publishes_and_reads_the_survey(marketer_page, s
     answers_box = page.inner_text("#report-answers")
     assert "The parcel came late" in answers_box
     assert_fits(page, "the report")
-    page.screenshot(path=shots(f"report{suffix}"), full_page=True)
+    screenshot(page, shots(f"report{suffix}"), down_to="#report-split-ab", pad=120)  # its top

@@ -85,7 +85,7 @@ def trend_make(
 
 
 # The chart: three counts as lines on one scale, revenue as bars on its own.
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 220, 48, 64, 12, 28
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 236, 48, 64, 30, 28  # the legend above the plot
 SERIES = (
     ("enrolled", "Enrolled", "#1565c0"),
     ("conversions", "Conversions", "#2e7d32"),
@@ -134,6 +134,12 @@ def trend_svg(trend: Trend) -> SafeString:
             f'<polyline class="series-{key}" points="{points}" fill="none" stroke="{colour}" '
             f'stroke-width="2"><title>{escape(label)}</title></polyline>'
         )
+        if len(rows) == 1:  # a line of one point draws nothing: a dot
+            n = getattr(rows[0], key)
+            parts.append(
+                f'<circle class="series-{key}" cx="{x(0):.1f}" cy="{y(n, top_count):.1f}" r="4" '
+                f'fill="{colour}"><title>{escape(label)}: {n}</title></circle>'
+            )
     for i in sorted({0, len(rows) - 1} | set(range(0, len(rows), max(len(rows) // 6, 1)))):
         if 0 <= i < len(rows):
             parts.append(
@@ -142,7 +148,7 @@ def trend_svg(trend: Trend) -> SafeString:
             )
     for n, (_key, label, colour) in enumerate(SERIES):
         parts.append(
-            f'<text x="{LEFT + 8 + n * 120}" y="{TOP + 10}" fill="{colour}" class="legend">'
+            f'<text x="{LEFT + 8 + n * 120}" y="{TOP - 14}" fill="{colour}" class="legend">'
             f"■ {escape(label)}</text>"
         )
     parts.append("</svg>")
