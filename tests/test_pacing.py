@@ -4,8 +4,8 @@ processes and on Redis (when CELERY_BROKER_URL names one). Pure: slots are read 
 each reservation answers (its delay), nothing sleeps."""
 
 import itertools
-import statistics
 import os
+import statistics
 import uuid
 
 import pytest
